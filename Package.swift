@@ -1,0 +1,80 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+// Each ISA-specific kernel lives in its own target compiled with its own code-generation flags, and
+// is called only after run-time CPU detection says the CPU (and OS) support that ISA. Swift follows
+// the flags of the module being compiled, so the rest of the binary stays baseline x86-64.
+// Note: per-target unsafe flags mean other packages cannot depend on FlexMiner by version; FlexMiner
+// ships an application, so that is acceptable.
+
+#if arch(x86_64)
+    let avx2Flags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v3"])]
+    let avx512Flags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v4"])]
+    let shaniFlags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-msha", "-Xcc", "-msse4.1", "-Xcc", "-mssse3"])]
+#else
+    // Other architectures build the portable and SIMD4 kernels only; the x86 modules compile to stubs.
+    let avx2Flags: [SwiftSetting] = []
+    let avx512Flags: [SwiftSetting] = []
+    let shaniFlags: [SwiftSetting] = []
+#endif
+
+let package = Package(
+    name: "FlexMiner",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "flexminer", targets: ["flexminer"]),
+        .library(name: "SHA256", targets: ["SHA256"]),
+        .library(name: "MiningKernels", targets: ["MiningKernels"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    ],
+    targets: [
+        // Hashing core: portable reference + mining-shaped lane kernel (scalar instance). No dependencies.
+        .target(name: "SHA256"),
+
+        // Vector primitives (clang ext_vector_type helpers) that lower to real vector instructions.
+        .target(name: "CFlexVector"),
+        .target(name: "CFlexSHANI"),
+        .target(name: "CFlexCPUID"),
+
+        .target(name: "SHA256KernelsSSE2", dependencies: ["SHA256", "CFlexVector"]),
+        .target(name: "SHA256KernelsAVX2", dependencies: ["SHA256", "CFlexVector"], swiftSettings: avx2Flags),
+        .target(name: "SHA256KernelsAVX512", dependencies: ["SHA256", "CFlexVector"], swiftSettings: avx512Flags),
+        .target(name: "SHA256KernelsSHANI", dependencies: ["SHA256", "CFlexSHANI"], swiftSettings: shaniFlags),
+
+        .target(name: "CPUFeatures", dependencies: ["CFlexCPUID"]),
+        .target(
+            name: "MiningKernels",
+            dependencies: [
+                "SHA256", "CPUFeatures", "SHA256KernelsSSE2", "SHA256KernelsAVX2", "SHA256KernelsAVX512",
+                "SHA256KernelsSHANI",
+            ]
+        ),
+
+        // OpenSSL's libcrypto: test oracle and benchmark baseline only.
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .target(name: "OpenSSLSHA256", dependencies: ["COpenSSL"]),
+        // Hash-rate measurement for `flexminer bench` (kernels vs the OpenSSL baseline).
+        .target(name: "KernelBench", dependencies: ["SHA256", "MiningKernels", "OpenSSLSHA256"]),
+
+        .executableTarget(
+            name: "flexminer",
+            dependencies: [
+                "SHA256", "MiningKernels", "CPUFeatures", "OpenSSLSHA256", "KernelBench",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .testTarget(name: "SHA256Tests", dependencies: ["SHA256", "OpenSSLSHA256"]),
+        .testTarget(
+            name: "MiningKernelsTests",
+            dependencies: ["SHA256", "MiningKernels", "CPUFeatures", "OpenSSLSHA256"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

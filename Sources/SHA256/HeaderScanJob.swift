@@ -1,0 +1,58 @@
+/// The per-job precomputation for scanning the nonces of one 80-byte block header.
+///
+/// Everything that does not depend on the nonce is computed once here: the midstate of the first
+/// 64 bytes, the three big-endian message words that precede the nonce in the second chunk, and
+/// the state after the second chunk's first rounds (rounds 0–2 use only those words).
+public struct HeaderScanJob: Sendable, Hashable {
+    /// The header as given (its nonce field is ignored by scans).
+    public let header: [UInt8]
+    public let midstate: SHA256State
+    /// Second-chunk message words 0, 1, 2: merkle root bytes 28–31, time, bits.
+    public let tail0: UInt32
+    public let tail1: UInt32
+    public let tail2: UInt32
+    /// State after second-chunk rounds 0 and 1 (for kernels that do two rounds per step).
+    public let state2: SHA256State
+    /// State after second-chunk rounds 0, 1 and 2.
+    public let state3: SHA256State
+
+    /// - Throws: `SHA256Error.badLength` unless `header` is exactly 80 bytes.
+    public init(header: some Collection<UInt8>) throws(SHA256Error) {
+        guard header.count == 80 else {
+            throw SHA256Error(.badLength, "a block header is 80 bytes, got \(header.count)")
+        }
+        let bytes = Array(header)
+        self.header = bytes
+        var mid = SHA256State.initial
+        bytes.withUnsafeBytes { SHA256.compress(&mid, block: UnsafeRawBufferPointer(rebasing: $0[0..<64])) }
+        midstate = mid
+        func word(_ i: Int) -> UInt32 {
+            UInt32(bytes[i]) << 24 | UInt32(bytes[i + 1]) << 16 | UInt32(bytes[i + 2]) << 8 | UInt32(bytes[i + 3])
+        }
+        tail0 = word(64)
+        tail1 = word(68)
+        tail2 = word(72)
+        state2 = SHA256.partialRounds(mid, words: [tail0, tail1], rounds: 2)
+        state3 = SHA256.partialRounds(mid, words: [tail0, tail1, tail2], rounds: 3)
+    }
+
+    /// - Throws: `SHA256Error` if `hex` is not 160 hex digits.
+    public init(headerHex hex: String) throws(SHA256Error) {
+        try self.init(header: Hex.decode(hex, name: "header"))
+    }
+
+    /// The header with `nonce` stored little-endian in bytes 76–79.
+    public func header(nonce: UInt32) -> [UInt8] {
+        var h = header
+        h[76] = UInt8(truncatingIfNeeded: nonce)
+        h[77] = UInt8(truncatingIfNeeded: nonce >> 8)
+        h[78] = UInt8(truncatingIfNeeded: nonce >> 16)
+        h[79] = UInt8(truncatingIfNeeded: nonce >> 24)
+        return h
+    }
+
+    /// SHA-256d of the header with `nonce`, computed by the portable reference (no kernel involved).
+    public func referenceHash(nonce: UInt32) -> SHA256Digest {
+        SHA256.hashTwice(header(nonce: nonce))
+    }
+}

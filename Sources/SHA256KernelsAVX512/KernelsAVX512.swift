@@ -1,0 +1,43 @@
+// SHA-256d mining kernels for AVX-512 F/BW/DQ/VL (x86-64-v4).
+//
+// This module is compiled with that ISA's code-generation flags (see Package.swift); call it only
+// after CPU detection says the CPU and OS support the ISA.
+import CFlexVector
+import SHA256
+
+/// 16 lanes of SHA-256 words in one zmm register.
+enum AVX512Lanes16: SHA256LaneOps {
+    typealias Vector = SIMD16<UInt32>
+    static var laneCount: Int { 16 }
+    @inline(__always) static func splat(_ x: UInt32) -> Vector { fm_splat_x16(x) }
+    @inline(__always) static func add(_ a: Vector, _ b: Vector) -> Vector { fm_add_x16(a, b) }
+    @inline(__always) static func xor(_ a: Vector, _ b: Vector) -> Vector { fm_xor_x16(a, b) }
+    @inline(__always) static func and(_ a: Vector, _ b: Vector) -> Vector { fm_and_x16(a, b) }
+    @inline(__always) static func or(_ a: Vector, _ b: Vector) -> Vector { fm_or_x16(a, b) }
+    @inline(__always) static func shr(_ x: Vector, _ n: Int32) -> Vector { fm_shr_x16(x, n) }
+    @inline(__always) static func rotr(_ x: Vector, _ n: Int32) -> Vector { fm_rotr_x16(x, n) }
+    @inline(__always) static func byteSwap(_ x: Vector) -> Vector { fm_bswap_x16(x) }
+    @inline(__always) static func iota(_ first: UInt32) -> Vector { fm_iota_x16(first) }
+    @inline(__always) static func minLane(_ x: Vector) -> UInt32 { fm_min_x16(x) }
+    @inline(__always) static func lane(_ x: Vector, _ i: Int) -> UInt32 { fm_lane_x16(x, Int32(i)) }
+}
+
+/// SHA-256d nonce scan, 16 nonces per step, built for AVX512.
+public enum SHA256dAVX512x16 {
+    public static let laneCount = 16
+
+    /// See `SHA256LaneOps.scan`.
+    public static func scan(
+        _ job: HeaderScanJob, first: UInt32, count: UInt64, targetHigh: UInt32,
+        out: UnsafeMutableBufferPointer<UInt32>
+    ) -> ScanOutcome {
+        AVX512Lanes16.scan(job, first: first, count: count, targetHigh: targetHigh, out: out)
+    }
+
+    /// See `SHA256LaneOps.mostSignificantWords`.
+    public static func mostSignificantWords(
+        _ job: HeaderScanJob, first: UInt32, out: UnsafeMutableBufferPointer<UInt32>
+    ) {
+        AVX512Lanes16.mostSignificantWords(job, first: first, out: out)
+    }
+}

@@ -1,0 +1,126 @@
+import ArgumentParser
+import CPUFeatures
+import Foundation
+import KernelBench
+import MiningKernels
+import OpenSSLSHA256
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure SHA-256d hash rates of FlexMiner's kernels against OpenSSL.",
+        discussion: """
+            Each thread runs a real nonce search (midstate per job, early reject, candidates re-checked). \
+            With --runs R each subject is measured R times in turn and the median is reported.
+            """
+    )
+
+    @Option(
+        help: "Kernel to measure: auto, all, or one of \(KernelName.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var kernel: KernelSelection = KernelSelection(argument: "all")!
+
+    @Option(help: "Worker threads per measurement.")
+    var threads: Int = 1
+
+    @Option(help: "Seconds per measurement.")
+    var seconds: Double = 2
+
+    @Option(help: "Measurements per subject; the median is reported.")
+    var runs: Int = 1
+
+    @Flag(help: "Skip the OpenSSL baselines.")
+    var noBaseline = false
+
+    @Flag(help: "Print one JSON object instead of a table.")
+    var json = false
+
+    func validate() throws {
+        guard threads >= 1 && threads <= 1024 else {
+            throw ValidationError("--threads must be 1...1024, got \(threads)")
+        }
+        guard seconds.isFinite && seconds > 0 && seconds <= 3600 else {
+            throw ValidationError("--seconds must be a number in (0, 3600], got \(seconds)")
+        }
+        guard runs >= 1 && runs <= 100 else { throw ValidationError("--runs must be 1...100, got \(runs)") }
+    }
+
+    func run() throws {
+        var subjects: [BenchSubject] = try kernel.kernels(includeVariants: true).map { .kernel($0) }
+        if !noBaseline { subjects = OpenSSLSHA256.HeaderHasher.Mode.allCases.map { .openssl($0) } + subjects }
+        let features = CPUFeatures.current
+        if !json {
+            print("CPU: \(features.brand.isEmpty ? "unknown" : features.brand)")
+            print("features: \(features)")
+            print("auto kernel: \(Kernel.best)   baseline: \(OpenSSLSHA256.version)")
+            print("threads: \(threads), \(seconds) s per run, \(runs) run(s), median shown\n")
+        }
+        // Interleave runs across subjects so slow drift of the shared machine affects all alike.
+        var samples = [[BenchResult]](repeating: [], count: subjects.count)
+        for _ in 0..<runs {
+            for (i, s) in subjects.enumerated() {
+                samples[i].append(KernelBench.measure(s, threads: threads, seconds: seconds))
+            }
+        }
+        let medians = samples.map { $0.sorted { $0.hashesPerSecond < $1.hashesPerSecond }[$0.count / 2] }
+        let baseline = medians.first { if case .openssl(.oneShot) = $0.subject { true } else { false } }
+        if json {
+            try printJSON(medians, samples: samples, baseline: baseline, features: features)
+        } else {
+            printTable(medians, baseline: baseline)
+        }
+    }
+
+    func printTable(_ results: [BenchResult], baseline: BenchResult?) {
+        func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+        func lpad(_ s: String, _ n: Int) -> String { s.count >= n ? s : String(repeating: " ", count: n - s.count) + s }
+        print(
+            pad("kernel", 28) + lpad("threads", 8) + lpad("MH/s", 10) + lpad("MH/s/thread", 13) + lpad("vs openssl", 12)
+        )
+        for r in results {
+            let mhs = r.hashesPerSecond / 1e6
+            let ratio = baseline.map { String(format: "%.2fx", r.hashesPerSecond / $0.hashesPerSecond) } ?? "-"
+            print(
+                pad(r.subject.description, 28) + lpad("\(r.threads)", 8) + lpad(String(format: "%.2f", mhs), 10)
+                    + lpad(String(format: "%.2f", mhs / Double(r.threads)), 13) + lpad(ratio, 12))
+        }
+    }
+
+    struct Output: Encodable {
+        struct CPU: Encodable {
+            let brand: String
+            let features: [String]
+        }
+        struct Item: Encodable {
+            let kernel: String
+            let implementation: String
+            let threads: Int
+            let hashes: UInt64
+            let seconds: Double
+            let hashes_per_second: Double
+            let ratio_to_openssl: Double?
+            let runs_hashes_per_second: [Double]
+        }
+        let cpu: CPU
+        let auto_kernel: String
+        let baseline: String
+        let results: [Item]
+    }
+
+    func printJSON(_ results: [BenchResult], samples: [[BenchResult]], baseline: BenchResult?, features: CPUFeatures)
+        throws
+    {
+        let items = zip(results, samples).map { r, s in
+            Output.Item(
+                kernel: r.subject.name, implementation: r.subject.description, threads: r.threads, hashes: r.hashes,
+                seconds: r.seconds, hashes_per_second: r.hashesPerSecond,
+                ratio_to_openssl: baseline.map { r.hashesPerSecond / $0.hashesPerSecond },
+                runs_hashes_per_second: s.map(\.hashesPerSecond))
+        }
+        let out = Output(
+            cpu: .init(brand: features.brand, features: features.names), auto_kernel: Kernel.best.description,
+            baseline: OpenSSLSHA256.version, results: items)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        print(String(decoding: try encoder.encode(out), as: UTF8.self))
+    }
+}

@@ -25,6 +25,7 @@ let package = Package(
         .executable(name: "flexminer", targets: ["flexminer"]),
         .library(name: "SHA256", targets: ["SHA256"]),
         .library(name: "MiningKernels", targets: ["MiningKernels"]),
+        .library(name: "OpenSSLSHA256", targets: ["OpenSSLSHA256"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")

@@ -22,8 +22,10 @@ public enum OpenSSLSHA256 {
         public enum Mode: String, Sendable, CaseIterable {
             /// `SHA256(SHA256(header))` per nonce.
             case oneShot = "openssl"
-            /// First 64 bytes hashed once; per nonce: copy that context, add the last 16 bytes,
-            /// finish, then SHA256 of the digest.
+            /// The fastest way to use libcrypto per nonce: the first 64 bytes hashed once; per nonce,
+            /// copy that context, add the last 16 bytes, finish, then hash the digest — all with the
+            /// low-level SHA256_Init/Update/Final calls (OpenSSL 3's one-shot `SHA256()` goes through
+            /// a provider fetch on every call and does not scale across threads).
             case midstate = "openssl-midstate"
         }
 
@@ -57,12 +59,15 @@ public enum OpenSSLSHA256 {
             switch mode {
             case .oneShot:
                 SHA256(header, 80, digest)
+                SHA256(digest, 32, digest + 32)
             case .midstate:
                 var ctx = context.pointee
                 SHA256_Update(&ctx, header + 64, 16)
                 SHA256_Final(digest, &ctx)
+                SHA256_Init(&ctx)
+                SHA256_Update(&ctx, digest, 32)
+                SHA256_Final(digest + 32, &ctx)
             }
-            SHA256(digest, 32, digest + 32)
         }
 
         /// The 32 bytes of the last `hash(nonce:)`.

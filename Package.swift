@@ -26,6 +26,8 @@ let package = Package(
         .library(name: "SHA256", targets: ["SHA256"]),
         .library(name: "MiningKernels", targets: ["MiningKernels"]),
         .library(name: "OpenSSLSHA256", targets: ["OpenSSLSHA256"]),
+        .library(name: "Chain", targets: ["Chain"]),
+        .library(name: "Mining", targets: ["Mining"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
@@ -53,6 +55,10 @@ let package = Package(
             ]
         ),
 
+        // Chain model (headers, compact targets) and the multithreaded nonce-search engine.
+        .target(name: "Chain", dependencies: ["SHA256"]),
+        .target(name: "Mining", dependencies: ["Chain", "SHA256", "MiningKernels"]),
+
         // OpenSSL's libcrypto: test oracle and benchmark baseline only.
         .systemLibrary(
             name: "COpenSSL",
@@ -66,12 +72,14 @@ let package = Package(
         .executableTarget(
             name: "flexminer",
             dependencies: [
-                "SHA256", "MiningKernels", "CPUFeatures", "OpenSSLSHA256", "KernelBench",
+                "SHA256", "MiningKernels", "CPUFeatures", "OpenSSLSHA256", "KernelBench", "Chain", "Mining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         .testTarget(name: "SHA256Tests", dependencies: ["SHA256", "OpenSSLSHA256"]),
+        .testTarget(name: "ChainTests", dependencies: ["Chain", "SHA256"]),
+        .testTarget(name: "MiningTests", dependencies: ["Mining", "Chain", "SHA256", "MiningKernels"]),
         .testTarget(
             name: "MiningKernelsTests",
             dependencies: ["SHA256", "MiningKernels", "CPUFeatures", "OpenSSLSHA256"]

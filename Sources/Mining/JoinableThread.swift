@@ -1,0 +1,65 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// A plain OS thread that can be joined. Hashing runs on these, never on Swift's cooperative pool.
+final class JoinableThread: @unchecked Sendable {
+    // @unchecked: `thread` is written once in init before the object is shared and read only by join().
+    private var thread: pthread_t? = nil
+
+    private final class Body {
+        let run: @Sendable () -> Void
+        init(_ run: @escaping @Sendable () -> Void) { self.run = run }
+    }
+
+    /// Starts `body` on a new thread.
+    /// - Throws: `EngineError` when the OS refuses to create a thread.
+    init(_ body: @escaping @Sendable () -> Void) throws(EngineError) {
+        let context = Unmanaged.passRetained(Body(body)).toOpaque()
+        var t = pthread_t()
+        let rc = pthread_create(
+            &t, nil,
+            { arg in
+                Unmanaged<Body>.fromOpaque(arg!).takeRetainedValue().run()
+                return nil
+            }, context)
+        guard rc == 0 else {
+            Unmanaged<Body>.fromOpaque(context).release()
+            throw EngineError("could not start a worker thread (pthread_create error \(rc))")
+        }
+        thread = t
+    }
+
+    func join() {
+        if let t = thread { pthread_join(t, nil) }
+        thread = nil
+    }
+}
+
+/// Scheduling priority for hashing threads. Lower than normal so that the threads that receive
+/// control signals win the CPU from busy workers.
+public enum WorkerPriority: String, Sendable, CaseIterable {
+    /// The process's own priority.
+    case normal
+    /// nice 19 for each worker thread.
+    case low
+    /// SCHED_IDLE: run only when nothing else wants the CPU (pooler's cpuminer does this).
+    case idle
+
+    /// Applies to the calling thread. Failures are ignored: priority is an optimization.
+    func applyToCurrentThread() {
+        #if os(Linux)
+            switch self {
+            case .normal: break
+            // On Linux nice values and scheduling policies are per thread, and `0` names the calling thread.
+            case .low: _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19)
+            case .idle:
+                var param = sched_param(sched_priority: 0)
+                let schedIdle: Int32 = 5  // SCHED_IDLE from <linux/sched.h>; Glibc does not export it to Swift
+                _ = sched_setscheduler(0, schedIdle, &param)
+            }
+        #endif
+    }
+}

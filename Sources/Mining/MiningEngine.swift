@@ -1,0 +1,323 @@
+import Chain
+import Foundation
+import MiningKernels
+import SHA256
+import Synchronization
+
+/// The nonce-search engine: owns the worker threads, hands out nonce ranges of the current job,
+/// verifies and reports solutions, counts hashes, and obeys capacity and halt commands between small
+/// batches of nonces.
+///
+/// Control flows to the workers only through atomics read once per batch; a batch is sized to about
+/// 50 µs of hashing, so a halt takes effect within that. Workers that must not hash wait on a
+/// condition variable (no spinning).
+public final class MiningEngine: Sendable {
+    public let kernel: Kernel
+    public let threadCount: Int
+    /// Nonces per batch: between batches a worker checks the control word and the current job.
+    public let batchSize: UInt32
+    public let priority: WorkerPriority
+
+    /// Solutions and exhaustion notices, in the order they happened. Finishes when the engine stops.
+    public let events: AsyncStream<MiningEvent>
+    private let continuation: AsyncStream<MiningEvent>.Continuation
+
+    private let source: (any JobSource)?
+    private let control = Control()
+    private let workers: [WorkerState]
+    private let current = Mutex<JobState?>(nil)
+    private let threads = Mutex<[JoinableThread]>([])
+    private let meter = Mutex(RateMeter())
+    private let haltLatencies = Mutex<[Duration]>([])
+    private let resumeLatencies = Mutex<[Duration]>([])
+    private let jobsStarted = Atomic<Int>(0)
+
+    /// Creates the engine and starts its workers (idle until `setJob`).
+    /// - Parameters:
+    ///   - threads: worker threads; default: one per CPU.
+    ///   - batchSize: nonces per control check; default from the kernel's speed (about 50 µs).
+    /// - Throws: `EngineError` for a thread count outside 1...1024 or when threads cannot start.
+    public init(
+        kernel: Kernel = .best, threads: Int = ProcessInfo.processInfo.activeProcessorCount, batchSize: UInt32? = nil,
+        priority: WorkerPriority = .low, source: (any JobSource)? = nil
+    ) throws(EngineError) {
+        guard (1...1024).contains(threads) else { throw EngineError("threads must be 1...1024, got \(threads)") }
+        self.kernel = kernel
+        self.threadCount = threads
+        self.batchSize = batchSize.map { Swift.max($0, UInt32(kernel.lanes)) } ?? MiningEngine.defaultBatch(kernel)
+        self.priority = priority
+        self.source = source
+        (events, continuation) = AsyncStream.makeStream(of: MiningEvent.self, bufferingPolicy: .unbounded)
+        workers = (0..<threads).map { WorkerState(index: $0) }
+        control.setCapacity(percent: 100, workers: threads)
+        var started: [JoinableThread] = []
+        do {
+            for w in workers {
+                started.append(try JoinableThread { [self] in self.workerLoop(w) })
+            }
+        } catch {
+            control.stopping.store(true, ordering: .sequentiallyConsistent)
+            control.wakeAll()
+            for t in started { t.join() }
+            throw error
+        }
+        self.threads.withLock { $0 = started }
+        meter.withLock { $0.record(ContinuousClock.now, total: 0) }
+    }
+
+    deinit {
+        stopNow()
+    }
+
+    static func defaultBatch(_ k: Kernel) -> UInt32 {
+        switch k.name {
+        case .scalar: 64
+        case .simd4: 128
+        case .simd8, .simd16: 512
+        default: 1024
+        }
+    }
+
+    // MARK: Jobs
+
+    /// Replaces the current job on all workers at once. Solutions still in flight for the old job
+    /// are reported with `isStale`.
+    public func setJob(_ job: MiningJob) {
+        let state = JobState(job)
+        current.withLock { $0 = state }
+        jobsStarted.add(1, ordering: .relaxed)
+        control.jobGeneration.add(1, ordering: .sequentiallyConsistent)
+        control.wakeAll()
+    }
+
+    /// Stops hashing the current job (workers idle until the next `setJob`).
+    public func clearJob() {
+        current.withLock { $0 = nil }
+        control.jobGeneration.add(1, ordering: .sequentiallyConsistent)
+    }
+
+    public var currentJob: MiningJob? { current.withLock { $0?.job } }
+
+    // MARK: Control surface
+
+    /// Sets the share of the machine to hash with, in 1 % steps: whole workers, plus a duty cycle on
+    /// the last one for the fraction (e.g. 0.5 of 3 workers: one full, one hashing 50 ms of every
+    /// 100 ms). Values are clamped to [0, 1]; NaN means 0.
+    public func setCapacity(_ fraction: Double) {
+        let percent = fraction.isNaN ? 0 : Int((Swift.min(Swift.max(fraction, 0), 1) * 100).rounded())
+        control.setCapacity(percent: percent, workers: threadCount)
+        control.wakeAll()
+    }
+
+    /// The capacity last set, in [0, 1].
+    public var capacity: Double { Double(control.capacityPercent.load(ordering: .relaxed)) / 100 }
+
+    /// Halts every worker and returns once each has acknowledged (is out of the kernel and blocked),
+    /// with the measured latency from the call to the last acknowledgement. Idempotent.
+    @discardableResult
+    public func halt() -> Duration {
+        let start = ContinuousClock.now
+        control.halted.store(true, ordering: .sequentiallyConsistent)
+        control.bumpEpoch()
+        control.waitUntil { self.control.parked.load(ordering: .sequentiallyConsistent) >= self.threadCount }
+        let latency = ContinuousClock.now - start
+        haltLatencies.withLock { $0.append(latency) }
+        return latency
+    }
+
+    /// Lets halted workers hash again in the same job, from where they were. Returns once every worker
+    /// the capacity allows is running, with the measured latency.
+    @discardableResult
+    public func resume() -> Duration {
+        let start = ContinuousClock.now
+        control.halted.store(false, ordering: .sequentiallyConsistent)
+        control.bumpEpoch()
+        control.wakeAll()
+        let wanted = control.workersWanted(threadCount)
+        control.waitUntil(timeout: .seconds(1)) {
+            self.control.parked.load(ordering: .sequentiallyConsistent) <= self.threadCount - wanted
+                || self.current.withLock { $0 == nil }
+        }
+        let latency = ContinuousClock.now - start
+        resumeLatencies.withLock { $0.append(latency) }
+        return latency
+    }
+
+    public var isHalted: Bool { control.halted.load(ordering: .relaxed) }
+
+    /// Every halt and resume latency measured so far (for benchmarks and status).
+    public var measuredHaltLatencies: [Duration] { haltLatencies.withLock { $0 } }
+    public var measuredResumeLatencies: [Duration] { resumeLatencies.withLock { $0 } }
+
+    /// Halts and joins every thread and finishes `events`. Safe to call more than once.
+    public func stop() {
+        stopNow()
+    }
+
+    private func stopNow() {
+        control.stopping.store(true, ordering: .sequentiallyConsistent)
+        control.bumpEpoch()
+        control.wakeAll()
+        let toJoin = threads.withLock { t in
+            defer { t = [] }
+            return t
+        }
+        for t in toJoin { t.join() }
+        continuation.finish()
+    }
+
+    // MARK: Statistics
+
+    /// A consistent-enough view of the engine, taken without stopping the workers.
+    public struct Snapshot: Sendable {
+        public let totalHashes: UInt64
+        public let hashesPerWorker: [UInt64]
+        /// Hash rate over the last 5 and 60 seconds (or since start, if shorter).
+        public let hashRate5s: Double
+        public let hashRate60s: Double
+        public let capacity: Double
+        public let halted: Bool
+        public let activeWorkers: Int
+        public let parkedWorkers: Int
+        public let jobsStarted: Int
+        public let lastHaltLatency: Duration?
+    }
+
+    public func snapshot() -> Snapshot {
+        let per = workers.map { $0.hashes.load(ordering: .relaxed) }
+        let total = per.reduce(0, +)
+        let now = ContinuousClock.now
+        let (r5, r60) = meter.withLock { m in
+            m.record(now, total: total)
+            return (m.rate(over: .seconds(5), now: now), m.rate(over: .seconds(60), now: now))
+        }
+        return Snapshot(
+            totalHashes: total, hashesPerWorker: per, hashRate5s: r5, hashRate60s: r60, capacity: capacity,
+            halted: isHalted, activeWorkers: control.workersWanted(threadCount),
+            parkedWorkers: control.parked.load(ordering: .relaxed), jobsStarted: jobsStarted.load(ordering: .relaxed),
+            lastHaltLatency: haltLatencies.withLock { $0.last })
+    }
+
+    // MARK: Workers
+
+    private func workerLoop(_ w: WorkerState) {
+        priority.applyToCurrentThread()
+        let out = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: Int(batchSize) + 64)
+        defer { out.deallocate() }
+        var job: JobState? = nil
+        var seenGeneration: UInt64 = .max
+        var dutyPeriodStart = ContinuousClock.now
+        while !control.stopping.load(ordering: .relaxed) {
+            // Control: may this worker hash now?
+            switch control.mode(for: w.index, workers: threadCount) {
+            case .park:
+                control.park { [control, threadCount] in
+                    control.mode(for: w.index, workers: threadCount) != .park
+                        || control.stopping.load(ordering: .relaxed)
+                }
+                dutyPeriodStart = .now
+                continue
+            case .duty(let percent):
+                let period = Duration.milliseconds(100)
+                let elapsed = ContinuousClock.now - dutyPeriodStart
+                if elapsed >= period {
+                    dutyPeriodStart = .now
+                } else if elapsed >= period * Double(percent) / 100 {
+                    control.sleep(until: dutyPeriodStart + period)
+                    continue
+                }
+            case .run:
+                break
+            }
+            // Job: pick up a new one as soon as it is published.
+            let generation = control.jobGeneration.load(ordering: .acquiring)
+            if generation != seenGeneration {
+                job = current.withLock { $0 }
+                seenGeneration = generation
+            }
+            guard let state = job else {
+                control.park { [control] in
+                    control.jobGeneration.load(ordering: .relaxed) != seenGeneration
+                        || control.stopping.load(ordering: .relaxed)
+                }
+                continue
+            }
+            let start = state.next.add(UInt64(batchSize), ordering: .relaxed).oldValue
+            guard start < state.end else {
+                exhausted(state)
+                continue
+            }
+            let count = Swift.min(UInt64(batchSize), state.end - start)
+            var first = UInt32(truncatingIfNeeded: start)
+            var remaining = count
+            while remaining > 0 {
+                let r = kernel.scan(
+                    state.scanJob, first: first, count: remaining, targetHigh: state.targetHigh, out: out)
+                for i in 0..<r.candidates { verify(out[i], state: state, worker: w.index) }
+                remaining -= r.scanned
+                first &+= UInt32(truncatingIfNeeded: r.scanned)
+                if r.scanned == 0 { break }
+            }
+            w.hashes.add(count, ordering: .relaxed)
+        }
+    }
+
+    private func verify(_ nonce: UInt32, state: JobState, worker: Int) {
+        let digest = state.scanJob.referenceHash(nonce: nonce)
+        let value = UInt256(littleEndianBytes: digest.bytes)
+        guard value <= state.job.reportTarget else { return }
+        var header = state.job.header
+        header.nonce = nonce
+        let stale = current.withLock { $0 !== state }
+        continuation.yield(
+            .solution(
+                MiningSolution(
+                    jobID: state.job.id, nonce: nonce, header: header, hash: digest,
+                    isBlock: value <= state.job.blockTarget, isStale: stale, worker: worker)))
+    }
+
+    /// The first worker to run past the end of a job asks the source for the next one; the others
+    /// find the replacement already installed (or park until `setJob`).
+    private func exhausted(_ state: JobState) {
+        let next: MiningJob?? = current.withLock { cur -> MiningJob?? in
+            guard cur === state else { return .none }  // someone already replaced it
+            guard state.exhaustReported.exchange(true, ordering: .relaxed) == false else { return .none }
+            let n = source?.nextJob(after: state.job)
+            cur = n.map(JobState.init)
+            return .some(n)
+        }
+        guard case .some(let n) = next else { return }
+        if n == nil {
+            continuation.yield(.exhausted(jobID: state.job.id))
+        } else {
+            jobsStarted.add(1, ordering: .relaxed)
+        }
+        control.jobGeneration.add(1, ordering: .sequentiallyConsistent)
+        control.wakeAll()
+    }
+}
+
+/// One job as the workers see it: the kernel's precomputation and the shared nonce cursor.
+final class JobState: Sendable {
+    let job: MiningJob
+    let scanJob: HeaderScanJob
+    let targetHigh: UInt32
+    let next: Atomic<UInt64>
+    let end: UInt64
+    let exhaustReported = Atomic<Bool>(false)
+
+    init(_ job: MiningJob) {
+        self.job = job
+        scanJob = try! HeaderScanJob(header: job.header.bytes)  // a BlockHeader is always 80 bytes
+        targetHigh = UInt32(truncatingIfNeeded: job.reportTarget.limbs.3 >> 32)
+        next = Atomic(UInt64(job.firstNonce))
+        end = UInt64(job.firstNonce) + job.nonceCount
+    }
+}
+
+/// Per-worker counters, each in its own heap object so workers do not share cache lines.
+final class WorkerState: Sendable {
+    let index: Int
+    let hashes = Atomic<UInt64>(0)
+    init(index: Int) { self.index = index }
+}

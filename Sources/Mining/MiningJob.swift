@@ -1,0 +1,91 @@
+import Chain
+import SHA256
+
+/// Work for the engine: a header template, the block target, an optional easier share target, and
+/// the nonce range to search.
+public struct MiningJob: Sendable, Hashable {
+    /// Caller-chosen identity, echoed in every solution.
+    public let id: UInt64
+    public let header: BlockHeader
+    public let blockTarget: UInt256
+    /// Solutions that meet only this (easier) target are reported as shares.
+    public let shareTarget: UInt256?
+    public let firstNonce: UInt32
+    /// Nonces to search from `firstNonce` (at most 2^32 - firstNonce).
+    public let nonceCount: UInt64
+
+    /// - Throws: `EngineError` if the share target is harder than the block target or the range is empty.
+    public init(
+        id: UInt64, header: BlockHeader, blockTarget: UInt256, shareTarget: UInt256? = nil, firstNonce: UInt32 = 0,
+        nonceCount: UInt64 = 1 << 32
+    ) throws(EngineError) {
+        if let s = shareTarget, s < blockTarget {
+            throw EngineError("share target \(s) is harder than the block target \(blockTarget)")
+        }
+        guard nonceCount > 0 else { throw EngineError("empty nonce range") }
+        self.id = id
+        self.header = header
+        self.blockTarget = blockTarget
+        self.shareTarget = shareTarget
+        self.firstNonce = firstNonce
+        self.nonceCount = Swift.min(nonceCount, (1 << 32) - UInt64(firstNonce))
+    }
+
+    /// The easiest target anything is reported for.
+    var reportTarget: UInt256 { shareTarget ?? blockTarget }
+}
+
+/// Supplies fresh work when a job's nonces run out (a new extranonce or time). Called on a worker
+/// thread; must be quick and must not block.
+public protocol JobSource: Sendable {
+    /// The job to continue with after `exhausted`, or nil when there is none (the engine then idles
+    /// until `setJob`).
+    func nextJob(after exhausted: MiningJob) -> MiningJob?
+}
+
+/// A job source that rolls the header's time forward one second per exhausted nonce space, at most
+/// `maxTimeRoll` seconds past `baseTime`: enough for `flexminer mine --header` and for tests.
+public struct TimeRollingSource: JobSource {
+    public let baseTime: UInt32
+    public let maxTimeRoll: UInt32
+
+    public init(baseTime: UInt32, maxTimeRoll: UInt32) {
+        self.baseTime = baseTime
+        self.maxTimeRoll = maxTimeRoll
+    }
+
+    public func nextJob(after job: MiningJob) -> MiningJob? {
+        guard job.header.time &- baseTime < maxTimeRoll else { return nil }
+        var h = job.header
+        h.time &+= 1
+        return try? MiningJob(id: job.id &+ 1, header: h, blockTarget: job.blockTarget, shareTarget: job.shareTarget)
+    }
+}
+
+/// A found nonce, verified with the scalar reference against the full 256-bit target.
+public struct MiningSolution: Sendable, Hashable {
+    public let jobID: UInt64
+    public let nonce: UInt32
+    /// The header with the nonce, ready to serialize into a block.
+    public let header: BlockHeader
+    public let hash: SHA256Digest
+    /// True when the hash meets the block target; false when it meets only the share target.
+    public let isBlock: Bool
+    /// True when the engine had already moved to another job when this was found.
+    public let isStale: Bool
+    public let worker: Int
+}
+
+/// What the engine reports on its event stream, in the order it happened.
+public enum MiningEvent: Sendable, Hashable {
+    case solution(MiningSolution)
+    /// Every nonce of this job was searched and the job source had nothing further.
+    case exhausted(jobID: UInt64)
+}
+
+/// Why the engine could not do what was asked.
+public struct EngineError: Error, Hashable, Sendable, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

@@ -31,6 +31,9 @@ public final class MiningEngine: Sendable {
     private let haltLatencies = Mutex<[Duration]>([])
     private let resumeLatencies = Mutex<[Duration]>([])
     private let jobsStarted = Atomic<Int>(0)
+    private let liveThreads = Atomic<Int>(0)
+    /// Lineage of the last `setJob` (0 after `clearJob`): solutions of other lineages are stale.
+    private let currentLineage = Atomic<UInt64>(0)
 
     /// Creates the engine and starts its workers (idle until `setJob`).
     /// - Parameters:
@@ -84,7 +87,10 @@ public final class MiningEngine: Sendable {
     /// are reported with `isStale`.
     public func setJob(_ job: MiningJob) {
         let state = JobState(job)
-        current.withLock { $0 = state }
+        current.withLock {
+            $0 = state
+            currentLineage.store(state.lineage, ordering: .sequentiallyConsistent)
+        }
         jobsStarted.add(1, ordering: .relaxed)
         control.jobGeneration.add(1, ordering: .sequentiallyConsistent)
         control.wakeAll()
@@ -92,11 +98,17 @@ public final class MiningEngine: Sendable {
 
     /// Stops hashing the current job (workers idle until the next `setJob`).
     public func clearJob() {
-        current.withLock { $0 = nil }
+        current.withLock {
+            $0 = nil
+            currentLineage.store(0, ordering: .sequentiallyConsistent)
+        }
         control.jobGeneration.add(1, ordering: .sequentiallyConsistent)
     }
 
     public var currentJob: MiningJob? { current.withLock { $0?.job } }
+
+    /// Worker threads that have started and not yet exited (0 after `stop()`).
+    public var liveWorkerThreads: Int { liveThreads.load(ordering: .sequentiallyConsistent) }
 
     // MARK: Control surface
 
@@ -201,6 +213,8 @@ public final class MiningEngine: Sendable {
     // MARK: Workers
 
     private func workerLoop(_ w: WorkerState) {
+        liveThreads.add(1, ordering: .sequentiallyConsistent)
+        defer { liveThreads.subtract(1, ordering: .sequentiallyConsistent) }
         priority.applyToCurrentThread()
         let out = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: Int(batchSize) + 64)
         defer { out.deallocate() }
@@ -242,8 +256,11 @@ public final class MiningEngine: Sendable {
                 }
                 continue
             }
+            state.inFlight.add(1, ordering: .sequentiallyConsistent)
             let start = state.next.add(UInt64(batchSize), ordering: .relaxed).oldValue
             guard start < state.end else {
+                state.passedEnd.store(true, ordering: .sequentiallyConsistent)
+                state.inFlight.subtract(1, ordering: .sequentiallyConsistent)
                 exhausted(state)
                 continue
             }
@@ -259,6 +276,11 @@ public final class MiningEngine: Sendable {
                 if r.scanned == 0 { break }
             }
             w.hashes.add(count, ordering: .relaxed)
+            if state.inFlight.subtract(1, ordering: .sequentiallyConsistent).newValue == 0
+                && state.passedEnd.load(ordering: .sequentiallyConsistent)
+            {
+                reportExhaustedIfFinished(state)
+            }
         }
     }
 
@@ -268,7 +290,8 @@ public final class MiningEngine: Sendable {
         guard value <= state.job.reportTarget else { return }
         var header = state.job.header
         header.nonce = nonce
-        let stale = current.withLock { $0 !== state }
+        // Stale: the job was replaced from outside (a new tip), not merely rolled to fresh nonces.
+        let stale = currentLineage.load(ordering: .sequentiallyConsistent) != state.lineage
         continuation.yield(
             .solution(
                 MiningSolution(
@@ -276,24 +299,31 @@ public final class MiningEngine: Sendable {
                     isBlock: value <= state.job.blockTarget, isStale: stale, worker: worker)))
     }
 
-    /// The first worker to run past the end of a job asks the source for the next one; the others
-    /// find the replacement already installed (or park until `setJob`).
+    /// The first worker to run past the end of a job asks the source for the next one right away, so
+    /// no worker waits for the batches still in flight; the others find the replacement installed (or,
+    /// with no successor, park until `setJob`).
     private func exhausted(_ state: JobState) {
-        let next: MiningJob?? = current.withLock { cur -> MiningJob?? in
-            guard cur === state else { return .none }  // someone already replaced it
-            guard state.exhaustReported.exchange(true, ordering: .relaxed) == false else { return .none }
-            let n = source?.nextJob(after: state.job)
-            cur = n.map(JobState.init)
-            return .some(n)
+        let replaced: Bool = current.withLock { cur in
+            guard cur === state, !state.rolled.exchange(true, ordering: .sequentiallyConsistent) else { return false }
+            let next = source?.nextJob(after: state.job)
+            cur = next.map { JobState($0, lineage: state.lineage) }
+            if next == nil { state.noSuccessor.store(true, ordering: .sequentiallyConsistent) }
+            return true
         }
-        guard case .some(let n) = next else { return }
-        if n == nil {
-            continuation.yield(.exhausted(jobID: state.job.id))
-        } else {
-            jobsStarted.add(1, ordering: .relaxed)
-        }
+        guard replaced else { return }
+        if !state.noSuccessor.load(ordering: .sequentiallyConsistent) { jobsStarted.add(1, ordering: .relaxed) }
         control.jobGeneration.add(1, ordering: .sequentiallyConsistent)
         control.wakeAll()
+        if state.inFlight.load(ordering: .sequentiallyConsistent) == 0 { reportExhaustedIfFinished(state) }
+    }
+
+    /// Reports `.exhausted` once, after the last in-flight batch of a job with no successor, so that
+    /// every solution of the job is on the stream before it.
+    private func reportExhaustedIfFinished(_ state: JobState) {
+        guard state.noSuccessor.load(ordering: .sequentiallyConsistent),
+            !state.exhaustReported.exchange(true, ordering: .sequentiallyConsistent)
+        else { return }
+        continuation.yield(.exhausted(jobID: state.job.id))
     }
 }
 
@@ -304,9 +334,19 @@ final class JobState: Sendable {
     let targetHigh: UInt32
     let next: Atomic<UInt64>
     let end: UInt64
+    /// Jobs rolled from one `setJob` share a lineage; a solution is stale when the lineage changed.
+    let lineage: UInt64
+    /// Batches claimed and not yet finished.
+    let inFlight = Atomic<Int>(0)
+    let passedEnd = Atomic<Bool>(false)
+    let rolled = Atomic<Bool>(false)
+    let noSuccessor = Atomic<Bool>(false)
     let exhaustReported = Atomic<Bool>(false)
 
-    init(_ job: MiningJob) {
+    private static let lineages = Atomic<UInt64>(0)
+
+    init(_ job: MiningJob, lineage: UInt64? = nil) {
+        self.lineage = lineage ?? JobState.lineages.add(1, ordering: .relaxed).newValue
         self.job = job
         scanJob = try! HeaderScanJob(header: job.header.bytes)  // a BlockHeader is always 80 bytes
         targetHigh = UInt32(truncatingIfNeeded: job.reportTarget.limbs.3 >> 32)

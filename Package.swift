@@ -66,8 +66,8 @@ let package = Package(
             providers: [.apt(["libssl-dev"])]
         ),
         .target(name: "OpenSSLSHA256", dependencies: ["COpenSSL"]),
-        // Hash-rate measurement for `flexminer bench` (kernels vs the OpenSSL baseline).
-        .target(name: "KernelBench", dependencies: ["SHA256", "MiningKernels", "OpenSSLSHA256"]),
+        // Hash-rate and latency measurement for `flexminer bench` (kernels, engine, OpenSSL baseline).
+        .target(name: "KernelBench", dependencies: ["SHA256", "MiningKernels", "OpenSSLSHA256", "Chain", "Mining"]),
 
         .executableTarget(
             name: "flexminer",

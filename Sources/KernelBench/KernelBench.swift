@@ -1,4 +1,6 @@
+import Chain
 import Foundation
+import Mining
 import MiningKernels
 import OpenSSLSHA256
 import SHA256
@@ -6,12 +8,16 @@ import Synchronization
 
 /// What is measured: one of FlexMiner's kernels, or OpenSSL called per nonce as a naive miner would.
 public enum BenchSubject: Sendable, Hashable, CustomStringConvertible {
+    /// The bare kernel in a loop on each thread.
     case kernel(Kernel)
+    /// The kernel driven by `MiningEngine` (batches, control checks, shared nonce cursor).
+    case engine(Kernel)
     case openssl(OpenSSLSHA256.HeaderHasher.Mode)
 
     public var name: String {
         switch self {
         case .kernel(let k): k.name.rawValue
+        case .engine(let k): "engine.\(k.name.rawValue)"
         case .openssl(let mode): mode.rawValue
         }
     }
@@ -19,6 +25,7 @@ public enum BenchSubject: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .kernel(let k): k.description
+        case .engine(let k): "engine \(k.description)"
         case .openssl(let mode): "\(mode.rawValue)(libcrypto)"
         }
     }
@@ -42,6 +49,9 @@ public enum KernelBench {
 
     public static func measure(_ subject: BenchSubject, threads: Int, seconds: Double, seed: UInt64 = 1) -> BenchResult
     {
+        if case .engine(let kernel) = subject {
+            return measureEngine(kernel, threads: threads, seconds: seconds, seed: seed)
+        }
         let counts = Mutex([UInt64](repeating: 0, count: threads))
         let start = Mutex(ContinuousClock.now)
         let ready = DispatchSemaphore(value: 0)
@@ -69,9 +79,8 @@ public enum KernelBench {
         for _ in 0..<threads { go.signal() }
         done.wait()
         let elapsed = ContinuousClock.now - began
-        let secs = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
         return BenchResult(
-            subject: subject, threads: threads, hashes: counts.withLock { $0.reduce(0, +) }, seconds: secs)
+            subject: subject, threads: threads, hashes: counts.withLock { $0.reduce(0, +) }, seconds: elapsed.seconds)
     }
 
     /// Hashes from nonce 0 upward until `deadline`; returns how many were hashed.
@@ -93,6 +102,8 @@ public enum KernelBench {
                 total += r.scanned
                 nonce = nonce &+ UInt32(truncatingIfNeeded: r.scanned)
             }
+        case .engine:
+            preconditionFailure("engine subjects are measured by measureEngine")
         case .openssl(let mode):
             var hasher = OpenSSLSHA256.HeaderHasher(header: header, mode: mode)
             var nonce: UInt32 = 0
@@ -109,6 +120,81 @@ public enum KernelBench {
         }
         return total
     }
+}
+
+extension KernelBench {
+    /// A header job nobody can solve, so workers hash without interruption.
+    static func unsolvableJob(seed: UInt64) -> MiningJob {
+        var rng = SplitMix64(seed: seed)
+        let bytes = (0..<80).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        let header = try! BlockHeader(bytes: bytes)  // 80 bytes by construction
+        return try! MiningJob(id: 1, header: header, blockTarget: UInt256(1))  // valid by construction
+    }
+
+    /// Hash rate through the engine: the hashes its workers report over `seconds` after a short warm-up.
+    static func measureEngine(_ kernel: Kernel, threads: Int, seconds: Double, seed: UInt64) -> BenchResult {
+        let engine = try! MiningEngine(kernel: kernel, threads: threads, priority: .normal)  // threads validated
+        defer { engine.stop() }
+        engine.setJob(unsolvableJob(seed: seed))
+        Thread.sleep(forTimeInterval: 0.05)
+        let a = engine.snapshot().totalHashes
+        let start = ContinuousClock.now
+        Thread.sleep(forTimeInterval: seconds)
+        let b = engine.snapshot().totalHashes
+        let elapsed = ContinuousClock.now - start
+        return BenchResult(subject: .engine(kernel), threads: threads, hashes: b - a, seconds: elapsed.seconds)
+    }
+
+    /// Latency distribution of `halt()` (until every worker has acknowledged) and `resume()` (until
+    /// every worker hashes again) under full load, over `cycles` cycles with a random 1-5 ms of hashing
+    /// before each halt.
+    public static func controlLatencies(
+        kernel: Kernel, threads: Int, cycles: Int, priority: WorkerPriority = .low
+    ) -> (halt: LatencySummary, resume: LatencySummary) {
+        let engine = try! MiningEngine(kernel: kernel, threads: threads, priority: priority)  // threads validated
+        defer { engine.stop() }
+        engine.setJob(unsolvableJob(seed: 99))
+        var rng = SplitMix64(seed: 7)
+        var halts: [Duration] = []
+        var resumes: [Duration] = []
+        Thread.sleep(forTimeInterval: 0.05)
+        for _ in 0..<cycles {
+            Thread.sleep(forTimeInterval: Double.random(in: 0.001...0.005, using: &rng))
+            halts.append(engine.halt())
+            Thread.sleep(forTimeInterval: 0.0005)
+            resumes.append(engine.resume())
+        }
+        return (LatencySummary(halts), LatencySummary(resumes))
+    }
+}
+
+/// Percentiles of a set of latencies.
+public struct LatencySummary: Sendable, CustomStringConvertible {
+    public let count: Int
+    public let p50: Duration
+    public let p99: Duration
+    public let max: Duration
+
+    public init(_ samples: [Duration]) {
+        let s = samples.sorted()
+        count = s.count
+        func at(_ q: Double) -> Duration {
+            s.isEmpty ? .zero : s[Swift.min(s.count - 1, Int((Double(s.count) * q).rounded(.down)))]
+        }
+        p50 = at(0.5)
+        p99 = at(0.99)
+        max = s.last ?? .zero
+    }
+
+    public var description: String {
+        "n=\(count) p50 \(p50.microsecondsText) p99 \(p99.microsecondsText) max \(max.microsecondsText)"
+    }
+}
+
+extension Duration {
+    public var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+    public var microseconds: Double { seconds * 1e6 }
+    var microsecondsText: String { String(format: "%.0f µs", microseconds) }
 }
 
 /// Keeps a value alive so the optimizer cannot delete the work that produced it.

@@ -31,6 +31,12 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Skip the OpenSSL baselines.")
     var noBaseline = false
 
+    @Flag(help: "Also measure each kernel through the mining engine (batches, control checks, shared nonces).")
+    var engine = false
+
+    @Option(help: "Instead of hash rates, measure N halt/resume cycles of the engine under full load.")
+    var halts: Int?
+
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
 
@@ -42,10 +48,14 @@ struct BenchCommand: ParsableCommand {
             throw ValidationError("--seconds must be a number in (0, 3600], got \(seconds)")
         }
         guard runs >= 1 && runs <= 100 else { throw ValidationError("--runs must be 1...100, got \(runs)") }
+        if let h = halts, h < 1 || h > 1_000_000 { throw ValidationError("--halts must be 1...1000000, got \(h)") }
     }
 
     func run() throws {
-        var subjects: [BenchSubject] = try kernel.kernels(includeVariants: true).map { .kernel($0) }
+        if let cycles = halts { return try runHalts(cycles) }
+        let kernels = try kernel.kernels(includeVariants: true)
+        var subjects: [BenchSubject] = kernels.map { .kernel($0) }
+        if engine { subjects += kernels.map { .engine($0) } }
         if !noBaseline { subjects = OpenSSLSHA256.HeaderHasher.Mode.allCases.map { .openssl($0) } + subjects }
         let features = CPUFeatures.current
         if !json {
@@ -64,9 +74,28 @@ struct BenchCommand: ParsableCommand {
         let medians = samples.map { $0.sorted { $0.hashesPerSecond < $1.hashesPerSecond }[$0.count / 2] }
         let baseline = medians.first { if case .openssl(.oneShot) = $0.subject { true } else { false } }
         if json {
-            try printJSON(medians, samples: samples, baseline: baseline, features: features)
+            try printResultsJSON(medians, samples: samples, baseline: baseline, features: features)
         } else {
             printTable(medians, baseline: baseline)
+        }
+    }
+
+    func runHalts(_ cycles: Int) throws {
+        let k = try kernel.kernels(includeVariants: false)
+        let chosen = k.count == 1 ? k[0] : Kernel.best
+        let (h, r) = KernelBench.controlLatencies(kernel: chosen, threads: threads, cycles: cycles)
+        if json {
+            func obj(_ s: LatencySummary) -> [String: Any] {
+                [
+                    "count": s.count, "p50_us": s.p50.microseconds, "p99_us": s.p99.microseconds,
+                    "max_us": s.max.microseconds,
+                ]
+            }
+            printJSON(["kernel": chosen.description, "threads": threads, "halt": obj(h), "resume": obj(r)])
+        } else {
+            print("engine \(chosen) on \(threads) thread(s), \(cycles) cycles under full load")
+            print("halt   (until every worker is out of the kernel and blocked): \(h)")
+            print("resume (until every worker hashes again):                     \(r)")
         }
     }
 
@@ -106,7 +135,9 @@ struct BenchCommand: ParsableCommand {
         let results: [Item]
     }
 
-    func printJSON(_ results: [BenchResult], samples: [[BenchResult]], baseline: BenchResult?, features: CPUFeatures)
+    func printResultsJSON(
+        _ results: [BenchResult], samples: [[BenchResult]], baseline: BenchResult?, features: CPUFeatures
+    )
         throws
     {
         let items = zip(results, samples).map { r, s in

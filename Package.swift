@@ -57,7 +57,8 @@ let package = Package(
 
         // Chain model (headers, compact targets) and the multithreaded nonce-search engine.
         .target(name: "Chain", dependencies: ["SHA256"]),
-        .target(name: "Mining", dependencies: ["Chain", "SHA256", "MiningKernels"]),
+        .target(name: "CFlexThreads"),
+        .target(name: "Mining", dependencies: ["Chain", "SHA256", "MiningKernels", "CFlexThreads"]),
 
         // OpenSSL's libcrypto: test oracle and benchmark baseline only.
         .systemLibrary(
@@ -77,12 +78,14 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "SHA256Tests", dependencies: ["SHA256", "OpenSSLSHA256"]),
-        .testTarget(name: "ChainTests", dependencies: ["Chain", "SHA256"]),
-        .testTarget(name: "MiningTests", dependencies: ["Mining", "Chain", "SHA256", "MiningKernels"]),
+        // Fixture loading shared by the test targets.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "SHA256Tests", dependencies: ["SHA256", "OpenSSLSHA256", "TestSupport"]),
+        .testTarget(name: "ChainTests", dependencies: ["Chain", "SHA256", "TestSupport"]),
+        .testTarget(name: "MiningTests", dependencies: ["Mining", "Chain", "SHA256", "MiningKernels", "TestSupport"]),
         .testTarget(
             name: "MiningKernelsTests",
-            dependencies: ["SHA256", "MiningKernels", "CPUFeatures", "OpenSSLSHA256"]
+            dependencies: ["SHA256", "MiningKernels", "CPUFeatures", "OpenSSLSHA256", "TestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,3 +1,5 @@
+import CFlexThreads
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -61,5 +63,22 @@ public enum WorkerPriority: String, Sendable, CaseIterable {
                 _ = sched_setscheduler(0, schedIdle, &param)
             }
         #endif
+    }
+}
+
+/// CPU affinity for worker threads (Linux). Pinning worker i to the i-th CPU this process may use
+/// keeps a resumed worker from being woken onto a CPU that another worker already occupies, which
+/// otherwise costs a scheduler time slice (milliseconds) before the load balancer moves it.
+enum CPUAffinity {
+    /// The CPUs this process may run on, in order.
+    static func allowedCPUs() -> [Int] {
+        var buffer = [Int32](repeating: 0, count: 4096)
+        let n = Int(fm_allowed_cpus(&buffer, Int32(buffer.count)))
+        return buffer.prefix(n).map(Int.init)
+    }
+
+    /// Pins the calling thread to `cpu`. Failures are ignored: affinity is an optimization.
+    static func pinCurrentThread(to cpu: Int) {
+        _ = fm_pin_current_thread(Int32(cpu))
     }
 }

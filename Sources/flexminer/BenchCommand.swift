@@ -2,6 +2,7 @@ import ArgumentParser
 import CPUFeatures
 import Foundation
 import KernelBench
+import Mining
 import MiningKernels
 import OpenSSLSHA256
 
@@ -36,6 +37,9 @@ struct BenchCommand: ParsableCommand {
 
     @Option(help: "Instead of hash rates, measure N halt/resume cycles of the engine under full load.")
     var halts: Int?
+
+    @Option(help: "Worker scheduling priority for --halts: normal, low (nice 19) or idle (SCHED_IDLE).")
+    var priority: WorkerPriority = .low
 
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
@@ -83,7 +87,8 @@ struct BenchCommand: ParsableCommand {
     func runHalts(_ cycles: Int) throws {
         let k = try kernel.kernels(includeVariants: false)
         let chosen = k.count == 1 ? k[0] : Kernel.best
-        let (h, r) = KernelBench.controlLatencies(kernel: chosen, threads: threads, cycles: cycles)
+        let (h, r) = KernelBench.controlLatencies(
+            kernel: chosen, threads: threads, cycles: cycles, priority: priority)
         if json {
             func obj(_ s: LatencySummary) -> [String: Any] {
                 [
@@ -91,9 +96,14 @@ struct BenchCommand: ParsableCommand {
                     "max_us": s.max.microseconds,
                 ]
             }
-            printJSON(["kernel": chosen.description, "threads": threads, "halt": obj(h), "resume": obj(r)])
+            printJSON([
+                "kernel": chosen.description, "threads": threads, "priority": priority.rawValue, "halt": obj(h),
+                "resume": obj(r),
+            ])
         } else {
-            print("engine \(chosen) on \(threads) thread(s), \(cycles) cycles under full load")
+            print(
+                "engine \(chosen) on \(threads) thread(s), workers \(priority.rawValue), \(cycles) cycles under full load"
+            )
             print("halt   (until every worker is out of the kernel and blocked): \(h)")
             print("resume (until every worker hashes again):                     \(r)")
         }

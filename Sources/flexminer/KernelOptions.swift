@@ -1,8 +1,10 @@
 import ArgumentParser
 import CPUFeatures
+import Mining
 import MiningKernels
 
 extension KernelName: ExpressibleByArgument {}
+extension WorkerPriority: ExpressibleByArgument {}
 
 /// `--kernel NAME|auto|all`, shared by the commands that hash.
 struct KernelSelection: ExpressibleByArgument, Sendable {

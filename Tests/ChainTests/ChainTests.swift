@@ -1,5 +1,6 @@
 import Chain
 import SHA256
+import TestSupport
 import Testing
 
 @Suite("Compact targets (Bitcoin Core SetCompact/GetCompact)")

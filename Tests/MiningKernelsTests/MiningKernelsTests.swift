@@ -2,6 +2,7 @@ import CPUFeatures
 import MiningKernels
 import OpenSSLSHA256
 import SHA256
+import TestSupport
 import Testing
 
 /// Every kernel this CPU can run (all SHA-extension interleaves included).

@@ -3,6 +3,7 @@ import Foundation
 import Mining
 import MiningKernels
 import SHA256
+import TestSupport
 import Testing
 
 /// Collects events until `until` says stop or `timeout` passes.

@@ -1,5 +1,6 @@
 import OpenSSLSHA256
 import SHA256
+import TestSupport
 import Testing
 
 @Suite("SHA-256 reference")

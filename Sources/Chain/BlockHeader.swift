@@ -78,7 +78,7 @@ public struct BlockHeader: Hashable, Sendable {
     public var hash: SHA256Digest { SHA256.hashTwice(bytes) }
 
     /// The header hash as a 256-bit number (Bitcoin reads the digest little-endian).
-    public var hashValue256: UInt256 { UInt256(littleEndianBytes: hash.bytes) }
+    public var hashValue256: UInt256 { UInt256(digest: hash) }
 
     /// Whether the header hash is at or below `target`.
     public func meets(_ target: UInt256) -> Bool { hashValue256 <= target }

@@ -96,11 +96,12 @@ public struct CompactTarget: Hashable, Sendable, CustomStringConvertible {
         let scaled = difficulty * 4_294_967_296
         if scaled >= 0x1p64 {
             // Difficulty at or above 2^32: divide by its integer part.
-            return difficultyOneTarget.quotientAndRemainder(dividingBy: UInt64(Swift.min(difficulty, 1.8e19))).quotient
+            return try difficultyOneTarget.quotientAndRemainder(dividingBy: UInt64(Swift.min(difficulty, 1.8e19)))
+                .quotient
         }
         let divisor = Swift.max(UInt64(scaled), 1)
         let numerator = difficultyOneTarget << 32
-        let q = numerator.quotientAndRemainder(dividingBy: divisor).quotient
+        let q = try numerator.quotientAndRemainder(dividingBy: divisor).quotient
         return q
     }
 }

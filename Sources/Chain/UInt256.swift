@@ -1,3 +1,5 @@
+import SHA256
+
 /// An unsigned 256-bit integer: just enough arithmetic for proof-of-work targets (shifts, comparison,
 /// division by a 64-bit number). Limbs are little-endian (`limbs.0` least significant).
 public struct UInt256: Hashable, Comparable, Sendable, CustomStringConvertible {
@@ -14,15 +16,20 @@ public struct UInt256: Hashable, Comparable, Sendable, CustomStringConvertible {
     init(array a: [UInt64]) { limbs = (a[0], a[1], a[2], a[3]) }
 
     /// From 32 bytes, most significant first (display order of targets).
-    public init(bigEndianBytes b: [UInt8]) {
-        precondition(b.count == 32)
+    /// - Throws: `ChainError.badLength` unless there are exactly 32 bytes.
+    public init(bigEndianBytes b: [UInt8]) throws(ChainError) {
+        guard b.count == 32 else { throw ChainError(.badLength, "a 256-bit number is 32 bytes, got \(b.count)") }
+        self.init(exactly32: b)
+    }
+
+    private init(exactly32 b: [UInt8]) {
         var a = [UInt64](repeating: 0, count: 4)
         for i in 0..<32 { a[3 - i / 8] |= UInt64(b[i]) << UInt64(56 - 8 * (i % 8)) }
         self.init(array: a)
     }
 
-    /// From 32 bytes, least significant first (a hash digest read as Bitcoin reads it).
-    public init(littleEndianBytes b: [UInt8]) { self.init(bigEndianBytes: b.reversed()) }
+    /// A hash digest read as Bitcoin reads it: its 32 bytes as a little-endian number.
+    public init(digest: SHA256Digest) { self.init(exactly32: digest.bytes.reversed()) }
 
     public var bigEndianBytes: [UInt8] {
         (0..<32).map { i in UInt8(truncatingIfNeeded: array[3 - i / 8] >> UInt64(56 - 8 * (i % 8))) }
@@ -87,9 +94,11 @@ public struct UInt256: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     public func hash(into h: inout Hasher) { h.combine(array) }
 
-    /// Quotient and remainder by a non-zero 64-bit divisor.
-    public func quotientAndRemainder(dividingBy d: UInt64) -> (quotient: UInt256, remainder: UInt64) {
-        precondition(d != 0, "division by zero")
+    /// Quotient and remainder by a 64-bit divisor.
+    /// - Throws: `ChainError.badField` when `d` is zero.
+    public func quotientAndRemainder(dividingBy d: UInt64) throws(ChainError) -> (quotient: UInt256, remainder: UInt64)
+    {
+        guard d != 0 else { throw ChainError(.badField, "division of a 256-bit number by zero") }
         var q = [UInt64](repeating: 0, count: 4)
         var rem: UInt64 = 0
         let a = array

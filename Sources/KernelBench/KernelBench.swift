@@ -87,7 +87,7 @@ public enum KernelBench {
     static func run(_ subject: BenchSubject, header: [UInt8], until deadline: ContinuousClock.Instant) -> UInt64 {
         var total: UInt64 = 0
         // A mainnet-like target: candidates are about one in 2^32, as in real mining.
-        let target = HashTarget(words: [0] + Array(repeating: .max, count: 7))
+        let target = HashTarget(highWord: 0)
         switch subject {
         case .kernel(let kernel):
             let job = try! HeaderScanJob(header: header)  // 80 bytes by construction
@@ -105,7 +105,7 @@ public enum KernelBench {
         case .engine:
             preconditionFailure("engine subjects are measured by measureEngine")
         case .openssl(let mode):
-            var hasher = OpenSSLSHA256.HeaderHasher(header: header, mode: mode)
+            guard var hasher = OpenSSLSHA256.HeaderHasher(header: header, mode: mode) else { return 0 }
             var nonce: UInt32 = 0
             var low: UInt32 = .max
             while ContinuousClock.now < deadline {

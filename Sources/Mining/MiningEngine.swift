@@ -295,7 +295,7 @@ public final class MiningEngine: Sendable {
 
     private func verify(_ nonce: UInt32, state: JobState, worker: Int) {
         let digest = state.scanJob.referenceHash(nonce: nonce)
-        let value = UInt256(littleEndianBytes: digest.bytes)
+        let value = UInt256(digest: digest)
         guard value <= state.job.reportTarget else { return }
         var header = state.job.header
         header.nonce = nonce

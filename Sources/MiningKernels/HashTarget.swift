@@ -20,13 +20,20 @@ public struct HashTarget: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// A target from its eight 32-bit words, most significant first.
-    public init(words: [UInt32]) {
-        precondition(words.count == 8, "a target has eight 32-bit words")
+    /// - Throws: `SHA256Error.badLength` unless there are exactly eight words.
+    public init(words: [UInt32]) throws(SHA256Error) {
+        guard words.count == 8 else { throw SHA256Error(.badLength, "a target has 8 32-bit words, got \(words.count)") }
         self.words = words
     }
 
+    /// A target whose most significant word is `highWord` and whose other bits are all ones: what a
+    /// kernel's early reject compares against, as a full target.
+    public init(highWord: UInt32) {
+        words = [highWord] + Array(repeating: .max, count: 7)
+    }
+
     /// The largest target: every hash meets it.
-    public static let maximum = HashTarget(words: Array(repeating: .max, count: 8))
+    public static let maximum = HashTarget(highWord: .max)
 
     /// The most significant 32 bits: what kernels compare against for early rejection.
     public var highWord: UInt32 { words[0] }

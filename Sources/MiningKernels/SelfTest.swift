@@ -113,7 +113,7 @@ public enum SelfTest {
             let reference = nonces.map { job.referenceHash(nonce: $0).mostSignificantWord }
             let oracleWords = oracle.map { o in nonces.map { o(job.header(nonce: $0)) } }
             let high = UInt32.max >> UInt32.random(in: 1...6, using: &rng)
-            let target = HashTarget(words: [high] + Array(repeating: .max, count: 7))
+            let target = HashTarget(highWord: high)
             let end = Swift.min(UInt64(first) + UInt64(n), 1 << 32)
             let winners = (0..<Int(end - UInt64(first))).filter { reference[$0] <= high }.map { nonces[$0] }
             for (k, kernel) in kernels.enumerated() where bad[k].count < 10 {

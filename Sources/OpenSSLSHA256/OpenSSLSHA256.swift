@@ -34,9 +34,9 @@ public enum OpenSSLSHA256 {
         private var digest: UnsafeMutablePointer<UInt8>
         public let mode: Mode
 
-        /// - Precondition: `header` holds 80 bytes (callers validate user input before this).
-        public init(header bytes: [UInt8], mode: Mode) {
-            precondition(bytes.count == 80, "a block header is 80 bytes")
+        /// Nil unless `header` holds exactly 80 bytes.
+        public init?(header bytes: [UInt8], mode: Mode) {
+            guard bytes.count == 80 else { return nil }
             self.mode = mode
             header = .allocate(capacity: 80)
             header.initialize(from: bytes, count: 80)

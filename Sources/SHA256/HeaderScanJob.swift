@@ -24,7 +24,7 @@ public struct HeaderScanJob: Sendable, Hashable {
         let bytes = Array(header)
         self.header = bytes
         var mid = SHA256State.initial
-        bytes.withUnsafeBytes { SHA256.compress(&mid, block: UnsafeRawBufferPointer(rebasing: $0[0..<64])) }
+        bytes.withUnsafeBytes { SHA256.compressBlock(&mid, UnsafeRawBufferPointer(rebasing: $0[0..<64])) }
         midstate = mid
         func word(_ i: Int) -> UInt32 {
             UInt32(bytes[i]) << 24 | UInt32(bytes[i + 1]) << 16 | UInt32(bytes[i + 2]) << 8 | UInt32(bytes[i + 3])

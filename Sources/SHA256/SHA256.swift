@@ -16,7 +16,7 @@ public struct SHA256: Sendable {
         for byte in bytes {
             buffer.append(byte)
             if buffer.count == 64 {
-                buffer.withUnsafeBytes { SHA256.compress(&state, block: $0) }
+                buffer.withUnsafeBytes { SHA256.compressBlock(&state, $0) }
                 buffer.removeAll(keepingCapacity: true)
             }
             byteCount &+= 1
@@ -32,12 +32,12 @@ public struct SHA256: Sendable {
                 offset += 1
             }
             if buffer.count == 64 {
-                buffer.withUnsafeBytes { SHA256.compress(&state, block: $0) }
+                buffer.withUnsafeBytes { SHA256.compressBlock(&state, $0) }
                 buffer.removeAll(keepingCapacity: true)
             }
         }
         while bytes.count - offset >= 64 {
-            SHA256.compress(&state, block: UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + 64]))
+            SHA256.compressBlock(&state, UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + 64]))
             offset += 64
         }
         buffer.append(contentsOf: bytes[offset...])
@@ -75,16 +75,26 @@ public struct SHA256: Sendable {
     }
 
     /// The SHA-256 compression function on one 64-byte block (FIPS 180-4 §6.2.2).
-    /// `block` must hold at least 64 bytes; only the first 64 are read.
-    public static func compress(_ state: inout SHA256State, block: UnsafeRawBufferPointer) {
-        precondition(block.count >= 64, "SHA-256 compresses 64-byte blocks")
+    /// - Throws: `SHA256Error.badLength` unless `block` holds exactly 64 bytes.
+    public static func compress(_ state: inout SHA256State, block: UnsafeRawBufferPointer) throws(SHA256Error) {
+        guard block.count == 64 else {
+            throw SHA256Error(.badLength, "a SHA-256 block is 64 bytes, got \(block.count)")
+        }
+        compressBlock(&state, block)
+    }
+
+    /// Compresses a block known to be 64 bytes.
+    static func compressBlock(_ state: inout SHA256State, _ block: UnsafeRawBufferPointer) {
         var w = (0..<16).map { UInt32(bigEndian: block.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self)) }
         compress(&state, words: &w)
     }
 
     /// The compression function on sixteen big-endian message words.
-    public static func compress(_ state: inout SHA256State, words: [UInt32]) {
-        precondition(words.count == 16, "SHA-256 compresses sixteen 32-bit words")
+    /// - Throws: `SHA256Error.badLength` unless there are exactly 16 words.
+    public static func compress(_ state: inout SHA256State, words: [UInt32]) throws(SHA256Error) {
+        guard words.count == 16 else {
+            throw SHA256Error(.badLength, "SHA-256 compresses 16 message words, got \(words.count)")
+        }
         var w = words
         compress(&state, words: &w)
     }
@@ -113,8 +123,7 @@ public struct SHA256: Sendable {
     /// Runs only the first `rounds` rounds of the compression on `words` (no feed-forward).
     /// Mining kernels start from a state precomputed this way for the rounds that do not depend on
     /// the nonce.
-    public static func partialRounds(_ state: SHA256State, words: [UInt32], rounds: Int) -> SHA256State {
-        precondition(rounds >= 0 && rounds <= 16 && words.count >= rounds)
+    static func partialRounds(_ state: SHA256State, words: [UInt32], rounds: Int) -> SHA256State {
         @inline(__always) func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
         var s = state
         for t in 0..<rounds {

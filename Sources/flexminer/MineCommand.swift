@@ -60,7 +60,7 @@ struct MineCommand: AsyncParsableCommand {
                 guard bytes.count == 32 else {
                     throw ValidationError("--target: 64 hex digits expected, got \(t.utf8.count)")
                 }
-                blockTarget = UInt256(bigEndianBytes: bytes)
+                blockTarget = try UInt256(bigEndianBytes: bytes)
             } else {
                 blockTarget = try CompactTarget(hex: bits!, name: "--bits").target()
             }

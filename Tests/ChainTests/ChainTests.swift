@@ -111,15 +111,17 @@ struct BlockHeaderTests {
 
 @Suite("UInt256")
 struct UInt256Tests {
-    @Test func shiftsCompareAndDivide() {
+    @Test func shiftsCompareAndDivide() throws {
         let one = UInt256(1)
         #expect((one << 255) >> 255 == one)
         #expect((one << 256).isZero)
         #expect((one << 64).limbs.1 == 1)
         #expect(UInt256(0, 1) > UInt256(.max))
         #expect((one << 200).bitWidth == 201)
-        let (q, r) = (UInt256(7) << 128).quotientAndRemainder(dividingBy: 7)
+        let (q, r) = try (UInt256(7) << 128).quotientAndRemainder(dividingBy: 7)
         #expect(q == one << 128 && r == 0)
-        #expect(UInt256(bigEndianBytes: (UInt256(12345) << 100).bigEndianBytes) == UInt256(12345) << 100)
+        #expect(try UInt256(bigEndianBytes: (UInt256(12345) << 100).bigEndianBytes) == UInt256(12345) << 100)
+        #expect(throws: ChainError.self) { try UInt256(bigEndianBytes: [1, 2]) }
+        #expect(throws: ChainError.self) { try UInt256(1).quotientAndRemainder(dividingBy: 0) }
     }
 }

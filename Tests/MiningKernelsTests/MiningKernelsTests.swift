@@ -84,7 +84,7 @@ struct KernelDifferentialTests {
         let job = try HeaderScanJob(headerHex: HeaderFixture.all[2].header)
         let regtest = try HashTarget(hex: "7fffff0000000000000000000000000000000000000000000000000000000000")
         let easy = try HashTarget(hex: "00ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff")
-        let firstWordOnly = HashTarget(words: [0x0100_0000] + Array(repeating: 0, count: 7))
+        let firstWordOnly = try HashTarget(words: [0x0100_0000] + Array(repeating: 0, count: 7))
         for target in [regtest, easy, firstWordOnly, .maximum] {
             let first: UInt32 = 1_000_003
             let count = 5000
@@ -183,7 +183,8 @@ struct HashTargetTests {
         let genesis = try HeaderScanJob(headerHex: SelfTest.genesisHeaderHex).referenceHash(
             nonce: SelfTest.genesisNonce)
         #expect(t.isMet(by: genesis))
-        #expect(!HashTarget(words: Array(repeating: 0, count: 8)).isMet(by: genesis))
+        #expect(!(try HashTarget(words: Array(repeating: 0, count: 8))).isMet(by: genesis))
+        #expect(throws: SHA256Error.self) { try HashTarget(words: [1, 2, 3]) }
         #expect(target(bits: 0x1d00_ffff) == t)
     }
 

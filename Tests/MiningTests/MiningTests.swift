@@ -118,7 +118,7 @@ struct MiningEngineTests {
         let sols = events.compactMap { if case .solution(let s) = $0 { s } else { nil } }
         #expect(!sols.isEmpty)
         for s in sols {
-            let v = UInt256(littleEndianBytes: s.hash.bytes)
+            let v = UInt256(digest: s.hash)
             #expect(v <= share)
             #expect(s.isBlock == (v <= block))
         }

@@ -101,4 +101,16 @@ struct SHA256BadInputTests {
         #expect(throws: SHA256Error.self) { try SHA256Digest(bytes: [1, 2, 3]) }
         #expect((try? Hex.decode("00FFab")) == [0, 255, 0xab])
     }
+
+    @Test func compressionRejectsWrongSizes() throws {
+        var state = SHA256State.initial
+        #expect(throws: SHA256Error.self) { try SHA256.compress(&state, words: [1, 2, 3]) }
+        #expect(throws: SHA256Error.self) {
+            try [UInt8](repeating: 0, count: 63).withUnsafeBytes { try SHA256.compress(&state, block: $0) }
+        }
+        #expect(state == .initial)
+        // One block of the padded empty message gives the empty-string digest.
+        try SHA256.compress(&state, words: [0x8000_0000] + Array(repeating: 0, count: 15))
+        #expect(SHA256Digest(state: state).hex == SHA256.hash([]).hex)
+    }
 }

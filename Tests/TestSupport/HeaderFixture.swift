@@ -18,3 +18,21 @@ public struct HeaderFixture: Decodable, Sendable, CustomStringConvertible {
         return try! JSONDecoder().decode(File.self, from: Data(contentsOf: url)).headers
     }()
 }
+
+/// Files under Tests/Fixtures.
+public enum Fixtures {
+    public static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+    public static func data(_ path: String) throws -> Data {
+        try Data(contentsOf: directory.appendingPathComponent(path))
+    }
+
+    public static func json(_ path: String) throws -> Any {
+        try JSONSerialization.jsonObject(with: data(path))
+    }
+
+    public static func text(_ path: String) throws -> String {
+        String(decoding: try data(path), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}

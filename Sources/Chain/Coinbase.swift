@@ -1,0 +1,122 @@
+/// The coinbase transaction of a block built from a template.
+///
+/// scriptSig = BIP34 height push, an 8-byte extranonce push (rolled by the miner), and an optional
+/// message push; one output paying the block reward to the payout script, then the witness
+/// commitment output when the block commits to witnesses (with the 32-byte zero witness reserved
+/// value as the coinbase input's witness).
+public struct Coinbase: Hashable, Sendable {
+    public let height: Int
+    public let extranonce: UInt64
+    public let message: [UInt8]
+    public let payoutScript: [UInt8]
+    public let value: Int64
+    /// The full scriptPubKey of the commitment output (`default_witness_commitment`), if any.
+    public let witnessCommitment: [UInt8]?
+
+    /// - Throws: `ChainError` when the scriptSig would leave the 2–100 bytes consensus allows, or the
+    ///   height or value is out of range.
+    public init(
+        height: Int, extranonce: UInt64, message: [UInt8] = [], payoutScript: [UInt8], value: Int64,
+        witnessCommitment: [UInt8]?
+    ) throws(ChainError) {
+        guard height >= 0 && height <= Int(Int32.max) else {
+            throw ChainError(.badField, "height \(height) out of range")
+        }
+        guard value >= 0 && value <= 21_000_000 * 100_000_000 else {
+            throw ChainError(.badField, "coinbase value \(value) out of range")
+        }
+        self.height = height
+        self.extranonce = extranonce
+        self.message = message
+        self.payoutScript = payoutScript
+        self.value = value
+        self.witnessCommitment = witnessCommitment
+        let n = scriptSig.count
+        guard (2...100).contains(n) else {
+            throw ChainError(.badField, "coinbase scriptSig is \(n) bytes; it must be 2-100 (shorten the message)")
+        }
+    }
+
+    /// The height as BIP34 requires: `CScript() << height` (OP_0, OP_1…OP_16, or a minimal number push).
+    public static func heightPush(_ height: Int) -> [UInt8] {
+        if height == 0 { return [0x00] }
+        if height <= 16 { return [0x50 + UInt8(height)] }
+        var num: [UInt8] = []
+        var v = height
+        while v > 0 {
+            num.append(UInt8(v & 0xff))
+            v >>= 8
+        }
+        if num.last! & 0x80 != 0 { num.append(0) }  // keep the number positive
+        return [UInt8(num.count)] + num
+    }
+
+    public var scriptSig: [UInt8] {
+        var w = ByteWriter()
+        w.append(Coinbase.heightPush(height))
+        var nonce = ByteWriter()
+        nonce.appendLE(extranonce)
+        w.appendPush(nonce.bytes)
+        if !message.isEmpty { w.appendPush(message) }
+        return w.bytes
+    }
+
+    /// Serialization without witness: what the txid hashes.
+    public var strippedBytes: [UInt8] { serialize(witness: false) }
+
+    /// Serialization as it goes into the block (with witness when committing to witnesses).
+    public var bytes: [UInt8] { serialize(witness: witnessCommitment != nil) }
+
+    /// The txid in internal byte order.
+    public var txid: [UInt8] { hash256(strippedBytes) }
+
+    private func serialize(witness: Bool) -> [UInt8] {
+        var w = ByteWriter()
+        w.appendLE(Int32(2))
+        if witness { w.append([0x00, 0x01]) }
+        w.appendCompactSize(1)
+        w.append([UInt8](repeating: 0, count: 32))
+        w.appendLE(UInt32.max)
+        let sig = scriptSig
+        w.appendCompactSize(UInt64(sig.count))
+        w.append(sig)
+        w.appendLE(UInt32.max)
+        w.appendCompactSize(witnessCommitment == nil ? 1 : 2)
+        w.appendLE(value)
+        w.appendCompactSize(UInt64(payoutScript.count))
+        w.append(payoutScript)
+        if let c = witnessCommitment {
+            w.appendLE(Int64(0))
+            w.appendCompactSize(UInt64(c.count))
+            w.append(c)
+        }
+        if witness {
+            w.appendCompactSize(1)
+            w.appendCompactSize(32)
+            w.append([UInt8](repeating: 0, count: 32))
+        }
+        w.appendLE(UInt32(0))
+        return w.bytes
+    }
+}
+
+/// Merkle trees of transaction hashes (internal byte order), as Bitcoin builds them: pairwise
+/// SHA-256d, the last hash paired with itself on odd levels.
+public enum Merkle {
+    public static func root(_ hashes: [[UInt8]]) -> [UInt8] {
+        guard !hashes.isEmpty else { return [UInt8](repeating: 0, count: 32) }
+        var level = hashes
+        while level.count > 1 {
+            if level.count % 2 == 1 { level.append(level.last!) }
+            level = stride(from: 0, to: level.count, by: 2).map { hash256(level[$0] + level[$0 + 1]) }
+        }
+        return level[0]
+    }
+
+    /// The BIP141 witness commitment script for wtxids (coinbase's wtxid is taken as zero) and a zero
+    /// witness reserved value: OP_RETURN, push 36: aa21a9ed + SHA-256d(witness root ‖ reserved).
+    public static func witnessCommitmentScript(wtxids: [[UInt8]]) -> [UInt8] {
+        let root = Merkle.root([[UInt8](repeating: 0, count: 32)] + wtxids)
+        return [0x6a, 0x24, 0xaa, 0x21, 0xa9, 0xed] + hash256(root + [UInt8](repeating: 0, count: 32))
+    }
+}

@@ -8,15 +8,36 @@ import SHA256
 struct MineCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mine",
-        abstract: "Search one block header's nonces with the multithreaded engine and print the first solution.",
+        abstract: "Mine a block template file, or search one block header's nonces.",
         discussion: """
-            The header's own nonce field is ignored; the search covers --first-nonce ..< --first-nonce + --count. \
-            Exits 0 with the solution, or 1 when the range (and any --roll-time) is exhausted.
+            With --template: builds the coinbase (BIP34 height, rolled extranonce, optional message) paying \
+            --payout, mines --blocks blocks (each with its own extranonce), writes each block's hex to --out \
+            (fsync'd) and prints one line per block. With --header: the header's own nonce field is ignored; \
+            the search covers --first-nonce ..< --first-nonce + --count and exits 0 with the solution, or 1 \
+            when the range (and any --roll-time) is exhausted.
             """
     )
 
     @Option(help: "The 80-byte block header, 160 hex digits (serialized byte order).")
-    var header: String
+    var header: String?
+
+    @Option(help: "A getblocktemplate result file (bare result or whole JSON-RPC response).")
+    var template: String?
+
+    @Option(help: "Payout address (base58 or bech32/bech32m) or raw scriptPubKey as hex (with --template).")
+    var payout: String?
+
+    @Option(help: "Network of the payout address when the template does not imply one: main, test, signet, regtest.")
+    var network: String?
+
+    @Option(help: "Blocks to mine from the template.")
+    var blocks: Int = 1
+
+    @Option(help: "Directory for solved blocks (<height>-<hash>.hex).")
+    var out: String = "blocks"
+
+    @Option(help: "Short message for the coinbase scriptSig (total scriptSig must stay within 100 bytes).")
+    var coinbaseMessage: String = ""
 
     @Option(help: "Target as 64 hex digits, most significant first (like getblocktemplate's target).")
     var target: String?
@@ -44,16 +65,33 @@ struct MineCommand: AsyncParsableCommand {
     var json = false
 
     func validate() throws {
-        guard (target == nil) != (bits == nil) else { throw ValidationError("give exactly one of --target or --bits") }
+        guard (header == nil) != (template == nil) else {
+            throw ValidationError("give exactly one of --header or --template")
+        }
+        if template != nil {
+            guard payout != nil else { throw ValidationError("--template needs --payout ADDRESS") }
+            guard target == nil && bits == nil else { throw ValidationError("--target/--bits come from the template") }
+            guard (1...1_000_000).contains(blocks) else {
+                throw ValidationError("--blocks must be 1...1000000, got \(blocks)")
+            }
+            if let n = network, Network(rawValue: n) == nil {
+                throw ValidationError("--network must be main, test, signet or regtest, got \(n)")
+            }
+        } else {
+            guard (target == nil) != (bits == nil) else {
+                throw ValidationError("give exactly one of --target or --bits")
+            }
+        }
         guard (1...1024).contains(threads) else { throw ValidationError("--threads must be 1...1024, got \(threads)") }
         if let c = count, c == 0 || c > (1 << 32) { throw ValidationError("--count must be 1...4294967296, got \(c)") }
     }
 
     func run() async throws {
+        if let path = template { return try await mineTemplate(path) }
         let parsedHeader: BlockHeader
         let blockTarget: UInt256
         do {
-            parsedHeader = try BlockHeader(hex: header, name: "--header")
+            parsedHeader = try BlockHeader(hex: header!, name: "--header")
             if let t = target {
                 let bytes: [UInt8]
                 do { bytes = try Hex.decode(t, name: "--target") } catch { throw ValidationError(error.message) }
@@ -115,6 +153,66 @@ struct MineCommand: AsyncParsableCommand {
                 )
             }
             throw ExitCode(1)
+        }
+    }
+}
+
+extension MineCommand {
+    func mineTemplate(_ path: String) async throws {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw ValidationError("--template \(path): cannot read the file (\(error.localizedDescription))")
+        }
+        let work: TemplateWork
+        do {
+            let t = try BlockTemplate(json: data)
+            let given = network.flatMap(Network.init(rawValue:))
+            if let implied = t.impliedNetwork, let given, implied != given {
+                throw ValidationError(
+                    "--network \(given.rawValue) does not match the template, which is for \(implied.rawValue)")
+            }
+            let script: [UInt8]
+            if let raw = try? Hex.decode(payout!), !raw.isEmpty, raw.count <= 10_000,
+                (try? PayoutAddress(payout!)) == nil
+            {
+                script = raw
+            } else if let net = t.impliedNetwork ?? given {
+                script = try PayoutAddress(payout!, network: net).scriptPubKey
+            } else {
+                throw ValidationError(
+                    "--network is needed: this template's target does not say which network it is for")
+            }
+            work = try TemplateWork(template: t, payoutScript: script, message: Array(coinbaseMessage.utf8))
+        } catch let error as ChainError {
+            throw ValidationError("--template \(path): \(error.message)")
+        }
+        let chosen = try kernel.kernels(includeVariants: true)[0]
+        let engine = try MiningEngine(kernel: chosen, threads: threads, source: work)
+        defer { engine.stop() }
+        let started = ContinuousClock.now
+        engine.setJob(work.freshJob())
+        var mined = 0
+        var usedJobs = Set<UInt64>()  // one block per coinbase: later solutions of a used job compete with it
+        for await event in engine.events {
+            guard case .solution(let s) = event, s.isBlock, !s.isStale, !usedJobs.contains(s.jobID),
+                let block = work.block(for: s)
+            else { continue }
+            usedJobs.insert(s.jobID)
+            let hash = s.hash.reversedHex
+            let file = try BlockFiles.write(hex: Hex.encode(block), height: work.template.height, hash: hash, to: out)
+            mined += 1
+            let seconds = (ContinuousClock.now - started).components.seconds
+            if json {
+                printJSON([
+                    "hash": hash, "height": work.template.height, "nonce": Int(s.nonce), "path": file,
+                    "job_id": Int(s.jobID), "time": Int(s.header.time), "bytes": block.count,
+                    "hashes": Int(engine.snapshot().totalHashes), "seconds": Int(seconds),
+                ])
+            } else {
+                print("block \(work.template.height) \(hash) nonce \(s.nonce) -> \(file)")
+            }
+            if mined == blocks { break }
+            engine.setJob(work.freshJob())  // the next block gets its own coinbase
         }
     }
 }

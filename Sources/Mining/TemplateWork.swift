@@ -1,0 +1,71 @@
+import Chain
+import Foundation
+import SHA256
+import Synchronization
+
+/// Turns a block template into engine jobs: one job per coinbase extranonce, rolled when a job's
+/// nonces run out, and assembles the full block for a solution.
+public final class TemplateWork: JobSource {
+    public let template: BlockTemplate
+    public let payoutScript: [UInt8]
+    public let message: [UInt8]
+    private let coinbases = Mutex<[UInt64: Coinbase]>([:])
+    private let nextExtranonce = Atomic<UInt64>(0)
+
+    /// - Throws: `ChainError` when the coinbase cannot be built (scriptSig size, value).
+    public init(template: BlockTemplate, payoutScript: [UInt8], message: [UInt8] = []) throws(ChainError) {
+        self.template = template
+        self.payoutScript = payoutScript
+        self.message = message
+        _ = try template.coinbase(payoutScript: payoutScript, extranonce: 0, message: message)  // validate once
+    }
+
+    /// A job for the next unused extranonce (job id = extranonce + 1).
+    public func freshJob() -> MiningJob {
+        let extranonce = nextExtranonce.add(1, ordering: .relaxed).oldValue
+        // Validated in init; only the extranonce differs, and it does not change the scriptSig size.
+        let coinbase = try! template.coinbase(payoutScript: payoutScript, extranonce: extranonce, message: message)
+        coinbases.withLock { $0[extranonce + 1] = coinbase }
+        let header = template.header(
+            coinbase: coinbase, time: Swift.max(UInt32(Date().timeIntervalSince1970), template.curTime))
+        return try! MiningJob(id: extranonce + 1, header: header, blockTarget: template.target)  // full range, valid target
+    }
+
+    public func nextJob(after exhausted: MiningJob) -> MiningJob? { freshJob() }
+
+    /// The serialized block for `solution`, or nil if the solution is not from this work.
+    public func block(for solution: MiningSolution) -> [UInt8]? {
+        guard let coinbase = coinbases.withLock({ $0[solution.jobID] }) else { return nil }
+        return template.block(header: solution.header, coinbase: coinbase)
+    }
+}
+
+/// Writes solved blocks to disk before anything else happens to them.
+public enum BlockFiles {
+    /// Writes `hex` to `directory/<height>-<hash>.hex`, fsyncs the file and the directory, and returns
+    /// the path.
+    /// - Throws: `EngineError` naming the path when the directory cannot be created or written.
+    public static func write(hex: String, height: Int, hash: String, to directory: String) throws(EngineError) -> String
+    {
+        let fm = FileManager.default
+        do { try fm.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
+            throw EngineError("cannot create directory \(directory): \(error.localizedDescription)")
+        }
+        let path = (directory as NSString).appendingPathComponent("\(height)-\(hash).hex")
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw EngineError("cannot write \(path): \(String(cString: strerror(errno)))") }
+        let bytes = Array((hex + "\n").utf8)
+        let written = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
+        let synced = fsync(fd)
+        close(fd)
+        guard written == bytes.count, synced == 0 else {
+            throw EngineError("cannot write \(path): \(String(cString: strerror(errno)))")
+        }
+        let dirfd = open(directory, O_RDONLY)
+        if dirfd >= 0 {
+            _ = fsync(dirfd)
+            close(dirfd)
+        }
+        return path
+    }
+}

@@ -28,7 +28,8 @@ public final class TemplateWork: JobSource {
         coinbases.withLock { $0[extranonce + 1] = coinbase }
         let header = template.header(
             coinbase: coinbase, time: Swift.max(UInt32(Date().timeIntervalSince1970), template.curTime))
-        return try! MiningJob(id: extranonce + 1, header: header, blockTarget: template.target)  // full range, valid target
+        // full range, valid target
+        return try! MiningJob(id: extranonce + 1, header: header, blockTarget: template.target)
     }
 
     public func nextJob(after exhausted: MiningJob) -> MiningJob? { freshJob() }

@@ -58,6 +58,8 @@ let package = Package(
         // Chain model (headers, compact targets) and the multithreaded nonce-search engine.
         .target(name: "Chain", dependencies: ["SHA256"]),
         .target(name: "CFlexThreads"),
+        // Demand response: signal protocol v1 and the pure policy (the same code live and simulated).
+        .target(name: "DemandResponse"),
         .target(name: "Mining", dependencies: ["Chain", "SHA256", "MiningKernels", "CFlexThreads"]),
 
         // OpenSSL's libcrypto: test oracle and benchmark baseline only.
@@ -82,6 +84,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "SHA256Tests", dependencies: ["SHA256", "OpenSSLSHA256", "TestSupport"]),
         .testTarget(name: "ChainTests", dependencies: ["Chain", "SHA256", "TestSupport"]),
+        .testTarget(name: "DemandResponseTests", dependencies: ["DemandResponse"]),
         .testTarget(name: "MiningTests", dependencies: ["Mining", "Chain", "SHA256", "MiningKernels", "TestSupport"]),
         .testTarget(
             name: "MiningKernelsTests",

@@ -30,7 +30,9 @@ let package = Package(
         .library(name: "Mining", targets: ["Mining"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
     ],
     targets: [
         // Hashing core: portable reference + mining-shaped lane kernel (scalar instance). No dependencies.
@@ -58,6 +60,14 @@ let package = Package(
         // Chain model (headers, compact targets) and the multithreaded nonce-search engine.
         .target(name: "Chain", dependencies: ["SHA256"]),
         .target(name: "CFlexThreads"),
+        // Bitcoin Core JSON-RPC (getblocktemplate, submitblock), the solved-block journal, node mining.
+        .target(
+            name: "NodeRPC",
+            dependencies: [
+                "Chain", "Mining", "SHA256",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
         // Demand response: signal protocol v1 and the pure policy (the same code live and simulated).
         .target(name: "DemandResponse"),
         .target(name: "Mining", dependencies: ["Chain", "SHA256", "MiningKernels", "CFlexThreads"]),
@@ -75,7 +85,7 @@ let package = Package(
         .executableTarget(
             name: "flexminer",
             dependencies: [
-                "SHA256", "MiningKernels", "CPUFeatures", "OpenSSLSHA256", "KernelBench", "Chain", "Mining",
+                "SHA256", "MiningKernels", "CPUFeatures", "OpenSSLSHA256", "KernelBench", "Chain", "Mining", "NodeRPC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -85,6 +95,15 @@ let package = Package(
         .testTarget(name: "SHA256Tests", dependencies: ["SHA256", "OpenSSLSHA256", "TestSupport"]),
         .testTarget(name: "ChainTests", dependencies: ["Chain", "SHA256", "TestSupport"]),
         .testTarget(name: "DemandResponseTests", dependencies: ["DemandResponse"]),
+        .testTarget(
+            name: "NodeRPCTests",
+            dependencies: [
+                "NodeRPC", "Chain", "Mining", "SHA256", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "MiningTests", dependencies: ["Mining", "Chain", "SHA256", "MiningKernels", "TestSupport"]),
         .testTarget(
             name: "MiningKernelsTests",

@@ -11,25 +11,30 @@ public final class TemplateWork: JobSource {
     public let message: [UInt8]
     private let coinbases = Mutex<[UInt64: Coinbase]>([:])
     private let nextExtranonce = Atomic<UInt64>(0)
+    /// Added to job ids, so that jobs of different templates never share an id.
+    public let idBase: UInt64
 
     /// - Throws: `ChainError` when the coinbase cannot be built (scriptSig size, value).
-    public init(template: BlockTemplate, payoutScript: [UInt8], message: [UInt8] = []) throws(ChainError) {
+    public init(template: BlockTemplate, payoutScript: [UInt8], message: [UInt8] = [], idBase: UInt64 = 0)
+        throws(ChainError)
+    {
+        self.idBase = idBase
         self.template = template
         self.payoutScript = payoutScript
         self.message = message
         _ = try template.coinbase(payoutScript: payoutScript, extranonce: 0, message: message)  // validate once
     }
 
-    /// A job for the next unused extranonce (job id = extranonce + 1).
+    /// A job for the next unused extranonce (job id = idBase + extranonce + 1).
     public func freshJob() -> MiningJob {
         let extranonce = nextExtranonce.add(1, ordering: .relaxed).oldValue
         // Validated in init; only the extranonce differs, and it does not change the scriptSig size.
         let coinbase = try! template.coinbase(payoutScript: payoutScript, extranonce: extranonce, message: message)
-        coinbases.withLock { $0[extranonce + 1] = coinbase }
+        coinbases.withLock { $0[idBase + extranonce + 1] = coinbase }
         let header = template.header(
             coinbase: coinbase, time: Swift.max(UInt32(Date().timeIntervalSince1970), template.curTime))
         // full range, valid target
-        return try! MiningJob(id: extranonce + 1, header: header, blockTarget: template.target)
+        return try! MiningJob(id: idBase + extranonce + 1, header: header, blockTarget: template.target)
     }
 
     public func nextJob(after exhausted: MiningJob) -> MiningJob? { freshJob() }

@@ -3,6 +3,7 @@ import Chain
 import Foundation
 import Mining
 import MiningKernels
+import NodeRPC
 import SHA256
 
 struct MineCommand: AsyncParsableCommand {
@@ -23,6 +24,11 @@ struct MineCommand: AsyncParsableCommand {
 
     @Option(help: "A getblocktemplate result file (bare result or whole JSON-RPC response).")
     var template: String?
+
+    @OptionGroup var node: NodeOptions
+
+    @Option(help: "Journal of solved blocks (with --rpc): each block is appended and fsync'd before submitblock.")
+    var journal: String = "flexminer-journal.jsonl"
 
     @Option(help: "Payout address (base58 or bech32/bech32m) or raw scriptPubKey as hex (with --template).")
     var payout: String?
@@ -65,10 +71,16 @@ struct MineCommand: AsyncParsableCommand {
     var json = false
 
     func validate() throws {
-        guard (header == nil) != (template == nil) else {
-            throw ValidationError("give exactly one of --header or --template")
+        guard [header != nil, template != nil, node.rpc != nil].filter({ $0 }).count == 1 else {
+            throw ValidationError("give exactly one of --header, --template or --rpc")
         }
-        if template != nil {
+        if node.rpc != nil {
+            guard payout != nil else { throw ValidationError("--rpc needs --payout ADDRESS") }
+            guard (1...1_000_000).contains(blocks) else {
+                throw ValidationError("--blocks must be 1...1000000, got \(blocks)")
+            }
+            _ = try node.credentials()
+        } else if template != nil {
             guard payout != nil else { throw ValidationError("--template needs --payout ADDRESS") }
             guard target == nil && bits == nil else { throw ValidationError("--target/--bits come from the template") }
             guard (1...1_000_000).contains(blocks) else {
@@ -88,6 +100,7 @@ struct MineCommand: AsyncParsableCommand {
 
     func run() async throws {
         if let path = template { return try await mineTemplate(path) }
+        if node.rpc != nil { return try await mineNode() }
         let parsedHeader: BlockHeader
         let blockTarget: UInt256
         do {
@@ -158,6 +171,34 @@ struct MineCommand: AsyncParsableCommand {
 }
 
 extension MineCommand {
+    func mineNode() async throws {
+        let client = try node.client()
+        let chosen = try kernel.kernels(includeVariants: true)[0]
+        let engine = try MiningEngine(kernel: chosen, threads: threads)
+        var options = NodeMiner.Options(payout: payout!)
+        options.blocks = blocks
+        options.coinbaseMessage = Array(coinbaseMessage.utf8)
+        let miner = NodeMiner(client: client, engine: engine, journal: BlockJournal(path: journal), options: options) {
+            FileHandle.standardError.write(Data("flexminer: \($0)\n".utf8))
+        }
+        let json = self.json
+        do {
+            try await miner.run { r in
+                if json {
+                    printJSON(["hash": r.hash, "height": r.height, "nonce": Int(r.nonce), "result": r.result])
+                } else {
+                    print("block \(r.height) \(r.hash) nonce \(r.nonce): \(r.result)")
+                }
+            }
+        } catch {
+            engine.stop()
+            await client.shutdown()
+            throw ValidationError(error.message)
+        }
+        engine.stop()
+        await client.shutdown()
+    }
+
     func mineTemplate(_ path: String) async throws {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {

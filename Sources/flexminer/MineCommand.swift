@@ -182,6 +182,16 @@ extension MineCommand {
             FileHandle.standardError.write(Data("flexminer: \($0)\n".utf8))
         }
         let json = self.json
+        // Blocks solved before a crash or while the node was down go first.
+        if let earlier = try? await NodeMiner.resubmit(journal: BlockJournal(path: journal), client: client) {
+            for (entry, result) in earlier {
+                if json {
+                    printJSON(["hash": entry.hash, "height": entry.height, "result": result, "resubmitted": true])
+                } else {
+                    print("journaled block \(entry.height) \(entry.hash): \(result)")
+                }
+            }
+        }
         do {
             try await miner.run { r in
                 if json {

@@ -98,7 +98,12 @@ public final class NodeRPCClient: Sendable {
     public init(url: String, credentials: NodeCredentials, requestTimeout: Duration = .seconds(30)) throws(NodeRPCError)
     {
         guard let u = URL(string: url), u.scheme == "http", u.host != nil else {
-            throw NodeRPCError(.connection, "--rpc: expected http://HOST:PORT, got \(url)")
+            throw NodeRPCError(.connection, "--rpc: expected http://HOST:PORT")
+        }
+        // Credentials in the URL would end up in messages and logs: refuse them (without echoing).
+        guard u.user == nil && u.password == nil else {
+            throw NodeRPCError(
+                .credentials, "--rpc: put credentials in --rpc-cookie or --rpc-user/--rpc-password, not in the URL")
         }
         self.url = url
         self.credentials = credentials

@@ -120,6 +120,10 @@ struct NodeRPCTests {
         #expect(throws: NodeRPCError.self) {
             try NodeRPCClient(url: "ftp://x", credentials: .userPassword(user: "u", password: "p"))
         }
+        do {
+            _ = try NodeRPCClient(url: "http://bob:pw123@127.0.0.1:18443", credentials: .cookie(path: "/x"))
+            Issue.record("accepted credentials in the URL")
+        } catch { #expect(error.kind == .credentials && !error.message.contains("pw123")) }
     }
 
     @Test func submitblockVerdicts() async throws {

@@ -70,6 +70,16 @@ let package = Package(
         ),
         // Demand response: signal protocol v1 and the pure policy (the same code live and simulated).
         .target(name: "DemandResponse"),
+        // The live controller: signal sources (Unix/TCP sockets on SwiftNIO, followed files), the decision
+        // log, and the policy applied to the engine.
+        .target(
+            name: "LoadController",
+            dependencies: [
+                "DemandResponse", "Mining",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .target(name: "Mining", dependencies: ["Chain", "SHA256", "MiningKernels", "CFlexThreads"]),
 
         // OpenSSL's libcrypto: test oracle and benchmark baseline only.
@@ -86,6 +96,8 @@ let package = Package(
             name: "flexminer",
             dependencies: [
                 "SHA256", "MiningKernels", "CPUFeatures", "OpenSSLSHA256", "KernelBench", "Chain", "Mining", "NodeRPC",
+                "DemandResponse", "LoadController",
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -95,6 +107,13 @@ let package = Package(
         .testTarget(name: "SHA256Tests", dependencies: ["SHA256", "OpenSSLSHA256", "TestSupport"]),
         .testTarget(name: "ChainTests", dependencies: ["Chain", "SHA256", "TestSupport"]),
         .testTarget(name: "DemandResponseTests", dependencies: ["DemandResponse"]),
+        .testTarget(
+            name: "LoadControllerTests",
+            dependencies: [
+                "LoadController", "DemandResponse", "Mining", "MiningKernels", "Chain", "TestSupport",
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "NodeRPCTests",
             dependencies: [

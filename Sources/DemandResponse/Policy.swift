@@ -92,6 +92,12 @@ public struct Decision: Sendable, Hashable {
     /// Why, in words an operator can read in the decision log.
     public let reason: String
     public var changed: Bool { capacity != previousCapacity }
+
+    public init(capacity: Double, previousCapacity: Double, reason: String) {
+        self.capacity = capacity
+        self.previousCapacity = previousCapacity
+        self.reason = reason
+    }
     public var halt: Bool { capacity == 0 }
 }
 

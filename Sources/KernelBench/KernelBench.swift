@@ -124,12 +124,7 @@ public enum KernelBench {
 
 extension KernelBench {
     /// A header job nobody can solve, so workers hash without interruption.
-    static func unsolvableJob(seed: UInt64) -> MiningJob {
-        var rng = SplitMix64(seed: seed)
-        let bytes = (0..<80).map { _ in UInt8.random(in: 0...255, using: &rng) }
-        let header = try! BlockHeader(bytes: bytes)  // 80 bytes by construction
-        return try! MiningJob(id: 1, header: header, blockTarget: UInt256(1))  // valid by construction
-    }
+    static func unsolvableJob(seed: UInt64) -> MiningJob { MiningJob.unsolvable(seed: seed) }
 
     /// Hash rate through the engine: the hashes its workers report over `seconds` after a short warm-up.
     static func measureEngine(_ kernel: Kernel, threads: Int, seconds: Double, seed: UInt64) -> BenchResult {
@@ -149,7 +144,7 @@ extension KernelBench {
     /// every worker hashes again) under full load, over `cycles` cycles with a random 1-5 ms of hashing
     /// before each halt.
     public static func controlLatencies(
-        kernel: Kernel, threads: Int, cycles: Int, priority: WorkerPriority = .low
+        kernel: Kernel, threads: Int, cycles: Int, priority: WorkerPriority = .idle
     ) -> (halt: LatencySummary, resume: LatencySummary) {
         let engine = try! MiningEngine(kernel: kernel, threads: threads, priority: priority)  // threads validated
         defer { engine.stop() }

@@ -1,11 +1,15 @@
+import CFlexThreads
 import Foundation
 import Synchronization
 
-/// The engine's control word and the condition variable workers block on.
+/// The engine's control word and the futex words workers and controllers sleep on.
 ///
-/// Controllers change the atomics, then `wakeAll()` (lock + broadcast); workers read the atomics once
-/// per batch and evaluate their wait predicates under the same lock, so no wake-up is lost.
-final class Control: Sendable {
+/// Controllers change the atomics, then `wakeAll()`; a worker reads the wake word, re-checks the atomics,
+/// and sleeps only while the word is unchanged, so no wake-up is lost. Acknowledgements (a worker parked
+/// or unparked) go the other way through `ack`. No lock is shared with the workers: they run at low
+/// priority, and a preempted worker holding a shared mutex would delay every halt and resume behind it.
+final class Control: @unchecked Sendable {
+    // @unchecked: besides the atomics, the two futex words are touched only through atomic C operations.
     enum Mode: Equatable {
         case run
         /// Hash this percentage of each 100 ms period.
@@ -23,7 +27,22 @@ final class Control: Sendable {
     let dutyPercent = Atomic<Int>(0)
     /// Workers currently blocked (halted, beyond capacity, between duty periods, or without a job).
     let parked = Atomic<Int>(0)
-    let condition = NSCondition()
+    /// Bumped by controllers after every change workers must see.
+    private let wake: UnsafeMutablePointer<UInt32>
+    /// Bumped by workers whenever they park or unpark.
+    private let ack: UnsafeMutablePointer<UInt32>
+
+    init() {
+        wake = .allocate(capacity: 1)
+        wake.initialize(to: 0)
+        ack = .allocate(capacity: 1)
+        ack.initialize(to: 0)
+    }
+
+    deinit {
+        wake.deallocate()
+        ack.deallocate()
+    }
 
     func setCapacity(percent: Int, workers: Int) {
         let units = percent * workers
@@ -54,47 +73,51 @@ final class Control: Sendable {
 
     func bumpEpoch() { epoch.add(1, ordering: .sequentiallyConsistent) }
 
-    func wakeAll() {
-        condition.lock()
-        condition.broadcast()
-        condition.unlock()
+    /// Wakes every sleeping worker to re-read the control atomics.
+    func wakeAll() { fm_word_signal(wake) }
+
+    private func acknowledge(parking: Bool) {
+        parked.add(parking ? 1 : -1, ordering: .sequentiallyConsistent)
+        fm_word_signal(ack)
     }
 
     /// Blocks the calling worker until `resume()` returns true; counts it as parked meanwhile.
     func park(until resume: () -> Bool) {
-        condition.lock()
-        parked.add(1, ordering: .sequentiallyConsistent)
-        condition.broadcast()  // a halt() may be waiting for this acknowledgement
-        while !resume() { condition.wait() }
-        parked.subtract(1, ordering: .sequentiallyConsistent)
-        condition.broadcast()
-        condition.unlock()
+        acknowledge(parking: true)  // a halt() may be waiting for this
+        while true {
+            let seen = fm_word_load(wake)
+            if resume() { break }
+            fm_word_wait(wake, seen, -1)
+        }
+        acknowledge(parking: false)
     }
 
     /// Sleeps until `deadline` or the next control change, counted as parked (used by duty cycles).
     func sleep(until deadline: ContinuousClock.Instant) {
-        let remaining = deadline - .now
-        guard remaining > .zero else { return }
-        let seconds = Double(remaining.components.seconds) + Double(remaining.components.attoseconds) * 1e-18
         let startEpoch = epoch.load(ordering: .relaxed)
-        condition.lock()
-        parked.add(1, ordering: .sequentiallyConsistent)
-        condition.broadcast()
-        if epoch.load(ordering: .relaxed) == startEpoch {
-            _ = condition.wait(until: Date(timeIntervalSinceNow: seconds))
+        acknowledge(parking: true)
+        while true {
+            let seen = fm_word_load(wake)
+            let remaining = deadline - .now
+            if remaining <= .zero || epoch.load(ordering: .relaxed) != startEpoch { break }
+            let ns = remaining.components.seconds * 1_000_000_000 + remaining.components.attoseconds / 1_000_000_000
+            fm_word_wait(wake, seen, ns)
         }
-        parked.subtract(1, ordering: .sequentiallyConsistent)
-        condition.unlock()
+        acknowledge(parking: false)
     }
 
     /// Blocks the caller (a controller, not a worker) until `done()` or the timeout.
     func waitUntil(timeout: Duration = .seconds(10), _ done: () -> Bool) {
-        let deadline = Date(timeIntervalSinceNow: Double(timeout.components.seconds))
-        condition.lock()
-        while !done() {
-            if !condition.wait(until: deadline) { break }
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let seen = fm_word_load(ack)
+            if done() { return }
+            let remaining = deadline - .now
+            if remaining <= .zero { return }
+            fm_word_wait(
+                ack, seen,
+                remaining.components.seconds * 1_000_000_000 + remaining.components.attoseconds / 1_000_000_000)
         }
-        condition.unlock()
     }
 }
 

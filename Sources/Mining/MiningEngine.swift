@@ -1,3 +1,4 @@
+import CFlexThreads
 import Chain
 import Foundation
 import MiningKernels
@@ -9,8 +10,8 @@ import Synchronization
 /// batches of nonces.
 ///
 /// Control flows to the workers only through atomics read once per batch; a batch is sized to about
-/// 50 µs of hashing, so a halt takes effect within that. Workers that must not hash wait on a
-/// condition variable (no spinning).
+/// 50 µs of hashing, so a halt takes effect within that. Workers that must not hash sleep on a futex
+/// (no spinning, no lock shared with the controller).
 public final class MiningEngine: Sendable {
     public let kernel: Kernel
     public let threadCount: Int
@@ -42,13 +43,14 @@ public final class MiningEngine: Sendable {
     /// - Parameters:
     ///   - threads: worker threads; default: one per CPU.
     ///   - batchSize: nonces per control check; default from the kernel's speed (about 50 µs).
-    ///   - priority: scheduling priority of the workers (default nice 19).
+    ///   - priority: scheduling priority of the workers (default `SCHED_IDLE`, as pooler's cpuminer does;
+    ///     measured, it lets the signal-handling thread win a CPU fastest: see README, Performance).
     ///   - pinThreads: pin worker i to the i-th usable CPU (default off: on the VMs measured, pinning
     ///     made resumes slower, since a pinned worker must wait for its own idle vCPU to wake).
     /// - Throws: `EngineError` for a thread count outside 1...1024 or when threads cannot start.
     public init(
         kernel: Kernel = .best, threads: Int = ProcessInfo.processInfo.activeProcessorCount, batchSize: UInt32? = nil,
-        priority: WorkerPriority = .low, pinThreads: Bool = false, source: (any JobSource)? = nil
+        priority: WorkerPriority = .idle, pinThreads: Bool = false, source: (any JobSource)? = nil
     ) throws(EngineError) {
         guard (1...1024).contains(threads) else { throw EngineError("threads must be 1...1024, got \(threads)") }
         self.kernel = kernel
@@ -114,6 +116,10 @@ public final class MiningEngine: Sendable {
     }
 
     public var currentJob: MiningJob? { current.withLock { $0?.job } }
+
+    /// Kernel thread ids of the workers (0 for one not started yet): what /proc/self/task lists, so that
+    /// halts can be checked from outside the engine. Workers are named `flexminer-wN`.
+    public var workerThreadIDs: [Int32] { workers.map { $0.threadID.load(ordering: .sequentiallyConsistent) } }
 
     /// Worker threads that have started and not yet exited (0 after `stop()`).
     public var liveWorkerThreads: Int { liveThreads.load(ordering: .sequentiallyConsistent) }
@@ -223,6 +229,8 @@ public final class MiningEngine: Sendable {
     private func workerLoop(_ w: WorkerState) {
         liveThreads.add(1, ordering: .sequentiallyConsistent)
         defer { liveThreads.subtract(1, ordering: .sequentiallyConsistent) }
+        fm_set_thread_name("flexminer-w\(w.index)")
+        w.threadID.store(fm_gettid(), ordering: .sequentiallyConsistent)
         priority.applyToCurrentThread()
         if !cpus.isEmpty { CPUAffinity.pinCurrentThread(to: cpus[w.index % cpus.count]) }
         let out = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: Int(batchSize) + 64)
@@ -368,5 +376,6 @@ final class JobState: Sendable {
 final class WorkerState: Sendable {
     let index: Int
     let hashes = Atomic<UInt64>(0)
+    let threadID = Atomic<Int32>(0)
     init(index: Int) { self.index = index }
 }

@@ -1,4 +1,5 @@
 import Chain
+import MiningKernels
 import SHA256
 
 /// Work for the engine: a header template, the block target, an optional easier share target, and
@@ -88,4 +89,16 @@ public struct EngineError: Error, Hashable, Sendable, CustomStringConvertible {
     public let message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }
+}
+
+extension MiningJob {
+    /// Work no nonce can solve (target 1) over a random header: full-speed hashing for benchmarks and
+    /// curtailment drills without a node. Pair it with `TimeRollingSource(baseTime: job.header.time,
+    /// maxTimeRoll: .max)` to hash for as long as wanted.
+    public static func unsolvable(seed: UInt64) -> MiningJob {
+        var rng = SplitMix64(seed: seed)
+        let bytes = (0..<80).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        let header = try! BlockHeader(bytes: bytes)  // 80 bytes by construction
+        return try! MiningJob(id: 1, header: header, blockTarget: UInt256(1))  // valid by construction
+    }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import CPUFeatures
 import Foundation
 import KernelBench
+import LoadController
 import Mining
 import MiningKernels
 import OpenSSLSHA256
@@ -38,8 +39,17 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Instead of hash rates, measure N halt/resume cycles of the engine under full load.")
     var halts: Int?
 
-    @Option(help: "Worker scheduling priority for --halts: normal, low (nice 19) or idle (SCHED_IDLE).")
-    var priority: WorkerPriority = .low
+    @Option(
+        help: ArgumentHelp(
+            "Instead of hash rates, measure N curtail/release events sent over a Unix socket to a live controller.",
+            discussion: "Latency is from the socket write until /proc shows every worker blocked (or runnable again)."))
+    var signalLatency: Int?
+
+    @Option(
+        help:
+            "Worker scheduling priority for --halts and --signal-latency: idle (SCHED_IDLE, default), low (nice 19) or normal."
+    )
+    var priority: WorkerPriority = .idle
 
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
@@ -52,11 +62,15 @@ struct BenchCommand: ParsableCommand {
             throw ValidationError("--seconds must be a number in (0, 3600], got \(seconds)")
         }
         guard runs >= 1 && runs <= 100 else { throw ValidationError("--runs must be 1...100, got \(runs)") }
+        if let e = signalLatency, e < 1 || e > 1_000_000 {
+            throw ValidationError("--signal-latency must be 1...1000000, got \(e)")
+        }
         if let h = halts, h < 1 || h > 1_000_000 { throw ValidationError("--halts must be 1...1000000, got \(h)") }
     }
 
     func run() throws {
         if let cycles = halts { return try runHalts(cycles) }
+        if let events = signalLatency { return try runSignalLatency(events) }
         let kernels = try kernel.kernels(includeVariants: true)
         var subjects: [BenchSubject] = kernels.map { .kernel($0) }
         if engine { subjects += kernels.map { .engine($0) } }
@@ -106,6 +120,45 @@ struct BenchCommand: ParsableCommand {
             )
             print("halt   (until every worker is out of the kernel and blocked): \(h)")
             print("resume (until every worker hashes again):                     \(r)")
+        }
+    }
+
+    func runSignalLatency(_ events: Int) throws {
+        let k = try kernel.kernels(includeVariants: false)
+        let chosen = k.count == 1 ? k[0] : Kernel.best
+        let engine = try MiningEngine(kernel: chosen, threads: threads, priority: priority)
+        defer { engine.stop() }
+        let job = MiningJob.unsolvable(seed: 5)
+        engine.setJob(job)
+        let path = NSTemporaryDirectory() + "/flexminer-bench-\(getpid()).sock"
+        let samples: SignalLatencyBench.Samples
+        do { samples = try SignalLatencyBench.run(engine: engine, events: events, socketPath: path) } catch {
+            throw ValidationError(error.message)
+        }
+        let h = LatencySummary(samples.halts)
+        let r = LatencySummary(samples.resumes)
+        let inside = LatencySummary(samples.receiptToHalted)
+        if json {
+            func obj(_ s: LatencySummary) -> [String: Any] {
+                [
+                    "count": s.count, "p50_us": s.p50.microseconds, "p99_us": s.p99.microseconds,
+                    "max_us": s.max.microseconds,
+                ]
+            }
+            printJSON([
+                "kernel": chosen.description, "threads": threads, "priority": priority.rawValue,
+                "halt": obj(h), "resume": obj(r), "receipt_to_halted": obj(inside),
+                "engine_resume": obj(LatencySummary(samples.resumeInside)), "timeouts": samples.timeouts,
+            ])
+        } else {
+            print(
+                "controller + Unix socket, engine \(chosen) on \(threads) thread(s), workers \(priority.rawValue), \(events) events"
+            )
+            print("curtail written -> every worker blocked (/proc):   \(h)")
+            print("release written -> every worker runnable (/proc):  \(r)")
+            print("controller's receipt -> all halted (its replies):  \(inside)")
+            print("engine resume -> wanted workers unparked (replies):\(LatencySummary(samples.resumeInside))")
+            if samples.timeouts > 0 { print("events not observed within 1 s: \(samples.timeouts)") }
         }
     }
 

@@ -6,6 +6,9 @@ struct FlexMiner: AsyncParsableCommand {
         commandName: "flexminer",
         abstract: "A Bitcoin SHA-256d miner that behaves as a flexible grid load.",
         version: "0.1.0",
-        subcommands: [BenchCommand.self, SelftestCommand.self, MineCommand.self, SubmitCommand.self]
+        subcommands: [
+            BenchCommand.self, SelftestCommand.self, MineCommand.self, SubmitCommand.self, RunCommand.self,
+            SignalCommand.self,
+        ]
     )
 }

@@ -57,6 +57,9 @@ struct MineCommand: AsyncParsableCommand {
     @Option(help: "Kernel: auto or a kernel name.")
     var kernel: KernelSelection = KernelSelection(argument: "auto")!
 
+    @Option(help: "Worker scheduling priority: idle (SCHED_IDLE, default), low (nice 19) or normal.")
+    var priority: WorkerPriority = .idle
+
     @Option(help: "First nonce to try.")
     var firstNonce: UInt32 = 0
 
@@ -123,7 +126,7 @@ struct MineCommand: AsyncParsableCommand {
             id: 1, header: parsedHeader, blockTarget: blockTarget, firstNonce: firstNonce,
             nonceCount: count ?? (1 << 32) - UInt64(firstNonce))
         let engine = try MiningEngine(
-            kernel: chosen, threads: threads,
+            kernel: chosen, threads: threads, priority: priority,
             source: TimeRollingSource(baseTime: parsedHeader.time, maxTimeRoll: rollTime))
         let started = ContinuousClock.now
         engine.setJob(job)
@@ -174,7 +177,7 @@ extension MineCommand {
     func mineNode() async throws {
         let client = try node.client()
         let chosen = try kernel.kernels(includeVariants: true)[0]
-        let engine = try MiningEngine(kernel: chosen, threads: threads)
+        let engine = try MiningEngine(kernel: chosen, threads: threads, priority: priority)
         var options = NodeMiner.Options(payout: payout!)
         options.blocks = blocks
         options.coinbaseMessage = Array(coinbaseMessage.utf8)
@@ -210,35 +213,9 @@ extension MineCommand {
     }
 
     func mineTemplate(_ path: String) async throws {
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw ValidationError("--template \(path): cannot read the file (\(error.localizedDescription))")
-        }
-        let work: TemplateWork
-        do {
-            let t = try BlockTemplate(json: data)
-            let given = network.flatMap(Network.init(rawValue:))
-            if let implied = t.impliedNetwork, let given, implied != given {
-                throw ValidationError(
-                    "--network \(given.rawValue) does not match the template, which is for \(implied.rawValue)")
-            }
-            let script: [UInt8]
-            if let raw = try? Hex.decode(payout!), !raw.isEmpty, raw.count <= 10_000,
-                (try? PayoutAddress(payout!)) == nil
-            {
-                script = raw
-            } else if let net = t.impliedNetwork ?? given {
-                script = try PayoutAddress(payout!, network: net).scriptPubKey
-            } else {
-                throw ValidationError(
-                    "--network is needed: this template's target does not say which network it is for")
-            }
-            work = try TemplateWork(template: t, payoutScript: script, message: Array(coinbaseMessage.utf8))
-        } catch let error as ChainError {
-            throw ValidationError("--template \(path): \(error.message)")
-        }
+        let work = try loadTemplateWork(path, payout: payout!, network: network, message: coinbaseMessage)
         let chosen = try kernel.kernels(includeVariants: true)[0]
-        let engine = try MiningEngine(kernel: chosen, threads: threads, source: work)
+        let engine = try MiningEngine(kernel: chosen, threads: threads, priority: priority, source: work)
         defer { engine.stop() }
         let started = ContinuousClock.now
         engine.setJob(work.freshJob())
@@ -266,6 +243,41 @@ extension MineCommand {
             engine.setJob(work.freshJob())  // the next block gets its own coinbase
         }
     }
+}
+
+/// Reads a getblocktemplate file and prepares its work (coinbase paying `payout`, extranonce rolling).
+/// - Throws: `ValidationError` naming the file and what is wrong with it.
+func loadTemplateWork(_ path: String, payout: String, network: String?, message coinbaseMessage: String) throws
+    -> TemplateWork
+{
+    let data: Data
+    do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+        throw ValidationError("--template \(path): cannot read the file (\(error.localizedDescription))")
+    }
+    let work: TemplateWork
+    do {
+        let t = try BlockTemplate(json: data)
+        let given = network.flatMap(Network.init(rawValue:))
+        if let implied = t.impliedNetwork, let given, implied != given {
+            throw ValidationError(
+                "--network \(given.rawValue) does not match the template, which is for \(implied.rawValue)")
+        }
+        let script: [UInt8]
+        if let raw = try? Hex.decode(payout), !raw.isEmpty, raw.count <= 10_000,
+            (try? PayoutAddress(payout)) == nil
+        {
+            script = raw
+        } else if let net = t.impliedNetwork ?? given {
+            script = try PayoutAddress(payout, network: net).scriptPubKey
+        } else {
+            throw ValidationError(
+                "--network is needed: this template's target does not say which network it is for")
+        }
+        work = try TemplateWork(template: t, payoutScript: script, message: Array(coinbaseMessage.utf8))
+    } catch let error as ChainError {
+        throw ValidationError("--template \(path): \(error.message)")
+    }
+    return work
 }
 
 /// Prints a flat JSON object with sorted keys on one line.

@@ -1,0 +1,303 @@
+import DemandResponse
+import Foundation
+import Mining
+import Synchronization
+
+/// What the controller commands: the mining engine, or a stand-in in tests.
+public protocol LoadActuator: AnyObject, Sendable {
+    /// Stops all hashing; returns once every worker is blocked, with the measured latency.
+    func halt() -> Duration
+    /// Lets workers hash again; returns once every wanted worker runs, with the measured latency.
+    func resume() -> Duration
+    func setCapacity(_ fraction: Double)
+    var isHalted: Bool { get }
+    var threadCount: Int { get }
+    /// Workers the current capacity lets hash (0 when halted).
+    var activeWorkerCount: Int { get }
+    /// Recent hash rate (H/s).
+    var hashRate: Double { get }
+}
+
+extension MiningEngine: LoadActuator {
+    public var activeWorkerCount: Int { snapshot().activeWorkers }
+    public var hashRate: Double { snapshot().hashRate5s }
+}
+
+/// A place signals arrive from, as the controller sees it.
+public struct SignalOrigin: Sendable, Hashable {
+    /// For the log and for keying curtailments, e.g. "unix:/run/flexminer.sock".
+    public let name: String
+    /// When set, each message must carry this `"token"`.
+    public let requiredToken: String?
+
+    public init(name: String, requiredToken: String? = nil) {
+        self.name = name
+        self.requiredToken = requiredToken
+    }
+}
+
+/// The live demand-response controller: feeds signals and clock ticks through the pure `Policy`, applies
+/// each decision to the miner at once (halting synchronously, so the reply can carry the measured
+/// latency), logs every signal and action, and answers each message.
+///
+/// Calls are serialized by one lock: decisions reach the miner in the order the signals arrived.
+public final class LoadController: Sendable {
+    /// A reply line for the sender (without the newline) and whether the message was accepted.
+    public struct Reply: Sendable {
+        public let ok: Bool
+        public let line: String
+    }
+
+    /// The controller's state as `status`, `/status` and metrics show it.
+    public struct Status: Sendable {
+        public let capacity: Double
+        public let halted: Bool
+        public let activeWorkers: Int
+        public let threads: Int
+        public let price: Double?
+        public let breakEven: Double?
+        /// The largest active curtailment level (0 when none).
+        public let curtailment: Double
+        public let activeCurtailments: Int
+        public let stale: Bool
+        public let reason: String
+        public let lastHaltLatency: Duration?
+        public let lastResumeLatency: Duration?
+        public let hashRate: Double
+        /// Messages by source name and result ("ok" / "error").
+        public let messages: [String: [String: Int]]
+    }
+
+    struct Inner {
+        var policy: PolicyState
+        var reason = "start"
+        var lastHaltLatency: Duration?
+        var lastResumeLatency: Duration?
+        var messages: [String: [String: Int]] = [:]
+    }
+
+    public let config: PolicyConfig
+    /// Whether a break-even price is configured (otherwise prices are recorded but never curtail).
+    public let priceActive: Bool
+    private let actuator: any LoadActuator
+    private let log: DecisionLog?
+    private let clock: @Sendable () -> Date
+    private let message: @Sendable (String) -> Void
+    private let inner: Mutex<Inner>
+
+    /// - Parameters:
+    ///   - clock: the policy's time (the wall clock live; a virtual clock in time-compressed drills).
+    ///   - message: human-readable notes for the operator (stderr by default in the CLI).
+    public init(
+        actuator: any LoadActuator, config: PolicyConfig, priceActive: Bool = true, log: DecisionLog? = nil,
+        clock: @escaping @Sendable () -> Date = { Date() }, message: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
+        self.actuator = actuator
+        self.config = config
+        self.priceActive = priceActive
+        self.log = log
+        self.clock = clock
+        self.message = message
+        inner = Mutex(Inner(policy: PolicyState(config: config, now: clock())))
+    }
+
+    /// Applies the initial capacity (full, or halted with `--start-halted`) and logs the start.
+    public func start() {
+        inner.withLock { s in
+            let d = Decision(
+                capacity: s.policy.capacity, previousCapacity: 1,
+                reason: config.initialCapacity == 0
+                    ? "start halted (--start-halted)" : "start: no signal yet, full capacity")
+            s.reason = d.reason
+            let (halt, resume) = apply(d, inner: &s)
+            logAction(d, halt: halt, resume: resume, received: nil)
+        }
+    }
+
+    /// Handles one line from `origin` and returns the one reply it gets.
+    /// - Parameter receivedAt: when the line arrived (for the receipt-to-halted latency).
+    public func handle(
+        line: some Collection<UInt8>, origin: SignalOrigin, receivedAt: ContinuousClock.Instant = .now
+    ) -> Reply {
+        let now = clock()
+        let envelope: SignalEnvelope
+        do { envelope = try Self.parse(line, origin: origin, now: now) } catch {
+            return reject(error.message, origin: origin, line: line)
+        }
+        return inner.withLock { s in
+            s.messages[origin.name, default: [:]]["ok", default: 0] += 1
+            let input: PolicyInput =
+                envelope.message == .status ? .tick : .signal(envelope.message, source: origin.name)
+            let d = Policy.step(&s.policy, input, now: now, config: effectiveConfig)
+            s.reason = d.reason
+            // Act first, write the log after: the log must not delay the halt.
+            let (halt, resume) = apply(d, inner: &s)
+            let receiptToHalted = halt != nil ? ContinuousClock.now - receivedAt : nil
+            var fields: [String: Any] = [
+                "event": "signal", "source": origin.name, "type": envelope.message.type, "ok": true,
+                "capacity_before": d.previousCapacity, "capacity_after": d.capacity, "reason": d.reason,
+            ]
+            fields.merge(Self.fields(of: envelope.message)) { a, _ in a }
+            log?.write(fields, time: now)
+            if d.changed { logAction(d, halt: halt, resume: resume, received: receiptToHalted) }
+            var reply = statusFields(s)
+            reply["ok"] = true
+            reply["type"] = envelope.message.type
+            if let h = halt { reply["halt_latency_ms"] = Self.ms(h) }
+            if let r = receiptToHalted { reply["receipt_to_halted_ms"] = Self.ms(r) }
+            if let r = resume { reply["resume_latency_ms"] = Self.ms(r) }
+            return Reply(ok: true, line: Self.json(reply))
+        }
+    }
+
+    /// Records a line that could not be answered (a partial line at EOF or on disconnect).
+    public func discarded(_ what: String, origin: SignalOrigin, bytes: Int) {
+        inner.withLock { $0.messages[origin.name, default: [:]]["error", default: 0] += 1 }
+        log?.write([
+            "event": "signal", "source": origin.name, "ok": false, "error": "\(what) (\(bytes) bytes discarded)",
+        ])
+        message("\(origin.name): \(what) (\(bytes) bytes discarded)")
+    }
+
+    /// Lets time act: curtailments expiring, dwell times ending, ramp steps, stale signals. Call it often
+    /// (the CLI does every 100 ms).
+    public func tick() {
+        inner.withLock { s in
+            let d = Policy.step(&s.policy, .tick, now: clock(), config: effectiveConfig)
+            guard d.changed || d.reason != s.reason else { return }
+            let wasStale = s.reason.contains("fail-safe")
+            s.reason = d.reason
+            if d.changed {
+                let (halt, resume) = apply(d, inner: &s)
+                logAction(d, halt: halt, resume: resume, received: nil)
+            } else if d.reason.contains("fail-safe") != wasStale {
+                logAction(d, halt: nil, resume: nil, received: nil)
+            }
+        }
+    }
+
+    public var status: Status {
+        inner.withLock { s in
+            Status(
+                capacity: s.policy.capacity, halted: actuator.isHalted, activeWorkers: actuator.activeWorkerCount,
+                threads: actuator.threadCount, price: s.policy.price,
+                breakEven: priceActive ? config.breakEvenUSDPerMWh : nil,
+                curtailment: s.policy.curtailments.values.map(\.level).max() ?? 0,
+                activeCurtailments: s.policy.curtailments.count, stale: s.policy.stale, reason: s.reason,
+                lastHaltLatency: s.lastHaltLatency, lastResumeLatency: s.lastResumeLatency, hashRate: actuator.hashRate,
+                messages: s.messages)
+        }
+    }
+
+    /// The current state as a one-line JSON object (what a `status` message gets, plus `"ok"`).
+    public var statusJSON: String { inner.withLock { Self.json(statusFields($0)) } }
+
+    // MARK: Internals
+
+    /// Without a break-even price, prices never curtail.
+    private var effectiveConfig: PolicyConfig {
+        if priceActive { return config }
+        var c = config
+        c.breakEvenUSDPerMWh = .greatestFiniteMagnitude
+        c.hardPriceUSDPerMWh = nil
+        return c
+    }
+
+    private func reject(_ error: String, origin: SignalOrigin, line: some Collection<UInt8>) -> Reply {
+        inner.withLock { $0.messages[origin.name, default: [:]]["error", default: 0] += 1 }
+        let preview = String(decoding: line.prefix(200), as: UTF8.self)
+        log?.write(["event": "signal", "source": origin.name, "ok": false, "error": error, "line": preview])
+        message("\(origin.name): rejected a line: \(error)")
+        return Reply(ok: false, line: Self.json(["ok": false, "error": error]))
+    }
+
+    /// Makes the miner match the decision. Returns the measured halt/resume latency when it halted or resumed.
+    private func apply(_ d: Decision, inner s: inout Inner) -> (Duration?, Duration?) {
+        if d.capacity == 0 {
+            guard !actuator.isHalted else { return (nil, nil) }
+            let h = actuator.halt()
+            s.lastHaltLatency = h
+            return (h, nil)
+        }
+        actuator.setCapacity(d.capacity)
+        guard actuator.isHalted else { return (nil, nil) }
+        let r = actuator.resume()
+        s.lastResumeLatency = r
+        return (nil, r)
+    }
+
+    private func logAction(_ d: Decision, halt: Duration?, resume: Duration?, received: Duration?) {
+        var fields: [String: Any] = [
+            "event": "action", "action": d.halt ? "halt" : (d.previousCapacity == 0 ? "resume" : "capacity"),
+            "capacity_before": d.previousCapacity, "capacity_after": d.capacity, "reason": d.reason,
+        ]
+        if let h = halt { fields["halt_latency_ms"] = Self.ms(h) }
+        if let r = received { fields["receipt_to_halted_ms"] = Self.ms(r) }
+        if let r = resume { fields["resume_latency_ms"] = Self.ms(r) }
+        log?.write(fields)
+        var note =
+            "capacity \(Int((d.previousCapacity * 100).rounded()))% -> \(Int((d.capacity * 100).rounded()))%: \(d.reason)"
+        if let r = received ?? halt { note += String(format: " (halted in %.3f ms)", Self.ms(r)) }
+        message(note)
+    }
+
+    private func statusFields(_ s: Inner) -> [String: Any] {
+        var f: [String: Any] = [
+            "capacity": s.policy.capacity, "halted": actuator.isHalted, "active_workers": actuator.activeWorkerCount,
+            "threads": actuator.threadCount, "curtailment": s.policy.curtailments.values.map(\.level).max() ?? 0,
+            "stale": s.policy.stale, "reason": s.reason,
+        ]
+        if let p = s.policy.price { f["price_usd_per_mwh"] = p }
+        if priceActive { f["breakeven_usd_per_mwh"] = config.breakEvenUSDPerMWh }
+        return f
+    }
+
+    static func fields(of m: SignalMessage) -> [String: Any] {
+        switch m {
+        case .price(let p):
+            var f: [String: Any] = ["usd_per_mwh": p.usdPerMWh]
+            if let s = p.intervalStart { f["interval_start"] = ISO8601.format(s) }
+            if let m = p.intervalMinutes { f["interval_minutes"] = m }
+            return f
+        case .curtail(let c):
+            var f: [String: Any] = ["level": c.level]
+            if let id = c.id { f["id"] = id }
+            if let u = c.until { f["until"] = ISO8601.format(u) }
+            if let r = c.reason { f["curtail_reason"] = r }
+            return f
+        case .release(let id): return id.map { ["id": $0] } ?? [:]
+        case .heartbeat, .status: return [:]
+        }
+    }
+
+    static func ms(_ d: Duration) -> Double {
+        (Double(d.components.seconds) * 1e3 + Double(d.components.attoseconds) * 1e-15)
+    }
+
+    static func json(_ object: [String: Any]) -> String {
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else {
+            return #"{"ok":false,"error":"internal: reply not encodable"}"#
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    private static func parse(_ line: some Collection<UInt8>, origin: SignalOrigin, now: Date) throws(SignalError)
+        -> SignalEnvelope
+    {
+        let envelope = try SignalMessage.parse(line, now: now)
+        if let required = origin.requiredToken, !sameToken(envelope.token, required) {
+            throw SignalError("missing or wrong \"token\"")
+        }
+        return envelope
+    }
+
+    /// Compares in time independent of where the first difference is.
+    static func sameToken(_ given: String?, _ required: String) -> Bool {
+        guard let given else { return false }
+        let a = Array(given.utf8)
+        let b = Array(required.utf8)
+        var diff = UInt8(a.count == b.count ? 0 : 1)
+        for i in 0..<b.count { diff |= (i < a.count ? a[i] : 0) ^ b[i] }
+        return diff == 0
+    }
+}

@@ -1,0 +1,125 @@
+import DemandResponse
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Sends signal lines to a running FlexMiner and reads the replies: what `flexminer signal` and test
+/// scripts use. Blocking and small on purpose: one connection, one line out, one line back.
+public final class SignalClient {
+    private var fd: Int32
+    private var buffered: [UInt8] = []
+    public let spec: SignalSourceSpec
+
+    /// Connects to a `unix:` or `tcp:` source.
+    /// - Throws: `SignalError` naming the source and the OS error.
+    public init(_ spec: SignalSourceSpec, timeout: Double = 5) throws(SignalError) {
+        self.spec = spec
+        switch spec {
+        case .unix(let path):
+            fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            guard fd >= 0 else { throw Self.osError(spec, "socket") }
+            var addr = Self.unixAddress(path)
+            let rc = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+                }
+            }
+            guard rc == 0 else {
+                let e = Self.osError(spec, "connect")
+                close(fd)
+                throw e
+            }
+        case .tcp(let host, let port):
+            var hints = addrinfo()
+            hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+            var result: UnsafeMutablePointer<addrinfo>?
+            guard getaddrinfo(host, String(port), &hints, &result) == 0, let first = result else {
+                throw SignalError("\(spec): cannot resolve \(host)")
+            }
+            defer { freeaddrinfo(result) }
+            fd = socket(first.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            guard fd >= 0 else { throw Self.osError(spec, "socket") }
+            guard connect(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0 else {
+                let e = Self.osError(spec, "connect")
+                close(fd)
+                throw e
+            }
+            var one: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        case .file:
+            throw SignalError("\(spec): a file source takes lines by appending; use SignalClient.append")
+        }
+        var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - timeout.rounded(.down)) * 1e6))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit { close(fd) }
+
+    /// Sends raw bytes (tests use this for partial lines and garbage).
+    public func sendRaw(_ bytes: [UInt8]) throws(SignalError) {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw Self.osError(spec, "send") }
+            offset += n
+        }
+    }
+
+    /// Sends one line (a newline is appended) and returns the reply line.
+    public func request(_ line: String) throws(SignalError) -> String {
+        try sendRaw(Array(line.utf8) + [UInt8(ascii: "\n")])
+        return try readLine()
+    }
+
+    /// The next reply line (without the newline).
+    /// - Throws: `SignalError` on timeout or when the server closed the connection first.
+    public func readLine() throws(SignalError) -> String {
+        while true {
+            if let nl = buffered.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = String(decoding: buffered[..<nl], as: UTF8.self)
+                buffered.removeSubrange(...nl)
+                return line
+            }
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { throw Self.osError(spec, "no reply (receive") }
+            if n == 0 { throw SignalError("\(spec): the connection was closed before a reply") }
+            buffered.append(contentsOf: chunk[..<n])
+        }
+    }
+
+    /// Appends one line to a `file:` source in a single write (O_APPEND), so concurrent writers never
+    /// interleave within a line.
+    public static func append(_ line: String, toFile path: String) throws(SignalError) {
+        let d = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard d >= 0 else { throw osError(.file(path: path), "open") }
+        defer { close(d) }
+        let bytes = Array(line.utf8) + [UInt8(ascii: "\n")]
+        let n = bytes.withUnsafeBytes { write(d, $0.baseAddress, $0.count) }
+        guard n == bytes.count else { throw osError(.file(path: path), "write") }
+    }
+
+    /// Whether something accepts connections on the Unix socket at `path`.
+    static func canConnect(unixPath path: String) -> Bool {
+        (try? SignalClient(.unix(path: path), timeout: 1)) != nil
+    }
+
+    static func unixAddress(_ path: String) -> sockaddr_un {
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            let bytes = Array(path.utf8.prefix(raw.count - 1))
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        return addr
+    }
+
+    static func osError(_ spec: SignalSourceSpec, _ what: String) -> SignalError {
+        SignalError("\(spec): \(what) failed (\(String(cString: strerror(errno))))")
+    }
+}

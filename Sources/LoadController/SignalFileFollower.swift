@@ -1,0 +1,203 @@
+import DemandResponse
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Follows a signal file like `tail -F`: appended lines are handled as they are written; truncation,
+/// rotation (rename away and a new file), atomic replace (write a temp file, rename over) and deletion
+/// are all followed; a missing file is waited for. Wakes on inotify events for the file's directory
+/// (milliseconds), with a 250 ms poll as the fallback for file systems without inotify.
+///
+/// The whole file is read when it is first opened, so a file that holds the current state (the latest
+/// price, a curtailment not yet released) takes effect at start. Replies, accepted or not, go to the
+/// decision log; a partial last line waits for its newline and is reported if the file goes away first.
+public final class SignalFileFollower: Sendable {
+    public let path: String
+    private let controller: LoadController
+    private let origin: SignalOrigin
+    private let note: @Sendable (String) -> Void
+    private let stopping = Atomic<Bool>(false)
+    private let wakeFD: (read: Int32, write: Int32)
+    private let finished = DispatchSemaphore(value: 0)
+    /// Lines handled so far (for tests and status).
+    public var linesHandled: Int { handled.load(ordering: .relaxed) }
+    private let handled = Atomic<Int>(0)
+
+    /// Starts following `path` on a thread of its own.
+    /// - Throws: `SignalError` when the OS refuses the wake-up pipe.
+    public init(path: String, controller: LoadController, note: @escaping @Sendable (String) -> Void = { _ in })
+        throws(SignalError)
+    {
+        self.path = path
+        self.controller = controller
+        self.origin = SignalOrigin(name: "file:\(path)")
+        self.note = note
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else {
+            throw SignalError("file:\(path): cannot create a pipe (\(String(cString: strerror(errno))))")
+        }
+        wakeFD = (fds[0], fds[1])
+        for fd in fds {
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(fd, F_SETFL, O_NONBLOCK)
+        }
+        let thread = Thread { [self] in
+            self.run()
+            self.finished.signal()
+        }
+        thread.name = "flexminer-file"
+        thread.qualityOfService = .userInteractive
+        thread.start()
+    }
+
+    /// Stops following and waits for the thread to finish.
+    public func stop() {
+        guard !stopping.exchange(true, ordering: .sequentiallyConsistent) else { return }
+        var b: UInt8 = 1
+        _ = write(wakeFD.write, &b, 1)
+        finished.wait()
+        close(wakeFD.read)
+        close(wakeFD.write)
+    }
+
+    deinit { stop() }
+
+    // MARK: The follower thread
+
+    private struct Open {
+        var fd: Int32
+        var device: UInt
+        var inode: UInt
+        var offset: Int
+    }
+
+    private func run() {
+        let inotify = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
+        var watching = false
+        let directory =
+            (path as NSString).deletingLastPathComponent.isEmpty
+            ? "." : (path as NSString).deletingLastPathComponent
+        var file: Open? = nil
+        var partial: [UInt8] = []
+        var skippingLongLine = false
+        var reportedMissing = false
+        defer {
+            if let f = file { close(f.fd) }
+            if inotify >= 0 { close(inotify) }
+        }
+
+        func handle(_ bytes: ArraySlice<UInt8>) {
+            var line = bytes
+            if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
+            guard !line.isEmpty else { return }
+            _ = controller.handle(line: line, origin: origin)
+            handled.add(1, ordering: .relaxed)
+        }
+
+        /// Reads what is new in the open file and handles complete lines.
+        func drain(_ f: inout Open) {
+            var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+            while true {
+                let n = chunk.withUnsafeMutableBytes { pread(f.fd, $0.baseAddress, $0.count, off_t(f.offset)) }
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { return }
+                f.offset += n
+                var start = 0
+                for i in 0..<n where chunk[i] == UInt8(ascii: "\n") {
+                    if skippingLongLine {
+                        skippingLongLine = false
+                    } else {
+                        partial.append(contentsOf: chunk[start..<i])
+                        handle(partial[...])
+                    }
+                    partial.removeAll(keepingCapacity: true)
+                    start = i + 1
+                }
+                if !skippingLongLine { partial.append(contentsOf: chunk[start..<n]) }
+                if partial.count > SignalMessage.maximumLineLength {
+                    controller.discarded(
+                        "line over \(SignalMessage.maximumLineLength) bytes without a newline; skipped to the next line",
+                        origin: origin, bytes: partial.count)
+                    partial.removeAll()
+                    skippingLongLine = true
+                }
+            }
+        }
+
+        func dropPartial(_ why: String) {
+            if !partial.isEmpty { controller.discarded(why, origin: origin, bytes: partial.count) }
+            partial.removeAll()
+            skippingLongLine = false
+        }
+
+        func check() {
+            var st = stat()
+            let exists = stat(path, &st) == 0
+            if var f = file {
+                let replaced = !exists || UInt(st.st_dev) != f.device || UInt(st.st_ino) != f.inode
+                if replaced {
+                    // Lines written to the old file before it was renamed or deleted still count.
+                    drain(&f)
+                    close(f.fd)
+                    file = nil
+                    dropPartial("partial last line of a file that was replaced or removed")
+                    note("file:\(path): \(exists ? "replaced (rotation or atomic rename)" : "removed; waiting for it")")
+                    reportedMissing = !exists
+                } else {
+                    var now = stat()
+                    if fstat(f.fd, &now) == 0 && Int(now.st_size) < f.offset {
+                        f.offset = 0
+                        dropPartial("partial last line of a file that was truncated")
+                        note("file:\(path): truncated; reading from the start")
+                    }
+                    drain(&f)
+                    file = f
+                    return
+                }
+            }
+            guard exists else {
+                if !reportedMissing {
+                    note("file:\(path): does not exist (yet); waiting for it")
+                    reportedMissing = true
+                }
+                return
+            }
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { return }
+            var opened = stat()
+            fstat(fd, &opened)
+            var f = Open(fd: fd, device: UInt(opened.st_dev), inode: UInt(opened.st_ino), offset: 0)
+            reportedMissing = false
+            drain(&f)
+            file = f
+        }
+
+        while !stopping.load(ordering: .relaxed) {
+            if !watching && inotify >= 0 {
+                let mask = UInt32(
+                    IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_ATTRIB)
+                watching = inotify_add_watch(inotify, directory, mask) >= 0
+            }
+            check()
+            var fds = [
+                pollfd(fd: wakeFD.read, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: watching ? inotify : -1, events: Int16(POLLIN), revents: 0),
+            ]
+            _ = poll(&fds, 2, 250)
+            if fds[1].revents != 0 {
+                // The events only say "look again"; which file changed is checked by stat.
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                while read(inotify, &buffer, buffer.count) > 0 {}
+            }
+        }
+        if let f = file {
+            var last = f
+            drain(&last)
+            file = last
+        }
+        dropPartial("partial last line at shutdown")
+    }
+}

@@ -1,0 +1,56 @@
+import DemandResponse
+
+/// Where signals come from, as written on the command line: `unix:PATH`, `tcp:HOST:PORT` or `file:PATH`.
+public enum SignalSourceSpec: Sendable, Hashable, CustomStringConvertible {
+    case unix(path: String)
+    case tcp(host: String, port: Int)
+    case file(path: String)
+
+    /// Parses `unix:PATH`, `tcp:HOST:PORT` (IPv6 as `tcp:[::1]:PORT`) or `file:PATH`.
+    /// - Throws: `SignalError` naming the source text and what is wrong with it.
+    public init(_ text: String) throws(SignalError) {
+        if text.hasPrefix("unix:") {
+            let path = String(text.dropFirst(5))
+            guard !path.isEmpty else { throw SignalError("signal source \(text): empty socket path") }
+            // sockaddr_un.sun_path holds 108 bytes including the terminating NUL.
+            guard path.utf8.count <= 107 else {
+                throw SignalError("signal source \(text): socket path longer than 107 bytes")
+            }
+            self = .unix(path: path)
+        } else if text.hasPrefix("file:") {
+            let path = String(text.dropFirst(5))
+            guard !path.isEmpty else { throw SignalError("signal source \(text): empty file path") }
+            self = .file(path: path)
+        } else if text.hasPrefix("tcp:") {
+            let rest = text.dropFirst(4)
+            guard let colon = rest.lastIndex(of: ":") else {
+                throw SignalError("signal source \(text): expected tcp:HOST:PORT")
+            }
+            var host = String(rest[..<colon])
+            if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            guard !host.isEmpty else { throw SignalError("signal source \(text): empty host") }
+            guard let port = Int(rest[rest.index(after: colon)...]), (0...65535).contains(port) else {
+                throw SignalError("signal source \(text): port must be a number 0...65535")
+            }
+            self = .tcp(host: host, port: port)
+        } else {
+            throw SignalError("signal source \(text): expected unix:PATH, tcp:HOST:PORT or file:PATH")
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .unix(let p): "unix:\(p)"
+        case .file(let p): "file:\(p)"
+        case .tcp(let h, let port): h.contains(":") ? "tcp:[\(h)]:\(port)" : "tcp:\(h):\(port)"
+        }
+    }
+
+    /// Whether only this machine can reach the source (Unix sockets, files, loopback TCP).
+    public var isLocal: Bool {
+        switch self {
+        case .unix, .file: true
+        case .tcp(let host, _): host == "localhost" || host == "::1" || host.hasPrefix("127.")
+        }
+    }
+}

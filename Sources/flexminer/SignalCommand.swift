@@ -1,0 +1,57 @@
+import ArgumentParser
+import DemandResponse
+import Foundation
+import LoadController
+
+struct SignalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "signal",
+        abstract: "Send one signal message to a running FlexMiner and print its reply.",
+        discussion: """
+            Examples:
+              flexminer signal unix:/run/flexminer.sock '{"type":"curtail","level":1.0,"id":"evt-1"}'
+              flexminer signal tcp:127.0.0.1:7781 '{"type":"status"}'
+              flexminer signal file:/var/lib/flexminer/signals.jsonl '{"type":"price","usd_per_mwh":42.5}'
+            Exit status 0 when the reply says "ok":true, 1 otherwise. For a file source the line is appended.
+            """
+    )
+
+    @Argument(help: "Where to send: unix:PATH, tcp:HOST:PORT or file:PATH.")
+    var source: String
+
+    @Argument(help: "One JSON message of signal protocol v1.")
+    var message: String
+
+    @Option(help: "Seconds to wait for the reply.")
+    var timeout: Double = 5
+
+    func validate() throws {
+        guard !message.contains("\n") else { throw ValidationError("the message must be a single line") }
+        guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+    }
+
+    func run() throws {
+        let spec: SignalSourceSpec
+        do { spec = try SignalSourceSpec(source) } catch { throw ValidationError(error.message) }
+        do {
+            if case .file(let path) = spec {
+                // A file source has no reply channel: check the line here so mistakes show at once.
+                do { _ = try SignalMessage.parse(Array(message.utf8), now: Date()) } catch {
+                    print(#"{"error":"\#(error.message.replacingOccurrences(of: "\"", with: "\\\""))","ok":false}"#)
+                    throw ExitCode(1)
+                }
+                try SignalClient.append(message, toFile: path)
+                print(#"{"appended":true,"ok":true}"#)
+                return
+            }
+            let client = try SignalClient(spec, timeout: timeout)
+            let reply = try client.request(message)
+            print(reply)
+            let ok = (try? JSONSerialization.jsonObject(with: Data(reply.utf8)) as? [String: Any])?["ok"] as? Bool
+            if ok != true { throw ExitCode(1) }
+        } catch let error as SignalError {
+            FileHandle.standardError.write(Data("flexminer signal: \(error.message)\n".utf8))
+            throw ExitCode(2)
+        }
+    }
+}

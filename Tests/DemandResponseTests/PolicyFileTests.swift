@@ -1,0 +1,73 @@
+import DemandResponse
+import Foundation
+import Testing
+
+@Suite("Policy file")
+struct PolicyFileTests {
+    func parse(_ json: String) throws(SignalError) -> PolicyFile { try PolicyFile(json: Data(json.utf8)) }
+
+    @Test func fixedBreakEvenAndSettings() throws {
+        let p = try parse(
+            """
+            {"breakeven_usd_per_mwh": 55, "hysteresis_usd_per_mwh": 5, "min_on_seconds": 300, "min_off_seconds": 600,
+             "hard_price_usd_per_mwh": 1000, "ramp_steps": [0.25, 0.5], "ramp_step_seconds": 30,
+             "stale_after_seconds": 90, "safe_capacity": 0.1, "start_halted": true}
+            """)
+        let c = try p.resolved()
+        #expect(c.breakEvenUSDPerMWh == 55)
+        #expect(c.hysteresisUSDPerMWh == 5)
+        #expect(c.minOnSeconds == 300 && c.minOffSeconds == 600)
+        #expect(c.hardPriceUSDPerMWh == 1000)
+        #expect(c.rampSteps == [0.25, 0.5] && c.rampStepSeconds == 30)
+        #expect(c.staleAfterSeconds == 90 && c.safeCapacity == 0.1)
+        #expect(c.initialCapacity == 0)
+        #expect(p.hasBreakEven && !p.needsHashRate)
+    }
+
+    @Test func breakEvenFromHashpriceByHand() throws {
+        // 100 TH/s at 3,000 W, hashprice 50 USD/PH/day: 0.1 PH/s earns 5 USD/day = 0.2083 USD/h for 3 kWh
+        // per hour, i.e. 69.44 USD/MWh.
+        let p = try parse(#"{"power_watts": 3000, "hashprice_usd_per_ph_day": 50, "hashrate_hs": 1e14}"#)
+        #expect(abs(try p.resolved().breakEvenUSDPerMWh - 69.444_444) < 1e-4)
+        // Without a configured rate, the measured one is used.
+        let q = try parse(#"{"power_watts": 3000, "hashprice_usd_per_ph_day": 50}"#)
+        #expect(q.needsHashRate)
+        #expect(abs(try q.resolved(measuredHashRate: 2e14).breakEvenUSDPerMWh - 138.888_889) < 1e-4)
+        #expect(throws: SignalError.self) { try q.resolved() }
+    }
+
+    @Test func breakEvenFromNetworkTermsByHand() throws {
+        // 1e14 H/s at difficulty 1e14 finds 1e14/(1e14 * 2^32) blocks per second; at 3.2 BTC and 60,000 USD
+        // per BTC for 3,000 W.
+        let p = try parse(
+            #"{"power_watts": 3000, "btc_usd": 60000, "network_difficulty": 1e14, "block_reward_btc": 3.2, "hashrate_hs": 1e14}"#
+        )
+        let usdPerHour = 1.0 / 4_294_967_296 * 3.2 * 60000 * 3600
+        #expect(abs(try p.resolved().breakEvenUSDPerMWh - usdPerHour / 0.003) < 1e-6)
+    }
+
+    @Test(arguments: [
+        (#"{"breakeven": 50}"#, "unknown key \"breakeven\""),
+        (#"{"breakeven_usd_per_mwh": "50"}"#, "\"breakeven_usd_per_mwh\" must be a number"),
+        (#"{"hashprice_usd_per_ph_day": 50}"#, "\"power_watts\" is needed"),
+        (#"{"power_watts": -1}"#, "\"power_watts\" must be positive"),
+        (#"{"breakeven_usd_per_mwh": 50, "hashprice_usd_per_ph_day": 50}"#, "give one of"),
+        (#"{"btc_usd": 60000, "power_watts": 10}"#, "go together"),
+        (#"{"hysteresis_usd_per_mwh": -5}"#, "hysteresis must be ≥ 0"),
+        (#"{"safe_capacity": 2}"#, "safe capacity"),
+        (#"{"ramp_steps": [0.5, 1.5]}"#, "ramp steps"),
+        (#"{"ramp_steps": "fast"}"#, "\"ramp_steps\" must be an array"),
+        (#"{"start_halted": 1}"#, "\"start_halted\" must be true or false"),
+        (#"{"stale_after_seconds": 0}"#, "stale time must be > 0"),
+        ("[]", "must be a JSON object"),
+        ("{", "malformed JSON"),
+    ])
+    func badPoliciesNameTheKey(json: String, expected: String) {
+        do {
+            _ = try parse(json)
+            Issue.record("accepted \(json)")
+        } catch {
+            #expect(error.message.contains(expected), "\(error.message)")
+        }
+    }
+}

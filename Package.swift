@@ -28,6 +28,8 @@ let package = Package(
         .library(name: "OpenSSLSHA256", targets: ["OpenSSLSHA256"]),
         .library(name: "Chain", targets: ["Chain"]),
         .library(name: "Mining", targets: ["Mining"]),
+        .library(name: "DemandResponse", targets: ["DemandResponse"]),
+        .library(name: "Simulation", targets: ["Simulation"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -80,6 +82,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // Replays price series and curtailment events through the same policy, on a virtual clock.
+        .target(name: "Simulation", dependencies: ["DemandResponse"]),
         .target(name: "Mining", dependencies: ["Chain", "SHA256", "MiningKernels", "CFlexThreads"]),
 
         // OpenSSL's libcrypto: test oracle and benchmark baseline only.
@@ -96,7 +100,7 @@ let package = Package(
             name: "flexminer",
             dependencies: [
                 "SHA256", "MiningKernels", "CPUFeatures", "OpenSSLSHA256", "KernelBench", "Chain", "Mining", "NodeRPC",
-                "DemandResponse", "LoadController",
+                "DemandResponse", "LoadController", "Simulation",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -107,6 +111,7 @@ let package = Package(
         .testTarget(name: "SHA256Tests", dependencies: ["SHA256", "OpenSSLSHA256", "TestSupport"]),
         .testTarget(name: "ChainTests", dependencies: ["Chain", "SHA256", "TestSupport"]),
         .testTarget(name: "DemandResponseTests", dependencies: ["DemandResponse"]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "DemandResponse", "TestSupport"]),
         .testTarget(
             name: "LoadControllerTests",
             dependencies: [

@@ -215,7 +215,13 @@ public enum Policy {
         }
     }
 
+    /// Two decimals, by hand: it runs on every step (the simulator makes hundreds of thousands) and
+    /// `String(format:)` would dominate them.
     static func format(_ x: Double) -> String {
-        x == x.rounded() && abs(x) < 1e15 ? String(Int(x)) : String(format: "%.2f", x)
+        if x == x.rounded() && abs(x) < 1e15 { return String(Int(x)) }
+        let cents = (abs(x) * 100).rounded()
+        guard cents < 1e15 else { return String(x) }
+        let c = Int(cents)
+        return "\(x < 0 ? "-" : "")\(c / 100).\(c % 100 < 10 ? "0" : "")\(c % 100)"
     }
 }

@@ -1,0 +1,74 @@
+import DemandResponse
+import Foundation
+
+/// A timestamped `curtail` or `release` message from an events file.
+public struct CurtailmentEvent: Sendable, Hashable {
+    /// Seconds since 1970, same convention as the price file's times.
+    public let time: Double
+    public let message: SignalMessage
+    public let line: Int
+
+    /// Reads JSON lines: the signal protocol's `curtail` / `release` messages, each with a `"time"`
+    /// (ISO 8601; without a zone it is read like the price file's times), e.g.
+    /// `{"time":"2024-06-20T17:00:00","type":"curtail","level":1.0,"id":"EEA-1","until":"2024-06-20T19:00:00"}`.
+    /// - Throws: `SimulationError` naming the file, the line and the problem.
+    public static func load(path: String) throws(SimulationError) -> [CurtailmentEvent] {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw SimulationError("\(path): cannot read the file (\(error.localizedDescription))")
+        }
+        var events: [CurtailmentEvent] = []
+        for (n, raw) in text.utf8.split(separator: 10, omittingEmptySubsequences: false).map(Substring.init)
+            .enumerated()
+        {
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty { continue }
+            do throws(SimulationError) {
+                events.append(try parse(line, line: n + 1))
+            } catch {
+                throw SimulationError("\(path): line \(n + 1): \(error.message)")
+            }
+        }
+        return events.sorted { ($0.time, $0.line) < ($1.time, $1.line) }
+    }
+
+    static func parse(_ line: String, line number: Int) throws(SimulationError) -> CurtailmentEvent {
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else {
+            throw SimulationError("not a JSON object")
+        }
+        guard let timeText = object["time"] as? String else { throw SimulationError("missing string field \"time\"") }
+        guard let time = TimeText.parse(timeText) else {
+            throw SimulationError("field \"time\" is not an ISO 8601 date-time: \"\(timeText.prefix(40))\"")
+        }
+        var rest = object
+        rest["time"] = nil
+        var until: Double? = nil
+        if let u = object["until"] {
+            guard let s = u as? String, let t = TimeText.parse(s) else {
+                throw SimulationError("field \"until\" is not an ISO 8601 date-time")
+            }
+            guard t > time else { throw SimulationError("field \"until\" is not after \"time\"") }
+            until = t
+            rest["until"] = nil
+        }
+        let data = (try? JSONSerialization.data(withJSONObject: rest)) ?? Data()
+        let envelope: SignalEnvelope
+        do { envelope = try SignalMessage.parse(Array(data), now: Date(timeIntervalSince1970: time)) } catch {
+            throw SimulationError(error.message)
+        }
+        switch envelope.message {
+        case .curtail(let c):
+            return CurtailmentEvent(
+                time: time,
+                message: .curtail(
+                    CurtailSignal(
+                        level: c.level, id: c.id, until: until.map { Date(timeIntervalSince1970: $0) },
+                        reason: c.reason)),
+                line: number)
+        case .release:
+            return CurtailmentEvent(time: time, message: envelope.message, line: number)
+        default:
+            throw SimulationError("only \"curtail\" and \"release\" messages belong in an events file")
+        }
+    }
+}

@@ -1,0 +1,363 @@
+import DemandResponse
+import Foundation
+
+/// Why a simulation input was refused: the file, the line (when there is one) and what is wrong.
+public struct SimulationError: Error, Hashable, Sendable, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// One price interval.
+public struct PricePoint: Sendable, Hashable {
+    /// Start of the interval, seconds since 1970. Times without a zone (market-local, as ERCOT publishes
+    /// them) are taken as written, i.e. labelled UTC; events must use the same convention.
+    public let time: Double
+    public let usdPerMWh: Double
+    /// 1-based line in the file.
+    public let line: Int
+}
+
+/// A price time series read from CSV.
+///
+/// Two layouts: a plain table with a time column and a price column chosen by name (defaults
+/// `interval_start` and `rtm_usd_per_mwh`, FlexMiner's shared ERCOT extract), and ERCOT's published
+/// real-time layout `DeliveryDate,DeliveryHour,DeliveryInterval,SettlementPointName,
+/// SettlementPointType,SettlementPointPrice,DSTFlag`, recognised by its header.
+public struct PriceSeries: Sendable {
+    public var points: [PricePoint]
+    /// The usual spacing of the series (the most common gap between consecutive rows), seconds.
+    public let intervalSeconds: Double
+    /// Stretches with no row, as (start, seconds), in order.
+    public let gaps: [(start: Double, seconds: Double)]
+    /// Rows sharing the previous row's time (DST's repeated hour): kept, each a full interval.
+    public let duplicateTimestamps: Int
+    /// Rows skipped with `skipBadRows`, as "line N: reason".
+    public let skippedRows: [String]
+    /// Whether rows were out of order in the file (they are sorted by time).
+    public let reordered: Bool
+    public let path: String
+    public let timeColumn: String
+    public let priceColumn: String
+    public let settlementPoint: String?
+    public let layout: Layout
+
+    public enum Layout: String, Sendable { case table, ercot }
+
+    public struct Options: Sendable {
+        public var timeColumn: String?
+        public var priceColumn: String?
+        /// Keep only rows of this settlement point (column `settlement_point` or `SettlementPointName`).
+        public var settlementPoint: String?
+        /// Report malformed rows and go on, instead of stopping at the first.
+        public var skipBadRows = false
+        public init() {}
+    }
+
+    /// Reads and checks a CSV file.
+    /// - Throws: `SimulationError` naming the file, the line and the problem.
+    public static func load(path: String, options: Options = Options()) throws(SimulationError) -> PriceSeries {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw SimulationError("\(path): cannot read the file (\(error.localizedDescription))")
+        }
+        return try parse(data, path: path, options: options)
+    }
+
+    public static func parse(_ data: Data, path: String, options: Options = Options()) throws(SimulationError)
+        -> PriceSeries
+    {
+        // Bytes throughout: a year of 5-minute rows must load in a small fraction of a second, and
+        // String/NSString searching per field would take most of it.
+        let bytes = [UInt8](data)
+        guard String(validating: bytes, as: UTF8.self) != nil else { throw SimulationError("\(path): not UTF-8 text") }
+        var lineRanges: [Range<Int>] = []
+        lineRanges.reserveCapacity(bytes.count / 24)
+        var start = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
+        for i in bytes.indices where bytes[i] == 10 {
+            lineRanges.append(start..<(i > start && bytes[i - 1] == 13 ? i - 1 : i))
+            start = i + 1
+        }
+        if start < bytes.count { lineRanges.append(start..<(bytes.last == 13 ? bytes.count - 1 : bytes.count)) }
+        guard let headerRange = lineRanges.first, !headerRange.isEmpty else {
+            throw SimulationError("\(path): empty file")
+        }
+        var fieldBuffer: [Range<Int>] = []
+        CSV.fields(bytes, headerRange, into: &fieldBuffer)
+        let header = fieldBuffer.map { CSV.text(bytes, $0) }
+        func column(_ name: String) -> Int? { header.firstIndex(of: name) }
+        func require(_ name: String, _ flag: String) throws(SimulationError) -> Int {
+            guard let i = column(name) else {
+                throw SimulationError(
+                    "\(path): no column \"\(name)\" (\(flag)); the header has: \(header.joined(separator: ", "))")
+            }
+            return i
+        }
+        let ercot = ["DeliveryDate", "DeliveryHour", "DeliveryInterval"].allSatisfy { column($0) != nil }
+        let layout: Layout = ercot && options.timeColumn == nil ? .ercot : .table
+        let priceName = options.priceColumn ?? (layout == .ercot ? "SettlementPointPrice" : "rtm_usd_per_mwh")
+        let timeName =
+            options.timeColumn ?? (layout == .ercot ? "DeliveryDate+DeliveryHour+DeliveryInterval" : "interval_start")
+        let priceIndex = try require(priceName, "--price-column")
+        let timeIndex = layout == .table ? try require(timeName, "--time-column") : 0
+        let ercotColumns =
+            layout == .ercot
+            ? (column("DeliveryDate")!, column("DeliveryHour")!, column("DeliveryInterval")!, column("DSTFlag")) : nil
+        var pointIndex: Int? = nil
+        let wantedPoint = options.settlementPoint.map { Array($0.utf8) }
+        if let sp = options.settlementPoint {
+            guard let i = column("SettlementPointName") ?? column("settlement_point") else {
+                throw SimulationError(
+                    "\(path): --settlement-point \(sp) given, but there is no SettlementPointName or settlement_point column"
+                )
+            }
+            pointIndex = i
+        }
+        let needed = max(priceIndex, timeIndex, pointIndex ?? 0)
+
+        var points: [PricePoint] = []
+        points.reserveCapacity(lineRanges.count)
+        var skipped: [String] = []
+        var dstRepeat: [Bool] = []
+        for n in 1..<lineRanges.count {
+            let range = lineRanges[n]
+            if bytes[range].allSatisfy({ $0 == 32 || $0 == 44 }) { continue }  // blank lines
+            let lineNumber = n + 1
+            CSV.fields(bytes, range, into: &fieldBuffer)
+            let f = fieldBuffer
+            do throws(SimulationError) {
+                guard needed < f.count else {
+                    throw SimulationError("line \(lineNumber): \(f.count) fields, the header has \(header.count)")
+                }
+                if let pi = pointIndex, let want = wantedPoint, !bytes[CSV.trimmed(bytes, f[pi])].elementsEqual(want) {
+                    continue
+                }
+                let priceRange = CSV.trimmed(bytes, f[priceIndex])
+                guard let price = CSV.double(bytes, priceRange), price.isFinite else {
+                    throw SimulationError(
+                        "line \(lineNumber): price \"\(CSV.text(bytes, priceRange).prefix(40))\" is not a number")
+                }
+                let time: Double
+                var repeated = false
+                if let (d, h, i, dst) = ercotColumns {
+                    guard d < f.count, h < f.count, i < f.count else {
+                        throw SimulationError("line \(lineNumber): \(f.count) fields, the header has \(header.count)")
+                    }
+                    time = try ercotTime(
+                        date: CSV.text(bytes, f[d]), hour: CSV.text(bytes, f[h]), interval: CSV.text(bytes, f[i]),
+                        line: lineNumber)
+                    if let dst, dst < f.count { repeated = CSV.text(bytes, CSV.trimmed(bytes, f[dst])) == "Y" }
+                } else {
+                    let timeRange = CSV.trimmed(bytes, f[timeIndex])
+                    guard let parsed = bytes[timeRange].withUnsafeBufferPointer({ TimeText.parse(bytes: $0) }) else {
+                        throw SimulationError(
+                            "line \(lineNumber): time \"\(CSV.text(bytes, timeRange).prefix(40))\" is not an ISO 8601 date-time"
+                        )
+                    }
+                    time = parsed
+                }
+                points.append(PricePoint(time: time, usdPerMWh: price, line: lineNumber))
+                dstRepeat.append(repeated)
+            } catch {
+                if options.skipBadRows {
+                    skipped.append(error.message)
+                } else {
+                    throw SimulationError("\(path): \(error.message)")
+                }
+            }
+        }
+        return try finish(
+            points, dstRepeat: dstRepeat, skipped: skipped, path: path, options: options,
+            timeName: timeName, priceName: priceName, layout: layout)
+    }
+
+    private static func finish(
+        _ rows: [PricePoint], dstRepeat: [Bool], skipped: [String], path: String, options: Options, timeName: String,
+        priceName: String, layout: Layout
+    ) throws(SimulationError) -> PriceSeries {
+        var points = rows
+        guard points.count >= 1 else {
+            throw SimulationError(
+                "\(path): no price rows\(options.settlementPoint.map { " for settlement point \($0)" } ?? "")")
+        }
+        // Sort by time; ERCOT's repeated DST hour (DSTFlag=Y) goes after the first one.
+        let sorted = zip(points, points.dropFirst()).allSatisfy { $0.time <= $1.time }
+        if !sorted || dstRepeat.contains(true) {
+            var order = Array(points.indices)
+            order.sort {
+                (points[$0].time, dstRepeat[$0] ? 1 : 0, $0) < (points[$1].time, dstRepeat[$1] ? 1 : 0, $1)
+            }
+            points = order.map { points[$0] }
+        }
+        // The usual spacing: the most common positive difference.
+        var counts: [Double: Int] = [:]
+        for (a, b) in zip(points, points.dropFirst()) where b.time > a.time { counts[b.time - a.time, default: 0] += 1 }
+        let interval = counts.max { ($0.value, -$0.key) < ($1.value, -$1.key) }?.key ?? 900
+        var gaps: [(Double, Double)] = []
+        var duplicates = 0
+        for (a, b) in zip(points, points.dropFirst()) {
+            if b.time == a.time { duplicates += 1 }
+            if b.time - a.time > interval { gaps.append((a.time + interval, b.time - a.time - interval)) }
+        }
+        return PriceSeries(
+            points: points, intervalSeconds: interval, gaps: gaps, duplicateTimestamps: duplicates,
+            skippedRows: skipped, reordered: !sorted, path: path, timeColumn: timeName, priceColumn: priceName,
+            settlementPoint: options.settlementPoint, layout: layout)
+    }
+
+    /// ERCOT's DeliveryDate (MM/DD/YYYY), DeliveryHour (hour ending, 1-24) and DeliveryInterval (1-4).
+    static func ercotTime(date: String, hour: String, interval: String, line: Int) throws(SimulationError) -> Double {
+        let parts = date.trimmingCharacters(in: .whitespaces).split(separator: "/")
+        guard parts.count == 3, let m = Int(parts[0]), let d = Int(parts[1]), let y = Int(parts[2]),
+            (1...12).contains(m), (1...31).contains(d)
+        else { throw SimulationError("line \(line): DeliveryDate \"\(date.prefix(20))\" is not MM/DD/YYYY") }
+        guard let h = Int(hour.trimmingCharacters(in: .whitespaces)), (1...24).contains(h) else {
+            throw SimulationError("line \(line): DeliveryHour \"\(hour.prefix(10))\" is not 1-24")
+        }
+        guard let i = Int(interval.trimmingCharacters(in: .whitespaces)), (1...4).contains(i) else {
+            throw SimulationError("line \(line): DeliveryInterval \"\(interval.prefix(10))\" is not 1-4")
+        }
+        return Double(TimeText.daysFromCivil(y, m, d)) * 86_400 + Double(h - 1) * 3600 + Double(i - 1) * 900
+    }
+}
+
+/// Minimal CSV on bytes: commas, double-quoted fields with "" escapes (no newlines inside fields).
+enum CSV {
+    /// The byte ranges of a line's fields (inside quotes for a quoted field), into a reused buffer.
+    static func fields(_ b: [UInt8], _ line: Range<Int>, into out: inout [Range<Int>]) {
+        out.removeAll(keepingCapacity: true)
+        var i = line.lowerBound
+        var start = i
+        while i < line.upperBound {
+            if b[i] == 34 && i == start {
+                // Quoted: up to the closing quote; "" inside stays (rare in price files; `text` unescapes).
+                var j = i + 1
+                while j < line.upperBound {
+                    if b[j] == 34 {
+                        if j + 1 < line.upperBound && b[j + 1] == 34 { j += 2 } else { break }
+                    } else {
+                        j += 1
+                    }
+                }
+                out.append((i + 1)..<min(j, line.upperBound))
+                i = j + 1
+                while i < line.upperBound && b[i] != 44 { i += 1 }
+                i += 1
+                start = i
+                if i > line.upperBound { return }
+                continue
+            }
+            if b[i] == 44 {
+                out.append(start..<i)
+                start = i + 1
+            }
+            i += 1
+        }
+        out.append(start..<max(start, line.upperBound))
+    }
+
+    static func trimmed(_ b: [UInt8], _ r: Range<Int>) -> Range<Int> {
+        var lo = r.lowerBound
+        var hi = r.upperBound
+        while lo < hi && (b[lo] == 32 || b[lo] == 9) { lo += 1 }
+        while hi > lo && (b[hi - 1] == 32 || b[hi - 1] == 9) { hi -= 1 }
+        return lo..<hi
+    }
+
+    static func text(_ b: [UInt8], _ r: Range<Int>) -> String {
+        String(decoding: b[r], as: UTF8.self).replacingOccurrences(of: "\"\"", with: "\"")
+    }
+
+    /// A decimal number (optional sign, digits, point, exponent), parsed by the standard library.
+    static func double(_ b: [UInt8], _ r: Range<Int>) -> Double? {
+        guard !r.isEmpty, r.count < 64 else { return nil }
+        return Double(Substring(decoding: b[r], as: UTF8.self))
+    }
+}
+
+/// Date-times in price files and event files, parsed by hand: a year of 5-minute rows must load in a
+/// fraction of a second.
+public enum TimeText {
+    /// `YYYY-MM-DD[T| ]HH:MM[:SS[.fff]][Z|±HH:MM]` → seconds since 1970. Without a zone, the time is
+    /// taken as written (labelled UTC).
+    public static func parse(_ text: String) -> Double? {
+        var copy = text
+        return copy.withUTF8 { parse(bytes: $0) }
+    }
+
+    /// The same, on UTF-8 bytes.
+    public static func parse(bytes u: UnsafeBufferPointer<UInt8>) -> Double? {
+        func num(_ a: Int, _ n: Int) -> Int? {
+            guard a + n <= u.count else { return nil }
+            var v = 0
+            for k in a..<(a + n) {
+                let c = u[k]
+                guard c >= 48 && c <= 57 else { return nil }
+                v = v * 10 + Int(c - 48)
+            }
+            return v
+        }
+        guard u.count >= 16, let y = num(0, 4), u[4] == 45, let mo = num(5, 2), u[7] == 45, let d = num(8, 2),
+            u[10] == 84 || u[10] == 32 || u[10] == 116, let h = num(11, 2), u[13] == 58, let mi = num(14, 2),
+            (1...12).contains(mo), (1...31).contains(d), h < 24, mi < 60
+        else { return nil }
+        var i = 16
+        var sec = 0.0
+        if i < u.count && u[i] == 58 {
+            guard let s = num(i + 1, 2), s < 61 else { return nil }
+            sec = Double(s)
+            i += 3
+            if i < u.count && u[i] == 46 {
+                i += 1
+                var scale = 0.1
+                while i < u.count, u[i] >= 48 && u[i] <= 57 {
+                    sec += Double(u[i] - 48) * scale
+                    scale /= 10
+                    i += 1
+                }
+            }
+        }
+        var offset = 0
+        if i < u.count {
+            if u[i] == 90 || u[i] == 122 {
+                i += 1
+            } else if u[i] == 43 || u[i] == 45 {
+                let sign = u[i] == 45 ? -1 : 1
+                guard let oh = num(i + 1, 2), oh < 24 else { return nil }
+                var om = 0
+                if i + 3 < u.count && u[i + 3] == 58 {
+                    guard let m = num(i + 4, 2) else { return nil }
+                    om = m
+                    i += 6
+                } else if i + 3 < u.count {
+                    guard let m = num(i + 3, 2) else { return nil }
+                    om = m
+                    i += 5
+                } else {
+                    i += 3
+                }
+                offset = sign * (oh * 3600 + om * 60)
+            } else {
+                return nil
+            }
+        }
+        guard i == u.count else { return nil }
+        return Double(daysFromCivil(y, mo, d)) * 86_400 + Double(h * 3600 + mi * 60) + sec - Double(offset)
+    }
+
+    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+    public static func daysFromCivil(_ year: Int, _ month: Int, _ day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS` (no zone, as the price files write it).
+    public static func format(_ t: Double) -> String {
+        let iso = ISO8601.format(Date(timeIntervalSince1970: t))
+        return String(iso.prefix(19))
+    }
+}

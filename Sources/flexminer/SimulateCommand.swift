@@ -1,0 +1,287 @@
+import ArgumentParser
+import DemandResponse
+import Foundation
+import KernelBench
+import Mining
+import MiningKernels
+import Simulation
+
+struct SimulateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "simulate",
+        abstract:
+            "Replay a price series (and curtailment events) through the live policy; report energy, cost, revenue.",
+        discussion: """
+            Runs the same policy code as `flexminer run` on a virtual clock. With --breakeven (and no hysteresis \
+            or dwell) it mines in an interval iff the interval's price is below break-even. Revenue is priced per \
+            hash with --hashprice and --hashrate (or --calibrate), otherwise valued at the break-even price per \
+            MWh used. Example:
+              flexminer simulate --prices ../shared/data/ercot-hb-south-rtm-2024-06-07.csv \\
+                --power-watts 3250 --breakeven 45 --hysteresis 3 --min-on 30m --min-off 15m \\
+                --report report.json --chart chart.svg
+            """
+    )
+
+    @Option(help: "Price CSV: a table with time and price columns, or ERCOT's real-time layout.")
+    var prices: String
+
+    @Option(help: "Time column (ISO 8601) of a table (default: interval_start).")
+    var timeColumn: String?
+
+    @Option(help: "Price column, USD/MWh (default: rtm_usd_per_mwh, or SettlementPointPrice for ERCOT's layout).")
+    var priceColumn: String?
+
+    @Option(help: "Keep only rows of this settlement point (SettlementPointName or settlement_point column).")
+    var settlementPoint: String?
+
+    @Flag(help: "Report malformed rows and go on instead of stopping at the first.")
+    var skipBadRows = false
+
+    @Option(help: "Policy file (JSON, as for `run`); flags override it.")
+    var policy: String?
+
+    @Option(help: "Power draw at full capacity, W.")
+    var powerWatts: Double?
+
+    @Option(help: "Break-even price, USD/MWh.")
+    var breakeven: Double?
+
+    @Option(help: "Hashprice, USD per PH/s per day (with --hashrate or --calibrate).")
+    var hashprice: Double?
+
+    @Option(help: "Hash rate at full capacity, H/s.")
+    var hashrate: Double?
+
+    @Flag(help: "Measure this machine's hash rate (2 s, all threads) and use it.")
+    var calibrate = false
+
+    @Option(help: "Hysteresis half-band, USD/MWh.")
+    var hysteresis: Double?
+
+    @Option(help: "Minimum time on before a price-driven stop (e.g. 300, 5m, 1h).")
+    var minOn: String?
+
+    @Option(help: "Minimum time off before a price-driven start (e.g. 900, 15m).")
+    var minOff: String?
+
+    @Option(help: "Halt at once at or above this price, USD/MWh.")
+    var hardPrice: Double?
+
+    @Option(help: "Curtailment events: JSON lines of curtail/release messages, each with a \"time\".")
+    var events: String?
+
+    @Option(help: "A curtailment is met if the miner is there within this time (default 1s).")
+    var responseDeadline: String = "1s"
+
+    @Option(help: "Write the JSON report here.")
+    var report: String?
+
+    @Option(help: "Write the SVG chart here.")
+    var chart: String?
+
+    @Flag(help: "Print the JSON report on stdout instead of the summary.")
+    var json = false
+
+    @Flag(help: "Drive the real engine, one interval per --live-interval-ms, and report real halt/resume latencies.")
+    var live = false
+
+    @Option(help: "Wall-clock milliseconds per interval with --live.")
+    var liveIntervalMs: Double = 50
+
+    @Option(help: "Worker threads with --live or --calibrate (default: one per CPU).")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    func validate() throws {
+        for (name, v) in [
+            ("--power-watts", powerWatts), ("--hashprice", hashprice), ("--hashrate", hashrate),
+            ("--hysteresis", hysteresis), ("--breakeven", breakeven), ("--hard-price", hardPrice),
+        ] {
+            if let v, !v.isFinite { throw ValidationError("\(name) must be a finite number") }
+        }
+        if let w = powerWatts, w <= 0 { throw ValidationError("--power-watts must be positive") }
+        if let h = hashrate, h <= 0 { throw ValidationError("--hashrate must be positive") }
+        if breakeven != nil && hashprice != nil { throw ValidationError("give --breakeven or --hashprice, not both") }
+        if hashrate != nil && calibrate { throw ValidationError("give --hashrate or --calibrate, not both") }
+        guard liveIntervalMs >= 1 && liveIntervalMs <= 60_000 else {
+            throw ValidationError("--live-interval-ms must be 1...60000")
+        }
+        guard (1...1024).contains(threads) else { throw ValidationError("--threads must be 1...1024") }
+        for (flag, text) in [("--min-on", minOn), ("--min-off", minOff), ("--response-deadline", responseDeadline)] {
+            if let text { _ = try parseDuration(text, flag: flag) }
+        }
+    }
+
+    func run() throws {
+        var file = PolicyFile()
+        if let p = policy {
+            do { file = try PolicyFile(contentsOf: p) } catch { throw ValidationError(error.message) }
+        }
+        if let w = powerWatts { file.powerWatts = w }
+        if let b = breakeven {
+            file.breakEvenUSDPerMWh = b
+            file.hashpriceUSDPerPHDay = nil
+            file.btcUSD = nil
+        }
+        if let h = hashprice {
+            file.hashpriceUSDPerPHDay = h
+            file.breakEvenUSDPerMWh = nil
+            file.btcUSD = nil
+        }
+        if let h = hashrate { file.hashrateHS = h }
+        if let h = hysteresis { file.config.hysteresisUSDPerMWh = h }
+        if let m = minOn { file.config.minOnSeconds = try parseDuration(m, flag: "--min-on") }
+        if let m = minOff { file.config.minOffSeconds = try parseDuration(m, flag: "--min-off") }
+        if let h = hardPrice { file.config.hardPriceUSDPerMWh = h }
+        guard let watts = file.powerWatts else {
+            throw ValidationError("--power-watts is needed (or \"power_watts\" in --policy)")
+        }
+        guard file.hasBreakEven else {
+            throw ValidationError(
+                "give --breakeven, or --hashprice with --hashrate/--calibrate (or a --policy that has them)")
+        }
+        var measured: Double? = nil
+        if calibrate {
+            let r = KernelBench.measure(.engine(Kernel.best), threads: threads, seconds: 2)
+            measured = r.hashesPerSecond
+            FileHandle.standardError.write(
+                Data(
+                    String(
+                        format: "flexminer: calibrated %.2f MH/s (%@, %d threads)\n", r.hashesPerSecond / 1e6,
+                        Kernel.best.description, threads
+                    ).utf8))
+            file.hashrateHS = measured
+        }
+        let config: PolicyConfig
+        do { config = try file.resolved(measuredHashRate: measured) } catch {
+            throw ValidationError(error.message)
+        }
+        var site = SiteModel(powerWatts: watts, hashRate: file.hashrateHS, usdPerHash: file.usdPerHash)
+        site.responseDeadlineSeconds = try parseDuration(responseDeadline, flag: "--response-deadline")
+
+        var options = PriceSeries.Options()
+        options.timeColumn = timeColumn
+        options.priceColumn = priceColumn
+        options.settlementPoint = settlementPoint
+        options.skipBadRows = skipBadRows
+        let series: PriceSeries
+        let eventList: [CurtailmentEvent]
+        let loadStart = ContinuousClock.now
+        do {
+            series = try PriceSeries.load(path: prices, options: options)
+            eventList = try events.map { path throws(SimulationError) in try CurtailmentEvent.load(path: path) } ?? []
+        } catch {
+            throw ValidationError("\(error)")
+        }
+
+        let loadSeconds = (ContinuousClock.now - loadStart).seconds
+        let terminal = isatty(STDERR_FILENO) == 1
+        var lastShown = -1
+        let progress: ((Double) -> Void)? =
+            terminal
+            ? { fraction in
+                let percent = Int(fraction * 100)
+                guard percent != lastShown else { return }
+                lastShown = percent
+                FileHandle.standardError.write(Data("\rsimulating \(series.points.count) intervals: \(percent)%".utf8))
+                if percent == 100 { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            } : nil
+
+        let started = ContinuousClock.now
+        let result: SimulationResult
+        if live {
+            let load = try EngineLiveLoad(threads: threads, intervalMs: liveIntervalMs)
+            defer { load.stop() }
+            result = Simulator.run(
+                series: series, events: eventList, config: config, site: site, live: load, progress: progress)
+        } else {
+            result = Simulator.run(series: series, events: eventList, config: config, site: site, progress: progress)
+        }
+        let elapsed = (ContinuousClock.now - started).seconds
+        var inputs: [String: Any] = ["events": events ?? NSNull(), "policy_file": policy ?? NSNull()]
+        if live { inputs["live_interval_ms"] = liveIntervalMs }
+        if calibrate { inputs["hashrate_calibrated"] = true }
+        var simReport = SimulationReport(
+            series: series, config: config, site: site, result: result, inputs: inputs, mode: live ? "live" : "model",
+            elapsedSeconds: elapsed)
+        simReport.loadSeconds = loadSeconds
+        if let path = report {
+            do { try simReport.jsonData().write(to: URL(fileURLWithPath: path)) } catch {
+                throw ValidationError("--report \(path): cannot write (\(error.localizedDescription))")
+            }
+        }
+        if let path = chart {
+            do { try SimulationChart.svg(simReport).write(toFile: path, atomically: true, encoding: .utf8) } catch {
+                throw ValidationError("--chart \(path): cannot write (\(error.localizedDescription))")
+            }
+        }
+        if json {
+            print(String(decoding: simReport.jsonData(), as: UTF8.self))
+        } else {
+            print(simReport.summary)
+            if live {
+                for (name, samples) in [("halt", result.haltLatencies), ("resume", result.resumeLatencies)] {
+                    print("live \(name) latency (real workers): \(LatencySummary(samples))")
+                }
+            }
+            if let r = report { print("report: \(r)") }
+            if let c = chart { print("chart: \(c)") }
+        }
+    }
+}
+
+/// The real engine for `simulate --live`: hashing an unsolvable job, commanded by the simulated policy,
+/// with one interval per `intervalMs` of wall-clock time.
+final class EngineLiveLoad: LiveLoad {
+    let engine: MiningEngine
+    let intervalMs: Double
+    var start: ContinuousClock.Instant?
+
+    init(threads: Int, intervalMs: Double) throws {
+        engine = try MiningEngine(threads: threads)
+        let job = MiningJob.unsolvable(seed: 11)
+        engine.setJob(job)
+        self.intervalMs = intervalMs
+    }
+
+    func apply(capacity: Double, previous: Double) -> Duration? {
+        if capacity == 0 {
+            return engine.isHalted ? nil : engine.halt()
+        }
+        engine.setCapacity(capacity)
+        return engine.isHalted ? engine.resume() : nil
+    }
+
+    func pace(interval index: Int) {
+        let now = ContinuousClock.now
+        guard let start else {
+            start = now
+            return
+        }
+        let due = start + .milliseconds(intervalMs * Double(index))
+        if due > now { Thread.sleep(forTimeInterval: (due - now).seconds) }
+    }
+
+    func stop() { engine.stop() }
+}
+
+/// `300`, `300s`, `5m`, `1h`, `1h30m`, `250ms` → seconds.
+func parseDuration(_ text: String, flag: String) throws -> Double {
+    let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86_400)]
+    var rest = Substring(text.trimmingCharacters(in: .whitespaces))
+    if let plain = Double(rest), plain.isFinite, plain >= 0 { return plain }
+    var total = 0.0
+    var any = false
+    while !rest.isEmpty {
+        let digits = rest.prefix { $0.isNumber || $0 == "." }
+        guard let value = Double(digits) else { break }
+        rest = rest.dropFirst(digits.count)
+        guard let (unit, scale) = units.first(where: { rest.hasPrefix($0.0) }) else { break }
+        total += value * scale
+        rest = rest.dropFirst(unit.count)
+        any = true
+    }
+    guard any && rest.isEmpty && total.isFinite else {
+        throw ValidationError("\(flag): \"\(text)\" is not a duration (e.g. 300, 300s, 5m, 1h30m)")
+    }
+    return total
+}

@@ -35,6 +35,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         // Hashing core: portable reference + mining-shaped lane kernel (scalar instance). No dependencies.
@@ -82,6 +86,19 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // What an operator runs against: HTTP status and Prometheus metrics, the config file, logging.
+        .target(
+            name: "Operations",
+            dependencies: [
+                "DemandResponse", "LoadController", "Mining",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         // Replays price series and curtailment events through the same policy, on a virtual clock.
         .target(name: "Simulation", dependencies: ["DemandResponse"]),
         .target(name: "Mining", dependencies: ["Chain", "SHA256", "MiningKernels", "CFlexThreads"]),
@@ -100,8 +117,10 @@ let package = Package(
             name: "flexminer",
             dependencies: [
                 "SHA256", "MiningKernels", "CPUFeatures", "OpenSSLSHA256", "KernelBench", "Chain", "Mining", "NodeRPC",
-                "DemandResponse", "LoadController", "Simulation",
+                "DemandResponse", "LoadController", "Simulation", "Operations",
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -111,6 +130,16 @@ let package = Package(
         .testTarget(name: "SHA256Tests", dependencies: ["SHA256", "OpenSSLSHA256", "TestSupport"]),
         .testTarget(name: "ChainTests", dependencies: ["Chain", "SHA256", "TestSupport"]),
         .testTarget(name: "DemandResponseTests", dependencies: ["DemandResponse"]),
+        .testTarget(
+            name: "OperationsTests",
+            dependencies: [
+                "Operations", "LoadController", "DemandResponse", "TestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "DemandResponse", "TestSupport"]),
         .testTarget(
             name: "LoadControllerTests",

@@ -23,6 +23,14 @@ extension MiningEngine: LoadActuator {
     public var hashRate: Double { snapshot().hashRate5s }
 }
 
+/// What the controller reports as it works (for metrics).
+public enum ControllerEvent: Sendable {
+    /// A line from `source` was accepted (`ok`) or refused.
+    case message(source: String, ok: Bool)
+    case halted(latency: Duration)
+    case resumed(latency: Duration)
+}
+
 /// A place signals arrive from, as the controller sees it.
 public struct SignalOrigin: Sendable, Hashable {
     /// For the log and for keying curtailments, e.g. "unix:/run/flexminer.sock".
@@ -83,6 +91,7 @@ public final class LoadController: Sendable {
     private let log: DecisionLog?
     private let clock: @Sendable () -> Date
     private let message: @Sendable (String) -> Void
+    private let observer: (@Sendable (ControllerEvent) -> Void)?
     private let inner: Mutex<Inner>
 
     /// - Parameters:
@@ -90,8 +99,10 @@ public final class LoadController: Sendable {
     ///   - message: human-readable notes for the operator (stderr by default in the CLI).
     public init(
         actuator: any LoadActuator, config: PolicyConfig, priceActive: Bool = true, log: DecisionLog? = nil,
-        clock: @escaping @Sendable () -> Date = { Date() }, message: @escaping @Sendable (String) -> Void = { _ in }
+        clock: @escaping @Sendable () -> Date = { Date() }, message: @escaping @Sendable (String) -> Void = { _ in },
+        observer: (@Sendable (ControllerEvent) -> Void)? = nil
     ) {
+        self.observer = observer
         self.actuator = actuator
         self.config = config
         self.priceActive = priceActive
@@ -124,6 +135,7 @@ public final class LoadController: Sendable {
         do { envelope = try Self.parse(line, origin: origin, now: now) } catch {
             return reject(error.message, origin: origin, line: line)
         }
+        observer?(.message(source: origin.name, ok: true))
         return inner.withLock { s in
             s.messages[origin.name, default: [:]]["ok", default: 0] += 1
             let input: PolicyInput =
@@ -152,6 +164,7 @@ public final class LoadController: Sendable {
 
     /// Records a line that could not be answered (a partial line at EOF or on disconnect).
     public func discarded(_ what: String, origin: SignalOrigin, bytes: Int) {
+        observer?(.message(source: origin.name, ok: false))
         inner.withLock { $0.messages[origin.name, default: [:]]["error", default: 0] += 1 }
         log?.write([
             "event": "signal", "source": origin.name, "ok": false, "error": "\(what) (\(bytes) bytes discarded)",
@@ -204,6 +217,7 @@ public final class LoadController: Sendable {
     }
 
     private func reject(_ error: String, origin: SignalOrigin, line: some Collection<UInt8>) -> Reply {
+        observer?(.message(source: origin.name, ok: false))
         inner.withLock { $0.messages[origin.name, default: [:]]["error", default: 0] += 1 }
         let preview = String(decoding: line.prefix(200), as: UTF8.self)
         log?.write(["event": "signal", "source": origin.name, "ok": false, "error": error, "line": preview])
@@ -217,12 +231,14 @@ public final class LoadController: Sendable {
             guard !actuator.isHalted else { return (nil, nil) }
             let h = actuator.halt()
             s.lastHaltLatency = h
+            observer?(.halted(latency: h))
             return (h, nil)
         }
         actuator.setCapacity(d.capacity)
         guard actuator.isHalted else { return (nil, nil) }
         let r = actuator.resume()
         s.lastResumeLatency = r
+        observer?(.resumed(latency: r))
         return (nil, r)
     }
 

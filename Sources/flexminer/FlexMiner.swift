@@ -8,7 +8,7 @@ struct FlexMiner: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             BenchCommand.self, SelftestCommand.self, MineCommand.self, SubmitCommand.self, RunCommand.self,
-            SignalCommand.self, SimulateCommand.self,
+            SignalCommand.self, SimulateCommand.self, DemoCommand.self,
         ]
     )
 }

@@ -1,0 +1,105 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// FlexMiner's swift-log backend: one line per entry on stderr, human-readable
+/// (`2026-11-29T03:22:51.716Z info flexminer: capacity 100% -> 0% [source=unix:/run/f.sock]`) or JSON
+/// (`{"time":…,"level":"info","label":"flexminer","message":…,"source":…}`). Writes are unbuffered, so a
+/// crash loses no line already logged. Secrets are never passed to the logger in the first place.
+public struct FlexLogHandler: LogHandler {
+    public enum Format: String, Sendable, CaseIterable { case human, json }
+
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level
+    let label: String
+    let format: Format
+    let output: LogSink
+
+    public init(label: String, format: Format, level: Logger.Level, output: LogSink = .standardError) {
+        self.label = label
+        self.format = format
+        self.logLevel = level
+        self.output = output
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var all = metadata
+        if let extra = event.metadata { all.merge(extra) { _, new in new } }
+        let time = LogSink.timestamp()
+        let line: String
+        switch format {
+        case .human:
+            let meta =
+                all.isEmpty
+                ? ""
+                : " [" + all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ") + "]"
+            line = "\(time) \(event.level) \(label): \(event.message)\(meta)"
+        case .json:
+            var object: [String: Any] = [
+                "time": time, "level": "\(event.level)", "label": label, "message": "\(event.message)",
+            ]
+            for (k, v) in all where object[k] == nil { object[k] = "\(v)" }
+            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+            line = String(decoding: data, as: UTF8.self)
+        }
+        output.write(line)
+    }
+}
+
+/// Where log lines go: stderr by default; tests capture them.
+public final class LogSink: Sendable {
+    public static let standardError = LogSink(fd: 2)
+    private let fd: Int32
+    private let captured = Mutex<[String]?>(nil)
+    /// Called before each line (the terminal status line uses it to clear itself).
+    private let beforeWrite = Mutex<(@Sendable () -> Void)?>(nil)
+
+    init(fd: Int32) { self.fd = fd }
+
+    /// A sink that keeps lines in memory.
+    public static func capturing() -> LogSink {
+        let s = LogSink(fd: -1)
+        s.captured.withLock { $0 = [] }
+        return s
+    }
+
+    public var lines: [String] { captured.withLock { $0 ?? [] } }
+
+    public func setBeforeWrite(_ hook: (@Sendable () -> Void)?) { beforeWrite.withLock { $0 = hook } }
+
+    func write(_ line: String) {
+        if captured.withLock({ c in
+            guard c != nil else { return false }
+            c!.append(line)
+            return true
+        }) {
+            return
+        }
+        beforeWrite.withLock { $0 }?()
+        let bytes = Array((line + "\n").utf8)
+        bytes.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = Foundation.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n <= 0 { return }
+                offset += n
+            }
+        }
+    }
+
+    static func timestamp() -> String {
+        let t = Date().timeIntervalSince1970
+        var seconds = time_t(t)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        let ms = Int((t - Double(seconds)) * 1000)
+        return String(
+            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
+            parts.tm_hour, parts.tm_min, parts.tm_sec, ms)
+    }
+}

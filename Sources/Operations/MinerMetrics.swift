@@ -1,0 +1,106 @@
+import CoreMetrics
+import Foundation
+import LoadController
+import Mining
+import Prometheus
+import Synchronization
+
+/// The miner's metrics, recorded through swift-metrics into a Prometheus registry of their own (so that
+/// several miners, e.g. in tests, never share one), and rendered in Prometheus' text format.
+///
+/// | metric | type |
+/// |---|---|
+/// | `flexminer_hashes_total` | counter |
+/// | `flexminer_hash_rate_hs` (5 s window) | gauge |
+/// | `flexminer_capacity` (0…1), `flexminer_halted` (0/1), `flexminer_active_workers` | gauge |
+/// | `flexminer_price_usd_per_mwh`, `flexminer_breakeven_usd_per_mwh` | gauge |
+/// | `flexminer_blocks_total{result="found"/"accepted"/"rejected"/"unsubmitted"}` | counter |
+/// | `flexminer_halt_latency_seconds`, `flexminer_resume_latency_seconds` | histogram |
+/// | `flexminer_signal_messages_total{source,result="ok"/"error"}` | counter |
+public final class MinerMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    private let factory: PrometheusMetricsFactory
+    private let hashes: CoreMetrics.Counter
+    private let hashRate: CoreMetrics.Gauge
+    private let capacity: CoreMetrics.Gauge
+    private let halted: CoreMetrics.Gauge
+    private let activeWorkers: CoreMetrics.Gauge
+    private let price: CoreMetrics.Gauge
+    private let breakEven: CoreMetrics.Gauge
+    private let haltLatency: CoreMetrics.Timer
+    private let resumeLatency: CoreMetrics.Timer
+    private let countedHashes = Atomic<UInt64>(0)
+
+    public init() {
+        registry = PrometheusCollectorRegistry()
+        var f = PrometheusMetricsFactory(registry: registry)
+        // Halts take microseconds to milliseconds: the default buckets (5 ms and up) would say nothing.
+        let latencyBuckets: [Duration] = [
+            .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1),
+            .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(50), .milliseconds(250), .seconds(1),
+        ]
+        f.durationHistogramBuckets["flexminer_halt_latency_seconds"] = latencyBuckets
+        f.durationHistogramBuckets["flexminer_resume_latency_seconds"] = latencyBuckets
+        factory = f
+        hashes = CoreMetrics.Counter(label: "flexminer_hashes_total", factory: f)
+        hashRate = CoreMetrics.Gauge(label: "flexminer_hash_rate_hs", factory: f)
+        capacity = CoreMetrics.Gauge(label: "flexminer_capacity", factory: f)
+        halted = CoreMetrics.Gauge(label: "flexminer_halted", factory: f)
+        activeWorkers = CoreMetrics.Gauge(label: "flexminer_active_workers", factory: f)
+        price = CoreMetrics.Gauge(label: "flexminer_price_usd_per_mwh", factory: f)
+        breakEven = CoreMetrics.Gauge(label: "flexminer_breakeven_usd_per_mwh", factory: f)
+        haltLatency = CoreMetrics.Timer(label: "flexminer_halt_latency_seconds", factory: f)
+        resumeLatency = CoreMetrics.Timer(label: "flexminer_resume_latency_seconds", factory: f)
+        // Every result appears from the start (at 0), so dashboards need not special-case a fresh miner.
+        for r in ["found", "accepted", "rejected", "unsubmitted"] {
+            _ = CoreMetrics.Counter(label: "flexminer_blocks_total", dimensions: [("result", r)], factory: f)
+        }
+        price.record(Double.nan)
+        breakEven.record(Double.nan)
+    }
+
+    /// Feeds controller events (wire it as the controller's observer).
+    public func record(_ event: ControllerEvent) {
+        switch event {
+        case .message(let source, let ok):
+            CoreMetrics.Counter(
+                label: "flexminer_signal_messages_total",
+                dimensions: [("source", source), ("result", ok ? "ok" : "error")],
+                factory: factory
+            ).increment()
+        case .halted(let latency): haltLatency.recordNanoseconds(Self.nanoseconds(latency))
+        case .resumed(let latency): resumeLatency.recordNanoseconds(Self.nanoseconds(latency))
+        }
+    }
+
+    /// One block, by result: "found" when written or journaled, then the node's verdict.
+    public func block(result: String) {
+        let r =
+            result == "found" || result == "accepted"
+            ? result : result.hasPrefix("unsubmitted") ? "unsubmitted" : "rejected"
+        CoreMetrics.Counter(label: "flexminer_blocks_total", dimensions: [("result", r)], factory: factory).increment()
+    }
+
+    /// Brings the gauges and the hash counter up to date (before each scrape and once a second).
+    public func update(engine: MiningEngine.Snapshot, status: LoadController.Status?) {
+        let total = engine.totalHashes
+        let previous = countedHashes.exchange(total, ordering: .relaxed)
+        if total > previous { hashes.increment(by: Int64(clamping: total - previous)) }
+        hashRate.record(engine.hashRate5s)
+        capacity.record(engine.capacity)
+        halted.record(engine.halted ? 1 : 0)
+        activeWorkers.record(engine.activeWorkers)
+        if let s = status {
+            // NaN (Prometheus' "no value") until a price arrives / without a break-even.
+            price.record(s.price ?? .nan)
+            breakEven.record(s.breakEven ?? .nan)
+        }
+    }
+
+    /// The registry in Prometheus text format (version 0.0.4).
+    public func render() -> String { registry.emitToString() }
+
+    static func nanoseconds(_ d: Duration) -> Int64 {
+        d.components.seconds * 1_000_000_000 + d.components.attoseconds / 1_000_000_000
+    }
+}

@@ -116,12 +116,17 @@ public final class LoadController: Sendable {
     public func start() {
         inner.withLock { s in
             let d = Decision(
-                capacity: s.policy.capacity, previousCapacity: 1,
+                capacity: s.policy.capacity, previousCapacity: actuator.isHalted ? 0 : 1,
                 reason: config.initialCapacity == 0
                     ? "start halted (--start-halted)" : "start: no signal yet, full capacity")
             s.reason = d.reason
-            let (halt, resume) = apply(d, inner: &s)
-            logAction(d, halt: halt, resume: resume, received: nil)
+            let (halt, _) = apply(d, inner: &s)
+            var fields: [String: Any] = [
+                "event": "action", "action": "start", "capacity_after": d.capacity, "reason": d.reason,
+            ]
+            if let h = halt { fields["halt_latency_ms"] = Self.ms(h) }
+            log?.write(fields)
+            message("\(d.reason) (capacity \(Int((d.capacity * 100).rounded()))%)")
         }
     }
 

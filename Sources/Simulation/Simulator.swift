@@ -113,23 +113,8 @@ public enum Simulator {
         var queue: [(virtual: Double, event: CurtailmentEvent)] = []
         var outside: [Int] = []
         let seriesEnd = rows[rows.count - 1].time + durations[rows.count - 1]
-        for e in events {
-            guard e.time >= rows[0].time && e.time < seriesEnd else {
-                outside.append(e.line)
-                continue
-            }
-            var lo = 0
-            var hi = rows.count - 1
-            while lo < hi {  // last row with time <= e.time, first occurrence of that time
-                let mid = (lo + hi + 1) / 2
-                if rows[mid].time <= e.time { lo = mid } else { hi = mid - 1 }
-            }
-            while lo > 0 && rows[lo - 1].time == rows[lo].time { lo -= 1 }
-            queue.append((starts[lo] + (e.time - rows[lo].time), e))
-        }
-        queue.sort { ($0.virtual, $0.event.line) < ($1.virtual, $1.event.line) }
-        // `until` times move with the virtual clock too.
-        let shift = { (real: Double) -> Double in
+        /// The row a real time falls in: the last row starting at or before it (the first of repeated ones).
+        func row(containing real: Double) -> Int {
             var lo = 0
             var hi = rows.count - 1
             while lo < hi {
@@ -137,7 +122,22 @@ public enum Simulator {
                 if rows[mid].time <= real { lo = mid } else { hi = mid - 1 }
             }
             while lo > 0 && rows[lo - 1].time == rows[lo].time { lo -= 1 }
-            return real < rows[0].time ? real : starts[lo] - rows[lo].time
+            return lo
+        }
+        for e in events {
+            guard e.time >= rows[0].time && e.time < seriesEnd else {
+                outside.append(e.line)
+                continue
+            }
+            let r = row(containing: e.time)
+            queue.append((starts[r] + (e.time - rows[r].time), e))
+        }
+        queue.sort { ($0.virtual, $0.event.line) < ($1.virtual, $1.event.line) }
+        // `until` times move with the virtual clock too.
+        func shift(_ real: Double) -> Double {
+            guard real >= rows[0].time else { return 0 }
+            let r = row(containing: real)
+            return starts[r] - rows[r].time
         }
 
         var state = PolicyState(config: config, now: Date(timeIntervalSince1970: starts[0]))

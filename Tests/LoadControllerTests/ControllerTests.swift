@@ -182,7 +182,7 @@ struct ControllerTests {
         let kinds = entries.map { "\($0["event"]!)/\($0["action"] ?? $0["type"] ?? "error")" }
         #expect(
             kinds == [
-                "action/capacity", "signal/curtail", "action/halt", "signal/heartbeat", "signal/error",
+                "action/start", "signal/curtail", "action/halt", "signal/heartbeat", "signal/error",
                 "signal/release", "action/resume",
             ])
         let halt = entries[2]

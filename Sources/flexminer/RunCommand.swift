@@ -123,6 +123,25 @@ struct RunCommand: AsyncParsableCommand {
         LoggingSystem.bootstrap { FlexLogHandler(label: $0, format: format, level: level, output: sink) }
         let logger = Logger(label: "flexminer")
         let service = MinerService(settings: settings, logger: logger, sink: sink)
+        // The first SIGINT/SIGTERM starts the graceful shutdown (swift-service-lifecycle); a second one
+        // ends the process at once. These sources live for the whole run: swift-service-lifecycle drops
+        // its own after the first signal, which would leave the second to the default action.
+        let received = Mutex(0)
+        let force = ([SIGINT, SIGTERM] as [Int32]).map { sig in
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
+                if received.withLock({ n in
+                    n += 1
+                    return n
+                }) >= 2 {
+                    logger.warning("second signal during shutdown: exiting now")
+                    Foundation.exit(130)
+                }
+            }
+            source.resume()
+            return source
+        }
+        defer { force.forEach { $0.cancel() } }
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
@@ -534,6 +553,7 @@ final class MinerService: Service, Sendable {
                 sink.setBeforeWrite { FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8)) }
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .seconds(1))
+                    if Task.isCancelled { break }
                     let snap = engine.snapshot()
                     let st = controller.status
                     let price = st.price.map { String(format: "%.2f USD/MWh", $0) } ?? "no price"
@@ -552,21 +572,10 @@ final class MinerService: Service, Sendable {
             try? await gracefulShutdown()
         }
 
-        // A second SIGINT/SIGTERM while shutting down ends the process at once.
-        let force = [SIGINT, SIGTERM].map { sig in
-            let source = DispatchSource.makeSignalSource(signal: sig)
-            source.setEventHandler {
-                logger.warning("second signal during shutdown: exiting now")
-                log?.close()
-                exit(130)
-            }
-            source.resume()
-            return source
-        }
-        defer { force.forEach { $0.cancel() } }
         note("shutting down: closing signal sources, halting workers")
         ticker.cancel()
         statusTask?.cancel()
+        _ = await statusTask?.value
         if s.statusLine {
             sink.setBeforeWrite(nil)
             FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8))

@@ -66,6 +66,21 @@ struct ShutdownTests {
         #expect(!FileManager.default.fileExists(atPath: "\(dir)/s.sock"))  // closed and removed
     }
 
+    @Test func aSecondSignalEndsTheProcessAtOnceButNeverByTheDefaultAction() throws {
+        let dir = scratch()
+        let (p, _, err) = try launch(["run", "--benchmark-work", "--signals", "unix:\(dir)/s.sock"], in: dir)
+        #expect(waitFor("\(dir)/s.sock"), "the socket never appeared")
+        usleep(200_000)
+        kill(p.processIdentifier, SIGTERM)
+        kill(p.processIdentifier, SIGTERM)
+        p.waitUntilExit()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        // Either the second signal forced the exit (130), or the graceful shutdown had already finished.
+        #expect(p.terminationReason == .exit, "killed by signal \(p.terminationStatus)")
+        #expect([0, 130].contains(p.terminationStatus))
+        if p.terminationStatus == 130 { #expect(stderr.contains("second signal during shutdown")) }
+    }
+
     @Test func configFileWithFlagsOverridingIt() throws {
         let dir = scratch()
         let config = """

@@ -146,7 +146,7 @@ public struct SimulationReport {
                     + "\(series.duplicateTimestamps) repeated timestamp(s), \(series.skippedRows.count) skipped row(s)")
         }
         lines.append(
-            "policy: break-even \(f(config.breakEvenUSDPerMWh, 2)) USD/MWh, hysteresis \(f(config.hysteresisUSDPerMWh, 2)), "
+            "policy: break-even \(abs(config.breakEvenUSDPerMWh) < 0.01 && config.breakEvenUSDPerMWh != 0 ? String(format: "%.3g", config.breakEvenUSDPerMWh) : f(config.breakEvenUSDPerMWh, 2)) USD/MWh, hysteresis \(f(config.hysteresisUSDPerMWh, 2)), "
                 + "min on \(f(config.minOnSeconds, 0)) s, min off \(f(config.minOffSeconds, 0)) s"
                 + (config.hardPriceUSDPerMWh.map { ", hard price \(f($0, 0))" } ?? "")
                 + "; \(f(site.powerWatts, 0)) W")

@@ -139,6 +139,9 @@ struct SimulateCommand: ParsableCommand {
             throw ValidationError(
                 "give --breakeven, or --hashprice with --hashrate/--calibrate (or a --policy that has them)")
         }
+        if file.needsHashRate && !calibrate {
+            throw ValidationError("revenue per hash needs the hash rate: give --hashrate H/s or --calibrate")
+        }
         var measured: Double? = nil
         if calibrate {
             let r = KernelBench.measure(.engine(Kernel.best), threads: threads, seconds: 2)

@@ -167,6 +167,58 @@ public final class LoadController: Sendable {
         }
     }
 
+    /// Handles lines that arrived together (what a followed file had when it was opened, or a burst
+    /// appended at once): each goes through the policy and into the decision log in order, but the
+    /// miner is commanded once, with the decision after the last line. Replaying a long file at start
+    /// therefore does not flap the workers through its history. Nobody waits for replies here.
+    public func handle(batch lines: [ArraySlice<UInt8>], origin: SignalOrigin) {
+        guard lines.count > 1 else {
+            if let only = lines.first { _ = handle(line: only, origin: origin) }
+            return
+        }
+        let now = clock()
+        let parsed = lines.map { line in
+            Result { () throws(SignalError) in try Self.parse(line, origin: origin, now: now) }
+        }
+        for p in parsed {
+            if case .success = p {
+                observer?(.message(source: origin.name, ok: true))
+            } else {
+                observer?(.message(source: origin.name, ok: false))
+            }
+        }
+        inner.withLock { s in
+            let before = s.policy.capacity
+            for (line, p) in zip(lines, parsed) {
+                switch p {
+                case .failure(let error):
+                    s.messages[origin.name, default: [:]]["error", default: 0] += 1
+                    log?.write([
+                        "event": "signal", "source": origin.name, "ok": false, "error": error.message,
+                        "line": String(decoding: line.prefix(200), as: UTF8.self),
+                    ])
+                    message("\(origin.name): rejected a line: \(error.message)")
+                case .success(let envelope):
+                    s.messages[origin.name, default: [:]]["ok", default: 0] += 1
+                    let input: PolicyInput =
+                        envelope.message == .status ? .tick : .signal(envelope.message, source: origin.name)
+                    let d = Policy.step(&s.policy, input, now: now, config: effectiveConfig)
+                    s.reason = d.reason
+                    var fields: [String: Any] = [
+                        "event": "signal", "source": origin.name, "type": envelope.message.type, "ok": true,
+                        "capacity_before": d.previousCapacity, "capacity_after": d.capacity, "reason": d.reason,
+                        "batch": lines.count,
+                    ]
+                    fields.merge(Self.fields(of: envelope.message)) { a, _ in a }
+                    log?.write(fields, time: now)
+                }
+            }
+            let d = Decision(capacity: s.policy.capacity, previousCapacity: before, reason: s.reason)
+            let (halt, resume) = apply(d, inner: &s)
+            if d.changed { logAction(d, halt: halt, resume: resume, received: nil) }
+        }
+    }
+
     /// Records a line that could not be answered (a partial line at EOF or on disconnect).
     public func discarded(_ what: String, origin: SignalOrigin, bytes: Int) {
         observer?(.message(source: origin.name, ok: false))

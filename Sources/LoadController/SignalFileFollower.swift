@@ -89,12 +89,19 @@ public final class SignalFileFollower: Sendable {
             if inotify >= 0 { close(inotify) }
         }
 
+        // Complete lines of one read; handled together when the read ends.
+        var pending: [ArraySlice<UInt8>] = []
         func handle(_ bytes: ArraySlice<UInt8>) {
             var line = bytes
             if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
             guard !line.isEmpty else { return }
-            _ = controller.handle(line: line, origin: origin)
-            handled.add(1, ordering: .relaxed)
+            pending.append(line)
+        }
+        func flush() {
+            guard !pending.isEmpty else { return }
+            controller.handle(batch: pending, origin: origin)
+            handled.add(pending.count, ordering: .relaxed)
+            pending.removeAll()
         }
 
         /// Reads what is new in the open file and handles complete lines.
@@ -117,6 +124,7 @@ public final class SignalFileFollower: Sendable {
                     start = i + 1
                 }
                 if !skippingLongLine { partial.append(contentsOf: chunk[start..<n]) }
+                flush()
                 if partial.count > SignalMessage.maximumLineLength {
                     controller.discarded(
                         "line over \(SignalMessage.maximumLineLength) bytes without a newline; skipped to the next line",

@@ -242,6 +242,26 @@ struct FileFollowerTests {
         #expect(load.isHalted)  // the unfinished release did nothing
     }
 
+    @Test func aLongFileIsReplayedWithoutFlappingTheWorkers() throws {
+        let dir = scratchDirectory()
+        let path = dir + "/signals.jsonl"
+        var text = ""
+        for i in 0..<500 { text += i % 2 == 0 ? "{\"type\":\"curtail\",\"level\":1}\n" : "{\"type\":\"release\"}\n" }
+        text += "{\"type\":\"curtail\",\"level\":0.25,\"id\":\"still-active\"}\n"
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        let log = try DecisionLog(path: dir + "/d.jsonl")
+        let load = FakeLoad()
+        let c = LoadController(actuator: load, config: PolicyConfig(breakEvenUSDPerMWh: 50), log: log)
+        c.start()
+        let f = try SignalFileFollower(path: path, controller: c)
+        defer { f.stop() }
+        #expect(eventually { f.linesHandled == 501 })
+        // Every line went through the policy and the log, but the workers were commanded once.
+        #expect(load.effective == 0.75)
+        #expect(load.state.withLock { $0.halts + $0.resumes } == 0)
+        #expect(readLines(dir + "/d.jsonl").filter { $0["event"] as? String == "signal" }.count == 501)
+    }
+
     @Test func reactsWithinMilliseconds() throws {
         let (_, path, _, load, f) = try setup()
         defer { f.stop() }

@@ -90,20 +90,16 @@ public struct PolicyFile: Sendable, Hashable {
             guard let array = steps as? [Any] else { throw SignalError("\"ramp_steps\" must be an array of numbers") }
             config.rampSteps = []
             for (i, s) in array.enumerated() {
-                guard let n = s as? NSNumber, String(cString: n.objCType) != "c" else {
-                    throw SignalError("\"ramp_steps\"[\(i)] must be a number")
-                }
-                config.rampSteps.append(n.doubleValue)
+                guard let n = JSONScalar.number(s) else { throw SignalError("\"ramp_steps\"[\(i)] must be a number") }
+                config.rampSteps.append(n)
             }
         }
         if let v = try num("ramp_step_seconds") { config.rampStepSeconds = v }
         if let v = try num("stale_after_seconds") { config.staleAfterSeconds = v }
         if let v = try num("safe_capacity") { config.safeCapacity = v }
         if let v = object["start_halted"], !(v is NSNull) {
-            guard let n = v as? NSNumber, String(cString: n.objCType) == "c" else {
-                throw SignalError("\"start_halted\" must be true or false")
-            }
-            config.initialCapacity = n.boolValue ? 0 : 1
+            guard let halted = JSONScalar.bool(v) else { throw SignalError("\"start_halted\" must be true or false") }
+            config.initialCapacity = halted ? 0 : 1
         }
         let sources = [
             breakEvenUSDPerMWh != nil, hashpriceUSDPerPHDay != nil,

@@ -128,11 +128,7 @@ extension SignalMessage {
             if required { throw SignalError("missing field \"\(key)\"") }
             return nil
         }
-        // JSON true/false also arrive as NSNumber; their Objective-C type is "c" (char).
-        guard let n = v as? NSNumber, String(cString: n.objCType) != "c" else {
-            throw SignalError("field \"\(key)\" must be a number")
-        }
-        let d = n.doubleValue
+        guard let d = JSONScalar.number(v) else { throw SignalError("field \"\(key)\" must be a number") }
         guard d.isFinite else { throw SignalError("field \"\(key)\" must be a finite number") }
         return d
     }

@@ -150,12 +150,7 @@ public final class LoadController: Sendable {
             // Act first, write the log after: the log must not delay the halt.
             let (halt, resume) = apply(d, inner: &s)
             let receiptToHalted = halt != nil ? ContinuousClock.now - receivedAt : nil
-            var fields: [String: Any] = [
-                "event": "signal", "source": origin.name, "type": envelope.message.type, "ok": true,
-                "capacity_before": d.previousCapacity, "capacity_after": d.capacity, "reason": d.reason,
-            ]
-            fields.merge(Self.fields(of: envelope.message)) { a, _ in a }
-            log?.write(fields, time: now)
+            logSignal(envelope, d, origin: origin, time: now)
             if d.changed { logAction(d, halt: halt, resume: resume, received: receiptToHalted) }
             var reply = statusFields(s)
             reply["ok"] = true
@@ -193,24 +188,14 @@ public final class LoadController: Sendable {
                 switch p {
                 case .failure(let error):
                     s.messages[origin.name, default: [:]]["error", default: 0] += 1
-                    log?.write([
-                        "event": "signal", "source": origin.name, "ok": false, "error": error.message,
-                        "line": String(decoding: line.prefix(200), as: UTF8.self),
-                    ])
-                    message("\(origin.name): rejected a line: \(error.message)")
+                    logRejection(error.message, origin: origin, line: line)
                 case .success(let envelope):
                     s.messages[origin.name, default: [:]]["ok", default: 0] += 1
                     let input: PolicyInput =
                         envelope.message == .status ? .tick : .signal(envelope.message, source: origin.name)
                     let d = Policy.step(&s.policy, input, now: now, config: effectiveConfig)
                     s.reason = d.reason
-                    var fields: [String: Any] = [
-                        "event": "signal", "source": origin.name, "type": envelope.message.type, "ok": true,
-                        "capacity_before": d.previousCapacity, "capacity_after": d.capacity, "reason": d.reason,
-                        "batch": lines.count,
-                    ]
-                    fields.merge(Self.fields(of: envelope.message)) { a, _ in a }
-                    log?.write(fields, time: now)
+                    logSignal(envelope, d, origin: origin, time: now, batch: lines.count)
                 }
             }
             let d = Decision(capacity: s.policy.capacity, previousCapacity: before, reason: s.reason)
@@ -276,10 +261,28 @@ public final class LoadController: Sendable {
     private func reject(_ error: String, origin: SignalOrigin, line: some Collection<UInt8>) -> Reply {
         observer?(.message(source: origin.name, ok: false))
         inner.withLock { $0.messages[origin.name, default: [:]]["error", default: 0] += 1 }
+        logRejection(error, origin: origin, line: line)
+        return Reply(ok: false, line: Self.json(["ok": false, "error": error]))
+    }
+
+    /// The decision log's entry for an accepted line.
+    private func logSignal(
+        _ envelope: SignalEnvelope, _ d: Decision, origin: SignalOrigin, time: Date, batch: Int? = nil
+    ) {
+        var fields: [String: Any] = [
+            "event": "signal", "source": origin.name, "type": envelope.message.type, "ok": true,
+            "capacity_before": d.previousCapacity, "capacity_after": d.capacity, "reason": d.reason,
+        ]
+        if let batch { fields["batch"] = batch }
+        fields.merge(Self.fields(of: envelope.message)) { a, _ in a }
+        log?.write(fields, time: time)
+    }
+
+    /// The decision log's entry (and the operator's note) for a refused line.
+    private func logRejection(_ error: String, origin: SignalOrigin, line: some Collection<UInt8>) {
         let preview = String(decoding: line.prefix(200), as: UTF8.self)
         log?.write(["event": "signal", "source": origin.name, "ok": false, "error": error, "line": preview])
         message("\(origin.name): rejected a line: \(error)")
-        return Reply(ok: false, line: Self.json(["ok": false, "error": error]))
     }
 
     /// Makes the miner match the decision. Returns the measured halt/resume latency when it halted or resumed.

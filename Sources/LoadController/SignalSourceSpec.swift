@@ -50,7 +50,12 @@ public enum SignalSourceSpec: Sendable, Hashable, CustomStringConvertible {
     public var isLocal: Bool {
         switch self {
         case .unix, .file: true
-        case .tcp(let host, _): host == "localhost" || host == "::1" || host.hasPrefix("127.")
+        case .tcp(let host, _): Self.isLoopback(host: host)
         }
+    }
+
+    /// Whether `host` names this machine's loopback interface (127.0.0.0/8, ::1, localhost).
+    public static func isLoopback(host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 }

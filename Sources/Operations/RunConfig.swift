@@ -80,17 +80,15 @@ public struct RunConfig: Sendable, Equatable {
         }
         func bool(_ k: String) throws(ConfigError) -> Bool? {
             guard let v = o[k], !(v is NSNull) else { return nil }
-            guard let n = v as? NSNumber, String(cString: n.objCType) == "c" else {
-                throw ConfigError("\"\(k)\" must be true or false")
-            }
-            return n.boolValue
+            guard let b = JSONScalar.bool(v) else { throw ConfigError("\"\(k)\" must be true or false") }
+            return b
         }
         func number(_ k: String) throws(ConfigError) -> Double? {
             guard let v = o[k], !(v is NSNull) else { return nil }
-            guard let n = v as? NSNumber, String(cString: n.objCType) != "c", n.doubleValue.isFinite else {
+            guard let d = JSONScalar.number(v), d.isFinite else {
                 throw ConfigError("\"\(k)\" must be a finite number")
             }
-            return n.doubleValue
+            return d
         }
         func integer(_ k: String, _ range: ClosedRange<Int>) throws(ConfigError) -> Int? {
             guard let d = try number(k) else { return nil }

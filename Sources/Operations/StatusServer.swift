@@ -1,5 +1,6 @@
 import DemandResponse
 import Foundation
+import LoadController
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -47,19 +48,15 @@ public final class StatusServer: Sendable {
         return (host, port)
     }
 
-    public static func isLoopback(_ host: String) -> Bool {
-        host == "localhost" || host == "::1" || host.hasPrefix("127.")
-    }
-
     /// Binds and serves.
     /// - Parameter token: required on POSTs; must be given when `host` is not loopback.
     public static func start(host: String, port: Int, token: String?, routes: Routes, group: any EventLoopGroup)
         async throws(ConfigError) -> StatusServer
     {
-        if !isLoopback(host) && token == nil {
+        if !SignalSourceSpec.isLoopback(host: host) && token == nil {
             throw ConfigError("--http \(host):\(port): beyond loopback the HTTP API needs a token")
         }
-        let requiredToken = isLoopback(host) ? nil : token
+        let requiredToken = SignalSourceSpec.isLoopback(host: host) ? nil : token
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 32)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)

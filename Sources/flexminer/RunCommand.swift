@@ -247,7 +247,7 @@ struct RunSettings: Sendable {
         if let text = c.http ?? file.http {
             let address: (host: String, port: Int)
             do { address = try StatusServer.parseAddress(text) } catch { throw ValidationError(error.message) }
-            if !StatusServer.isLoopback(address.host) {
+            if !SignalSourceSpec.isLoopback(host: address.host) {
                 guard allowRemote, token != nil else {
                     throw ValidationError(
                         "--http \(text): beyond loopback needs --allow-remote and a token (--token-file)")

@@ -29,6 +29,8 @@ let package = Package(
         .library(name: "Chain", targets: ["Chain"]),
         .library(name: "Mining", targets: ["Mining"]),
         .library(name: "DemandResponse", targets: ["DemandResponse"]),
+        .library(name: "WorkSources", targets: ["WorkSources"]),
+        .library(name: "Operations", targets: ["Operations"]),
         .library(name: "Simulation", targets: ["Simulation"]),
     ],
     dependencies: [
@@ -41,6 +43,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
+        // Foundation of the whole tree: durations, the one time codec, the one JSON field reader, HOST:PORT
+        // and loopback, constant-time comparison, thread counts. No dependencies.
+        .target(name: "FlexSupport"),
+
         // Hashing core: portable reference + mining-shaped lane kernel (scalar instance). No dependencies.
         .target(name: "SHA256"),
 
@@ -63,45 +69,65 @@ let package = Package(
             ]
         ),
 
-        // Chain model (headers, compact targets) and the multithreaded nonce-search engine.
-        .target(name: "Chain", dependencies: ["SHA256"]),
+        // Chain model: 256-bit numbers, compact targets, headers, transactions, merkle, coinbase, addresses,
+        // getblocktemplate.
+        .target(name: "Chain", dependencies: ["SHA256", "FlexSupport"]),
         .target(name: "CFlexThreads"),
-        // Bitcoin Core JSON-RPC (getblocktemplate, submitblock), the solved-block journal, node mining.
+        // The multithreaded nonce-search engine: jobs, control word, solutions.
+        .target(name: "Mining", dependencies: ["Chain", "SHA256", "MiningKernels", "CFlexThreads"]),
+
+        // Wire clients only. Bitcoin Core JSON-RPC (getblocktemplate, submitblock) and the solved-block journal.
         .target(
             name: "NodeRPC",
             dependencies: [
-                "Chain", "Mining", "SHA256",
+                "Chain", "SHA256", "FlexSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
-        // Demand response: signal protocol v1 and the pure policy (the same code live and simulated).
-        .target(name: "DemandResponse"),
-        // The live controller: signal sources (Unix/TCP sockets on SwiftNIO, followed files), the decision
-        // log, and the policy applied to the engine.
+
+        // Where jobs come from: the WorkSource protocol and one file per source (benchmark work, a template
+        // file, a node over RPC, a single header). A new source (a pool) is one more file here.
+        .target(
+            name: "WorkSources",
+            dependencies: [
+                "Mining", "Chain", "SHA256", "NodeRPC", "FlexSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // Demand response: signal protocol v1, the pure policy (the same code live and simulated), and the
+        // LoadActuator that a decision commands.
+        .target(name: "DemandResponse", dependencies: ["FlexSupport"]),
+        // The live controller and its signal sources (Unix/TCP sockets on SwiftNIO, followed files), the
+        // decision log. A new signal source is one more file in Sources/LoadController/SignalSources/.
         .target(
             name: "LoadController",
             dependencies: [
-                "DemandResponse", "Mining",
+                "DemandResponse", "Mining", "FlexSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        // What an operator runs against: HTTP status and Prometheus metrics, the config file, logging.
+        // Replays price series and curtailment events through the same policy, on a virtual clock.
+        .target(name: "Simulation", dependencies: ["DemandResponse", "FlexSupport"]),
+
+        // The services an operator runs: `run` as a ServiceGroup (engine, work, signal sources, HTTP, ticker,
+        // decision log), the status report, HTTP status and metrics, the config file and its precedence,
+        // logging.
         .target(
             name: "Operations",
             dependencies: [
-                "DemandResponse", "LoadController", "Mining",
+                "DemandResponse", "LoadController", "Mining", "MiningKernels", "CPUFeatures", "WorkSources", "NodeRPC",
+                "Chain", "Simulation", "FlexSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        // Replays price series and curtailment events through the same policy, on a virtual clock.
-        .target(name: "Simulation", dependencies: ["DemandResponse"]),
-        .target(name: "Mining", dependencies: ["Chain", "SHA256", "MiningKernels", "CFlexThreads"]),
 
         // OpenSSL's libcrypto: test oracle and benchmark baseline only.
         .systemLibrary(
@@ -110,51 +136,74 @@ let package = Package(
             providers: [.apt(["libssl-dev"])]
         ),
         .target(name: "OpenSSLSHA256", dependencies: ["COpenSSL"]),
-        // Hash-rate and latency measurement for `flexminer bench` (kernels, engine, OpenSSL baseline).
-        .target(name: "KernelBench", dependencies: ["SHA256", "MiningKernels", "OpenSSLSHA256", "Chain", "Mining"]),
+        // Hash-rate and latency measurement for `flexminer bench` and the demo (kernels, engine, OpenSSL
+        // baseline, halt latency seen from outside through /proc). Not linked into the services.
+        .target(
+            name: "KernelBench",
+            dependencies: [
+                "SHA256", "MiningKernels", "OpenSSLSHA256", "Chain", "Mining", "LoadController", "DemandResponse",
+                "FlexSupport",
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        // `flexminer demo`: the whole product in a minute, from fixtures embedded in the binary.
+        .target(
+            name: "Demo",
+            dependencies: [
+                "CPUFeatures", "MiningKernels", "OpenSSLSHA256", "KernelBench", "WorkSources", "Mining",
+                "DemandResponse", "Simulation", "FlexSupport",
+            ],
+            resources: [
+                .embedInCode("Fixtures/segwit-mempool.gbt.json"),
+                .embedInCode("Fixtures/ercot-hb-south-2024-07-24.csv"),
+            ]
+        ),
 
         .executableTarget(
             name: "flexminer",
             dependencies: [
                 "SHA256", "MiningKernels", "CPUFeatures", "OpenSSLSHA256", "KernelBench", "Chain", "Mining", "NodeRPC",
-                "DemandResponse", "LoadController", "Simulation", "Operations",
-                .product(name: "NIOPosix", package: "swift-nio"),
+                "WorkSources", "DemandResponse", "LoadController", "Simulation", "Operations", "Demo", "FlexSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
-        // Fixture loading shared by the test targets.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // Helpers shared by the test targets: fixtures, scratch directories, `eventually`, a seeded RNG
+        // that prints its seed, a fake load.
+        .target(name: "TestSupport", dependencies: ["DemandResponse"], path: "Tests/TestSupport"),
+        .testTarget(name: "FlexSupportTests", dependencies: ["FlexSupport", "TestSupport"]),
         .testTarget(name: "SHA256Tests", dependencies: ["SHA256", "OpenSSLSHA256", "TestSupport"]),
         .testTarget(name: "ChainTests", dependencies: ["Chain", "SHA256", "TestSupport"]),
-        .testTarget(name: "DemandResponseTests", dependencies: ["DemandResponse"]),
+        .testTarget(name: "DemandResponseTests", dependencies: ["DemandResponse", "FlexSupport", "TestSupport"]),
         .testTarget(
             name: "OperationsTests",
             dependencies: [
-                "Operations", "LoadController", "DemandResponse", "TestSupport",
+                "Operations", "LoadController", "DemandResponse", "WorkSources", "FlexSupport", "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "DemandResponse", "TestSupport"]),
         .testTarget(
             name: "LoadControllerTests",
             dependencies: [
-                "LoadController", "DemandResponse", "Mining", "MiningKernels", "Chain", "TestSupport",
+                "LoadController", "DemandResponse", "Mining", "MiningKernels", "Chain", "FlexSupport", "TestSupport",
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(
-            name: "NodeRPCTests",
+            name: "WorkSourcesTests",
             dependencies: [
-                "NodeRPC", "Chain", "Mining", "SHA256", "TestSupport",
+                "WorkSources", "NodeRPC", "Chain", "Mining", "SHA256", "OpenSSLSHA256", "FlexSupport", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "MiningTests", dependencies: ["Mining", "Chain", "SHA256", "MiningKernels", "TestSupport"]),

@@ -1,3 +1,4 @@
+import FlexSupport
 import Foundation
 import SHA256
 
@@ -35,68 +36,93 @@ public struct BlockTemplate: Sendable, Hashable {
     public let height: Int
     /// The commitment output's scriptPubKey, when the block must commit to witnesses.
     public let defaultWitnessCommitment: [UInt8]?
+    /// The coinbase's merkle branch over the template's txids, computed once: a new coinbase (an
+    /// extranonce roll) then costs log₂(n) hashes for its merkle root, not the whole tree.
+    public let coinbaseBranch: [[UInt8]]
 
     /// Parses a `getblocktemplate` result: the bare result object, or a whole JSON-RPC response
     /// (`{"result": …, "error": …, "id": …}`).
     /// - Throws: `ChainError` naming the missing or malformed field, or the node's error.
     public init(json: Data) throws(ChainError) {
-        let top: Any
-        do { top = try JSONSerialization.jsonObject(with: json) } catch {
-            throw ChainError(.badField, "template: not valid JSON")
+        do {
+            try self.init(fields: JSONFields(json: json, what: "template"))
+        } catch let error as JSONFieldError {
+            throw ChainError(.badField, "template: \(error.message)")
+        } catch let error as ChainError {
+            throw error.message.hasPrefix("template:") ? error : ChainError(error.code, "template: \(error.message)")
+        } catch {
+            throw ChainError(.badField, "template: \(error)")
         }
-        guard var object = top as? [String: Any] else { throw ChainError(.badField, "template: not a JSON object") }
-        if object["previousblockhash"] == nil, object.keys.contains("result") {
-            if let err = object["error"] as? [String: Any] {
-                throw ChainError(.badField, "template: the node answered an error: \(err["message"] ?? err)")
+    }
+
+    init(fields top: JSONFields) throws {
+        var f = top
+        if !top.has("previousblockhash"), top.keys.contains("result") {
+            if let err = try? top.fields("error") {
+                throw JSONFieldError(
+                    "the node answered an error: \((try? err.string("message")) ?? nil ?? "code \(String(describing: err.object["code"]))")"
+                )
             }
-            guard let r = object["result"] as? [String: Any] else {
-                throw ChainError(.badField, "template: \"result\" is not an object")
+            guard let r = try top.fields("result") else { throw JSONFieldError("field \"result\" is null") }
+            f = JSONFields(r.object)
+        }
+        // Integers are range-checked before conversion: a template is input from outside.
+        version = Int32(truncatingIfNeeded: try f.requiredInteger("version", in: Int(Int32.min)...Int(UInt32.max)))
+        rules = try f.strings("rules") ?? []
+        let vb = try f.fields("vbavailable")
+        vbavailable = (vb?.object ?? [:]).compactMapValues {
+            JSONScalar.number($0).map { Int(clamping: Int64(exactly: $0.rounded()) ?? 0) }
+        }
+        previousBlockHash = try internalBytes(
+            displayHex: f.requiredString("previousblockhash"), field: "previousblockhash")
+        guard let txs = try f.array("transactions") else { throw JSONFieldError("missing field \"transactions\"") }
+        transactions = try txs.enumerated().map { (i, t) throws in
+            guard let o = t as? [String: Any] else {
+                throw JSONFieldError("field \"transactions[\(i)]\" must be an object")
             }
-            object = r
-        }
-        let f = Fields(object)
-        version = Int32(truncatingIfNeeded: try f.int("version"))
-        rules = try f.optional("rules", as: [String].self) ?? []
-        vbavailable = (try f.optional("vbavailable", as: [String: Any].self) ?? [:]).compactMapValues {
-            ($0 as? NSNumber)?.intValue
-        }
-        previousBlockHash = try internalBytes(displayHex: f.string("previousblockhash"), field: "previousblockhash")
-        guard let txs = object["transactions"] as? [[String: Any]] else {
-            throw ChainError(.badField, "template: field \"transactions\" is missing or not an array of objects")
-        }
-        transactions = try txs.enumerated().map { (i, t) throws(ChainError) in
-            let tf = Fields(t, prefix: "transactions[\(i)].")
-            let data = try decodeHex(tf.string("data"), field: "transactions[\(i)].data")
-            let txid = try internalBytes(displayHex: tf.string("txid"), field: "transactions[\(i)].txid")
+            let tf = JSONFields(o, path: "transactions[\(i)].")
+            let data = try decodeHex(tf.requiredString("data"), field: "transactions[\(i)].data")
+            let txid = try internalBytes(displayHex: tf.requiredString("txid"), field: "transactions[\(i)].txid")
             let hash =
-                try tf.optional("hash", as: String.self).map { h throws(ChainError) in
+                try tf.string("hash").map { h throws in
                     try internalBytes(displayHex: h, field: "transactions[\(i)].hash")
                 } ?? txid
+            let depends = try (tf.array("depends") ?? []).enumerated().map { (k, d) throws in
+                guard let n = JSONScalar.number(d), n == n.rounded(), n >= 0, n <= 1_000_000 else {
+                    throw JSONFieldError("field \"transactions[\(i)].depends[\(k)]\" must be a transaction index")
+                }
+                return Int(n)
+            }
             return Transaction(
-                data: data, txid: txid, hash: hash, depends: try tf.optional("depends", as: [Int].self) ?? [],
-                fee: try tf.optional("fee", as: NSNumber.self)?.int64Value,
-                sigops: try tf.optional("sigops", as: NSNumber.self)?.intValue,
-                weight: try tf.optional("weight", as: NSNumber.self)?.intValue)
+                data: data, txid: txid, hash: hash, depends: depends,
+                fee: try tf.integer("fee", in: -Int(Int32.max)...Int(Int64(21e14))).map(Int64.init),
+                sigops: try tf.integer("sigops", in: 0...Int(Int32.max)),
+                weight: try tf.integer("weight", in: 0...Int(Int32.max)))
         }
-        coinbaseValue = Int64(try f.int("coinbasevalue"))
-        coinbaseAux = (try f.optional("coinbaseaux", as: [String: Any].self) ?? [:]).compactMapValues { $0 as? String }
-        longPollID = try f.optional("longpollid", as: String.self)
-        let targetHex = try f.string("target")
-        target = try UInt256(bigEndianBytes: decodeHex(targetHex, field: "target"))
-        minTime = UInt32(truncatingIfNeeded: try f.int("mintime"))
-        mutable = try f.optional("mutable", as: [String].self) ?? []
-        nonceRange = try f.optional("noncerange", as: String.self)
-        sigopLimit = try f.optional("sigoplimit", as: NSNumber.self)?.intValue
-        sizeLimit = try f.optional("sizelimit", as: NSNumber.self)?.intValue
-        weightLimit = try f.optional("weightlimit", as: NSNumber.self)?.intValue
-        curTime = UInt32(truncatingIfNeeded: try f.int("curtime"))
-        bits = try CompactTarget(hex: f.string("bits"), name: "bits")
-        height = try f.int("height")
-        if let c = try f.optional("default_witness_commitment", as: String.self) {
+        coinbaseValue = Int64(try f.requiredInteger("coinbasevalue", in: 0...Int(Int64(21e14))))
+        coinbaseAux = (try f.fields("coinbaseaux")?.object ?? [:]).compactMapValues { $0 as? String }
+        longPollID = try f.string("longpollid")
+        let targetHex = try f.requiredString("target")
+        let targetBytes = try decodeHex(targetHex, field: "target")
+        guard let t = try? UInt256(bigEndianBytes: targetBytes) else {
+            throw JSONFieldError("field \"target\" must be 64 hex digits")
+        }
+        target = t
+        minTime = UInt32(try f.requiredInteger("mintime", in: 0...Int(UInt32.max)))
+        mutable = try f.strings("mutable") ?? []
+        nonceRange = try f.string("noncerange")
+        sigopLimit = try f.integer("sigoplimit", in: 0...Int(Int32.max))
+        sizeLimit = try f.integer("sizelimit", in: 0...Int(Int32.max))
+        weightLimit = try f.integer("weightlimit", in: 0...Int(Int32.max))
+        curTime = UInt32(try f.requiredInteger("curtime", in: 0...Int(UInt32.max)))
+        bits = try CompactTarget(hex: f.requiredString("bits"), name: "bits")
+        height = try f.requiredInteger("height", in: 0...Int(Int32.max))
+        if let c = try f.string("default_witness_commitment") {
             defaultWitnessCommitment = try decodeHex(c, field: "default_witness_commitment")
         } else {
             defaultWitnessCommitment = nil
         }
+        coinbaseBranch = Merkle.branch(hashesAfterFirst: transactions.map(\.txid))
         guard (try? bits.target()) == target else {
             throw ChainError(.badField, "template: target \(targetHex) does not match bits \(bits.hex)")
         }
@@ -117,7 +143,7 @@ public struct BlockTemplate: Sendable, Hashable {
     /// The header for `coinbase` (merkle root over the coinbase txid and the template's txids), at
     /// `time` (raised to `mintime` if below) and `nonce`.
     public func header(coinbase: Coinbase, time: UInt32? = nil, nonce: UInt32 = 0) -> BlockHeader {
-        let root = Merkle.root([coinbase.txid] + transactions.map(\.txid))
+        let root = Merkle.root(first: coinbase.txid, branch: coinbaseBranch)
         return try! BlockHeader(  // both hashes are 32 bytes by construction
             version: version, previousBlockHash: previousBlockHash, merkleRoot: root,
             time: Swift.max(time ?? curTime, minTime), bits: bits, nonce: nonce)
@@ -131,41 +157,5 @@ public struct BlockTemplate: Sendable, Hashable {
         w.append(coinbase.bytes)
         for t in transactions { w.append(t.data) }
         return w.bytes
-    }
-}
-
-/// Typed access to a JSON object's fields with errors that name the field.
-private struct Fields {
-    let object: [String: Any]
-    let prefix: String
-    init(_ object: [String: Any], prefix: String = "") {
-        self.object = object
-        self.prefix = prefix
-    }
-
-    func int(_ key: String) throws(ChainError) -> Int {
-        guard let v = object[key] else { throw ChainError(.badField, "template: field \"\(prefix)\(key)\" is missing") }
-        // JSON true/false also arrive as NSNumber; their Objective-C type is "c" (char).
-        guard let n = v as? NSNumber, String(cString: n.objCType) != "c", n.doubleValue == n.doubleValue.rounded()
-        else {
-            throw ChainError(.badField, "template: field \"\(prefix)\(key)\" must be an integer")
-        }
-        return n.intValue
-    }
-
-    func string(_ key: String) throws(ChainError) -> String {
-        guard let v = object[key] else { throw ChainError(.badField, "template: field \"\(prefix)\(key)\" is missing") }
-        guard let s = v as? String else {
-            throw ChainError(.badField, "template: field \"\(prefix)\(key)\" must be a string")
-        }
-        return s
-    }
-
-    func optional<T>(_ key: String, as: T.Type) throws(ChainError) -> T? {
-        guard let v = object[key], !(v is NSNull) else { return nil }
-        guard let t = v as? T else {
-            throw ChainError(.badField, "template: field \"\(prefix)\(key)\" has the wrong type")
-        }
-        return t
     }
 }

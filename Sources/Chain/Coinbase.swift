@@ -99,24 +99,3 @@ public struct Coinbase: Hashable, Sendable {
         return w.bytes
     }
 }
-
-/// Merkle trees of transaction hashes (internal byte order), as Bitcoin builds them: pairwise
-/// SHA-256d, the last hash paired with itself on odd levels.
-public enum Merkle {
-    public static func root(_ hashes: [[UInt8]]) -> [UInt8] {
-        guard !hashes.isEmpty else { return [UInt8](repeating: 0, count: 32) }
-        var level = hashes
-        while level.count > 1 {
-            if level.count % 2 == 1 { level.append(level.last!) }
-            level = stride(from: 0, to: level.count, by: 2).map { hash256(level[$0] + level[$0 + 1]) }
-        }
-        return level[0]
-    }
-
-    /// The BIP141 witness commitment script for wtxids (coinbase's wtxid is taken as zero) and a zero
-    /// witness reserved value: OP_RETURN, push 36: aa21a9ed + SHA-256d(witness root ‖ reserved).
-    public static func witnessCommitmentScript(wtxids: [[UInt8]]) -> [UInt8] {
-        let root = Merkle.root([[UInt8](repeating: 0, count: 32)] + wtxids)
-        return [0x6a, 0x24, 0xaa, 0x21, 0xa9, 0xed] + hash256(root + [UInt8](repeating: 0, count: 32))
-    }
-}

@@ -1,3 +1,4 @@
+import FlexSupport
 import Foundation
 
 /// The policy file (`--policy FILE`, JSON): the site's economics and the policy's settings. The same
@@ -55,70 +56,75 @@ public struct PolicyFile: Sendable, Hashable {
     }
 
     public init(json data: Data) throws(SignalError) {
-        let any: Any
-        do { any = try JSONSerialization.jsonObject(with: data) } catch { throw SignalError("malformed JSON") }
-        guard let object = any as? [String: Any] else { throw SignalError("the policy must be a JSON object") }
-        try self.init(object: object)
+        do throws(JSONFieldError) {
+            try self.init(fields: JSONFields(json: data, what: "the policy"))
+        } catch {
+            throw SignalError(error.message)
+        }
     }
 
     /// From an already-parsed JSON object (a config file's `"policy"` section).
     public init(object: [String: Any]) throws(SignalError) {
+        do throws(JSONFieldError) { try self.init(fields: JSONFields(object)) } catch {
+            throw SignalError(error.message)
+        }
+    }
+
+    init(fields f: JSONFields) throws(JSONFieldError) {
         self.init()
-        if let unknown = object.keys.sorted().first(where: { !Self.keys.contains($0) }) {
-            throw SignalError("unknown key \"\(unknown)\"")
-        }
-        func num(_ key: String) throws(SignalError) -> Double? {
-            try SignalMessage.number(object, key, required: false)
-        }
-        func positive(_ key: String) throws(SignalError) -> Double? {
-            guard let v = try num(key) else { return nil }
-            guard v > 0 else { throw SignalError("\"\(key)\" must be positive, got \(v)") }
-            return v
-        }
-        powerWatts = try positive("power_watts")
-        breakEvenUSDPerMWh = try num("breakeven_usd_per_mwh")
-        hashpriceUSDPerPHDay = try num("hashprice_usd_per_ph_day")
-        hashrateHS = try positive("hashrate_hs")
-        btcUSD = try positive("btc_usd")
-        networkDifficulty = try positive("network_difficulty")
-        blockRewardBTC = try positive("block_reward_btc")
-        if let v = try num("hysteresis_usd_per_mwh") { config.hysteresisUSDPerMWh = v }
-        if let v = try num("min_on_seconds") { config.minOnSeconds = v }
-        if let v = try num("min_off_seconds") { config.minOffSeconds = v }
-        config.hardPriceUSDPerMWh = try num("hard_price_usd_per_mwh")
-        if let steps = object["ramp_steps"], !(steps is NSNull) {
-            guard let array = steps as? [Any] else { throw SignalError("\"ramp_steps\" must be an array of numbers") }
+        try f.onlyKeys(Self.keys)
+        // Every number is bounded before it is used: 1e300 seconds or watts would overflow later arithmetic.
+        let price = -1e9...1e9
+        let positive = Double.leastNonzeroMagnitude...1e15
+        let seconds = 0.0...31_536_000.0
+        powerWatts = try f.number("power_watts", in: positive)
+        breakEvenUSDPerMWh = try f.number("breakeven_usd_per_mwh", in: price)
+        hashpriceUSDPerPHDay = try f.number("hashprice_usd_per_ph_day", in: price)
+        hashrateHS = try f.number("hashrate_hs", in: positive)
+        btcUSD = try f.number("btc_usd", in: positive)
+        networkDifficulty = try f.number("network_difficulty", in: Double.leastNonzeroMagnitude...1e30)
+        blockRewardBTC = try f.number("block_reward_btc", in: positive)
+        if let v = try f.number("hysteresis_usd_per_mwh", in: 0...1e9) { config.hysteresisUSDPerMWh = v }
+        if let v = try f.number("min_on_seconds", in: seconds) { config.minOnSeconds = v }
+        if let v = try f.number("min_off_seconds", in: seconds) { config.minOffSeconds = v }
+        config.hardPriceUSDPerMWh = try f.number("hard_price_usd_per_mwh", in: price)
+        if let steps = try f.array("ramp_steps") {
             config.rampSteps = []
-            for (i, s) in array.enumerated() {
-                guard let n = JSONScalar.number(s) else { throw SignalError("\"ramp_steps\"[\(i)] must be a number") }
+            for (i, s) in steps.enumerated() {
+                guard let n = JSONScalar.number(s) else {
+                    throw JSONFieldError("field \"ramp_steps[\(i)]\" must be a number")
+                }
                 config.rampSteps.append(n)
             }
         }
-        if let v = try num("ramp_step_seconds") { config.rampStepSeconds = v }
-        if let v = try num("stale_after_seconds") { config.staleAfterSeconds = v }
-        if let v = try num("safe_capacity") { config.safeCapacity = v }
-        if let v = object["start_halted"], !(v is NSNull) {
-            guard let halted = JSONScalar.bool(v) else { throw SignalError("\"start_halted\" must be true or false") }
-            config.initialCapacity = halted ? 0 : 1
+        // A ramp step shorter than a millisecond is refused: 1e-300 s steps would never end a ramp.
+        if let v = try f.number("ramp_step_seconds", in: 0...86_400) {
+            guard v == 0 || v >= 0.001 else {
+                throw JSONFieldError("field \"ramp_step_seconds\" must be 0 or at least 0.001, got \(v)")
+            }
+            config.rampStepSeconds = v
         }
+        if let v = try f.number("stale_after_seconds", in: 0.001...31_536_000) { config.staleAfterSeconds = v }
+        if let v = try f.number("safe_capacity", in: 0...1) { config.safeCapacity = v }
+        if let halted = try f.bool("start_halted") { config.initialCapacity = halted ? 0 : 1 }
         let sources = [
             breakEvenUSDPerMWh != nil, hashpriceUSDPerPHDay != nil,
             btcUSD != nil || networkDifficulty != nil || blockRewardBTC != nil,
         ].filter { $0 }.count
         if sources > 1 {
-            throw SignalError(
+            throw JSONFieldError(
                 "give one of \"breakeven_usd_per_mwh\", \"hashprice_usd_per_ph_day\" or \"btc_usd\"+\"network_difficulty\"+\"block_reward_btc\""
             )
         }
         if btcUSD != nil || networkDifficulty != nil || blockRewardBTC != nil {
             guard btcUSD != nil, networkDifficulty != nil, blockRewardBTC != nil else {
-                throw SignalError("\"btc_usd\", \"network_difficulty\" and \"block_reward_btc\" go together")
+                throw JSONFieldError("\"btc_usd\", \"network_difficulty\" and \"block_reward_btc\" go together")
             }
         }
         if (hashpriceUSDPerPHDay != nil || btcUSD != nil) && powerWatts == nil {
-            throw SignalError("\"power_watts\" is needed to turn revenue per hash into a break-even price")
+            throw JSONFieldError("\"power_watts\" is needed to turn revenue per hash into a break-even price")
         }
-        try config.validate()
+        do { try config.validate() } catch { throw JSONFieldError(error.message) }
     }
 
     /// Whether the break-even price depends on the hash rate (and none is configured).

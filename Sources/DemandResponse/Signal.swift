@@ -1,3 +1,4 @@
+import FlexSupport
 import Foundation
 
 /// One message of FlexMiner's signal protocol v1: newline-delimited JSON objects, one per line.
@@ -91,92 +92,42 @@ extension SignalMessage {
             throw SignalError("malformed JSON")
         }
         guard let object = any as? [String: Any] else { throw SignalError("a message must be a JSON object") }
-        guard let type = object["type"] else { throw SignalError("missing field \"type\"") }
-        guard let typeName = type as? String else { throw SignalError("field \"type\" must be a string") }
-        let token = try optionalString(object, "token")
+        do throws(JSONFieldError) {
+            return try parse(JSONFields(object), now: now)
+        } catch {
+            throw SignalError(error.message)
+        }
+    }
+
+    static func parse(_ f: JSONFields, now: Date) throws(JSONFieldError) -> SignalEnvelope {
+        let typeName = try f.requiredString("type")
+        let token = try f.string("token")
         let message: SignalMessage
         switch typeName {
         case "price":
-            let price = try number(object, "usd_per_mwh", required: true)!
-            let start = try date(object, "interval_start")
-            let minutes = try number(object, "interval_minutes", required: false)
-            if let m = minutes, m <= 0 { throw SignalError("field \"interval_minutes\" must be positive, got \(m)") }
+            let price = try f.requiredNumber("usd_per_mwh")
+            let start = try f.date("interval_start")
+            let minutes = try f.number("interval_minutes")
+            if let m = minutes, m <= 0 {
+                throw JSONFieldError("field \"interval_minutes\" must be positive, got \(m)")
+            }
             message = .price(PriceSignal(usdPerMWh: price, intervalStart: start, intervalMinutes: minutes))
         case "curtail":
-            let level = try number(object, "level", required: true)!
+            let level = try f.requiredNumber("level")
             guard (0...1).contains(level) else {
-                throw SignalError("field \"level\" must be within [0, 1], got \(level)")
+                throw JSONFieldError("field \"level\" must be within [0, 1], got \(level)")
             }
-            let until = try date(object, "until")
+            let until = try f.date("until")
             if let u = until, u <= now {
-                throw SignalError("field \"until\" is in the past (\(ISO8601DateFormatter().string(from: u)))")
+                throw JSONFieldError("field \"until\" is in the past (\(ISO8601.format(u)))")
             }
             message = .curtail(
-                CurtailSignal(
-                    level: level, id: try optionalString(object, "id"), until: until,
-                    reason: try optionalString(object, "reason")))
-        case "release": message = .release(id: try optionalString(object, "id"))
+                CurtailSignal(level: level, id: try f.string("id"), until: until, reason: try f.string("reason")))
+        case "release": message = .release(id: try f.string("id"))
         case "heartbeat": message = .heartbeat
         case "status": message = .status
-        default: throw SignalError("unknown type \"\(typeName.prefix(40))\"")
+        default: throw JSONFieldError("unknown type \"\(typeName.prefix(40))\"")
         }
         return SignalEnvelope(message: message, token: token)
-    }
-
-    static func number(_ o: [String: Any], _ key: String, required: Bool) throws(SignalError) -> Double? {
-        guard let v = o[key], !(v is NSNull) else {
-            if required { throw SignalError("missing field \"\(key)\"") }
-            return nil
-        }
-        guard let d = JSONScalar.number(v) else { throw SignalError("field \"\(key)\" must be a number") }
-        guard d.isFinite else { throw SignalError("field \"\(key)\" must be a finite number") }
-        return d
-    }
-
-    static func optionalString(_ o: [String: Any], _ key: String) throws(SignalError) -> String? {
-        guard let v = o[key], !(v is NSNull) else { return nil }
-        guard let s = v as? String else { throw SignalError("field \"\(key)\" must be a string") }
-        return s
-    }
-
-    static func date(_ o: [String: Any], _ key: String) throws(SignalError) -> Date? {
-        guard let s = try optionalString(o, key) else { return nil }
-        guard let d = ISO8601.parse(s) else {
-            throw SignalError("field \"\(key)\" is not an ISO 8601 date-time: \"\(s.prefix(40))\"")
-        }
-        return d
-    }
-}
-
-/// ISO 8601 date-times as signal sources write them: with a zone (Z or ±hh:mm), optional fractional
-/// seconds.
-public enum ISO8601 {
-    public static func parse(_ text: String) -> Date? {
-        let plain = ISO8601DateFormatter()
-        plain.formatOptions = [.withInternetDateTime]
-        if let d = plain.date(from: text) { return d }
-        let fractional = ISO8601DateFormatter()
-        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return fractional.date(from: text)
-    }
-
-    /// `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC). Written by hand: it runs for every decision-log entry, on the
-    /// signal path, where building a date formatter per call would cost a large part of a millisecond.
-    public static func format(_ date: Date) -> String {
-        let t = date.timeIntervalSince1970
-        var seconds = time_t(t.rounded(.down))
-        var millis = Int(((t - Double(seconds)) * 1000).rounded(.down))
-        if millis >= 1000 {
-            seconds += 1
-            millis -= 1000
-        }
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func pad(_ v: Int32, _ width: Int) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: Swift.max(0, width - s.count)) + s
-        }
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(millis), 3))Z"
     }
 }

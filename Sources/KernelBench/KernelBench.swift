@@ -1,4 +1,5 @@
 import Chain
+import FlexSupport
 import Foundation
 import Mining
 import MiningKernels
@@ -161,35 +162,6 @@ extension KernelBench {
         }
         return (LatencySummary(halts), LatencySummary(resumes))
     }
-}
-
-/// Percentiles of a set of latencies.
-public struct LatencySummary: Sendable, CustomStringConvertible {
-    public let count: Int
-    public let p50: Duration
-    public let p99: Duration
-    public let max: Duration
-
-    public init(_ samples: [Duration]) {
-        let s = samples.sorted()
-        count = s.count
-        func at(_ q: Double) -> Duration {
-            s.isEmpty ? .zero : s[Swift.min(s.count - 1, Int((Double(s.count) * q).rounded(.down)))]
-        }
-        p50 = at(0.5)
-        p99 = at(0.99)
-        max = s.last ?? .zero
-    }
-
-    public var description: String {
-        "n=\(count) p50 \(p50.microsecondsText) p99 \(p99.microsecondsText) max \(max.microsecondsText)"
-    }
-}
-
-extension Duration {
-    public var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
-    public var microseconds: Double { seconds * 1e6 }
-    var microsecondsText: String { String(format: "%.0f µs", microseconds) }
 }
 
 /// Keeps a value alive so the optimizer cannot delete the work that produced it.

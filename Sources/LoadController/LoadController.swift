@@ -1,22 +1,8 @@
 import DemandResponse
+import FlexSupport
 import Foundation
 import Mining
 import Synchronization
-
-/// What the controller commands: the mining engine, or a stand-in in tests.
-public protocol LoadActuator: AnyObject, Sendable {
-    /// Stops all hashing; returns once every worker is blocked, with the measured latency.
-    func halt() -> Duration
-    /// Lets workers hash again; returns once every wanted worker runs, with the measured latency.
-    func resume() -> Duration
-    func setCapacity(_ fraction: Double)
-    var isHalted: Bool { get }
-    var threadCount: Int { get }
-    /// Workers the current capacity lets hash (0 when halted).
-    var activeWorkerCount: Int { get }
-    /// Recent hash rate (H/s).
-    var hashRate: Double { get }
-}
 
 extension MiningEngine: LoadActuator {
     public var activeWorkerCount: Int { snapshot().activeWorkers }
@@ -287,19 +273,17 @@ public final class LoadController: Sendable {
 
     /// Makes the miner match the decision. Returns the measured halt/resume latency when it halted or resumed.
     private func apply(_ d: Decision, inner s: inout Inner) -> (Duration?, Duration?) {
-        if d.capacity == 0 {
-            guard !actuator.isHalted else { return (nil, nil) }
-            let h = actuator.halt()
+        let change = actuator.apply(capacity: d.capacity)
+        switch change {
+        case .halted(let h):
             s.lastHaltLatency = h
             observer?(.halted(latency: h))
-            return (h, nil)
+        case .resumed(let r):
+            s.lastResumeLatency = r
+            observer?(.resumed(latency: r))
+        case .none: break
         }
-        actuator.setCapacity(d.capacity)
-        guard actuator.isHalted else { return (nil, nil) }
-        let r = actuator.resume()
-        s.lastResumeLatency = r
-        observer?(.resumed(latency: r))
-        return (nil, r)
+        return (change.haltLatency, change.resumeLatency)
     }
 
     private func logAction(_ d: Decision, halt: Duration?, resume: Duration?, received: Duration?) {
@@ -361,19 +345,9 @@ public final class LoadController: Sendable {
         -> SignalEnvelope
     {
         let envelope = try SignalMessage.parse(line, now: now)
-        if let required = origin.requiredToken, !sameToken(envelope.token, required) {
+        if let required = origin.requiredToken, !ConstantTime.equal(envelope.token, required) {
             throw SignalError("missing or wrong \"token\"")
         }
         return envelope
-    }
-
-    /// Compares in time independent of where the first difference is.
-    static func sameToken(_ given: String?, _ required: String) -> Bool {
-        guard let given else { return false }
-        let a = Array(given.utf8)
-        let b = Array(required.utf8)
-        var diff = UInt8(a.count == b.count ? 0 : 1)
-        for i in 0..<b.count { diff |= (i < a.count ? a[i] : 0) ^ b[i] }
-        return diff == 0
     }
 }

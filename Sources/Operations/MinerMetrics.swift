@@ -4,6 +4,7 @@ import LoadController
 import Mining
 import Prometheus
 import Synchronization
+import WorkSources
 
 /// The miner's metrics, recorded through swift-metrics into a Prometheus registry of their own (so that
 /// several miners, e.g. in tests, never share one), and rendered in Prometheus' text format.
@@ -73,12 +74,19 @@ public final class MinerMetrics: Sendable {
         }
     }
 
-    /// One block, by result: "found" when written or journaled, then the node's verdict.
-    public func block(result: String) {
-        let r =
-            result == "found" || result == "accepted"
-            ? result : result.hasPrefix("unsubmitted") ? "unsubmitted" : "rejected"
-        CoreMetrics.Counter(label: "flexminer_blocks_total", dimensions: [("result", r)], factory: factory).increment()
+    /// One solved block ("found"), and then its outcome where there is one.
+    public func block(_ outcome: BlockOutcome) {
+        func count(_ result: String) {
+            CoreMetrics.Counter(label: "flexminer_blocks_total", dimensions: [("result", result)], factory: factory)
+                .increment()
+        }
+        count("found")
+        switch outcome {
+        case .written: break
+        case .accepted: count("accepted")
+        case .rejected: count("rejected")
+        case .unsubmitted: count("unsubmitted")
+        }
     }
 
     /// Brings the gauges and the hash counter up to date (before each scrape and once a second).

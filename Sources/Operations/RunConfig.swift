@@ -1,4 +1,5 @@
 import DemandResponse
+import FlexSupport
 import Foundation
 
 /// The `flexminer run` configuration file (JSON). Every key is a `run` flag with `-` written `_`; a flag
@@ -68,80 +69,48 @@ public struct RunConfig: Sendable, Equatable {
     }
 
     public init(json data: Data) throws(ConfigError) {
-        guard let any = try? JSONSerialization.jsonObject(with: data) else { throw ConfigError("malformed JSON") }
-        guard let o = any as? [String: Any] else { throw ConfigError("the configuration must be a JSON object") }
-        if let unknown = o.keys.sorted().first(where: { !Self.keys.contains($0) }) {
-            throw ConfigError("unknown key \"\(unknown)\"")
+        do throws(JSONFieldError) {
+            try self.init(fields: JSONFields(json: data, what: "the configuration"))
+        } catch {
+            throw ConfigError(error.message)
         }
-        func string(_ k: String) throws(ConfigError) -> String? {
-            guard let v = o[k], !(v is NSNull) else { return nil }
-            guard let s = v as? String else { throw ConfigError("\"\(k)\" must be a string") }
-            return s
-        }
-        func bool(_ k: String) throws(ConfigError) -> Bool? {
-            guard let v = o[k], !(v is NSNull) else { return nil }
-            guard let b = JSONScalar.bool(v) else { throw ConfigError("\"\(k)\" must be true or false") }
-            return b
-        }
-        func number(_ k: String) throws(ConfigError) -> Double? {
-            guard let v = o[k], !(v is NSNull) else { return nil }
-            guard let d = JSONScalar.number(v), d.isFinite else {
-                throw ConfigError("\"\(k)\" must be a finite number")
+    }
+
+    init(fields f: JSONFields) throws(JSONFieldError) {
+        try f.onlyKeys(Self.keys)
+        benchmarkWork = try f.bool("benchmark_work")
+        template = try f.string("template")
+        rpc = try f.string("rpc")
+        rpcCookie = try f.string("rpc_cookie")
+        rpcUser = try f.string("rpc_user")
+        rpcPassword = try f.string("rpc_password")
+        journal = try f.string("journal")
+        payout = try f.string("payout")
+        network = try f.oneOf("network", ["main", "test", "signet", "regtest"])
+        blocks = try f.integer("blocks", in: 1...Int(Int32.max))
+        out = try f.string("out")
+        coinbaseMessage = try f.string("coinbase_message")
+        signals = try f.strings("signals")
+        if let p = try f.fields("policy") {
+            do { policy = try PolicyFile(object: p.object) } catch {
+                throw JSONFieldError("field \"policy\": \(error.message)")
             }
-            return d
         }
-        func integer(_ k: String, _ range: ClosedRange<Int>) throws(ConfigError) -> Int? {
-            guard let d = try number(k) else { return nil }
-            guard d == d.rounded(), let i = Int(exactly: d), range.contains(i) else {
-                throw ConfigError("\"\(k)\" must be a whole number in \(range.lowerBound)...\(range.upperBound)")
-            }
-            return i
-        }
-        func oneOf(_ k: String, _ allowed: [String]) throws(ConfigError) -> String? {
-            guard let s = try string(k) else { return nil }
-            guard allowed.contains(s) else {
-                throw ConfigError("\"\(k)\" must be one of \(allowed.joined(separator: ", ")), got \"\(s)\"")
-            }
-            return s
-        }
-        benchmarkWork = try bool("benchmark_work")
-        template = try string("template")
-        rpc = try string("rpc")
-        rpcCookie = try string("rpc_cookie")
-        rpcUser = try string("rpc_user")
-        rpcPassword = try string("rpc_password")
-        journal = try string("journal")
-        payout = try string("payout")
-        network = try oneOf("network", ["main", "test", "signet", "regtest"])
-        blocks = try integer("blocks", 1...Int(Int32.max))
-        out = try string("out")
-        coinbaseMessage = try string("coinbase_message")
-        if let v = o["signals"], !(v is NSNull) {
-            guard let list = v as? [Any], let strings = list as? [String], !strings.isEmpty else {
-                throw ConfigError("\"signals\" must be a non-empty array of strings like \"unix:PATH\"")
-            }
-            signals = strings
-        }
-        if let v = o["policy"], !(v is NSNull) {
-            guard let object = v as? [String: Any] else { throw ConfigError("\"policy\" must be an object") }
-            do { policy = try PolicyFile(object: object) } catch { throw ConfigError("\"policy\": \(error.message)") }
-        }
-        policyFile = try string("policy_file")
-        if policy != nil && policyFile != nil { throw ConfigError("give \"policy\" or \"policy_file\", not both") }
-        breakeven = try number("breakeven")
-        decisionLog = try string("decision_log")
-        startHalted = try bool("start_halted")
-        allowRemote = try bool("allow_remote")
-        tokenFile = try string("token_file")
-        threads = try integer("threads", 1...1024)
-        kernel = try string("kernel")
-        priority = try oneOf("priority", ["idle", "low", "normal"])
-        seconds = try number("seconds")
-        if let s = seconds, s <= 0 { throw ConfigError("\"seconds\" must be positive") }
-        http = try string("http")
-        logFormat = try oneOf("log_format", ["human", "json"])
-        logLevel = try oneOf("log_level", ["trace", "debug", "info", "notice", "warning", "error", "critical"])
-        statusLine = try bool("status_line")
+        policyFile = try f.string("policy_file")
+        if policy != nil && policyFile != nil { throw JSONFieldError("give \"policy\" or \"policy_file\", not both") }
+        breakeven = try f.number("breakeven", in: -1e9...1e9)
+        decisionLog = try f.string("decision_log")
+        startHalted = try f.bool("start_halted")
+        allowRemote = try f.bool("allow_remote")
+        tokenFile = try f.string("token_file")
+        threads = try f.integer("threads", in: ThreadCount.range)
+        kernel = try f.string("kernel")
+        priority = try f.oneOf("priority", ["idle", "low", "normal"])
+        seconds = try f.number("seconds", in: 0.001...31_536_000)
+        http = try f.string("http")
+        logFormat = try f.oneOf("log_format", ["human", "json"])
+        logLevel = try f.oneOf("log_level", ["trace", "debug", "info", "notice", "warning", "error", "critical"])
+        statusLine = try f.bool("status_line")
     }
 }
 

@@ -1,4 +1,5 @@
 import DemandResponse
+import FlexSupport
 import Foundation
 import LoadController
 import NIOCore
@@ -37,26 +38,15 @@ public final class StatusServer: Sendable {
         self.channel = channel
     }
 
-    /// Parses `HOST:PORT` (IPv6 as `[::1]:PORT`).
-    public static func parseAddress(_ text: String) throws(ConfigError) -> (host: String, port: Int) {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
-            (0...65535).contains(port)
-        else { throw ConfigError("--http \(text): expected HOST:PORT, e.g. 127.0.0.1:9105") }
-        var host = String(text[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard !host.isEmpty else { throw ConfigError("--http \(text): empty host") }
-        return (host, port)
-    }
-
     /// Binds and serves.
     /// - Parameter token: required on POSTs; must be given when `host` is not loopback.
     public static func start(host: String, port: Int, token: String?, routes: Routes, group: any EventLoopGroup)
         async throws(ConfigError) -> StatusServer
     {
-        if !SignalSourceSpec.isLoopback(host: host) && token == nil {
+        if !Loopback.contains(host: host) && token == nil {
             throw ConfigError("--http \(host):\(port): beyond loopback the HTTP API needs a token")
         }
-        let requiredToken = SignalSourceSpec.isLoopback(host: host) ? nil : token
+        let requiredToken = Loopback.contains(host: host) ? nil : token
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 32)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -140,8 +130,7 @@ final class HTTPHandler: ChannelInboundHandler {
                 let given = h.headers.first(name: "Authorization").map {
                     $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : ""
                 }
-                guard let given, given.utf8.count == token.utf8.count,
-                    zip(given.utf8, token.utf8).allSatisfy({ $0 == $1 })
+                guard ConstantTime.equal(given, token)
                 else {
                     return error(.unauthorized, "missing or wrong token (Authorization: Bearer TOKEN)")
                 }

@@ -1,3 +1,4 @@
+import FlexSupport
 import Foundation
 
 /// The simulation as an SVG picture: price over time, the break-even line, the periods mined shaded

@@ -1,4 +1,5 @@
 import DemandResponse
+import FlexSupport
 import Foundation
 
 /// A timestamped `curtail` or `release` message from an events file.

@@ -1,4 +1,5 @@
 import DemandResponse
+import FlexSupport
 import Foundation
 
 /// The simulation report: what `--report PATH` writes and `--json` prints.

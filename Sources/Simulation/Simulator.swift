@@ -1,4 +1,5 @@
 import DemandResponse
+import FlexSupport
 import Foundation
 
 /// The site's economics for a simulation.
@@ -20,11 +21,11 @@ public struct SiteModel: Sendable {
     }
 }
 
-/// What `--live` plugs in: the real engine, commanded as decisions happen, with time compressed.
+/// What `--live` plugs in: a real miner, commanded through the same `LoadActuator.apply` as the live
+/// controller, with time compressed.
 public protocol LiveLoad: AnyObject {
-    /// Makes the miner match `capacity`; returns the measured halt or resume latency when it halted or
-    /// resumed (nil for a capacity change or no change).
-    func apply(capacity: Double, previous: Double) -> Duration?
+    /// The miner the simulated decisions command.
+    var load: any LoadActuator { get }
     /// Called at the start of every interval: sleeps until that interval's turn on the compressed clock.
     func pace(interval index: Int)
 }
@@ -160,7 +161,8 @@ public enum Simulator {
             if (d.previousCapacity == 0) != (d.capacity == 0) { totals.transitions += 1 }
             capacity = d.capacity
             guard let live else { return nil }
-            let latency = live.apply(capacity: d.capacity, previous: d.previousCapacity)
+            let change = live.load.apply(capacity: d.capacity)
+            let latency = change.haltLatency ?? change.resumeLatency
             if let l = latency { if d.capacity == 0 { halts.append(l) } else { resumes.append(l) } }
             return latency
         }

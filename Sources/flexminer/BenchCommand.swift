@@ -1,5 +1,6 @@
 import ArgumentParser
 import CPUFeatures
+import FlexSupport
 import Foundation
 import KernelBench
 import LoadController

@@ -1,10 +1,12 @@
 import ArgumentParser
 import Chain
+import FlexSupport
 import Foundation
 import Mining
 import MiningKernels
 import NodeRPC
 import SHA256
+import WorkSources
 
 struct MineCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -52,7 +54,7 @@ struct MineCommand: AsyncParsableCommand {
     var bits: String?
 
     @Option(help: "Worker threads (default: one per CPU).")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    var threads: Int = ThreadCount.default
 
     @Option(help: "Kernel: auto or a kernel name.")
     var kernel: KernelSelection = KernelSelection(argument: "auto")!
@@ -97,20 +99,70 @@ struct MineCommand: AsyncParsableCommand {
                 throw ValidationError("give exactly one of --target or --bits")
             }
         }
-        guard (1...1024).contains(threads) else { throw ValidationError("--threads must be 1...1024, got \(threads)") }
+        if let problem = ThreadCount.problem(threads) { throw ValidationError(problem) }
         if let c = count, c == 0 || c > (1 << 32) { throw ValidationError("--count must be 1...4294967296, got \(c)") }
     }
 
     func run() async throws {
-        if let path = template { return try await mineTemplate(path) }
-        if node.rpc != nil { return try await mineNode() }
+        let logger = CommandLog.bootstrap()
+        let kernel = try self.kernel.single()
+        let started = ContinuousClock.now
+        if let h = header { return try await searchHeader(h, kernel: kernel) }
+        let source: any WorkSource
+        if let path = template {
+            do {
+                let work = try TemplateFileWork.load(
+                    path: path, payout: payout!, network: network, message: coinbaseMessage)
+                source = TemplateFileWork(
+                    work: work, origin: path, blocks: blocks, out: out, afterLimit: .stop, logger: logger)
+            } catch { throw ValidationError(error.message) }
+        } else {
+            var options = NodeWork.Options(payout: payout!)
+            options.blocks = blocks
+            options.coinbaseMessage = Array(coinbaseMessage.utf8)
+            source = NodeWork(
+                client: try node.client(), journal: BlockJournal(path: journal), options: options, logger: logger)
+        }
+        let engine = try MiningEngine(kernel: kernel, threads: threads, priority: priority, source: source.jobSource)
+        let json = self.json
+        defer { engine.stop() }
+        do {
+            try await source.run(engine: engine) { b in
+                let seconds = Int((ContinuousClock.now - started).seconds)
+                switch (b.outcome, json) {
+                case (.written(let path), true):
+                    printJSON([
+                        "hash": b.hash, "height": b.height, "nonce": Int(b.nonce), "path": path, "job_id": Int(b.jobID),
+                        "time": Int(b.time), "bytes": b.bytes, "hashes": Int(engine.snapshot().totalHashes),
+                        "seconds": seconds,
+                    ])
+                case (.written(let path), false): print("block \(b.height) \(b.hash) nonce \(b.nonce) -> \(path)")
+                case (let outcome, true):
+                    var fields: [String: Any] = ["hash": b.hash, "height": b.height, "result": outcome.description]
+                    if b.resubmitted { fields["resubmitted"] = true } else { fields["nonce"] = Int(b.nonce) }
+                    printJSON(fields)
+                case (let outcome, false):
+                    print(
+                        b.resubmitted
+                            ? "journaled block \(b.height) \(b.hash): \(outcome)"
+                            : "block \(b.height) \(b.hash) nonce \(b.nonce): \(outcome)")
+                }
+            }
+        } catch {
+            await source.shutdown()
+            throw ValidationError(error.message)
+        }
+        await source.shutdown()
+    }
+
+    /// `--header`: the first nonce of one header (with optional time rolls) whose hash meets the target.
+    func searchHeader(_ text: String, kernel: Kernel) async throws {
         let parsedHeader: BlockHeader
         let blockTarget: UInt256
         do {
-            parsedHeader = try BlockHeader(hex: header!, name: "--header")
+            parsedHeader = try BlockHeader(hex: text, name: "--header")
             if let t = target {
-                let bytes: [UInt8]
-                do { bytes = try Hex.decode(t, name: "--target") } catch { throw ValidationError(error.message) }
+                let bytes = try Hex.decode(t, name: "--target")
                 guard bytes.count == 32 else {
                     throw ValidationError("--target: 64 hex digits expected, got \(t.utf8.count)")
                 }
@@ -120,49 +172,26 @@ struct MineCommand: AsyncParsableCommand {
             }
         } catch let error as ChainError {
             throw ValidationError(error.message)
+        } catch let error as SHA256Error {
+            throw ValidationError(error.message)
         }
-        let chosen = try kernel.kernels(includeVariants: true)[0]
         let job = try MiningJob(
             id: 1, header: parsedHeader, blockTarget: blockTarget, firstNonce: firstNonce,
             nonceCount: count ?? (1 << 32) - UInt64(firstNonce))
         let engine = try MiningEngine(
-            kernel: chosen, threads: threads, priority: priority,
+            kernel: kernel, threads: threads, priority: priority,
             source: TimeRollingSource(baseTime: parsedHeader.time, maxTimeRoll: rollTime))
         let started = ContinuousClock.now
-        engine.setJob(job)
-        var result: MiningEvent?
-        for await event in engine.events {
-            if case .solution(let s) = event, !s.isBlock { continue }
-            result = event
-            break
-        }
+        let solution = await HeaderSearch.first(engine: engine, job: job)
         engine.stop()
-        let elapsed = ContinuousClock.now - started
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        let seconds = (ContinuousClock.now - started).seconds
         let hashes = engine.snapshot().totalHashes
-        switch result {
-        case .solution(let s):
+        let common: [String: Any] = [
+            "hashes": Int(hashes), "seconds": seconds, "kernel": kernel.description, "threads": threads,
+        ]
+        guard let s = solution else {
             if json {
-                printJSON([
-                    "found": true, "nonce": Int(s.nonce), "hash": s.hash.reversedHex, "header": s.header.hex,
-                    "time": Int(s.header.time), "job_id": Int(s.jobID), "hashes": Int(hashes), "seconds": seconds,
-                    "kernel": chosen.description, "threads": threads,
-                ])
-            } else {
-                print("found nonce \(s.nonce) (0x\(String(s.nonce, radix: 16)))")
-                print("hash   \(s.hash.reversedHex)")
-                print("header \(s.header.hex)")
-                print(
-                    String(
-                        format: "%llu hashes in %.3f s with %@ on %d thread(s)", hashes, seconds, chosen.description,
-                        threads))
-            }
-        default:
-            if json {
-                printJSON([
-                    "found": false, "exhausted": true, "hashes": Int(hashes), "seconds": seconds,
-                    "kernel": chosen.description, "threads": threads,
-                ])
+                printJSON(common.merging(["found": false, "exhausted": true]) { a, _ in a })
             } else {
                 print(
                     "nonce space exhausted: no nonce meets the target (\(hashes) hashes in \(String(format: "%.3f", seconds)) s)"
@@ -170,119 +199,20 @@ struct MineCommand: AsyncParsableCommand {
             }
             throw ExitCode(1)
         }
-    }
-}
-
-extension MineCommand {
-    func mineNode() async throws {
-        let client = try node.client()
-        let chosen = try kernel.kernels(includeVariants: true)[0]
-        let engine = try MiningEngine(kernel: chosen, threads: threads, priority: priority)
-        var options = NodeMiner.Options(payout: payout!)
-        options.blocks = blocks
-        options.coinbaseMessage = Array(coinbaseMessage.utf8)
-        let miner = NodeMiner(client: client, engine: engine, journal: BlockJournal(path: journal), options: options) {
-            FileHandle.standardError.write(Data("flexminer: \($0)\n".utf8))
-        }
-        let json = self.json
-        // Blocks solved before a crash or while the node was down go first.
-        if let earlier = try? await NodeMiner.resubmit(journal: BlockJournal(path: journal), client: client) {
-            for (entry, result) in earlier {
-                if json {
-                    printJSON(["hash": entry.hash, "height": entry.height, "result": result, "resubmitted": true])
-                } else {
-                    print("journaled block \(entry.height) \(entry.hash): \(result)")
-                }
-            }
-        }
-        do {
-            try await miner.run { r in
-                if json {
-                    printJSON(["hash": r.hash, "height": r.height, "nonce": Int(r.nonce), "result": r.result])
-                } else {
-                    print("block \(r.height) \(r.hash) nonce \(r.nonce): \(r.result)")
-                }
-            }
-        } catch {
-            engine.stop()
-            await client.shutdown()
-            throw ValidationError(error.message)
-        }
-        engine.stop()
-        await client.shutdown()
-    }
-
-    func mineTemplate(_ path: String) async throws {
-        let work = try loadTemplateWork(path, payout: payout!, network: network, message: coinbaseMessage)
-        let chosen = try kernel.kernels(includeVariants: true)[0]
-        let engine = try MiningEngine(kernel: chosen, threads: threads, priority: priority, source: work)
-        defer { engine.stop() }
-        let started = ContinuousClock.now
-        engine.setJob(work.freshJob())
-        var mined = 0
-        var usedJobs = Set<UInt64>()  // one block per coinbase: later solutions of a used job compete with it
-        for await event in engine.events {
-            guard case .solution(let s) = event, s.isBlock, !s.isStale, !usedJobs.contains(s.jobID),
-                let block = work.block(for: s)
-            else { continue }
-            usedJobs.insert(s.jobID)
-            let hash = s.hash.reversedHex
-            let file = try BlockFiles.write(hex: Hex.encode(block), height: work.template.height, hash: hash, to: out)
-            mined += 1
-            let seconds = (ContinuousClock.now - started).components.seconds
-            if json {
-                printJSON([
-                    "hash": hash, "height": work.template.height, "nonce": Int(s.nonce), "path": file,
-                    "job_id": Int(s.jobID), "time": Int(s.header.time), "bytes": block.count,
-                    "hashes": Int(engine.snapshot().totalHashes), "seconds": Int(seconds),
-                ])
-            } else {
-                print("block \(work.template.height) \(hash) nonce \(s.nonce) -> \(file)")
-            }
-            if mined == blocks { break }
-            engine.setJob(work.freshJob())  // the next block gets its own coinbase
-        }
-    }
-}
-
-/// Reads a getblocktemplate file and prepares its work (coinbase paying `payout`, extranonce rolling).
-/// - Throws: `ValidationError` naming the file and what is wrong with it.
-func loadTemplateWork(_ path: String, payout: String, network: String?, message coinbaseMessage: String) throws
-    -> TemplateWork
-{
-    let data: Data
-    do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-        throw ValidationError("--template \(path): cannot read the file (\(error.localizedDescription))")
-    }
-    let work: TemplateWork
-    do {
-        let t = try BlockTemplate(json: data)
-        let given = network.flatMap(Network.init(rawValue:))
-        if let implied = t.impliedNetwork, let given, implied != given {
-            throw ValidationError(
-                "--network \(given.rawValue) does not match the template, which is for \(implied.rawValue)")
-        }
-        let script: [UInt8]
-        if let raw = try? Hex.decode(payout), !raw.isEmpty, raw.count <= 10_000,
-            (try? PayoutAddress(payout)) == nil
-        {
-            script = raw
-        } else if let net = t.impliedNetwork ?? given {
-            script = try PayoutAddress(payout, network: net).scriptPubKey
+        if json {
+            printJSON(
+                common.merging([
+                    "found": true, "nonce": Int(s.nonce), "hash": s.hash.reversedHex, "header": s.header.hex,
+                    "time": Int(s.header.time), "job_id": Int(s.jobID),
+                ]) { a, _ in a })
         } else {
-            throw ValidationError(
-                "--network is needed: this template's target does not say which network it is for")
+            print("found nonce \(s.nonce) (0x\(String(s.nonce, radix: 16)))")
+            print("hash   \(s.hash.reversedHex)")
+            print("header \(s.header.hex)")
+            print(
+                String(
+                    format: "%llu hashes in %.3f s with %@ on %d thread(s)", hashes, seconds, kernel.description,
+                    threads))
         }
-        work = try TemplateWork(template: t, payoutScript: script, message: Array(coinbaseMessage.utf8))
-    } catch let error as ChainError {
-        throw ValidationError("--template \(path): \(error.message)")
-    }
-    return work
-}
-
-/// Prints a flat JSON object with sorted keys on one line.
-func printJSON(_ object: [String: Any]) {
-    if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) {
-        print(String(decoding: data, as: UTF8.self))
     }
 }

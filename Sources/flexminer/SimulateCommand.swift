@@ -1,9 +1,11 @@
 import ArgumentParser
 import DemandResponse
+import FlexSupport
 import Foundation
 import KernelBench
 import Mining
 import MiningKernels
+import Operations
 import Simulation
 
 struct SimulateCommand: ParsableCommand {
@@ -105,7 +107,7 @@ struct SimulateCommand: ParsableCommand {
         guard liveIntervalMs >= 1 && liveIntervalMs <= 60_000 else {
             throw ValidationError("--live-interval-ms must be 1...60000")
         }
-        guard (1...1024).contains(threads) else { throw ValidationError("--threads must be 1...1024") }
+        if let problem = ThreadCount.problem(threads) { throw ValidationError(problem) }
         for (flag, text) in [("--min-on", minOn), ("--min-off", minOff), ("--response-deadline", responseDeadline)] {
             if let text { _ = try parseDuration(text, flag: flag) }
         }
@@ -230,61 +232,4 @@ struct SimulateCommand: ParsableCommand {
             if let c = chart { print("chart: \(c)") }
         }
     }
-}
-
-/// The real engine for `simulate --live`: hashing an unsolvable job, commanded by the simulated policy,
-/// with one interval per `intervalMs` of wall-clock time.
-final class EngineLiveLoad: LiveLoad {
-    let engine: MiningEngine
-    let intervalMs: Double
-    var start: ContinuousClock.Instant?
-
-    init(threads: Int, intervalMs: Double) throws {
-        engine = try MiningEngine(threads: threads)
-        let job = MiningJob.unsolvable(seed: 11)
-        engine.setJob(job)
-        self.intervalMs = intervalMs
-    }
-
-    func apply(capacity: Double, previous: Double) -> Duration? {
-        if capacity == 0 {
-            return engine.isHalted ? nil : engine.halt()
-        }
-        engine.setCapacity(capacity)
-        return engine.isHalted ? engine.resume() : nil
-    }
-
-    func pace(interval index: Int) {
-        let now = ContinuousClock.now
-        guard let start else {
-            start = now
-            return
-        }
-        let due = start + .milliseconds(intervalMs * Double(index))
-        if due > now { Thread.sleep(forTimeInterval: (due - now).seconds) }
-    }
-
-    func stop() { engine.stop() }
-}
-
-/// `300`, `300s`, `5m`, `1h`, `1h30m`, `250ms` → seconds.
-func parseDuration(_ text: String, flag: String) throws -> Double {
-    let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86_400)]
-    var rest = Substring(text.trimmingCharacters(in: .whitespaces))
-    if let plain = Double(rest), plain.isFinite, plain >= 0 { return plain }
-    var total = 0.0
-    var any = false
-    while !rest.isEmpty {
-        let digits = rest.prefix { $0.isNumber || $0 == "." }
-        guard let value = Double(digits) else { break }
-        rest = rest.dropFirst(digits.count)
-        guard let (unit, scale) = units.first(where: { rest.hasPrefix($0.0) }) else { break }
-        total += value * scale
-        rest = rest.dropFirst(unit.count)
-        any = true
-    }
-    guard any && rest.isEmpty && total.isFinite else {
-        throw ValidationError("\(flag): \"\(text)\" is not a duration (e.g. 300, 300s, 5m, 1h30m)")
-    }
-    return total
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import NodeRPC
+import WorkSources
 
 struct SubmitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -24,10 +25,11 @@ struct SubmitCommand: AsyncParsableCommand {
 
     func run() async throws {
         let client = try node.client()
-        let results: [(BlockJournal.Entry, String)]
+        let logger = CommandLog.bootstrap()
+        let results: [(BlockJournal.Entry, BlockOutcome)]
         do {
-            results = try await NodeMiner.resubmit(journal: BlockJournal(path: journal), client: client) {
-                FileHandle.standardError.write(Data("flexminer: \($0)\n".utf8))
+            results = try await NodeWork.resubmit(journal: BlockJournal(path: journal), client: client) {
+                logger.info("\($0)")
             }
         } catch {
             await client.shutdown()
@@ -36,12 +38,12 @@ struct SubmitCommand: AsyncParsableCommand {
         await client.shutdown()
         for (entry, result) in results {
             if json {
-                printJSON(["hash": entry.hash, "height": entry.height, "result": result])
+                printJSON(["hash": entry.hash, "height": entry.height, "result": result.description])
             } else {
                 print("block \(entry.height) \(entry.hash): \(result)")
             }
         }
         if results.isEmpty && !json { print("no pending blocks in \(journal)") }
-        if results.contains(where: { $0.1.hasPrefix("unsubmitted") }) { throw ExitCode(1) }
+        if results.contains(where: { if case .unsubmitted = $0.1 { true } else { false } }) { throw ExitCode(1) }
     }
 }

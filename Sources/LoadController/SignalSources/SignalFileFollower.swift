@@ -1,4 +1,5 @@
 import DemandResponse
+import FlexSupport
 import Foundation
 import Synchronization
 

@@ -1,5 +1,7 @@
 import DemandResponse
+import FlexSupport
 import Foundation
+import LoadController
 import Mining
 import NIOPosix
 

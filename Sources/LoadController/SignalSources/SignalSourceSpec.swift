@@ -1,4 +1,5 @@
 import DemandResponse
+import FlexSupport
 
 /// Where signals come from, as written on the command line: `unix:PATH`, `tcp:HOST:PORT` or `file:PATH`.
 public enum SignalSourceSpec: Sendable, Hashable, CustomStringConvertible {
@@ -22,17 +23,12 @@ public enum SignalSourceSpec: Sendable, Hashable, CustomStringConvertible {
             guard !path.isEmpty else { throw SignalError("signal source \(text): empty file path") }
             self = .file(path: path)
         } else if text.hasPrefix("tcp:") {
-            let rest = text.dropFirst(4)
-            guard let colon = rest.lastIndex(of: ":") else {
-                throw SignalError("signal source \(text): expected tcp:HOST:PORT")
+            do {
+                let address = try HostPort(String(text.dropFirst(4)))
+                self = .tcp(host: address.host, port: address.port)
+            } catch {
+                throw SignalError("signal source \(text): \(error.message) (expected tcp:HOST:PORT)")
             }
-            var host = String(rest[..<colon])
-            if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-            guard !host.isEmpty else { throw SignalError("signal source \(text): empty host") }
-            guard let port = Int(rest[rest.index(after: colon)...]), (0...65535).contains(port) else {
-                throw SignalError("signal source \(text): port must be a number 0...65535")
-            }
-            self = .tcp(host: host, port: port)
         } else {
             throw SignalError("signal source \(text): expected unix:PATH, tcp:HOST:PORT or file:PATH")
         }
@@ -42,7 +38,7 @@ public enum SignalSourceSpec: Sendable, Hashable, CustomStringConvertible {
         switch self {
         case .unix(let p): "unix:\(p)"
         case .file(let p): "file:\(p)"
-        case .tcp(let h, let port): h.contains(":") ? "tcp:[\(h)]:\(port)" : "tcp:\(h):\(port)"
+        case .tcp(let h, let port): "tcp:\(HostPort(host: h, port: port))"
         }
     }
 
@@ -50,12 +46,7 @@ public enum SignalSourceSpec: Sendable, Hashable, CustomStringConvertible {
     public var isLocal: Bool {
         switch self {
         case .unix, .file: true
-        case .tcp(let host, _): Self.isLoopback(host: host)
+        case .tcp(let host, _): Loopback.contains(host: host)
         }
-    }
-
-    /// Whether `host` names this machine's loopback interface (127.0.0.0/8, ::1, localhost).
-    public static func isLoopback(host: String) -> Bool {
-        host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 }

@@ -1,5 +1,6 @@
 import Chain
 import Foundation
+import Mining
 import SHA256
 import Synchronization
 
@@ -43,35 +44,5 @@ public final class TemplateWork: JobSource {
     public func block(for solution: MiningSolution) -> [UInt8]? {
         guard let coinbase = coinbases.withLock({ $0[solution.jobID] }) else { return nil }
         return template.block(header: solution.header, coinbase: coinbase)
-    }
-}
-
-/// Writes solved blocks to disk before anything else happens to them.
-public enum BlockFiles {
-    /// Writes `hex` to `directory/<height>-<hash>.hex`, fsyncs the file and the directory, and returns
-    /// the path.
-    /// - Throws: `EngineError` naming the path when the directory cannot be created or written.
-    public static func write(hex: String, height: Int, hash: String, to directory: String) throws(EngineError) -> String
-    {
-        let fm = FileManager.default
-        do { try fm.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
-            throw EngineError("cannot create directory \(directory): \(error.localizedDescription)")
-        }
-        let path = (directory as NSString).appendingPathComponent("\(height)-\(hash).hex")
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw EngineError("cannot write \(path): \(String(cString: strerror(errno)))") }
-        let bytes = Array((hex + "\n").utf8)
-        let written = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
-        let synced = fsync(fd)
-        close(fd)
-        guard written == bytes.count, synced == 0 else {
-            throw EngineError("cannot write \(path): \(String(cString: strerror(errno)))")
-        }
-        let dirfd = open(directory, O_RDONLY)
-        if dirfd >= 0 {
-            _ = fsync(dirfd)
-            close(dirfd)
-        }
-        return path
     }
 }

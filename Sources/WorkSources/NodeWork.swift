@@ -1,6 +1,9 @@
 import Chain
+import FlexSupport
 import Foundation
+import Logging
 import Mining
+import NodeRPC
 import SHA256
 import Synchronization
 
@@ -8,7 +11,7 @@ import Synchronization
 /// `getbestblockhash` every `pollInterval`, so a new tip replaces stale work within a second),
 /// journals each solved block (fsync'd) before `submitblock`, retries transient failures with
 /// backoff, and never busy-loops on errors.
-public final class NodeMiner: Sendable {
+public final class NodeWork: WorkSource {
     public struct Options: Sendable {
         public var payout: String
         public var coinbaseMessage: [UInt8] = []
@@ -19,35 +22,33 @@ public final class NodeMiner: Sendable {
         public var submitAttempts: Int = 6
         public var backoffStart: Duration = .milliseconds(250)
         public var backoffMax: Duration = .seconds(10)
+        /// Submit the journal's pending blocks (solved before a crash or while the node was down) first.
+        public var resubmitJournal = true
         public init(payout: String) { self.payout = payout }
     }
 
-    /// One mined block.
-    public struct Report: Sendable, Hashable {
-        public let hash: String
-        public let height: Int
-        public let nonce: UInt32
-        /// "accepted", the node's reason, "error CODE: message", or "unsubmitted: …" when the node could
-        /// not be reached (the block stays pending in the journal).
-        public let result: String
-    }
-
     let client: NodeRPCClient
-    let engine: MiningEngine
     let journal: BlockJournal?
     let options: Options
-    let log: @Sendable (String) -> Void
+    let logger: Logger
+    /// The current template's work: the engine's job source forwards to it, so an exhausted job rolls
+    /// the extranonce of the work in force.
+    let current = CurrentWork()
 
-    public init(
-        client: NodeRPCClient, engine: MiningEngine, journal: BlockJournal?, options: Options,
-        log: @escaping @Sendable (String) -> Void = { _ in }
-    ) {
+    public var kind: String { "node" }
+    public var origin: String { client.url }
+    public var jobSource: any JobSource { current }
+
+    public init(client: NodeRPCClient, journal: BlockJournal?, options: Options, logger: Logger) {
         self.client = client
-        self.engine = engine
         self.journal = journal
         self.options = options
-        self.log = log
+        self.logger = logger
     }
+
+    func log(_ text: String) { logger.info("\(text)") }
+
+    public func shutdown() async { await client.shutdown() }
 
     enum Event: Sendable {
         case solution(MiningSolution)
@@ -56,21 +57,36 @@ public final class NodeMiner: Sendable {
     }
 
     /// Runs until `options.blocks` blocks were mined and submitted (or could not be).
-    /// - Throws: `NodeRPCError` for errors that retrying cannot fix (credentials, wrong chain, bad
+    /// - Throws: `WorkError.node` for errors that retrying cannot fix (credentials, wrong chain, bad
     ///   payout, a node that does not speak JSON-RPC).
-    public func run(onBlock: @Sendable (Report) -> Void) async throws(NodeRPCError) {
+    public func run(engine: MiningEngine, onBlock: @escaping @Sendable (SolvedBlock) -> Void) async throws(WorkError) {
+        do { try await mine(engine: engine, onBlock: onBlock) } catch {
+            throw WorkError(error.kind == .wrongChain ? .input : .node, "node: \(error.message)")
+        }
+    }
+
+    func mine(engine: MiningEngine, onBlock: @escaping @Sendable (SolvedBlock) -> Void) async throws(NodeRPCError) {
+        if options.resubmitJournal, let journal {
+            do {
+                for (entry, outcome) in try await Self.resubmit(journal: journal, client: client, log: log) {
+                    onBlock(
+                        SolvedBlock(
+                            hash: entry.hash, height: entry.height, nonce: 0, jobID: 0, time: 0,
+                            bytes: entry.hex.utf8.count / 2,
+                            outcome: outcome, resubmitted: true))
+                }
+            } catch {
+                log("warning: \(error.message)")
+            }
+        }
         let network = try await retrying("getblockchaininfo") { () async throws(NodeRPCError) in
             try await self.client.network()
         }
         let payoutScript: [UInt8]
         do {
-            payoutScript = try PayoutAddress(options.payout, network: network).scriptPubKey
+            payoutScript = try PayoutScript.resolve(options.payout, network: network)
         } catch {
-            if let raw = try? Hex.decode(options.payout), !raw.isEmpty, (try? PayoutAddress(options.payout)) == nil {
-                payoutScript = raw
-            } else {
-                throw NodeRPCError(.wrongChain, "--payout: \(error.message)")
-            }
+            throw NodeRPCError(.wrongChain, error.message)
         }
         let (events, continuation) = AsyncStream.makeStream(of: Event.self)
         let engineEvents = engine.events
@@ -110,6 +126,7 @@ public final class NodeMiner: Sendable {
                 work = try TemplateWork(
                     template: t, payoutScript: payoutScript, message: options.coinbaseMessage, idBase: counter << 40)
             } catch { throw NodeRPCError(.malformed, "cannot build a coinbase for this template: \(error.message)") }
+            current.set(work)
             engine.setJob(work.freshJob())
             let tip = Hex.encode(t.previousBlockHash.reversed())
             log("mining height \(t.height) on \(tip) (\(t.transactions.count) transactions)")
@@ -135,8 +152,11 @@ public final class NodeMiner: Sendable {
                         log("warning: \(error.message)")
                     }
                 }
-                let result = await submit(hex: hex, hash: hash)
-                onBlock(Report(hash: hash, height: work.template.height, nonce: s.nonce, result: result))
+                let outcome = await submit(hex: hex, hash: hash)
+                onBlock(
+                    SolvedBlock(
+                        hash: hash, height: work.template.height, nonce: s.nonce, jobID: s.jobID, time: s.header.time,
+                        bytes: block.count, outcome: outcome))
                 mined += 1
                 if mined >= options.blocks { return }
                 (work, tip) = try await newWork()
@@ -147,7 +167,7 @@ public final class NodeMiner: Sendable {
     }
 
     /// Submits with retries on transport errors; records the verdict in the journal.
-    func submit(hex: String, hash: String) async -> String {
+    func submit(hex: String, hash: String) async -> BlockOutcome {
         var delay = options.backoffStart
         for attempt in 1...max(1, options.submitAttempts) {
             do {
@@ -157,18 +177,18 @@ public final class NodeMiner: Sendable {
                         log("warning: \(error.message)")
                     }
                 }
-                return result.description
+                return result.outcome
             } catch {
                 if error.kind == .unauthorized || attempt == options.submitAttempts {
                     log("submitblock failed: \(error.message); the block stays pending in the journal")
-                    return "unsubmitted: \(error.message)"
+                    return .unsubmitted(error: error.message)
                 }
                 log("submitblock attempt \(attempt) failed: \(error.message); retrying in \(delay)")
                 try? await Task.sleep(for: delay)
                 delay = min(delay * 2, options.backoffMax)
             }
         }
-        return "unsubmitted"
+        return .unsubmitted(error: "no attempt made")
     }
 
     /// Retries transient failures (connection, timeout, node still starting) with exponential backoff.
@@ -192,23 +212,44 @@ public final class NodeMiner: Sendable {
     /// Submits every pending block of `journal` once and records the verdicts.
     public static func resubmit(
         journal: BlockJournal, client: NodeRPCClient, log: @Sendable (String) -> Void = { _ in }
-    ) async throws(JournalError) -> [(BlockJournal.Entry, String)] {
+    ) async throws(JournalError) -> [(BlockJournal.Entry, BlockOutcome)] {
         let (pending, skipped) = try journal.pending()
         if skipped > 0 { log("skipped \(skipped) unreadable journal line(s)") }
-        var results: [(BlockJournal.Entry, String)] = []
+        var results: [(BlockJournal.Entry, BlockOutcome)] = []
         for entry in pending {
             do {
                 let r = try await client.submitBlock(hex: entry.hex)
                 try journal.recordSubmitted(hash: entry.hash, result: r)
-                results.append((entry, r.description))
+                results.append((entry, r.outcome))
             } catch let e as NodeRPCError {
-                results.append((entry, "unsubmitted: \(e.message)"))
+                results.append((entry, .unsubmitted(error: e.message)))
             } catch let e as JournalError {
                 throw e
             } catch {
-                results.append((entry, "unsubmitted: \(error)"))
+                results.append((entry, .unsubmitted(error: "\(error)")))
             }
         }
         return results
     }
+}
+
+extension SubmitResult {
+    /// The node's verdict as a block outcome.
+    var outcome: BlockOutcome {
+        switch self {
+        case .accepted: .accepted
+        case .rejected(let reason): .rejected(reason: reason)
+        case .error(let code, let message): .rejected(reason: "error \(code): \(message)")
+        }
+    }
+}
+
+/// The engine's job source for work that is replaced while mining (a new tip, a refreshed template):
+/// an exhausted job continues with a fresh extranonce of the work in force.
+final class CurrentWork: JobSource {
+    private let work = Mutex<TemplateWork?>(nil)
+
+    func set(_ w: TemplateWork) { work.withLock { $0 = w } }
+
+    func nextJob(after exhausted: MiningJob) -> MiningJob? { work.withLock { $0 }?.freshJob() }
 }

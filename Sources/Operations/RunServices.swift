@@ -1,0 +1,150 @@
+import FlexSupport
+import Foundation
+import LoadController
+import Logging
+import Mining
+import NIOCore
+import ServiceLifecycle
+import WorkSources
+
+/// Waits for the graceful shutdown, then does `body` (halting the engine, closing the decision log).
+struct AfterShutdown: Service {
+    let body: @Sendable () -> Void
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        body()
+    }
+}
+
+/// Calls `body` every `interval` until the graceful shutdown (the controller's clock: expiring
+/// curtailments, dwell, ramps, stale signals; metrics).
+struct Periodic: Service {
+    let interval: Duration
+    let body: @Sendable (Int) -> Void
+
+    init(every interval: Duration, body: @escaping @Sendable (Int) -> Void) {
+        self.interval = interval
+        self.body = body
+    }
+
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            var n = 0
+            while !Task.isCancelled {
+                try await Task.sleep(for: interval)
+                n += 1
+                body(n)
+            }
+        }
+    }
+}
+
+/// Ends the run after `--seconds`.
+struct Timer: Service {
+    let seconds: Double
+
+    func run() async throws {
+        guard let d = Duration.checked(seconds: seconds) else { return }
+        try? await cancelWhenGracefulShutdown { try await Task.sleep(for: d) }
+    }
+}
+
+/// Runs the work source until the shutdown. If it fails for good, the workers are halted (no hashing
+/// of stale work) and the reason goes to `/status`.
+struct WorkService: Service {
+    let source: any WorkSource
+    let engine: MiningEngine
+    let logger: Logger
+    let onBlock: @Sendable (SolvedBlock) -> Void
+    let onFailure: @Sendable (String) -> Void
+
+    init(
+        source: any WorkSource, engine: MiningEngine, logger: Logger,
+        onBlock: @escaping @Sendable (SolvedBlock) -> Void, onFailure: @escaping @Sendable (String) -> Void
+    ) {
+        self.source = source
+        self.engine = engine
+        self.logger = logger
+        self.onBlock = onBlock
+        self.onFailure = onFailure
+    }
+
+    func run() async throws {
+        let source = self.source
+        let engine = self.engine
+        let onBlock = self.onBlock
+        do {
+            try await cancelWhenGracefulShutdown { () async throws in
+                try await source.run(engine: engine, onBlock: onBlock)
+            }
+        } catch let error as WorkError {
+            logger.error("work source stopped: \(error.message); workers halted")
+            engine.clearJob()
+            _ = engine.halt()
+            onFailure(error.message)
+        } catch {}
+        await source.shutdown()
+        try? await gracefulShutdown()
+    }
+}
+
+/// One signal source (a Unix or TCP socket, or a followed file), open from start to shutdown.
+struct SignalSourceService: Service {
+    let spec: SignalSourceSpec
+    let controller: LoadController
+    let token: String?
+    let group: any EventLoopGroup
+    let note: @Sendable (String) -> Void
+
+    func run() async throws {
+        switch spec {
+        case .unix, .tcp:
+            let server = try await SignalSocketServer.start(spec, controller: controller, token: token, group: group)
+            note("listening for signals on \(spec)\(server.port.map { " (port \($0))" } ?? "")")
+            try? await gracefulShutdown()
+            await server.close()
+        case .file(let path):
+            let follower = try SignalFileFollower(path: path, controller: controller, note: note)
+            note("following signals in \(spec)")
+            try? await gracefulShutdown()
+            follower.stop()
+        }
+    }
+}
+
+/// `GET /status`, `GET /metrics`, `POST /pause`, `POST /resume`.
+struct HTTPService: Service {
+    let address: HostPort
+    let token: String?
+    let group: any EventLoopGroup
+    let note: @Sendable (String) -> Void
+    let routes: StatusServer.Routes
+
+    func run() async throws {
+        let server = try await StatusServer.start(
+            host: address.host, port: address.port, token: token, routes: routes, group: group)
+        note("HTTP API on http://\(HostPort(host: address.host, port: server.port))/status")
+        try? await gracefulShutdown()
+        await server.close()
+    }
+}
+
+/// A one-line status on the terminal, redrawn every second; log lines erase it before they print.
+struct StatusLineService: Service {
+    let sink: LogSink
+    let line: @Sendable () -> String
+
+    func run() async throws {
+        let erase = Data("\r\u{1B}[K".utf8)
+        sink.setBeforeWrite { FileHandle.standardOutput.write(erase) }
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try await Task.sleep(for: .seconds(1))
+                FileHandle.standardOutput.write(Data(("\r\u{1B}[K" + line()).utf8))
+            }
+        }
+        sink.setBeforeWrite(nil)
+        FileHandle.standardOutput.write(erase)
+    }
+}

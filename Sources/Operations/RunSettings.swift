@@ -1,0 +1,223 @@
+import DemandResponse
+import FlexSupport
+import Foundation
+import LoadController
+import Logging
+import Mining
+import MiningKernels
+import NodeRPC
+
+/// `flexminer run`'s flags as given (nil: not given), before they are merged over the config file.
+public struct RunFlags: Sendable {
+    public var config: String?
+    public var benchmarkWork: Bool?
+    public var template: String?
+    public var rpc: String?
+    public var rpcCookie: String?
+    public var rpcUser: String?
+    public var rpcPassword: String?
+    public var journal: String?
+    public var payout: String?
+    public var network: String?
+    public var blocks: Int?
+    public var out: String?
+    public var coinbaseMessage: String?
+    public var signals: [String] = []
+    public var policy: String?
+    public var breakeven: Double?
+    public var decisionLog: String?
+    public var startHalted: Bool?
+    public var allowRemote: Bool?
+    public var tokenFile: String?
+    public var threads: Int?
+    /// A kernel name as given (`auto` or a name); resolved by the caller's `kernel` function.
+    public var kernel: String?
+    public var priority: WorkerPriority?
+    public var seconds: Double?
+    public var http: String?
+    public var logFormat: FlexLogHandler.Format?
+    public var logLevel: Logger.Level?
+    public var statusLine: Bool?
+    /// `--json`: the summary is printed as JSON (and the status line is off unless asked for).
+    public var json = false
+
+    public init() {}
+}
+
+/// The run options after merging flags over the config file, checked. Precedence: a flag given on the
+/// command line wins over the file; a flag choosing a work source replaces the file's choice entirely;
+/// `--policy` replaces the file's policy; `--breakeven` and `--start-halted` override any policy.
+public struct RunSettings: Sendable {
+    public enum Work: Sendable {
+        case benchmark
+        case template(path: String)
+        case node(url: String, credentials: NodeCredentials)
+    }
+
+    public var work: Work
+    public var payout: String?
+    public var network: String?
+    public var blocks: Int?
+    public var out: String
+    public var coinbaseMessage: String
+    public var journal: String
+    public var specs: [SignalSourceSpec]
+    public var signalTexts: [String]
+    public var policy: PolicyFile
+    public var breakevenGiven: Bool
+    public var decisionLog: String?
+    public var token: String?
+    public var allowRemote: Bool
+    public var threads: Int
+    public var kernel: Kernel
+    public var priority: WorkerPriority
+    public var seconds: Double?
+    public var http: HostPort?
+    public var logFormat: FlexLogHandler.Format
+    public var logLevel: Logger.Level
+    public var statusLine: Bool
+
+    /// Whether any signal source is configured: without one, nothing can go stale, so the fail-safe is
+    /// unarmed (HTTP pause/resume still works).
+    public var hasSignalSources: Bool { !specs.isEmpty }
+
+    /// - Parameters:
+    ///   - file: the config file's contents (read from `flags.config` when nil).
+    ///   - environment: where `FLEXMINER_SIGNAL_TOKEN` is read.
+    ///   - isTerminal: whether stdout is a terminal (the status line's default).
+    ///   - kernel: resolves a kernel name (`auto` when nil); throws for an unknown one.
+    /// - Throws: `ConfigError` naming the flag or key.
+    public static func resolve(
+        _ c: RunFlags, file given: RunConfig? = nil,
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        isTerminal: Bool = isatty(STDOUT_FILENO) == 1, kernel: (String?) throws(ConfigError) -> Kernel
+    ) throws(ConfigError) -> RunSettings {
+        var file = given ?? RunConfig()
+        if given == nil, let path = c.config { file = try RunConfig(contentsOf: path) }
+        return try RunSettings(c, file: file, environment: environment, isTerminal: isTerminal, kernel: kernel)
+    }
+
+    init(
+        _ c: RunFlags, file: RunConfig, environment: [String: String], isTerminal: Bool,
+        kernel resolveKernel: (String?) throws(ConfigError) -> Kernel
+    ) throws(ConfigError) {
+        // Work: a flag for one source replaces the file's choice entirely.
+        let flagWork = c.benchmarkWork == true || c.template != nil || c.rpc != nil
+        let benchmark = flagWork ? c.benchmarkWork == true : file.benchmarkWork == true
+        let template = flagWork ? c.template : file.template
+        let rpc = flagWork ? c.rpc : file.rpc
+        guard [benchmark, template != nil, rpc != nil].filter({ $0 }).count == 1 else {
+            throw ConfigError(
+                "give exactly one work source: --benchmark-work, --template or --rpc (or benchmark_work/template/rpc in --config)"
+            )
+        }
+        payout = c.payout ?? file.payout
+        network = c.network ?? file.network
+        if let n = network, !["main", "test", "signet", "regtest"].contains(n) {
+            throw ConfigError("--network must be main, test, signet or regtest, got \(n)")
+        }
+        if let t = template {
+            guard payout != nil else { throw ConfigError("--template needs --payout ADDRESS") }
+            work = .template(path: t)
+        } else if let url = rpc {
+            guard payout != nil else { throw ConfigError("--rpc needs --payout ADDRESS") }
+            let cookie = c.rpcCookie ?? (c.rpcUser == nil ? file.rpcCookie : nil)
+            let user = c.rpcUser ?? (c.rpcCookie == nil ? file.rpcUser : nil)
+            let password = c.rpcPassword ?? (c.rpcCookie == nil ? file.rpcPassword : nil)
+            let credentials: NodeCredentials
+            switch (cookie, user, password) {
+            case (let cookie?, nil, nil): credentials = .cookie(path: cookie)
+            case (nil, let user?, let password?): credentials = .userPassword(user: user, password: password)
+            default: throw ConfigError("give --rpc-cookie PATH, or --rpc-user and --rpc-password")
+            }
+            work = .node(url: url, credentials: credentials)
+        } else {
+            work = .benchmark
+        }
+        blocks = c.blocks ?? file.blocks
+        if let b = blocks, !(1...Int(Int32.max)).contains(b) {
+            throw ConfigError("--blocks must be 1...\(Int32.max), got \(b)")
+        }
+        out = c.out ?? file.out ?? "blocks"
+        coinbaseMessage = c.coinbaseMessage ?? file.coinbaseMessage ?? ""
+        journal = c.journal ?? file.journal ?? "flexminer-journal.jsonl"
+        signalTexts = c.signals.isEmpty ? (file.signals ?? []) : c.signals
+        specs = try signalTexts.map { s throws(ConfigError) in
+            do { return try SignalSourceSpec(s) } catch { throw ConfigError("--signals: \(error)") }
+        }
+        allowRemote = c.allowRemote ?? file.allowRemote ?? false
+        token = try Self.loadToken(c.tokenFile ?? file.tokenFile, environment: environment)
+        for spec in specs where !spec.isLocal {
+            guard allowRemote else {
+                throw ConfigError("--signals \(spec): binding beyond loopback needs --allow-remote (and --token-file)")
+            }
+            guard token != nil else {
+                throw ConfigError(
+                    "--signals \(spec): a remote source needs a shared token (--token-file or FLEXMINER_SIGNAL_TOKEN)")
+            }
+        }
+        if let text = c.http ?? file.http {
+            let address: HostPort
+            do { address = try HostPort(text) } catch { throw ConfigError("--http \(text): \(error.message)") }
+            if !address.isLoopback {
+                guard allowRemote, token != nil else {
+                    throw ConfigError("--http \(text): beyond loopback needs --allow-remote and a token (--token-file)")
+                }
+            }
+            http = address
+        }
+        // Policy: a --policy file replaces the config's; --breakeven and --start-halted override both.
+        if let path = c.policy ?? (file.policy == nil ? file.policyFile : nil) {
+            do { policy = try PolicyFile(contentsOf: path) } catch { throw ConfigError(error.message) }
+        } else {
+            policy = file.policy ?? PolicyFile()
+        }
+        let breakeven = c.breakeven ?? file.breakeven
+        if let b = breakeven {
+            guard b.isFinite, abs(b) <= 1e9 else { throw ConfigError("--breakeven must be a finite number of USD/MWh") }
+            policy.breakEvenUSDPerMWh = b
+            policy.hashpriceUSDPerPHDay = nil
+            policy.btcUSD = nil
+        }
+        breakevenGiven = breakeven != nil
+        if let halted = c.startHalted ?? file.startHalted { policy.config.initialCapacity = halted ? 0 : 1 }
+        if policy.needsHashRate && policy.config.initialCapacity == 0 {
+            throw ConfigError(
+                "--start-halted with a hashprice-based policy needs \"hashrate_hs\" in the policy (nothing may hash to measure it)"
+            )
+        }
+        decisionLog = c.decisionLog ?? file.decisionLog
+        threads = c.threads ?? file.threads ?? ThreadCount.default
+        if let problem = ThreadCount.problem(threads) { throw ConfigError(problem) }
+        kernel = try resolveKernel(c.kernel ?? file.kernel)
+        priority = c.priority ?? file.priority.flatMap(WorkerPriority.init(rawValue:)) ?? .idle
+        seconds = c.seconds ?? file.seconds
+        if let s = seconds, !(s > 0 && s <= 31_536_000) {
+            throw ConfigError("--seconds must be positive and at most a year, got \(s)")
+        }
+        logFormat = c.logFormat ?? file.logFormat.flatMap(FlexLogHandler.Format.init(rawValue:)) ?? .human
+        logLevel = c.logLevel ?? file.logLevel.flatMap(Logger.Level.init(rawValue:)) ?? .info
+        statusLine = c.statusLine ?? file.statusLine ?? (isTerminal && !c.json)
+    }
+
+    /// The shared token from `path`, else from `FLEXMINER_SIGNAL_TOKEN`; at least 16 bytes wherever it
+    /// comes from (an empty token would open the remote sources to anyone who sends an empty one).
+    static func loadToken(_ path: String?, environment: [String: String]) throws(ConfigError) -> String? {
+        let minimum = 16
+        if let path {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ConfigError("--token-file \(path): cannot read it")
+            }
+            let t = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard t.utf8.count >= minimum else {
+                throw ConfigError("--token-file \(path): the token must be at least \(minimum) characters")
+            }
+            return t
+        }
+        guard let t = environment["FLEXMINER_SIGNAL_TOKEN"] else { return nil }
+        guard t.utf8.count >= minimum else {
+            throw ConfigError("FLEXMINER_SIGNAL_TOKEN: the token must be at least \(minimum) characters")
+        }
+        return t
+    }
+}

@@ -1,0 +1,138 @@
+import Chain
+import FlexSupport
+import Foundation
+import Logging
+import Mining
+import SHA256
+
+/// Mines a `getblocktemplate` result read from a file (or embedded in the binary, for the demo): each
+/// solved block is written to `out/<height>-<hash>.hex` and fsync'd, one block per coinbase.
+public final class TemplateFileWork: WorkSource {
+    /// What to do once `blocks` blocks are written.
+    public enum AfterLimit: Sendable {
+        /// Return from `run` (`mine`): no more solutions are taken.
+        case stop
+        /// Keep hashing as load without writing more blocks (`run`, where the miner is a flexible load).
+        case keepHashing
+    }
+
+    public let work: TemplateWork
+    public let blocks: Int
+    public let out: String
+    public let afterLimit: AfterLimit
+    public let origin: String
+    let logger: Logger
+
+    public var kind: String { "template" }
+    public var jobSource: any JobSource { work }
+
+    public init(work: TemplateWork, origin: String, blocks: Int, out: String, afterLimit: AfterLimit, logger: Logger) {
+        self.work = work
+        self.origin = origin
+        self.blocks = blocks
+        self.out = out
+        self.afterLimit = afterLimit
+        self.logger = logger
+    }
+
+    /// Reads a template file and prepares its work.
+    /// - Throws: `WorkError.input` naming the file and what is wrong with it.
+    public static func load(path: String, payout: String, network: String?, message: String) throws(WorkError)
+        -> TemplateWork
+    {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw WorkError(.input, "--template \(path): cannot read the file (\(error.localizedDescription))")
+        }
+        return try prepare(json: data, name: "--template \(path)", payout: payout, network: network, message: message)
+    }
+
+    /// Prepares the work of a template given as JSON (the bare result or a whole JSON-RPC response).
+    public static func prepare(json: Data, name: String, payout: String, network: String?, message: String)
+        throws(WorkError) -> TemplateWork
+    {
+        let given: Network?
+        if let n = network {
+            guard let parsed = Network(rawValue: n) else {
+                throw WorkError(.input, "--network must be main, test, signet or regtest, got \(n)")
+            }
+            given = parsed
+        } else {
+            given = nil
+        }
+        let template: BlockTemplate
+        do { template = try BlockTemplate(json: json) } catch { throw WorkError(.input, "\(name): \(error.message)") }
+        if let implied = template.impliedNetwork, let given, implied != given {
+            throw WorkError(
+                .input, "--network \(given.rawValue) does not match the template, which is for \(implied.rawValue)")
+        }
+        let script = try PayoutScript.resolve(payout, network: template.impliedNetwork ?? given)
+        do {
+            return try TemplateWork(template: template, payoutScript: script, message: Array(message.utf8))
+        } catch {
+            throw WorkError(.input, "\(name): \(error.message)")
+        }
+    }
+
+    public func run(engine: MiningEngine, onBlock: @escaping @Sendable (SolvedBlock) -> Void) async throws(WorkError) {
+        engine.setJob(work.freshJob())
+        var mined = 0
+        var used = Set<UInt64>()  // one block per coinbase: later solutions of a used job compete with it
+        for await event in engine.events {
+            guard mined < blocks, case .solution(let s) = event, s.isBlock, !s.isStale, !used.contains(s.jobID),
+                let block = work.block(for: s)
+            else { continue }
+            used.insert(s.jobID)
+            let hash = s.hash.reversedHex
+            let height = work.template.height
+            let path = try BlockFiles.write(hex: Hex.encode(block), height: height, hash: hash, to: out)
+            mined += 1
+            logger.info("block \(height) \(hash) -> \(path)")
+            onBlock(
+                SolvedBlock(
+                    hash: hash, height: height, nonce: s.nonce, jobID: s.jobID, time: s.header.time, bytes: block.count,
+                    outcome: .written(path: path)))
+            if mined < blocks {
+                engine.setJob(work.freshJob())  // the next block gets its own coinbase
+            } else if afterLimit == .stop {
+                engine.clearJob()  // nothing more is solved or queued once the limit is reached
+                return
+            } else {
+                logger.info("block limit reached; hashing continues as load without writing blocks")
+            }
+        }
+    }
+}
+
+/// Full-speed hashing of work no nonce can solve: for benchmarks, drills and a miner that is only a
+/// flexible load, with no node.
+public final class BenchmarkWork: WorkSource {
+    public let job: MiningJob
+    public var kind: String { "benchmark" }
+    public var origin: String { "benchmark (unsolvable synthetic job)" }
+    public var jobSource: any JobSource { TimeRollingSource(baseTime: job.header.time, maxTimeRoll: .max) }
+
+    public init(seed: UInt64) { job = MiningJob.unsolvable(seed: seed) }
+
+    public func run(engine: MiningEngine, onBlock: @escaping @Sendable (SolvedBlock) -> Void) async throws(WorkError) {
+        engine.setJob(job)
+        for await _ in engine.events {}  // nothing is ever solved; ends with the engine or the task
+    }
+}
+
+/// The search of one header's nonces (`mine --header`).
+public enum HeaderSearch {
+    /// Searches `job` on `engine` (whose job source may roll the time) and returns the first block
+    /// solution, or nil when the nonce space (and every roll) is exhausted.
+    public static func first(engine: MiningEngine, job: MiningJob) async -> MiningSolution? {
+        engine.setJob(job)
+        for await event in engine.events {
+            switch event {
+            case .solution(let s) where s.isBlock: return s
+            case .exhausted: return nil
+            default: continue
+            }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,103 @@
+import FlexSupport
+import Foundation
+import Testing
+
+@Suite struct TimeCodecTests {
+    @Test func parsesTheFormsServersWrite() {
+        #expect(ISO8601.parseSeconds("1970-01-01T00:00:00Z") == 0)
+        #expect(ISO8601.parseSeconds("1970-01-01T01:00:00+01:00") == 0)
+        #expect(ISO8601.parseSeconds("1970-01-01T00:00:00-0130") == 5400)
+        #expect(ISO8601.parseSeconds("1970-01-01T00:00:00.25Z") == 0.25)
+        #expect(ISO8601.parseSeconds("2024-02-29 12:00:00Z") == 1_709_208_000)
+        // No zone: refused by default (a signal's `until` must say), read as UTC when asked.
+        #expect(ISO8601.parseSeconds("2024-02-29T12:00:00") == nil)
+        #expect(ISO8601.parseSeconds("2024-02-29T12:00:00", noZone: .utc) == 1_709_208_000)
+        #expect(ISO8601.parseSeconds("2024-02-29 12:00", noZone: .utc) == 1_709_208_000)
+    }
+
+    @Test func refusesWhatIsNotADateTime() {
+        for bad in [
+            "2024-13-01T00:00Z", "2024-06-01", "2024-06-01T25:00Z", "2024-06-01T00:00:00X", "junk", "",
+            "0000-01-01T00:00:00Z", "99999-01-01T00:00:00Z", "2024-06-01T00:00:00.Z", "2024-06-01T00:00:00+2",
+        ] {
+            #expect(ISO8601.parseSeconds(bad, noZone: .utc) == nil, "\(bad)")
+        }
+    }
+
+    @Test func formatRoundTrips() {
+        let d = Date(timeIntervalSince1970: 1_709_208_000.125)
+        #expect(ISO8601.format(d) == "2024-02-29T12:00:00.125Z")
+        #expect(ISO8601.parse(ISO8601.format(d))?.timeIntervalSince1970 == 1_709_208_000.125)
+        #expect(ISO8601.formatLocal(1_709_208_000) == "2024-02-29T12:00:00")
+        #expect(ISO8601.format(Date(timeIntervalSince1970: .infinity)) == "invalid-date")
+        for days in [-719_468, -1, 0, 1, 11_016, 19_782, 2_932_896] {
+            let (y, m, d) = ISO8601.civilFromDays(days)
+            #expect(ISO8601.daysFromCivil(y, m, d) == days)
+        }
+    }
+}
+
+@Suite struct JSONFieldsTests {
+    @Test func namesTheFieldInEveryError() throws {
+        let f = try JSONFields(json: Data(#"{"a":"x","b":true,"n":1e300,"i":2.5,"o":{"k":"v"},"s":[1]}"#.utf8))
+        #expect(throws: JSONFieldError("field \"a\" must be a number")) { try f.number("a") }
+        #expect(throws: JSONFieldError("field \"b\" must be a number")) { try f.number("b") }
+        #expect(throws: JSONFieldError("field \"a\" must be true or false")) { try f.bool("a") }
+        #expect(throws: JSONFieldError("field \"n\" must be 0...10, got 1e+300")) { try f.integer("n", in: 0...10) }
+        #expect(throws: JSONFieldError("field \"i\" must be a whole number")) { try f.integer("i", in: 0...10) }
+        #expect(throws: JSONFieldError("field \"o.k\" must be a number")) { try f.fields("o")?.number("k") }
+        #expect(throws: JSONFieldError("field \"s\" must be an array of strings")) { try f.strings("s") }
+        #expect(throws: JSONFieldError("missing field \"zz\"")) { try f.requiredString("zz") }
+        #expect(throws: JSONFieldError("unknown key \"b\"")) { try f.onlyKeys(["a", "i", "n", "o", "s"]) }
+        #expect(try f.bool("b") == true)
+        #expect(try f.number("missing") == nil)
+    }
+
+    @Test func refusesWhatIsNotAnObject() {
+        #expect(throws: JSONFieldError("malformed JSON")) { try JSONFields(json: Data("{".utf8)) }
+        #expect(throws: JSONFieldError("input must be a JSON object")) { try JSONFields(json: Data("[1]".utf8)) }
+    }
+}
+
+@Suite struct AddressTests {
+    @Test func loopbackIsDecidedOnTheParsedAddress() {
+        for host in ["127.0.0.1", "127.255.0.9", "::1", "::ffff:127.0.0.1", "localhost", "0:0:0:0:0:0:0:1"] {
+            #expect(Loopback.contains(host: host), "\(host)")
+        }
+        for host in ["127.example.com", "128.0.0.1", "0.0.0.0", "::", "::2", "::ffff:10.0.0.1", "", "1227.0.0.1"] {
+            #expect(!Loopback.contains(host: host), "\(host)")
+        }
+    }
+
+    @Test func hostPort() throws {
+        #expect(try HostPort("127.0.0.1:9105") == HostPort(host: "127.0.0.1", port: 9105))
+        #expect(try HostPort("[::1]:80").host == "::1")
+        #expect(try HostPort("[::1]:80").description == "[::1]:80")
+        for bad in ["9105", ":80", "h:", "h:65536", "h:-1", "h:x"] {
+            #expect(throws: HostPortError.self, "\(bad)") { try HostPort(bad) }
+        }
+    }
+
+    @Test func constantTimeCompare() {
+        #expect(ConstantTime.equal("secret-token-123", "secret-token-123"))
+        #expect(!ConstantTime.equal("secret-token-12", "secret-token-123"))
+        #expect(!ConstantTime.equal("secret-token-1234", "secret-token-123"))
+        #expect(!ConstantTime.equal(nil, "x"))
+        #expect(!ConstantTime.equal("", "x"))
+    }
+
+    @Test func durations() {
+        #expect(DurationText.seconds("1h30m") == 5400)
+        #expect(DurationText.seconds("250ms") == 0.25)
+        #expect(DurationText.seconds("300") == 300)
+        #expect(DurationText.seconds("1e30") == nil)
+        #expect(DurationText.seconds("5x") == nil)
+        #expect(Duration.checked(seconds: 1e30) == nil)
+        #expect(Duration.checked(seconds: -1) == nil)
+        #expect(Duration.checked(seconds: .nan) == nil)
+        #expect(Duration.checked(seconds: 1.5) == .milliseconds(1500))
+        #expect(Duration.milliseconds(1500).seconds == 1.5)
+        #expect(ThreadCount.problem(0) == "--threads must be 1...1024, got 0")
+        #expect(ThreadCount.problem(2) == nil)
+    }
+}

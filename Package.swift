@@ -180,7 +180,9 @@ let package = Package(
         .testTarget(
             name: "OperationsTests",
             dependencies: [
-                "Operations", "LoadController", "DemandResponse", "WorkSources", "FlexSupport", "TestSupport",
+                "Operations", "LoadController", "DemandResponse", "WorkSources", "FlexSupport", "Mining",
+                "MiningKernels",
+                "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -192,7 +194,8 @@ let package = Package(
         .testTarget(
             name: "LoadControllerTests",
             dependencies: [
-                "LoadController", "DemandResponse", "Mining", "MiningKernels", "Chain", "FlexSupport", "TestSupport",
+                "LoadController", "DemandResponse", "Mining", "MiningKernels", "Chain", "FlexSupport", "KernelBench",
+                "TestSupport",
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),

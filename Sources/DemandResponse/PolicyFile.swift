@@ -75,15 +75,21 @@ public struct PolicyFile: Sendable, Hashable {
         try f.onlyKeys(Self.keys)
         // Every number is bounded before it is used: 1e300 seconds or watts would overflow later arithmetic.
         let price = -1e9...1e9
-        let positive = Double.leastNonzeroMagnitude...1e15
+        func positive(_ key: String) throws(JSONFieldError) -> Double? {
+            guard let v = try f.number(key) else { return nil }
+            guard v > 0, v <= 1e15 else {
+                throw JSONFieldError("field \"\(key)\" must be positive (at most 1e15), got \(v)")
+            }
+            return v
+        }
         let seconds = 0.0...31_536_000.0
-        powerWatts = try f.number("power_watts", in: positive)
+        powerWatts = try positive("power_watts")
         breakEvenUSDPerMWh = try f.number("breakeven_usd_per_mwh", in: price)
         hashpriceUSDPerPHDay = try f.number("hashprice_usd_per_ph_day", in: price)
-        hashrateHS = try f.number("hashrate_hs", in: positive)
-        btcUSD = try f.number("btc_usd", in: positive)
+        hashrateHS = try positive("hashrate_hs")
+        btcUSD = try positive("btc_usd")
         networkDifficulty = try f.number("network_difficulty", in: Double.leastNonzeroMagnitude...1e30)
-        blockRewardBTC = try f.number("block_reward_btc", in: positive)
+        blockRewardBTC = try positive("block_reward_btc")
         if let v = try f.number("hysteresis_usd_per_mwh", in: 0...1e9) { config.hysteresisUSDPerMWh = v }
         if let v = try f.number("min_on_seconds", in: seconds) { config.minOnSeconds = v }
         if let v = try f.number("min_off_seconds", in: seconds) { config.minOffSeconds = v }

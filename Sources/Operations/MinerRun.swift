@@ -98,8 +98,7 @@ public final class MinerRun: Sendable {
         }
         // Listed in start order; shut down in reverse.
         add(
-            AfterShutdown { [self] in
-                finalReport.withLock { $0 = report() }
+            AfterShutdown {
                 log?.write([
                     "event": "stop", "hashes": Int(clamping: engine.snapshot().totalHashes),
                     "seconds": (ContinuousClock.now - started).seconds,
@@ -107,7 +106,9 @@ public final class MinerRun: Sendable {
                 log?.close()
             })
         add(
-            AfterShutdown {
+            AfterShutdown { [self] in
+                // The summary describes the run, not the shutdown: take it before the workers halt.
+                finalReport.withLock { $0 = report() }
                 engine.halt()
                 engine.stop()
             })

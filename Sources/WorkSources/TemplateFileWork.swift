@@ -122,6 +122,43 @@ public final class BenchmarkWork: WorkSource {
 
 /// The search of one header's nonces (`mine --header`).
 public enum HeaderSearch {
+    /// The job for a header given as 160 hex digits and a target as 64 hex digits or compact bits.
+    /// - Throws: `WorkError.input` naming the flag (`--header`, `--target`, `--bits`, `--count`).
+    public static func job(header: String, target: String?, bits: String?, firstNonce: UInt32, count: UInt64?)
+        throws(WorkError) -> MiningJob
+    {
+        do {
+            let parsed = try BlockHeader(hex: header, name: "--header")
+            let blockTarget: UInt256
+            if let t = target {
+                let bytes: [UInt8]
+                do { bytes = try Hex.decode(t, name: "--target") } catch { throw WorkError(.input, error.message) }
+                guard bytes.count == 32 else {
+                    throw WorkError(.input, "--target: 64 hex digits expected, got \(t.utf8.count)")
+                }
+                blockTarget = try UInt256(bigEndianBytes: bytes)
+            } else if let b = bits {
+                blockTarget = try CompactTarget(hex: b, name: "--bits").target()
+            } else {
+                throw WorkError(.input, "give --target or --bits")
+            }
+            if let c = count, c == 0 || c > (1 << 32) {
+                throw WorkError(.input, "--count must be 1...4294967296, got \(c)")
+            }
+            do {
+                return try MiningJob(
+                    id: 1, header: parsed, blockTarget: blockTarget, firstNonce: firstNonce,
+                    nonceCount: count ?? (1 << 32) - UInt64(firstNonce))
+            } catch { throw WorkError(.input, error.message) }
+        } catch let error as ChainError {
+            throw WorkError(.input, error.message)
+        } catch let error as WorkError {
+            throw error
+        } catch {
+            throw WorkError(.input, "\(error)")
+        }
+    }
+
     /// Searches `job` on `engine` (whose job source may roll the time) and returns the first block
     /// solution, or nil when the nonce space (and every roll) is exhausted.
     public static func first(engine: MiningEngine, job: MiningJob) async -> MiningSolution? {

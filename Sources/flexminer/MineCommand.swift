@@ -157,27 +157,12 @@ struct MineCommand: AsyncParsableCommand {
 
     /// `--header`: the first nonce of one header (with optional time rolls) whose hash meets the target.
     func searchHeader(_ text: String, kernel: Kernel) async throws {
-        let parsedHeader: BlockHeader
-        let blockTarget: UInt256
+        let job: MiningJob
         do {
-            parsedHeader = try BlockHeader(hex: text, name: "--header")
-            if let t = target {
-                let bytes = try Hex.decode(t, name: "--target")
-                guard bytes.count == 32 else {
-                    throw ValidationError("--target: 64 hex digits expected, got \(t.utf8.count)")
-                }
-                blockTarget = try UInt256(bigEndianBytes: bytes)
-            } else {
-                blockTarget = try CompactTarget(hex: bits!, name: "--bits").target()
-            }
-        } catch let error as ChainError {
-            throw ValidationError(error.message)
-        } catch let error as SHA256Error {
-            throw ValidationError(error.message)
-        }
-        let job = try MiningJob(
-            id: 1, header: parsedHeader, blockTarget: blockTarget, firstNonce: firstNonce,
-            nonceCount: count ?? (1 << 32) - UInt64(firstNonce))
+            job = try HeaderSearch.job(
+                header: text, target: target, bits: bits, firstNonce: firstNonce, count: count)
+        } catch { throw ValidationError(error.message) }
+        let parsedHeader = job.header
         let engine = try MiningEngine(
             kernel: kernel, threads: threads, priority: priority,
             source: TimeRollingSource(baseTime: parsedHeader.time, maxTimeRoll: rollTime))

@@ -27,7 +27,9 @@ struct SignalCommand: ParsableCommand {
 
     func validate() throws {
         guard !message.contains("\n") else { throw ValidationError("the message must be a single line") }
-        guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+        guard timeout.isFinite, timeout > 0, timeout <= 3600 else {
+            throw ValidationError("--timeout must be a number of seconds in (0, 3600], got \(timeout)")
+        }
     }
 
     func run() throws {
@@ -50,7 +52,7 @@ struct SignalCommand: ParsableCommand {
             let ok = (try? JSONSerialization.jsonObject(with: Data(reply.utf8)) as? [String: Any])?["ok"] as? Bool
             if ok != true { throw ExitCode(1) }
         } catch let error as SignalError {
-            FileHandle.standardError.write(Data("flexminer signal: \(error.message)\n".utf8))
+            CommandLog.bootstrap().error("flexminer signal: \(error.message)")
             throw ExitCode(2)
         }
     }

@@ -91,17 +91,9 @@ struct SimulateCommand: ParsableCommand {
     var liveIntervalMs: Double = 50
 
     @Option(help: "Worker threads with --live or --calibrate (default: one per CPU).")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    var threads: Int = ThreadCount.default
 
     func validate() throws {
-        for (name, v) in [
-            ("--power-watts", powerWatts), ("--hashprice", hashprice), ("--hashrate", hashrate),
-            ("--hysteresis", hysteresis), ("--breakeven", breakeven), ("--hard-price", hardPrice),
-        ] {
-            if let v, !v.isFinite { throw ValidationError("\(name) must be a finite number") }
-        }
-        if let w = powerWatts, w <= 0 { throw ValidationError("--power-watts must be positive") }
-        if let h = hashrate, h <= 0 { throw ValidationError("--hashrate must be positive") }
         if breakeven != nil && hashprice != nil { throw ValidationError("give --breakeven or --hashprice, not both") }
         if hashrate != nil && calibrate { throw ValidationError("give --hashrate or --calibrate, not both") }
         guard liveIntervalMs >= 1 && liveIntervalMs <= 60_000 else {
@@ -114,46 +106,30 @@ struct SimulateCommand: ParsableCommand {
     }
 
     func run() throws {
-        var file = PolicyFile()
+        var base = PolicyFile()
         if let p = policy {
-            do { file = try PolicyFile(contentsOf: p) } catch { throw ValidationError(error.message) }
+            do { base = try PolicyFile(contentsOf: p) } catch { throw ValidationError(error.message) }
         }
-        if let w = powerWatts { file.powerWatts = w }
-        if let b = breakeven {
-            file.breakEvenUSDPerMWh = b
-            file.hashpriceUSDPerPHDay = nil
-            file.btcUSD = nil
-        }
-        if let h = hashprice {
-            file.hashpriceUSDPerPHDay = h
-            file.breakEvenUSDPerMWh = nil
-            file.btcUSD = nil
-        }
-        if let h = hashrate { file.hashrateHS = h }
-        if let h = hysteresis { file.config.hysteresisUSDPerMWh = h }
-        if let m = minOn { file.config.minOnSeconds = try parseDuration(m, flag: "--min-on") }
-        if let m = minOff { file.config.minOffSeconds = try parseDuration(m, flag: "--min-off") }
-        if let h = hardPrice { file.config.hardPriceUSDPerMWh = h }
-        guard let watts = file.powerWatts else {
-            throw ValidationError("--power-watts is needed (or \"power_watts\" in --policy)")
-        }
-        guard file.hasBreakEven else {
-            throw ValidationError(
-                "give --breakeven, or --hashprice with --hashrate/--calibrate (or a --policy that has them)")
-        }
-        if file.needsHashRate && !calibrate {
-            throw ValidationError("revenue per hash needs the hash rate: give --hashrate H/s or --calibrate")
+        var overrides = PolicyOverrides()
+        overrides.powerWatts = powerWatts
+        overrides.breakeven = breakeven
+        overrides.hashprice = hashprice
+        overrides.hashrate = hashrate
+        overrides.hysteresis = hysteresis
+        overrides.minOnSeconds = try minOn.map { try parseDuration($0, flag: "--min-on") }
+        overrides.minOffSeconds = try minOff.map { try parseDuration($0, flag: "--min-off") }
+        overrides.hardPrice = hardPrice
+        var (file, watts): (PolicyFile, Double)
+        do { (file, watts) = try overrides.apply(to: base, calibrating: calibrate) } catch {
+            throw ValidationError(error.message)
         }
         var measured: Double? = nil
         if calibrate {
             let r = KernelBench.measure(.engine(Kernel.best), threads: threads, seconds: 2)
             measured = r.hashesPerSecond
-            FileHandle.standardError.write(
-                Data(
-                    String(
-                        format: "flexminer: calibrated %.2f MH/s (%@, %d threads)\n", r.hashesPerSecond / 1e6,
-                        Kernel.best.description, threads
-                    ).utf8))
+            CommandLog.bootstrap().info(
+                "\(String(format: "calibrated %.2f MH/s", r.hashesPerSecond / 1e6)) (\(Kernel.best), \(threads) threads)"
+            )
             file.hashrateHS = measured
         }
         let config: PolicyConfig

@@ -1,4 +1,5 @@
 import DemandResponse
+import FlexSupport
 import Foundation
 import LoadController
 import Testing
@@ -190,6 +191,6 @@ struct ControllerTests {
         #expect(halt["capacity_after"] as? Double == 0)
         #expect(halt["receipt_to_halted_ms"] is Double)
         #expect((halt["reason"] as? String)?.contains("curtail") == true)
-        #expect(entries.allSatisfy { ($0["time"] as? String).flatMap(ISO8601.parse) != nil })
+        #expect(entries.allSatisfy { ($0["time"] as? String).flatMap { ISO8601.parse($0) } != nil })
     }
 }

@@ -1,5 +1,6 @@
 import DemandResponse
 import Foundation
+import KernelBench
 import LoadController
 import Mining
 import MiningKernels

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The built `flexminer` next to the tests (same configuration).
@@ -10,12 +11,6 @@ func flexminerBinary() -> String {
     #else
         return root.appendingPathComponent(".build/release/flexminer").path
     #endif
-}
-
-func scratch() -> String {
-    let path = "/tmp/fmo-\(UUID().uuidString.prefix(8))"
-    try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
 }
 
 @Suite("Process lifecycle", .serialized)
@@ -34,16 +29,11 @@ struct ShutdownTests {
     }
 
     func waitFor(_ path: String, seconds: Double = 20) -> Bool {
-        let deadline = Date(timeIntervalSinceNow: seconds)
-        while Date() < deadline {
-            if FileManager.default.fileExists(atPath: path) { return true }
-            usleep(20_000)
-        }
-        return false
+        eventually(within: seconds) { FileManager.default.fileExists(atPath: path) }
     }
 
     @Test func sigtermShutsDownGracefullyWithLogsFlushed() throws {
-        let dir = scratch()
+        let dir = scratchDirectory()
         let (p, out, err) = try launch(
             [
                 "run", "--benchmark-work", "--threads", "2", "--signals", "unix:\(dir)/s.sock", "--decision-log",
@@ -67,7 +57,7 @@ struct ShutdownTests {
     }
 
     @Test func aSecondSignalEndsTheProcessAtOnceButNeverByTheDefaultAction() throws {
-        let dir = scratch()
+        let dir = scratchDirectory()
         let (p, _, err) = try launch(["run", "--benchmark-work", "--signals", "unix:\(dir)/s.sock"], in: dir)
         #expect(waitFor("\(dir)/s.sock"), "the socket never appeared")
         usleep(200_000)
@@ -82,7 +72,7 @@ struct ShutdownTests {
     }
 
     @Test func configFileWithFlagsOverridingIt() throws {
-        let dir = scratch()
+        let dir = scratchDirectory()
         let config = """
             {"benchmark_work": true, "signals": ["unix:\(dir)/s.sock"], "threads": 1, "seconds": 60,
              "policy": {"breakeven_usd_per_mwh": 40}, "decision_log": "\(dir)/decisions.jsonl"}

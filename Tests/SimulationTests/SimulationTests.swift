@@ -1,6 +1,7 @@
 import DemandResponse
 import Foundation
 import Simulation
+import TestSupport
 import Testing
 
 #if canImport(FoundationXML)
@@ -211,12 +212,9 @@ struct SimulationTests {
 
     @Test func liveModeDrivesTheLoadAndPacesEachInterval() throws {
         final class Recorder: LiveLoad {
-            var applied: [Double] = []
+            let fake = FakeLoad(haltLatency: .microseconds(300), resumeLatency: .microseconds(150))
+            var load: any LoadActuator { fake }
             var paced: [Int] = []
-            func apply(capacity: Double, previous: Double) -> Duration? {
-                applied.append(capacity)
-                return .microseconds(capacity == 0 ? 300 : 150)
-            }
             func pace(interval index: Int) { paced.append(index) }
         }
         let load = Recorder()
@@ -224,7 +222,7 @@ struct SimulationTests {
             series: try series(table([10, 60, 70, 20])), config: PolicyConfig(breakEvenUSDPerMWh: 45),
             site: SiteModel(powerWatts: 1000), live: load)
         #expect(load.paced == [0, 1, 2, 3])
-        #expect(load.applied == [0, 1])
+        #expect(load.fake.state.withLock { $0.commands } == ["halt", "capacity 1.0", "resume"])
         #expect(r.haltLatencies == [.microseconds(300)])
         #expect(r.resumeLatencies == [.microseconds(150)])
     }

@@ -36,3 +36,15 @@ public enum Fixtures {
         String(decoding: try data(path), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
+
+/// `../shared` beside the checkout (real data sets too large to copy into Tests/Fixtures), or nil when
+/// this checkout has none. Tests that need it use `.enabled(if: SharedData.available)`, so the skip is
+/// reported.
+public enum SharedData {
+    public static let directory = Fixtures.directory.deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("shared")
+
+    public static var available: Bool { FileManager.default.fileExists(atPath: directory.path) }
+
+    public static func path(_ relative: String) -> String { directory.appendingPathComponent(relative).path }
+}

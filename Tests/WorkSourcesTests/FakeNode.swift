@@ -1,9 +1,8 @@
-import Chain
 import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
-import SHA256
+import OpenSSLSHA256
 import Synchronization
 
 /// A JSON-RPC server on loopback that behaves like a regtest bitcoind for FlexMiner's purposes:
@@ -135,93 +134,49 @@ final class FakeNode: Sendable {
 
     enum Verdict { case accepted, rejected(String), decodeFailed }
 
-    /// Independent checks of a submitted block against the template served.
-    func validate(_ hex: String) -> Verdict {
-        guard let bytes = try? Hex.decode(hex), let block = try? RawTransaction.parseBlock(bytes) else {
-            return .decodeFailed
-        }
-        let hash = block.header.hash.reversedHex
+    /// Independent checks of a submitted block against the template served (the test's own decoder and
+    /// OpenSSL; nothing from the modules under test).
+    func validate(_ hexText: String) -> Verdict {
+        guard let block = try? IndependentBlock(bytes(hexText)) else { return .decodeFailed }
+        let hash = block.hashHex
         return state.withLock { s -> Verdict in
             s.submissions.append(hash)
             if s.accepted[hash] != nil { return .rejected("duplicate") }
             let t = Self.object(s.templateJSON)
-            guard Hex.encode(block.header.previousBlockHash.reversed()) == s.tip else {
-                return .rejected("prev-blk-not-found")
-            }
-            guard let target = try? block.header.bits.target(), block.header.bits.hex == t["bits"] as? String else {
-                return .rejected("bad-diffbits")
-            }
-            guard block.header.meets(target) else { return .rejected("high-hash") }
-            guard Merkle.root(block.txids) == block.header.merkleRoot else { return .rejected("bad-txnmrklroot") }
-            guard block.header.time >= UInt32((t["mintime"] as! NSNumber).intValue) else {
-                return .rejected("time-too-old")
-            }
+            guard block.previousHashHex == s.tip else { return .rejected("prev-blk-not-found") }
+            guard block.bitsHex == t["bits"] as? String else { return .rejected("bad-diffbits") }
+            guard block.meets(targetHex: t["target"] as! String) else { return .rejected("high-hash") }
+            guard block.merkleRoot == block.merkleRootField else { return .rejected("bad-txnmrklroot") }
+            guard block.time >= UInt32((t["mintime"] as! NSNumber).intValue) else { return .rejected("time-too-old") }
+            // The template's transactions, unchanged and in order, after the coinbase.
+            let templateTxs = (t["transactions"] as? [[String: Any]] ?? []).map { $0["data"] as! String }
+            guard block.txs.dropFirst().map({ hex($0.raw) }) == templateTxs else { return .rejected("bad-txns") }
             // Coinbase: BIP34 height first in the scriptSig, total paid at most the template's value.
-            var i = 80
-            _ = try? RawTransactionProbe.compactSize(bytes, &i)
-            guard let cb = try? RawTransactionProbe.coinbase(bytes, at: i) else { return .decodeFailed }
+            let cb = block.txs[0]
             let height = (t["height"] as! NSNumber).intValue
-            guard cb.scriptSig.starts(with: Coinbase.heightPush(height)) else { return .rejected("bad-cb-height") }
-            guard cb.outputValue <= (t["coinbasevalue"] as! NSNumber).int64Value else {
+            guard cb.scriptSigOfFirstInput.starts(with: bip34Push(height)) else { return .rejected("bad-cb-height") }
+            guard cb.outputs.reduce(0, { $0 + $1.value }) <= (t["coinbasevalue"] as! NSNumber).int64Value else {
                 return .rejected("bad-cb-amount")
             }
             if let commitment = t["default_witness_commitment"] as? String {
-                guard cb.outputScripts.contains(where: { Hex.encode($0) == commitment }) else {
+                guard cb.outputs.contains(where: { hex($0.script) == commitment }) else {
                     return .rejected("bad-witness-merkle-match")
                 }
             }
-            s.accepted[hash] = bytes
+            s.accepted[hash] = bytes(hexText)
             s.tip = hash
-            // The next template builds on the accepted block, with an empty mempool.
+            // The next template builds on the accepted block, with an empty mempool: its witness
+            // commitment is over the coinbase alone, SHA-256d(SHA-256d-root of [0…0] ‖ [0…0]).
             var next = t
             next["previousblockhash"] = hash
             next["height"] = height + 1
             next["transactions"] = [Any]()
             next["coinbasevalue"] = 5_000_000_000
-            next["default_witness_commitment"] = Hex.encode(Merkle.witnessCommitmentScript(wtxids: []))
+            next["default_witness_commitment"] =
+                "6a24aa21a9ed" + hex(OpenSSLSHA256.hashTwice([UInt8](repeating: 0, count: 64)))
             s.templateJSON = try! JSONSerialization.data(withJSONObject: next)
             return .accepted
         }
-    }
-}
-
-/// Just enough transaction parsing for the fake node's coinbase checks.
-enum RawTransactionProbe {
-    static func compactSize(_ b: [UInt8], _ i: inout Int) throws -> Int {
-        let first = b[i]
-        i += 1
-        switch first {
-        case 0xfd:
-            defer { i += 2 }
-            return Int(b[i]) | Int(b[i + 1]) << 8
-        case 0xfe:
-            defer { i += 4 }
-            return (0..<4).reduce(0) { $0 | Int(b[i + $1]) << (8 * $1) }
-        default: return Int(first)
-        }
-    }
-
-    static func coinbase(_ b: [UInt8], at start: Int) throws -> (
-        scriptSig: [UInt8], outputValue: Int64, outputScripts: [[UInt8]]
-    ) {
-        var i = start + 4
-        if b[i] == 0 && b[i + 1] == 1 { i += 2 }
-        _ = try compactSize(b, &i)  // one input
-        i += 36
-        let sigLength = try compactSize(b, &i)
-        let sig = Array(b[i..<i + sigLength])
-        i += sigLength + 4
-        let outputs = try compactSize(b, &i)
-        var total: Int64 = 0
-        var scripts: [[UInt8]] = []
-        for _ in 0..<outputs {
-            total += (0..<8).reduce(Int64(0)) { $0 | Int64(b[i + $1]) << (8 * $1) }
-            i += 8
-            let n = try compactSize(b, &i)
-            scripts.append(Array(b[i..<i + n]))
-            i += n
-        }
-        return (sig, total, scripts)
     }
 }
 

@@ -1,11 +1,13 @@
 import Chain
 import Foundation
+import Logging
 import Mining
 import NodeRPC
 import SHA256
 import Synchronization
 import TestSupport
 import Testing
+import WorkSources
 
 let regtestPayout = "bcrt1qft5p2uhsdcdc3l2ua4ap5qqfg4pjaqlp250x7us7a8qqhrxrxfsqseac85"
 
@@ -37,19 +39,18 @@ struct NodeRPCTests {
         try await withNode { node in
             let client = try NodeRPCClient(
                 url: node.url, credentials: .userPassword(user: node.user, password: node.password))
-            let engine = try MiningEngine(threads: 2)
             let journalPath = tempPath("journal")
             let journal = BlockJournal(path: journalPath)
-            var options = NodeMiner.Options(payout: regtestPayout)
+            var options = NodeWork.Options(payout: regtestPayout)
             options.blocks = 2
-            let reports = Mutex<[NodeMiner.Report]>([])
-            try await NodeMiner(client: client, engine: engine, journal: journal, options: options).run { r in
-                reports.withLock { $0.append(r) }
-            }
+            let source = NodeWork(client: client, journal: journal, options: options, logger: Logger(label: "test"))
+            let engine = try MiningEngine(threads: 2, source: source.jobSource)
+            let reports = Mutex<[SolvedBlock]>([])
+            try await source.run(engine: engine) { r in reports.withLock { $0.append(r) } }
             engine.stop()
-            await client.shutdown()
+            await source.shutdown()
             let r = reports.withLock { $0 }
-            #expect(r.map(\.result) == ["accepted", "accepted"])
+            #expect(r.map(\.outcome) == [.accepted, .accepted])
             #expect(r.map(\.height) == [106, 107])
             #expect(node.state.withLock { $0.accepted.count } == 2)
             #expect(try journal.pending().blocks.isEmpty)
@@ -159,12 +160,16 @@ struct NodeRPCTests {
                 as! String
             try journal.recordSolved(hash: hash, height: 105, hex: hex)
             node.set(.dropConnections)
-            let first = try await NodeMiner.resubmit(journal: journal, client: client)
-            #expect(first.count == 1 && first[0].1.hasPrefix("unsubmitted"))
+            let first = try await NodeWork.resubmit(journal: journal, client: client)
+            #expect(first.count == 1)
+            guard case .unsubmitted = first.first?.1 else {
+                Issue.record("expected unsubmitted, got \(String(describing: first.first?.1))")
+                return
+            }
             #expect(try journal.pending().blocks.count == 1)
             node.set(.normal)
-            let second = try await NodeMiner.resubmit(journal: journal, client: client)
-            #expect(second.map(\.1) == ["accepted"])
+            let second = try await NodeWork.resubmit(journal: journal, client: client)
+            #expect(second.map(\.1) == [.accepted])
             #expect(try journal.pending().blocks.isEmpty)
             // A torn last line (crash mid-write) is skipped, not fatal.
             let handle = try #require(FileHandle(forWritingAtPath: journal.path))
@@ -186,11 +191,11 @@ struct NodeRPCTests {
         try await node.start()
         let client = try NodeRPCClient(
             url: node.url, credentials: .userPassword(user: node.user, password: node.password))
-        let engine = try MiningEngine(threads: 1)
-        var options = NodeMiner.Options(payout: regtestPayout)
+        var options = NodeWork.Options(payout: regtestPayout)
         options.pollInterval = .milliseconds(200)
-        let miner = NodeMiner(client: client, engine: engine, journal: nil, options: options)
-        let task = Task { try await miner.run { _ in } }
+        let miner = NodeWork(client: client, journal: nil, options: options, logger: Logger(label: "test"))
+        let engine = try MiningEngine(threads: 1, source: miner.jobSource)
+        let task = Task { try await miner.run(engine: engine) { _ in } }
         try await Task.sleep(for: .milliseconds(500))
         let newTip = String(repeating: "ab", count: 32)
         let before = node.state.withLock { s in s.calls.filter { $0 == "getblocktemplate" }.count }

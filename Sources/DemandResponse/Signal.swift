@@ -93,13 +93,15 @@ extension SignalMessage {
         }
         guard let object = any as? [String: Any] else { throw SignalError("a message must be a JSON object") }
         do throws(JSONFieldError) {
-            return try parse(JSONFields(object), now: now)
+            return try parse(fields: JSONFields(object), now: now)
         } catch {
             throw SignalError(error.message)
         }
     }
 
-    static func parse(_ f: JSONFields, now: Date) throws(JSONFieldError) -> SignalEnvelope {
+    /// Parses a message already read as JSON (an events file's line, with its own fields removed).
+    /// - Throws: `JSONFieldError` naming the field.
+    public static func parse(fields f: JSONFields, now: Date) throws(JSONFieldError) -> SignalEnvelope {
         let typeName = try f.requiredString("type")
         let token = try f.string("token")
         let message: SignalMessage

@@ -34,29 +34,34 @@ public struct CurtailmentEvent: Sendable, Hashable {
     }
 
     static func parse(_ line: String, line number: Int) throws(SimulationError) -> CurtailmentEvent {
-        guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else {
-            throw SimulationError("not a JSON object")
-        }
-        guard let timeText = object["time"] as? String else { throw SimulationError("missing string field \"time\"") }
-        guard let time = TimeText.parse(timeText) else {
-            throw SimulationError("field \"time\" is not an ISO 8601 date-time: \"\(timeText.prefix(40))\"")
-        }
-        var rest = object
-        rest["time"] = nil
-        var until: Double? = nil
-        if let u = object["until"] {
-            guard let s = u as? String, let t = TimeText.parse(s) else {
-                throw SimulationError("field \"until\" is not an ISO 8601 date-time")
+        do throws(JSONFieldError) {
+            let f = try JSONFields(json: Data(line.utf8), what: "an event")
+            // Times without a zone are read like the price file's (the market's clock).
+            let timeText = try f.requiredString("time")
+            guard let time = ISO8601.parseSeconds(timeText, noZone: .utc) else {
+                throw JSONFieldError("field \"time\" is not an ISO 8601 date-time: \"\(timeText.prefix(40))\"")
             }
-            guard t > time else { throw SimulationError("field \"until\" is not after \"time\"") }
-            until = t
-            rest["until"] = nil
-        }
-        let data = (try? JSONSerialization.data(withJSONObject: rest)) ?? Data()
-        let envelope: SignalEnvelope
-        do { envelope = try SignalMessage.parse(Array(data), now: Date(timeIntervalSince1970: time)) } catch {
+            var rest = f.object
+            rest["time"] = nil
+            var until: Double? = nil
+            if let u = try f.string("until") {
+                guard let t = ISO8601.parseSeconds(u, noZone: .utc) else {
+                    throw JSONFieldError("field \"until\" is not an ISO 8601 date-time")
+                }
+                guard t > time else { throw JSONFieldError("field \"until\" is not after \"time\"") }
+                until = t
+                rest["until"] = nil
+            }
+            let envelope = try SignalMessage.parse(fields: JSONFields(rest), now: Date(timeIntervalSince1970: time))
+            return try event(envelope, time: time, until: until, line: number)
+        } catch {
             throw SimulationError(error.message)
         }
+    }
+
+    static func event(_ envelope: SignalEnvelope, time: Double, until: Double?, line number: Int)
+        throws(JSONFieldError) -> CurtailmentEvent
+    {
         switch envelope.message {
         case .curtail(let c):
             return CurtailmentEvent(
@@ -69,7 +74,7 @@ public struct CurtailmentEvent: Sendable, Hashable {
         case .release:
             return CurtailmentEvent(time: time, message: envelope.message, line: number)
         default:
-            throw SimulationError("only \"curtail\" and \"release\" messages belong in an events file")
+            throw JSONFieldError("only \"curtail\" and \"release\" messages belong in an events file")
         }
     }
 }

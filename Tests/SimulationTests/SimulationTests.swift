@@ -105,12 +105,13 @@ struct SimulationTests {
 
     @Test func badEventFilesNameTheLine() throws {
         for (line, expected) in [
-            (#"{"type":"curtail","level":1}"#, "missing string field \"time\""),
+            (#"{"type":"curtail","level":1}"#, "missing field \"time\""),
             (#"{"time":"soon","type":"curtail","level":1}"#, "\"time\" is not an ISO 8601"),
             (#"{"time":"2024-06-01T00:00:00","type":"curtail","level":3}"#, "within [0, 1]"),
             (#"{"time":"2024-06-01T00:00:00","type":"price","usd_per_mwh":3}"#, "only \"curtail\" and \"release\""),
             (#"{"time":"2024-06-01T01:00:00","type":"curtail","level":1,"until":"2024-06-01T00:00:00"}"#, "not after"),
-            ("not json", "not a JSON object"),
+            ("not json", "malformed JSON"),
+            ("[1]", "an event must be a JSON object"),
         ] {
             do {
                 _ = try events([#"{"time":"2024-06-01T00:00:00","type":"release"}"#, line])

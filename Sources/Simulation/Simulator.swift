@@ -88,9 +88,10 @@ public struct SimulationResult: Sendable {
 ///
 /// Each price row is a `price` signal at the start of its interval; between rows the policy is ticked at
 /// exactly the times something can change (a dwell ends, a curtailment's `until`, a ramp step, a
-/// fail-safe deadline), so results do not depend on a tick rate. A row's price stays fresh for its
-/// interval: the fail-safe can fire only across gaps in the data. Time in gaps is not counted (there
-/// is no price for it) and is reported.
+/// fail-safe deadline), so results do not depend on a tick rate. Prices hold on half-open intervals
+/// [start, next start): anything due exactly at a row's start is decided with that row's price, not the
+/// one that has just ended. A row's price stays fresh for its interval: the fail-safe can fire only
+/// across gaps in the data. Time in gaps is not counted (there is no price for it) and is reported.
 public enum Simulator {
     public static func run(
         series: PriceSeries, events: [CurtailmentEvent] = [], config baseConfig: PolicyConfig, site: SiteModel,
@@ -237,6 +238,9 @@ public enum Simulator {
                 let next = min(target, eventTime, wake)
                 accumulate(now, next, counted: counted)
                 now = next
+                // Prices hold on [start, next start): whatever is due exactly at `target` (a dwell's end, an
+                // `until`, a ramp step, an event) waits for the next row's price, which then decides.
+                guard now < target else { break }
                 if eventTime <= now {
                     handleEvent(queue[nextEvent].event)
                     nextEvent += 1
@@ -288,7 +292,8 @@ public enum Simulator {
                 &state, .signal(.price(PriceSignal(usdPerMWh: price)), source: "prices"),
                 now: policyTime(now), config: config)
             _ = apply(d)
-            // Events at exactly this time act after the price (curtailments override it anyway).
+            // Events at exactly this time act after the price (curtailments override it anyway); the price
+            // step itself has handled every dwell end, `until` and ramp step due now, with this row's price.
             while nextEvent < queue.count && queue[nextEvent].virtual <= now {
                 handleEvent(queue[nextEvent].event)
                 nextEvent += 1

@@ -207,13 +207,19 @@ public final class LoadController: Sendable {
                     logRejection(error.message, origin: origin, line: line)
                 case .success(let envelope):
                     s.messages[origin.name, default: [:]]["ok", default: 0] += 1
-                    let input: PolicyInput =
-                        envelope.message == .status
-                        ? .tick
-                        : replay
-                            ? .replayed(envelope.message, source: origin.name)
-                            : .signal(envelope.message, source: origin.name)
-                    let d = Policy.step(&s.policy, input, now: now, config: effectiveConfig)
+                    let d: Decision
+                    if envelope.message == .status && replay {
+                        // A tick here would let a price in the middle of the history start or stop the miner.
+                        d = Decision(capacity: s.policy.capacity, previousCapacity: s.policy.capacity, reason: s.reason)
+                    } else {
+                        let input: PolicyInput =
+                            envelope.message == .status
+                            ? .tick
+                            : replay
+                                ? .replayed(envelope.message, source: origin.name)
+                                : .signal(envelope.message, source: origin.name)
+                        d = Policy.step(&s.policy, input, now: now, config: effectiveConfig)
+                    }
                     s.reason = d.reason
                     logSignal(envelope, d, origin: origin, time: now.wall, batch: lines.count, replay: replay)
                 }

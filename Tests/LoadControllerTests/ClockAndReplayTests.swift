@@ -65,16 +65,17 @@ struct ClockAndReplayTests {
         func lines(_ prices: [Double]) -> Data {
             Data(prices.map { #"{"type":"price","usd_per_mwh":\#($0)}"# + "\n" }.joined().utf8)
         }
-        try lines([80, 10]).write(to: URL(fileURLWithPath: path))
+        // A status line in the history must not judge the price in the middle of it either.
+        try (lines([80]) + Data(#"{"type":"status"}"#.utf8 + [10]) + lines([10])).write(to: URL(fileURLWithPath: path))
         let f = try SignalFileFollower(path: path, controller: c)
         defer { f.stop() }
-        #expect(eventually { f.linesHandled == 2 })
+        #expect(eventually { f.linesHandled == 3 })
         #expect(!load.isHalted)
         #expect(c.status.price == 10)
         // Replaced (write a temporary file, rename it over): its history is replayed too.
         try lines([90, 10, 80, 5]).write(to: URL(fileURLWithPath: dir + "/tmp"))
         #expect(rename(dir + "/tmp", path) == 0)
-        #expect(eventually { f.linesHandled == 6 })
+        #expect(eventually { f.linesHandled == 7 })
         #expect(!load.isHalted)
         #expect(load.state.withLock { $0.halts } == 0)
         // A line appended later is a fresh decision.
@@ -85,6 +86,6 @@ struct ClockAndReplayTests {
         #expect(eventually { load.isHalted })
         log.close()
         let signals = readLines(dir + "/d.jsonl").filter { $0["event"] as? String == "signal" }
-        #expect(signals.map { $0["replay"] as? Bool ?? false } == [true, true, true, true, true, true, false])
+        #expect(signals.map { $0["replay"] as? Bool ?? false } == Array(repeating: true, count: 7) + [false])
     }
 }

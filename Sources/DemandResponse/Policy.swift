@@ -71,7 +71,9 @@ public struct PolicyState: Sendable, Hashable {
     /// When price last started or stopped the miner; dwell times count from here (monotonic).
     public internal(set) var lastPriceChange: PolicyTime
     public internal(set) var price: Double?
-    /// Active curtailments by source and id (an id-less curtail replaces the source's id-less one).
+    /// Active curtailments by source and id (an id-less curtail replaces the source's id-less one; a
+    /// curtail with an id replaces that source's curtailment with the same id). A `release` with an id
+    /// lifts every curtailment with that id; one without lifts only the curtailments its source set.
     public internal(set) var curtailments: [String: CurtailSignal] = [:]
     /// When the last signal arrived; the fail-safe counts from here (monotonic).
     public internal(set) var lastSignal: PolicyTime?
@@ -234,11 +236,14 @@ public enum Policy {
             reasons.append(
                 "curtail \(format(c.level))\(c.id.map { " (\($0))" } ?? "")\(c.reason.map { ": \($0)" } ?? "")")
         case .release(let id):
-            let key = "\(source)#\(id ?? "")"
-            if id == nil {
-                state.curtailments = state.curtailments.filter { !$0.key.hasPrefix("\(source)#") }
+            if let id {
+                // A curtailment with an id is lifted by that id, whichever source sends the release (a
+                // `flexminer signal` call that set it has long closed its connection).
+                state.curtailments = state.curtailments.filter { $0.value.id != id }
             } else {
-                state.curtailments[key] = nil
+                // Without an id: only what this source set. Compared whole (the key is exactly
+                // "source#id"), so a source whose name contains "#" cannot match another one.
+                state.curtailments = state.curtailments.filter { $0.key != "\(source)#\($0.value.id ?? "")" }
             }
             reasons.append("release\(id.map { " (\($0))" } ?? "")")
         case .heartbeat, .status:

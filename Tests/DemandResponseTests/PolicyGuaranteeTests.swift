@@ -221,3 +221,30 @@ struct PolicyReplayTests {
         #expect(h.state.curtailments.count == 1)
     }
 }
+
+@Suite("Policy: who may lift what")
+struct ReleaseScopeTests {
+    @Test func aReleaseWithAnIdLiftsThatIdWhoeverSendsIt() {
+        var h = TwoClockHarness(PolicyConfig(breakEvenUSDPerMWh: 50))
+        #expect(h.send(curtail(1, id: "evt-7"), source: "unix:/run/fm.sock").capacity == 0)
+        #expect(h.send(.release(id: "evt-8"), source: "tcp:127.0.0.1:9100").capacity == 0)  // another id
+        #expect(h.send(.release(id: "evt-7"), source: "tcp:127.0.0.1:9100").capacity == 1)
+    }
+
+    @Test func aReleaseWithoutAnIdLiftsOnlyWhatItsOwnSourceSet() {
+        var h = TwoClockHarness(PolicyConfig(breakEvenUSDPerMWh: 50))
+        h.send(curtail(0.5), source: "grid")
+        h.send(curtail(0.2, id: "g-1"), source: "grid")
+        h.send(curtail(0.3), source: "file:/run/prices#2.jsonl")
+        #expect(h.state.capacity == 0.5)
+        #expect(h.send(.release(id: nil), source: "market").capacity == 0.5)
+        // A name that extends another source's with "#" is still another source.
+        #expect(h.send(.release(id: nil), source: "grid#g-1").capacity == 0.5)
+        #expect(h.send(.release(id: nil), source: "file:/run/prices").capacity == 0.5)
+        #expect(h.state.curtailments.count == 3)
+        // Its own: with and without ids.
+        #expect(h.send(.release(id: nil), source: "grid").capacity == 0.7)
+        #expect(h.state.curtailments.count == 1)
+        #expect(h.send(.release(id: nil), source: "file:/run/prices#2.jsonl").capacity == 1)
+    }
+}

@@ -226,7 +226,8 @@ public final class LoadController: Sendable {
             }
             if replay {
                 // History applied: now the latest price decides, as a fresh decision.
-                s.reason = Policy.step(&s.policy, .tick, now: now, config: effectiveConfig).reason
+                let d = Policy.step(&s.policy, .tick, now: now, config: effectiveConfig)
+                s.reason = "replayed \(lines.count) line\(lines.count == 1 ? "" : "s") of history; \(d.reason)"
             }
             let d = Decision(capacity: s.policy.capacity, previousCapacity: before, reason: s.reason)
             let (halt, resume) = apply(d, inner: &s)

@@ -72,6 +72,7 @@ struct ClockAndReplayTests {
         #expect(eventually { f.linesHandled == 3 })
         #expect(!load.isHalted)
         #expect(c.status.price == 10)
+        #expect(c.status.reason.hasPrefix("replayed 3 lines of history; "), "\(c.status.reason)")
         // Replaced (write a temporary file, rename it over): its history is replayed too.
         try lines([90, 10, 80, 5]).write(to: URL(fileURLWithPath: dir + "/tmp"))
         #expect(rename(dir + "/tmp", path) == 0)

@@ -190,6 +190,10 @@ public enum Policy {
             limit = ceiling
             limitReason = "curtailment \(format(1 - ceiling))\(state.stale ? " (fail-safe also active)" : "")"
         }
+        // Capacity has two decimals; rounded down so that it never exceeds 1 - level. Done on the limit
+        // too, so a capacity just below an unrounded limit (0.66 under 0.667) does not look like room to
+        // ramp into on every step.
+        limit = roundedDown(limit)
         // Staged ramp-up whenever the limit rises above the current capacity.
         var capacity = limit
         if limit > 0 && !config.rampSteps.isEmpty && config.rampStepSeconds > 0 {
@@ -210,12 +214,15 @@ public enum Policy {
             state.rampStart = nil
         }
         if limit == 0 { state.rampStart = nil }
-        // Two decimals, rounded down (with a hair of tolerance for 0.29 × 100 = 28.999…): rounding must
-        // not lift capacity above a curtailment's 1 - level.
-        capacity = Swift.min(capacity, ((capacity * 100) + 1e-6).rounded(.down) / 100)
+        capacity = roundedDown(capacity)
         state.capacity = capacity
         reasons.append(limitReason)
         return Decision(capacity: capacity, previousCapacity: before, reason: reasons.joined(separator: "; "))
+    }
+
+    /// Two decimals, rounded down (with a hair of tolerance, for 0.29 × 100 = 28.999…), never above `x`.
+    static func roundedDown(_ x: Double) -> Double {
+        Swift.min(x, ((x * 100) + 1e-6).rounded(.down) / 100)
     }
 
     /// What a message changes, live or replayed.

@@ -103,10 +103,19 @@ struct CurtailmentCeilingTests {
 
     @Test(arguments: [0.333, 0.29, 0.001, 0.999, 0.5])
     func roundingNeverLiftsCapacityAboveOneMinusTheLevel(level: Double) {
-        var h = TwoClockHarness(PolicyConfig(breakEvenUSDPerMWh: 50))
+        var c = PolicyConfig(breakEvenUSDPerMWh: 50)
+        c.rampSteps = [0.25, 0.5]
+        c.rampStepSeconds = 10
+        c.staleAfterSeconds = 3600
+        var h = TwoClockHarness(c)
         let d = h.send(curtail(level))
         #expect(d.capacity <= 1 - level, "level \(level) gave \(d.capacity)")
         #expect(d.capacity > 1 - level - 0.01)
+        // Settled: later steps neither move capacity nor restart the ramp under the cap.
+        for _ in 0..<5 {
+            let later = h.tick(after: 10)
+            #expect(later.capacity == d.capacity && !later.reason.contains("ramp"), "\(later.reason)")
+        }
     }
 }
 

@@ -55,7 +55,9 @@ public struct PolicyConfig: Sendable, Hashable, Codable {
         try check(minOffSeconds.isFinite && minOffSeconds >= 0, "minimum off time must be ≥ 0")
         try check(hardPriceUSDPerMWh.map { $0.isFinite } ?? true, "hard price must be a finite number")
         try check(rampSteps.allSatisfy { $0 > 0 && $0 < 1 }, "ramp steps must be within (0, 1)")
-        try check(rampStepSeconds.isFinite && rampStepSeconds >= 0, "ramp step time must be ≥ 0")
+        try check(
+            rampStepSeconds.isFinite && (rampStepSeconds == 0 || rampStepSeconds >= 0.001),
+            "ramp step time must be 0 or at least 0.001 s")
         try check(staleAfterSeconds.isFinite && staleAfterSeconds > 0, "stale time must be > 0")
         try check((0...1).contains(safeCapacity), "safe capacity must be within [0, 1]")
         try check((0...1).contains(initialCapacity), "initial capacity must be within [0, 1]")
@@ -66,21 +68,35 @@ public struct PolicyConfig: Sendable, Hashable, Codable {
 public struct PolicyState: Sendable, Hashable {
     /// Whether price alone says "mine" (after hysteresis and dwell).
     public internal(set) var priceAllowsMining: Bool
-    public internal(set) var lastPriceChange: Date
+    /// When price last started or stopped the miner; dwell times count from here (monotonic).
+    public internal(set) var lastPriceChange: PolicyTime
     public internal(set) var price: Double?
-    /// Active curtailments by source and id (an id-less curtail replaces the source's id-less one).
+    /// Active curtailments by source and id (an id-less curtail replaces the source's id-less one; a
+    /// curtail with an id replaces that source's curtailment with the same id). A `release` with an id
+    /// lifts every curtailment with that id; one without lifts only the curtailments its source set.
     public internal(set) var curtailments: [String: CurtailSignal] = [:]
-    public internal(set) var lastSignal: Date?
+    /// When the last signal arrived; the fail-safe counts from here (monotonic).
+    public internal(set) var lastSignal: PolicyTime?
     public internal(set) var stale = false
-    /// When the capacity limit last rose from below full (for the staged ramp).
-    public internal(set) var rampStart: Date?
+    /// When the capacity limit last rose from below full (for the staged ramp; monotonic).
+    public internal(set) var rampStart: PolicyTime?
     public internal(set) var capacity: Double
 
-    public init(config: PolicyConfig, now: Date) {
+    public init(config: PolicyConfig, now: PolicyTime) {
         priceAllowsMining = config.initialCapacity > 0
         // The miner starts (or starts halted) now: dwell times count from here.
         lastPriceChange = now
         capacity = config.initialCapacity
+    }
+
+    /// With one virtual clock for durations and dates (see `PolicyTime.init(_:)`).
+    public init(config: PolicyConfig, now: Date) {
+        self.init(config: config, now: PolicyTime(now))
+    }
+
+    /// The capacity curtailments allow (1 with none): no other rule may go above it.
+    public var curtailmentCeiling: Double {
+        1 - (curtailments.values.map(\.level).max() ?? 0)
     }
 }
 
@@ -105,78 +121,89 @@ public struct Decision: Sendable, Hashable {
 public enum PolicyInput: Sendable, Hashable {
     /// A signal from `source` (its name, e.g. "unix:/run/flexminer.sock").
     case signal(SignalMessage, source: String)
+    /// A line of history (a followed file read from its start: at start, after rotation or replace). It
+    /// updates the price and the curtailments like `signal`, but makes no price-driven start or stop of its
+    /// own, so old lines do not count as fresh transitions against the dwell times. Send a `.tick` after
+    /// the last replayed line: the latest price then decides, held only by the miner's real dwell.
+    case replayed(SignalMessage, source: String)
     /// Time passing: dwell times ending, curtailments expiring, signals going stale, ramp steps.
     case tick
 }
 
 /// The demand-response policy: a pure function of (state, input, time). The same code runs live (with
-/// the wall clock) and in the simulator (with a virtual clock).
+/// the machine's clocks) and in the simulator (with a virtual clock).
+///
+/// Capacity is the minimum of what the rules allow: price (or, while signals are stale, the fail-safe's
+/// `safeCapacity`), then the staged ramp, all capped by the most restrictive active curtailment. No rule
+/// ever raises capacity above a curtailment.
 public enum Policy {
+    /// One step with one virtual clock for durations and dates (the simulator, tests).
     public static func step(_ state: inout PolicyState, _ input: PolicyInput, now: Date, config: PolicyConfig)
+        -> Decision
+    {
+        step(&state, input, now: PolicyTime(now), config: config)
+    }
+
+    /// One step. Durations are measured on `now.monotonic`; `until` is compared with `now.wall`.
+    public static func step(_ state: inout PolicyState, _ input: PolicyInput, now: PolicyTime, config: PolicyConfig)
         -> Decision
     {
         let before = state.capacity
         var reasons: [String] = []
+        var replay = false
         switch input {
         case .signal(let message, let source):
-            state.lastSignal = now
-            if state.stale {
-                state.stale = false
-                reasons.append("signals resumed")
-            }
-            switch message {
-            case .price(let p):
-                state.price = p.usdPerMWh
-                reasons.append("price \(format(p.usdPerMWh)) USD/MWh")
-            case .curtail(let c):
-                state.curtailments["\(source)#\(c.id ?? "")"] = c
-                reasons.append(
-                    "curtail \(format(c.level))\(c.id.map { " (\($0))" } ?? "")\(c.reason.map { ": \($0)" } ?? "")")
-            case .release(let id):
-                let key = "\(source)#\(id ?? "")"
-                if id == nil {
-                    state.curtailments = state.curtailments.filter { !$0.key.hasPrefix("\(source)#") }
-                } else {
-                    state.curtailments[key] = nil
-                }
-                reasons.append("release\(id.map { " (\($0))" } ?? "")")
-            case .heartbeat, .status:
-                break
-            }
+            receive(message, source: source, state: &state, now: now, reasons: &reasons)
+        case .replayed(let message, let source):
+            replay = true
+            receive(message, source: source, state: &state, now: now, reasons: &reasons)
         case .tick:
             break
         }
-        // Curtailments that lifted themselves.
-        for (key, c) in state.curtailments where c.until.map({ $0 <= now }) ?? false {
+        // Curtailments that lifted themselves: `until` is a wall-clock date.
+        for (key, c) in state.curtailments where c.until.map({ $0 <= now.wall }) ?? false {
             state.curtailments[key] = nil
             reasons.append("curtailment \(c.id ?? key) expired")
         }
-        // Fail-safe: armed once any signal has arrived.
-        if let last = state.lastSignal, !state.stale, now.timeIntervalSince(last) >= config.staleAfterSeconds {
+        // Fail-safe: armed once any signal has arrived; staleness is a duration, on the monotonic clock.
+        if let last = state.lastSignal, !state.stale, now.seconds(since: last) >= config.staleAfterSeconds {
             state.stale = true
             reasons.append("no signal for \(format(config.staleAfterSeconds)) s: fail-safe")
         }
-        updatePriceState(&state, now: now, config: config, reasons: &reasons)
+        if !replay { updatePriceState(&state, now: now, config: config, reasons: &reasons) }
 
-        var limit = state.priceAllowsMining ? 1.0 : 0.0
-        var limitReason =
-            state.price == nil
-            ? "no price yet" : (state.priceAllowsMining ? "price below break-even" : "price above break-even")
-        if let c = state.curtailments.values.max(by: { $0.level < $1.level }), 1 - c.level < limit {
-            limit = 1 - c.level
-            limitReason = "curtailment \(format(c.level))"
-        }
+        var limit: Double
+        var limitReason: String
         if state.stale {
+            // Stale signals mean a stale price too: the operator's safe capacity replaces it.
             limit = config.safeCapacity
             limitReason = "fail-safe (signals stale)"
+        } else {
+            limit = state.priceAllowsMining ? 1.0 : 0.0
+            limitReason =
+                state.price == nil
+                ? "no price yet" : (state.priceAllowsMining ? "price below break-even" : "price above break-even")
         }
+        // A curtailment is never overridden: the fail-safe, price and ramp only ever go below it.
+        let ceiling = state.curtailmentCeiling
+        if ceiling < limit {
+            limit = ceiling
+            limitReason = "curtailment \(format(1 - ceiling))\(state.stale ? " (fail-safe also active)" : "")"
+        }
+        // Capacity has two decimals; rounded down so that it never exceeds 1 - level. Done on the limit
+        // too, so a capacity just below an unrounded limit (0.66 under 0.667) does not look like room to
+        // ramp into on every step.
+        limit = roundedDown(limit)
         // Staged ramp-up whenever the limit rises above the current capacity.
         var capacity = limit
         if limit > 0 && !config.rampSteps.isEmpty && config.rampStepSeconds > 0 {
             if limit > before && state.rampStart == nil { state.rampStart = now }
             if let start = state.rampStart {
-                let step = Int(now.timeIntervalSince(start) / config.rampStepSeconds)
-                if step < config.rampSteps.count {
+                // Compared as a Double before any conversion: never negative (monotonic, clamped), and a
+                // huge quotient ends the ramp instead of overflowing `Int`.
+                let elapsedSteps = now.seconds(since: start) / config.rampStepSeconds
+                if elapsedSteps < Double(config.rampSteps.count) {
+                    let step = Swift.min(Swift.max(0, Int(elapsedSteps)), config.rampSteps.count - 1)
                     capacity = Swift.min(limit, Swift.max(config.rampSteps[step], before))
                     limitReason += ", ramp step \(step + 1)/\(config.rampSteps.count)"
                 } else {
@@ -187,17 +214,55 @@ public enum Policy {
             state.rampStart = nil
         }
         if limit == 0 { state.rampStart = nil }
-        capacity = (capacity * 100).rounded() / 100
+        capacity = roundedDown(capacity)
         state.capacity = capacity
         reasons.append(limitReason)
         return Decision(capacity: capacity, previousCapacity: before, reason: reasons.joined(separator: "; "))
     }
 
+    /// Two decimals, rounded down (with a hair of tolerance, for 0.29 × 100 = 28.999…), never above `x`.
+    static func roundedDown(_ x: Double) -> Double {
+        Swift.min(x, ((x * 100) + 1e-6).rounded(.down) / 100)
+    }
+
+    /// What a message changes, live or replayed.
+    private static func receive(
+        _ message: SignalMessage, source: String, state: inout PolicyState, now: PolicyTime, reasons: inout [String]
+    ) {
+        state.lastSignal = now
+        if state.stale {
+            state.stale = false
+            reasons.append("signals resumed")
+        }
+        switch message {
+        case .price(let p):
+            state.price = p.usdPerMWh
+            reasons.append("price \(format(p.usdPerMWh)) USD/MWh")
+        case .curtail(let c):
+            state.curtailments["\(source)#\(c.id ?? "")"] = c
+            reasons.append(
+                "curtail \(format(c.level))\(c.id.map { " (\($0))" } ?? "")\(c.reason.map { ": \($0)" } ?? "")")
+        case .release(let id):
+            if let id {
+                // A curtailment with an id is lifted by that id, whichever source sends the release (a
+                // `flexminer signal` call that set it has long closed its connection).
+                state.curtailments = state.curtailments.filter { $0.value.id != id }
+            } else {
+                // Without an id: only what this source set. Compared whole (the key is exactly
+                // "source#id"), so a source whose name contains "#" cannot match another one.
+                state.curtailments = state.curtailments.filter { $0.key != "\(source)#\($0.value.id ?? "")" }
+            }
+            reasons.append("release\(id.map { " (\($0))" } ?? "")")
+        case .heartbeat, .status:
+            break
+        }
+    }
+
     private static func updatePriceState(
-        _ state: inout PolicyState, now: Date, config: PolicyConfig, reasons: inout [String]
+        _ state: inout PolicyState, now: PolicyTime, config: PolicyConfig, reasons: inout [String]
     ) {
         guard let price = state.price else { return }
-        let dwell = now.timeIntervalSince(state.lastPriceChange)
+        let dwell = now.seconds(since: state.lastPriceChange)
         if state.priceAllowsMining {
             if let hard = config.hardPriceUSDPerMWh, price >= hard {
                 state.priceAllowsMining = false

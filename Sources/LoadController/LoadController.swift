@@ -75,17 +75,18 @@ public final class LoadController: Sendable {
     public let priceActive: Bool
     private let actuator: any LoadActuator
     private let log: DecisionLog?
-    private let clock: @Sendable () -> Date
+    private let clock: PolicyClock
     private let message: @Sendable (String) -> Void
     private let observer: (@Sendable (ControllerEvent) -> Void)?
     private let inner: Mutex<Inner>
 
     /// - Parameters:
-    ///   - clock: the policy's time (the wall clock live; a virtual clock in time-compressed drills).
+    ///   - clock: the policy's time: the machine's monotonic and wall clocks live (durations on the first,
+    ///     `until` and log timestamps on the second); a fake in tests.
     ///   - message: human-readable notes for the operator (stderr by default in the CLI).
     public init(
         actuator: any LoadActuator, config: PolicyConfig, priceActive: Bool = true, log: DecisionLog? = nil,
-        clock: @escaping @Sendable () -> Date = { Date() }, message: @escaping @Sendable (String) -> Void = { _ in },
+        clock: PolicyClock = .system, message: @escaping @Sendable (String) -> Void = { _ in },
         observer: (@Sendable (ControllerEvent) -> Void)? = nil
     ) {
         self.observer = observer
@@ -95,7 +96,18 @@ public final class LoadController: Sendable {
         self.log = log
         self.clock = clock
         self.message = message
-        inner = Mutex(Inner(policy: PolicyState(config: config, now: clock())))
+        inner = Mutex(Inner(policy: PolicyState(config: config, now: clock.now())))
+    }
+
+    /// With one virtual clock for durations and dates (time-compressed drills, tests).
+    public convenience init(
+        actuator: any LoadActuator, config: PolicyConfig, priceActive: Bool = true, log: DecisionLog? = nil,
+        clock: @escaping @Sendable () -> Date, message: @escaping @Sendable (String) -> Void = { _ in },
+        observer: (@Sendable (ControllerEvent) -> Void)? = nil
+    ) {
+        self.init(
+            actuator: actuator, config: config, priceActive: priceActive, log: log, clock: .virtual(clock),
+            message: message, observer: observer)
     }
 
     /// Applies the initial capacity (full, or halted with `--start-halted`) and logs the start.
@@ -121,9 +133,9 @@ public final class LoadController: Sendable {
     public func handle(
         line: some Collection<UInt8>, origin: SignalOrigin, receivedAt: ContinuousClock.Instant = .now
     ) -> Reply {
-        let now = clock()
+        let now = clock.now()
         let envelope: SignalEnvelope
-        do { envelope = try Self.parse(line, origin: origin, now: now) } catch {
+        do { envelope = try Self.parse(line, origin: origin, now: now.wall) } catch {
             return reject(error.message, origin: origin, line: line)
         }
         observer?(.message(source: origin.name, ok: true))
@@ -136,7 +148,7 @@ public final class LoadController: Sendable {
             // Act first, write the log after: the log must not delay the halt.
             let (halt, resume) = apply(d, inner: &s)
             let receiptToHalted = halt != nil ? ContinuousClock.now - receivedAt : nil
-            logSignal(envelope, d, origin: origin, time: now)
+            logSignal(envelope, d, origin: origin, time: now.wall)
             if d.changed { logAction(d, halt: halt, resume: resume, received: receiptToHalted) }
             var reply = statusFields(s)
             reply["ok"] = true
@@ -152,14 +164,18 @@ public final class LoadController: Sendable {
     /// appended at once): each goes through the policy and into the decision log in order, but the
     /// miner is commanded once, with the decision after the last line. Replaying a long file at start
     /// therefore does not flap the workers through its history. Nobody waits for replies here.
-    public func handle(batch lines: [ArraySlice<UInt8>], origin: SignalOrigin) {
-        guard lines.count > 1 else {
+    /// - Parameter replay: the lines are history (a file read from its start): they update the price and
+    ///   curtailments without counting as fresh starts or stops against the dwell times; the latest price
+    ///   then decides once, held only by the miner's real dwell.
+    public func handle(batch lines: [ArraySlice<UInt8>], origin: SignalOrigin, replay: Bool = false) {
+        guard lines.count > 1 || replay else {
             if let only = lines.first { _ = handle(line: only, origin: origin) }
             return
         }
-        let now = clock()
+        guard !lines.isEmpty else { return }
+        let now = clock.now()
         let parsed = lines.map { line in
-            Result { () throws(SignalError) in try Self.parse(line, origin: origin, now: now) }
+            Result { () throws(SignalError) in try Self.parse(line, origin: origin, now: now.wall) }
         }
         for p in parsed {
             if case .success = p {
@@ -177,12 +193,27 @@ public final class LoadController: Sendable {
                     logRejection(error.message, origin: origin, line: line)
                 case .success(let envelope):
                     s.messages[origin.name, default: [:]]["ok", default: 0] += 1
-                    let input: PolicyInput =
-                        envelope.message == .status ? .tick : .signal(envelope.message, source: origin.name)
-                    let d = Policy.step(&s.policy, input, now: now, config: effectiveConfig)
+                    let d: Decision
+                    if envelope.message == .status && replay {
+                        // A tick here would let a price in the middle of the history start or stop the miner.
+                        d = Decision(capacity: s.policy.capacity, previousCapacity: s.policy.capacity, reason: s.reason)
+                    } else {
+                        let input: PolicyInput =
+                            envelope.message == .status
+                            ? .tick
+                            : replay
+                                ? .replayed(envelope.message, source: origin.name)
+                                : .signal(envelope.message, source: origin.name)
+                        d = Policy.step(&s.policy, input, now: now, config: effectiveConfig)
+                    }
                     s.reason = d.reason
-                    logSignal(envelope, d, origin: origin, time: now, batch: lines.count)
+                    logSignal(envelope, d, origin: origin, time: now.wall, batch: lines.count, replay: replay)
                 }
+            }
+            if replay {
+                // History applied: now the latest price decides, as a fresh decision.
+                let d = Policy.step(&s.policy, .tick, now: now, config: effectiveConfig)
+                s.reason = "replayed \(lines.count) line\(lines.count == 1 ? "" : "s") of history; \(d.reason)"
             }
             let d = Decision(capacity: s.policy.capacity, previousCapacity: before, reason: s.reason)
             let (halt, resume) = apply(d, inner: &s)
@@ -204,7 +235,7 @@ public final class LoadController: Sendable {
     /// (the CLI does every 100 ms).
     public func tick() {
         inner.withLock { s in
-            let d = Policy.step(&s.policy, .tick, now: clock(), config: effectiveConfig)
+            let d = Policy.step(&s.policy, .tick, now: clock.now(), config: effectiveConfig)
             guard d.changed || d.reason != s.reason else { return }
             let wasStale = s.reason.contains("fail-safe")
             s.reason = d.reason
@@ -253,13 +284,15 @@ public final class LoadController: Sendable {
 
     /// The decision log's entry for an accepted line.
     private func logSignal(
-        _ envelope: SignalEnvelope, _ d: Decision, origin: SignalOrigin, time: Date, batch: Int? = nil
+        _ envelope: SignalEnvelope, _ d: Decision, origin: SignalOrigin, time: Date, batch: Int? = nil,
+        replay: Bool = false
     ) {
         var fields: [String: Any] = [
             "event": "signal", "source": origin.name, "type": envelope.message.type, "ok": true,
             "capacity_before": d.previousCapacity, "capacity_after": d.capacity, "reason": d.reason,
         ]
         if let batch { fields["batch"] = batch }
+        if replay { fields["replay"] = true }
         fields.merge(Self.fields(of: envelope.message)) { a, _ in a }
         log?.write(fields, time: time)
     }

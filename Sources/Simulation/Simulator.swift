@@ -89,9 +89,10 @@ public struct SimulationResult: Sendable {
 ///
 /// Each price row is a `price` signal at the start of its interval; between rows the policy is ticked at
 /// exactly the times something can change (a dwell ends, a curtailment's `until`, a ramp step, a
-/// fail-safe deadline), so results do not depend on a tick rate. A row's price stays fresh for its
-/// interval: the fail-safe can fire only across gaps in the data. Time in gaps is not counted (there
-/// is no price for it) and is reported.
+/// fail-safe deadline), so results do not depend on a tick rate. Prices hold on half-open intervals
+/// [start, next start): anything due exactly at a row's start is decided with that row's price, not the
+/// one that has just ended. A row's price stays fresh for its interval: the fail-safe can fire only
+/// across gaps in the data. Time in gaps is not counted (there is no price for it) and is reported.
 public enum Simulator {
     public static func run(
         series: PriceSeries, events: [CurtailmentEvent] = [], config baseConfig: PolicyConfig, site: SiteModel,
@@ -141,7 +142,7 @@ public enum Simulator {
             return starts[r] - rows[r].time
         }
 
-        var state = PolicyState(config: config, now: Date(timeIntervalSince1970: starts[0]))
+        var state = PolicyState(config: config, now: PolicyTime(Date(timeIntervalSince1970: starts[0])))
         var totals = SimulationTotals()
         var outcomes: [EventOutcome] = []
         var spans: [CapacitySpan] = []
@@ -154,6 +155,11 @@ public enum Simulator {
         let usdPerMWhRevenue = config.breakEvenUSDPerMWh
         // Real time = virtual time - shift; spans are kept in real time for the chart.
         var shiftNow = 0.0
+        /// The policy's time: durations on the virtual clock (it only moves forward), `until` compared with
+        /// the price file's own time (which repeats an hour at a DST change, like a wall clock stepping back).
+        func policyTime(_ virtual: Double) -> PolicyTime {
+            PolicyTime(monotonic: virtual, wall: Date(timeIntervalSince1970: virtual - shiftNow))
+        }
 
         func apply(_ d: Decision) -> Duration? {
             guard d.changed else { return nil }
@@ -213,14 +219,15 @@ public enum Simulator {
             }
             if state.price != nil {
                 let dwell = state.priceAllowsMining ? config.minOnSeconds : config.minOffSeconds
-                let end = state.lastPriceChange.timeIntervalSince1970 + dwell
+                let end = state.lastPriceChange.monotonic + dwell
                 if dwell > 0 && end > now { t = min(t, end) }
             }
-            if let r = state.rampStart?.timeIntervalSince1970, config.rampStepSeconds > 0 {
-                let k = ((now - r) / config.rampStepSeconds).rounded(.down) + 1
-                if Int(k) <= config.rampSteps.count { t = min(t, r + k * config.rampStepSeconds) }
+            if let r = state.rampStart?.monotonic, config.rampStepSeconds > 0 {
+                // Compared as Doubles: a tiny step time must not overflow an `Int`.
+                let k = (max(0, now - r) / config.rampStepSeconds).rounded(.down) + 1
+                if k <= Double(config.rampSteps.count) { t = min(t, r + k * config.rampStepSeconds) }
             }
-            if let last = state.lastSignal?.timeIntervalSince1970, !state.stale, last + config.staleAfterSeconds > now {
+            if let last = state.lastSignal?.monotonic, !state.stale, last + config.staleAfterSeconds > now {
                 t = min(t, last + config.staleAfterSeconds)
             }
             return t.isFinite && t > now ? t : nil
@@ -233,18 +240,20 @@ public enum Simulator {
                 let next = min(target, eventTime, wake)
                 accumulate(now, next, counted: counted)
                 now = next
+                // Prices hold on [start, next start): whatever is due exactly at `target` (a dwell's end, an
+                // `until`, a ramp step, an event) waits for the next row's price, which then decides.
+                guard now < target else { break }
                 if eventTime <= now {
                     handleEvent(queue[nextEvent].event)
                     nextEvent += 1
                 } else if wake <= now {
-                    _ = apply(Policy.step(&state, .tick, now: Date(timeIntervalSince1970: now), config: config))
+                    _ = apply(Policy.step(&state, .tick, now: policyTime(now), config: config))
                 }
             }
         }
 
         func handleEvent(_ e: CurtailmentEvent) {
-            let d = Policy.step(
-                &state, .signal(e.message, source: "events"), now: Date(timeIntervalSince1970: now), config: config)
+            let d = Policy.step(&state, .signal(e.message, source: "events"), now: policyTime(now), config: config)
             let latency = apply(d)
             if case .curtail(let c) = e.message {
                 let required = 1 - c.level
@@ -283,9 +292,10 @@ public enum Simulator {
             totals.intervals += 1
             let d = Policy.step(
                 &state, .signal(.price(PriceSignal(usdPerMWh: price)), source: "prices"),
-                now: Date(timeIntervalSince1970: now), config: config)
+                now: policyTime(now), config: config)
             _ = apply(d)
-            // Events at exactly this time act after the price (curtailments override it anyway).
+            // Events at exactly this time act after the price (curtailments override it anyway); the price
+            // step itself has handled every dwell end, `until` and ramp step due now, with this row's price.
             while nextEvent < queue.count && queue[nextEvent].virtual <= now {
                 handleEvent(queue[nextEvent].event)
                 nextEvent += 1

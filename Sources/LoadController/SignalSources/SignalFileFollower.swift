@@ -13,7 +13,9 @@ import Synchronization
 /// (milliseconds), with a 250 ms poll as the fallback for file systems without inotify.
 ///
 /// The whole file is read when it is first opened, so a file that holds the current state (the latest
-/// price, a curtailment not yet released) takes effect at start. Replies, accepted or not, go to the
+/// price, a curtailment not yet released) takes effect at start; what is read from a file's start (when
+/// opened, replaced or truncated) is replayed as history, so old price lines do not count as fresh
+/// starts or stops against the dwell times. Replies, accepted or not, go to the
 /// decision log; a partial last line waits for its newline and is reported if the file goes away first.
 public final class SignalFileFollower: Sendable {
     public let path: String
@@ -92,6 +94,9 @@ public final class SignalFileFollower: Sendable {
 
         // Complete lines of one read; handled together when the read ends.
         var pending: [ArraySlice<UInt8>] = []
+        // Set while reading a file from its start (opened, replaced, truncated): those lines are history,
+        // applied without counting as fresh starts or stops against the dwell times.
+        var replaying = false
         func handle(_ bytes: ArraySlice<UInt8>) {
             var line = bytes
             if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
@@ -100,7 +105,7 @@ public final class SignalFileFollower: Sendable {
         }
         func flush() {
             guard !pending.isEmpty else { return }
-            controller.handle(batch: pending, origin: origin)
+            controller.handle(batch: pending, origin: origin, replay: replaying)
             handled.add(pending.count, ordering: .relaxed)
             pending.removeAll()
         }
@@ -111,7 +116,10 @@ public final class SignalFileFollower: Sendable {
             while true {
                 let n = chunk.withUnsafeMutableBytes { pread(f.fd, $0.baseAddress, $0.count, off_t(f.offset)) }
                 if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { return }
+                guard n > 0 else {
+                    replaying = false
+                    return
+                }
                 f.offset += n
                 var start = 0
                 for i in 0..<n where chunk[i] == UInt8(ascii: "\n") {
@@ -159,6 +167,7 @@ public final class SignalFileFollower: Sendable {
                     var now = stat()
                     if fstat(f.fd, &now) == 0 && Int(now.st_size) < f.offset {
                         f.offset = 0
+                        replaying = true
                         dropPartial("partial last line of a file that was truncated")
                         note("file:\(path): truncated; reading from the start")
                     }
@@ -180,6 +189,7 @@ public final class SignalFileFollower: Sendable {
             fstat(fd, &opened)
             var f = Open(fd: fd, device: UInt(opened.st_dev), inode: UInt(opened.st_ino), offset: 0)
             reportedMissing = false
+            replaying = true
             drain(&f)
             file = f
         }

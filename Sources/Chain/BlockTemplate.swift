@@ -46,7 +46,7 @@ public struct BlockTemplate: Sendable, Hashable {
     public init(json: Data) throws(ChainError) {
         do {
             try self.init(fields: JSONFields(json: json, what: "template"))
-        } catch let error as JSONFieldError {
+        } catch let error as InputError {
             throw ChainError(.badField, "template: \(error.message)")
         } catch let error as ChainError {
             throw error.message.hasPrefix("template:") ? error : ChainError(error.code, "template: \(error.message)")
@@ -59,11 +59,11 @@ public struct BlockTemplate: Sendable, Hashable {
         var f = top
         if !top.has("previousblockhash"), top.keys.contains("result") {
             if let err = try? top.fields("error") {
-                throw JSONFieldError(
+                throw InputError(
                     "the node answered an error: \((try? err.string("message")) ?? nil ?? "code \(String(describing: err.object["code"]))")"
                 )
             }
-            guard let r = try top.fields("result") else { throw JSONFieldError("field \"result\" is null") }
+            guard let r = try top.fields("result") else { throw InputError("field \"result\" is null") }
             f = JSONFields(r.object)
         }
         // Integers are range-checked before conversion: a template is input from outside.
@@ -75,10 +75,10 @@ public struct BlockTemplate: Sendable, Hashable {
         }
         previousBlockHash = try internalBytes(
             displayHex: f.requiredString("previousblockhash"), field: "previousblockhash")
-        guard let txs = try f.array("transactions") else { throw JSONFieldError("missing field \"transactions\"") }
+        guard let txs = try f.array("transactions") else { throw InputError("missing field \"transactions\"") }
         transactions = try txs.enumerated().map { (i, t) throws in
             guard let o = t as? [String: Any] else {
-                throw JSONFieldError("field \"transactions[\(i)]\" must be an object")
+                throw InputError("field \"transactions[\(i)]\" must be an object")
             }
             let tf = JSONFields(o, path: "transactions[\(i)].")
             let data = try decodeHex(tf.requiredString("data"), field: "transactions[\(i)].data")
@@ -89,7 +89,7 @@ public struct BlockTemplate: Sendable, Hashable {
                 } ?? txid
             let depends = try (tf.array("depends") ?? []).enumerated().map { (k, d) throws in
                 guard let n = JSONScalar.number(d), n == n.rounded(), n >= 0, n <= 1_000_000 else {
-                    throw JSONFieldError("field \"transactions[\(i)].depends[\(k)]\" must be a transaction index")
+                    throw InputError("field \"transactions[\(i)].depends[\(k)]\" must be a transaction index")
                 }
                 return Int(n)
             }
@@ -105,7 +105,7 @@ public struct BlockTemplate: Sendable, Hashable {
         let targetHex = try f.requiredString("target")
         let targetBytes = try decodeHex(targetHex, field: "target")
         guard let t = try? UInt256(bigEndianBytes: targetBytes) else {
-            throw JSONFieldError("field \"target\" must be 64 hex digits")
+            throw InputError("field \"target\" must be 64 hex digits")
         }
         target = t
         minTime = UInt32(try f.requiredInteger("mintime", in: 0...Int(UInt32.max)))

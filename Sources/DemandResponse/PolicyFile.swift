@@ -56,7 +56,7 @@ public struct PolicyFile: Sendable, Hashable {
     }
 
     public init(json data: Data) throws(SignalError) {
-        do throws(JSONFieldError) {
+        do throws(InputError) {
             try self.init(fields: JSONFields(json: data, what: "the policy"))
         } catch {
             throw SignalError(error.message)
@@ -65,20 +65,20 @@ public struct PolicyFile: Sendable, Hashable {
 
     /// From an already-parsed JSON object (a config file's `"policy"` section).
     public init(object: [String: Any]) throws(SignalError) {
-        do throws(JSONFieldError) { try self.init(fields: JSONFields(object)) } catch {
+        do throws(InputError) { try self.init(fields: JSONFields(object)) } catch {
             throw SignalError(error.message)
         }
     }
 
-    init(fields f: JSONFields) throws(JSONFieldError) {
+    init(fields f: JSONFields) throws(InputError) {
         self.init()
         try f.onlyKeys(Self.keys)
         // Every number is bounded before it is used: 1e300 seconds or watts would overflow later arithmetic.
         let price = -1e9...1e9
-        func positive(_ key: String) throws(JSONFieldError) -> Double? {
+        func positive(_ key: String) throws(InputError) -> Double? {
             guard let v = try f.number(key) else { return nil }
             guard v > 0, v <= 1e15 else {
-                throw JSONFieldError("field \"\(key)\" must be positive (at most 1e15), got \(v)")
+                throw InputError("field \"\(key)\" must be positive (at most 1e15), got \(v)")
             }
             return v
         }
@@ -98,7 +98,7 @@ public struct PolicyFile: Sendable, Hashable {
             config.rampSteps = []
             for (i, s) in steps.enumerated() {
                 guard let n = JSONScalar.number(s) else {
-                    throw JSONFieldError("field \"ramp_steps[\(i)]\" must be a number")
+                    throw InputError("field \"ramp_steps[\(i)]\" must be a number")
                 }
                 config.rampSteps.append(n)
             }
@@ -106,7 +106,7 @@ public struct PolicyFile: Sendable, Hashable {
         // A ramp step shorter than a millisecond is refused: 1e-300 s steps would never end a ramp.
         if let v = try f.number("ramp_step_seconds", in: 0...86_400) {
             guard v == 0 || v >= 0.001 else {
-                throw JSONFieldError("field \"ramp_step_seconds\" must be 0 or at least 0.001, got \(v)")
+                throw InputError("field \"ramp_step_seconds\" must be 0 or at least 0.001, got \(v)")
             }
             config.rampStepSeconds = v
         }
@@ -118,19 +118,19 @@ public struct PolicyFile: Sendable, Hashable {
             btcUSD != nil || networkDifficulty != nil || blockRewardBTC != nil,
         ].filter { $0 }.count
         if sources > 1 {
-            throw JSONFieldError(
+            throw InputError(
                 "give one of \"breakeven_usd_per_mwh\", \"hashprice_usd_per_ph_day\" or \"btc_usd\"+\"network_difficulty\"+\"block_reward_btc\""
             )
         }
         if btcUSD != nil || networkDifficulty != nil || blockRewardBTC != nil {
             guard btcUSD != nil, networkDifficulty != nil, blockRewardBTC != nil else {
-                throw JSONFieldError("\"btc_usd\", \"network_difficulty\" and \"block_reward_btc\" go together")
+                throw InputError("\"btc_usd\", \"network_difficulty\" and \"block_reward_btc\" go together")
             }
         }
         if (hashpriceUSDPerPHDay != nil || btcUSD != nil) && powerWatts == nil {
-            throw JSONFieldError("\"power_watts\" is needed to turn revenue per hash into a break-even price")
+            throw InputError("\"power_watts\" is needed to turn revenue per hash into a break-even price")
         }
-        do { try config.validate() } catch { throw JSONFieldError(error.message) }
+        do { try config.validate() } catch { throw InputError(error.message) }
     }
 
     /// Whether the break-even price depends on the hash rate (and none is configured).

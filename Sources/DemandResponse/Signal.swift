@@ -92,7 +92,7 @@ extension SignalMessage {
             throw SignalError("malformed JSON")
         }
         guard let object = any as? [String: Any] else { throw SignalError("a message must be a JSON object") }
-        do throws(JSONFieldError) {
+        do throws(InputError) {
             return try parse(fields: JSONFields(object), now: now)
         } catch {
             throw SignalError(error.message)
@@ -100,8 +100,8 @@ extension SignalMessage {
     }
 
     /// Parses a message already read as JSON (an events file's line, with its own fields removed).
-    /// - Throws: `JSONFieldError` naming the field.
-    public static func parse(fields f: JSONFields, now: Date) throws(JSONFieldError) -> SignalEnvelope {
+    /// - Throws: `InputError` naming the field.
+    public static func parse(fields f: JSONFields, now: Date) throws(InputError) -> SignalEnvelope {
         let typeName = try f.requiredString("type")
         let token = try f.string("token")
         let message: SignalMessage
@@ -111,24 +111,24 @@ extension SignalMessage {
             let start = try f.date("interval_start")
             let minutes = try f.number("interval_minutes")
             if let m = minutes, m <= 0 {
-                throw JSONFieldError("field \"interval_minutes\" must be positive, got \(m)")
+                throw InputError("field \"interval_minutes\" must be positive, got \(m)")
             }
             message = .price(PriceSignal(usdPerMWh: price, intervalStart: start, intervalMinutes: minutes))
         case "curtail":
             let level = try f.requiredNumber("level")
             guard (0...1).contains(level) else {
-                throw JSONFieldError("field \"level\" must be within [0, 1], got \(level)")
+                throw InputError("field \"level\" must be within [0, 1], got \(level)")
             }
             let until = try f.date("until")
             if let u = until, u <= now {
-                throw JSONFieldError("field \"until\" is in the past (\(ISO8601.format(u)))")
+                throw InputError("field \"until\" is in the past (\(ISO8601.format(u)))")
             }
             message = .curtail(
                 CurtailSignal(level: level, id: try f.string("id"), until: until, reason: try f.string("reason")))
         case "release": message = .release(id: try f.string("id"))
         case "heartbeat": message = .heartbeat
         case "status": message = .status
-        default: throw JSONFieldError("unknown type \"\(typeName.prefix(40))\"")
+        default: throw InputError("unknown type \"\(typeName.prefix(40))\"")
         }
         return SignalEnvelope(message: message, token: token)
     }

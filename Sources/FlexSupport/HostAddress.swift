@@ -10,16 +10,16 @@ public struct HostPort: Sendable, Hashable, CustomStringConvertible {
         self.port = port
     }
 
-    /// - Throws: `HostPortError` saying what is wrong (the caller names the flag).
-    public init(_ text: String) throws(HostPortError) {
+    /// - Throws: `InputError` saying what is wrong (the caller names the flag).
+    public init(_ text: String) throws(InputError) {
         guard let colon = text.lastIndex(of: ":") else {
-            throw HostPortError("expected HOST:PORT, e.g. 127.0.0.1:9105")
+            throw InputError("expected HOST:PORT, e.g. 127.0.0.1:9105")
         }
         var host = String(text[..<colon])
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard !host.isEmpty else { throw HostPortError("empty host") }
+        guard !host.isEmpty else { throw InputError("empty host") }
         guard let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
-            throw HostPortError("port must be a number 0...65535")
+            throw InputError("port must be a number 0...65535")
         }
         self.init(host: host, port: port)
     }
@@ -29,12 +29,6 @@ public struct HostPort: Sendable, Hashable, CustomStringConvertible {
 
     /// Whether only this machine can reach the address (see `Loopback.contains`).
     public var isLoopback: Bool { Loopback.contains(host: host) }
-}
-
-public struct HostPortError: Error, Hashable, Sendable, CustomStringConvertible {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
 }
 
 /// Whether an address is this machine's loopback, decided on the parsed address (never on a prefix of

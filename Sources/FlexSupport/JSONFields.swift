@@ -1,8 +1,9 @@
 import Foundation
 
-/// A field of a JSON input that is missing, of the wrong type or out of range; the message names the
-/// field (and the caller adds the input's name).
-public struct JSONFieldError: Error, Hashable, Sendable, CustomStringConvertible {
+/// Input from outside that cannot be used: a JSON field that is missing, of the wrong type or out of
+/// range, an address that is not HOST:PORT. The message names the field (the caller adds the input's
+/// name: the file, the flag). The foundation layer's one error type.
+public struct InputError: Error, Hashable, Sendable, CustomStringConvertible {
     public let message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }
@@ -23,13 +24,13 @@ public struct JSONFields: @unchecked Sendable {
     }
 
     /// Parses a JSON object.
-    /// - Throws: `JSONFieldError` when `data` is not JSON or not an object.
-    public init(json data: some DataProtocol, what: String = "input") throws(JSONFieldError) {
+    /// - Throws: `InputError` when `data` is not JSON or not an object.
+    public init(json data: some DataProtocol, what: String = "input") throws(InputError) {
         let any: Any
         do { any = try JSONSerialization.jsonObject(with: Data(data), options: [.fragmentsAllowed]) } catch {
-            throw JSONFieldError("malformed JSON")
+            throw InputError("malformed JSON")
         }
-        guard let o = any as? [String: Any] else { throw JSONFieldError("\(what) must be a JSON object") }
+        guard let o = any as? [String: Any] else { throw InputError("\(what) must be a JSON object") }
         self.init(o)
     }
 
@@ -47,101 +48,101 @@ public struct JSONFields: @unchecked Sendable {
     }
 
     /// Refuses keys outside `allowed`, naming the first unknown one (sorted, for a stable message).
-    public func onlyKeys(_ allowed: some Sequence<String>) throws(JSONFieldError) {
+    public func onlyKeys(_ allowed: some Sequence<String>) throws(InputError) {
         let allowed = Set(allowed)
         if let unknown = object.keys.filter({ !allowed.contains($0) }).sorted().first {
-            throw JSONFieldError("unknown key \(name(unknown))")
+            throw InputError("unknown key \(name(unknown))")
         }
     }
 
-    public func string(_ key: String) throws(JSONFieldError) -> String? {
+    public func string(_ key: String) throws(InputError) -> String? {
         guard let v = value(key) else { return nil }
-        guard let s = v as? String else { throw JSONFieldError("field \(name(key)) must be a string") }
+        guard let s = v as? String else { throw InputError("field \(name(key)) must be a string") }
         return s
     }
 
-    public func requiredString(_ key: String) throws(JSONFieldError) -> String {
-        guard let s = try string(key) else { throw JSONFieldError("missing field \(name(key))") }
+    public func requiredString(_ key: String) throws(InputError) -> String {
+        guard let s = try string(key) else { throw InputError("missing field \(name(key))") }
         return s
     }
 
-    public func bool(_ key: String) throws(JSONFieldError) -> Bool? {
+    public func bool(_ key: String) throws(InputError) -> Bool? {
         guard let v = value(key) else { return nil }
-        guard let b = JSONScalar.bool(v) else { throw JSONFieldError("field \(name(key)) must be true or false") }
+        guard let b = JSONScalar.bool(v) else { throw InputError("field \(name(key)) must be true or false") }
         return b
     }
 
     /// A finite number, optionally within `range`.
-    public func number(_ key: String, in range: ClosedRange<Double>? = nil) throws(JSONFieldError) -> Double? {
+    public func number(_ key: String, in range: ClosedRange<Double>? = nil) throws(InputError) -> Double? {
         guard let v = value(key) else { return nil }
-        guard let d = JSONScalar.number(v) else { throw JSONFieldError("field \(name(key)) must be a number") }
-        guard d.isFinite else { throw JSONFieldError("field \(name(key)) must be a finite number") }
+        guard let d = JSONScalar.number(v) else { throw InputError("field \(name(key)) must be a number") }
+        guard d.isFinite else { throw InputError("field \(name(key)) must be a finite number") }
         if let range, !range.contains(d) {
-            throw JSONFieldError(
+            throw InputError(
                 "field \(name(key)) must be within [\(fmt(range.lowerBound)), \(fmt(range.upperBound))], got \(fmt(d))")
         }
         return d
     }
 
-    public func requiredNumber(_ key: String, in range: ClosedRange<Double>? = nil) throws(JSONFieldError) -> Double {
-        guard let d = try number(key, in: range) else { throw JSONFieldError("missing field \(name(key))") }
+    public func requiredNumber(_ key: String, in range: ClosedRange<Double>? = nil) throws(InputError) -> Double {
+        guard let d = try number(key, in: range) else { throw InputError("missing field \(name(key))") }
         return d
     }
 
     /// A whole number within `range`, checked before conversion (a 1e300 never reaches `Int(...)`).
-    public func integer(_ key: String, in range: ClosedRange<Int>) throws(JSONFieldError) -> Int? {
+    public func integer(_ key: String, in range: ClosedRange<Int>) throws(InputError) -> Int? {
         guard let v = value(key) else { return nil }
         guard let d = JSONScalar.number(v), d.isFinite, d == d.rounded() else {
-            throw JSONFieldError("field \(name(key)) must be a whole number")
+            throw InputError("field \(name(key)) must be a whole number")
         }
         guard d >= Double(range.lowerBound), d <= Double(range.upperBound) else {
-            throw JSONFieldError("field \(name(key)) must be \(range.lowerBound)...\(range.upperBound), got \(fmt(d))")
+            throw InputError("field \(name(key)) must be \(range.lowerBound)...\(range.upperBound), got \(fmt(d))")
         }
         return Int(d)
     }
 
-    public func requiredInteger(_ key: String, in range: ClosedRange<Int>) throws(JSONFieldError) -> Int {
-        guard let i = try integer(key, in: range) else { throw JSONFieldError("missing field \(name(key))") }
+    public func requiredInteger(_ key: String, in range: ClosedRange<Int>) throws(InputError) -> Int {
+        guard let i = try integer(key, in: range) else { throw InputError("missing field \(name(key))") }
         return i
     }
 
     /// One of `allowed` strings.
-    public func oneOf(_ key: String, _ allowed: [String]) throws(JSONFieldError) -> String? {
+    public func oneOf(_ key: String, _ allowed: [String]) throws(InputError) -> String? {
         guard let s = try string(key) else { return nil }
         guard allowed.contains(s) else {
-            throw JSONFieldError(
+            throw InputError(
                 "field \(name(key)) must be one of \(allowed.joined(separator: ", ")), got \"\(s.prefix(40))\"")
         }
         return s
     }
 
     /// An ISO 8601 date-time (see `ISO8601.parse`).
-    public func date(_ key: String, noZone: ISO8601.NoZone = .refuse) throws(JSONFieldError) -> Date? {
+    public func date(_ key: String, noZone: ISO8601.NoZone = .refuse) throws(InputError) -> Date? {
         guard let s = try string(key) else { return nil }
         guard let d = ISO8601.parse(s, noZone: noZone) else {
-            throw JSONFieldError("field \(name(key)) is not an ISO 8601 date-time: \"\(s.prefix(40))\"")
+            throw InputError("field \(name(key)) is not an ISO 8601 date-time: \"\(s.prefix(40))\"")
         }
         return d
     }
 
-    public func strings(_ key: String) throws(JSONFieldError) -> [String]? {
+    public func strings(_ key: String) throws(InputError) -> [String]? {
         guard let v = value(key) else { return nil }
         guard let a = v as? [Any], let s = a as? [String] else {
-            throw JSONFieldError("field \(name(key)) must be an array of strings")
+            throw InputError("field \(name(key)) must be an array of strings")
         }
         return s
     }
 
-    public func array(_ key: String) throws(JSONFieldError) -> [Any]? {
+    public func array(_ key: String) throws(InputError) -> [Any]? {
         guard let v = value(key) else { return nil }
-        guard let a = v as? [Any] else { throw JSONFieldError("field \(name(key)) must be an array") }
+        guard let a = v as? [Any] else { throw InputError("field \(name(key)) must be an array") }
         return a
     }
 
     /// A nested object, whose errors name `key.field`.
-    public func fields(_ key: String) throws(JSONFieldError) -> JSONFields? {
+    public func fields(_ key: String) throws(InputError) -> JSONFields? {
         guard let v = value(key) else { return nil }
-        guard let o = v as? [String: Any] else { throw JSONFieldError("field \(name(key)) must be an object") }
+        guard let o = v as? [String: Any] else { throw InputError("field \(name(key)) must be an object") }
         return JSONFields(o, path: path + key + ".")
     }
 

@@ -69,14 +69,14 @@ public struct RunConfig: Sendable, Equatable {
     }
 
     public init(json data: Data) throws(ConfigError) {
-        do throws(JSONFieldError) {
+        do throws(InputError) {
             try self.init(fields: JSONFields(json: data, what: "the configuration"))
         } catch {
             throw ConfigError(error.message)
         }
     }
 
-    init(fields f: JSONFields) throws(JSONFieldError) {
+    init(fields f: JSONFields) throws(InputError) {
         try f.onlyKeys(Self.keys)
         benchmarkWork = try f.bool("benchmark_work")
         template = try f.string("template")
@@ -93,11 +93,11 @@ public struct RunConfig: Sendable, Equatable {
         signals = try f.strings("signals")
         if let p = try f.fields("policy") {
             do { policy = try PolicyFile(object: p.object) } catch {
-                throw JSONFieldError("field \"policy\": \(error.message)")
+                throw InputError("field \"policy\": \(error.message)")
             }
         }
         policyFile = try f.string("policy_file")
-        if policy != nil && policyFile != nil { throw JSONFieldError("give \"policy\" or \"policy_file\", not both") }
+        if policy != nil && policyFile != nil { throw InputError("give \"policy\" or \"policy_file\", not both") }
         breakeven = try f.number("breakeven", in: -1e9...1e9)
         decisionLog = try f.string("decision_log")
         startHalted = try f.bool("start_halted")

@@ -7,37 +7,12 @@ import Mining
 import MiningKernels
 import NodeRPC
 
-/// `flexminer run`'s flags as given (nil: not given), before they are merged over the config file.
+/// `flexminer run`'s flags as given, before they are merged over the config file: the same keys as
+/// the file (nil: not given), plus the file's path and `--json`.
 public struct RunFlags: Sendable {
     public var config: String?
-    public var benchmarkWork: Bool?
-    public var template: String?
-    public var rpc: String?
-    public var rpcCookie: String?
-    public var rpcUser: String?
-    public var rpcPassword: String?
-    public var journal: String?
-    public var payout: String?
-    public var network: String?
-    public var blocks: Int?
-    public var out: String?
-    public var coinbaseMessage: String?
-    public var signals: [String] = []
-    public var policy: String?
-    public var breakeven: Double?
-    public var decisionLog: String?
-    public var startHalted: Bool?
-    public var allowRemote: Bool?
-    public var tokenFile: String?
-    public var threads: Int?
-    /// A kernel name as given (`auto` or a name); resolved by the caller's `kernel` function.
-    public var kernel: String?
-    public var priority: WorkerPriority?
-    public var seconds: Double?
-    public var http: String?
-    public var logFormat: FlexLogHandler.Format?
-    public var logLevel: Logger.Level?
-    public var statusLine: Bool?
+    /// The flags' values; `policyFile` is `--policy`, `kernel` a name as given (`auto` or a kernel).
+    public var values = RunConfig()
     /// `--json`: the summary is printed as JSON (and the status line is off unless asked for).
     public var json = false
 
@@ -98,9 +73,10 @@ public struct RunSettings: Sendable {
     }
 
     init(
-        _ c: RunFlags, file: RunConfig, environment: [String: String], isTerminal: Bool,
+        _ flags: RunFlags, file: RunConfig, environment: [String: String], isTerminal: Bool,
         kernel resolveKernel: (String?) throws(ConfigError) -> Kernel
     ) throws(ConfigError) {
+        let c = flags.values
         // Work: a flag for one source replaces the file's choice entirely.
         let flagWork = c.benchmarkWork == true || c.template != nil || c.rpc != nil
         let benchmark = flagWork ? c.benchmarkWork == true : file.benchmarkWork == true
@@ -141,7 +117,7 @@ public struct RunSettings: Sendable {
         out = c.out ?? file.out ?? "blocks"
         coinbaseMessage = c.coinbaseMessage ?? file.coinbaseMessage ?? ""
         journal = c.journal ?? file.journal ?? "flexminer-journal.jsonl"
-        signalTexts = c.signals.isEmpty ? (file.signals ?? []) : c.signals
+        signalTexts = c.signals ?? file.signals ?? []
         specs = try signalTexts.map { s throws(ConfigError) in
             do { return try SignalSourceSpec(s) } catch { throw ConfigError("--signals: \(error)") }
         }
@@ -167,7 +143,7 @@ public struct RunSettings: Sendable {
             http = address
         }
         // Policy: a --policy file replaces the config's; --breakeven and --start-halted override both.
-        if let path = c.policy ?? (file.policy == nil ? file.policyFile : nil) {
+        if let path = c.policyFile ?? (file.policy == nil ? file.policyFile : nil) {
             do { policy = try PolicyFile(contentsOf: path) } catch { throw ConfigError(error.message) }
         } else {
             policy = file.policy ?? PolicyFile()
@@ -190,14 +166,14 @@ public struct RunSettings: Sendable {
         threads = c.threads ?? file.threads ?? ThreadCount.default
         if let problem = ThreadCount.problem(threads) { throw ConfigError(problem) }
         kernel = try resolveKernel(c.kernel ?? file.kernel)
-        priority = c.priority ?? file.priority.flatMap(WorkerPriority.init(rawValue:)) ?? .idle
+        priority = (c.priority ?? file.priority).flatMap(WorkerPriority.init(rawValue:)) ?? .idle
         seconds = c.seconds ?? file.seconds
         if let s = seconds, !(s > 0 && s <= 31_536_000) {
             throw ConfigError("--seconds must be positive and at most a year, got \(s)")
         }
-        logFormat = c.logFormat ?? file.logFormat.flatMap(FlexLogHandler.Format.init(rawValue:)) ?? .human
-        logLevel = c.logLevel ?? file.logLevel.flatMap(Logger.Level.init(rawValue:)) ?? .info
-        statusLine = c.statusLine ?? file.statusLine ?? (isTerminal && !c.json)
+        logFormat = (c.logFormat ?? file.logFormat).flatMap(FlexLogHandler.Format.init(rawValue:)) ?? .human
+        logLevel = (c.logLevel ?? file.logLevel).flatMap(Logger.Level.init(rawValue:)) ?? .info
+        statusLine = c.statusLine ?? file.statusLine ?? (isTerminal && !flags.json)
     }
 
     /// The shared token from `path`, else from `FLEXMINER_SIGNAL_TOKEN`; at least 16 bytes wherever it

@@ -34,21 +34,21 @@ public struct CurtailmentEvent: Sendable, Hashable {
     }
 
     static func parse(_ line: String, line number: Int) throws(SimulationError) -> CurtailmentEvent {
-        do throws(JSONFieldError) {
+        do throws(InputError) {
             let f = try JSONFields(json: Data(line.utf8), what: "an event")
             // Times without a zone are read like the price file's (the market's clock).
             let timeText = try f.requiredString("time")
             guard let time = ISO8601.parseSeconds(timeText, noZone: .utc) else {
-                throw JSONFieldError("field \"time\" is not an ISO 8601 date-time: \"\(timeText.prefix(40))\"")
+                throw InputError("field \"time\" is not an ISO 8601 date-time: \"\(timeText.prefix(40))\"")
             }
             var rest = f.object
             rest["time"] = nil
             var until: Double? = nil
             if let u = try f.string("until") {
                 guard let t = ISO8601.parseSeconds(u, noZone: .utc) else {
-                    throw JSONFieldError("field \"until\" is not an ISO 8601 date-time")
+                    throw InputError("field \"until\" is not an ISO 8601 date-time")
                 }
-                guard t > time else { throw JSONFieldError("field \"until\" is not after \"time\"") }
+                guard t > time else { throw InputError("field \"until\" is not after \"time\"") }
                 until = t
                 rest["until"] = nil
             }
@@ -60,7 +60,7 @@ public struct CurtailmentEvent: Sendable, Hashable {
     }
 
     static func event(_ envelope: SignalEnvelope, time: Double, until: Double?, line number: Int)
-        throws(JSONFieldError) -> CurtailmentEvent
+        throws(InputError) -> CurtailmentEvent
     {
         switch envelope.message {
         case .curtail(let c):
@@ -74,7 +74,7 @@ public struct CurtailmentEvent: Sendable, Hashable {
         case .release:
             return CurtailmentEvent(time: time, message: envelope.message, line: number)
         default:
-            throw JSONFieldError("only \"curtail\" and \"release\" messages belong in an events file")
+            throw InputError("only \"curtail\" and \"release\" messages belong in an events file")
         }
     }
 }

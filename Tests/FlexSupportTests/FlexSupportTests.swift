@@ -40,22 +40,22 @@ import Testing
 @Suite struct JSONFieldsTests {
     @Test func namesTheFieldInEveryError() throws {
         let f = try JSONFields(json: Data(#"{"a":"x","b":true,"n":1e300,"i":2.5,"o":{"k":"v"},"s":[1]}"#.utf8))
-        #expect(throws: JSONFieldError("field \"a\" must be a number")) { try f.number("a") }
-        #expect(throws: JSONFieldError("field \"b\" must be a number")) { try f.number("b") }
-        #expect(throws: JSONFieldError("field \"a\" must be true or false")) { try f.bool("a") }
-        #expect(throws: JSONFieldError("field \"n\" must be 0...10, got 1e+300")) { try f.integer("n", in: 0...10) }
-        #expect(throws: JSONFieldError("field \"i\" must be a whole number")) { try f.integer("i", in: 0...10) }
-        #expect(throws: JSONFieldError("field \"o.k\" must be a number")) { try f.fields("o")?.number("k") }
-        #expect(throws: JSONFieldError("field \"s\" must be an array of strings")) { try f.strings("s") }
-        #expect(throws: JSONFieldError("missing field \"zz\"")) { try f.requiredString("zz") }
-        #expect(throws: JSONFieldError("unknown key \"b\"")) { try f.onlyKeys(["a", "i", "n", "o", "s"]) }
+        #expect(throws: InputError("field \"a\" must be a number")) { try f.number("a") }
+        #expect(throws: InputError("field \"b\" must be a number")) { try f.number("b") }
+        #expect(throws: InputError("field \"a\" must be true or false")) { try f.bool("a") }
+        #expect(throws: InputError("field \"n\" must be 0...10, got 1e+300")) { try f.integer("n", in: 0...10) }
+        #expect(throws: InputError("field \"i\" must be a whole number")) { try f.integer("i", in: 0...10) }
+        #expect(throws: InputError("field \"o.k\" must be a number")) { try f.fields("o")?.number("k") }
+        #expect(throws: InputError("field \"s\" must be an array of strings")) { try f.strings("s") }
+        #expect(throws: InputError("missing field \"zz\"")) { try f.requiredString("zz") }
+        #expect(throws: InputError("unknown key \"b\"")) { try f.onlyKeys(["a", "i", "n", "o", "s"]) }
         #expect(try f.bool("b") == true)
         #expect(try f.number("missing") == nil)
     }
 
     @Test func refusesWhatIsNotAnObject() {
-        #expect(throws: JSONFieldError("malformed JSON")) { try JSONFields(json: Data("{".utf8)) }
-        #expect(throws: JSONFieldError("input must be a JSON object")) { try JSONFields(json: Data("[1]".utf8)) }
+        #expect(throws: InputError("malformed JSON")) { try JSONFields(json: Data("{".utf8)) }
+        #expect(throws: InputError("input must be a JSON object")) { try JSONFields(json: Data("[1]".utf8)) }
     }
 }
 
@@ -74,7 +74,7 @@ import Testing
         #expect(try HostPort("[::1]:80").host == "::1")
         #expect(try HostPort("[::1]:80").description == "[::1]:80")
         for bad in ["9105", ":80", "h:", "h:65536", "h:-1", "h:x"] {
-            #expect(throws: HostPortError.self, "\(bad)") { try HostPort(bad) }
+            #expect(throws: InputError.self, "\(bad)") { try HostPort(bad) }
         }
     }
 

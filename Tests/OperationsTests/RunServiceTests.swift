@@ -19,8 +19,8 @@ struct RunSettingsTests {
 
     @Test func flagsOverrideTheFileAndAWorkFlagReplacesTheFilesWork() throws {
         var flags = RunFlags()
-        flags.threads = 1
-        flags.breakeven = 30
+        flags.values.threads = 1
+        flags.values.breakeven = 30
         let file = #"""
             {"template": "t.json", "payout": "bcrt1qft5p2uhsdcdc3l2ua4ap5qqfg4pjaqlp250x7us7a8qqhrxrxfsqseac85",
              "threads": 2, "policy": {"breakeven_usd_per_mwh": 50, "min_on_seconds": 60},
@@ -37,8 +37,8 @@ struct RunSettingsTests {
             return
         }
         #expect(path == "t.json")
-        flags.benchmarkWork = true
-        flags.signals = ["file:/tmp/p.jsonl"]
+        flags.values.benchmarkWork = true
+        flags.values.signals = ["file:/tmp/p.jsonl"]
         s = try resolve(flags, file: file)
         guard case .benchmark = s.work else {
             Issue.record("--benchmark-work must replace the file's template, got \(s.work)")
@@ -49,8 +49,8 @@ struct RunSettingsTests {
 
     @Test func noSignalsIsAValidPlainMiner() throws {
         var flags = RunFlags()
-        flags.benchmarkWork = true
-        flags.http = "127.0.0.1:0"
+        flags.values.benchmarkWork = true
+        flags.values.http = "127.0.0.1:0"
         let s = try resolve(flags)
         #expect(!s.hasSignalSources)
         #expect(s.http?.port == 0)
@@ -60,27 +60,27 @@ struct RunSettingsTests {
     @Test func refusals() throws {
         var flags = RunFlags()
         #expect(throws: ConfigError.self) { try resolve(flags) }  // no work source
-        flags.benchmarkWork = true
-        flags.http = "0.0.0.0:9105"
+        flags.values.benchmarkWork = true
+        flags.values.http = "0.0.0.0:9105"
         #expect(
             throws: ConfigError("--http 0.0.0.0:9105: beyond loopback needs --allow-remote and a token (--token-file)")
         ) {
             try resolve(flags)
         }
-        flags.allowRemote = true
+        flags.values.allowRemote = true
         #expect(throws: ConfigError("FLEXMINER_SIGNAL_TOKEN: the token must be at least 16 characters")) {
             try resolve(flags, env: ["FLEXMINER_SIGNAL_TOKEN": ""])
         }
         #expect(try resolve(flags, env: ["FLEXMINER_SIGNAL_TOKEN": "0123456789abcdef"]).token == "0123456789abcdef")
-        flags.http = nil
-        flags.threads = 0
+        flags.values.http = nil
+        flags.values.threads = 0
         #expect(throws: ConfigError("--threads must be 1...1024, got 0")) { try resolve(flags) }
-        flags.threads = 1
-        flags.seconds = 1e30
+        flags.values.threads = 1
+        flags.values.seconds = 1e30
         #expect(throws: ConfigError.self) { try resolve(flags) }
-        flags.seconds = nil
-        flags.signals = ["tcp:example.com:99"]
-        flags.allowRemote = false
+        flags.values.seconds = nil
+        flags.values.signals = ["tcp:example.com:99"]
+        flags.values.allowRemote = false
         #expect(throws: ConfigError.self) { try resolve(flags) }
     }
 }
@@ -91,10 +91,10 @@ struct MinerRunTests {
     /// run ends by itself after `--seconds` with a summary from the same status report.
     @Test func minesWithoutSignalsAndEndsAfterSeconds() async throws {
         var flags = RunFlags()
-        flags.benchmarkWork = true
-        flags.threads = 1
-        flags.seconds = 1.5
-        flags.http = "127.0.0.1:0"
+        flags.values.benchmarkWork = true
+        flags.values.threads = 1
+        flags.values.seconds = 1.5
+        flags.values.http = "127.0.0.1:0"
         let settings = try RunSettings.resolve(flags, environment: [:], isTerminal: false) { _ in
             try! Kernel.named(.scalar)
         }
@@ -124,9 +124,9 @@ struct MinerRunTests {
             }
         }
         var flags = RunFlags()
-        flags.benchmarkWork = true
-        flags.threads = 1
-        flags.seconds = 1
+        flags.values.benchmarkWork = true
+        flags.values.threads = 1
+        flags.values.seconds = 1
         let settings = try RunSettings.resolve(flags, environment: [:], isTerminal: false) { _ in
             try! Kernel.named(.scalar)
         }

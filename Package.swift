@@ -47,8 +47,8 @@ let package = Package(
         // and loopback, constant-time comparison, thread counts. No dependencies.
         .target(name: "FlexSupport"),
 
-        // Hashing core: portable reference + mining-shaped lane kernel (scalar instance). No dependencies.
-        .target(name: "SHA256"),
+        // Hashing core: portable reference + mining-shaped lane kernel (scalar instance).
+        .target(name: "SHA256", dependencies: ["FlexSupport"]),
 
         // Vector primitives (clang ext_vector_type helpers) that lower to real vector instructions.
         .target(name: "CFlexVector"),

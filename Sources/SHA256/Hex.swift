@@ -1,20 +1,13 @@
+import FlexSupport
+
 /// What went wrong with an input to the hashing core. Carries a code and a human-readable message that
 /// names the input, so new cases never break callers that switch on `code`.
-public struct SHA256Error: Error, Hashable, Sendable, CustomStringConvertible {
-    public enum Code: String, Hashable, Sendable {
-        case badLength
-        case badHex
-    }
+public typealias SHA256Error = CodedError<SHA256ErrorCode>
 
-    public let code: Code
-    public let message: String
-
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public var description: String { message }
+/// What kind of input the hashing core refused.
+public enum SHA256ErrorCode: String, Hashable, Sendable {
+    case badLength
+    case badHex
 }
 
 /// Hexadecimal encoding and strict decoding.

@@ -85,25 +85,16 @@ public struct SolvedBlock: Sendable, Hashable {
 }
 
 /// Why a work source cannot go on. `code` lets callers branch (a command's exit status, `/status`).
-public struct WorkError: Error, Hashable, Sendable, CustomStringConvertible {
-    public enum Code: String, Sendable, Hashable {
-        /// A file, flag or address given by the operator is wrong.
-        case input
-        /// The node refused us for a reason retrying cannot fix (credentials, wrong chain, not JSON-RPC).
-        case node
-        /// A solved block could not be written.
-        case disk
-    }
+public typealias WorkError = CodedError<WorkErrorCode>
 
-    public let code: Code
-    public let message: String
-
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public var description: String { message }
+/// What kind of failure stopped a work source.
+public enum WorkErrorCode: String, Sendable, Hashable {
+    /// A file, flag or address given by the operator is wrong.
+    case input
+    /// The node refused us for a reason retrying cannot fix (credentials, wrong chain, not JSON-RPC).
+    case node
+    /// A solved block could not be written.
+    case disk
 }
 
 /// Turns a payout given by the operator into the output script: an address for `network`, or a raw

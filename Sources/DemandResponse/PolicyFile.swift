@@ -48,11 +48,11 @@ public struct PolicyFile: Sendable, Hashable {
     /// Reads a policy file.
     /// - Throws: `SignalError` naming the file and the key that is unknown, of the wrong type or out of range.
     public init(contentsOf path: String) throws(SignalError) {
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw SignalError("policy file \(path): cannot read it (\(error.localizedDescription))")
+        do throws(InputError) {
+            try self.init(fields: JSONFields(json: InputFile.data(path), what: "the policy"))
+        } catch {
+            throw SignalError("policy file \(error.message.hasPrefix(path) ? "" : "\(path): ")\(error.message)")
         }
-        do { try self.init(json: data) } catch { throw SignalError("policy file \(path): \(error.message)") }
     }
 
     public init(json data: Data) throws(SignalError) {

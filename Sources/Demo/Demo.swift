@@ -39,8 +39,8 @@ public struct Demo: Sendable {
     func input(_ relative: String, embedded: [UInt8]) throws(Failure) -> Data {
         guard let dir = fixtures else { return Data(embedded) }
         let path = dir + "/" + relative
-        do { return try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw Failure(message: "--fixtures: cannot read \(path) (\(error.localizedDescription))")
+        do { return try InputFile.data(path, limit: InputFile.largeLimit) } catch {
+            throw Failure(message: "--fixtures: \(error.message)")
         }
     }
 

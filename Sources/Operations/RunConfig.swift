@@ -61,11 +61,11 @@ public struct RunConfig: Sendable, Equatable {
     /// Reads a configuration file.
     /// - Throws: `ConfigError` naming the file and the key.
     public init(contentsOf path: String) throws(ConfigError) {
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw ConfigError("config \(path): cannot read it (\(error.localizedDescription))")
+        do throws(InputError) {
+            try self.init(fields: JSONFields(json: InputFile.data(path), what: "the configuration"))
+        } catch {
+            throw ConfigError("config \(error.message.hasPrefix(path) ? "" : "\(path): ")\(error.message)")
         }
-        do { try self.init(json: data) } catch { throw ConfigError("config \(path): \(error.message)") }
     }
 
     public init(json data: Data) throws(ConfigError) {

@@ -15,9 +15,7 @@ public struct CurtailmentEvent: Sendable, Hashable {
     /// - Throws: `SimulationError` naming the file, the line and the problem.
     public static func load(path: String) throws(SimulationError) -> [CurtailmentEvent] {
         let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw SimulationError("\(path): cannot read the file (\(error.localizedDescription))")
-        }
+        do { text = try InputFile.text(path) } catch { throw SimulationError(error.message) }
         var events: [CurtailmentEvent] = []
         for (n, raw) in text.utf8.split(separator: 10, omittingEmptySubsequences: false).map(Substring.init)
             .enumerated()

@@ -59,8 +59,8 @@ public struct PriceSeries: Sendable {
     /// - Throws: `SimulationError` naming the file, the line and the problem.
     public static func load(path: String, options: Options = Options()) throws(SimulationError) -> PriceSeries {
         let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw SimulationError("\(path): cannot read the file (\(error.localizedDescription))")
+        do { data = try InputFile.data(path, limit: InputFile.largeLimit) } catch {
+            throw SimulationError(error.message)
         }
         return try parse(data, path: path, options: options)
     }

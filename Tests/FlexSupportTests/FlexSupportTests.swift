@@ -1,5 +1,6 @@
 import FlexSupport
 import Foundation
+import TestSupport
 import Testing
 
 @Suite struct TimeCodecTests {
@@ -99,5 +100,21 @@ import Testing
         #expect(Duration.milliseconds(1500).seconds == 1.5)
         #expect(ThreadCount.problem(0) == "--threads must be 1...1024, got 0")
         #expect(ThreadCount.problem(2) == nil)
+    }
+}
+
+@Suite struct InputFileTests {
+    @Test func onlyBoundedRegularFiles() throws {
+        #expect(throws: InputError("/dev/zero: not a regular file")) { try InputFile.data("/dev/zero") }
+        #expect(throws: InputError("/tmp: not a regular file")) { try InputFile.data("/tmp") }
+        #expect(throws: InputError.self) { try InputFile.data("/nonexistent/flexminer") }
+        let dir = scratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/f.json"
+        try Data(repeating: 0x20, count: 100).write(to: URL(fileURLWithPath: path))
+        #expect(try InputFile.data(path, limit: 100).count == 100)
+        #expect(throws: InputError("\(path): 100 bytes is more than the limit of 99")) {
+            try InputFile.data(path, limit: 99)
+        }
     }
 }

@@ -118,7 +118,7 @@ let package = Package(
             name: "Operations",
             dependencies: [
                 "DemandResponse", "LoadController", "Mining", "MiningKernels", "CPUFeatures", "WorkSources", "NodeRPC",
-                "Chain", "Simulation", "FlexSupport",
+                "Chain", "Simulation", "FlexSupport", "SHA256",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -126,7 +126,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            resources: [.embedInCode("Dashboard/dashboard.html")]
         ),
 
         // OpenSSL's libcrypto: test oracle and benchmark baseline only.

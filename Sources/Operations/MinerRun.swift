@@ -24,6 +24,14 @@ public final class MinerRun: Sendable {
     let blockCounts = Mutex(BlockCounts())
     let workError = Mutex<String?>(nil)
     let finalReport = Mutex<StatusReport?>(nil)
+    /// The last hour, one sample a second, for the dashboard.
+    public let history = HistoryRing()
+    /// The last 50 decision-log entries, for the dashboard.
+    public let decisions = RecentDecisions()
+    /// Energy and its cost, integrated by the ticker from capacity × power and the current price.
+    let energy = Mutex((kwh: 0.0, usd: 0.0))
+    /// Per signal source: lines accepted and refused, and when the last one arrived.
+    let sourceHealth = SourceHealth()
 
     public init(settings: RunSettings, version: String, logger: Logger, sink: LogSink = .standardError) {
         self.settings = settings
@@ -67,7 +75,10 @@ public final class MinerRun: Sendable {
         let priceActive = s.policy.hasBreakEven || s.breakevenGiven
         let controller = LoadController(
             actuator: engine, config: config, priceActive: priceActive, log: log, message: note,
-            observer: { metrics.record($0) })
+            observer: { [self] event in
+                metrics.record(event)
+                if case .message(let source, let ok) = event { sourceHealth.record(source: source, ok: ok) }
+            })
         if priceActive {
             note(String(format: "break-even %.2f USD/MWh", config.breakEvenUSDPerMWh))
         } else if s.hasSignalSources {
@@ -84,11 +95,21 @@ public final class MinerRun: Sendable {
         controller.start()
 
         let report: @Sendable () -> StatusReport = { [self] in
-            StatusReport(
+            var r = StatusReport(
                 version: version, kernel: s.kernel.description, kernelReason: nil, threads: s.threads,
                 engine: engine.snapshot(), controller: controller.status, blocks: blockCounts.withLock { $0 },
                 workKind: work.kind, workOrigin: work.origin, workError: workError.withLock { $0 },
                 uptimeSeconds: (ContinuousClock.now - started).seconds)
+            // Over the latest 1,000 of each: a status request sorts a bounded sample.
+            let halts = engine.measuredHaltLatencies.suffix(1000)
+            let resumes = engine.measuredResumeLatencies.suffix(1000)
+            r.haltLatencyP99 = halts.isEmpty ? nil : LatencySummary(Array(halts)).p99
+            r.resumeLatencyP99 = resumes.isEmpty ? nil : LatencySummary(Array(resumes)).p99
+            r.powerWatts = s.policy.powerWatts
+            (r.energyKWh, r.energyCostUSD) = energy.withLock { ($0.kwh, $0.usd) }
+            r.decisionsTotal = decisions.total
+            r.signalSources = sourceHealth.report(configured: s.signalTexts + (s.http == nil ? [] : ["http"]))
+            return r
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
@@ -113,9 +134,24 @@ public final class MinerRun: Sendable {
                 engine.stop()
             })
         add(
-            Periodic(every: .milliseconds(100)) { n in
+            Periodic(every: .milliseconds(100)) { [self] n in
                 controller.tick()
-                if n % 10 == 0 { metrics.update(engine: engine.snapshot(), status: controller.status) }
+                guard n % 10 == 0 else { return }
+                // Once a second: metrics, the dashboard's history, energy (never on the hashing threads).
+                let r = report()
+                metrics.update(engine: r.engine, status: r.controller)
+                history.record(
+                    .init(
+                        time: Date().timeIntervalSince1970, hashRate: r.engine.hashRate5s, capacity: r.engine.capacity,
+                        activeWorkers: r.engine.activeWorkers, price: r.controller.price,
+                        breakEven: r.controller.breakEven, state: r.state))
+                if let watts = s.policy.powerWatts {
+                    let kwh = watts / 1000 * (r.engine.halted ? 0 : r.engine.capacity) / 3600
+                    energy.withLock {
+                        $0.kwh += kwh
+                        $0.usd += kwh / 1000 * (r.controller.price ?? 0)
+                    }
+                }
             })
         add(
             WorkService(source: work, engine: engine, logger: logger) { [self] block in
@@ -137,6 +173,9 @@ public final class MinerRun: Sendable {
             add(
                 HTTPService(
                     address: address, token: s.token, group: group, note: note,
+                    dashboard: .init(
+                        status: { report().json }, history: { [self] in history.json },
+                        decisions: { [self] in decisions.json }),
                     routes: .init(
                         status: { report().json },
                         metrics: {

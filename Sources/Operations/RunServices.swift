@@ -119,12 +119,13 @@ struct HTTPService: Service {
     let token: String?
     let group: any EventLoopGroup
     let note: @Sendable (String) -> Void
+    let dashboard: DashboardRoutes
     let routes: StatusServer.Routes
 
     func run() async throws {
         let server = try await StatusServer.start(
-            host: address.host, port: address.port, token: token, routes: routes, group: group)
-        note("HTTP API on http://\(HostPort(host: address.host, port: server.port))/status")
+            host: address.host, port: address.port, token: token, routes: routes, dashboard: dashboard, group: group)
+        note("HTTP API on http://\(HostPort(host: address.host, port: server.port))/status, dashboard at /")
         try? await gracefulShutdown()
         await server.close()
     }

@@ -3,6 +3,7 @@ import FlexSupport
 import Foundation
 import LoadController
 import Mining
+import Synchronization
 import WorkSources
 
 /// Blocks solved during a run, by outcome.
@@ -40,6 +41,17 @@ public struct StatusReport: Sendable {
     /// Why the work source stopped for good, if it did (the workers are then halted).
     public var workError: String?
     public var uptimeSeconds: Double
+    /// Halt and resume latency percentiles over the run (the engine's samples), for the dashboard.
+    public var haltLatencyP99: Duration? = nil
+    public var resumeLatencyP99: Duration? = nil
+    /// Energy drawn so far and what it cost at the prices received, when a power figure is configured.
+    public var powerWatts: Double? = nil
+    public var energyKWh: Double = 0
+    public var energyCostUSD: Double = 0
+    /// Decision-log entries so far (the dashboard reloads its list when this changes).
+    public var decisionsTotal: Int = 0
+    /// Each signal source's health: lines accepted and refused, seconds since its last line.
+    public var signalSources: [SourceHealth.Entry] = []
 
     /// The state in one word: "fail-safe", "curtailed", "halted" (by price or pause), "partial"
     /// (throttled) or "mining".
@@ -70,6 +82,18 @@ public struct StatusReport: Sendable {
             "uptime_seconds": uptimeSeconds, "signals": st.messages,
         ]
         object["kernel_reason"] = kernelReason ?? NSNull()
+        object["cpu"] = CPUFeatures.current.brand
+        object["halt_latency_p99_ms"] = haltLatencyP99.map(\.milliseconds) ?? NSNull()
+        object["resume_latency_p99_ms"] = resumeLatencyP99.map(\.milliseconds) ?? NSNull()
+        object["power_watts"] = powerWatts ?? NSNull()
+        if powerWatts != nil {
+            object["energy_kwh"] = energyKWh
+            object["energy_cost_usd"] = energyCostUSD
+        }
+        object["decisions_total"] = decisionsTotal
+        object["signal_sources"] = signalSources.map { e -> [String: Any] in
+            ["name": e.name, "ok": e.ok, "error": e.error, "last_message_age_seconds": e.lastMessageAge ?? NSNull()]
+        }
         object["price_usd_per_mwh"] = st.price ?? NSNull()
         object["breakeven_usd_per_mwh"] = st.breakEven ?? NSNull()
         object["last_halt_latency_ms"] = st.lastHaltLatency.map(\.milliseconds) ?? NSNull()
@@ -111,5 +135,48 @@ public struct RunSummary: Sendable {
             format: "ran %.1f s: %llu hashes (%.2f MH/s), %d halts (p50 %.3f ms, p99 %.3f ms), %d signals (%d refused)",
             elapsed, hashes, Double(hashes) / elapsed / 1e6, h.count, h.p50.milliseconds, h.p99.milliseconds, signalsOK,
             signalsError)
+    }
+}
+
+/// Lines per signal source, accepted and refused, and the age of the last one: the dashboard's health
+/// column. Sources are grouped by name without a connection suffix (`unix:/s#3` counts as `unix:/s`), so
+/// the table stays as small as the configured sources.
+public final class SourceHealth: Sendable {
+    public struct Entry: Sendable {
+        public let name: String
+        public let ok: Int
+        public let error: Int
+        public let lastMessageAge: Double?
+    }
+
+    private let table = Mutex<[String: (ok: Int, error: Int, last: ContinuousClock.Instant)]>([:])
+    /// Sources named from outside are bounded: lines from beyond this many names are counted under "other".
+    static let maxSources = 64
+
+    public init() {}
+
+    public func record(source: String, ok: Bool) {
+        let base = source.split(separator: "#", maxSplits: 1).first.map(String.init) ?? source
+        table.withLock { t in
+            let key = t[base] != nil || t.count < Self.maxSources ? base : "other"
+            var e = t[key] ?? (0, 0, .now)
+            if ok { e.ok += 1 } else { e.error += 1 }
+            e.last = .now
+            t[key] = e
+        }
+    }
+
+    /// The configured sources first (also those that never spoke), then any other name seen.
+    public func report(configured: [String]) -> [Entry] {
+        let now = ContinuousClock.now
+        return table.withLock { t in
+            var names = configured
+            names += t.keys.filter { !configured.contains($0) }.sorted()
+            return names.map { n in
+                let e = t[n]
+                return Entry(
+                    name: n, ok: e?.ok ?? 0, error: e?.error ?? 0, lastMessageAge: e.map { (now - $0.last).seconds })
+            }
+        }
     }
 }

@@ -40,9 +40,11 @@ public final class StatusServer: Sendable {
 
     /// Binds and serves.
     /// - Parameter token: required on POSTs; must be given when `host` is not loopback.
-    public static func start(host: String, port: Int, token: String?, routes: Routes, group: any EventLoopGroup)
-        async throws(ConfigError) -> StatusServer
-    {
+    /// - Parameter dashboard: when given, `GET /` serves the operator's page and its data.
+    public static func start(
+        host: String, port: Int, token: String?, routes: Routes, dashboard: DashboardRoutes? = nil,
+        group: any EventLoopGroup
+    ) async throws(ConfigError) -> StatusServer {
         if !Loopback.contains(host: host) && token == nil {
             throw ConfigError("--http \(host):\(port): beyond loopback the HTTP API needs a token")
         }
@@ -53,6 +55,9 @@ public final class StatusServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    if let dashboard {
+                        try channel.pipeline.syncOperations.addHandler(DashboardHandler(routes: dashboard))
+                    }
                     try channel.pipeline.syncOperations.addHandler(HTTPHandler(routes: routes, token: requiredToken))
                 }
             }

@@ -1,0 +1,173 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import SHA256
+import Synchronization
+
+/// The operator's page at `GET /`: one self-contained HTML file embedded in the binary (no external
+/// requests), served with a Content-Security-Policy that allows only its own script (by hash), its
+/// own styles and requests back to this server, so that text from outside shown on it can never run.
+public enum Dashboard {
+    /// The page.
+    public static let html: String = String(decoding: PackageResources.dashboard_html, as: UTF8.self)
+
+    /// `script-src` by the SHA-256 of the page's one inline script: inline event handlers and injected
+    /// scripts are refused by the browser even if text were ever interpreted as HTML.
+    public static let contentSecurityPolicy: String = {
+        var script = ""
+        if let open = html.range(of: "<script>"),
+            let close = html.range(of: "</script>", range: open.upperBound..<html.endIndex)
+        {
+            script = String(html[open.upperBound..<close.lowerBound])
+        }
+        let digest = Data(SHA256.hash(Array(script.utf8)).bytes).base64EncodedString()
+        return "default-src 'none'; script-src 'sha256-\(digest)'; style-src 'unsafe-inline'; connect-src 'self'; "
+            + "img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    }()
+}
+
+/// What the dashboard reads, as closures so that it depends on no particular miner.
+public struct DashboardRoutes: Sendable {
+    /// `/status` JSON (also each Server-Sent Event).
+    public var status: @Sendable () -> String
+    /// `GET /history`.
+    public var history: @Sendable () -> String
+    /// `GET /decisions`.
+    public var decisions: @Sendable () -> String
+
+    public init(
+        status: @escaping @Sendable () -> String, history: @escaping @Sendable () -> String,
+        decisions: @escaping @Sendable () -> String
+    ) {
+        self.status = status
+        self.history = history
+        self.decisions = decisions
+    }
+}
+
+/// The dashboard's requests — `GET /` (the page), `/history`, `/decisions` and `/events/stream`
+/// (Server-Sent Events: one `data:` line of `/status` JSON a second). Sits in the HTTP pipeline before
+/// the API's handler and passes every other request on. Bounded: at most `maxClients` streams at once
+/// (503 beyond), and a stream whose client does not read loses frames (skipped while the channel is
+/// not writable) rather than growing a buffer.
+final class DashboardHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    static let maxClients = 16
+    static let open = Atomic<Int>(0)
+
+    let routes: DashboardRoutes
+    private var streaming = false
+    /// The current request is one of ours: its body and end are not passed on.
+    private var swallowing = false
+    private var task: RepeatedTask?
+
+    init(routes: DashboardRoutes) { self.routes = routes }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if streaming { return }  // a stream takes no further requests on its connection
+        let part = unwrapInboundIn(data)
+        switch part {
+        case .head(let h) where h.method == .GET:
+            let path = h.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? h.uri
+            switch path {
+            case "/", "/index.html":
+                swallowing = true
+                respond(
+                    context, h, type: "text/html; charset=utf-8", body: Dashboard.html,
+                    extra: [
+                        ("Content-Security-Policy", Dashboard.contentSecurityPolicy),
+                        ("X-Content-Type-Options", "nosniff"),
+                        ("Referrer-Policy", "no-referrer"),
+                    ])
+            case "/history":
+                swallowing = true
+                respond(context, h, type: "application/json", body: routes.history() + "\n")
+            case "/decisions":
+                swallowing = true
+                respond(context, h, type: "application/json", body: routes.decisions() + "\n")
+            case "/events/stream":
+                swallowing = true
+                stream(context: context, head: h)
+            default:
+                swallowing = false
+                context.fireChannelRead(data)
+            }
+        case .head:
+            swallowing = false
+            context.fireChannelRead(data)
+        case .body, .end:
+            if !swallowing { context.fireChannelRead(data) }
+        }
+    }
+
+    private func respond(
+        _ context: ChannelHandlerContext, _ h: HTTPRequestHead, type: String, body: String,
+        status: HTTPResponseStatus = .ok, extra: [(String, String)] = []
+    ) {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: type)
+        headers.add(name: "Content-Length", value: String(body.utf8.count))
+        headers.add(name: "Cache-Control", value: "no-store")
+        for (k, v) in extra { headers.add(name: k, value: v) }
+        if !h.isKeepAlive { headers.add(name: "Connection", value: "close") }
+        context.write(
+            wrapOutboundOut(.head(HTTPResponseHead(version: h.version, status: status, headers: headers))), promise: nil
+        )
+        var buffer = context.channel.allocator.buffer(capacity: body.utf8.count)
+        buffer.writeString(body)
+        context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        let keepAlive = h.isKeepAlive
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+            if !keepAlive { channel.close(promise: nil) }
+        }
+    }
+
+    private func stream(context: ChannelHandlerContext, head: HTTPRequestHead) {
+        guard Self.open.add(1, ordering: .relaxed).newValue <= Self.maxClients else {
+            Self.open.subtract(1, ordering: .relaxed)
+            var h = head
+            h.headers.replaceOrAdd(name: "Connection", value: "close")
+            respond(
+                context, h, type: "application/json", body: #"{"ok":false,"error":"too many event streams"}"# + "\n",
+                status: .serviceUnavailable)
+            return
+        }
+        streaming = true
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "text/event-stream")
+        headers.add(name: "Cache-Control", value: "no-store")
+        context.write(
+            wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .ok, headers: headers))), promise: nil
+        )
+        // The browser reconnects by itself after a restart of the miner; ask it to try every second.
+        send(context: context, text: "retry: 1000\n\n")
+        let status = routes.status
+        send(context: context, text: "data: \(status())\n\n")
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        task = context.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
+            let (handler, context) = loopBound.value
+            guard context.channel.isWritable else { return }  // a slow reader loses frames, not memory
+            handler.send(context: context, text: "data: \(status())\n\n")
+        }
+    }
+
+    private func send(context: ChannelHandlerContext, text: String) {
+        var buffer = context.channel.allocator.buffer(capacity: text.utf8.count)
+        buffer.writeString(text)
+        context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if streaming {
+            task?.cancel()
+            task = nil
+            streaming = false
+            Self.open.subtract(1, ordering: .relaxed)
+        }
+        context.fireChannelInactive()
+    }
+}

@@ -61,17 +61,21 @@ let package = Package(
         .target(name: "SHA256KernelsSHANI", dependencies: ["SHA256", "CFlexSHANI"], swiftSettings: shaniFlags),
 
         .target(name: "CPUFeatures", dependencies: ["CFlexCPUID"]),
+
+        // Bitcoin's primitives below both the chain model and the kernels: 256-bit numbers, targets and
+        // compact bits, share difficulty, "a hash meets a target", the chain layer's errors.
+        .target(name: "BitcoinPrimitives", dependencies: ["SHA256", "FlexSupport"]),
         .target(
             name: "MiningKernels",
             dependencies: [
-                "SHA256", "CPUFeatures", "SHA256KernelsSSE2", "SHA256KernelsAVX2", "SHA256KernelsAVX512",
-                "SHA256KernelsSHANI",
+                "SHA256", "CPUFeatures", "BitcoinPrimitives", "SHA256KernelsSSE2", "SHA256KernelsAVX2",
+                "SHA256KernelsAVX512", "SHA256KernelsSHANI",
             ]
         ),
 
         // Chain model: 256-bit numbers, compact targets, headers, transactions, merkle, coinbase, addresses,
         // getblocktemplate.
-        .target(name: "Chain", dependencies: ["SHA256", "FlexSupport"]),
+        .target(name: "Chain", dependencies: ["SHA256", "BitcoinPrimitives", "FlexSupport"]),
         .target(name: "CFlexThreads"),
         // The multithreaded nonce-search engine: jobs, control word, solutions.
         .target(name: "Mining", dependencies: ["Chain", "SHA256", "MiningKernels", "CFlexThreads"]),
@@ -213,7 +217,9 @@ let package = Package(
         .testTarget(name: "MiningTests", dependencies: ["Mining", "Chain", "SHA256", "MiningKernels", "TestSupport"]),
         .testTarget(
             name: "MiningKernelsTests",
-            dependencies: ["SHA256", "MiningKernels", "CPUFeatures", "OpenSSLSHA256", "TestSupport"]
+            dependencies: [
+                "SHA256", "MiningKernels", "BitcoinPrimitives", "CPUFeatures", "OpenSSLSHA256", "TestSupport",
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

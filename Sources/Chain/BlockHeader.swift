@@ -81,5 +81,5 @@ public struct BlockHeader: Hashable, Sendable {
     public var hashValue256: UInt256 { UInt256(digest: hash) }
 
     /// Whether the header hash is at or below `target`.
-    public func meets(_ target: UInt256) -> Bool { hashValue256 <= target }
+    public func meets(_ target: UInt256) -> Bool { target.isMet(by: hash) }
 }

@@ -88,7 +88,7 @@ public enum KernelBench {
     static func run(_ subject: BenchSubject, header: [UInt8], until deadline: ContinuousClock.Instant) -> UInt64 {
         var total: UInt64 = 0
         // A mainnet-like target: candidates are about one in 2^32, as in real mining.
-        let target = HashTarget(highWord: 0)
+        let target = UInt256(highWord: 0)
         switch subject {
         case .kernel(let kernel):
             let job = try! HeaderScanJob(header: header)  // 80 bytes by construction

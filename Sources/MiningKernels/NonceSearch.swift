@@ -1,3 +1,4 @@
+import BitcoinPrimitives
 import SHA256
 
 /// A nonce whose header hash meets a target, confirmed by the portable reference.
@@ -11,7 +12,7 @@ public struct Solution: Hashable, Sendable {
 public enum NonceSearch {
     /// All winning nonces in `first ..< first + count` (clamped at 0xFFFFFFFF), in nonce order.
     public static func solutions(
-        kernel: Kernel, job: HeaderScanJob, first: UInt32, count: UInt64, target: HashTarget
+        kernel: Kernel, job: HeaderScanJob, first: UInt32, count: UInt64, target: UInt256
     ) -> [Solution] {
         var result: [Solution] = []
         let end = Swift.min(UInt64(first) + count, 1 << 32)

@@ -1,3 +1,4 @@
+import BitcoinPrimitives
 import SHA256
 
 /// A small, fast, deterministic pseudo-random generator (SplitMix64), so a failing check can be
@@ -29,7 +30,7 @@ public enum SelfTest {
     /// chosen automatically.
     public static func quick(_ kernel: Kernel) -> Bool {
         guard let job = try? HeaderScanJob(headerHex: genesisHeaderHex),
-            let target = try? HashTarget(hex: "00000000ffff0000000000000000000000000000000000000000000000000000")
+            let target = try? UInt256(hex: "00000000ffff0000000000000000000000000000000000000000000000000000")
         else { return false }
         let found = NonceSearch.solutions(
             kernel: kernel, job: job, first: genesisNonce - 37, count: 100, target: target)
@@ -113,7 +114,7 @@ public enum SelfTest {
             let reference = nonces.map { job.referenceHash(nonce: $0).mostSignificantWord }
             let oracleWords = oracle.map { o in nonces.map { o(job.header(nonce: $0)) } }
             let high = UInt32.max >> UInt32.random(in: 1...6, using: &rng)
-            let target = HashTarget(highWord: high)
+            let target = UInt256(highWord: high)
             let end = Swift.min(UInt64(first) + UInt64(n), 1 << 32)
             let winners = (0..<Int(end - UInt64(first))).filter { reference[$0] <= high }.map { nonces[$0] }
             for (k, kernel) in kernels.enumerated() where bad[k].count < 10 {

@@ -1,3 +1,4 @@
+import BitcoinPrimitives
 import CPUFeatures
 import MiningKernels
 import OpenSSLSHA256
@@ -13,17 +14,8 @@ func openSSLTopWord(_ header: [UInt8]) -> UInt32 {
     return UInt32(d[28]) | UInt32(d[29]) << 8 | UInt32(d[30]) << 16 | UInt32(d[31]) << 24
 }
 
-/// The target encoded by compact bits (no sign or overflow cases: those belong to the chain model).
-func target(bits: UInt32) -> HashTarget {
-    let exponent = Int(bits >> 24)
-    let mantissa = bits & 0x007f_ffff
-    var bytes = [UInt8](repeating: 0, count: 32)  // most significant first
-    for (i, b) in [UInt8(mantissa >> 16), UInt8((mantissa >> 8) & 0xff), UInt8(mantissa & 0xff)].enumerated() {
-        let pos = 32 - exponent + i
-        if pos >= 0 && pos < 32 { bytes[pos] = b }
-    }
-    return try! HashTarget(hex: Hex.encode(bytes))
-}
+/// The target encoded by compact bits: the chain layer's one decoding (Bitcoin Core's SetCompact).
+func target(bits: UInt32) -> UInt256 { try! CompactTarget(bits: bits).target() }
 
 @Suite("Kernels against the reference and OpenSSL")
 struct KernelDifferentialTests {
@@ -82,10 +74,10 @@ struct KernelDifferentialTests {
     @Test(arguments: kernels)
     func earlyRejectKeepsEveryWinner(_ kernel: Kernel) throws {
         let job = try HeaderScanJob(headerHex: HeaderFixture.all[2].header)
-        let regtest = try HashTarget(hex: "7fffff0000000000000000000000000000000000000000000000000000000000")
-        let easy = try HashTarget(hex: "00ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff")
-        let firstWordOnly = try HashTarget(words: [0x0100_0000] + Array(repeating: 0, count: 7))
-        for target in [regtest, easy, firstWordOnly, .maximum] {
+        let regtest = try UInt256(hex: "7fffff0000000000000000000000000000000000000000000000000000000000")
+        let easy = try UInt256(hex: "00ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff")
+        let firstWordOnly = UInt256(0, 0, 0, 0x0100_0000_0000_0000)
+        for target in [regtest, easy, firstWordOnly, .max] {
             let first: UInt32 = 1_000_003
             let count = 5000
             let expected = (0..<UInt32(count)).map { first + $0 }.filter {
@@ -177,19 +169,19 @@ struct DispatchTests {
 @Suite("Targets")
 struct HashTargetTests {
     @Test func parsesAndComparesLikeBitcoin() throws {
-        let t = try HashTarget(hex: "00000000ffff0000000000000000000000000000000000000000000000000000")
+        let t = try UInt256(hex: "00000000ffff0000000000000000000000000000000000000000000000000000")
         #expect(t.highWord == 0)
         #expect(t.hex == "00000000ffff0000000000000000000000000000000000000000000000000000")
         let genesis = try HeaderScanJob(headerHex: SelfTest.genesisHeaderHex).referenceHash(
             nonce: SelfTest.genesisNonce)
         #expect(t.isMet(by: genesis))
-        #expect(!(try HashTarget(words: Array(repeating: 0, count: 8))).isMet(by: genesis))
-        #expect(throws: SHA256Error.self) { try HashTarget(words: [1, 2, 3]) }
+        #expect(!UInt256.zero.isMet(by: genesis))
+        #expect(UInt256(highWord: 0x0001_0000).highWord == 0x0001_0000)
         #expect(target(bits: 0x1d00_ffff) == t)
     }
 
     @Test func rejectsMalformedTargets() {
-        #expect(throws: SHA256Error.self) { try HashTarget(hex: "7fffff") }
-        #expect(throws: SHA256Error.self) { try HashTarget(hex: String(repeating: "x", count: 64)) }
+        #expect(throws: ChainError.self) { try UInt256(hex: "7fffff") }
+        #expect(throws: ChainError.self) { try UInt256(hex: String(repeating: "x", count: 64)) }
     }
 }

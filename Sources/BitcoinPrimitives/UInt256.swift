@@ -1,3 +1,4 @@
+import FlexSupport
 import SHA256
 
 /// An unsigned 256-bit integer: just enough arithmetic for proof-of-work targets (shifts, comparison,

@@ -239,7 +239,16 @@ public final class NodeWork: WorkSource {
         let attempts = max(1, attempts)
         var attempt = 1
         while true {
-            do { return .success(try await client.submitBlock(hex: hex)) } catch {
+            do {
+                let result = try await client.submitBlock(hex: hex)
+                // After an attempt whose answer was lost, "duplicate" (the node holds this block as
+                // valid) means that attempt got through: this block is ours, so it was accepted.
+                if attempt > 1, result == .rejected("duplicate") {
+                    log("submitblock: duplicate after a lost answer; the earlier attempt was accepted")
+                    return .success(.accepted)
+                }
+                return .success(result)
+            } catch {
                 if error.kind == .unauthorized || attempt >= attempts || Task.isCancelled { return .failure(error) }
                 log("submitblock attempt \(attempt) of \(attempts) failed: \(error.message); retrying in \(delay)")
                 try? await Task.sleep(for: delay)

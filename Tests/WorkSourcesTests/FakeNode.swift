@@ -22,6 +22,9 @@ final class FakeNode: Sendable {
         case htmlError
         /// The answer's head and half its body, then the connection closes.
         case dropMidBody
+        /// The request is carried out, then the connection closes without the answer (a node that
+        /// took the block and restarted, a proxy timing out).
+        case dropAfterHandling
         /// A fixed answer.
         case reply(status: Int, body: String)
 
@@ -34,6 +37,7 @@ final class FakeNode: Sendable {
             case .overloaded: "HTTP 503 Work queue depth exceeded"
             case .htmlError: "HTTP 500 with HTML"
             case .dropMidBody: "connection dropped mid-body"
+            case .dropAfterHandling: "connection dropped after handling"
             case .reply(let status, let body): "HTTP \(status) \(body)"
             }
         }
@@ -163,8 +167,15 @@ final class FakeNode: Sendable {
                 status: .ok, body: #"{"result":{"chain":"regtest","blocks":105},"error":null,"id":"x"}"#, drop: .midBody
             )
         case .reply(let status, let body): return Reply(status: HTTPResponseStatus(statusCode: status), body: body)
-        case .normal: break
+        case .normal, .dropAfterHandling: break
         }
+        var reply = answer(method: method, params: params)
+        if mode == .dropAfterHandling { reply.drop = .beforeAnswer }
+        return reply
+    }
+
+    /// The normal answer to `method`.
+    func answer(method: String, params: [Any]) -> Reply {
         func ok(_ result: Any) -> Reply {
             let data = try! JSONSerialization.data(withJSONObject: [
                 "result": result, "error": NSNull(), "id": "flexminer",

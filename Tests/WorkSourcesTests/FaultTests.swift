@@ -97,6 +97,21 @@ struct FaultTests {
         }
     }
 
+    /// Before: a block the node took before the connection dropped was reported as rejected
+    /// ("duplicate") when the retry reached the node.
+    @Test func aBlockWhoseAnswerWasLostIsAcceptedOnRetry() async throws {
+        try await withNode("empty-mempool") { node in
+            node.fail(.dropAfterHandling, times: 1, method: "submitblock")
+            let journal = BlockJournal(path: tempPath("journal"))
+            let (reports, error) = try await mineBlocks(node, journal: journal)
+            #expect(error == nil)
+            #expect(reports.map(\.outcome) == [.accepted])
+            #expect(node.calls("submitblock") == 2)
+            #expect(node.state.withLock { $0.accepted.count } == 1)
+            #expect(try journal.pending().blocks.isEmpty)
+        }
+    }
+
     /// Before: a 404 or an unknown answer would have been classified the same as a hiccup or not at
     /// all; a permanent refusal must end the source with a named reason after one call, not loop.
     @Test func permanentFailuresAreNotRetried() async throws {

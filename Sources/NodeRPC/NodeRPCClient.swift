@@ -191,8 +191,24 @@ public final class NodeRPCClient: Sendable {
         } catch {
             throw NodeRPCError(.connection, "\(method): cannot reach the node at \(url) (\(Self.describe(error)))")
         }
-        let http = "HTTP \(status.code)"
-        switch status.code {
+        let fields = try Self.reply(method: method, status: Int(status.code), body: body, url: url, authorization: auth)
+        return Response(fields: fields, body: body, status: status)
+    }
+
+    /// What the client makes of the node's HTTP answer to `method`, without any I/O (so that it can be
+    /// fuzzed and tested without a server): the response's fields when it is a JSON-RPC response
+    /// without an error.
+    /// - Parameters:
+    ///   - url: the node's URL, for messages.
+    ///   - authorization: the request's Authorization header, so that a body echoing it is not quoted.
+    /// - Throws: `NodeRPCError`: `.unauthorized` for HTTP 401/403; `.rpc` when the node answered an
+    ///   error of any JSON type; `.unavailable` (transient) for an HTTP 5xx without a JSON-RPC error or
+    ///   a body that is not JSON; `.malformed` for a 4xx without JSON or JSON that is not JSON-RPC.
+    public static func reply(
+        method: String, status: Int, body: Data, url: String, authorization: String = ""
+    ) throws(NodeRPCError) -> JSONFields {
+        let http = "HTTP \(status)"
+        switch status {
         case 401:
             throw NodeRPCError(.unauthorized, "\(method): the node at \(url) refused the RPC credentials (\(http))")
         case 403:
@@ -207,12 +223,12 @@ public final class NodeRPCClient: Sendable {
             // fault (a wrong path), and JSON that is not a JSON-RPC object is not bitcoind: retrying
             // cannot fix either.
             let transient =
-                status.code >= 500 || status.code == 408 || status.code == 429
-                || (parsed == nil && !(400..<500).contains(status.code))
+                status >= 500 || status == 408 || status == 429
+                || (parsed == nil && !(400..<500).contains(status))
             let what = parsed == nil ? "without a JSON-RPC body" : "with JSON that is not a JSON-RPC response"
             throw NodeRPCError(
                 transient ? .unavailable : .malformed,
-                "\(method): the node at \(url) answered \(http) \(what)\(Self.excerpt(body, hiding: auth))")
+                "\(method): the node at \(url) answered \(http) \(what)\(Self.excerpt(body, hiding: authorization))")
         }
         let fields = JSONFields(object)
         if let error = fields.object["error"], !(error is NSNull) {
@@ -220,13 +236,13 @@ public final class NodeRPCClient: Sendable {
             let shown = code.map { "node error \($0): \(text)" } ?? "node error: \(text)"
             throw NodeRPCError(.rpc, "\(method): \(shown)", code: code, nodeMessage: text)
         }
-        if status.code >= 500 {
+        if status >= 500 {
             throw NodeRPCError(.unavailable, "\(method): the node at \(url) answered \(http) without an error")
         }
-        guard (200..<300).contains(status.code), fields.keys.contains("result") else {
+        guard (200..<300).contains(status), fields.keys.contains("result") else {
             throw NodeRPCError(.malformed, "\(method): the node's answer has no \"result\" (\(http))")
         }
-        return Response(fields: fields, body: body, status: status)
+        return fields
     }
 
     /// The code (when it is an integer within Int32, as bitcoind's are) and the text of a JSON-RPC
@@ -289,27 +305,37 @@ public final class NodeRPCClient: Sendable {
             if error.kind == .rpc { return .error(code: error.code, message: error.nodeMessage ?? "") }
             throw error
         }
-        // `call` has checked that "error" is absent or null; an acceptance must say so explicitly.
-        guard response.fields.keys.contains("error") else {
+        return try Self.verdict(response.fields)
+    }
+
+    /// The verdict of a `submitblock` reply that `reply(method:status:body:)` returned (no error):
+    /// `"result":null` with `"error":null` is an acceptance, a string result the node's reason.
+    /// - Throws: `NodeRPCError.malformed` for any other shape (never taken as an acceptance).
+    public static func verdict(_ fields: JSONFields) throws(NodeRPCError) -> SubmitResult {
+        // `reply` has checked that "error" is absent or null; an acceptance must say so explicitly.
+        guard fields.keys.contains("error") else {
             throw NodeRPCError(.malformed, "submitblock: the node's answer has no \"error\": null")
         }
-        switch response.fields.object["result"] {
+        switch fields.object["result"] {
         case is NSNull: return .accepted
         case let reason as String: return .rejected(reason)
         default:
-            throw NodeRPCError(
-                .malformed,
-                "submitblock: the result is neither null nor a reason string: \(JSONText.of(response.fields.object["result"] ?? NSNull()))"
-            )
+            let result = JSONText.of(fields.object["result"] ?? NSNull())
+            throw NodeRPCError(.malformed, "submitblock: the result is neither null nor a reason string: \(result)")
         }
     }
 
     /// The node's chain name, as the payout address's network.
     public func network() async throws(NodeRPCError) -> Network {
-        let response = try await call("getblockchaininfo", params: [])
+        try Self.network(try await call("getblockchaininfo", params: []).fields)
+    }
+
+    /// The network of a `getblockchaininfo` reply that `reply(method:status:body:)` returned.
+    /// - Throws: `NodeRPCError`: `.malformed` without a `chain` string, `.wrongChain` for an unknown one.
+    public static func network(_ fields: JSONFields) throws(NodeRPCError) -> Network {
         let chain: String
         do throws(InputError) {
-            guard let info = try response.fields.fields("result") else { throw InputError("field \"result\" is null") }
+            guard let info = try fields.fields("result") else { throw InputError("field \"result\" is null") }
             chain = try info.requiredString("chain")
         } catch { throw NodeRPCError(.malformed, "getblockchaininfo: \(error.message)") }
         switch chain {

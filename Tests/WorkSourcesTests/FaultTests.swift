@@ -223,6 +223,41 @@ struct FaultTests {
         }
     }
 
+    /// Random envelopes (seeded): a reply is an acceptance exactly when it is HTTP 2xx with
+    /// `"result":null` and `"error":null`; hostile numbers (1e300, -1e300, 2^64) never trap.
+    @Test func onlyNullWithNullIsAnAcceptance() throws {
+        var rng = SeededRNG()
+        let values: [String?] = [
+            nil, "null", "\"high-hash\"", "\"\"", "0", "42", "-1", "1e300", "-1e300", "18446744073709551616", "true",
+            "false",
+            "[]", "{}", #"{"code":-22,"message":"Block decode failed"}"#, #"{"code":1e300,"message":"x"}"#,
+            #"{"code":-1e300}"#, #"{"code":"-5"}"#, #"{"message":7}"#,
+        ]
+        let statuses = [200, 204, 400, 404, 500, 502, 503]
+        for _ in 0..<2000 {
+            let result = values.randomElement(using: &rng)!
+            let error = values.randomElement(using: &rng)!
+            let status = statuses.randomElement(using: &rng)!
+            var members = [#""id":"flexminer""#]
+            if let result { members.append(#""result":"# + result) }
+            if let error { members.append(#""error":"# + error) }
+            let body = "{" + members.shuffled(using: &rng).joined(separator: ",") + "}"
+            let accepted: Bool
+            do {
+                let fields = try NodeRPCClient.reply(
+                    method: "submitblock", status: status, body: Data(body.utf8), url: "http://n")
+                accepted = try NodeRPCClient.verdict(fields) == .accepted
+            } catch {
+                accepted = false
+                if error.kind == .rpc {
+                    #expect(error.code.map { abs($0) <= Int(Int32.max) } ?? true, "\(body)")  // range-checked
+                }
+            }
+            let expected = (200..<300).contains(status) && result == "null" && error == "null"
+            #expect(accepted == expected, "HTTP \(status) \(body), seed \(rng.seed)")
+        }
+    }
+
     /// Before: `"error":"…"` with a null result made `mine --rpc` print "accepted" and close the block's
     /// journal entry.
     @Test func anErrorStringFromSubmitblockIsARejection() async throws {

@@ -132,7 +132,10 @@ public final class NodeWork: WorkSource {
         func newWork() async throws(WorkError) -> (TemplateWork, String) {
             let t: BlockTemplate
             do {
-                t = try await retrying("getblocktemplate") { () async throws(NodeRPCError) in
+                // The node has answered us (getblockchaininfo): a cookie file missing now is a node
+                // restarting (bitcoind deletes it on shutdown and writes a new one on start).
+                t = try await retrying("getblocktemplate", cookieMayBeRewritten: true) {
+                    () async throws(NodeRPCError) in
                     try await self.client.getBlockTemplate()
                 }
             } catch { throw Self.failure(error) }
@@ -265,14 +268,17 @@ public final class NodeWork: WorkSource {
 
     /// Retries transient failures (`NodeRPCError.isTransient`: connection, timeout, HTTP 5xx, an answer
     /// that is not JSON, a node still starting) with exponential backoff, logging each retry.
+    /// - Parameter cookieMayBeRewritten: also retry when the credentials cannot be read (the cookie
+    ///   file of a node that is restarting); false at start, where that is a wrong path.
     func retrying<T: Sendable>(
-        _ what: String, _ body: () async throws(NodeRPCError) -> T
+        _ what: String, cookieMayBeRewritten: Bool = false, _ body: () async throws(NodeRPCError) -> T
     ) async throws(NodeRPCError) -> T {
         var delay = options.backoffStart
         var attempt = 1
         while true {
             do { return try await body() } catch {
-                guard error.isTransient, !Task.isCancelled else { throw error }
+                let transient = error.isTransient || (cookieMayBeRewritten && error.kind == .credentials)
+                guard transient, !Task.isCancelled else { throw error }
                 log("\(error.message); attempt \(attempt) failed, retrying in \(delay)")
                 try? await Task.sleep(for: delay)
                 delay = Self.next(delay, max: options.backoffMax)

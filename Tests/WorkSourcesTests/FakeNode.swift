@@ -64,6 +64,8 @@ final class FakeNode: Sendable {
     let user: String
     let password: String
     let state: Mutex<State>
+    /// Run once, when `method` is next called (before it is answered).
+    let hooks = Mutex<[String: @Sendable () -> Void]>([:])
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     private let channel: Mutex<Channel?> = Mutex(nil)
 
@@ -141,6 +143,7 @@ final class FakeNode: Sendable {
             )
         }
         let params = request["params"] as? [Any] ?? []
+        hooks.withLock { $0.removeValue(forKey: method) }?()
         let mode = state.withLock { s in
             s.calls.append(method)
             if let i = s.failures.firstIndex(where: { $0.times > 0 && ($0.method ?? method) == method }) {

@@ -112,6 +112,39 @@ struct FaultTests {
         }
     }
 
+    /// Before: bitcoind restarting (its cookie file gone for a moment) ended mining for good.
+    @Test func aCookieRewrittenByARestartingNodeIsWaitedFor() async throws {
+        try await withNode("empty-mempool") { node in
+            let cookie = tempPath("cookie")
+            let secret = "\(node.user):\(node.password)"
+            try secret.write(toFile: cookie, atomically: true, encoding: .utf8)
+            // The node restarts right after answering getblockchaininfo: the cookie is gone for 150 ms.
+            node.hooks.withLock {
+                $0["getblockchaininfo"] = {
+                    try? FileManager.default.removeItem(atPath: cookie)
+                    Task {
+                        try await Task.sleep(for: .milliseconds(150))
+                        try secret.write(toFile: cookie, atomically: true, encoding: .utf8)
+                    }
+                }
+            }
+            let client = try NodeRPCClient(url: node.url, credentials: .cookie(path: cookie))
+            var options = NodeWork.Options(payout: regtestPayout)
+            options.backoffStart = .milliseconds(5)
+            options.backoffMax = .milliseconds(40)
+            let log = CapturedLog()
+            let source = NodeWork(client: client, journal: nil, options: options, logger: log.logger)
+            let engine = try MiningEngine(threads: 1, source: source.jobSource)
+            let reports = Mutex<[SolvedBlock]>([])
+            try await source.run(engine: engine) { r in reports.withLock { $0.append(r) } }
+            engine.stop()
+            await source.shutdown()
+            #expect(reports.withLock { $0.map(\.outcome) } == [.accepted])
+            #expect(log.all.contains { $0.contains("cannot read the RPC cookie file") && $0.contains("retrying") })
+            #expect(!log.all.contains { $0.contains(node.password) })
+        }
+    }
+
     /// Before: a 404 or an unknown answer would have been classified the same as a hiccup or not at
     /// all; a permanent refusal must end the source with a named reason after one call, not loop.
     @Test func permanentFailuresAreNotRetried() async throws {

@@ -184,6 +184,13 @@ public final class BlockJournal: Sendable {
             }
         }
         guard fd >= 0 else { throw JournalError("cannot open the journal \(path): \(DurableWrite.lastError())") }
+        // A FIFO would block once its buffer is full, with a solved block in hand: refuse it up front.
+        // (A character device is let through: /dev/full fails its writes, which the caller handles.)
+        var info = stat()
+        if fstat(fd, &info) == 0, info.st_mode & S_IFMT != S_IFREG, info.st_mode & S_IFMT != S_IFCHR {
+            close(fd)
+            throw JournalError("the journal \(path) is not a regular file")
+        }
         return fd
     }
 }

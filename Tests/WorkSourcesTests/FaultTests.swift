@@ -432,6 +432,12 @@ struct FaultTests {
             #expect(error?.code == .disk)
             #expect(error?.message.contains(path) == true && error?.message.contains("Not a directory") == true)
             #expect(node.calls("getblocktemplate") == 0)
+            // A FIFO would block a write with a block in hand.
+            let fifo = tempPath("fifo")
+            #expect(mkfifo(fifo, 0o600) == 0)
+            let (none, refused) = try await mineBlocks(node, journal: BlockJournal(path: fifo))
+            #expect(none.isEmpty)
+            #expect(refused?.code == .disk && refused?.message.contains("not a regular file") == true)
         }
     }
 

@@ -169,12 +169,14 @@ public final class NodeWork: WorkSource {
                 let hex = Hex.encode(block)
                 // On disk before anything else: the journal, else a rescue file, else the log.
                 var journalFailure: WorkError?
+                var kept = journal  // where the block is, to record the node's verdict next to it
                 if let journal {
                     do { try journal.recordSolved(hash: hash, height: height, hex: hex) } catch {
-                        journalFailure = keep(hex: hex, hash: hash, height: height, journal: journal, error: error)
+                        (journalFailure, kept) = keep(
+                            hex: hex, hash: hash, height: height, journal: journal, error: error)
                     }
                 }
-                let outcome = await submit(hex: hex, hash: hash, journaled: journalFailure == nil)
+                let outcome = await submit(hex: hex, hash: hash, recordIn: kept)
                 onBlock(
                     SolvedBlock(
                         hash: hash, height: height, nonce: s.nonce, jobID: s.jobID, time: s.header.time,
@@ -191,35 +193,42 @@ public final class NodeWork: WorkSource {
     }
 
     /// Keeps a solved block that the journal refused: in a rescue file, or (when that fails too) in
-    /// full in the log at error level, the last place left. Returns the error that stops this source.
-    func keep(hex: String, hash: String, height: Int, journal: BlockJournal, error: JournalError) -> WorkError {
-        let stopped = "mining stopped until the journal can be written"
+    /// full in the log at error level, the last place left.
+    /// - Returns: the error that stops this source, and the rescue file as a journal (nil when the
+    ///   block is only in the log).
+    func keep(
+        hex: String, hash: String, height: Int, journal: BlockJournal, error: JournalError
+    ) -> (WorkError, BlockJournal?) {
+        let stopped =
+            "mining on this source stopped: no further block could be kept (restart once the journal can be written)"
         do {
             let path = try journal.rescue(hash: hash, height: height, hex: hex)
             logger.error(
                 "\(error.message); block \(height) \(hash) saved to \(path) (submit it with flexminer submit --journal \(path))"
             )
-            return WorkError(
+            let failure = WorkError(
                 .disk, "node: \(error.message); block \(height) \(hash) saved to \(path); \(stopped)")
+            return (failure, BlockJournal(path: path, rescueDirectory: journal.rescueDirectory))
         } catch let rescueError {
             logger.error(
                 "\(error.message); \(rescueError.message); block \(height) \(hash) in full (submit it with bitcoin-cli submitblock): \(hex)"
             )
-            return WorkError(
+            let failure = WorkError(
                 .disk,
                 "node: \(error.message); \(rescueError.message); block \(height) \(hash) is in full in the log; \(stopped)"
             )
+            return (failure, nil)
         }
     }
 
-    /// Submits with retries and records the verdict in the journal when the block is in it.
-    func submit(hex: String, hash: String, journaled: Bool = true) async -> BlockOutcome {
+    /// Submits with retries and records the verdict in `journal` (the one holding the block).
+    func submit(hex: String, hash: String, recordIn journal: BlockJournal?) async -> BlockOutcome {
         let submitted = await Self.submitRetrying(
             hex: hex, client: client, attempts: options.submitAttempts, backoffStart: options.backoffStart,
             backoffMax: options.backoffMax, log: log)
         switch submitted {
         case .success(let result):
-            if journaled, let journal {
+            if let journal {
                 do { try journal.recordSubmitted(hash: hash, result: result) } catch {
                     log("warning: \(error.message); block \(hash) stays pending (a resubmission gets duplicate)")
                 }

@@ -377,17 +377,21 @@ struct FaultTests {
             let failure = try #require(error)
             #expect(failure.code == .disk)
             #expect(failure.message.contains("/dev/full") && failure.message.contains("No space left on device"))
-            #expect(failure.message.contains("mining stopped"))
+            #expect(failure.message.contains("mining on this source stopped"))
             // The block is recoverable from the rescue file the message names, byte for byte.
             let files = try FileManager.default.contentsOfDirectory(atPath: rescueDir)
             #expect(files.count == 1)
             let rescuePath = rescueDir + "/" + (files.first ?? "")
             #expect(failure.message.contains(rescuePath))
             #expect(try permissions(rescuePath) == 0o600)
-            let kept = try BlockJournal(path: rescuePath).pending().blocks
+            let lines = try String(contentsOfFile: rescuePath, encoding: .utf8).split(separator: "\n")
+            let solved = try #require(lines.first.map { decode(String($0)) })
             let accepted = node.state.withLock { $0.accepted }
-            #expect(kept.count == 1)
-            #expect(kept.map { try? Hex.decode($0.hex) } == [accepted[reports[0].hash]])
+            #expect(solved["event"] as? String == "solved" && solved["hash"] as? String == reports[0].hash)
+            #expect((solved["hex"] as? String).map(bytes) == accepted[reports[0].hash])
+            // And the node's verdict is recorded next to it: nothing is left pending there.
+            #expect(lines.count == 2)
+            #expect(try BlockJournal(path: rescuePath).pending().blocks.isEmpty)
             // It was still submitted.
             #expect(reports.map(\.outcome) == [.accepted])
             #expect(!log.messages(at: .error).isEmpty)

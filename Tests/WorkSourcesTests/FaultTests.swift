@@ -460,6 +460,7 @@ struct FaultTests {
         engine.stop()
         #expect(failure?.code == .disk)
         #expect(failure?.message.contains(out) == true, "\(String(describing: failure))")
+        #expect(failure?.message.contains("Not a directory") == true, "\(String(describing: failure))")
         let line = try #require(log.messages(at: .error).first)
         let block = try IndependentBlock(bytes(try #require(line.split(separator: " ").last.map(String.init))))
         let template = try fixtureTemplate("empty-mempool")

@@ -10,9 +10,11 @@ public enum BlockFiles {
     public static func write(hex: String, height: Int, hash: String, to directory: String) throws(WorkError) -> String {
         let fm = FileManager.default
         do { try fm.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
-            // Foundation's message here is a bare "error 512"; the system's reason names the cause.
-            let reason = mkdir(directory, 0o700) == 0 ? error.localizedDescription : DurableWrite.lastError()
-            throw WorkError(.disk, "cannot create directory \(directory): \(reason)")
+            // Foundation's message here is a bare "error 512": ask the system, whose reason names the
+            // cause (and which may yet succeed, if the directory's parent appeared meanwhile).
+            if mkdir(directory, 0o700) != 0 && errno != EEXIST {
+                throw WorkError(.disk, "cannot create directory \(directory): \(DurableWrite.lastError())")
+            }
         }
         let path = (directory as NSString).appendingPathComponent("\(height)-\(hash).hex")
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Chain
+import FlexSupport
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -20,11 +21,14 @@ public struct NodeRPCError: Error, Hashable, Sendable, CustomStringConvertible {
         case credentials
         /// The node is for another network than the payout address.
         case wrongChain
+        /// The node (or a proxy in front of it) answered, but not with JSON-RPC: an HTTP 5xx such as
+        /// bitcoind's 503 "Work queue depth exceeded", or a body that is not JSON. Worth retrying.
+        case unavailable
     }
 
     public let kind: Kind
     public let message: String
-    /// The JSON-RPC error code, for `.rpc`.
+    /// The JSON-RPC error code, for `.rpc` (nil when the node's error has none, e.g. a bare string).
     public let code: Int?
     /// The node's own error message, for `.rpc`.
     public let nodeMessage: String?
@@ -37,6 +41,22 @@ public struct NodeRPCError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { message }
+
+    /// JSON-RPC error codes that a node in trouble returns for a while and then stops returning:
+    /// -1 (misc, e.g. "TestBlockValidity failed" while the mempool changes), -9 (not connected),
+    /// -10 (initial block download), -28 (warming up), -32603 (internal error).
+    public static let transientRPCCodes: Set<Int> = [-1, -9, -10, -28, -32603]
+
+    /// Whether asking again later can succeed: a dropped or refused connection, a timeout, an HTTP 5xx
+    /// or non-JSON answer, or a node error in `transientRPCCodes`. Wrong credentials, another chain,
+    /// a bad request and JSON that is not JSON-RPC are not: retrying would only hide them.
+    public var isTransient: Bool {
+        switch kind {
+        case .connection, .timeout, .unavailable: true
+        case .rpc: code.map(Self.transientRPCCodes.contains) ?? false
+        case .unauthorized, .malformed, .credentials, .wrongChain: false
+        }
+    }
 }
 
 /// How to authenticate to bitcoind.
@@ -68,14 +88,16 @@ public enum SubmitResult: Sendable, Hashable, CustomStringConvertible {
     case accepted
     /// The node's reason string (e.g. "high-hash", "duplicate", "bad-txnmrklroot").
     case rejected(String)
-    /// A JSON-RPC error (e.g. -22 "Block decode failed").
-    case error(code: Int, message: String)
+    /// A JSON-RPC error (e.g. -22 "Block decode failed"), of whatever JSON type the node sent: the
+    /// code is nil when the error is not an object with an integer code (a bare string, a number).
+    case error(code: Int?, message: String)
 
     public var description: String {
         switch self {
         case .accepted: "accepted"
         case .rejected(let r): r
-        case .error(let code, let message): "error \(code): \(message)"
+        case .error(let code?, let message): "error \(code): \(message)"
+        case .error(nil, let message): "error: \(message)"
         }
     }
 
@@ -107,7 +129,7 @@ public final class NodeRPCClient: Sendable {
         }
         self.url = url
         self.credentials = credentials
-        self.requestTimeout = .nanoseconds(Int64(requestTimeout.components.seconds) * 1_000_000_000)
+        self.requestTimeout = Self.timeAmount(requestTimeout)
         var config = HTTPClient.Configuration()
         config.timeout = .init(connect: .seconds(5), read: nil)
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
@@ -118,9 +140,32 @@ public final class NodeRPCClient: Sendable {
         try? await client.shutdown()
     }
 
+    /// A NIO time amount for `duration`, clamped to 0...1 day first: `TimeAmount.seconds` multiplies
+    /// by 10⁹ and would trap on a huge duration (`--timeout 1e30`), and no request waits longer.
+    static func timeAmount(_ duration: Duration) -> TimeAmount {
+        let (seconds, attoseconds) = duration.components
+        if seconds < 0 { return .zero }
+        if seconds >= 86_400 { return .seconds(86_400) }
+        return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+
     /// Calls `method` and returns the raw response body (a JSON-RPC response object) after checking
     /// that it carries no error.
+    /// - Throws: `NodeRPCError`: `.rpc` when the node answered an error (of any JSON type: an object,
+    ///   a string, a number), `.unavailable` for an HTTP 5xx without a JSON-RPC error or a body that is
+    ///   not JSON (transient), `.malformed` for JSON that is not a JSON-RPC response.
     public func callRaw(_ method: String, params: [Any], timeout: Duration? = nil) async throws(NodeRPCError) -> Data {
+        try await call(method, params: params, timeout: timeout).body
+    }
+
+    /// A JSON-RPC response that carries no error: its fields, its body and the HTTP status.
+    struct Response {
+        let fields: JSONFields
+        let body: Data
+        let status: HTTPResponseStatus
+    }
+
+    func call(_ method: String, params: [Any], timeout: Duration? = nil) async throws(NodeRPCError) -> Response {
         let auth = try credentials.authorizationHeader()
         let payload: Data
         do {
@@ -133,7 +178,7 @@ public final class NodeRPCClient: Sendable {
         request.headers.add(name: "Authorization", value: auth)
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .bytes(ByteBuffer(bytes: payload))
-        let limit: TimeAmount = timeout.map { .seconds(Int64($0.components.seconds)) } ?? requestTimeout
+        let limit = timeout.map(Self.timeAmount) ?? requestTimeout
         let status: HTTPResponseStatus
         let body: Data
         do {
@@ -146,30 +191,95 @@ public final class NodeRPCClient: Sendable {
         } catch {
             throw NodeRPCError(.connection, "\(method): cannot reach the node at \(url) (\(Self.describe(error)))")
         }
-        if status == .unauthorized {
-            throw NodeRPCError(.unauthorized, "\(method): the node at \(url) refused the RPC credentials (HTTP 401)")
+        let fields = try Self.reply(method: method, status: Int(status.code), body: body, url: url, authorization: auth)
+        return Response(fields: fields, body: body, status: status)
+    }
+
+    /// What the client makes of the node's HTTP answer to `method`, without any I/O (so that it can be
+    /// fuzzed and tested without a server): the response's fields when it is a JSON-RPC response
+    /// without an error.
+    /// - Parameters:
+    ///   - url: the node's URL, for messages.
+    ///   - authorization: the request's Authorization header, so that a body echoing it is not quoted.
+    /// - Throws: `NodeRPCError`: `.unauthorized` for HTTP 401/403; `.rpc` when the node answered an
+    ///   error of any JSON type; `.unavailable` (transient) for an HTTP 5xx without a JSON-RPC error or
+    ///   a body that is not JSON; `.malformed` for a 4xx without JSON or JSON that is not JSON-RPC.
+    public static func reply(
+        method: String, status: Int, body: Data, url: String, authorization: String = ""
+    ) throws(NodeRPCError) -> JSONFields {
+        let http = "HTTP \(status)"
+        switch status {
+        case 401:
+            throw NodeRPCError(.unauthorized, "\(method): the node at \(url) refused the RPC credentials (\(http))")
+        case 403:
+            throw NodeRPCError(
+                .unauthorized, "\(method): the node at \(url) refused this client (\(http); check rpcallowip)")
+        default: break
         }
-        guard let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] else {
-            throw NodeRPCError(.malformed, "\(method): the node answered HTTP \(status.code) without a JSON-RPC body")
+        let parsed = try? JSONSerialization.jsonObject(with: body, options: [.fragmentsAllowed])
+        guard let object = parsed as? [String: Any] else {
+            // bitcoind's own overload answer (503 "Work queue depth exceeded"), a proxy's HTML error
+            // page, a body cut short: the node may answer properly next time. A 4xx is our request's
+            // fault (a wrong path), and JSON that is not a JSON-RPC object is not bitcoind: retrying
+            // cannot fix either.
+            let transient =
+                status >= 500 || status == 408 || status == 429
+                || (parsed == nil && !(400..<500).contains(status))
+            let what = parsed == nil ? "without a JSON-RPC body" : "with JSON that is not a JSON-RPC response"
+            throw NodeRPCError(
+                transient ? .unavailable : .malformed,
+                "\(method): the node at \(url) answered \(http) \(what)\(Self.excerpt(body, hiding: authorization))")
         }
-        if let err = object["error"] as? [String: Any] {
-            let code = (err["code"] as? NSNumber)?.intValue ?? 0
-            let message = err["message"] as? String ?? "unknown error"
-            throw NodeRPCError(.rpc, "\(method): node error \(code): \(message)", code: code, nodeMessage: message)
+        let fields = JSONFields(object)
+        if let error = fields.object["error"], !(error is NSNull) {
+            let (code, text) = Self.nodeError(error)
+            let shown = code.map { "node error \($0): \(text)" } ?? "node error: \(text)"
+            throw NodeRPCError(.rpc, "\(method): \(shown)", code: code, nodeMessage: text)
         }
-        guard object.keys.contains("result") else {
-            throw NodeRPCError(.malformed, "\(method): the node's answer has no \"result\" (HTTP \(status.code))")
+        if status >= 500 {
+            throw NodeRPCError(.unavailable, "\(method): the node at \(url) answered \(http) without an error")
         }
-        return body
+        guard (200..<300).contains(status), fields.keys.contains("result") else {
+            throw NodeRPCError(.malformed, "\(method): the node's answer has no \"result\" (\(http))")
+        }
+        return fields
+    }
+
+    /// The code (when it is an integer within Int32, as bitcoind's are) and the text of a JSON-RPC
+    /// error of any JSON type: an object `{"code":…,"message":…}`, a string, a number, anything else.
+    static func nodeError(_ error: Any) -> (code: Int?, text: String) {
+        if let object = error as? [String: Any] {
+            let f = JSONFields(object)
+            let code = try? f.integer("code", in: Int(Int32.min)...Int(Int32.max))
+            let message = (try? f.string("message")) ?? nil
+            return (code, message.map { $0.count > 200 ? String($0.prefix(200)) + "…" : $0 } ?? JSONText.of(error))
+        }
+        if let text = error as? String { return (nil, text.count > 200 ? String(text.prefix(200)) + "…" : text) }
+        if let n = JSONScalar.number(error), n.isFinite, n == n.rounded(), abs(n) <= Double(Int32.max) {
+            return (Int(n), JSONText.of(error))
+        }
+        return (nil, JSONText.of(error))
+    }
+
+    /// The start of a body that is not JSON-RPC, for messages: printable ASCII only, 80 characters,
+    /// and nothing at all if it echoes the credentials (as a debugging proxy's page might).
+    static func excerpt(_ body: Data, hiding authorization: String) -> String {
+        let text = String(decoding: body.prefix(80).map { (0x20..<0x7f).contains($0) ? $0 : 0x20 }, as: UTF8.self)
+            .trimmingCharacters(in: .whitespaces)
+        let token = authorization.split(separator: " ").last.map(String.init) ?? authorization
+        let decoded = Data(base64Encoded: token).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        let secret = decoded.split(separator: ":", maxSplits: 1).last.map(String.init) ?? ""
+        // A secret cut off at the 80th byte still shows its start at the end of the excerpt.
+        let cutSecret = (4...max(4, min(secret.count, text.count))).contains { secret.hasPrefix(text.suffix($0)) }
+        if text.isEmpty || text.contains(token.prefix(8)) || (!secret.isEmpty && (text.contains(secret) || cutSecret)) {
+            return ""
+        }
+        return ": \"\(text)\(body.count > 80 ? "…" : "")\""
     }
 
     static func describe(_ error: any Error) -> String {
         let text = String(describing: error)
         return text.count > 200 ? String(text.prefix(200)) + "…" : text
-    }
-
-    static func result(_ body: Data) -> Any? {
-        ((try? JSONSerialization.jsonObject(with: body)) as? [String: Any])?["result"]
     }
 
     /// `getblocktemplate {"rules":["segwit"]}`, long-polling when `longPollID` is given.
@@ -184,41 +294,75 @@ public final class NodeRPCClient: Sendable {
         }
     }
 
-    /// `submitblock HEX`: null means accepted, a string is the node's reason.
+    /// `submitblock HEX`. Only `"result":null` with `"error":null` (HTTP 2xx) is an acceptance; a
+    /// string result is the node's reason; an error of any JSON type is the node's verdict too.
+    /// - Throws: `NodeRPCError` when there is no verdict: transport failures, an HTTP 5xx, or an
+    ///   answer of any other shape (`.malformed`: the block stays pending, never taken as accepted).
     public func submitBlock(hex: String) async throws(NodeRPCError) -> SubmitResult {
-        let body: Data
-        do { body = try await callRaw("submitblock", params: [hex]) } catch {
+        let response: Response
+        do { response = try await call("submitblock", params: [hex]) } catch {
             // A JSON-RPC error (e.g. -22 for bytes that do not decode) is the node's verdict too.
-            if error.kind == .rpc { return .error(code: error.code ?? 0, message: error.nodeMessage ?? "") }
+            if error.kind == .rpc { return .error(code: error.code, message: error.nodeMessage ?? "") }
             throw error
         }
-        switch Self.result(body) {
-        case nil, is NSNull: return .accepted
+        return try Self.verdict(response.fields)
+    }
+
+    /// The verdict of a `submitblock` reply that `reply(method:status:body:)` returned (no error):
+    /// `"result":null` with `"error":null` is an acceptance, a string result the node's reason.
+    /// - Throws: `NodeRPCError.malformed` for any other shape (never taken as an acceptance).
+    public static func verdict(_ fields: JSONFields) throws(NodeRPCError) -> SubmitResult {
+        // `reply` has checked that "error" is absent or null; an acceptance must say so explicitly.
+        guard fields.keys.contains("error") else {
+            throw NodeRPCError(.malformed, "submitblock: the node's answer has no \"error\": null")
+        }
+        switch fields.object["result"] {
+        case is NSNull: return .accepted
         case let reason as String: return .rejected(reason)
-        default: throw NodeRPCError(.malformed, "submitblock: unexpected result")
+        default:
+            let result = JSONText.of(fields.object["result"] ?? NSNull())
+            throw NodeRPCError(.malformed, "submitblock: the result is neither null nor a reason string: \(result)")
         }
     }
 
     /// The node's chain name, as the payout address's network.
     public func network() async throws(NodeRPCError) -> Network {
-        let body = try await callRaw("getblockchaininfo", params: [])
-        guard let info = Self.result(body) as? [String: Any], let chain = info["chain"] as? String else {
-            throw NodeRPCError(.malformed, "getblockchaininfo: no \"chain\" in the answer")
-        }
+        try Self.network(try await call("getblockchaininfo", params: []).fields)
+    }
+
+    /// The network of a `getblockchaininfo` reply that `reply(method:status:body:)` returned.
+    /// - Throws: `NodeRPCError`: `.malformed` without a `chain` string, `.wrongChain` for an unknown one.
+    public static func network(_ fields: JSONFields) throws(NodeRPCError) -> Network {
+        let chain: String
+        do throws(InputError) {
+            guard let info = try fields.fields("result") else { throw InputError("field \"result\" is null") }
+            chain = try info.requiredString("chain")
+        } catch { throw NodeRPCError(.malformed, "getblockchaininfo: \(error.message)") }
         switch chain {
         case "main": return .main
         case "test", "testnet4": return .test
         case "signet": return .signet
         case "regtest": return .regtest
-        default: throw NodeRPCError(.wrongChain, "the node is on an unknown chain \"\(chain)\"")
+        default: throw NodeRPCError(.wrongChain, "the node is on an unknown chain \"\(chain.prefix(40))\"")
         }
     }
 
+    /// `getbestblockhash`: the tip's hash as 64 hex digits (display order).
     public func bestBlockHash() async throws(NodeRPCError) -> String {
-        let body = try await callRaw("getbestblockhash", params: [])
-        guard let hash = Self.result(body) as? String else {
-            throw NodeRPCError(.malformed, "getbestblockhash: the result is not a string")
+        let response = try await call("getbestblockhash", params: [])
+        guard let hash = try? response.fields.string("result"), hash.utf8.count == 64, hash.allSatisfy(\.isHexDigit)
+        else {
+            throw NodeRPCError(.malformed, "getbestblockhash: field \"result\" must be 64 hex digits")
         }
         return hash
+    }
+}
+
+/// A JSON value as compact text, for messages (at most 200 characters).
+enum JSONText {
+    static func of(_ value: Any) -> String {
+        let data = try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys])
+        let text = data.map { String(decoding: $0, as: UTF8.self) } ?? String(describing: value)
+        return text.count > 200 ? String(text.prefix(200)) + "…" : text
     }
 }

@@ -1,29 +1,34 @@
 import Foundation
+import NodeRPC
 
 /// Writes solved blocks to disk before anything else happens to them.
 public enum BlockFiles {
-    /// Writes `hex` to `directory/<height>-<hash>.hex`, fsyncs the file and the directory, and returns
-    /// the path.
-    /// - Throws: `WorkError` naming the path when the directory cannot be created or written.
+    /// Writes `hex` to `directory/<height>-<hash>.hex` (mode 0600), fsyncs the file and the directory,
+    /// and returns the path. A file cut short (a full disk) is removed, so that no truncated block is
+    /// ever taken for a whole one; the caller still has the hex and must keep it elsewhere.
+    /// - Throws: `WorkError.disk` naming the path when the directory cannot be created or written.
     public static func write(hex: String, height: Int, hash: String, to directory: String) throws(WorkError) -> String {
         let fm = FileManager.default
         do { try fm.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
-            throw WorkError(.disk, "cannot create directory \(directory): \(error.localizedDescription)")
+            // Foundation's message here is a bare "error 512": ask the system, whose reason names the
+            // cause (and which may yet succeed, if the directory's parent appeared meanwhile).
+            if mkdir(directory, 0o700) != 0 && errno != EEXIST {
+                throw WorkError(.disk, "cannot create directory \(directory): \(DurableWrite.lastError())")
+            }
         }
         let path = (directory as NSString).appendingPathComponent("\(height)-\(hash).hex")
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        guard fd >= 0 else { throw WorkError(.disk, "cannot write \(path): \(String(cString: strerror(errno)))") }
-        let bytes = Array((hex + "\n").utf8)
-        let written = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
-        let synced = fsync(fd)
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw WorkError(.disk, "cannot write \(path): \(DurableWrite.lastError())") }
+        var failure: String?
+        do { try DurableWrite.all(fd: fd, Array((hex + "\n").utf8)) } catch { failure = error.description }
+        if failure == nil, fsync(fd) != 0 { failure = DurableWrite.lastError() }
         close(fd)
-        guard written == bytes.count, synced == 0 else {
-            throw WorkError(.disk, "cannot write \(path): \(String(cString: strerror(errno)))")
+        if let failure {
+            unlink(path)
+            throw WorkError(.disk, "cannot write \(path): \(failure)")
         }
-        let dirfd = open(directory, O_RDONLY)
-        if dirfd >= 0 {
-            _ = fsync(dirfd)
-            close(dirfd)
+        guard DurableWrite.syncDirectory(directory) else {
+            throw WorkError(.disk, "cannot fsync the directory \(directory): \(DurableWrite.lastError())")
         }
         return path
     }

@@ -57,18 +57,32 @@ public final class NodeWork: WorkSource {
     }
 
     /// Runs until `options.blocks` blocks were mined and submitted (or could not be).
-    /// - Throws: `WorkError.node` for errors that retrying cannot fix (credentials, wrong chain, bad
-    ///   payout, a node that does not speak JSON-RPC).
+    /// - Throws: `WorkError.node` for errors that retrying cannot fix (credentials, a node that does not
+    ///   speak JSON-RPC); `WorkError.input` for a payout for another chain; `WorkError.disk` when the
+    ///   journal cannot be written: at start, or for a solved block, which is then saved to a rescue
+    ///   file (or, failing that, logged in full at error level) and still submitted.
     public func run(engine: MiningEngine, onBlock: @escaping @Sendable (SolvedBlock) -> Void) async throws(WorkError) {
-        do { try await mine(engine: engine, onBlock: onBlock) } catch {
-            throw WorkError(error.kind == .wrongChain ? .input : .node, "node: \(error.message)")
+        if let journal {
+            // Refuse a journal that cannot even be opened before any work is done for it.
+            do { try journal.prepare() } catch {
+                throw WorkError(.disk, "node: \(error.message); no block can be kept, so nothing is mined")
+            }
         }
+        try await mine(engine: engine, onBlock: onBlock)
     }
 
-    func mine(engine: MiningEngine, onBlock: @escaping @Sendable (SolvedBlock) -> Void) async throws(NodeRPCError) {
+    /// A node error that retrying did not (or cannot) fix, for the caller.
+    static func failure(_ error: NodeRPCError) -> WorkError {
+        WorkError(error.kind == .wrongChain ? .input : .node, "node: \(error.message)")
+    }
+
+    func mine(engine: MiningEngine, onBlock: @escaping @Sendable (SolvedBlock) -> Void) async throws(WorkError) {
         if options.resubmitJournal, let journal {
             do {
-                for (entry, outcome) in try await Self.resubmit(journal: journal, client: client, log: log) {
+                let resubmitted = try await Self.resubmit(
+                    journal: journal, client: client, attempts: options.submitAttempts,
+                    backoffStart: options.backoffStart, backoffMax: options.backoffMax, log: log)
+                for (entry, outcome) in resubmitted {
                     onBlock(
                         SolvedBlock(
                             hash: entry.hash, height: entry.height, nonce: 0, jobID: 0, time: 0,
@@ -79,15 +93,13 @@ public final class NodeWork: WorkSource {
                 log("warning: \(error.message)")
             }
         }
-        let network = try await retrying("getblockchaininfo") { () async throws(NodeRPCError) in
-            try await self.client.network()
-        }
-        let payoutScript: [UInt8]
+        let network: Network
         do {
-            payoutScript = try PayoutScript.resolve(options.payout, network: network)
-        } catch {
-            throw NodeRPCError(.wrongChain, error.message)
-        }
+            network = try await retrying("getblockchaininfo") { () async throws(NodeRPCError) in
+                try await self.client.network()
+            }
+        } catch { throw Self.failure(error) }
+        let payoutScript = try PayoutScript.resolve(options.payout, network: network)
         let (events, continuation) = AsyncStream.makeStream(of: Event.self)
         let engineEvents = engine.events
         let forward = Task {
@@ -102,6 +114,7 @@ public final class NodeWork: WorkSource {
             while !Task.isCancelled {
                 try? await Task.sleep(for: pollInterval)
                 sinceRefresh += pollInterval
+                // A failed poll is not fatal: the next refresh fetches a template, with logged retries.
                 if let hash = try? await client.bestBlockHash() { continuation.yield(.tip(hash)) }
                 if sinceRefresh >= refresh {
                     sinceRefresh = .zero
@@ -116,16 +129,22 @@ public final class NodeWork: WorkSource {
         }
 
         var counter: UInt64 = 0
-        func newWork() async throws(NodeRPCError) -> (TemplateWork, String) {
-            let t = try await retrying("getblocktemplate") { () async throws(NodeRPCError) in
-                try await self.client.getBlockTemplate()
-            }
+        func newWork() async throws(WorkError) -> (TemplateWork, String) {
+            let t: BlockTemplate
+            do {
+                // The node has answered us (getblockchaininfo): a cookie file missing now is a node
+                // restarting (bitcoind deletes it on shutdown and writes a new one on start).
+                t = try await retrying("getblocktemplate", cookieMayBeRewritten: true) {
+                    () async throws(NodeRPCError) in
+                    try await self.client.getBlockTemplate()
+                }
+            } catch { throw Self.failure(error) }
             counter += 1
             let work: TemplateWork
             do {
                 work = try TemplateWork(
                     template: t, payoutScript: payoutScript, message: options.coinbaseMessage, idBase: counter << 40)
-            } catch { throw NodeRPCError(.malformed, "cannot build a coinbase for this template: \(error.message)") }
+            } catch { throw WorkError(.node, "node: cannot build a coinbase for this template: \(error.message)") }
             current.set(work)
             engine.setJob(work.freshJob())
             let tip = Hex.encode(t.previousBlockHash.reversed())
@@ -146,17 +165,24 @@ public final class NodeWork: WorkSource {
                 guard let block = work.block(for: s) else { continue }  // from replaced work
                 engine.clearJob()
                 let hash = s.hash.reversedHex
+                let height = work.template.height
                 let hex = Hex.encode(block)
+                // On disk before anything else: the journal, else a rescue file, else the log.
+                var journalFailure: WorkError?
+                var kept = journal  // where the block is, to record the node's verdict next to it
                 if let journal {
-                    do { try journal.recordSolved(hash: hash, height: work.template.height, hex: hex) } catch {
-                        log("warning: \(error.message)")
+                    do { try journal.recordSolved(hash: hash, height: height, hex: hex) } catch {
+                        (journalFailure, kept) = keep(
+                            hex: hex, hash: hash, height: height, journal: journal, error: error)
                     }
                 }
-                let outcome = await submit(hex: hex, hash: hash)
+                let outcome = await submit(hex: hex, hash: hash, recordIn: kept)
                 onBlock(
                     SolvedBlock(
-                        hash: hash, height: work.template.height, nonce: s.nonce, jobID: s.jobID, time: s.header.time,
+                        hash: hash, height: height, nonce: s.nonce, jobID: s.jobID, time: s.header.time,
                         bytes: block.count, outcome: outcome))
+                // The next block could not be kept if this one could not: stop mining for this source.
+                if let journalFailure { throw journalFailure }
                 mined += 1
                 if mined >= options.blocks { return }
                 (work, tip) = try await newWork()
@@ -166,67 +192,130 @@ public final class NodeWork: WorkSource {
         }
     }
 
-    /// Submits with retries on transport errors; records the verdict in the journal.
-    func submit(hex: String, hash: String) async -> BlockOutcome {
-        var delay = options.backoffStart
-        for attempt in 1...max(1, options.submitAttempts) {
+    /// Keeps a solved block that the journal refused: in a rescue file, or (when that fails too) in
+    /// full in the log at error level, the last place left.
+    /// - Returns: the error that stops this source, and the rescue file as a journal (nil when the
+    ///   block is only in the log).
+    func keep(
+        hex: String, hash: String, height: Int, journal: BlockJournal, error: JournalError
+    ) -> (WorkError, BlockJournal?) {
+        let stopped =
+            "mining on this source stopped: no further block could be kept (restart once the journal can be written)"
+        do {
+            let path = try journal.rescue(hash: hash, height: height, hex: hex)
+            logger.error(
+                "\(error.message); block \(height) \(hash) saved to \(path) (submit it with flexminer submit --journal \(path))"
+            )
+            let failure = WorkError(
+                .disk, "node: \(error.message); block \(height) \(hash) saved to \(path); \(stopped)")
+            return (failure, BlockJournal(path: path, rescueDirectory: journal.rescueDirectory))
+        } catch let rescueError {
+            logger.error(
+                "\(error.message); \(rescueError.message); block \(height) \(hash) in full (submit it with bitcoin-cli submitblock): \(hex)"
+            )
+            let failure = WorkError(
+                .disk,
+                "node: \(error.message); \(rescueError.message); block \(height) \(hash) is in full in the log; \(stopped)"
+            )
+            return (failure, nil)
+        }
+    }
+
+    /// Submits with retries and records the verdict in `journal` (the one holding the block).
+    func submit(hex: String, hash: String, recordIn journal: BlockJournal?) async -> BlockOutcome {
+        let submitted = await Self.submitRetrying(
+            hex: hex, client: client, attempts: options.submitAttempts, backoffStart: options.backoffStart,
+            backoffMax: options.backoffMax, log: log)
+        switch submitted {
+        case .success(let result):
+            if let journal {
+                do { try journal.recordSubmitted(hash: hash, result: result) } catch {
+                    log("warning: \(error.message); block \(hash) stays pending (a resubmission gets duplicate)")
+                }
+            }
+            return result.outcome
+        case .failure(let error):
+            log("submitblock failed: \(error.message); the block stays pending in the journal")
+            return .unsubmitted(error: error.message)
+        }
+    }
+
+    /// `submitblock` with retries (backoff) on everything but refused credentials: a dropped
+    /// connection, an HTTP 5xx or an answer that is not JSON-RPC may all be gone on the next attempt.
+    /// The node's verdict (a JSON-RPC error included) is never retried.
+    static func submitRetrying(
+        hex: String, client: NodeRPCClient, attempts: Int, backoffStart: Duration, backoffMax: Duration,
+        log: (String) -> Void
+    ) async -> Result<SubmitResult, NodeRPCError> {
+        var delay = backoffStart
+        let attempts = max(1, attempts)
+        var attempt = 1
+        while true {
             do {
                 let result = try await client.submitBlock(hex: hex)
-                if let journal {
-                    do { try journal.recordSubmitted(hash: hash, result: result) } catch {
-                        log("warning: \(error.message)")
-                    }
+                // After an attempt whose answer was lost, "duplicate" (the node holds this block as
+                // valid) means that attempt got through: this block is ours, so it was accepted.
+                if attempt > 1, result == .rejected("duplicate") {
+                    log("submitblock: duplicate after a lost answer; the earlier attempt was accepted")
+                    return .success(.accepted)
                 }
-                return result.outcome
+                return .success(result)
             } catch {
-                if error.kind == .unauthorized || attempt == options.submitAttempts {
-                    log("submitblock failed: \(error.message); the block stays pending in the journal")
-                    return .unsubmitted(error: error.message)
-                }
-                log("submitblock attempt \(attempt) failed: \(error.message); retrying in \(delay)")
+                if error.kind == .unauthorized || attempt >= attempts || Task.isCancelled { return .failure(error) }
+                log("submitblock attempt \(attempt) of \(attempts) failed: \(error.message); retrying in \(delay)")
                 try? await Task.sleep(for: delay)
-                delay = min(delay * 2, options.backoffMax)
+                delay = next(delay, max: backoffMax)
+                attempt += 1
             }
         }
-        return .unsubmitted(error: "no attempt made")
     }
 
-    /// Retries transient failures (connection, timeout, node still starting) with exponential backoff.
+    /// The next backoff delay: doubled, at most `max` (compared before doubling, so it cannot overflow).
+    static func next(_ delay: Duration, max: Duration) -> Duration {
+        delay >= max / 2 ? max : delay * 2
+    }
+
+    /// Retries transient failures (`NodeRPCError.isTransient`: connection, timeout, HTTP 5xx, an answer
+    /// that is not JSON, a node still starting) with exponential backoff, logging each retry.
+    /// - Parameter cookieMayBeRewritten: also retry when the credentials cannot be read (the cookie
+    ///   file of a node that is restarting); false at start, where that is a wrong path.
     func retrying<T: Sendable>(
-        _ what: String, _ body: () async throws(NodeRPCError) -> T
+        _ what: String, cookieMayBeRewritten: Bool = false, _ body: () async throws(NodeRPCError) -> T
     ) async throws(NodeRPCError) -> T {
         var delay = options.backoffStart
+        var attempt = 1
         while true {
             do { return try await body() } catch {
-                let transient =
-                    error.kind == .connection || error.kind == .timeout
-                    || (error.kind == .rpc && [-9, -10, -28].contains(error.code ?? 0))
+                let transient = error.isTransient || (cookieMayBeRewritten && error.kind == .credentials)
                 guard transient, !Task.isCancelled else { throw error }
-                log("\(error.message); retrying in \(delay)")
+                log("\(error.message); attempt \(attempt) failed, retrying in \(delay)")
                 try? await Task.sleep(for: delay)
-                delay = min(delay * 2, options.backoffMax)
+                delay = Self.next(delay, max: options.backoffMax)
+                attempt += 1
             }
         }
     }
 
-    /// Submits every pending block of `journal` once and records the verdicts.
+    /// Submits every pending block of `journal` (each with the retries of `mine --rpc`) and records
+    /// the verdicts.
+    /// - Throws: `JournalError` when the journal cannot be read, or a verdict cannot be recorded.
     public static func resubmit(
-        journal: BlockJournal, client: NodeRPCClient, log: @Sendable (String) -> Void = { _ in }
+        journal: BlockJournal, client: NodeRPCClient, attempts: Int = 6, backoffStart: Duration = .milliseconds(250),
+        backoffMax: Duration = .seconds(10), log: @Sendable (String) -> Void = { _ in }
     ) async throws(JournalError) -> [(BlockJournal.Entry, BlockOutcome)] {
         let (pending, skipped) = try journal.pending()
         if skipped > 0 { log("skipped \(skipped) unreadable journal line(s)") }
         var results: [(BlockJournal.Entry, BlockOutcome)] = []
         for entry in pending {
-            do {
-                let r = try await client.submitBlock(hex: entry.hex)
+            let submitted = await submitRetrying(
+                hex: entry.hex, client: client, attempts: attempts, backoffStart: backoffStart,
+                backoffMax: backoffMax, log: log)
+            switch submitted {
+            case .success(let r):
                 try journal.recordSubmitted(hash: entry.hash, result: r)
                 results.append((entry, r.outcome))
-            } catch let e as NodeRPCError {
+            case .failure(let e):
                 results.append((entry, .unsubmitted(error: e.message)))
-            } catch let e as JournalError {
-                throw e
-            } catch {
-                results.append((entry, .unsubmitted(error: "\(error)")))
             }
         }
         return results
@@ -239,7 +328,7 @@ extension SubmitResult {
         switch self {
         case .accepted: .accepted
         case .rejected(let reason): .rejected(reason: reason)
-        case .error(let code, let message): .rejected(reason: "error \(code): \(message)")
+        case .error: .rejected(reason: description)
         }
     }
 }

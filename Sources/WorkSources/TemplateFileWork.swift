@@ -85,7 +85,16 @@ public final class TemplateFileWork: WorkSource {
             used.insert(s.jobID)
             let hash = s.hash.reversedHex
             let height = work.template.height
-            let path = try BlockFiles.write(hex: Hex.encode(block), height: height, hash: hash, to: out)
+            let hex = Hex.encode(block)
+            let path: String
+            do { path = try BlockFiles.write(hex: hex, height: height, hash: hash, to: out) } catch {
+                // The log (stderr) is the last place the block can be kept: print it in full.
+                logger.error(
+                    "\(error.message); block \(height) \(hash) in full (submit it with bitcoin-cli submitblock): \(hex)"
+                )
+                engine.clearJob()  // no block can be kept until the disk is fixed: stop hashing for it
+                throw error
+            }
             mined += 1
             logger.info("block \(height) \(hash) -> \(path)")
             onBlock(

@@ -6,6 +6,7 @@ import Mining
 import MiningKernels
 import NodeRPC
 import SHA256
+import Synchronization
 import WorkSources
 
 struct MineCommand: AsyncParsableCommand {
@@ -125,9 +126,11 @@ struct MineCommand: AsyncParsableCommand {
         }
         let engine = try MiningEngine(kernel: kernel, threads: threads, priority: priority, source: source.jobSource)
         let json = self.json
+        let mined = MinedCount()  // blocks of this run (not resubmitted ones), to tell a source that ended early
         defer { engine.stop() }
         do {
             try await source.run(engine: engine) { b in
+                if !b.resubmitted { mined.count.withLock { $0 += 1 } }
                 let seconds = Int((ContinuousClock.now - started).seconds)
                 switch (b.outcome, json) {
                 case (.written(let path), true):
@@ -153,6 +156,11 @@ struct MineCommand: AsyncParsableCommand {
             throw ValidationError(error.message)
         }
         await source.shutdown()
+        // A source that ends for good without an error must not pass for a finished run.
+        let done = mined.count.withLock { $0 }
+        if done < blocks {
+            throw ValidationError("the \(source.kind) work source ended after \(done) of \(blocks) block(s)")
+        }
     }
 
     /// `--header`: the first nonce of one header (with optional time rolls) whose hash meets the target.
@@ -200,4 +208,9 @@ struct MineCommand: AsyncParsableCommand {
                     threads))
         }
     }
+}
+
+/// Blocks reported by a work source, counted from its `onBlock` callback.
+private final class MinedCount: Sendable {
+    let count = Mutex(0)
 }

@@ -8,10 +8,51 @@ import Synchronization
 /// A JSON-RPC server on loopback that behaves like a regtest bitcoind for FlexMiner's purposes:
 /// serves templates, validates submitted blocks independently, and can replay the node's failures.
 final class FakeNode: Sendable {
-    enum Mode: Sendable { case normal, internalError, malformed, dropConnections }
+    enum Mode: Sendable, Hashable, CustomStringConvertible {
+        case normal
+        /// HTTP 500 with a JSON-RPC error -1 "internal failure".
+        case internalError
+        /// HTTP 200 with an HTML body.
+        case malformed
+        /// The connection closes before any answer.
+        case dropConnections
+        /// bitcoind's overload answer: HTTP 503, plain text "Work queue depth exceeded".
+        case overloaded
+        /// A proxy's error page: HTTP 500 with HTML.
+        case htmlError
+        /// The answer's head and half its body, then the connection closes.
+        case dropMidBody
+        /// The request is carried out, then the connection closes without the answer (a node that
+        /// took the block and restarted, a proxy timing out).
+        case dropAfterHandling
+        /// A fixed answer.
+        case reply(status: Int, body: String)
+
+        var description: String {
+            switch self {
+            case .normal: "normal"
+            case .internalError: "HTTP 500 with a JSON-RPC error -1"
+            case .malformed: "HTTP 200 with HTML"
+            case .dropConnections: "connection dropped"
+            case .overloaded: "HTTP 503 Work queue depth exceeded"
+            case .htmlError: "HTTP 500 with HTML"
+            case .dropMidBody: "connection dropped mid-body"
+            case .dropAfterHandling: "connection dropped after handling"
+            case .reply(let status, let body): "HTTP \(status) \(body)"
+            }
+        }
+    }
+
+    /// A failure served instead of the normal answer, `times` times, to `method` only (any when nil).
+    struct Failure: Sendable {
+        var mode: Mode
+        var times: Int
+        var method: String?
+    }
 
     struct State: Sendable {
         var mode: Mode = .normal
+        var failures: [Failure] = []
         /// The template's JSON object, serialized (so the state is Sendable).
         var templateJSON: Data
         var tip: String
@@ -23,6 +64,8 @@ final class FakeNode: Sendable {
     let user: String
     let password: String
     let state: Mutex<State>
+    /// Run once, when `method` is next called (before it is answered).
+    let hooks = Mutex<[String: @Sendable () -> Void]>([:])
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     private let channel: Mutex<Channel?> = Mutex(nil)
 
@@ -72,41 +115,80 @@ final class FakeNode: Sendable {
 
     func set(_ mode: Mode) { state.withLock { $0.mode = mode } }
 
-    /// (status, body, drop the connection)
-    func handle(authorization: String?, body: ByteBuffer) -> (HTTPResponseStatus, String, Bool) {
+    /// Serves `mode` instead of the normal answer to the next `times` calls (of `method` only, when
+    /// given), then answers normally again.
+    func fail(_ mode: Mode, times: Int, method: String? = nil) {
+        state.withLock { $0.failures.append(Failure(mode: mode, times: times, method: method)) }
+    }
+
+    /// How many times `method` was called, failed calls included.
+    func calls(_ method: String) -> Int { state.withLock { $0.calls.filter { $0 == method }.count } }
+
+    struct Reply {
+        enum Drop { case no, beforeAnswer, midBody }
+        var status: HTTPResponseStatus
+        var body: String
+        var contentType = "application/json"
+        var drop = Drop.no
+    }
+
+    func handle(authorization: String?, body: ByteBuffer) -> Reply {
         let expected = "Basic " + Data("\(user):\(password)".utf8).base64EncodedString()
-        guard authorization == expected else { return (.unauthorized, "", false) }
+        guard authorization == expected else { return Reply(status: .unauthorized, body: "") }
         guard let request = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any],
             let method = request["method"] as? String
         else {
-            return (.badRequest, #"{"result":null,"error":{"code":-32700,"message":"Parse error"},"id":null}"#, false)
+            return Reply(
+                status: .badRequest, body: #"{"result":null,"error":{"code":-32700,"message":"Parse error"},"id":null}"#
+            )
         }
         let params = request["params"] as? [Any] ?? []
+        hooks.withLock { $0.removeValue(forKey: method) }?()
         let mode = state.withLock { s in
             s.calls.append(method)
+            if let i = s.failures.firstIndex(where: { $0.times > 0 && ($0.method ?? method) == method }) {
+                s.failures[i].times -= 1
+                return s.failures[i].mode
+            }
             return s.mode
         }
         switch mode {
-        case .dropConnections: return (.ok, "", true)
+        case .dropConnections: return Reply(status: .ok, body: "", drop: .beforeAnswer)
         case .internalError:
-            return (
-                .internalServerError,
-                #"{"result":null,"error":{"code":-1,"message":"internal failure"},"id":"flexminer"}"#, false
+            return Reply(
+                status: .internalServerError,
+                body: #"{"result":null,"error":{"code":-1,"message":"internal failure"},"id":"flexminer"}"#)
+        case .malformed: return Reply(status: .ok, body: "<html>not json</html>", contentType: "text/html")
+        case .overloaded:
+            return Reply(status: .serviceUnavailable, body: "Work queue depth exceeded", contentType: "text/plain")
+        case .htmlError:
+            return Reply(
+                status: .internalServerError, body: "<html><body><h1>500 Internal Server Error</h1></body></html>",
+                contentType: "text/html")
+        case .dropMidBody:
+            return Reply(
+                status: .ok, body: #"{"result":{"chain":"regtest","blocks":105},"error":null,"id":"x"}"#, drop: .midBody
             )
-        case .malformed: return (.ok, "<html>not json</html>", false)
-        case .normal: break
+        case .reply(let status, let body): return Reply(status: HTTPResponseStatus(statusCode: status), body: body)
+        case .normal, .dropAfterHandling: break
         }
-        func ok(_ result: Any) -> (HTTPResponseStatus, String, Bool) {
+        var reply = answer(method: method, params: params)
+        if mode == .dropAfterHandling { reply.drop = .beforeAnswer }
+        return reply
+    }
+
+    /// The normal answer to `method`.
+    func answer(method: String, params: [Any]) -> Reply {
+        func ok(_ result: Any) -> Reply {
             let data = try! JSONSerialization.data(withJSONObject: [
                 "result": result, "error": NSNull(), "id": "flexminer",
             ])
-            return (.ok, String(decoding: data, as: UTF8.self), false)
+            return Reply(status: .ok, body: String(decoding: data, as: UTF8.self))
         }
-        func rpcError(_ code: Int, _ message: String) -> (HTTPResponseStatus, String, Bool) {
-            (
-                .internalServerError,
-                #"{"result":null,"error":{"code":\#(code),"message":"\#(message)"},"id":"flexminer"}"#, false
-            )
+        func rpcError(_ code: Int, _ message: String) -> Reply {
+            Reply(
+                status: .internalServerError,
+                body: #"{"result":null,"error":{"code":\#(code),"message":"\#(message)"},"id":"flexminer"}"#)
         }
         switch method {
         case "getblockchaininfo": return ok(["chain": "regtest", "blocks": 105])
@@ -198,19 +280,25 @@ final class Handler: ChannelInboundHandler {
         case .body(var b):
             body.writeBuffer(&b)
         case .end:
-            let (status, text, drop) = node.handle(
-                authorization: head?.headers.first(name: "Authorization"), body: body)
-            if drop {
+            let reply = node.handle(authorization: head?.headers.first(name: "Authorization"), body: body)
+            if reply.drop == .beforeAnswer {
                 context.close(promise: nil)
                 return
             }
             var headers = HTTPHeaders()
-            headers.add(name: "Content-Type", value: "application/json")
-            headers.add(name: "Content-Length", value: "\(text.utf8.count)")
+            headers.add(name: "Content-Type", value: reply.contentType)
+            headers.add(name: "Content-Length", value: "\(reply.body.utf8.count)")
             context.write(
-                wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))),
+                wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: reply.status, headers: headers))),
                 promise: nil)
-            context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: text)))), promise: nil)
+            if reply.drop == .midBody {
+                // Half the promised bytes, then the connection goes away (a node killed mid-answer).
+                let half = String(reply.body.utf8.prefix(reply.body.utf8.count / 2))!
+                context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: half)))), promise: nil)
+                context.close(promise: nil)
+                return
+            }
+            context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: reply.body)))), promise: nil)
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         }
     }

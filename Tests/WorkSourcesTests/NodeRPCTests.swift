@@ -104,7 +104,7 @@ struct NodeRPCTests {
             do {
                 _ = try await client.getBlockTemplate()
                 Issue.record("no error")
-            } catch let error as NodeRPCError { #expect(error.kind == .malformed) }
+            } catch let error as NodeRPCError { #expect(error.kind == .unavailable && error.isTransient) }
             node.set(.dropConnections)
             do {
                 _ = try await client.bestBlockHash()
@@ -160,8 +160,10 @@ struct NodeRPCTests {
                 as! String
             try journal.recordSolved(hash: hash, height: 105, hex: hex)
             node.set(.dropConnections)
-            let first = try await NodeWork.resubmit(journal: journal, client: client)
+            let first = try await NodeWork.resubmit(
+                journal: journal, client: client, attempts: 3, backoffStart: .milliseconds(5))
             #expect(first.count == 1)
+            #expect(node.calls("submitblock") == 3)  // retried with backoff before it is left pending
             guard case .unsubmitted = first.first?.1 else {
                 Issue.record("expected unsubmitted, got \(String(describing: first.first?.1))")
                 return

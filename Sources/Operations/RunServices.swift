@@ -78,6 +78,12 @@ struct WorkService: Service {
             try await cancelWhenGracefulShutdown { () async throws in
                 try await source.run(engine: engine, onBlock: onBlock)
             }
+            if !Task.isCancelled && !Task.isShuttingDownGracefully {
+                // Done what it was asked (a block limit): the workers idle rather than hash stale work.
+                logger.notice("work source finished (\(source.origin)); workers idle until shutdown")
+                engine.clearJob()
+                onFailure("finished: the work source has done what it was asked (block limit reached)")
+            }
         } catch let error as WorkError {
             logger.error("work source stopped: \(error.message); workers halted")
             engine.clearJob()

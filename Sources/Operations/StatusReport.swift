@@ -56,7 +56,7 @@ public struct StatusReport: Sendable {
     /// The state in one word: "fail-safe", "curtailed", "halted" (by price or pause), "partial"
     /// (throttled) or "mining".
     public var state: String {
-        if workError != nil && engine.halted { return "stopped" }
+        if workError != nil { return "stopped" }  // failed for good or finished: nothing is hashed
         if controller.stale { return "fail-safe" }
         if engine.halted { return controller.curtailment >= 1 ? "curtailed" : "halted" }
         return engine.capacity < 1 ? "partial" : "mining"

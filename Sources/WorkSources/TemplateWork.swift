@@ -33,7 +33,8 @@ public final class TemplateWork: JobSource {
         let coinbase = try! template.coinbase(payoutScript: payoutScript, extranonce: extranonce, message: message)
         coinbases.withLock { $0[idBase + extranonce + 1] = coinbase }
         let header = template.header(
-            coinbase: coinbase, time: Swift.max(UInt32(Date().timeIntervalSince1970), template.curTime))
+            coinbase: coinbase,
+            time: Swift.max(UInt32(clamping: Int64(Date().timeIntervalSince1970.rounded(.down))), template.curTime))
         // full range, valid target
         return try! MiningJob(id: idBase + extranonce + 1, header: header, blockTarget: template.target)
     }

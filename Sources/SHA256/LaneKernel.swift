@@ -20,6 +20,8 @@ public protocol SHA256LaneOps {
     /// Lanes `first`, `first + 1`, … (wrapping).
     static func iota(_ first: UInt32) -> Vector
     static func minLane(_ x: Vector) -> UInt32
+    /// Whether any lane is at most `limit` (the early reject, once per step).
+    static func anyLaneAtMost(_ x: Vector, _ limit: UInt32) -> Bool
     static func lane(_ x: Vector, _ i: Int) -> UInt32
 }
 
@@ -40,6 +42,9 @@ public struct ScanOutcome: Hashable, Sendable {
 }
 
 extension SHA256LaneOps {
+    @inlinable @inline(__always)
+    public static func anyLaneAtMost(_ x: Vector, _ limit: UInt32) -> Bool { minLane(x) <= limit }
+
     @inlinable @inline(__always)
     static func add(_ a: Vector, _ b: Vector, _ c: Vector) -> Vector { add(add(a, b), c) }
 
@@ -201,9 +206,11 @@ extension SHA256LaneOps {
         (w4, w5, w6, w7) = (add(e, splat(m.e)), add(f, splat(m.f)), add(g, splat(m.g)), add(h, splat(m.h)))
         (w8, w9, w10, w11) = (splat(0x8000_0000), zero, zero, zero)
         (w12, w13, w14, w15) = (zero, zero, zero, splat(256))
-        let iv = SHA256State.initial
-        (a, b, c, d) = (splat(iv.a), splat(iv.b), splat(iv.c), splat(iv.d))
-        (e, f, g, h) = (splat(iv.e), splat(iv.f), splat(iv.g), splat(iv.h))
+        // The initial hash value as literals, not `SHA256State.initial`: a global from another module is
+        // reached through an accessor call, which in this loop cost a call, a vzeroupper and eight
+        // vector spills per step, and hid the constants that fold rounds 0-2 at compile time.
+        (a, b, c, d) = (splat(0x6a09_e667), splat(0xbb67_ae85), splat(0x3c6e_f372), splat(0xa54f_f53a))
+        (e, f, g, h) = (splat(0x510e_527f), splat(0x9b05_688c), splat(0x1f83_d9ab), splat(0x5be0_cd19))
         let (qe1, qa1) = round(a, b, c, d, e, f, g, h, add(splat(0x428a_2f98), w0))
         let (qe2, qa2) = round(qa1, a, b, c, qe1, e, f, g, add(splat(0x7137_4491), w1))
         let (qe3, qa3) = round(qa2, qa1, a, b, qe2, qe1, e, f, add(splat(0xb5c0_fbcf), w2))
@@ -325,7 +332,7 @@ extension SHA256LaneOps {
         let (te60, ta60) = round(ta59, ta58, ta57, ta56, te59, te58, te57, te56, add(splat(0x8cc7_0208), tw59))
         let tw60 = expand(w12, tw58, tw53, w13)
         let (te61, _) = round(ta60, ta59, ta58, ta57, te60, te59, te58, te57, add(splat(0x90be_fffa), tw60))
-        return add(te61, splat(iv.h))
+        return add(te61, splat(0x5be0_cd19))
     }
 
     /// Searches nonces `first ..< first + count` of `job` and writes to `out` every nonce whose hash's
@@ -350,7 +357,7 @@ extension SHA256LaneOps {
                 let base = first &+ UInt32(truncatingIfNeeded: done)
                 let top = byteSwap(topWord(job, nonceWords: byteSwap(iota(base)), k: k))
                 let valid = Int(Swift.min(lanes, total - done))
-                if _slowPath(minLane(top) <= targetHigh) {
+                if _slowPath(anyLaneAtMost(top, targetHigh)) {
                     for i in 0..<valid where lane(top, i) <= targetHigh {
                         out[found] = base &+ UInt32(truncatingIfNeeded: i)
                         found += 1

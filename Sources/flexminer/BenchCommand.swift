@@ -113,7 +113,7 @@ struct BenchCommand: ParsableCommand {
         let choice = KernelDispatch.auto(recalibrate: recalibrate)
         let k = try kernel.kernels(includeVariants: false)
         let chosen = k.count == 1 ? k[0] : choice.kernel
-        let (h, r) = KernelBench.controlLatencies(
+        let (h, r, boosts) = KernelBench.controlLatencies(
             kernel: chosen, threads: threads, cycles: cycles, priority: priority)
         if json {
             func obj(_ s: LatencySummary) -> [String: Any] {
@@ -124,7 +124,7 @@ struct BenchCommand: ParsableCommand {
             }
             printJSON([
                 "kernel": chosen.description, "threads": threads, "priority": priority.rawValue, "halt": obj(h),
-                "resume": obj(r),
+                "resume": obj(r), "boosted_workers": boosts,
             ])
         } else {
             print(
@@ -132,6 +132,7 @@ struct BenchCommand: ParsableCommand {
             )
             print("halt   (until every worker is out of the kernel and blocked): \(h)")
             print("resume (until every worker hashes again):                     \(r)")
+            print("workers boosted to finish their batch (not on a CPU after \(MiningEngine.boostAfter)): \(boosts)")
         }
     }
 

@@ -132,7 +132,8 @@ struct BenchCommand: ParsableCommand {
             )
             print("halt   (until every worker is out of the kernel and blocked): \(h)")
             print("resume (until every worker hashes again):                     \(r)")
-            print("workers boosted to finish their batch (not on a CPU after \(MiningEngine.boostAfter)): \(boosts)")
+            let grace = String(format: "%.0f µs", MiningEngine.boostAfter.microseconds)
+            print("workers boosted to finish their batch (not on a CPU after \(grace)):     \(boosts)")
         }
     }
 

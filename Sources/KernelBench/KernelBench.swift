@@ -146,7 +146,7 @@ extension KernelBench {
     /// before each halt.
     public static func controlLatencies(
         kernel: Kernel, threads: Int, cycles: Int, priority: WorkerPriority = .idle
-    ) -> (halt: LatencySummary, resume: LatencySummary) {
+    ) -> (halt: LatencySummary, resume: LatencySummary, boosts: Int) {
         let engine = try! MiningEngine(kernel: kernel, threads: threads, priority: priority)  // threads validated
         defer { engine.stop() }
         engine.setJob(unsolvableJob(seed: 99))
@@ -160,7 +160,7 @@ extension KernelBench {
             Thread.sleep(forTimeInterval: 0.0005)
             resumes.append(engine.resume())
         }
-        return (LatencySummary(halts), LatencySummary(resumes))
+        return (LatencySummary(halts), LatencySummary(resumes), engine.haltBoosts)
     }
 }
 

@@ -8,6 +8,11 @@ import Synchronization
 /// and sleeps only while the word is unchanged, so no wake-up is lost. Acknowledgements (a worker parked
 /// or unparked) go the other way through `ack`. No lock is shared with the workers: they run at low
 /// priority, and a preempted worker holding a shared mutex would delay every halt and resume behind it.
+///
+/// A worker that another process keeps off the CPU cannot reach its next control check at all; for
+/// that case `MiningEngine.halt()` boosts the stragglers' scheduling priority after a short grace period
+/// (the worker clears the boost itself before it hashes again). That is a scheduling matter only: the
+/// protocol above is unchanged, and no lock is involved.
 final class Control: @unchecked Sendable {
     // @unchecked: besides the atomics, the two futex words are touched only through atomic C operations.
     enum Mode: Equatable {

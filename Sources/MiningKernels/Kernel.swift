@@ -114,13 +114,13 @@ public struct Kernel: Sendable, Hashable, CustomStringConvertible {
         return names.compactMap { build($0, features: features) }
     }
 
-    /// The fastest kernel for this CPU that passes its self-test; the choice is made once per process.
-    public static var best: Kernel { bestChoice }
+    /// The fastest kernel for this CPU that passes its self-test, as measured by `KernelDispatch` (from its
+    /// cache when this CPU and binary were calibrated before); chosen once per process.
+    public static var best: Kernel { KernelDispatch.auto().kernel }
 
-    private static let bestChoice: Kernel = best(for: .current)
-
-    /// Preference order, fastest first, as measured (README "Performance"); the first that passes the
-    /// start-up self-test wins. The scalar kernel is the last resort and is always usable.
+    /// Without measuring: a fixed preference order (fastest first on the machines measured, README
+    /// "Performance"); the first that passes the start-up self-test wins. The scalar kernel is the last
+    /// resort and is always usable. `best` measures instead; this is for CPUs that are only described.
     public static func best(for features: CPUFeatures) -> Kernel {
         let preference: [KernelName] = [.shani, .simd16, .simd8, .simd4]
         for name in preference {

@@ -2,7 +2,8 @@
 ///
 /// Everything that does not depend on the nonce is computed once here: the midstate of the first
 /// 64 bytes, the three big-endian message words that precede the nonce in the second chunk, and
-/// the state after the second chunk's first rounds (rounds 0–2 use only those words).
+/// the state after the second chunk's first rounds (rounds 0–2 use only those words), round 3 less its
+/// nonce word, and the nonce-independent terms of that chunk's message schedule.
 public struct HeaderScanJob: Sendable, Hashable {
     /// The header as given (its nonce field is ignored by scans).
     public let header: [UInt8]
@@ -15,6 +16,17 @@ public struct HeaderScanJob: Sendable, Hashable {
     public let state2: SHA256State
     /// State after second-chunk rounds 0, 1 and 2.
     public let state3: SHA256State
+    /// Words a and e after second-chunk round 3 for nonce word 0: round 3 adds its message word to
+    /// both, so for any nonce they are these plus the (byte-swapped) nonce.
+    public let round3A: UInt32
+    public let round3E: UInt32
+    /// Second-chunk schedule words 16 and 17 (they read only words 0–2 and padding).
+    public let w16: UInt32
+    public let w17: UInt32
+    /// W18 − σ0(nonce word), W19 − nonce word, and W31 − σ1(W29) − W24: the nonce-independent terms.
+    public let w18Base: UInt32
+    public let w19Base: UInt32
+    public let w31Base: UInt32
 
     /// - Throws: `SHA256Error.badLength` unless `header` is exactly 80 bytes.
     public init(header: some Collection<UInt8>) throws(SHA256Error) {
@@ -34,6 +46,18 @@ public struct HeaderScanJob: Sendable, Hashable {
         tail2 = word(72)
         state2 = SHA256.partialRounds(mid, words: [tail0, tail1], rounds: 2)
         state3 = SHA256.partialRounds(mid, words: [tail0, tail1, tail2], rounds: 3)
+        let round3 = SHA256.partialRounds(mid, words: [tail0, tail1, tail2, 0], rounds: 4)
+        round3A = round3.a
+        round3E = round3.e
+        // The chunk's words 4-15 are the padding of an 80-byte message: 0x80000000, ten zeros, 640.
+        func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
+        func sigma0(_ x: UInt32) -> UInt32 { rotr(x, 7) ^ rotr(x, 18) ^ (x >> 3) }
+        func sigma1(_ x: UInt32) -> UInt32 { rotr(x, 17) ^ rotr(x, 19) ^ (x >> 10) }
+        w16 = tail0 &+ sigma0(tail1)
+        w17 = tail1 &+ sigma0(tail2) &+ sigma1(640)
+        w18Base = tail2 &+ sigma1(w16)
+        w19Base = sigma1(w17) &+ sigma0(0x8000_0000)
+        w31Base = sigma0(w16) &+ 640
     }
 
     /// - Throws: `SHA256Error` if `hex` is not 160 hex digits.

@@ -20,6 +20,8 @@ public protocol SHA256LaneOps {
     /// Lanes `first`, `first + 1`, … (wrapping).
     static func iota(_ first: UInt32) -> Vector
     static func minLane(_ x: Vector) -> UInt32
+    /// Whether any lane is at most `limit` (the early reject, once per step).
+    static func anyLaneAtMost(_ x: Vector, _ limit: UInt32) -> Bool
     static func lane(_ x: Vector, _ i: Int) -> UInt32
 }
 
@@ -40,6 +42,9 @@ public struct ScanOutcome: Hashable, Sendable {
 }
 
 extension SHA256LaneOps {
+    @inlinable @inline(__always)
+    public static func anyLaneAtMost(_ x: Vector, _ limit: UInt32) -> Bool { minLane(x) <= limit }
+
     @inlinable @inline(__always)
     static func add(_ a: Vector, _ b: Vector, _ c: Vector) -> Vector { add(add(a, b), c) }
 
@@ -79,43 +84,85 @@ extension SHA256LaneOps {
         add(add(w, sigma1(w2)), add(w7, sigma0(w15)))
     }
 
+    /// One round on a state tuple (a, b, c, d, e, f, g, h), rotating the roles.
+    @inlinable @inline(__always)
+    static func step(_ s: inout (Vector, Vector, Vector, Vector, Vector, Vector, Vector, Vector), _ kw: Vector) {
+        let (e1, a1) = round(s.0, s.1, s.2, s.3, s.4, s.5, s.6, s.7, kw)
+        s = (a1, s.0, s.1, s.2, e1, s.4, s.5, s.6)
+    }
+
     /// The top word (H7, before byte swap) of SHA-256d(header) for one nonce per lane.
     ///
     /// Mining shape: the first 64 header bytes are the job's midstate; rounds 0–2 of the second chunk
-    /// do not depend on the nonce and come precomputed (`state3`); the rest of that chunk is fixed
-    /// padding, and the second hash's message is half fixed padding, so the constant parts of both
-    /// schedules fold at compile time. Only H7 is returned, so the optimizer also drops the second
-    /// hash's last three rounds and the other seven output words.
+    /// do not depend on the nonce and round 3 only adds the nonce word to two job constants (see
+    /// `HeaderScanJob`). The rest of that chunk is fixed padding, and the second hash's message is half
+    /// fixed padding: the schedule rounds that read padding words (16–31 of each hash) are unrolled so
+    /// their zero and constant terms fold at compile time, and the nonce-independent terms come from the
+    /// job. Only H7 is returned, so the optimizer also drops the second hash's last three rounds and the
+    /// other seven output words.
     @inlinable @inline(__always)
-    static func topWord(_ job: HeaderScanJob, nonceWords: Vector, k: UnsafePointer<UInt32>) -> Vector {
+    static func topWord(_ job: HeaderScanJob, nonceWords n: Vector, k: UnsafePointer<UInt32>) -> Vector {
         // First hash, second chunk: words 0-2 are the header's last merkle-root bytes, time and bits;
-        // word 3 is the nonce; the rest is the fixed padding of an 80-byte message. Rounds 0-2 come
-        // precomputed in the job (they do not depend on the nonce).
-        let zero = splat(0)
-        var (w0, w1, w2, w3) = (splat(job.tail0), splat(job.tail1), splat(job.tail2), nonceWords)
-        var (w4, w5, w6, w7) = (splat(0x8000_0000), zero, zero, zero)
-        var (w8, w9, w10, w11) = (zero, zero, zero, zero)
-        var (w12, w13, w14, w15) = (zero, zero, zero, splat(640))
+        // word 3 is the nonce; words 4-15 are the fixed padding of an 80-byte message (0x80000000, ten
+        // zeros, the length 640). Round 3 is linear in the nonce word: the job holds its outcome for 0.
         let s = job.state3
-        var (a, b, c, d) = (splat(s.a), splat(s.b), splat(s.c), splat(s.d))
-        var (e, f, g, h) = (splat(s.e), splat(s.f), splat(s.g), splat(s.h))
-        let (pe4, pa4) = round(a, b, c, d, e, f, g, h, add(splat(0xe9b5_dba5), w3))
-        let (pe5, pa5) = round(pa4, a, b, c, pe4, e, f, g, add(splat(0x3956_c25b), w4))
-        let (pe6, pa6) = round(pa5, pa4, a, b, pe5, pe4, e, f, add(splat(0x59f1_11f1), w5))
-        let (pe7, pa7) = round(pa6, pa5, pa4, a, pe6, pe5, pe4, e, add(splat(0x923f_82a4), w6))
-        let (pe8, pa8) = round(pa7, pa6, pa5, pa4, pe7, pe6, pe5, pe4, add(splat(0xab1c_5ed5), w7))
-        let (pe9, pa9) = round(pa8, pa7, pa6, pa5, pe8, pe7, pe6, pe5, add(splat(0xd807_aa98), w8))
-        let (pe10, pa10) = round(pa9, pa8, pa7, pa6, pe9, pe8, pe7, pe6, add(splat(0x1283_5b01), w9))
-        let (pe11, pa11) = round(pa10, pa9, pa8, pa7, pe10, pe9, pe8, pe7, add(splat(0x2431_85be), w10))
-        let (pe12, pa12) = round(pa11, pa10, pa9, pa8, pe11, pe10, pe9, pe8, add(splat(0x550c_7dc3), w11))
-        let (pe13, pa13) = round(pa12, pa11, pa10, pa9, pe12, pe11, pe10, pe9, add(splat(0x72be_5d74), w12))
-        let (pe14, pa14) = round(pa13, pa12, pa11, pa10, pe13, pe12, pe11, pe10, add(splat(0x80de_b1fe), w13))
-        let (pe15, pa15) = round(pa14, pa13, pa12, pa11, pe14, pe13, pe12, pe11, add(splat(0x9bdc_06a7), w14))
-        let (pe16, pa16) = round(pa15, pa14, pa13, pa12, pe15, pe14, pe13, pe12, add(splat(0xc19b_f174), w15))
-        (a, b, c, d, e, f, g, h) = (pa16, pa15, pa14, pa13, pe16, pe15, pe14, pe13)
-        // Rounds 16-63 as three passes of a 16-round block: small enough to compile quickly, and the
+        var st = (
+            add(splat(job.round3A), n), splat(s.a), splat(s.b), splat(s.c),
+            add(splat(job.round3E), n), splat(s.e), splat(s.f), splat(s.g)
+        )
+        // Rounds 4-15 read constant words: K + W is one constant per round.
+        step(&st, splat(k[4] &+ 0x8000_0000))
+        step(&st, splat(k[5]))
+        step(&st, splat(k[6]))
+        step(&st, splat(k[7]))
+        step(&st, splat(k[8]))
+        step(&st, splat(k[9]))
+        step(&st, splat(k[10]))
+        step(&st, splat(k[11]))
+        step(&st, splat(k[12]))
+        step(&st, splat(k[13]))
+        step(&st, splat(k[14]))
+        step(&st, splat(k[15] &+ 640))
+        // Rounds 16-31: W16, W17 are the job's; W18…W31 keep only the terms that are not zero padding.
+        let w16 = splat(job.w16)
+        let w17 = splat(job.w17)
+        let w18 = add(splat(job.w18Base), sigma0(n))
+        let w19 = add(splat(job.w19Base), n)
+        step(&st, splat(k[16] &+ job.w16))
+        step(&st, splat(k[17] &+ job.w17))
+        step(&st, add(splat(k[18]), w18))
+        step(&st, add(splat(k[19]), w19))
+        let w20 = add(sigma1(w18), splat(0x8000_0000))
+        step(&st, add(splat(k[20]), w20))
+        let w21 = sigma1(w19)
+        step(&st, add(splat(k[21]), w21))
+        let w22 = add(sigma1(w20), splat(640))
+        step(&st, add(splat(k[22]), w22))
+        let w23 = add(sigma1(w21), w16)
+        step(&st, add(splat(k[23]), w23))
+        let w24 = add(sigma1(w22), w17)
+        step(&st, add(splat(k[24]), w24))
+        let w25 = add(sigma1(w23), w18)
+        step(&st, add(splat(k[25]), w25))
+        let w26 = add(sigma1(w24), w19)
+        step(&st, add(splat(k[26]), w26))
+        let w27 = add(sigma1(w25), w20)
+        step(&st, add(splat(k[27]), w27))
+        let w28 = add(sigma1(w26), w21)
+        step(&st, add(splat(k[28]), w28))
+        let w29 = add(sigma1(w27), w22)
+        step(&st, add(splat(k[29]), w29))
+        let w30 = add(sigma1(w28), w23, sigma0(splat(640)))
+        step(&st, add(splat(k[30]), w30))
+        let w31 = add(sigma1(w29), w24, splat(job.w31Base))
+        step(&st, add(splat(k[31]), w31))
+        let zero = splat(0)
+        var (a, b, c, d, e, f, g, h) = st
+        var (w0, w1, w2, w3, w4, w5, w6, w7) = (w16, w17, w18, w19, w20, w21, w22, w23)
+        var (w8, w9, w10, w11, w12, w13, w14, w15) = (w24, w25, w26, w27, w28, w29, w30, w31)
+        // Rounds 32-63 as two passes of a 16-round block: small enough to compile quickly, and the
         // sixteen schedule words stay in registers across passes.
-        for base in stride(from: 16, to: 64, by: 16) {
+        for base in stride(from: 32, to: 64, by: 16) {
             let rw16 = expand(w0, w14, w9, w1)
             let (re17, ra17) = round(a, b, c, d, e, f, g, h, add(splat(k[base + 0]), rw16))
             let rw17 = expand(w1, w15, w10, w2)
@@ -159,9 +206,11 @@ extension SHA256LaneOps {
         (w4, w5, w6, w7) = (add(e, splat(m.e)), add(f, splat(m.f)), add(g, splat(m.g)), add(h, splat(m.h)))
         (w8, w9, w10, w11) = (splat(0x8000_0000), zero, zero, zero)
         (w12, w13, w14, w15) = (zero, zero, zero, splat(256))
-        let iv = SHA256State.initial
-        (a, b, c, d) = (splat(iv.a), splat(iv.b), splat(iv.c), splat(iv.d))
-        (e, f, g, h) = (splat(iv.e), splat(iv.f), splat(iv.g), splat(iv.h))
+        // The initial hash value as literals, not `SHA256State.initial`: a global from another module is
+        // reached through an accessor call, which in this loop cost a call, a vzeroupper and eight
+        // vector spills per step, and hid the constants that fold rounds 0-2 at compile time.
+        (a, b, c, d) = (splat(0x6a09_e667), splat(0xbb67_ae85), splat(0x3c6e_f372), splat(0xa54f_f53a))
+        (e, f, g, h) = (splat(0x510e_527f), splat(0x9b05_688c), splat(0x1f83_d9ab), splat(0x5be0_cd19))
         let (qe1, qa1) = round(a, b, c, d, e, f, g, h, add(splat(0x428a_2f98), w0))
         let (qe2, qa2) = round(qa1, a, b, c, qe1, e, f, g, add(splat(0x7137_4491), w1))
         let (qe3, qa3) = round(qa2, qa1, a, b, qe2, qe1, e, f, add(splat(0xb5c0_fbcf), w2))
@@ -179,7 +228,45 @@ extension SHA256LaneOps {
         let (qe15, qa15) = round(qa14, qa13, qa12, qa11, qe14, qe13, qe12, qe11, add(splat(0x9bdc_06a7), w14))
         let (qe16, qa16) = round(qa15, qa14, qa13, qa12, qe15, qe14, qe13, qe12, add(splat(0xc19b_f174), w15))
         (a, b, c, d, e, f, g, h) = (qa16, qa15, qa14, qa13, qe16, qe15, qe14, qe13)
-        for base in stride(from: 16, to: 48, by: 16) {
+        // Rounds 16-31, unrolled: W8…W15 are the padding of a 32-byte message (0x80000000, six zeros,
+        // the length 256), so their terms fold at compile time.
+        st = (a, b, c, d, e, f, g, h)
+        let v16 = add(w0, sigma0(w1))
+        step(&st, add(splat(k[16]), v16))
+        let v17 = add(w1, sigma0(w2), sigma1(splat(256)))
+        step(&st, add(splat(k[17]), v17))
+        let v18 = add(w2, sigma0(w3), sigma1(v16))
+        step(&st, add(splat(k[18]), v18))
+        let v19 = add(w3, sigma0(w4), sigma1(v17))
+        step(&st, add(splat(k[19]), v19))
+        let v20 = add(w4, sigma0(w5), sigma1(v18))
+        step(&st, add(splat(k[20]), v20))
+        let v21 = add(w5, sigma0(w6), sigma1(v19))
+        step(&st, add(splat(k[21]), v21))
+        let v22 = add(add(w6, sigma0(w7)), add(sigma1(v20), splat(256)))
+        step(&st, add(splat(k[22]), v22))
+        let v23 = add(add(w7, sigma0(splat(0x8000_0000))), add(sigma1(v21), v16))
+        step(&st, add(splat(k[23]), v23))
+        let v24 = add(sigma1(v22), v17, splat(0x8000_0000))
+        step(&st, add(splat(k[24]), v24))
+        let v25 = add(sigma1(v23), v18)
+        step(&st, add(splat(k[25]), v25))
+        let v26 = add(sigma1(v24), v19)
+        step(&st, add(splat(k[26]), v26))
+        let v27 = add(sigma1(v25), v20)
+        step(&st, add(splat(k[27]), v27))
+        let v28 = add(sigma1(v26), v21)
+        step(&st, add(splat(k[28]), v28))
+        let v29 = add(sigma1(v27), v22)
+        step(&st, add(splat(k[29]), v29))
+        let v30 = add(sigma1(v28), v23, sigma0(splat(256)))
+        step(&st, add(splat(k[30]), v30))
+        let v31 = add(add(sigma1(v29), v24), add(sigma0(v16), splat(256)))
+        step(&st, add(splat(k[31]), v31))
+        (a, b, c, d, e, f, g, h) = st
+        (w0, w1, w2, w3, w4, w5, w6, w7) = (v16, v17, v18, v19, v20, v21, v22, v23)
+        (w8, w9, w10, w11, w12, w13, w14, w15) = (v24, v25, v26, v27, v28, v29, v30, v31)
+        for base in stride(from: 32, to: 48, by: 16) {
             let rw16 = expand(w0, w14, w9, w1)
             let (re17, ra17) = round(a, b, c, d, e, f, g, h, add(splat(k[base + 0]), rw16))
             let rw17 = expand(w1, w15, w10, w2)
@@ -245,7 +332,7 @@ extension SHA256LaneOps {
         let (te60, ta60) = round(ta59, ta58, ta57, ta56, te59, te58, te57, te56, add(splat(0x8cc7_0208), tw59))
         let tw60 = expand(w12, tw58, tw53, w13)
         let (te61, _) = round(ta60, ta59, ta58, ta57, te60, te59, te58, te57, add(splat(0x90be_fffa), tw60))
-        return add(te61, splat(iv.h))
+        return add(te61, splat(0x5be0_cd19))
     }
 
     /// Searches nonces `first ..< first + count` of `job` and writes to `out` every nonce whose hash's
@@ -270,7 +357,7 @@ extension SHA256LaneOps {
                 let base = first &+ UInt32(truncatingIfNeeded: done)
                 let top = byteSwap(topWord(job, nonceWords: byteSwap(iota(base)), k: k))
                 let valid = Int(Swift.min(lanes, total - done))
-                if _slowPath(minLane(top) <= targetHigh) {
+                if _slowPath(anyLaneAtMost(top, targetHigh)) {
                     for i in 0..<valid where lane(top, i) <= targetHigh {
                         out[found] = base &+ UInt32(truncatingIfNeeded: i)
                         found += 1

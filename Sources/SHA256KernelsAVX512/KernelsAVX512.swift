@@ -19,6 +19,9 @@ enum AVX512Lanes16: SHA256LaneOps {
     @inline(__always) static func byteSwap(_ x: Vector) -> Vector { fm_bswap_x16(x) }
     @inline(__always) static func iota(_ first: UInt32) -> Vector { fm_iota_x16(first) }
     @inline(__always) static func minLane(_ x: Vector) -> UInt32 { fm_min_x16(x) }
+    @inline(__always) static func anyLaneAtMost(_ x: Vector, _ limit: UInt32) -> Bool {
+        fm_any_le_x16(x, limit) != 0
+    }
     @inline(__always) static func lane(_ x: Vector, _ i: Int) -> UInt32 { fm_lane_x16(x, Int32(i)) }
 }
 

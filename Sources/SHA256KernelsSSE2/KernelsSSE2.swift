@@ -19,6 +19,9 @@ enum SSE2Lanes4: SHA256LaneOps {
     @inline(__always) static func byteSwap(_ x: Vector) -> Vector { fm_bswap_x4(x) }
     @inline(__always) static func iota(_ first: UInt32) -> Vector { fm_iota_x4(first) }
     @inline(__always) static func minLane(_ x: Vector) -> UInt32 { fm_min_x4(x) }
+    @inline(__always) static func anyLaneAtMost(_ x: Vector, _ limit: UInt32) -> Bool {
+        fm_any_le_x4(x, limit) != 0
+    }
     @inline(__always) static func lane(_ x: Vector, _ i: Int) -> UInt32 { fm_lane_x4(x, Int32(i)) }
 }
 

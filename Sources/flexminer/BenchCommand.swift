@@ -52,6 +52,14 @@ struct BenchCommand: ParsableCommand {
     )
     var priority: WorkerPriority = .idle
 
+    @Flag(
+        help: ArgumentHelp(
+            "Measure the kernels again for `auto` and rewrite the cached choice.",
+            discussion:
+                "Hash-rate runs always recalibrate; --halts and --signal-latency use the cache unless given this."
+        ))
+    var recalibrate = false
+
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
 
@@ -72,6 +80,8 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         if let cycles = halts { return try runHalts(cycles) }
         if let events = signalLatency { return try runSignalLatency(events) }
+        // A benchmark is the moment to measure again: the cached choice is refreshed with this run's CPU.
+        let choice = KernelDispatch.auto(recalibrate: true)
         let kernels = try kernel.kernels(includeVariants: true)
         var subjects: [BenchSubject] = kernels.map { .kernel($0) }
         if engine { subjects += kernels.map { .engine($0) } }
@@ -80,7 +90,8 @@ struct BenchCommand: ParsableCommand {
         if !json {
             print("CPU: \(features.brand.isEmpty ? "unknown" : features.brand)")
             print("features: \(features)")
-            print("auto kernel: \(Kernel.best)   baseline: \(OpenSSLSHA256.version)")
+            print(choice)
+            print("baseline: \(OpenSSLSHA256.version)")
             print("threads: \(threads), \(seconds) s per run, \(runs) run(s), median shown\n")
         }
         // Interleave runs across subjects so slow drift of the shared machine affects all alike.
@@ -93,16 +104,17 @@ struct BenchCommand: ParsableCommand {
         let medians = samples.map { $0.sorted { $0.hashesPerSecond < $1.hashesPerSecond }[$0.count / 2] }
         let baseline = medians.first { if case .openssl(.oneShot) = $0.subject { true } else { false } }
         if json {
-            try printResultsJSON(medians, samples: samples, baseline: baseline, features: features)
+            try printResultsJSON(medians, samples: samples, baseline: baseline, features: features, choice: choice)
         } else {
             printTable(medians, baseline: baseline)
         }
     }
 
     func runHalts(_ cycles: Int) throws {
+        let choice = KernelDispatch.auto(recalibrate: recalibrate)
         let k = try kernel.kernels(includeVariants: false)
-        let chosen = k.count == 1 ? k[0] : Kernel.best
-        let (h, r) = KernelBench.controlLatencies(
+        let chosen = k.count == 1 ? k[0] : choice.kernel
+        let (h, r, boosts) = KernelBench.controlLatencies(
             kernel: chosen, threads: threads, cycles: cycles, priority: priority)
         if json {
             func obj(_ s: LatencySummary) -> [String: Any] {
@@ -113,7 +125,7 @@ struct BenchCommand: ParsableCommand {
             }
             printJSON([
                 "kernel": chosen.description, "threads": threads, "priority": priority.rawValue, "halt": obj(h),
-                "resume": obj(r),
+                "resume": obj(r), "boosted_workers": boosts,
             ])
         } else {
             print(
@@ -121,12 +133,15 @@ struct BenchCommand: ParsableCommand {
             )
             print("halt   (until every worker is out of the kernel and blocked): \(h)")
             print("resume (until every worker hashes again):                     \(r)")
+            let grace = String(format: "%.0f µs", MiningEngine.boostAfter.microseconds)
+            print("workers boosted to finish their batch (not on a CPU after \(grace)):     \(boosts)")
         }
     }
 
     func runSignalLatency(_ events: Int) throws {
+        let choice = KernelDispatch.auto(recalibrate: recalibrate)
         let k = try kernel.kernels(includeVariants: false)
-        let chosen = k.count == 1 ? k[0] : Kernel.best
+        let chosen = k.count == 1 ? k[0] : choice.kernel
         let engine = try MiningEngine(kernel: chosen, threads: threads, priority: priority)
         defer { engine.stop() }
         let job = MiningJob.unsolvable(seed: 5)
@@ -195,12 +210,16 @@ struct BenchCommand: ParsableCommand {
         }
         let cpu: CPU
         let auto_kernel: String
+        let auto_reason: String
+        let auto_cached: Bool
+        let auto_figures: [KernelFigure]
         let baseline: String
         let results: [Item]
     }
 
     func printResultsJSON(
-        _ results: [BenchResult], samples: [[BenchResult]], baseline: BenchResult?, features: CPUFeatures
+        _ results: [BenchResult], samples: [[BenchResult]], baseline: BenchResult?, features: CPUFeatures,
+        choice: KernelChoice
     )
         throws
     {
@@ -212,7 +231,8 @@ struct BenchCommand: ParsableCommand {
                 runs_hashes_per_second: s.map(\.hashesPerSecond))
         }
         let out = Output(
-            cpu: .init(brand: features.brand, features: features.names), auto_kernel: Kernel.best.description,
+            cpu: .init(brand: features.brand, features: features.names), auto_kernel: choice.kernel.description,
+            auto_reason: choice.reason, auto_cached: choice.cached, auto_figures: choice.figures,
             baseline: OpenSSLSHA256.version, results: items)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]

@@ -19,6 +19,9 @@ struct SelftestCommand: ParsableCommand {
     @Option(help: "Kernel to check: all (default), auto, or a kernel name.")
     var kernel: KernelSelection = KernelSelection(argument: "all")!
 
+    @Flag(help: "Measure the kernels again for `auto` and rewrite the cached choice.")
+    var recalibrate = false
+
     func validate() throws {
         guard count >= 1 && count <= 1_000_000_000 else {
             throw ValidationError("--count must be 1...1000000000, got \(count)")
@@ -26,9 +29,11 @@ struct SelftestCommand: ParsableCommand {
     }
 
     func run() throws {
+        let choice = KernelDispatch.auto(recalibrate: recalibrate)
         let kernels = try kernel.kernels(includeVariants: true)
         let seed = self.seed ?? UInt64.random(in: 0...UInt64.max)
         print("CPU features: \(CPUFeatures.current)")
+        print(choice)
         print("oracle: \(OpenSSLSHA256.version); seed \(seed); \(count) nonces per kernel")
         var failed = false
         for k in kernels {

@@ -3,6 +3,7 @@ import Foundation
 import Mining
 import MiningKernels
 import SHA256
+import Synchronization
 import TestSupport
 import Testing
 
@@ -147,6 +148,43 @@ struct MiningEngineTests {
                 engine.snapshot().hashesPerWorker.enumerated().allSatisfy { $0.element > b.hashesPerWorker[$0.offset] }
             })
         #expect(engine.measuredHaltLatencies.count == 1)
+    }
+
+    /// Workers run at SCHED_IDLE, so busy threads of another process keep a preempted worker off the CPU
+    /// mid-batch. Halts must still end with every worker parked, and whatever `halt()` does to get the
+    /// stragglers there, no worker may keep hashing at real-time priority after the resume.
+    @Test func haltsUnderForeignLoadLeaveNoWorkerAtRealTimePriority() throws {
+        let header = try BlockHeader(hex: HeaderFixture.all[1].header)
+        let engine = try MiningEngine(threads: 2, priority: .idle)
+        defer { engine.stop() }
+        engine.setJob(try MiningJob(id: 1, header: header, blockTarget: hardTarget))
+        #expect(waitFor { engine.snapshot().hashesPerWorker.allSatisfy { $0 > 0 } })
+        // Two normal-priority spinners per CPU: the stand-in for a compiler on the same machine.
+        final class Flag: Sendable { let on = Atomic<Bool>(true) }
+        let spinning = Flag()
+        let hogs = (0..<2 * ProcessInfo.processInfo.activeProcessorCount).map { _ in
+            Thread {
+                var x: UInt64 = 0
+                while spinning.on.load(ordering: .relaxed) { x &+= 1 }
+                _ = x
+            }
+        }
+        for h in hogs { h.start() }
+        for _ in 0..<20 {
+            Thread.sleep(forTimeInterval: 0.002)
+            engine.halt()
+            #expect(engine.snapshot().parkedWorkers == 2)
+            engine.resume()
+        }
+        spinning.on.store(false, ordering: .relaxed)
+        let idle: Int32 = 5  // SCHED_IDLE
+        #expect(
+            waitFor { engine.workerThreadIDs.allSatisfy { sched_getscheduler($0) == idle } },
+            "workers left at policies \(engine.workerThreadIDs.map { sched_getscheduler($0) }) after \(engine.haltBoosts) boosts"
+        )
+        let a = engine.snapshot().hashesPerWorker
+        #expect(
+            waitFor { engine.snapshot().hashesPerWorker.enumerated().allSatisfy { $0.element > a[$0.offset] } })
     }
 
     @Test func halfCapacityWithTwoWorkersRunsOne() throws {

@@ -15,6 +15,24 @@ void fm_set_thread_name(const char *name);
 /// The kernel thread id of the calling thread (what /proc/PID/task/TID shows).
 int fm_gettid(void);
 
+/// Gives thread `tid` real-time priority (SCHED_FIFO 1) so that it runs at once, ahead of every ordinary
+/// thread of any process. Used only to let a halting worker that another process keeps off the CPU
+/// finish its batch and park (it drops back to its own priority before hashing again). Needs
+/// CAP_SYS_NICE or RLIMIT_RTPRIO >= 1; returns 0, or the errno (EPERM without them).
+int fm_thread_boost(int tid);
+
+/// Puts the calling thread back under `policy` (SCHED_OTHER = 0 keeps its nice value, SCHED_IDLE = 5)
+/// in one call; returns 0 or the errno.
+int fm_thread_unboost(int policy);
+
+/// Raises the calling thread to SCHED_FIFO 1 for a short critical wait, storing its policy and priority
+/// for `fm_self_restore`; returns 0, or the errno (nothing changed). A thread already real-time is left
+/// alone (returns 0 with its own policy saved).
+int fm_self_boost(int *saved_policy, int *saved_priority);
+
+/// Restores the policy and priority saved by `fm_self_boost`.
+void fm_self_restore(int policy, int priority);
+
 #include <stdint.h>
 
 /// Futex-backed wake-up words: a waiter reads the word, re-checks its condition, then sleeps only if the

@@ -37,6 +37,11 @@
     }                                                                                             \
     /* Smallest lane value: the early reject asks only "could any lane be at or below the limit". */ \
     FM_INLINE uint32_t fm_min_x##N(fm_u32x##N x) { return __builtin_reduce_min(x); }             \
+    /* Whether any lane is at or below limit: one compare into a mask (AVX-512) instead of a      \
+       reduction tree, on every step of the scan. */                                               \
+    FM_INLINE int fm_any_le_x##N(fm_u32x##N x, uint32_t limit) {                                 \
+        return __builtin_reduce_or(x <= (fm_u32x##N)(limit)) != 0;                                 \
+    }                                                                                             \
     FM_INLINE uint32_t fm_lane_x##N(fm_u32x##N x, int i) { return x[i]; }
 
 FM_DEFINE_LANES(4)

@@ -68,7 +68,7 @@ let package = Package(
         .target(
             name: "MiningKernels",
             dependencies: [
-                "SHA256", "CPUFeatures", "BitcoinPrimitives", "SHA256KernelsSSE2", "SHA256KernelsAVX2",
+                "SHA256", "CPUFeatures", "BitcoinPrimitives", "FlexSupport", "SHA256KernelsSSE2", "SHA256KernelsAVX2",
                 "SHA256KernelsAVX512", "SHA256KernelsSHANI",
             ]
         ),
@@ -78,7 +78,7 @@ let package = Package(
         .target(name: "Chain", dependencies: ["SHA256", "BitcoinPrimitives", "FlexSupport"]),
         .target(name: "CFlexThreads"),
         // The multithreaded nonce-search engine: jobs, control word, solutions.
-        .target(name: "Mining", dependencies: ["Chain", "SHA256", "MiningKernels", "CFlexThreads"]),
+        .target(name: "Mining", dependencies: ["Chain", "SHA256", "MiningKernels", "CFlexThreads", "FlexSupport"]),
 
         // Wire clients only. Bitcoin Core JSON-RPC (getblocktemplate, submitblock) and the solved-block journal.
         .target(
@@ -177,7 +177,7 @@ let package = Package(
 
         // Helpers shared by the test targets: fixtures, scratch directories, `eventually`, a seeded RNG
         // that prints its seed, a fake load.
-        .target(name: "TestSupport", dependencies: ["DemandResponse"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["DemandResponse", "FlexSupport"], path: "Tests/TestSupport"),
         .testTarget(name: "FlexSupportTests", dependencies: ["FlexSupport", "TestSupport"]),
         .testTarget(name: "SHA256Tests", dependencies: ["SHA256", "OpenSSLSHA256", "TestSupport"]),
         .testTarget(name: "ChainTests", dependencies: ["Chain", "SHA256", "TestSupport"]),

@@ -1,5 +1,6 @@
 import CFlexThreads
 import Chain
+import FlexSupport
 import Foundation
 import MiningKernels
 import SHA256
@@ -53,7 +54,7 @@ public final class MiningEngine: Sendable {
         kernel: Kernel = .best, threads: Int = ProcessInfo.processInfo.activeProcessorCount, batchSize: UInt32? = nil,
         priority: WorkerPriority = .idle, pinThreads: Bool = false, source: (any JobSource)? = nil
     ) throws(EngineError) {
-        guard (1...1024).contains(threads) else { throw EngineError("threads must be 1...1024, got \(threads)") }
+        if let problem = ThreadCount.problem(threads, flag: "threads") { throw EngineError(problem) }
         self.kernel = kernel
         self.threadCount = threads
         self.batchSize = batchSize.map { Swift.max($0, UInt32(kernel.lanes)) } ?? MiningEngine.defaultBatch(kernel)
@@ -442,7 +443,7 @@ final class JobState: Sendable {
         self.lineage = lineage ?? JobState.lineages.add(1, ordering: .relaxed).newValue
         self.job = job
         scanJob = try! HeaderScanJob(header: job.header.bytes)  // a BlockHeader is always 80 bytes
-        targetHigh = UInt32(truncatingIfNeeded: job.reportTarget.limbs.3 >> 32)
+        targetHigh = job.reportTarget.highWord
         next = Atomic(UInt64(job.firstNonce))
         end = UInt64(job.firstNonce) + job.nonceCount
     }

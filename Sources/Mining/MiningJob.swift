@@ -1,4 +1,5 @@
 import Chain
+import FlexSupport
 import MiningKernels
 import SHA256
 

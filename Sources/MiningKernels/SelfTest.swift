@@ -1,19 +1,6 @@
 import BitcoinPrimitives
+import FlexSupport
 import SHA256
-
-/// A small, fast, deterministic pseudo-random generator (SplitMix64), so a failing check can be
-/// replayed from its printed seed.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    public private(set) var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Checks kernels against the portable reference (and optionally another oracle such as OpenSSL).
 public enum SelfTest {

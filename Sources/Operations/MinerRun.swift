@@ -94,9 +94,13 @@ public final class MinerRun: Sendable {
         ])
         controller.start()
 
+        // Why this kernel: the measured dispatch's reason when `auto` chose it (cached, so no new calibration).
+        let auto = KernelDispatch.auto()
+        let kernelReason =
+            auto.kernel == s.kernel ? "auto: \(auto.reason)" : "named on the command line or in the config"
         let report: @Sendable () -> StatusReport = { [self] in
             var r = StatusReport(
-                version: version, kernel: s.kernel.description, kernelReason: nil, threads: s.threads,
+                version: version, kernel: s.kernel.description, kernelReason: kernelReason, threads: s.threads,
                 engine: engine.snapshot(), controller: controller.status, blocks: blockCounts.withLock { $0 },
                 workKind: work.kind, workOrigin: work.origin, workError: workError.withLock { $0 },
                 uptimeSeconds: (ContinuousClock.now - started).seconds)

@@ -64,9 +64,7 @@ struct BenchCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard threads >= 1 && threads <= 1024 else {
-            throw ValidationError("--threads must be 1...1024, got \(threads)")
-        }
+        if let problem = ThreadCount.problem(threads) { throw ValidationError(problem) }
         guard seconds.isFinite && seconds > 0 && seconds <= 3600 else {
             throw ValidationError("--seconds must be a number in (0, 3600], got \(seconds)")
         }

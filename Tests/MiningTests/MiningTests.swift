@@ -226,7 +226,7 @@ struct MiningEngineTests {
         let header = try BlockHeader(hex: HeaderFixture.all[1].header)
         let engine = try MiningEngine(threads: 2, batchSize: 256)
         engine.setJob(try MiningJob(id: 1, header: header, blockTarget: hardTarget))
-        var rng = SystemRandomNumberGenerator()
+        var rng = SeededRNG()
         for i in 0..<10_000 {
             switch Int.random(in: 0..<5, using: &rng) {
             case 0: engine.halt()

@@ -1,4 +1,5 @@
 import DemandResponse
+import FlexSupport
 import Foundation
 import Synchronization
 
@@ -96,7 +97,7 @@ public func readLines(_ path: String) -> [[String: Any]] {
 /// `FLEXMINER_TEST_SEED` or the clock, and is printed, so a failure can be replayed.
 public struct SeededRNG: RandomNumberGenerator {
     public let seed: UInt64
-    var state: UInt64
+    var generator: SplitMix64
 
     public init(_ test: String = #function) {
         let seed =
@@ -104,14 +105,8 @@ public struct SeededRNG: RandomNumberGenerator {
             ?? UInt64(truncatingIfNeeded: DispatchTime.now().uptimeNanoseconds)
         print("\(test): random seed \(seed) (replay with FLEXMINER_TEST_SEED=\(seed))")
         self.seed = seed
-        state = seed
+        generator = SplitMix64(seed: seed)
     }
 
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    public mutating func next() -> UInt64 { generator.next() }
 }

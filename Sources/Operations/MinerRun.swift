@@ -39,11 +39,17 @@ public final class MinerRun: Sendable {
         let logger = self.logger
         let note: @Sendable (String) -> Void = { logger.info("\($0)") }
         let log: DecisionLog?
-        do { log = try s.decisionLog.map { p throws(SignalError) in try DecisionLog(path: p) } } catch {
+        do {
+            log = try s.decisionLog.map { p throws(SignalError) in
+                // Told once, from the log's own thread: a full or failing disk is reported, never silent.
+                try DecisionLog(path: p, report: { logger.error("\($0)") })
+            }
+        } catch {
             throw ConfigError(error.message)
         }
         let metrics = MinerMetrics()
         let started = ContinuousClock.now
+        let stateFile = s.stateFile.map { CurtailmentStateFile(path: $0, report: { logger.error("\($0)") }) }
 
         let work = try workSource ?? makeWorkSource()
         let engine: MiningEngine
@@ -51,7 +57,17 @@ public final class MinerRun: Sendable {
             engine = try MiningEngine(
                 kernel: s.kernel, threads: s.threads, priority: s.priority, source: work.jobSource)
         } catch { throw ConfigError(error.message) }
-        if s.policy.config.initialCapacity == 0 { engine.halt() }
+        // Curtailments kept from the last run hold from the first moment: the workers start halted and the
+        // controller's start applies what the curtailments allow.
+        let restored = stateFile?.load(now: Date()) ?? [:]
+        let restoredLevel = restored.values.map(\.level).max() ?? 0
+        if s.policy.config.initialCapacity == 0 || restoredLevel > 0 { engine.halt() }
+        if restoredLevel > 0 && s.policy.needsHashRate {
+            engine.stop()
+            throw ConfigError(
+                "policy: a curtailment restored from the state file forbids the 2 s hash-rate probe; give \"hashrate_hs\" in the policy"
+            )
+        }
 
         var config: PolicyConfig
         do {
@@ -67,7 +83,7 @@ public final class MinerRun: Sendable {
         let priceActive = s.policy.hasBreakEven || s.breakevenGiven
         let controller = LoadController(
             actuator: engine, config: config, priceActive: priceActive, log: log, message: note,
-            observer: { metrics.record($0) })
+            observer: { metrics.record($0) }, stateFile: stateFile)
         if priceActive {
             note(String(format: "break-even %.2f USD/MWh", config.breakEvenUSDPerMWh))
         } else if s.hasSignalSources {
@@ -81,14 +97,15 @@ public final class MinerRun: Sendable {
             "breakeven_usd_per_mwh": priceActive ? config.breakEvenUSDPerMWh as Any : NSNull(),
             "initial_capacity": config.initialCapacity, "work": work.kind,
         ])
-        controller.start()
+        controller.start(restoring: restored)
 
         let report: @Sendable () -> StatusReport = { [self] in
             StatusReport(
                 version: version, kernel: s.kernel.description, kernelReason: nil, threads: s.threads,
                 engine: engine.snapshot(), controller: controller.status, blocks: blockCounts.withLock { $0 },
                 workKind: work.kind, workOrigin: work.origin, workError: workError.withLock { $0 },
-                uptimeSeconds: (ContinuousClock.now - started).seconds)
+                uptimeSeconds: (ContinuousClock.now - started).seconds, decisionLogErrors: log?.errors,
+                decisionLogDropped: log?.dropped)
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
@@ -99,6 +116,7 @@ public final class MinerRun: Sendable {
         // Listed in start order; shut down in reverse.
         add(
             AfterShutdown {
+                stateFile?.close()
                 log?.write([
                     "event": "stop", "hashes": Int(clamping: engine.snapshot().totalHashes),
                     "seconds": (ContinuousClock.now - started).seconds,
@@ -115,7 +133,10 @@ public final class MinerRun: Sendable {
         add(
             Periodic(every: .milliseconds(100)) { n in
                 controller.tick()
-                if n % 10 == 0 { metrics.update(engine: engine.snapshot(), status: controller.status) }
+                if n % 10 == 0 {
+                    metrics.update(engine: engine.snapshot(), status: controller.status)
+                    if let log { metrics.updateDecisionLog(errors: log.errors, dropped: log.dropped) }
+                }
             })
         add(
             WorkService(source: work, engine: engine, logger: logger) { [self] block in
@@ -141,6 +162,7 @@ public final class MinerRun: Sendable {
                         status: { report().json },
                         metrics: {
                             metrics.update(engine: engine.snapshot(), status: controller.status)
+                            if let log { metrics.updateDecisionLog(errors: log.errors, dropped: log.dropped) }
                             return metrics.render()
                         },
                         signal: { line in

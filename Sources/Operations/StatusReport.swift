@@ -40,6 +40,10 @@ public struct StatusReport: Sendable {
     /// Why the work source stopped for good, if it did (the workers are then halted).
     public var workError: String?
     public var uptimeSeconds: Double
+    /// Decision-log entries that could not be written (nil without `--decision-log`).
+    public var decisionLogErrors: Int? = nil
+    /// Decision-log entries dropped because the disk did not keep up (nil without `--decision-log`).
+    public var decisionLogDropped: Int? = nil
 
     /// The state in one word: "fail-safe", "curtailed", "halted" (by price or pause), "partial"
     /// (throttled) or "mining".
@@ -74,6 +78,8 @@ public struct StatusReport: Sendable {
         object["breakeven_usd_per_mwh"] = st.breakEven ?? NSNull()
         object["last_halt_latency_ms"] = st.lastHaltLatency.map(\.milliseconds) ?? NSNull()
         object["last_resume_latency_ms"] = st.lastResumeLatency.map(\.milliseconds) ?? NSNull()
+        object["decision_log_errors"] = decisionLogErrors ?? NSNull()
+        object["decision_log_dropped"] = decisionLogDropped ?? NSNull()
         return JSONLine.encode(object)
     }
 

@@ -69,6 +69,12 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Decision log: JSON lines, appended.")
     var decisionLog: String?
 
+    @Option(
+        help:
+            "State file (JSON, mode 0600): active curtailments are kept there and restored at start, so a restarted miner stays curtailed."
+    )
+    var stateFile: String?
+
     @Flag(inversion: .prefixedNo, help: "Start with every worker halted until a signal allows mining.")
     var startHalted: Bool?
 
@@ -167,6 +173,7 @@ struct RunCommand: AsyncParsableCommand {
         v.policyFile = policy
         v.breakeven = breakeven
         v.decisionLog = decisionLog
+        v.stateFile = stateFile
         v.startHalted = startHalted
         v.allowRemote = allowRemote
         v.tokenFile = tokenFile

@@ -148,10 +148,21 @@ public final class MinerRun: Sendable {
             } onFailure: { [self] error in
                 workError.withLock { $0 = error }
             })
+        // Each listening source gets an equal share of the descriptors (idle clients of one cannot starve
+        // another); the soft limit is raised first.
+        let listening = s.specs.filter { if case .file = $0 { false } else { true } }.count + (s.http == nil ? 0 : 1)
+        let descriptors = DescriptorBudget.raiseLimit()
+        let perSource = DescriptorBudget.perSource(limit: descriptors, sources: listening)
+        if listening > 0 && perSource < SignalSocketServer.Limits.standard.maxConnections {
+            note("descriptor limit \(descriptors): at most \(perSource) connections per source")
+        }
+        var limits = SignalSocketServer.Limits.standard
+        limits.maxConnections = perSource
         for spec in s.specs {
             add(
                 SignalSourceService(
-                    spec: spec, controller: controller, token: spec.isLocal ? nil : s.token, group: group, note: note))
+                    spec: spec, controller: controller, token: spec.isLocal ? nil : s.token, group: group, note: note,
+                    limits: limits))
         }
         if let address = s.http {
             let origin = SignalOrigin(name: "http")
@@ -168,7 +179,7 @@ public final class MinerRun: Sendable {
                         signal: { line in
                             let r = controller.handle(line: Array(line.utf8), origin: origin)
                             return (r.ok, r.line)
-                        })))
+                        }), maxConnections: perSource))
         }
         if s.statusLine { add(StatusLineService(sink: sink, line: { report().statusLine })) }
         if let seconds = s.seconds { add(Timer(seconds: seconds), endsRun: true) }

@@ -96,11 +96,13 @@ struct SignalSourceService: Service {
     let token: String?
     let group: any EventLoopGroup
     let note: @Sendable (String) -> Void
+    var limits = SignalSocketServer.Limits.standard
 
     func run() async throws {
         switch spec {
         case .unix, .tcp:
-            let server = try await SignalSocketServer.start(spec, controller: controller, token: token, group: group)
+            let server = try await SignalSocketServer.start(
+                spec, controller: controller, token: token, group: group, limits: limits)
             note("listening for signals on \(spec)\(server.port.map { " (port \($0))" } ?? "")")
             try? await gracefulShutdown()
             await server.close()
@@ -120,10 +122,12 @@ struct HTTPService: Service {
     let group: any EventLoopGroup
     let note: @Sendable (String) -> Void
     let routes: StatusServer.Routes
+    var maxConnections = StatusServer.maxConnections
 
     func run() async throws {
         let server = try await StatusServer.start(
-            host: address.host, port: address.port, token: token, routes: routes, group: group)
+            host: address.host, port: address.port, token: token, routes: routes, group: group,
+            maxConnections: maxConnections)
         note("HTTP API on http://\(HostPort(host: address.host, port: server.port))/status")
         try? await gracefulShutdown()
         await server.close()

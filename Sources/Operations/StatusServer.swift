@@ -47,10 +47,13 @@ public final class StatusServer: Sendable {
     }
 
     /// Binds and serves.
-    /// - Parameter token: required on POSTs; must be given when `host` is not loopback.
-    public static func start(host: String, port: Int, token: String?, routes: Routes, group: any EventLoopGroup)
-        async throws(ConfigError) -> StatusServer
-    {
+    /// - Parameters:
+    ///   - token: required on POSTs; must be given when `host` is not loopback.
+    ///   - maxConnections: connections open at once; more are closed as they arrive.
+    public static func start(
+        host: String, port: Int, token: String?, routes: Routes, group: any EventLoopGroup,
+        maxConnections: Int = maxConnections
+    ) async throws(ConfigError) -> StatusServer {
         if !Loopback.contains(host: host) && token == nil {
             throw ConfigError("--http \(host):\(port): beyond loopback the HTTP API needs a token")
         }

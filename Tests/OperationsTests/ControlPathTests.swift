@@ -217,3 +217,63 @@ struct RunStateFileTests {
             })
     }
 }
+
+/// The descriptor limit reached by idle TCP clients: a curtail on the Unix socket is still answered.
+@Suite("run: descriptor exhaustion", .serialized)
+struct DescriptorExhaustionTests {
+    /// A free TCP port on loopback (bound, read, released).
+    func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length)
+                return getsockname(fd, $0, &length)
+            }
+        }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/prlimit")))
+    func idleTCPClientsUpToTheLimitCannotBlockAUnixCurtail() throws {
+        let dir = scratchDirectory()
+        let port = freePort()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
+        // 64 descriptors, soft and hard: about 20 are in use before any client connects.
+        p.arguments = [
+            "--nofile=64:64", flexminerBinary(), "run", "--benchmark-work", "--threads", "1", "--signals",
+            "unix:\(dir)/s.sock", "tcp:127.0.0.1:\(port)", "--seconds", "60",
+        ]
+        p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        defer {
+            if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        }
+        #expect(eventually(within: 30) { FileManager.default.fileExists(atPath: "\(dir)/s.sock") })
+        usleep(200_000)
+        // 120 idle clients: more than the process has descriptors.
+        var idle: [SignalClient] = []
+        for _ in 0..<120 {
+            if let c = try? SignalClient(.tcp(host: "127.0.0.1", port: port)) { idle.append(c) }
+        }
+        usleep(500_000)
+        let reply = decode(
+            try SignalClient(.unix(path: "\(dir)/s.sock"), timeout: 10).request(
+                #"{"type":"curtail","level":1,"id":"eea"}"#))
+        #expect(reply["halted"] as? Bool == true, "\(reply)")
+        #expect(idle.count > 0)
+        idle.removeAll()
+        kill(p.processIdentifier, SIGTERM)
+        p.waitUntilExit()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(stderr.contains("descriptor limit 64: at most"), "\(stderr)")
+    }
+}

@@ -1,6 +1,7 @@
 import DemandResponse
 import FlexSupport
 import Foundation
+import NIOCore
 import Synchronization
 
 #if canImport(Glibc)
@@ -26,7 +27,8 @@ public final class DecisionLog: Sendable {
     public static let queueLimit = 4096
 
     private struct Queue {
-        var entries: [[UInt8]] = []
+        /// A ring: dropping the oldest when full is O(1) under the controller's lock.
+        var entries = CircularBuffer<[UInt8]>(initialCapacity: 64)
         var dropped = 0
         var closing = false
         /// Entries taken by the writer and not yet written.
@@ -138,7 +140,7 @@ public final class DecisionLog: Sendable {
         while true {
             wake.wait()
             let (batch, dropped, closing) = queue.withLock { q in
-                let taken = q.entries
+                let taken = Array(q.entries)
                 q.entries.removeAll(keepingCapacity: true)
                 q.writing = taken.count
                 let d = q.dropped

@@ -1,11 +1,13 @@
 import Foundation
 import Logging
+import NIOCore
 import Synchronization
 
 /// FlexMiner's swift-log backend: one line per entry on stderr, human-readable
 /// (`2026-11-29T03:22:51.716Z info flexminer: capacity 100% -> 0% [source=unix:/run/f.sock]`) or JSON
-/// (`{"time":…,"level":"info","label":"flexminer","message":…,"source":…}`). Writes are unbuffered, so a
-/// crash loses no line already logged. Secrets are never passed to the logger in the first place.
+/// (`{"time":…,"level":"info","label":"flexminer","message":…,"source":…}`). The line is formatted on the
+/// caller's thread and written by the sink's own (see `LogSink`), so logging never waits for stderr.
+/// Secrets are never passed to the logger in the first place.
 public struct FlexLogHandler: LogHandler {
     public enum Format: String, Sendable, CaseIterable { case human, json }
 
@@ -68,7 +70,8 @@ public final class LogSink: Sendable {
     private let beforeWrite = Mutex<(@Sendable () -> Void)?>(nil)
 
     private struct Queue {
-        var lines: [String] = []
+        /// A ring: dropping the oldest when full is O(1).
+        var lines = CircularBuffer<String>(initialCapacity: 64)
         var dropped = 0
         var writing = 0
         var started = false
@@ -140,7 +143,7 @@ public final class LogSink: Sendable {
         while true {
             wake.wait()
             let (lines, dropped) = queue.withLock { q in
-                let taken = q.lines
+                let taken = Array(q.lines)
                 q.lines.removeAll(keepingCapacity: true)
                 q.writing = taken.count
                 defer { q.dropped = 0 }

@@ -199,7 +199,7 @@ struct RunStateFileTests {
             )
             .run()
         }
-        #expect(eventually(within: 20) { FileManager.default.fileExists(atPath: socket) })
+        #expect(await polled(within: 20) { FileManager.default.fileExists(atPath: socket) })
         let reply = decode(
             try SignalClient(.unix(path: socket)).request(
                 #"{"type":"curtail","level":1,"id":"eea-2","reason":"ERCOT EEA"}"#))
@@ -276,4 +276,48 @@ struct DescriptorExhaustionTests {
         let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(stderr.contains("descriptor limit 64: at most"), "\(stderr)")
     }
+}
+
+/// A decision log that cannot be written: reported once on stderr, in /status and in the metrics.
+@Suite("run: decision log errors", .serialized)
+struct DecisionLogErrorRunTests {
+    @Test func aFullDiskIsReportedNotSilent() async throws {
+        var flags = RunFlags()
+        flags.values.benchmarkWork = true
+        flags.values.threads = 1
+        flags.values.seconds = 30
+        flags.values.decisionLog = "/dev/full"
+        flags.values.http = "127.0.0.1:0"
+        let settings = try RunSettings.resolve(flags, environment: [:], isTerminal: false) { _ in
+            try! Kernel.named(.scalar)
+        }
+        let sink = LogSink.capturing()
+        let logger = Logger(label: "test") { FlexLogHandler(label: $0, format: .human, level: .info, output: sink) }
+        let run = Task { try await MinerRun(settings: settings, version: "t", logger: logger, sink: sink).run() }
+        defer { run.cancel() }
+        #expect(await polled(within: 20) { sink.lines.contains { $0.contains("HTTP API on http://127.0.0.1:") } })
+        let line = try #require(sink.lines.first { $0.contains("HTTP API on http://127.0.0.1:") })
+        let base = try #require(line.firstMatch(of: #/http://127\.0\.0\.1:[0-9]+/#)).output
+        #expect(try await request(.POST, base + "/pause").status == 200)
+        let status = decode(try await request(.GET, base + "/status").body)
+        #expect((status["decision_log_errors"] as? Int ?? 0) > 0, "\(status)")
+        #expect(status["decision_log_dropped"] as? Int == 0)
+        let metrics = try await request(.GET, base + "/metrics").body
+        let errors = try PrometheusText.parse(metrics)["flexminer_decision_log_errors_total"]
+        #expect((errors ?? 0) > 0)
+        #expect(sink.lines.filter { $0.contains("decision log /dev/full: cannot write an entry") }.count == 1)
+        run.cancel()
+        _ = try? await run.value
+    }
+}
+
+/// `eventually` for async tests: polls with `Task.sleep`, so the waiting test gives its thread back to the
+/// cooperative pool, where the run it waits for needs one (there may be only two).
+func polled(within seconds: Double, _ condition: () -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+    while ContinuousClock.now < deadline {
+        if condition() { return true }
+        try? await Task.sleep(for: .milliseconds(5))
+    }
+    return condition()
 }

@@ -146,8 +146,9 @@ public final class LoadController: Sendable {
                 let reasons = restored.values.sorted { $0.level > $1.level }.prefix(3).map {
                     "\($0.id ?? "curtail") \($0.level)\($0.reason.map { ": \($0)" } ?? "")"
                 }
-                reason +=
-                    "; restored \(n) curtailment\(n == 1 ? "" : "s") from the state file ("
+                reason =
+                    (config.initialCapacity == 0 ? "start halted (--start-halted); " : "start: ")
+                    + "restored \(n) curtailment\(n == 1 ? "" : "s") from the state file ("
                     + reasons.joined(separator: ", ") + "); \(d.reason)"
                 // Written back at once: a stand-in for an unreadable file (moved aside) must survive a crash too.
                 persist(&s)

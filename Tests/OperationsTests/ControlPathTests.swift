@@ -93,6 +93,15 @@ struct ControlPathTests {
         }
         #expect(stalled, "the server kept reading: \(sent) bytes of requests accepted")
         #expect(sent < budget)
+        // And it does not keep the connection for ever: closed (reset) once it has stalled a while
+        // (0x2000: POLLRDHUP, which Glibc does not export to Swift).
+        var closed = false
+        for _ in 0..<150 where !closed {
+            var p = pollfd(fd: fd, events: Int16(POLLOUT) | 0x2000, revents: 0)
+            _ = poll(&p, 1, 100)
+            closed = p.revents & (Int16(POLLERR) | Int16(POLLHUP) | 0x2000) != 0
+        }
+        #expect(closed, "the stalled connection is still open")
         await server.close()
         try await group.shutdownGracefully()
     }

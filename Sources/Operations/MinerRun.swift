@@ -105,7 +105,7 @@ public final class MinerRun: Sendable {
                 engine: engine.snapshot(), controller: controller.status, blocks: blockCounts.withLock { $0 },
                 workKind: work.kind, workOrigin: work.origin, workError: workError.withLock { $0 },
                 uptimeSeconds: (ContinuousClock.now - started).seconds, decisionLogErrors: log?.errors,
-                decisionLogDropped: log?.dropped)
+                decisionLogDropped: log?.dropped, stateFileErrors: stateFile?.errors)
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []

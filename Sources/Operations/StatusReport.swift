@@ -44,6 +44,8 @@ public struct StatusReport: Sendable {
     public var decisionLogErrors: Int? = nil
     /// Decision-log entries dropped because the disk did not keep up (nil without `--decision-log`).
     public var decisionLogDropped: Int? = nil
+    /// State-file writes that failed (nil without `--state-file`).
+    public var stateFileErrors: Int? = nil
 
     /// The state in one word: "fail-safe", "curtailed", "halted" (by price or pause), "partial"
     /// (throttled) or "mining".
@@ -80,6 +82,7 @@ public struct StatusReport: Sendable {
         object["last_resume_latency_ms"] = st.lastResumeLatency.map(\.milliseconds) ?? NSNull()
         object["decision_log_errors"] = decisionLogErrors ?? NSNull()
         object["decision_log_dropped"] = decisionLogDropped ?? NSNull()
+        object["state_file_errors"] = stateFileErrors ?? NSNull()
         return JSONLine.encode(object)
     }
 

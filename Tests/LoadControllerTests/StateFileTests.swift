@@ -96,6 +96,20 @@ struct StateFileTests {
         #expect(notes.all.contains { $0.contains(expected) }, "\(notes.all)")
     }
 
+    /// A state file that cannot be written is reported and counted; the controller is not held up.
+    @Test func writeFailuresAreReported() {
+        let notes = NoteCollector()
+        let path = scratchDirectory() + "/missing-directory/state.json"
+        let (c, load, state) = run(path, notes: notes)
+        defer { state.close() }
+        #expect(
+            c.handle(line: Array(#"{"type":"curtail","level":1,"id":"e"}"#.utf8), origin: SignalOrigin(name: "u")).ok)
+        #expect(load.isHalted)
+        #expect(state.flush())
+        #expect(state.errors == 1)
+        #expect(notes.all.contains { $0.contains("state.json.tmp: cannot create it") }, "\(notes.all)")
+    }
+
     @Test func noStateFileMeansNothingRestored() {
         let dir = scratchDirectory()
         let (c, load, state) = run(dir + "/none.json")

@@ -108,8 +108,8 @@ try:
     check('"halted":true' in reply, "curtail accepted by the miner")
     ok, text = wait_text(driver, "state", r"^curtailed$", 2)
     check(ok, f'state turns "curtailed" within 2 s ({time.time() - sent:.2f} s, got "{text}")')
-    ok, text = wait_text(driver, "reason", re.escape(XSS), 2)
-    check(ok, f"the reason is shown literally as text ({text!r})")
+    ok, text = wait_text(driver, "curtailments", re.escape(XSS), 2)
+    check(ok, f"the curtailment's reason is shown literally as text ({text!r})")
     check(len(driver.find_elements(By.CSS_SELECTOR, "img")) == 0, "no <img> element was created from the reason")
     try:
         driver.switch_to.alert

@@ -94,6 +94,22 @@ public struct PolicyState: Sendable, Hashable {
         self.init(config: config, now: PolicyTime(now))
     }
 
+    /// Puts back curtailments kept across a restart (the state file), by their keys ("source#id"). Ones
+    /// whose `until` has passed at `now` are dropped; ids and reasons are truncated and the set is bounded
+    /// as for live ones (the most restrictive are kept). Call it before the first step.
+    /// - Returns: how many were restored.
+    @discardableResult
+    public mutating func restore(_ restored: [String: CurtailSignal], now: Date) -> Int {
+        let live = restored.filter { $0.value.until.map { $0 > now } ?? true }
+            .sorted { $0.value.level > $1.value.level || ($0.value.level == $1.value.level && $0.key < $1.key) }
+            .prefix(Policy.maxCurtailments)
+        for (key, c) in live {
+            guard case .curtail(let bounded) = Policy.bounded(.curtail(c)) else { continue }
+            curtailments[key] = bounded
+        }
+        return live.count
+    }
+
     /// The capacity curtailments allow (1 with none): no other rule may go above it.
     public var curtailmentCeiling: Double {
         1 - (curtailments.values.map(\.level).max() ?? 0)
@@ -137,6 +153,64 @@ public enum PolicyInput: Sendable, Hashable {
 /// `safeCapacity`), then the staged ramp, all capped by the most restrictive active curtailment. No rule
 /// ever raises capacity above a curtailment.
 public enum Policy {
+    /// Active curtailments one source may hold at once (a socket counts as one source, whatever its
+    /// connections): a client cannot grow the set without bound.
+    public static let maxCurtailmentsPerSource = 64
+    /// Active curtailments in all, from every source.
+    public static let maxCurtailments = 1024
+    /// Longest id and reason kept (bytes of UTF-8; longer ones are cut at a character boundary).
+    public static let maxTextBytes = 256
+
+    /// Why a curtail from `source` cannot be added, or nil when it can: one that replaces an active
+    /// curtailment (same key) is always admitted; a new one must fit under both limits.
+    /// - Parameters:
+    ///   - source: the sender's name, the key prefix (`SignalOrigin.name`).
+    ///   - group: the source as configured, whose curtailments count together (a socket's connections).
+    public static func refusal(
+        _ message: SignalMessage, source: String, group: String, state: PolicyState
+    ) -> String? {
+        guard case .curtail(let c) = bounded(message) else { return nil }
+        guard state.curtailments["\(source)#\(c.id ?? "")"] == nil else { return nil }
+        if state.curtailments.count >= maxCurtailments {
+            return "too many active curtailments (the limit is \(maxCurtailments) in all); release some first"
+        }
+        let prefix = group + "#"
+        if state.curtailments.keys.count(where: { $0.hasPrefix(prefix) }) >= maxCurtailmentsPerSource {
+            return
+                "too many active curtailments from \(group) (the limit is \(maxCurtailmentsPerSource) per source); release some first"
+        }
+        return nil
+    }
+
+    /// `message` with its id and reason cut to `maxTextBytes` (a release's id the same way, so it still
+    /// matches the curtailment it names).
+    public static func bounded(_ message: SignalMessage) -> SignalMessage {
+        switch message {
+        case .curtail(let c):
+            guard (c.id?.utf8.count ?? 0) > maxTextBytes || (c.reason?.utf8.count ?? 0) > maxTextBytes else {
+                return message
+            }
+            return .curtail(
+                CurtailSignal(level: c.level, id: c.id.map(truncated), until: c.until, reason: c.reason.map(truncated)))
+        case .release(let id?) where id.utf8.count > maxTextBytes:
+            return .release(id: truncated(id))
+        default:
+            return message
+        }
+    }
+
+    static func truncated(_ s: String) -> String {
+        guard s.utf8.count > maxTextBytes else { return s }
+        var bytes = Array(s.utf8.prefix(maxTextBytes))
+        // Drop a character the cut went through: find its lead byte and check its length.
+        var lead = bytes.count - 1
+        while lead > 0 && bytes[lead] & 0xC0 == 0x80 { lead -= 1 }
+        let b = bytes[lead]
+        let length = b < 0x80 ? 1 : b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2
+        if lead + length > bytes.count { bytes.removeSubrange(lead...) }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
     /// One step with one virtual clock for durations and dates (the simulator, tests).
     public static func step(_ state: inout PolicyState, _ input: PolicyInput, now: Date, config: PolicyConfig)
         -> Decision
@@ -234,12 +308,18 @@ public enum Policy {
             state.stale = false
             reasons.append("signals resumed")
         }
-        switch message {
+        switch bounded(message) {
         case .price(let p):
             state.price = p.usdPerMWh
             reasons.append("price \(format(p.usdPerMWh)) USD/MWh")
         case .curtail(let c):
-            state.curtailments["\(source)#\(c.id ?? "")"] = c
+            let key = "\(source)#\(c.id ?? "")"
+            // The live controller refuses these first (`refusal`); a caller that did not is still bounded.
+            guard state.curtailments[key] != nil || state.curtailments.count < maxCurtailments else {
+                reasons.append("curtail refused: \(maxCurtailments) curtailments already active")
+                return
+            }
+            state.curtailments[key] = c
             reasons.append(
                 "curtail \(format(c.level))\(c.id.map { " (\($0))" } ?? "")\(c.reason.map { ": \($0)" } ?? "")")
         case .release(let id):

@@ -1,62 +1,207 @@
 import DemandResponse
 import FlexSupport
 import Foundation
+import NIOCore
 import Synchronization
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
-/// The decision log: one JSON object per line for every signal received and every action taken, written
-/// straight to the file (no user-space buffering) so a crash loses nothing already decided. A site uses
-/// it to prove compliance.
+/// The decision log: one JSON object per line for every signal received and every action taken. A site
+/// uses it to prove compliance.
+///
+/// Entries are written off the control path: `write` only encodes the entry and queues it; a thread of
+/// the log's own appends it with one `write(2)` (no user-space buffering, so a crash loses nothing
+/// already written). A disk that is full, slow or gone therefore never delays a halt. The queue is
+/// bounded (`queueLimit` entries): when the disk cannot keep up, the oldest entries are dropped, counted,
+/// and a `log_dropped` entry says how many once writing works again. Write errors are counted
+/// (`errors`), reported once through `report`, and never silently ignored; an entry torn by a failed
+/// write (or by a crash) is closed with a newline before the next, so it never merges into it.
+///
+/// The file is created mode 0600 (it names sources and reasons), and its directory is fsync'd when it is
+/// created.
 public final class DecisionLog: Sendable {
     public let path: String
-    private let fd: Mutex<Int32>
+    /// Entries waiting for the writer, at most.
+    public static let queueLimit = 4096
 
-    /// Opens (creating or appending to) the log.
+    private struct Queue {
+        /// A ring: dropping the oldest when full is O(1) under the controller's lock.
+        var entries = CircularBuffer<[UInt8]>(initialCapacity: 64)
+        var dropped = 0
+        var closing = false
+        /// Entries taken by the writer and not yet written.
+        var writing = 0
+    }
+
+    private let fd: Int32
+    private let queue = Mutex(Queue())
+    private let wake = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+    private let report: @Sendable (String) -> Void
+    /// Told every entry as it is written (the dashboard's in-memory ring of recent decisions).
+    private let mirror: (@Sendable (String) -> Void)?
+    private let errorCount = Atomic<Int>(0)
+    private let droppedCount = Atomic<Int>(0)
+    private let reported = Atomic<Bool>(false)
+    private let closed = Atomic<Bool>(false)
+    /// Only the writer thread touches it: whether the file may end inside an entry.
+    private let torn: Mutex<Bool>
+
+    /// Entries that could not be written (disk full, I/O error), since the start.
+    public var errors: Int { errorCount.load(ordering: .relaxed) }
+    /// Entries dropped because the queue was full (the disk did not keep up), since the start.
+    public var dropped: Int { droppedCount.load(ordering: .relaxed) }
+
+    /// Opens (creating mode 0600, or appending to) the log.
+    /// - Parameter report: told once, on the first failed write, what failed (the CLI logs it on stderr).
     /// - Throws: `SignalError` naming the path and the OS error.
-    public init(path: String) throws(SignalError) {
-        let d = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+    /// - Parameter mirror: told every entry (encoded) as it is queued, on the caller's thread: keep it cheap.
+    public init(
+        path: String, report: @escaping @Sendable (String) -> Void = { _ in },
+        mirror: (@Sendable (String) -> Void)? = nil
+    ) throws(SignalError) {
+        var d = open(path, O_RDWR | O_APPEND | O_CLOEXEC)
+        if d < 0 && errno == ENOENT {
+            d = open(path, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            if d >= 0 {
+                // The umask can only remove bits; 0600 whatever it says.
+                fchmod(d, 0o600)
+                DurableFile.syncDirectory(of: path)
+            } else if errno == EEXIST {
+                d = open(path, O_RDWR | O_APPEND | O_CLOEXEC)
+            }
+        }
+        if d < 0 && errno == EACCES { d = open(path, O_WRONLY | O_APPEND | O_CLOEXEC) }
         guard d >= 0 else {
             throw SignalError("decision log \(path): cannot open it (\(String(cString: strerror(errno))))")
         }
         self.path = path
-        fd = Mutex(d)
+        self.fd = d
+        self.report = report
+        self.mirror = mirror
+        // A file that ends inside an entry (a crash mid-write) gets its newline before our first entry.
+        var st = stat()
+        var last: UInt8 = UInt8(ascii: "\n")
+        if fstat(d, &st) == 0, st.st_size > 0 { _ = pread(d, &last, 1, st.st_size - 1) }
+        torn = Mutex(last != UInt8(ascii: "\n"))
+        let thread = Thread { [self] in self.run() }
+        thread.name = "flexminer-decisions"
+        thread.start()
+    }
+
+    /// A log kept only in memory (no file, no writer thread): every entry goes to `mirror`. For a miner
+    /// run without `--decision-log` whose dashboard still lists the recent decisions.
+    public init(inMemory mirror: @escaping @Sendable (String) -> Void) {
+        path = "(memory)"
+        fd = -1
+        report = { _ in }
+        self.mirror = mirror
+        torn = Mutex(false)
     }
 
     deinit {
-        fd.withLock { if $0 >= 0 { Glibc.close($0) } }
+        // The writer thread holds `self` until `close()`; reaching here means it was closed.
+        if fd >= 0 { Glibc.close(fd) }
     }
 
-    /// Appends one entry; `time` (ISO 8601, UTC, milliseconds) is added first.
+    /// Queues one entry; `time` (ISO 8601, UTC, milliseconds) is added. Never waits for the disk.
     public func write(_ fields: [String: Any], time: Date = Date()) {
         var object = fields
         object["time"] = ISO8601.format(time)
-        guard var data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
-        data.append(UInt8(ascii: "\n"))
-        fd.withLock { d in
-            guard d >= 0 else { return }
-            // One write(2) per entry with O_APPEND: entries never interleave, even across processes.
-            data.withUnsafeBytes { raw in
-                var offset = 0
-                while offset < raw.count {
-                    let n = Glibc.write(d, raw.baseAddress! + offset, raw.count - offset)
-                    if n < 0 && errno == EINTR { continue }
-                    if n <= 0 { return }
-                    offset += n
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
+        mirror?(String(decoding: data, as: UTF8.self))
+        guard fd >= 0 else { return }
+        var bytes = [UInt8](data)
+        bytes.append(UInt8(ascii: "\n"))
+        let queued = queue.withLock { q in
+            guard !q.closing else { return false }
+            if q.entries.count >= Self.queueLimit {
+                q.entries.removeFirst()
+                q.dropped += 1
+                droppedCount.add(1, ordering: .relaxed)
+            }
+            q.entries.append(bytes)
+            return true
+        }
+        if queued { wake.signal() }
+    }
+
+    /// Waits (at most `timeout`) until every queued entry has been written (tests; before reading it).
+    /// - Returns: whether it was.
+    @discardableResult
+    public func flush(timeout: Duration = .seconds(5)) -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if queue.withLock({ $0.entries.isEmpty && $0.writing == 0 }) { return true }
+            usleep(500)
+        }
+        return false
+    }
+
+    /// Writes what is queued, flushes it to stable storage and closes (at shutdown). Waits at most
+    /// `timeout` for a blocked disk; what is still queued then is reported as lost.
+    public func close(timeout: Duration = .seconds(5)) {
+        guard fd >= 0, !closed.exchange(true, ordering: .relaxed) else { return }
+        queue.withLock { $0.closing = true }
+        wake.signal()
+        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) * 1e-18
+        if finished.wait(timeout: .now() + seconds) == .timedOut {
+            let left = queue.withLock { $0.entries.count + $0.writing }
+            report("decision log \(path): the disk did not take the last \(left) entries within \(seconds) s")
+        }
+    }
+
+    // MARK: The writer thread
+
+    private func run() {
+        while true {
+            wake.wait()
+            let (batch, dropped, closing) = queue.withLock { q in
+                let taken = Array(q.entries)
+                q.entries.removeAll(keepingCapacity: true)
+                q.writing = taken.count
+                let d = q.dropped
+                q.dropped = 0
+                return (taken, d, q.closing)
+            }
+            if dropped > 0 {
+                let note: [String: Any] = [
+                    "event": "log_dropped", "count": dropped, "time": ISO8601.format(Date()),
+                    "error": "the disk did not keep up: \(dropped) entries dropped",
+                ]
+                if let data = try? JSONSerialization.data(withJSONObject: note, options: [.sortedKeys]) {
+                    append([UInt8](data) + [UInt8(ascii: "\n")])
                 }
+            }
+            for entry in batch {
+                append(entry)
+                queue.withLock { $0.writing -= 1 }
+            }
+            if closing && queue.withLock({ $0.entries.isEmpty }) {
+                fsync(fd)
+                finished.signal()
+                return
             }
         }
     }
 
-    /// Flushes to stable storage and closes (at shutdown).
-    public func close() {
-        fd.withLock { d in
-            guard d >= 0 else { return }
-            fsync(d)
-            Glibc.close(d)
-            d = -1
+    /// One entry, in one `write(2)` with O_APPEND (entries never interleave, even across processes).
+    private func append(_ entry: [UInt8]) {
+        let wasTorn = torn.withLock { $0 }
+        let bytes = wasTorn ? [UInt8(ascii: "\n")] + entry : entry
+        guard let failure = DurableFile.writeAll(fd, bytes) else {
+            if wasTorn { torn.withLock { $0 = false } }
+            return
+        }
+        // Part of the entry may be on disk: the next one starts on a new line.
+        if failure.written > 0 { torn.withLock { $0 = true } }
+        errorCount.add(1, ordering: .relaxed)
+        if !reported.exchange(true, ordering: .relaxed) {
+            report(
+                "decision log \(path): cannot write an entry (\(failure.error)); entries are being lost (counted in /status decision_log_errors)"
+            )
         }
     }
 }

@@ -19,13 +19,27 @@ public enum ControllerEvent: Sendable {
 
 /// A place signals arrive from, as the controller sees it.
 public struct SignalOrigin: Sendable, Hashable {
-    /// For the log and for keying curtailments, e.g. "unix:/run/flexminer.sock".
-    public let name: String
+    /// The source as configured, e.g. "unix:/run/flexminer.sock": the decision log's `source`, and the key
+    /// of the message counters (`/status` `signals`, the metrics), which therefore stay one per source.
+    public let source: String
+    /// The connection's number on a socket source (1, 2, …); nil for a followed file or HTTP.
+    public let connection: Int?
     /// When set, each message must carry this `"token"`.
     public let requiredToken: String?
 
+    /// Who set a curtailment, for "a `release` without an id lifts only what the same sender set": the
+    /// source, or on a socket the one connection ("unix:/run/flexminer.sock#3").
+    public var name: String { connection.map { "\(source)#\($0)" } ?? source }
+
+    /// A whole source (a followed file, HTTP) that is one sender.
     public init(name: String, requiredToken: String? = nil) {
-        self.name = name
+        self.init(source: name, connection: nil, requiredToken: requiredToken)
+    }
+
+    /// One connection to a socket source.
+    public init(source: String, connection: Int?, requiredToken: String? = nil) {
+        self.source = source
+        self.connection = connection
         self.requiredToken = requiredToken
     }
 }
@@ -60,6 +74,17 @@ public final class LoadController: Sendable {
         public let hashRate: Double
         /// Messages by source name and result ("ok" / "error").
         public let messages: [String: [String: Int]]
+        /// The active curtailments, by source and id (at most the policy's bound), for the dashboard.
+        public var curtailments: [ActiveCurtailment] = []
+    }
+
+    /// One active curtailment: who set it, its id, level, `until` and reason.
+    public struct ActiveCurtailment: Sendable, Hashable {
+        public let source: String
+        public let id: String?
+        public let level: Double
+        public let until: Date?
+        public let reason: String?
     }
 
     struct Inner {
@@ -68,6 +93,8 @@ public final class LoadController: Sendable {
         var lastHaltLatency: Duration?
         var lastResumeLatency: Duration?
         var messages: [String: [String: Int]] = [:]
+        /// The curtailments last handed to the state file.
+        var saved: [String: CurtailSignal] = [:]
     }
 
     public let config: PolicyConfig
@@ -75,6 +102,7 @@ public final class LoadController: Sendable {
     public let priceActive: Bool
     private let actuator: any LoadActuator
     private let log: DecisionLog?
+    private let stateFile: CurtailmentStateFile?
     private let clock: PolicyClock
     private let message: @Sendable (String) -> Void
     private let observer: (@Sendable (ControllerEvent) -> Void)?
@@ -84,16 +112,18 @@ public final class LoadController: Sendable {
     ///   - clock: the policy's time: the machine's monotonic and wall clocks live (durations on the first,
     ///     `until` and log timestamps on the second); a fake in tests.
     ///   - message: human-readable notes for the operator (stderr by default in the CLI).
+    ///   - stateFile: where the active curtailments are kept across restarts; `start()` restores them.
     public init(
         actuator: any LoadActuator, config: PolicyConfig, priceActive: Bool = true, log: DecisionLog? = nil,
         clock: PolicyClock = .system, message: @escaping @Sendable (String) -> Void = { _ in },
-        observer: (@Sendable (ControllerEvent) -> Void)? = nil
+        observer: (@Sendable (ControllerEvent) -> Void)? = nil, stateFile: CurtailmentStateFile? = nil
     ) {
         self.observer = observer
         self.actuator = actuator
         self.config = config
         self.priceActive = priceActive
         self.log = log
+        self.stateFile = stateFile
         self.clock = clock
         self.message = message
         inner = Mutex(Inner(policy: PolicyState(config: config, now: clock.now())))
@@ -110,13 +140,32 @@ public final class LoadController: Sendable {
             message: message, observer: observer)
     }
 
-    /// Applies the initial capacity (full, or halted with `--start-halted`) and logs the start.
-    public func start() {
+    /// Restores the curtailments kept in the state file, applies the initial capacity (full, halted with
+    /// `--start-halted`, or what the restored curtailments allow) and logs the start.
+    /// - Parameter restored: curtailments already read from the state file (by a caller that needed them
+    ///   before the start); nil reads the state file here.
+    public func start(restoring restored: [String: CurtailSignal]? = nil) {
+        let now = clock.now()
+        let restored = restored ?? stateFile?.load(now: now.wall) ?? [:]
         inner.withLock { s in
+            var reason =
+                config.initialCapacity == 0 ? "start halted (--start-halted)" : "start: no signal yet, full capacity"
+            if !restored.isEmpty {
+                let n = s.policy.restore(restored, now: now.wall)
+                // A tick applies them: capacity is capped by the restored curtailments from the first moment.
+                let d = Policy.step(&s.policy, .tick, now: now, config: effectiveConfig)
+                let reasons = restored.values.sorted { $0.level > $1.level }.prefix(3).map {
+                    "\($0.id ?? "curtail") \($0.level)\($0.reason.map { ": \($0)" } ?? "")"
+                }
+                reason =
+                    (config.initialCapacity == 0 ? "start halted (--start-halted); " : "start: ")
+                    + "restored \(n) curtailment\(n == 1 ? "" : "s") from the state file ("
+                    + reasons.joined(separator: ", ") + "); \(d.reason)"
+                // Written back at once: a stand-in for an unreadable file (moved aside) must survive a crash too.
+                persist(&s)
+            }
             let d = Decision(
-                capacity: s.policy.capacity, previousCapacity: actuator.isHalted ? 0 : 1,
-                reason: config.initialCapacity == 0
-                    ? "start halted (--start-halted)" : "start: no signal yet, full capacity")
+                capacity: s.policy.capacity, previousCapacity: actuator.isHalted ? 0 : 1, reason: reason)
             s.reason = d.reason
             let (halt, _) = apply(d, inner: &s)
             var fields: [String: Any] = [
@@ -138,21 +187,30 @@ public final class LoadController: Sendable {
         do { envelope = try Self.parse(line, origin: origin, now: now.wall) } catch {
             return reject(error.message, origin: origin, line: line)
         }
-        observer?(.message(source: origin.name, ok: true))
+        let message = Self.scoped(envelope.message, to: origin)
         return inner.withLock { s in
-            s.messages[origin.name, default: [:]]["ok", default: 0] += 1
-            let input: PolicyInput =
-                envelope.message == .status ? .tick : .signal(envelope.message, source: origin.name)
+            if let refusal = Policy.refusal(message, source: origin.name, group: origin.source, state: s.policy) {
+                observer?(.message(source: origin.source, ok: false))
+                s.messages[origin.source, default: [:]]["error", default: 0] += 1
+                logRejection(refusal, origin: origin, line: line)
+                return Reply(ok: false, line: Self.json(["ok": false, "error": refusal]))
+            }
+            observer?(.message(source: origin.source, ok: true))
+            s.messages[origin.source, default: [:]]["ok", default: 0] += 1
+            let input: PolicyInput = message == .status ? .tick : .signal(message, source: origin.name)
             let d = Policy.step(&s.policy, input, now: now, config: effectiveConfig)
             s.reason = d.reason
+            persist(&s)
             // Act first, write the log after: the log must not delay the halt.
             let (halt, resume) = apply(d, inner: &s)
             let receiptToHalted = halt != nil ? ContinuousClock.now - receivedAt : nil
-            logSignal(envelope, d, origin: origin, time: now.wall)
+            logSignal(message, d, origin: origin, time: now.wall)
             if d.changed { logAction(d, halt: halt, resume: resume, received: receiptToHalted) }
             var reply = statusFields(s)
             reply["ok"] = true
-            reply["type"] = envelope.message.type
+            reply["type"] = message.type
+            // The id a later `release` can name (on a socket, an id-less curtailment's is its connection's).
+            if case .curtail(let c) = message, let id = c.id { reply["id"] = id }
             if let h = halt { reply["halt_latency_ms"] = Self.ms(h) }
             if let r = receiptToHalted { reply["receipt_to_halted_ms"] = Self.ms(r) }
             if let r = resume { reply["resume_latency_ms"] = Self.ms(r) }
@@ -177,37 +235,41 @@ public final class LoadController: Sendable {
         let parsed = lines.map { line in
             Result { () throws(SignalError) in try Self.parse(line, origin: origin, now: now.wall) }
         }
-        for p in parsed {
-            if case .success = p {
-                observer?(.message(source: origin.name, ok: true))
-            } else {
-                observer?(.message(source: origin.name, ok: false))
-            }
-        }
         inner.withLock { s in
             let before = s.policy.capacity
             for (line, p) in zip(lines, parsed) {
                 switch p {
                 case .failure(let error):
-                    s.messages[origin.name, default: [:]]["error", default: 0] += 1
+                    observer?(.message(source: origin.source, ok: false))
+                    s.messages[origin.source, default: [:]]["error", default: 0] += 1
                     logRejection(error.message, origin: origin, line: line)
                 case .success(let envelope):
-                    s.messages[origin.name, default: [:]]["ok", default: 0] += 1
+                    let message = Self.scoped(envelope.message, to: origin)
+                    if let refusal = Policy.refusal(
+                        message, source: origin.name, group: origin.source, state: s.policy)
+                    {
+                        observer?(.message(source: origin.source, ok: false))
+                        s.messages[origin.source, default: [:]]["error", default: 0] += 1
+                        logRejection(refusal, origin: origin, line: line)
+                        continue
+                    }
+                    observer?(.message(source: origin.source, ok: true))
+                    s.messages[origin.source, default: [:]]["ok", default: 0] += 1
                     let d: Decision
-                    if envelope.message == .status && replay {
+                    if message == .status && replay {
                         // A tick here would let a price in the middle of the history start or stop the miner.
                         d = Decision(capacity: s.policy.capacity, previousCapacity: s.policy.capacity, reason: s.reason)
                     } else {
                         let input: PolicyInput =
-                            envelope.message == .status
+                            message == .status
                             ? .tick
                             : replay
-                                ? .replayed(envelope.message, source: origin.name)
-                                : .signal(envelope.message, source: origin.name)
+                                ? .replayed(message, source: origin.name)
+                                : .signal(message, source: origin.name)
                         d = Policy.step(&s.policy, input, now: now, config: effectiveConfig)
                     }
                     s.reason = d.reason
-                    logSignal(envelope, d, origin: origin, time: now.wall, batch: lines.count, replay: replay)
+                    logSignal(message, d, origin: origin, time: now.wall, batch: lines.count, replay: replay)
                 }
             }
             if replay {
@@ -217,17 +279,20 @@ public final class LoadController: Sendable {
             }
             let d = Decision(capacity: s.policy.capacity, previousCapacity: before, reason: s.reason)
             let (halt, resume) = apply(d, inner: &s)
+            persist(&s)
             if d.changed { logAction(d, halt: halt, resume: resume, received: nil) }
         }
     }
 
     /// Records a line that could not be answered (a partial line at EOF or on disconnect).
     public func discarded(_ what: String, origin: SignalOrigin, bytes: Int) {
-        observer?(.message(source: origin.name, ok: false))
-        inner.withLock { $0.messages[origin.name, default: [:]]["error", default: 0] += 1 }
-        log?.write([
-            "event": "signal", "source": origin.name, "ok": false, "error": "\(what) (\(bytes) bytes discarded)",
-        ])
+        observer?(.message(source: origin.source, ok: false))
+        inner.withLock { $0.messages[origin.source, default: [:]]["error", default: 0] += 1 }
+        var fields: [String: Any] = [
+            "event": "signal", "source": origin.source, "ok": false, "error": "\(what) (\(bytes) bytes discarded)",
+        ]
+        if let c = origin.connection { fields["connection"] = c }
+        log?.write(fields)
         message("\(origin.name): \(what) (\(bytes) bytes discarded)")
     }
 
@@ -236,6 +301,7 @@ public final class LoadController: Sendable {
     public func tick() {
         inner.withLock { s in
             let d = Policy.step(&s.policy, .tick, now: clock.now(), config: effectiveConfig)
+            persist(&s)
             guard d.changed || d.reason != s.reason else { return }
             let wasStale = s.reason.contains("fail-safe")
             s.reason = d.reason
@@ -257,7 +323,12 @@ public final class LoadController: Sendable {
                 curtailment: s.policy.curtailments.values.map(\.level).max() ?? 0,
                 activeCurtailments: s.policy.curtailments.count, stale: s.policy.stale, reason: s.reason,
                 lastHaltLatency: s.lastHaltLatency, lastResumeLatency: s.lastResumeLatency, hashRate: actuator.hashRate,
-                messages: s.messages)
+                messages: s.messages,
+                curtailments: s.policy.curtailments.sorted { $0.key < $1.key }.map { key, c in
+                    // Keys are "source#id"; a source name may itself hold a '#' (a connection).
+                    let source = key.lastIndex(of: "#").map { String(key[..<$0]) } ?? key
+                    return ActiveCurtailment(source: source, id: c.id, level: c.level, until: c.until, reason: c.reason)
+                })
         }
     }
 
@@ -276,32 +347,58 @@ public final class LoadController: Sendable {
     }
 
     private func reject(_ error: String, origin: SignalOrigin, line: some Collection<UInt8>) -> Reply {
-        observer?(.message(source: origin.name, ok: false))
-        inner.withLock { $0.messages[origin.name, default: [:]]["error", default: 0] += 1 }
+        observer?(.message(source: origin.source, ok: false))
+        inner.withLock { $0.messages[origin.source, default: [:]]["error", default: 0] += 1 }
         logRejection(error, origin: origin, line: line)
         return Reply(ok: false, line: Self.json(["ok": false, "error": error]))
     }
 
     /// The decision log's entry for an accepted line.
     private func logSignal(
-        _ envelope: SignalEnvelope, _ d: Decision, origin: SignalOrigin, time: Date, batch: Int? = nil,
+        _ message: SignalMessage, _ d: Decision, origin: SignalOrigin, time: Date, batch: Int? = nil,
         replay: Bool = false
     ) {
         var fields: [String: Any] = [
-            "event": "signal", "source": origin.name, "type": envelope.message.type, "ok": true,
+            "event": "signal", "source": origin.source, "type": message.type, "ok": true,
             "capacity_before": d.previousCapacity, "capacity_after": d.capacity, "reason": d.reason,
         ]
+        if let c = origin.connection { fields["connection"] = c }
         if let batch { fields["batch"] = batch }
         if replay { fields["replay"] = true }
-        fields.merge(Self.fields(of: envelope.message)) { a, _ in a }
+        fields.merge(Self.fields(of: message)) { a, _ in a }
         log?.write(fields, time: time)
     }
 
-    /// The decision log's entry (and the operator's note) for a refused line.
+    /// The decision log's entry (and the operator's note) for a refused line: its first 200 bytes, with the
+    /// `token` field's value redacted (a line refused for another reason may carry the right token).
     private func logRejection(_ error: String, origin: SignalOrigin, line: some Collection<UInt8>) {
-        let preview = String(decoding: line.prefix(200), as: UTF8.self)
-        log?.write(["event": "signal", "source": origin.name, "ok": false, "error": error, "line": preview])
+        var fields: [String: Any] = [
+            "event": "signal", "source": origin.source, "ok": false, "error": error,
+            "line": Redaction.preview(line, limit: 200),
+        ]
+        if let c = origin.connection { fields["connection"] = c }
+        log?.write(fields)
         message("\(origin.name): rejected a line: \(error)")
+    }
+
+    /// On a socket, an id-less curtailment gets its connection's name as id: a `release` without an id
+    /// still lifts it only from that connection, and once the connection is gone (a `flexminer signal`
+    /// call) the operator can lift it with `{"type":"release","id":"unix:/run/f.sock#3"}` — it would
+    /// otherwise stay until its `until`, or for ever with a state file.
+    /// Ids and reasons are cut to `Policy.maxTextBytes` here already, so the reply and the log show what
+    /// is kept.
+    static func scoped(_ message: SignalMessage, to origin: SignalOrigin) -> SignalMessage {
+        let m = Policy.bounded(message)
+        guard origin.connection != nil, case .curtail(let c) = m, c.id == nil else { return m }
+        return .curtail(CurtailSignal(level: c.level, id: origin.name, until: c.until, reason: c.reason))
+    }
+
+    /// Hands the curtailments to the state file when they changed (queued: the disk is written by the
+    /// state file's own thread).
+    private func persist(_ s: inout Inner) {
+        guard let stateFile, s.policy.curtailments != s.saved else { return }
+        s.saved = s.policy.curtailments
+        stateFile.save(s.saved)
     }
 
     /// Makes the miner match the decision. Returns the measured halt/resume latency when it halted or resumed.

@@ -161,6 +161,12 @@ final class DashboardHandler: ChannelInboundHandler {
         context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
     }
 
+    /// A stream sends and the client only listens: the connection's read-idle timeout does not apply.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if streaming, event is IdleStateHandler.IdleStateEvent { return }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         if streaming {
             task?.cancel()

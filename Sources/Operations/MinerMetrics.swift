@@ -18,6 +18,7 @@ import WorkSources
 /// | `flexminer_blocks_total{result="found"/"accepted"/"rejected"/"unsubmitted"}` | counter |
 /// | `flexminer_halt_latency_seconds`, `flexminer_resume_latency_seconds` | histogram |
 /// | `flexminer_signal_messages_total{source,result="ok"/"error"}` | counter |
+/// | `flexminer_decision_log_errors_total`, `flexminer_decision_log_dropped_total` | counter |
 public final class MinerMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     private let factory: PrometheusMetricsFactory
@@ -31,6 +32,10 @@ public final class MinerMetrics: Sendable {
     private let haltLatency: CoreMetrics.Timer
     private let resumeLatency: CoreMetrics.Timer
     private let countedHashes = Atomic<UInt64>(0)
+    private let logErrors: CoreMetrics.Counter
+    private let logDropped: CoreMetrics.Counter
+    private let countedLogErrors = Atomic<Int>(0)
+    private let countedLogDropped = Atomic<Int>(0)
 
     public init() {
         registry = PrometheusCollectorRegistry()
@@ -52,6 +57,8 @@ public final class MinerMetrics: Sendable {
         breakEven = CoreMetrics.Gauge(label: "flexminer_breakeven_usd_per_mwh", factory: f)
         haltLatency = CoreMetrics.Timer(label: "flexminer_halt_latency_seconds", factory: f)
         resumeLatency = CoreMetrics.Timer(label: "flexminer_resume_latency_seconds", factory: f)
+        logErrors = CoreMetrics.Counter(label: "flexminer_decision_log_errors_total", factory: f)
+        logDropped = CoreMetrics.Counter(label: "flexminer_decision_log_dropped_total", factory: f)
         // Every result appears from the start (at 0), so dashboards need not special-case a fresh miner.
         for r in ["found", "accepted", "rejected", "unsubmitted"] {
             _ = CoreMetrics.Counter(label: "flexminer_blocks_total", dimensions: [("result", r)], factory: f)
@@ -103,6 +110,14 @@ public final class MinerMetrics: Sendable {
             price.record(s.price ?? .nan)
             breakEven.record(s.breakEven ?? .nan)
         }
+    }
+
+    /// Brings the decision log's error and drop counters up to date (totals since the start).
+    public func updateDecisionLog(errors: Int, dropped: Int) {
+        let e = countedLogErrors.exchange(errors, ordering: .relaxed)
+        if errors > e { logErrors.increment(by: Int64(errors - e)) }
+        let d = countedLogDropped.exchange(dropped, ordering: .relaxed)
+        if dropped > d { logDropped.increment(by: Int64(dropped - d)) }
     }
 
     /// The registry in Prometheus text format (version 0.0.4).

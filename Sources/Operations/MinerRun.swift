@@ -46,12 +46,22 @@ public final class MinerRun: Sendable {
         let s = settings
         let logger = self.logger
         let note: @Sendable (String) -> Void = { logger.info("\($0)") }
-        let log: DecisionLog?
-        do { log = try s.decisionLog.map { p throws(SignalError) in try DecisionLog(path: p) } } catch {
+        let recent = decisions
+        let mirror: @Sendable (String) -> Void = { recent.record($0) }
+        let fileLog: DecisionLog?
+        do {
+            fileLog = try s.decisionLog.map { p throws(SignalError) in
+                // Told once, from the log's own thread: a full or failing disk is reported, never silent.
+                try DecisionLog(path: p, report: { logger.error("\($0)") }, mirror: mirror)
+            }
+        } catch {
             throw ConfigError(error.message)
         }
+        // Without --decision-log the entries are still kept in memory for the dashboard.
+        let log = fileLog ?? DecisionLog(inMemory: mirror)
         let metrics = MinerMetrics()
         let started = ContinuousClock.now
+        let stateFile = s.stateFile.map { CurtailmentStateFile(path: $0, report: { logger.error("\($0)") }) }
 
         let work = try workSource ?? makeWorkSource()
         let engine: MiningEngine
@@ -59,7 +69,17 @@ public final class MinerRun: Sendable {
             engine = try MiningEngine(
                 kernel: s.kernel, threads: s.threads, priority: s.priority, source: work.jobSource)
         } catch { throw ConfigError(error.message) }
-        if s.policy.config.initialCapacity == 0 { engine.halt() }
+        // Curtailments kept from the last run hold from the first moment: the workers start halted and the
+        // controller's start applies what the curtailments allow.
+        let restored = stateFile?.load(now: Date()) ?? [:]
+        let restoredLevel = restored.values.map(\.level).max() ?? 0
+        if s.policy.config.initialCapacity == 0 || restoredLevel > 0 { engine.halt() }
+        if restoredLevel > 0 && s.policy.needsHashRate {
+            engine.stop()
+            throw ConfigError(
+                "policy: a curtailment restored from the state file forbids the 2 s hash-rate probe; give \"hashrate_hs\" in the policy"
+            )
+        }
 
         var config: PolicyConfig
         do {
@@ -78,7 +98,7 @@ public final class MinerRun: Sendable {
             observer: { [self] event in
                 metrics.record(event)
                 if case .message(let source, let ok) = event { sourceHealth.record(source: source, ok: ok) }
-            })
+            }, stateFile: stateFile)
         if priceActive {
             note(String(format: "break-even %.2f USD/MWh", config.breakEvenUSDPerMWh))
         } else if s.hasSignalSources {
@@ -87,12 +107,12 @@ public final class MinerRun: Sendable {
             note("no --signals: mining at full capacity, fail-safe unarmed (HTTP pause/resume still work)")
         }
         note("work: \(work.origin); kernel \(s.kernel), \(s.threads) thread(s)")
-        log?.write([
+        log.write([
             "event": "start", "threads": s.threads, "kernel": s.kernel.description, "signals": s.signalTexts,
             "breakeven_usd_per_mwh": priceActive ? config.breakEvenUSDPerMWh as Any : NSNull(),
             "initial_capacity": config.initialCapacity, "work": work.kind,
         ])
-        controller.start()
+        controller.start(restoring: restored)
 
         // Why this kernel: the measured dispatch's reason when `auto` chose it (cached, so no new calibration).
         let auto = KernelDispatch.auto()
@@ -103,7 +123,8 @@ public final class MinerRun: Sendable {
                 version: version, kernel: s.kernel.description, kernelReason: kernelReason, threads: s.threads,
                 engine: engine.snapshot(), controller: controller.status, blocks: blockCounts.withLock { $0 },
                 workKind: work.kind, workOrigin: work.origin, workError: workError.withLock { $0 },
-                uptimeSeconds: (ContinuousClock.now - started).seconds)
+                uptimeSeconds: (ContinuousClock.now - started).seconds, decisionLogErrors: fileLog?.errors,
+                decisionLogDropped: fileLog?.dropped, stateFileErrors: stateFile?.errors)
             // Over the latest 1,000 of each: a status request sorts a bounded sample.
             let halts = engine.measuredHaltLatencies.suffix(1000)
             let resumes = engine.measuredResumeLatencies.suffix(1000)
@@ -124,11 +145,12 @@ public final class MinerRun: Sendable {
         // Listed in start order; shut down in reverse.
         add(
             AfterShutdown {
-                log?.write([
+                stateFile?.close()
+                log.write([
                     "event": "stop", "hashes": Int(clamping: engine.snapshot().totalHashes),
                     "seconds": (ContinuousClock.now - started).seconds,
                 ])
-                log?.close()
+                log.close()
             })
         add(
             AfterShutdown { [self] in
@@ -144,6 +166,7 @@ public final class MinerRun: Sendable {
                 // Once a second: metrics, the dashboard's history, energy (never on the hashing threads).
                 let r = report()
                 metrics.update(engine: r.engine, status: r.controller)
+                if let fileLog { metrics.updateDecisionLog(errors: fileLog.errors, dropped: fileLog.dropped) }
                 history.record(
                     .init(
                         time: Date().timeIntervalSince1970, hashRate: r.engine.hashRate5s, capacity: r.engine.capacity,
@@ -161,16 +184,27 @@ public final class MinerRun: Sendable {
             WorkService(source: work, engine: engine, logger: logger) { [self] block in
                 blockCounts.withLock { $0.count(block.outcome) }
                 metrics.block(block.outcome)
-                log?.write([
+                log.write([
                     "event": "block", "hash": block.hash, "height": block.height, "result": block.outcome.description,
                 ])
             } onFailure: { [self] error in
                 workError.withLock { $0 = error }
             })
+        // Each listening source gets an equal share of the descriptors (idle clients of one cannot starve
+        // another); the soft limit is raised first.
+        let listening = s.specs.filter { if case .file = $0 { false } else { true } }.count + (s.http == nil ? 0 : 1)
+        let descriptors = DescriptorBudget.raiseLimit()
+        let perSource = DescriptorBudget.perSource(limit: descriptors, sources: listening)
+        if listening > 0 && perSource < SignalSocketServer.Limits.standard.maxConnections {
+            note("descriptor limit \(descriptors): at most \(perSource) connections per source")
+        }
+        var limits = SignalSocketServer.Limits.standard
+        limits.maxConnections = perSource
         for spec in s.specs {
             add(
                 SignalSourceService(
-                    spec: spec, controller: controller, token: spec.isLocal ? nil : s.token, group: group, note: note))
+                    spec: spec, controller: controller, token: spec.isLocal ? nil : s.token, group: group, note: note,
+                    limits: limits))
         }
         if let address = s.http {
             let origin = SignalOrigin(name: "http")
@@ -184,12 +218,15 @@ public final class MinerRun: Sendable {
                         status: { report().json },
                         metrics: {
                             metrics.update(engine: engine.snapshot(), status: controller.status)
+                            if let fileLog {
+                                metrics.updateDecisionLog(errors: fileLog.errors, dropped: fileLog.dropped)
+                            }
                             return metrics.render()
                         },
                         signal: { line in
                             let r = controller.handle(line: Array(line.utf8), origin: origin)
                             return (r.ok, r.line)
-                        })))
+                        }), maxConnections: perSource))
         }
         if s.statusLine { add(StatusLineService(sink: sink, line: { report().statusLine })) }
         if let seconds = s.seconds { add(Timer(seconds: seconds), endsRun: true) }

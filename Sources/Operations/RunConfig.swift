@@ -37,6 +37,8 @@ public struct RunConfig: Sendable, Equatable {
     public var policyFile: String?
     public var breakeven: Double?
     public var decisionLog: String?
+    /// `"state_file"`: where active curtailments are kept across restarts.
+    public var stateFile: String?
     public var startHalted: Bool?
     public var allowRemote: Bool?
     public var tokenFile: String?
@@ -54,7 +56,8 @@ public struct RunConfig: Sendable, Equatable {
     public static let keys: [String] = [
         "benchmark_work", "template", "rpc", "rpc_cookie", "rpc_user", "rpc_password", "journal", "payout",
         "network", "blocks", "out", "coinbase_message", "signals", "policy", "policy_file", "breakeven",
-        "decision_log", "start_halted", "allow_remote", "token_file", "threads", "kernel", "priority", "seconds",
+        "decision_log", "state_file", "start_halted", "allow_remote", "token_file", "threads", "kernel", "priority",
+        "seconds",
         "http", "log_format", "log_level", "status_line",
     ]
 
@@ -100,6 +103,7 @@ public struct RunConfig: Sendable, Equatable {
         if policy != nil && policyFile != nil { throw InputError("give \"policy\" or \"policy_file\", not both") }
         breakeven = try f.number("breakeven", in: -1e9...1e9)
         decisionLog = try f.string("decision_log")
+        stateFile = try f.string("state_file")
         startHalted = try f.bool("start_halted")
         allowRemote = try f.bool("allow_remote")
         tokenFile = try f.string("token_file")

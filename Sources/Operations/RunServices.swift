@@ -102,11 +102,13 @@ struct SignalSourceService: Service {
     let token: String?
     let group: any EventLoopGroup
     let note: @Sendable (String) -> Void
+    var limits = SignalSocketServer.Limits.standard
 
     func run() async throws {
         switch spec {
         case .unix, .tcp:
-            let server = try await SignalSocketServer.start(spec, controller: controller, token: token, group: group)
+            let server = try await SignalSocketServer.start(
+                spec, controller: controller, token: token, group: group, limits: limits)
             note("listening for signals on \(spec)\(server.port.map { " (port \($0))" } ?? "")")
             try? await gracefulShutdown()
             await server.close()
@@ -127,10 +129,12 @@ struct HTTPService: Service {
     let note: @Sendable (String) -> Void
     let dashboard: DashboardRoutes
     let routes: StatusServer.Routes
+    var maxConnections = StatusServer.maxConnections
 
     func run() async throws {
         let server = try await StatusServer.start(
-            host: address.host, port: address.port, token: token, routes: routes, dashboard: dashboard, group: group)
+            host: address.host, port: address.port, token: token, routes: routes, dashboard: dashboard, group: group,
+            maxConnections: maxConnections)
         note("HTTP API on http://\(HostPort(host: address.host, port: server.port))/status, dashboard at /")
         try? await gracefulShutdown()
         await server.close()

@@ -41,6 +41,8 @@ public struct RunSettings: Sendable {
     public var policy: PolicyFile
     public var breakevenGiven: Bool
     public var decisionLog: String?
+    /// Where the active curtailments are kept across restarts (`--state-file`); none by default.
+    public var stateFile: String?
     public var token: String?
     public var allowRemote: Bool
     public var threads: Int
@@ -163,6 +165,8 @@ public struct RunSettings: Sendable {
             )
         }
         decisionLog = c.decisionLog ?? file.decisionLog
+        stateFile = c.stateFile ?? file.stateFile
+        if let p = stateFile, p.isEmpty { throw ConfigError("--state-file: empty path") }
         threads = c.threads ?? file.threads ?? ThreadCount.default
         if let problem = ThreadCount.problem(threads) { throw ConfigError(problem) }
         kernel = try resolveKernel(c.kernel ?? file.kernel)

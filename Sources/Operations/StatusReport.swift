@@ -52,6 +52,12 @@ public struct StatusReport: Sendable {
     public var decisionsTotal: Int = 0
     /// Each signal source's health: lines accepted and refused, seconds since its last line.
     public var signalSources: [SourceHealth.Entry] = []
+    /// Decision-log entries that could not be written (nil without `--decision-log`).
+    public var decisionLogErrors: Int? = nil
+    /// Decision-log entries dropped because the disk did not keep up (nil without `--decision-log`).
+    public var decisionLogDropped: Int? = nil
+    /// State-file writes that failed (nil without `--state-file`).
+    public var stateFileErrors: Int? = nil
 
     /// The state in one word: "fail-safe", "curtailed", "halted" (by price or pause), "partial"
     /// (throttled) or "mining".
@@ -91,6 +97,12 @@ public struct StatusReport: Sendable {
             object["energy_cost_usd"] = energyCostUSD
         }
         object["decisions_total"] = decisionsTotal
+        object["curtailments"] = controller.curtailments.map { c -> [String: Any] in
+            [
+                "source": c.source, "id": c.id ?? NSNull(), "level": c.level,
+                "until": c.until.map { ISO8601.format($0) } ?? NSNull(), "reason": c.reason ?? NSNull(),
+            ]
+        }
         object["signal_sources"] = signalSources.map { e -> [String: Any] in
             ["name": e.name, "ok": e.ok, "error": e.error, "last_message_age_seconds": e.lastMessageAge ?? NSNull()]
         }
@@ -98,6 +110,9 @@ public struct StatusReport: Sendable {
         object["breakeven_usd_per_mwh"] = st.breakEven ?? NSNull()
         object["last_halt_latency_ms"] = st.lastHaltLatency.map(\.milliseconds) ?? NSNull()
         object["last_resume_latency_ms"] = st.lastResumeLatency.map(\.milliseconds) ?? NSNull()
+        object["decision_log_errors"] = decisionLogErrors ?? NSNull()
+        object["decision_log_dropped"] = decisionLogDropped ?? NSNull()
+        object["state_file_errors"] = stateFileErrors ?? NSNull()
         return JSONLine.encode(object)
     }
 

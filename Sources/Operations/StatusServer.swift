@@ -5,6 +5,7 @@ import LoadController
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
 
 /// The operator's HTTP surface, off unless `--http HOST:PORT` is given:
 /// `GET /status` (JSON), `GET /metrics` (Prometheus text), `POST /pause` and `POST /resume` (the same as a
@@ -32,6 +33,13 @@ public final class StatusServer: Sendable {
     public let port: Int
     private let channel: any Channel
 
+    /// Connections open at once; more are closed as they arrive.
+    public static let maxConnections = 64
+    /// A connection that sends nothing for this long is closed.
+    public static let idleTimeout: TimeAmount = .seconds(60)
+    /// A client that does not read its responses gets this long before it is closed.
+    public static let stalledTimeout: TimeAmount = .seconds(5)
+
     private init(host: String, port: Int, channel: any Channel) {
         self.host = host
         self.port = port
@@ -39,26 +47,37 @@ public final class StatusServer: Sendable {
     }
 
     /// Binds and serves.
-    /// - Parameter token: required on POSTs; must be given when `host` is not loopback.
-    /// - Parameter dashboard: when given, `GET /` serves the operator's page and its data.
+    /// - Parameters:
+    ///   - token: required on POSTs; must be given when `host` is not loopback.
+    ///   - dashboard: when given, `GET /` serves the operator's page and its data.
+    ///   - maxConnections: connections open at once; more are closed as they arrive.
     public static func start(
         host: String, port: Int, token: String?, routes: Routes, dashboard: DashboardRoutes? = nil,
-        group: any EventLoopGroup
+        group: any EventLoopGroup, maxConnections: Int = maxConnections
     ) async throws(ConfigError) -> StatusServer {
         if !Loopback.contains(host: host) && token == nil {
             throw ConfigError("--http \(host):\(port): beyond loopback the HTTP API needs a token")
         }
         let requiredToken = Loopback.contains(host: host) ? nil : token
+        let open = OpenCount()
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 32)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            // Back-pressure: a response is only written while the client takes them (see HTTPHandler).
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 128 * 1024))
+            .childChannelOption(.maxMessagesPerRead, value: 4)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                let n = open.count.add(1, ordering: .relaxed).newValue
+                channel.closeFuture.whenComplete { _ in open.count.subtract(1, ordering: .relaxed) }
+                guard n <= maxConnections else { return channel.close() }
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idleTimeout))
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     if let dashboard {
                         try channel.pipeline.syncOperations.addHandler(DashboardHandler(routes: dashboard))
                     }
-                    try channel.pipeline.syncOperations.addHandler(HTTPHandler(routes: routes, token: requiredToken))
+                    try channel.pipeline.syncOperations.addHandler(
+                        HTTPHandler(routes: routes, token: requiredToken, host: host))
                 }
             }
         do {
@@ -74,17 +93,61 @@ public final class StatusServer: Sendable {
     }
 }
 
+/// Connections open now (a class: an atomic cannot be captured by the initializer closure).
+final class OpenCount: Sendable {
+    let count = Atomic<Int>(0)
+}
+
 final class HTTPHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
     let routes: StatusServer.Routes
     let token: String?
+    /// The host the server was asked to bind (its origin is `http://HOST:PORT`).
+    let host: String
     private var head: HTTPRequestHead?
+    private var stallCheck: Scheduled<Void>?
 
-    init(routes: StatusServer.Routes, token: String?) {
+    init(routes: StatusServer.Routes, token: String?, host: String) {
         self.routes = routes
         self.token = token
+        self.host = host
+    }
+
+    /// Content types a browser sends cross-origin without asking first (a CORS "simple request"): a web
+    /// page could otherwise pause or resume the miner through a form or `fetch(…, {mode: "no-cors"})`.
+    static let formContentTypes: Set<String> = [
+        "application/x-www-form-urlencoded", "multipart/form-data", "text/plain",
+    ]
+
+    /// Why a POST from a browser on another site is refused, or nil when it is not one: an `Origin` header
+    /// that is not this server's own origin, or a form content type. Programs (curl, `flexminer`, scripts)
+    /// send neither. A DNS-rebinding page reaches us with its own name in `Origin`, so it is refused too.
+    func crossOriginProblem(_ h: HTTPRequestHead, port: Int?) -> String? {
+        if let type = h.headers.first(name: "Content-Type") {
+            let media = type.split(separator: ";", maxSplits: 1).first.map {
+                $0.trimmingCharacters(in: .whitespaces).lowercased()
+            }
+            if let media, Self.formContentTypes.contains(media) {
+                return "a form content type (\(media)) is refused: send no body"
+            }
+        }
+        let origins = h.headers[canonicalForm: "Origin"]
+        guard !origins.isEmpty else { return nil }
+        var allowed: Set<String> = []
+        if let port {
+            allowed.insert("http://\(HostPort(host: host, port: port))".lowercased())
+            if Loopback.contains(host: host) {
+                for name in ["localhost", "127.0.0.1", "::1"] {
+                    allowed.insert("http://\(HostPort(host: name, port: port))")
+                }
+            }
+        }
+        for origin in origins where !allowed.contains(origin.lowercased()) {
+            return "cross-origin request refused (Origin \(origin.prefix(100)) is not this server)"
+        }
+        return nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -94,7 +157,7 @@ final class HTTPHandler: ChannelInboundHandler {
         case .end:
             guard let h = head else { return }
             head = nil
-            let (status, type, body) = respond(h)
+            let (status, type, body) = respond(h, port: context.channel.localAddress?.port)
             var headers = HTTPHeaders()
             headers.add(name: "Content-Type", value: type)
             headers.add(name: "Content-Length", value: String(body.utf8.count))
@@ -111,6 +174,7 @@ final class HTTPHandler: ChannelInboundHandler {
             context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
                 if !keepAlive { channel.close(promise: nil) }
             }
+            holdBackIfStalled(context)
         }
     }
 
@@ -118,7 +182,36 @@ final class HTTPHandler: ChannelInboundHandler {
         context.close(promise: nil)
     }
 
-    private func respond(_ h: HTTPRequestHead) -> (HTTPResponseStatus, String, String) {
+    /// The client stopped reading: stop reading its requests (pipelined ones would otherwise be answered
+    /// into memory without bound), and close it if it does not resume within `stalledTimeout`.
+    private func holdBackIfStalled(_ context: ChannelHandlerContext) {
+        guard !context.channel.isWritable else { return }
+        let channel = context.channel
+        _ = channel.setOption(.autoRead, value: false)
+        stallCheck?.cancel()
+        stallCheck = channel.eventLoop.scheduleTask(in: StatusServer.stalledTimeout) {
+            if !channel.isWritable { channel.close(promise: nil) }
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            stallCheck?.cancel()
+            stallCheck = nil
+            _ = context.channel.setOption(.autoRead, value: true)
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private func respond(_ h: HTTPRequestHead, port: Int?) -> (HTTPResponseStatus, String, String) {
         let path = h.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? h.uri
         let json = "application/json"
         func error(_ s: HTTPResponseStatus, _ message: String) -> (HTTPResponseStatus, String, String) {
@@ -131,6 +224,7 @@ final class HTTPHandler: ChannelInboundHandler {
         case (.GET, "/status"): return (.ok, json, routes.status() + "\n")
         case (.GET, "/metrics"): return (.ok, "text/plain; version=0.0.4; charset=utf-8", routes.metrics())
         case (.POST, "/pause"), (.POST, "/resume"):
+            if let problem = crossOriginProblem(h, port: port) { return error(.forbidden, problem) }
             if let token {
                 let given = h.headers.first(name: "Authorization").map {
                     $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : ""

@@ -18,7 +18,8 @@ struct RunCommand: AsyncParsableCommand {
             come from every --signals source (optional: without one the miner mines at full capacity, the \
             fail-safe is unarmed, and --http still offers pause/resume): unix:PATH (a Unix socket, mode 0600), tcp:HOST:PORT (loopback \
             unless --allow-remote, which also requires a token), file:PATH (followed like tail -F). Every \
-            signal and every action goes to --decision-log as JSON lines. --config FILE (JSON) can hold every \
+            signal and every action goes to --decision-log as JSON lines; with --state-file the active curtailments \
+            survive a restart. --config FILE (JSON) can hold every \
             option (key = flag name with _ for -); flags override it. SIGINT/SIGTERM shut down gracefully (a \
             second one forces exit); --seconds stops after that long.
             """
@@ -68,6 +69,12 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(help: "Decision log: JSON lines, appended.")
     var decisionLog: String?
+
+    @Option(
+        help:
+            "State file (JSON, mode 0600): active curtailments are kept there and restored at start, so a restarted miner stays curtailed."
+    )
+    var stateFile: String?
 
     @Flag(inversion: .prefixedNo, help: "Start with every worker halted until a signal allows mining.")
     var startHalted: Bool?
@@ -167,6 +174,7 @@ struct RunCommand: AsyncParsableCommand {
         v.policyFile = policy
         v.breakeven = breakeven
         v.decisionLog = decisionLog
+        v.stateFile = stateFile
         v.startHalted = startHalted
         v.allowRemote = allowRemote
         v.tokenFile = tokenFile

@@ -13,6 +13,7 @@ struct SignalCommand: ParsableCommand {
               flexminer signal tcp:127.0.0.1:7781 '{"type":"status"}'
               flexminer signal file:/var/lib/flexminer/signals.jsonl '{"type":"price","usd_per_mwh":42.5}'
             Exit status 0 when the reply says "ok":true, 1 otherwise. For a file source the line is appended.
+            A release without an id lifts only what the same connection set: give curtailments an id, or             release an id-less one by the "id" its reply carried (e.g. "unix:/run/flexminer.sock#3").
             """
     )
 

@@ -56,12 +56,19 @@ public final class SignalFileFollower: Sendable {
         thread.start()
     }
 
-    /// Stops following and waits for the thread to finish.
-    public func stop() {
+    /// Stops following and waits (at most `timeout`) for the thread to finish. The thread checks for the
+    /// stop between reads of at most 64 KiB, so it finishes at once unless a read itself hangs (a network
+    /// file system that went away); shutdown then goes on without it.
+    public func stop(timeout: Duration = .seconds(2)) {
         guard !stopping.exchange(true, ordering: .sequentiallyConsistent) else { return }
         var b: UInt8 = 1
         _ = write(wakeFD.write, &b, 1)
-        finished.wait()
+        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) * 1e-18
+        guard finished.wait(timeout: .now() + seconds) == .success else {
+            // The thread still owns the wake-up pipe: leave it open rather than close it under a poll.
+            note("file:\(path): a read did not finish within \(seconds) s; not waiting for it")
+            return
+        }
         close(wakeFD.read)
         close(wakeFD.write)
     }
@@ -87,6 +94,7 @@ public final class SignalFileFollower: Sendable {
         var partial: [UInt8] = []
         var skippingLongLine = false
         var reportedMissing = false
+        var reportedIrregular = false
         defer {
             if let f = file { close(f.fd) }
             if inotify >= 0 { close(inotify) }
@@ -110,10 +118,13 @@ public final class SignalFileFollower: Sendable {
             pending.removeAll()
         }
 
-        /// Reads what is new in the open file and handles complete lines.
-        func drain(_ f: inout Open) {
+        /// Reads what is new in the open file and handles complete lines; at most `limit` reads of 64 KiB
+        /// (the final drain at shutdown is bounded), and stops early when asked to stop.
+        func drain(_ f: inout Open, limit: Int = .max, final: Bool = false) {
             var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-            while true {
+            var reads = 0
+            while reads < limit && (final || !stopping.load(ordering: .relaxed)) {
+                reads += 1
                 let n = chunk.withUnsafeMutableBytes { pread(f.fd, $0.baseAddress, $0.count, off_t(f.offset)) }
                 if n < 0 && errno == EINTR { continue }
                 guard n > 0 else {
@@ -183,10 +194,24 @@ public final class SignalFileFollower: Sendable {
                 }
                 return
             }
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            // Only a regular file is followed: a FIFO would block the open and the reads, /dev/zero never ends
+            // a line, a directory cannot be read. O_NONBLOCK: the path may become a FIFO after the stat.
+            guard (st.st_mode & S_IFMT) == S_IFREG else {
+                if !reportedIrregular {
+                    note("file:\(path): not a regular file (a directory, device, FIFO or socket); not followed")
+                    controller.discarded("file:\(path) is not a regular file; not followed", origin: origin, bytes: 0)
+                    reportedIrregular = true
+                }
+                return
+            }
+            let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
             guard fd >= 0 else { return }
             var opened = stat()
-            fstat(fd, &opened)
+            guard fstat(fd, &opened) == 0, (opened.st_mode & S_IFMT) == S_IFREG else {
+                close(fd)
+                return
+            }
+            reportedIrregular = false
             var f = Open(fd: fd, device: UInt(opened.st_dev), inode: UInt(opened.st_ino), offset: 0)
             reportedMissing = false
             replaying = true
@@ -213,8 +238,10 @@ public final class SignalFileFollower: Sendable {
             }
         }
         if let f = file {
+            // What was appended just before the stop still counts, up to 1 MiB: shutdown does not wait for
+            // a file that keeps growing.
             var last = f
-            drain(&last)
+            drain(&last, limit: 16, final: true)
             file = last
         }
         dropPartial("partial last line at shutdown")

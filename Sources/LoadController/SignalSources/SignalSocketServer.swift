@@ -3,26 +3,48 @@ import FlexSupport
 import Foundation
 import NIOCore
 import NIOPosix
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
 /// Serves the signal protocol on a Unix domain socket or TCP: newline-delimited JSON in, exactly one
-/// reply line out per line received. Many clients at once; a line over 64 KiB, a client sending faster
-/// than `maxLinesPerSecond`, or one that stops reading its replies is cut off alone.
+/// reply line out per line received. Many clients at once, up to `Limits.maxConnections` per source
+/// (more are refused with an error line), so idle clients of one source cannot take the descriptors
+/// another source needs; a line over 64 KiB, a client sending faster than `maxLinesPerSecond`, one that
+/// stops reading its replies, one silent for `Limits.idleTimeout`, or one whose first line is an HTTP
+/// request is cut off alone, its descriptor released within `Limits.closeGrace`.
 public final class SignalSocketServer: Sendable {
     public let spec: SignalSourceSpec
     /// The bound TCP port (useful with port 0), or nil for a Unix socket.
     public let port: Int?
     private let channel: any Channel
+    private let table: ConnectionTable
 
     /// Lines per second a client may sustain (bursts up to the same number).
     public static let maxLinesPerSecond = 2000
 
-    private init(spec: SignalSourceSpec, channel: any Channel) {
+    /// Bounds on what clients of one source can hold.
+    public struct Limits: Sendable {
+        /// Connections open at once on this source.
+        public var maxConnections = 64
+        /// A connection that sends nothing for this long is closed.
+        public var idleTimeout: Duration = .seconds(300)
+        /// How long a client that is being cut off gets to take its last reply before it is closed anyway.
+        public var closeGrace: Duration = .seconds(2)
+
+        public init() {}
+        public static let standard = Limits()
+    }
+
+    /// Connections open now.
+    public var openConnections: Int { table.open.load(ordering: .relaxed) }
+
+    private init(spec: SignalSourceSpec, channel: any Channel, table: ConnectionTable) {
         self.spec = spec
         self.channel = channel
+        self.table = table
         self.port = channel.localAddress?.port
     }
 
@@ -31,17 +53,47 @@ public final class SignalSocketServer: Sendable {
     ///   - token: required in every message on this source (remote TCP); nil for local sources.
     /// - Throws: `SignalError` naming the source: path in use by a live server, not a socket, bind failures.
     public static func start(
-        _ spec: SignalSourceSpec, controller: LoadController, token: String?, group: any EventLoopGroup
+        _ spec: SignalSourceSpec, controller: LoadController, token: String?, group: any EventLoopGroup,
+        limits: Limits = .standard
     ) async throws(SignalError) -> SignalSocketServer {
-        let origin = SignalOrigin(name: spec.description, requiredToken: token)
+        // Each connection is its own sender (a `release` without an id lifts only what it set), numbered
+        // from 1 in the order they were accepted; the counters stay keyed by the source.
+        let table = ConnectionTable()
+        let source = spec.description
         var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 64)
             .childChannelOption(.maxMessagesPerRead, value: 4)
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 256 * 1024))
             .childChannelInitializer { child in
                 child.eventLoop.makeCompletedFuture {
+                    let n = table.accepted.add(1, ordering: .relaxed).newValue
+                    let open = table.open.add(1, ordering: .relaxed).newValue
+                    child.closeFuture.whenComplete { _ in
+                        if table.open.subtract(1, ordering: .relaxed).newValue < limits.maxConnections {
+                            table.atLimit.store(false, ordering: .relaxed)
+                        }
+                    }
+                    guard open <= limits.maxConnections else {
+                        // Noted once per time the limit is reached: a connection flood must not flood the log.
+                        if !table.atLimit.exchange(true, ordering: .relaxed) {
+                            controller.discarded(
+                                "\(limits.maxConnections) connections open: refusing more until one closes",
+                                origin: SignalOrigin(name: source), bytes: 0)
+                        }
+                        try child.pipeline.syncOperations.addHandler(
+                            RefuseHandler(
+                                line:
+                                    #"{"ok":false,"error":"too many connections (the limit is \#(limits.maxConnections) per source)"}"#,
+                                grace: limits.closeGrace))
+                        return
+                    }
                     try child.pipeline.syncOperations.addHandler(
-                        SignalLineHandler(controller: controller, origin: origin))
+                        IdleStateHandler(readTimeout: TimeAmount(limits.idleTimeout)))
+                    try child.pipeline.syncOperations.addHandler(
+                        SignalLineHandler(
+                            controller: controller,
+                            origin: SignalOrigin(source: source, connection: n, requiredToken: token),
+                            closeGrace: limits.closeGrace))
                 }
             }
         do {
@@ -60,12 +112,12 @@ public final class SignalSocketServer: Sendable {
                 }
                 umask(old)
                 chmod(path, 0o600)
-                return SignalSocketServer(spec: spec, channel: channel)
+                return SignalSocketServer(spec: spec, channel: channel, table: table)
             case .tcp(let host, let port):
                 bootstrap = bootstrap.serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                     .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 let channel = try await bootstrap.bind(host: host, port: port).get()
-                return SignalSocketServer(spec: spec, channel: channel)
+                return SignalSocketServer(spec: spec, channel: channel, table: table)
             case .file:
                 throw SignalError("\(spec): not a socket source")
             }
@@ -107,14 +159,25 @@ final class SignalLineHandler: ChannelInboundHandler {
 
     let controller: LoadController
     let origin: SignalOrigin
+    let closeGrace: Duration
     private var pending: ByteBuffer?
     private var tokens = Double(SignalSocketServer.maxLinesPerSecond)
     private var lastRefill = ContinuousClock.now
     private var cutOff = false
+    private var firstLine = true
 
-    init(controller: LoadController, origin: SignalOrigin) {
+    init(controller: LoadController, origin: SignalOrigin, closeGrace: Duration = .seconds(2)) {
         self.controller = controller
         self.origin = origin
+        self.closeGrace = closeGrace
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read, !cutOff {
+            cut(context, "no line for too long (idle)")
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -136,6 +199,15 @@ final class SignalLineHandler: ChannelInboundHandler {
             }
             // Only an empty line may go unanswered.
             if line.readableBytes == 0 { continue }
+            if firstLine {
+                firstLine = false
+                // Another protocol spoken to this port (a web page in a local browser can POST to it): the
+                // request's body may hold valid signal lines, so nothing after its request line is read.
+                if Self.isHTTPRequestLine(line.readableBytesView) {
+                    cut(context, "an HTTP request, not the signal protocol")
+                    return
+                }
+            }
             guard takeToken(received) else {
                 reply(
                     context,
@@ -187,6 +259,21 @@ final class SignalLineHandler: ChannelInboundHandler {
         context.write(wrapOutboundOut(buffer), promise: nil)
     }
 
+    /// `METHOD SP request-target SP HTTP/digit…`: an HTTP/1.x request line (RFC 9112 §3), which no
+    /// protocol v1 line (a JSON object) can be.
+    static func isHTTPRequestLine(_ line: ByteBufferView) -> Bool {
+        let parts = line.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false)
+        guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty else { return false }
+        // A method is a token: letters in practice (GET, POST, OPTIONS, and any extension method).
+        func isLetter(_ b: UInt8) -> Bool { (0x41...0x5A).contains(b) || (0x61...0x7A).contains(b) || b == 0x2D }
+        guard parts[0].allSatisfy(isLetter) else { return false }
+        let version = Array(parts[2])
+        let http = Array("http/".utf8)
+        // The version is matched case-insensitively: a lenient server would accept "http/1.1" too.
+        return version.count >= 6 && zip(version, http).allSatisfy { $0 | 0x20 == $1 }
+            && (0x30...0x39).contains(version[5])
+    }
+
     private func cut(_ context: ChannelHandlerContext, _ why: String) {
         cutOff = true
         controller.discarded(why + "; connection closed", origin: origin, bytes: pending?.readableBytes ?? 0)
@@ -195,6 +282,8 @@ final class SignalLineHandler: ChannelInboundHandler {
         context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in
             channel.close(promise: nil)
         }
+        // A client that does not read never lets that flush complete: its descriptor is released anyway.
+        channel.eventLoop.scheduleTask(in: TimeAmount(closeGrace)) { channel.close(promise: nil) }
     }
 
     private func takeToken(_ now: ContinuousClock.Instant) -> Bool {
@@ -205,5 +294,49 @@ final class SignalLineHandler: ChannelInboundHandler {
         guard tokens >= 1 else { return false }
         tokens -= 1
         return true
+    }
+}
+
+/// The connections of one source: numbered as accepted, counted while open.
+final class ConnectionTable: Sendable {
+    let accepted = Atomic<Int>(0)
+    let open = Atomic<Int>(0)
+    /// Whether the limit was reached and noted (reset when a connection closes below it).
+    let atLimit = Atomic<Bool>(false)
+}
+
+/// Answers a connection over the limit with one error line, then closes it.
+final class RefuseHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    let line: String
+    let grace: Duration
+
+    init(line: String, grace: Duration) {
+        self.line = line
+        self.grace = grace
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let channel = context.channel
+        var buffer = channel.allocator.buffer(capacity: line.utf8.count + 1)
+        buffer.writeString(line + "\n")
+        context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in channel.close(promise: nil) }
+        channel.eventLoop.scheduleTask(in: TimeAmount(grace)) { channel.close(promise: nil) }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}
+
+extension TimeAmount {
+    /// A Swift `Duration` as NIO's time amount (saturating).
+    init(_ d: Duration) {
+        let (s, a) = d.components
+        self = .nanoseconds(
+            s.multipliedReportingOverflow(by: 1_000_000_000).overflow ? .max : s * 1_000_000_000 + a / 1_000_000_000)
     }
 }

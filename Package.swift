@@ -146,8 +146,8 @@ let package = Package(
         .target(
             name: "KernelBench",
             dependencies: [
-                "SHA256", "MiningKernels", "OpenSSLSHA256", "Chain", "Mining", "LoadController", "DemandResponse",
-                "FlexSupport",
+                "SHA256", "MiningKernels", "CPUFeatures", "OpenSSLSHA256", "Chain", "Mining", "LoadController",
+                "DemandResponse", "FlexSupport",
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),

@@ -66,6 +66,11 @@ public struct LatencySummary: Sendable, CustomStringConvertible {
         max = s.last ?? .zero
     }
 
+    /// `{"count","p50_us","p99_us","max_us"}`, as `bench --json` prints it.
+    public var json: [String: Any] {
+        ["count": count, "p50_us": p50.microseconds, "p99_us": p99.microseconds, "max_us": max.microseconds]
+    }
+
     public var description: String {
         func us(_ d: Duration) -> String { String(format: "%.0f µs", d.microseconds) }
         return "n=\(count) p50 \(us(p50)) p99 \(us(p99)) max \(us(max))"

@@ -84,6 +84,30 @@ public struct SolvedBlock: Sendable, Hashable {
     }
 }
 
+extension SolvedBlock {
+    /// What `mine --json` prints for the block: for a written block `hash`, `height`, `nonce`, `path`,
+    /// `job_id`, `time`, `bytes`, `hashes`, `seconds`; for a submitted one `hash`, `height`, `nonce` (or
+    /// `resubmitted`), `result`.
+    public func json(hashes: UInt64, seconds: Int) -> [String: Any] {
+        if case .written(let path) = outcome {
+            return [
+                "hash": hash, "height": height, "nonce": Int(nonce), "path": path, "job_id": Int(clamping: jobID),
+                "time": Int(time), "bytes": bytes, "hashes": Int(clamping: hashes), "seconds": seconds,
+            ]
+        }
+        var fields: [String: Any] = ["hash": hash, "height": height, "result": outcome.description]
+        if resubmitted { fields["resubmitted"] = true } else { fields["nonce"] = Int(nonce) }
+        return fields
+    }
+
+    /// What `mine` prints for the block without `--json`.
+    public var line: String {
+        if case .written(let path) = outcome { return "block \(height) \(hash) nonce \(nonce) -> \(path)" }
+        return resubmitted
+            ? "journaled block \(height) \(hash): \(outcome)" : "block \(height) \(hash) nonce \(nonce): \(outcome)"
+    }
+}
+
 /// Why a work source cannot go on. `code` lets callers branch (a command's exit status, `/status`).
 public typealias WorkError = CodedError<WorkErrorCode>
 

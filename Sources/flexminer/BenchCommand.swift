@@ -102,9 +102,10 @@ struct BenchCommand: ParsableCommand {
         let medians = samples.map { $0.sorted { $0.hashesPerSecond < $1.hashesPerSecond }[$0.count / 2] }
         let baseline = medians.first { if case .openssl(.oneShot) = $0.subject { true } else { false } }
         if json {
-            try printResultsJSON(medians, samples: samples, baseline: baseline, features: features, choice: choice)
+            print(
+                try BenchReport.json(medians, samples: samples, baseline: baseline, features: features, choice: choice))
         } else {
-            printTable(medians, baseline: baseline)
+            print(BenchReport.table(medians, baseline: baseline), terminator: "")
         }
     }
 
@@ -115,15 +116,9 @@ struct BenchCommand: ParsableCommand {
         let (h, r, boosts) = KernelBench.controlLatencies(
             kernel: chosen, threads: threads, cycles: cycles, priority: priority)
         if json {
-            func obj(_ s: LatencySummary) -> [String: Any] {
-                [
-                    "count": s.count, "p50_us": s.p50.microseconds, "p99_us": s.p99.microseconds,
-                    "max_us": s.max.microseconds,
-                ]
-            }
             printJSON([
-                "kernel": chosen.description, "threads": threads, "priority": priority.rawValue, "halt": obj(h),
-                "resume": obj(r), "boosted_workers": boosts,
+                "kernel": chosen.description, "threads": threads, "priority": priority.rawValue, "halt": h.json,
+                "resume": r.json, "boosted_workers": boosts,
             ])
         } else {
             print(
@@ -153,16 +148,10 @@ struct BenchCommand: ParsableCommand {
         let r = LatencySummary(samples.resumes)
         let inside = LatencySummary(samples.receiptToHalted)
         if json {
-            func obj(_ s: LatencySummary) -> [String: Any] {
-                [
-                    "count": s.count, "p50_us": s.p50.microseconds, "p99_us": s.p99.microseconds,
-                    "max_us": s.max.microseconds,
-                ]
-            }
             printJSON([
                 "kernel": chosen.description, "threads": threads, "priority": priority.rawValue,
-                "halt": obj(h), "resume": obj(r), "receipt_to_halted": obj(inside),
-                "engine_resume": obj(LatencySummary(samples.resumeInside)), "timeouts": samples.timeouts,
+                "halt": h.json, "resume": r.json, "receipt_to_halted": inside.json,
+                "engine_resume": LatencySummary(samples.resumeInside).json, "timeouts": samples.timeouts,
             ])
         } else {
             print(
@@ -174,66 +163,5 @@ struct BenchCommand: ParsableCommand {
             print("engine resume -> wanted workers unparked (replies):\(LatencySummary(samples.resumeInside))")
             if samples.timeouts > 0 { print("events not observed within 1 s: \(samples.timeouts)") }
         }
-    }
-
-    func printTable(_ results: [BenchResult], baseline: BenchResult?) {
-        func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
-        func lpad(_ s: String, _ n: Int) -> String { s.count >= n ? s : String(repeating: " ", count: n - s.count) + s }
-        print(
-            pad("kernel", 28) + lpad("threads", 8) + lpad("MH/s", 10) + lpad("MH/s/thread", 13) + lpad("vs openssl", 12)
-        )
-        for r in results {
-            let mhs = r.hashesPerSecond / 1e6
-            let ratio = baseline.map { String(format: "%.2fx", r.hashesPerSecond / $0.hashesPerSecond) } ?? "-"
-            print(
-                pad(r.subject.description, 28) + lpad("\(r.threads)", 8) + lpad(String(format: "%.2f", mhs), 10)
-                    + lpad(String(format: "%.2f", mhs / Double(r.threads)), 13) + lpad(ratio, 12))
-        }
-    }
-
-    struct Output: Encodable {
-        struct CPU: Encodable {
-            let brand: String
-            let features: [String]
-        }
-        struct Item: Encodable {
-            let kernel: String
-            let implementation: String
-            let threads: Int
-            let hashes: UInt64
-            let seconds: Double
-            let hashes_per_second: Double
-            let ratio_to_openssl: Double?
-            let runs_hashes_per_second: [Double]
-        }
-        let cpu: CPU
-        let auto_kernel: String
-        let auto_reason: String
-        let auto_cached: Bool
-        let auto_figures: [KernelFigure]
-        let baseline: String
-        let results: [Item]
-    }
-
-    func printResultsJSON(
-        _ results: [BenchResult], samples: [[BenchResult]], baseline: BenchResult?, features: CPUFeatures,
-        choice: KernelChoice
-    )
-        throws
-    {
-        let items = zip(results, samples).map { r, s in
-            Output.Item(
-                kernel: r.subject.name, implementation: r.subject.description, threads: r.threads, hashes: r.hashes,
-                seconds: r.seconds, hashes_per_second: r.hashesPerSecond,
-                ratio_to_openssl: baseline.map { r.hashesPerSecond / $0.hashesPerSecond },
-                runs_hashes_per_second: s.map(\.hashesPerSecond))
-        }
-        let out = Output(
-            cpu: .init(brand: features.brand, features: features.names), auto_kernel: choice.kernel.description,
-            auto_reason: choice.reason, auto_cached: choice.cached, auto_figures: choice.figures,
-            baseline: OpenSSLSHA256.version, results: items)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        print(String(decoding: try encoder.encode(out), as: UTF8.self))
     }
 }

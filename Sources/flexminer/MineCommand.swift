@@ -132,23 +132,10 @@ struct MineCommand: AsyncParsableCommand {
             try await source.run(engine: engine) { b in
                 if !b.resubmitted { mined.count.withLock { $0 += 1 } }
                 let seconds = Int((ContinuousClock.now - started).seconds)
-                switch (b.outcome, json) {
-                case (.written(let path), true):
-                    printJSON([
-                        "hash": b.hash, "height": b.height, "nonce": Int(b.nonce), "path": path, "job_id": Int(b.jobID),
-                        "time": Int(b.time), "bytes": b.bytes, "hashes": Int(engine.snapshot().totalHashes),
-                        "seconds": seconds,
-                    ])
-                case (.written(let path), false): print("block \(b.height) \(b.hash) nonce \(b.nonce) -> \(path)")
-                case (let outcome, true):
-                    var fields: [String: Any] = ["hash": b.hash, "height": b.height, "result": outcome.description]
-                    if b.resubmitted { fields["resubmitted"] = true } else { fields["nonce"] = Int(b.nonce) }
-                    printJSON(fields)
-                case (let outcome, false):
-                    print(
-                        b.resubmitted
-                            ? "journaled block \(b.height) \(b.hash): \(outcome)"
-                            : "block \(b.height) \(b.hash) nonce \(b.nonce): \(outcome)")
+                if json {
+                    printJSON(b.json(hashes: engine.snapshot().totalHashes, seconds: seconds))
+                } else {
+                    print(b.line)
                 }
             }
         } catch {

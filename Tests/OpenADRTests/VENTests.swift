@@ -306,3 +306,56 @@ struct VENTests {
         #expect(rig.vtn.venNames == ["site-7"])
     }
 }
+
+@Suite("OpenADR 3 payloads through the VEN", .serialized)
+struct PayloadThroughVENTests {
+    @Test func priceAndCapacityLimitReachTheController_unknownTypesLoggedOnce() async throws {
+        let rig = try await makeRig(poll: 0.3, powerWatts: 4000)
+        defer { Task { await rig.vtn.close() } }
+        rig.vtn.createEvent([
+            "programID": "program-1",
+            "payloadDescriptors": [
+                ["objectType": "EVENT_PAYLOAD_DESCRIPTOR", "payloadType": "PRICE", "units": "KWH", "currency": "USD"],
+                ["objectType": "EVENT_PAYLOAD_DESCRIPTOR", "payloadType": "IMPORT_CAPACITY_LIMIT", "units": "KW"],
+            ],
+            "intervalPeriod": ["start": ISO8601.format(Date().addingTimeInterval(-1)), "duration": "PT30S"],
+            "intervals": [
+                [
+                    "id": 0,
+                    "payloads": [
+                        ["type": "PRICE", "values": [0.042]], ["type": "IMPORT_CAPACITY_LIMIT", "values": [1]],
+                        ["type": "GHG", "values": [300]],
+                    ],
+                ]
+            ],
+        ])
+        // 0.042 USD/kWh = 42 USD/MWh; a 1 kW limit on a 4 kW miner sheds 0.75.
+        #expect(await waitFor(5, tick: rig.controller) { rig.controller.status.price == 42 })
+        #expect(await waitFor(5, tick: rig.controller) { rig.controller.status.curtailment == 0.75 })
+        #expect(rig.load.effective == 0.25)
+        // Polled several times more: still one note about GHG.
+        let polls = rig.source.counters.polls
+        #expect(await waitFor(5) { rig.source.counters.polls >= polls + 3 })
+        #expect(rig.notes.all.filter { $0.contains("GHG") }.count == 1)
+        await rig.stop()
+    }
+
+    @Test func theSecretNeverReachesNotesOrTheStateFile() async throws {
+        var o = FakeVTN.Options()
+        o.clientSecret = "zz-very-secret-value-zz"
+        let dir = scratchDirectory()
+        let state = dir + "/state.json"
+        let rig = try await makeRig(options: o, poll: 0.3, statePath: state)
+        defer { Task { await rig.vtn.close() } }
+        #expect(await waitFor(5) { rig.source.counters.polls >= 1 })
+        // A wrong secret now: token renewals fail and are noted.
+        try "wrong-secret-value".write(toFile: rig.secretFile, atomically: true, encoding: .utf8)
+        rig.vtn.misbehave(unauthorizedOnce: true)
+        #expect(await waitFor(5) { rig.source.counters.pollFailures >= 1 })
+        await rig.stop()
+        let everything = rig.notes.all.joined(separator: "\n") + (try String(contentsOfFile: state, encoding: .utf8))
+        #expect(!everything.contains("zz-very-secret-value-zz"))
+        #expect(!everything.contains("wrong-secret-value"))
+        #expect(everything.contains("refused"))
+    }
+}

@@ -92,6 +92,8 @@ public final class OpenADRSource: Sendable {
 
     /// Most reports kept while the VTN cannot take them; older ones are dropped (and logged).
     static let maxPendingReports = 256
+    /// Most intervals planned ahead at once.
+    static let maxPlanned = 10_000
 
     /// - Parameters:
     ///   - client: the wire client (made from `configuration` when nil).
@@ -280,8 +282,16 @@ public final class OpenADRSource: Sendable {
         let planner = OpenADRPlanner(
             simpleLevels: configuration.simpleLevels, powerWatts: configuration.powerWatts,
             venName: configuration.clientName)
-        let (intervals, ignored) = planner.plan(events)
+        let (all, ignored) = planner.plan(events)
         for text in ignored { logOnce("openadr3: \(text)") }
+        // Bounded: what has ended is history (an interval in effect is retired by `reconcile`), and at
+        // most `maxPlanned` intervals ahead are kept, the soonest first.
+        let now = Date()
+        var intervals = all.filter { $0.end > now }
+        if intervals.count > Self.maxPlanned {
+            intervals = Array(intervals.sorted { $0.start < $1.start }.prefix(Self.maxPlanned))
+            logOnce("openadr3: more than \(Self.maxPlanned) intervals ahead; the latest are left for later reads")
+        }
         let changed = state.withLock { s in
             let before = s.stored.events
             s.stored.events = events

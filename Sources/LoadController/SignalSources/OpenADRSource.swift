@@ -263,9 +263,21 @@ public final class OpenADRSource: Sendable {
     func cleanUp() async {
         let id = state.withLock { $0.stored.subscriptionID }
         if let id {
-            // A fresh task: this one is cancelled, and the request must still go out.
+            // A fresh task: this one is cancelled, and the request must still go out. Bounded at 3 s, so an
+            // unreachable VTN does not hold up the shutdown (the next start removes a stale one).
             let client = self.client
-            let done = await Task { () -> Bool in (try? await client.unsubscribe(id: id)) != nil }.value
+            let done = await Task { () -> Bool in
+                await withTaskGroup(of: Bool.self) { group in
+                    group.addTask { (try? await client.unsubscribe(id: id)) != nil }
+                    group.addTask {
+                        try? await Task.sleep(for: .seconds(3))
+                        return false
+                    }
+                    let first = await group.next() ?? false
+                    group.cancelAll()
+                    return first
+                }
+            }.value
             if done {
                 state.withLock { $0.stored.subscriptionID = nil }
                 note("openadr3: subscription \(id) removed")

@@ -359,3 +359,26 @@ struct PayloadThroughVENTests {
         #expect(everything.contains("refused"))
     }
 }
+
+@Suite("OpenADR 3 with other sources", .serialized)
+struct CombinedSourcesTests {
+    @Test func aLocalCurtailStillWinsAndOutlivesTheEvent() async throws {
+        let rig = try await makeRig(poll: 0.3)
+        defer { Task { await rig.vtn.close() } }
+        let local = SignalOrigin(name: "unix:/tmp/local.sock")
+        #expect(
+            rig.controller.handle(
+                line: Array(#"{"type":"curtail","level":1,"id":"site-maintenance"}"#.utf8), origin: local
+            ).ok)
+        rig.vtn.createEvent(simpleEvent([1], start: 0, duration: 1.5))  // 0.5 by the default map
+        #expect(await waitFor(3, tick: rig.controller) { rig.controller.status.activeCurtailments == 2 })
+        #expect(rig.load.isHalted)  // the largest level wins: the local 1.0
+        // The event ends: its curtailment lifts, the local one stays.
+        #expect(await waitFor(4, tick: rig.controller) { rig.controller.status.activeCurtailments == 1 })
+        #expect(rig.load.isHalted)
+        #expect(
+            rig.controller.handle(line: Array(#"{"type":"release","id":"site-maintenance"}"#.utf8), origin: local).ok)
+        #expect(rig.load.effective == 1)
+        await rig.stop()
+    }
+}

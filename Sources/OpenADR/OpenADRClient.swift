@@ -339,6 +339,7 @@ public final class OpenADRClient: Sendable {
     /// - Parameter programID: nil reads every event the VEN may see.
     public func events(programID: String?) async throws(OpenADRError) -> [Event] {
         var out: [Event] = []
+        var seen = Set<String>()
         for page in 0..<maxPages {
             let filter = programID.map { [("programID", $0)] } ?? []
             let reply = try await call(
@@ -346,20 +347,22 @@ public final class OpenADRClient: Sendable {
             try reply.check("GET /events")
             let items: [JSONFields]
             do { items = try reply.objects(limit: 10_000) } catch { throw error.openADR("GET /events") }
+            var fresh = false
             for item in items {
                 do {
                     let e = try Event(fields: item)
+                    guard seen.insert(e.id).inserted else { continue }
+                    fresh = true
                     if programID == nil || e.programID == programID { out.append(e) }
                 } catch {
                     let id = (try? item.string("id")).flatMap { $0 }.map { " event \($0.prefix(60))" } ?? ""
                     throw error.openADR("GET /events\(id)")
                 }
             }
-            // A short page is the last; so is one that repeats (a server that ignores `skip`).
-            if items.count < pageSize { break }
+            // A short page is the last; so is one with nothing new (a server that ignores `skip`).
+            if items.count < pageSize || !fresh { break }
         }
-        var seen = Set<String>()
-        return out.filter { seen.insert($0.id).inserted }
+        return out
     }
 
     // MARK: Subscriptions, reports

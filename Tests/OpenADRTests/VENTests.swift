@@ -159,6 +159,11 @@ struct VENTests {
         #expect(events.count == 120)
         #expect(Set(events.map(\.id)).count == 120)
         #expect(vtn.stats["GET /events"] == 3)  // 50 + 50 + 20
+        // A server that ignores `skip` as well: the repeated page ends the read.
+        vtn.misbehave(ignoreSkip: true)
+        let again = try await client.events(programID: "program-1")
+        #expect(again.count == 50)
+        #expect(vtn.stats["GET /events"] == 5)
         await client.shutdown()
     }
 

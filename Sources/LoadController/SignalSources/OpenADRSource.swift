@@ -193,8 +193,15 @@ public final class OpenADRSource: Sendable {
                     enrolled = true
                 }
                 if !subscribed, let server {
-                    try await subscribe(port: server.port)
-                    subscribed = true
+                    // A VTN that refuses the subscription still serves events: poll, and try again next time.
+                    do {
+                        try await subscribe(port: server.port)
+                        subscribed = true
+                    } catch {
+                        logOnce(
+                            "openadr3: no subscription (\(error.message)); polling every \(configuration.pollSeconds) s"
+                        )
+                    }
                 }
                 try await poll()
                 delay = configuration.retryInitial
@@ -202,8 +209,9 @@ public final class OpenADRSource: Sendable {
             } catch {
                 state.withLock { $0.counters.pollFailures += 1 }
                 // Silent: no heartbeat. The controller's fail-safe decides what the load does meanwhile.
-                note("openadr3: \(error.message); retrying in \(Int(delay.rounded(.up))) s")
+                // Settings or credentials the VTN refuses will not mend soon: wait the longest.
                 if error.kind == .configuration || error.kind == .unauthorized { delay = configuration.retryMax }
+                note("openadr3: \(error.message); retrying in \(Int(delay.rounded(.up))) s")
                 await wakeup.wait(timeout: .milliseconds(Int64(delay * 1000)))
                 delay = min(delay * 2, configuration.retryMax)
             }

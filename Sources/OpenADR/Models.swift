@@ -60,6 +60,7 @@ public struct Payload: Sendable, Hashable {
         self.numbers = numbers
     }
 
+    /// Reads one payload object (`{"type": …, "values": […]}`); errors name the field.
     public init(fields f: JSONFields) throws(InputError) {
         type = try f.requiredString("type")
         let values = try f.array("values") ?? []
@@ -79,6 +80,7 @@ public struct PayloadDescriptor: Sendable, Hashable {
         self.currency = currency
     }
 
+    /// Reads one `payloadDescriptors` entry; errors name the field.
     public init(fields f: JSONFields) throws(InputError) {
         payloadType = try f.requiredString("payloadType")
         units = try f.string("units")
@@ -99,6 +101,7 @@ public struct EventInterval: Sendable, Hashable {
         self.payloads = payloads
     }
 
+    /// Reads one interval object; errors name the field (`intervals[2].payloads[0].type`).
     public init(fields f: JSONFields) throws(InputError) {
         id = try f.requiredInteger("id", in: Int(Int32.min)...Int(Int32.max))
         intervalPeriod = try f.fields("intervalPeriod").map { p throws(InputError) in try IntervalPeriod(fields: p) }
@@ -148,6 +151,7 @@ public struct Event: Sendable, Hashable {
         self.intervals = intervals
     }
 
+    /// Reads one event object as VTNs write it; errors name the field.
     public init(fields f: JSONFields) throws(InputError) {
         id = try f.requiredString("id")
         programID = try f.requiredString("programID")

@@ -97,6 +97,7 @@ public final class TinyHTTPServer: Sendable {
         }
     }
 
+    /// Stops listening (connections in flight finish).
     public func close() async {
         try? await channel.close()
     }

@@ -97,6 +97,7 @@ public final class FakeVTN: Sendable {
     /// `http://HOST:PORT/openadr3/3.0.1`.
     public var baseURL: String { "http://\(HostPort(host: host, port: port))\(options.basePath)" }
 
+    /// Stops serving.
     public func close() async {
         await server.withLock { $0 }?.close()
     }
@@ -142,6 +143,7 @@ public final class FakeVTN: Sendable {
         return true
     }
 
+    /// Deletes an event (and notifies subscribers); false when there is no such event.
     @discardableResult
     public func deleteEvent(id: String) -> Bool {
         let event = state.withLock { s -> Data? in

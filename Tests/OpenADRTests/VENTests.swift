@@ -189,14 +189,13 @@ struct VENTests {
     @Test func anIntervalCurtailsAtItsStartAndLiftsAtItsEnd_thenIsReported() async throws {
         let rig = try await makeRig(poll: 0.5)
         defer { Task { await rig.vtn.close() } }
-        let id = rig.vtn.createEvent(simpleEvent([3, 0], start: 1.5, duration: 1.5))
+        let id = rig.vtn.createEvent(simpleEvent([3, 0], start: 3, duration: 1.5))
         // Known before it starts, and nothing happens early.
+        let created = Date()
         #expect(await waitFor(3, tick: rig.controller) { !rig.source.plan.isEmpty })
         #expect(!rig.load.isHalted)
-        let created = Date()
-        #expect(await waitFor(4, tick: rig.controller) { rig.load.isHalted })
-        let halted = Date()
-        #expect(halted.timeIntervalSince(created) > 0.3)  // at the start, not on receipt
+        #expect(await waitFor(6, tick: rig.controller) { rig.load.isHalted })
+        #expect(Date().timeIntervalSince(created) > 2)  // at the start, not on receipt
         #expect(rig.curtailIDs == ["openadr:\(id):0"])
         #expect(await waitFor(4, tick: rig.controller) { !rig.load.isHalted })
         // The report: read as raw JSON, the fake VTN's own record.
@@ -237,7 +236,7 @@ struct VENTests {
         let t0 = Date()
         rig.vtn.createEvent(simpleEvent([3], start: 0, duration: 20))
         #expect(await waitFor(3, tick: rig.controller) { rig.load.isHalted })
-        #expect(Date().timeIntervalSince(t0) < 1)  // the poll interval is 60 s
+        #expect(Date().timeIntervalSince(t0) < 5)  // the poll interval is 60 s (the drill measures the latency)
         #expect(rig.source.counters.notifications >= 1)
         rig.vtn.misbehave(notification: .snake)
         for e in rig.source.plan { rig.vtn.deleteEvent(id: e.eventID) }

@@ -118,6 +118,8 @@ public final class FakeVTN: Sendable {
             e["modificationDateTime"] = ISO8601.format(Date())
             s.events[id] = e
             s.eventOrder.append(id)
+            // Bounded like everything else: the oldest event goes first.
+            if s.eventOrder.count > Self.maxEntries { s.events[s.eventOrder.removeFirst()] = nil }
             return (id, Self.encode(e))
         }
         notify("POST", event)
@@ -238,6 +240,7 @@ public final class FakeVTN: Sendable {
                 let v: [String: Any] = ["objectType": "VEN", "id": "ven-\(s.nextID)", "venName": name]
                 s.nextID += 1
                 s.vens.append(v)
+                if s.vens.count > Self.maxEntries { s.vens.removeFirst() }
                 return .json(201, v)
             }
         case ("GET", "events", 1):
@@ -267,6 +270,7 @@ public final class FakeVTN: Sendable {
                     Subscription(
                         id: id, clientName: o["clientName"] as? String ?? "", programID: o["programID"] as? String,
                         callbackURL: url, bearerToken: first["bearerToken"] as? String))
+                if s.subscriptions.count > 1000 { s.subscriptions.removeFirst() }
                 var x = o
                 x["id"] = id
                 return .json(201, x)
@@ -288,7 +292,7 @@ public final class FakeVTN: Sendable {
                 o["createdDateTime"] = ISO8601.format(Date())
                 s.reports.append(o)
                 s.reportTimes.append(Date().timeIntervalSince1970)
-                if s.reports.count > 10_000 {
+                if s.reports.count > Self.maxEntries {
                     s.reports.removeFirst()
                     s.reportTimes.removeFirst()
                 }
@@ -318,6 +322,8 @@ public final class FakeVTN: Sendable {
         let lifetime = options.tokenLifetime
         state.withLock { s in
             s.tokens[value] = .now + .milliseconds(Int64((lifetime ?? 3600) * 1000))
+            // Expired tokens go, so the table stays as small as the live ones.
+            if s.tokens.count > 1000 { s.tokens = s.tokens.filter { $0.value > .now } }
             s.stats["tokens", default: 0] += 1
         }
         var o: [String: Any] = [
@@ -426,6 +432,9 @@ public final class FakeVTN: Sendable {
             }
         }
     }
+
+    /// Most events, VENs and reports kept (the oldest are dropped).
+    static let maxEntries = 10_000
 
     static func encode(_ o: [String: Any]) -> Data {
         (try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])) ?? Data("{}".utf8)

@@ -110,8 +110,43 @@ let package = Package(
                 "DemandResponse", "Mining", "FlexSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            exclude: ["SignalSources/OpenADRSource.swift"]
+        ),
+        // Wire client only: an OpenADR 3 VTN (OAuth 2 client credentials, programs, VENs, events, subscriptions,
+        // reports) on AsyncHTTPClient, and the small HTTP server for its notification callback.
+        .target(
+            name: "OpenADR",
+            dependencies: [
+                "FlexSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // The OpenADR 3 signal source with its plan, state file and service: a target of its own so that
+        // LoadController does not depend on AsyncHTTPClient. The source lives with the other sources in
+        // Sources/LoadController/SignalSources/OpenADRSource.swift (excluded there) and is compiled here
+        // through the symlink Sources/OpenADRSignals/OpenADRSource.swift.
+        .target(
+            name: "OpenADRSignals",
+            dependencies: [
+                "OpenADR", "LoadController", "DemandResponse", "FlexSupport",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The project's own fake VTN (spec paths and shapes, with real servers' misbehaviours), for tests and
+        // `scripts/fleet-drill`; `flexminer-fakevtn` runs it.
+        .target(
+            name: "FakeVTN",
+            dependencies: [
+                "OpenADR", "FlexSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            path: "Tests/FakeVTN"
+        ),
+        .executableTarget(name: "flexminer-fakevtn", dependencies: ["FakeVTN"]),
         // Replays price series and curtailment events through the same policy, on a virtual clock.
         .target(name: "Simulation", dependencies: ["DemandResponse", "FlexSupport"]),
 
@@ -123,6 +158,7 @@ let package = Package(
             dependencies: [
                 "DemandResponse", "LoadController", "Mining", "MiningKernels", "CPUFeatures", "WorkSources", "NodeRPC",
                 "Chain", "Simulation", "FlexSupport", "SHA256",
+                "OpenADR", "OpenADRSignals",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -212,6 +248,15 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "OpenADRTests",
+            dependencies: [
+                "OpenADR", "OpenADRSignals", "FakeVTN", "LoadController", "DemandResponse", "FlexSupport",
+                "TestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .testTarget(name: "MiningTests", dependencies: ["Mining", "Chain", "SHA256", "MiningKernels", "TestSupport"]),

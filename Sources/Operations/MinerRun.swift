@@ -7,6 +7,7 @@ import Mining
 import MiningKernels
 import NIOPosix
 import NodeRPC
+import OpenADRSignals
 import ServiceLifecycle
 import Synchronization
 import WorkSources
@@ -205,6 +206,15 @@ public final class MinerRun: Sendable {
                 SignalSourceService(
                     spec: spec, controller: controller, token: spec.isLocal ? nil : s.token, group: group, note: note,
                     limits: limits))
+        }
+        if let adr = s.openADR {
+            // OpenADR 3: one more service; it schedules curtailments with the controller, never blocks it.
+            do {
+                add(OpenADRService(source: try OpenADRSource(configuration: adr, controller: controller, note: note)))
+            } catch {
+                engine.stop()
+                throw ConfigError(error.message)
+            }
         }
         if let address = s.http {
             let origin = SignalOrigin(name: "http")

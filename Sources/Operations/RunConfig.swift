@@ -50,6 +50,8 @@ public struct RunConfig: Sendable, Equatable {
     public var logFormat: String?
     public var logLevel: String?
     public var statusLine: Bool?
+    /// `"openadr3"`: the OpenADR 3 VEN's settings (see `OpenADR3Config`).
+    public var openADR3: OpenADR3Config?
 
     public init() {}
 
@@ -57,8 +59,7 @@ public struct RunConfig: Sendable, Equatable {
         "benchmark_work", "template", "rpc", "rpc_cookie", "rpc_user", "rpc_password", "journal", "payout",
         "network", "blocks", "out", "coinbase_message", "signals", "policy", "policy_file", "breakeven",
         "decision_log", "state_file", "start_halted", "allow_remote", "token_file", "threads", "kernel", "priority",
-        "seconds",
-        "http", "log_format", "log_level", "status_line",
+        "seconds", "http", "log_format", "log_level", "status_line", "openadr3",
     ]
 
     /// Reads a configuration file.
@@ -115,6 +116,7 @@ public struct RunConfig: Sendable, Equatable {
         logFormat = try f.oneOf("log_format", ["human", "json"])
         logLevel = try f.oneOf("log_level", ["trace", "debug", "info", "notice", "warning", "error", "critical"])
         statusLine = try f.bool("status_line")
+        openADR3 = try f.fields("openadr3").map { o throws(InputError) in try OpenADR3Config(fields: o) }
     }
 }
 
@@ -123,4 +125,62 @@ public struct ConfigError: Error, Hashable, Sendable, CustomStringConvertible {
     public let message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }
+}
+
+/// `"openadr3": {...}` in the config file, and the `--openadr-*` flags: the same names (flag names with
+/// `_` for `-`, e.g. `"openadr_client_id"`; the short forms without `openadr_` are accepted too). The
+/// VTN's URL is the `openadr3:` entry of `signals`; the secret is only ever read from a file.
+public struct OpenADR3Config: Sendable, Equatable {
+    public var clientID: String?
+    public var secretFile: String?
+    public var program: String?
+    public var ven: String?
+    public var resource: String?
+    public var poll: Double?
+    public var callback: String?
+    public var powerWatts: Double?
+    /// Where the known schedule is kept (default `flexminer-openadr.json`).
+    public var state: String?
+    /// SIMPLE value → curtail level, e.g. `{"0":0,"1":0.5,"2":1,"3":1}`.
+    public var simpleLevels: [Int: Double]?
+
+    public init() {}
+
+    static let names = [
+        "client_id", "secret_file", "program", "ven", "resource", "poll", "callback", "state", "simple_levels",
+    ]
+
+    init(fields f: JSONFields) throws(InputError) {
+        try f.onlyKeys(Self.names.flatMap { [$0, "openadr_\($0)"] } + ["power_watts"])
+        // `??` would rethrow as `any Error`: the long name first, then the short one.
+        func text(_ k: String) throws(InputError) -> String? {
+            if let v = try f.string("openadr_\(k)") { return v }
+            return try f.string(k)
+        }
+        clientID = try text("client_id")
+        secretFile = try text("secret_file")
+        program = try text("program")
+        ven = try text("ven")
+        resource = try text("resource")
+        callback = try text("callback")
+        state = try text("state")
+        poll = try f.number("openadr_poll", in: 1...86_400)
+        if poll == nil { poll = try f.number("poll", in: 1...86_400) }
+        powerWatts = try f.number("power_watts", in: 1...1e9)
+        var map = try f.fields("openadr_simple_levels")
+        if map == nil { map = try f.fields("simple_levels") }
+        if let m = map {
+            var levels: [Int: Double] = [:]
+            for key in m.keys.sorted() {
+                guard let k = Int(key), (0...3).contains(k) else {
+                    throw InputError("field \"\(m.path)\(key)\": SIMPLE values are 0...3")
+                }
+                levels[k] = try m.requiredNumber(key, in: 0...1)
+            }
+            simpleLevels = levels
+        }
+    }
+
+    /// Whether any setting is given.
+    public var isEmpty: Bool { self == OpenADR3Config() }
 }

@@ -117,6 +117,8 @@ struct SignalSourceService: Service {
             note("following signals in \(spec)")
             try? await gracefulShutdown()
             follower.stop()
+        case .openadr3:
+            break  // served by OpenADRService (see MinerRun)
         }
     }
 }

@@ -6,6 +6,8 @@ import Logging
 import Mining
 import MiningKernels
 import NodeRPC
+import OpenADR
+import OpenADRSignals
 
 /// `flexminer run`'s flags as given, before they are merged over the config file: the same keys as
 /// the file (nil: not given), plus the file's path and `--json`.
@@ -53,6 +55,8 @@ public struct RunSettings: Sendable {
     public var logFormat: FlexLogHandler.Format
     public var logLevel: Logger.Level
     public var statusLine: Bool
+    /// The OpenADR 3 VEN, when `--signals` has an `openadr3:` source.
+    public var openADR: OpenADRSource.Configuration? = nil
 
     /// Whether any signal source is configured: without one, nothing can go stale, so the fail-safe is
     /// unarmed (HTTP pause/resume still works).
@@ -178,6 +182,7 @@ public struct RunSettings: Sendable {
         logFormat = (c.logFormat ?? file.logFormat).flatMap(FlexLogHandler.Format.init(rawValue:)) ?? .human
         logLevel = (c.logLevel ?? file.logLevel).flatMap(Logger.Level.init(rawValue:)) ?? .info
         statusLine = c.statusLine ?? file.statusLine ?? (isTerminal && !flags.json)
+        openADR = try Self.openADR(specs: specs, flags: c.openADR3, file: file.openADR3, policy: policy)
     }
 
     /// The shared token from `path`, else from `FLEXMINER_SIGNAL_TOKEN`; at least 16 bytes wherever it
@@ -199,5 +204,54 @@ public struct RunSettings: Sendable {
             throw ConfigError("FLEXMINER_SIGNAL_TOKEN: the token must be at least \(minimum) characters")
         }
         return t
+    }
+}
+
+extension RunSettings {
+    /// The OpenADR 3 source's settings: each `--openadr-*` flag over the file's `"openadr3"` key.
+    /// - Throws: `ConfigError` naming the flag.
+    static func openADR(specs: [SignalSourceSpec], flags: OpenADR3Config?, file: OpenADR3Config?, policy: PolicyFile)
+        throws(ConfigError) -> OpenADRSource.Configuration?
+    {
+        let urls = specs.compactMap { spec -> String? in
+            if case .openadr3(let url) = spec { return url }
+            return nil
+        }
+        let f = flags ?? OpenADR3Config()
+        let g = file ?? OpenADR3Config()
+        guard let url = urls.first else {
+            if !f.isEmpty {
+                throw ConfigError("--openadr-*: give the VTN as --signals openadr3:http[s]://HOST/BASE_PATH")
+            }
+            return nil
+        }
+        guard urls.count == 1 else { throw ConfigError("--signals: one openadr3: source at most") }
+        var c = OpenADRSource.Configuration(baseURL: url)
+        let clientID = f.clientID ?? g.clientID
+        let secretFile = f.secretFile ?? g.secretFile
+        switch (clientID, secretFile) {
+        case (let id?, let path?): c.credentials = OpenADRCredentials(clientID: id, secretFile: path)
+        case (nil, nil): break
+        default: throw ConfigError("--openadr-client-id and --openadr-secret-file go together")
+        }
+        c.program = f.program ?? g.program
+        c.venName = f.ven ?? g.ven
+        c.resourceName = f.resource ?? g.resource
+        if let poll = f.poll ?? g.poll {
+            guard poll >= 1 && poll <= 86_400 else { throw ConfigError("--openadr-poll must be 1...86400 seconds") }
+            c.pollSeconds = poll
+        }
+        if let text = f.callback ?? g.callback {
+            do { c.callback = try HostPort(text) } catch {
+                throw ConfigError("--openadr-callback \(text): \(error.message)")
+            }
+        }
+        c.powerWatts = f.powerWatts ?? g.powerWatts ?? policy.powerWatts
+        if let w = c.powerWatts, !(w > 0 && w <= 1e9) { throw ConfigError("--power-watts must be positive") }
+        c.statePath = f.state ?? g.state ?? "flexminer-openadr.json"
+        if let levels = f.simpleLevels ?? g.simpleLevels {
+            c.simpleLevels = OpenADRPlanner.defaultSimpleLevels.merging(levels) { _, new in new }
+        }
+        return c
     }
 }

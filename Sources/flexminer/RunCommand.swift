@@ -58,7 +58,9 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("signals"), parsing: .upToNextOption,
-        help: "Signal sources: unix:PATH, tcp:HOST:PORT, file:PATH (none: mine at full capacity, fail-safe unarmed).")
+        help:
+            "Signal sources: unix:PATH, tcp:HOST:PORT, file:PATH, openadr3:URL (none: mine at full capacity, fail-safe unarmed)."
+    )
     var signals: [String] = []
 
     @Option(help: "Policy file (JSON): power, break-even or hashprice, hysteresis, dwell, hard price, ramp, fail-safe.")
@@ -112,6 +114,8 @@ struct RunCommand: AsyncParsableCommand {
 
     @Flag(help: "Print the summary as one JSON object.")
     var json = false
+
+    @OptionGroup(title: "OpenADR 3 (with --signals openadr3:URL)") var openADR: OpenADROptions
 
     func run() async throws {
         let settings: RunSettings
@@ -186,6 +190,7 @@ struct RunCommand: AsyncParsableCommand {
         v.logFormat = logFormat?.rawValue
         v.logLevel = logLevel?.rawValue
         v.statusLine = statusLine
+        v.openADR3 = openADR.config
         f.values = v
         return f
     }

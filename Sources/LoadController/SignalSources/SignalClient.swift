@@ -49,8 +49,8 @@ public final class SignalClient {
             }
             var one: Int32 = 1
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-        case .file:
-            throw SignalError("\(spec): a file source takes lines by appending; use SignalClient.append")
+        case .file, .openadr3:
+            throw SignalError("\(spec): not a socket source (a file takes lines by appending: SignalClient.append)")
         }
         var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - timeout.rounded(.down)) * 1e6))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))

@@ -6,6 +6,8 @@ public enum SignalSourceSpec: Sendable, Hashable, CustomStringConvertible {
     case unix(path: String)
     case tcp(host: String, port: Int)
     case file(path: String)
+    /// An OpenADR 3 VTN (`openadr3:http[s]://HOST[:PORT]/BASE_PATH`), read by `OpenADRSource`.
+    case openadr3(url: String)
 
     /// Parses `unix:PATH`, `tcp:HOST:PORT` (IPv6 as `tcp:[::1]:PORT`) or `file:PATH`.
     /// - Throws: `SignalError` naming the source text and what is wrong with it.
@@ -29,8 +31,16 @@ public enum SignalSourceSpec: Sendable, Hashable, CustomStringConvertible {
             } catch {
                 throw SignalError("signal source \(text): \(error.message) (expected tcp:HOST:PORT)")
             }
+        } else if text.hasPrefix("openadr3:") {
+            let url = String(text.dropFirst(9))
+            guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
+                throw SignalError("signal source \(text): expected openadr3:http[s]://HOST[:PORT]/BASE_PATH")
+            }
+            self = .openadr3(url: url)
         } else {
-            throw SignalError("signal source \(text): expected unix:PATH, tcp:HOST:PORT or file:PATH")
+            throw SignalError(
+                "signal source \(text): expected unix:PATH, tcp:HOST:PORT, file:PATH or openadr3:http[s]://HOST/BASE_PATH"
+            )
         }
     }
 
@@ -39,6 +49,7 @@ public enum SignalSourceSpec: Sendable, Hashable, CustomStringConvertible {
         case .unix(let p): "unix:\(p)"
         case .file(let p): "file:\(p)"
         case .tcp(let h, let port): "tcp:\(HostPort(host: h, port: port))"
+        case .openadr3(let url): "openadr3:\(url)"
         }
     }
 
@@ -46,6 +57,8 @@ public enum SignalSourceSpec: Sendable, Hashable, CustomStringConvertible {
     public var isLocal: Bool {
         switch self {
         case .unix, .file: true
+        // An outbound client: it listens nowhere, and its callback checks a bearer token of its own.
+        case .openadr3: true
         case .tcp(let host, _): Loopback.contains(host: host)
         }
     }

@@ -1,0 +1,49 @@
+import FlexSupport
+import Foundation
+
+/// What went wrong talking to a VTN. Messages name the request and, for a malformed reply, the field;
+/// they never contain the client secret or a token.
+public struct OpenADRError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// What callers branch on.
+    public enum Kind: String, Sendable, Hashable {
+        /// HTTP 401/403 after a fresh token: the credentials are refused.
+        case unauthorized
+        /// Could not connect, the connection dropped, or the request timed out.
+        case connection
+        /// The VTN answered with an HTTP error status.
+        case http
+        /// The reply is not what OpenADR 3 says (the message names the field).
+        case malformed
+        /// The settings cannot work (no such program, an unreadable secret file).
+        case configuration
+    }
+
+    public let kind: Kind
+    public let message: String
+    /// The HTTP status, for `.http` and `.unauthorized`.
+    public let status: Int?
+
+    public init(_ kind: Kind, _ message: String, status: Int? = nil) {
+        self.kind = kind
+        self.message = message
+        self.status = status
+    }
+
+    public var description: String { message }
+
+    /// Whether trying again later can help (a VTN that is down, overloaded or restarting).
+    public var isTransient: Bool {
+        switch kind {
+        case .connection: true
+        case .http: (status ?? 500) >= 500 || status == 429 || status == 404
+        case .unauthorized, .malformed, .configuration: false
+        }
+    }
+}
+
+extension InputError {
+    /// The same message as an OpenADR reply error, naming the request it came from.
+    func openADR(_ request: String) -> OpenADRError {
+        OpenADRError(.malformed, "\(request): \(message)")
+    }
+}

@@ -1,0 +1,1 @@
+../LoadController/SignalSources/OpenADRSource.swift

@@ -241,7 +241,7 @@ let package = Package(
             name: "StratumTests",
             dependencies: [
                 "Stratum", "WorkSources", "Chain", "Mining", "MiningKernels", "SHA256", "OpenSSLSHA256", "FlexSupport",
-                "LoadController", "DemandResponse", "StratumTestPool", "TestSupport",
+                "LoadController", "DemandResponse", "Operations", "StratumTestPool", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -8,6 +8,7 @@ import MiningKernels
 import NIOPosix
 import NodeRPC
 import ServiceLifecycle
+import Stratum
 import Synchronization
 import WorkSources
 
@@ -88,7 +89,7 @@ public final class MinerRun: Sendable {
                 version: version, kernel: s.kernel.description, kernelReason: nil, threads: s.threads,
                 engine: engine.snapshot(), controller: controller.status, blocks: blockCounts.withLock { $0 },
                 workKind: work.kind, workOrigin: work.origin, workError: workError.withLock { $0 },
-                uptimeSeconds: (ContinuousClock.now - started).seconds)
+                uptimeSeconds: (ContinuousClock.now - started).seconds, pool: (work as? any ShareSource)?.poolStatus)
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
@@ -116,6 +117,7 @@ public final class MinerRun: Sendable {
             Periodic(every: .milliseconds(100)) { n in
                 controller.tick()
                 if n % 10 == 0 { metrics.update(engine: engine.snapshot(), status: controller.status) }
+                if n % 10 == 0, let pool = (work as? any ShareSource)?.poolStatus { metrics.pool(pool) }
             })
         add(
             WorkService(source: work, engine: engine, logger: logger) { [self] block in
@@ -141,6 +143,7 @@ public final class MinerRun: Sendable {
                         status: { report().json },
                         metrics: {
                             metrics.update(engine: engine.snapshot(), status: controller.status)
+                            if let pool = (work as? any ShareSource)?.poolStatus { metrics.pool(pool) }
                             return metrics.render()
                         },
                         signal: { line in
@@ -191,6 +194,17 @@ public final class MinerRun: Sendable {
             options.blocks = s.blocks ?? Int.max
             options.coinbaseMessage = Array(s.coinbaseMessage.utf8)
             return NodeWork(client: client, journal: BlockJournal(path: s.journal), options: options, logger: logger)
+        case .pool(let urls, let user, let password):
+            var options = PoolWork.Options(pools: [], user: user)
+            do { options.pools = try urls.map { u throws(StratumError) in try StratumURL(u) } } catch {
+                throw ConfigError("--pool \(error.message)")
+            }
+            options.password = password
+            options.userAgent = "flexminer/\(version)"
+            options.blocks = s.blocks
+            options.suggestDifficulty = s.suggestDifficulty
+            options.allowRedirect = s.allowRedirect
+            return PoolWork(options: options, logger: logger)
         }
     }
 

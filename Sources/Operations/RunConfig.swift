@@ -48,6 +48,10 @@ public struct RunConfig: Sendable, Equatable {
     public var logFormat: String?
     public var logLevel: String?
     public var statusLine: Bool?
+    /// `"pool"`: stratum+tcp URLs, tried in order; with `"user"` and `"password"`.
+    public var pool: [String]?
+    public var user: String?
+    public var password: String?
 
     public init() {}
 
@@ -55,7 +59,7 @@ public struct RunConfig: Sendable, Equatable {
         "benchmark_work", "template", "rpc", "rpc_cookie", "rpc_user", "rpc_password", "journal", "payout",
         "network", "blocks", "out", "coinbase_message", "signals", "policy", "policy_file", "breakeven",
         "decision_log", "start_halted", "allow_remote", "token_file", "threads", "kernel", "priority", "seconds",
-        "http", "log_format", "log_level", "status_line",
+        "http", "log_format", "log_level", "status_line", "pool", "user", "password",
     ]
 
     /// Reads a configuration file.
@@ -111,6 +115,9 @@ public struct RunConfig: Sendable, Equatable {
         logFormat = try f.oneOf("log_format", ["human", "json"])
         logLevel = try f.oneOf("log_level", ["trace", "debug", "info", "notice", "warning", "error", "critical"])
         statusLine = try f.bool("status_line")
+        pool = try f.strings("pool")
+        user = try f.string("user")
+        password = try f.string("password")
     }
 }
 

@@ -40,6 +40,9 @@ public struct StatusReport: Sendable {
     /// Why the work source stopped for good, if it did (the workers are then halted).
     public var workError: String?
     public var uptimeSeconds: Double
+    /// The pool, when mining for one: URL, connected, difficulty, shares by result and reason, last share
+    /// time, failovers.
+    public var pool: PoolStatus? = nil
 
     /// The state in one word: "fail-safe", "curtailed", "halted" (by price or pause), "partial"
     /// (throttled) or "mining".
@@ -74,6 +77,7 @@ public struct StatusReport: Sendable {
         object["breakeven_usd_per_mwh"] = st.breakEven ?? NSNull()
         object["last_halt_latency_ms"] = st.lastHaltLatency.map(\.milliseconds) ?? NSNull()
         object["last_resume_latency_ms"] = st.lastResumeLatency.map(\.milliseconds) ?? NSNull()
+        if let pool { object["pool"] = pool.json }
         return JSONLine.encode(object)
     }
 

@@ -77,6 +77,10 @@ public final class TestPool: Sendable {
     struct State: Sendable {
         var jobs: [String: Job] = [:]
         var staleBefore = 0
+        /// Jobs before the latest clean one stay valid this long after it was sent: a share already on
+        /// the wire when the clean notify went out is not the miner's fault (many pools allow for it).
+        var previousStaleBefore = 0
+        var cleanSentAt = ContinuousClock.now
         var jobCounter = 0
         var latest: Job?
         var difficulty: Double
@@ -183,7 +187,11 @@ public final class TestPool: Sendable {
             let changed = d != s.difficulty
             s.difficulty = d
             let job = makeJob(number: s.jobCounter, clean: clean || s.jobCounter == 1, difficulty: d)
-            if job.clean { s.staleBefore = s.jobCounter }
+            if job.clean {
+                s.previousStaleBefore = s.staleBefore
+                s.staleBefore = s.jobCounter
+                s.cleanSentAt = .now
+            }
             s.jobs[job.id] = job
             if s.jobs.count > 200, let oldest = s.jobs.keys.min(by: { Int($0, radix: 16)! < Int($1, radix: 16)! }) {
                 s.jobs[oldest] = nil
@@ -366,7 +374,12 @@ public final class TestPool: Sendable {
         guard s.count == p.count, p.count == 5 || p.count == 6 else { return "bad params" }
         let (user, jobID, en2Hex, ntimeHex, nonceHex) = (s[0], s[1], s[2], s[3], s[4])
         guard let job = state.withLock({ $0.jobs[jobID] }) else { return "Job not found" }
-        if state.withLock({ Int(jobID, radix: 16)! < $0.staleBefore }) { return "Stale" }
+        let stale = state.withLock { s in
+            let n = Int(jobID, radix: 16)!
+            let limit = ContinuousClock.now - s.cleanSentAt < .milliseconds(500) ? s.previousStaleBefore : s.staleBefore
+            return n < limit
+        }
+        if stale { return "Stale" }
         guard let en2 = unhex(en2Hex), en2.count == config.extranonce2Size else { return "Invalid extranonce2 size" }
         guard ntimeHex == word(job.time) else { return "ntime out of range" }
         guard let nonce = UInt32(nonceHex, radix: 16), nonceHex.count == 8 else { return "Invalid nonce" }

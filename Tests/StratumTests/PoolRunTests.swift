@@ -102,7 +102,9 @@ struct PoolRunTests {
         #expect(try httpRequest(port: port, "POST", "/resume").contains("\"halted\":false"))
         let after = pool.stats.accepted.count
         #expect(await waitFor(30) { pool.stats.accepted.count > after })
-        _ = try await run.value
+        let summary = decode(try await run.value.json)
+        #expect((summary["shares_accepted"] as? Int ?? 0) >= 2)
+        #expect((summary["pool"] as? [String: Any])?["url"] as? String == "stratum+tcp://127.0.0.1:\(pool.port)")
         await pool.stop()
         #expect(pool.stats.rejected.isEmpty)
         #expect(!sink.lines.contains { $0.contains("pool-secret-password") })

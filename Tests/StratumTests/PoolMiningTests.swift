@@ -79,7 +79,11 @@ func testPool(_ configure: (inout TestPool.Config) -> Void = { _ in }) async thr
     @Test func sharesAcceptedWithRolledVersionsAndDifficultyChanges() async throws {
         let pool = try await testPool()
         let rig = try PoolRig(pools: [pool.port])
-        let enough = await waitFor(60) { pool.stats.accepted.count >= 10 }
+        // Enough shares, over jobs of both difficulties (a fast machine finds ten on the first job).
+        let enough = await waitFor(60) {
+            let accepted = pool.stats.accepted
+            return accepted.count >= 10 && Set(accepted.map(\.difficulty)).count == 2
+        }
         await rig.stop()
         await pool.stop()
         let stats = pool.stats

@@ -33,7 +33,9 @@ final class PoolRig: Sendable {
     let record = RigRecord()
     var shares: [PoolShare] { record.shares.withLock { $0 } }
 
-    init(pools: [Int], configure: (inout PoolWork.Options) -> Void = { _ in }) throws {
+    init(
+        pools: [Int], priority: WorkerPriority = .normal, configure: (inout PoolWork.Options) -> Void = { _ in }
+    ) throws {
         var o = PoolWork.Options(pools: pools.map { StratumURL(host: "127.0.0.1", port: $0) }, user: "bcrt1qtest.rig1")
         o.password = "pool-secret-password"
         o.userAgent = "flexminer/test"
@@ -44,7 +46,7 @@ final class PoolRig: Sendable {
         var logger = Logger(label: "pool-test")
         logger.logLevel = .warning
         let work = PoolWork(options: o, logger: logger)
-        let engine = try MiningEngine(threads: 2, priority: .normal, source: work.jobSource)
+        let engine = try MiningEngine(threads: 2, priority: priority, source: work.jobSource)
         self.work = work
         self.engine = engine
         let record = self.record

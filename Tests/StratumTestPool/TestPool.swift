@@ -30,6 +30,8 @@ public final class TestPool: Sendable {
         public var branchLength = 2
         /// Where accepted shares go, one JSON line each (for scripts).
         public var sharesFile: String?
+        /// Accept connections and read, but never send anything (a pool that hangs).
+        public var silent = false
         public init() {}
     }
 
@@ -232,6 +234,7 @@ public final class TestPool: Sendable {
     }
 
     func broadcast(_ text: String) {
+        guard !config.silent else { return }
         for ch in state.withLock({ Array($0.channels.values) }) { write(ch, text) }
     }
 
@@ -283,6 +286,7 @@ public final class TestPool: Sendable {
     }
 
     func handle(_ text: String, connection c: Connection) -> [String] {
+        guard !config.silent else { return [] }
         guard let o = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] else { return [] }
         let id = o["id"] ?? NSNull()
         let params = o["params"] as? [Any] ?? []

@@ -86,6 +86,9 @@ func testPool(_ configure: (inout TestPool.Config) -> Void = { _ in }) async thr
             let accepted = pool.stats.accepted
             return accepted.count >= 10 && Set(accepted.map(\.difficulty)).count == 2
         }
+        // Stop hashing, and let the verdicts in flight arrive before comparing records.
+        rig.engine.halt()
+        _ = await waitFor(5) { rig.accepted == pool.stats.accepted.count }
         await rig.stop()
         await pool.stop()
         let stats = pool.stats
@@ -127,6 +130,24 @@ func testPool(_ configure: (inout TestPool.Config) -> Void = { _ in }) async thr
         await backup.stop()
         #expect(primary.stats.rejected.isEmpty && backup.stats.rejected.isEmpty)
         #expect(rig.work.poolStatus.failovers >= 2)
+    }
+
+    /// A pool that accepts the connection and then says nothing is dead after the idle timeout (90 s in
+    /// production, shortened here); the miner moves on to the next pool.
+    @Test func silentPoolTimesOutAndFailsOver() async throws {
+        let silent = try await testPool { $0.silent = true }
+        let backup = try await testPool()
+        let rig = try PoolRig(pools: [silent.port, backup.port]) {
+            $0.idleTimeout = .milliseconds(500)
+            $0.primaryRetry = .seconds(600)
+        }
+        #expect(await waitFor(30) { backup.stats.accepted.count >= 2 })
+        await rig.stop()
+        await silent.stop()
+        await backup.stop()
+        #expect(silent.stats.connections >= 1)
+        #expect(rig.work.poolStatus.failovers >= 1)
+        #expect(backup.stats.rejected.isEmpty)
     }
 
     @Test func reconnectRequestResumesTheSession() async throws {

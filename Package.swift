@@ -89,13 +89,26 @@ let package = Package(
             ]
         ),
 
+        // Wire client only: stratum v1 to pools (newline-delimited JSON-RPC over TCP on SwiftNIO).
+        .target(
+            name: "Stratum",
+            dependencies: [
+                "SHA256", "FlexSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+
         // Where jobs come from: the WorkSource protocol and one file per source (benchmark work, a template
-        // file, a node over RPC, a single header). A new source (a pool) is one more file here.
+        // file, a node over RPC, a pool over stratum, a single header).
         .target(
             name: "WorkSources",
             dependencies: [
-                "Mining", "Chain", "SHA256", "NodeRPC", "FlexSupport",
+                "Mining", "Chain", "SHA256", "NodeRPC", "Stratum", "FlexSupport",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
 
@@ -157,7 +170,7 @@ let package = Package(
             name: "Operations",
             dependencies: [
                 "DemandResponse", "LoadController", "Mining", "MiningKernels", "CPUFeatures", "WorkSources", "NodeRPC",
-                "Chain", "Simulation", "FlexSupport", "SHA256",
+                "Chain", "Simulation", "FlexSupport", "SHA256", "Stratum",
                 "OpenADR", "OpenADRSignals",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -205,6 +218,7 @@ let package = Package(
             dependencies: [
                 "SHA256", "MiningKernels", "CPUFeatures", "OpenSSLSHA256", "KernelBench", "Chain", "Mining", "NodeRPC",
                 "WorkSources", "DemandResponse", "LoadController", "Simulation", "Operations", "Demo", "FlexSupport",
+                "Stratum",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -260,6 +274,29 @@ let package = Package(
             ]
         ),
         .testTarget(name: "MiningTests", dependencies: ["Mining", "Chain", "SHA256", "MiningKernels", "TestSupport"]),
+        // A stratum v1 pool of the project's own for tests and scripts/test: SwiftNIO, and share checks with
+        // its own coinbase/merkle code and OpenSSL, never with the modules under test.
+        .target(
+            name: "StratumTestPool",
+            dependencies: [
+                "OpenSSLSHA256",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Tests/StratumTestPool"
+        ),
+        .executableTarget(
+            name: "flexminer-testpool", dependencies: ["StratumTestPool"], path: "Tests/flexminer-testpool"),
+        .testTarget(
+            name: "StratumTests",
+            dependencies: [
+                "Stratum", "WorkSources", "Chain", "Mining", "MiningKernels", "SHA256", "OpenSSLSHA256", "FlexSupport",
+                "LoadController", "DemandResponse", "Operations", "StratumTestPool", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "MiningKernelsTests",
             dependencies: [

@@ -19,6 +19,10 @@ import WorkSources
 /// | `flexminer_halt_latency_seconds`, `flexminer_resume_latency_seconds` | histogram |
 /// | `flexminer_signal_messages_total{source,result="ok"/"error"}` | counter |
 /// | `flexminer_decision_log_errors_total`, `flexminer_decision_log_dropped_total` | counter |
+/// | `flexminer_pool_connected` (0/1), `flexminer_pool_difficulty`, `flexminer_pool_info{url}` | gauge |
+/// | `flexminer_pool_shares_total{result="accepted"/"rejected"/"stale"}`, `flexminer_pool_share_reasons_total{reason}` | counter |
+/// | `flexminer_pool_failovers_total` | counter |
+/// | `flexminer_pool_last_share_timestamp_seconds` | gauge |
 public final class MinerMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     private let factory: PrometheusMetricsFactory
@@ -36,6 +40,8 @@ public final class MinerMetrics: Sendable {
     private let logDropped: CoreMetrics.Counter
     private let countedLogErrors = Atomic<Int>(0)
     private let countedLogDropped = Atomic<Int>(0)
+    /// Pool counts already added to the counters (the pool reports running totals).
+    private let countedPool = Mutex<[String: Int]>([:])
 
     public init() {
         registry = PrometheusCollectorRegistry()
@@ -118,6 +124,33 @@ public final class MinerMetrics: Sendable {
         if errors > e { logErrors.increment(by: Int64(errors - e)) }
         let d = countedLogDropped.exchange(dropped, ordering: .relaxed)
         if dropped > d { logDropped.increment(by: Int64(dropped - d)) }
+    }
+
+    /// Brings the pool's gauges and counters up to date from its running totals.
+    public func pool(_ p: PoolStatus) {
+        func gauge(_ label: String, _ value: Double, _ dims: [(String, String)] = []) {
+            CoreMetrics.Gauge(label: label, dimensions: dims, factory: factory).record(value)
+        }
+        gauge("flexminer_pool_connected", p.connected ? 1 : 0)
+        gauge("flexminer_pool_difficulty", p.difficulty ?? .nan)
+        gauge("flexminer_pool_info", 1, [("url", p.url)])
+        gauge("flexminer_pool_last_share_timestamp_seconds", p.lastShareTime?.timeIntervalSince1970 ?? .nan)
+        var totals: [(String, [(String, String)], Int)] = [
+            ("flexminer_pool_shares_total", [("result", "accepted")], p.accepted),
+            ("flexminer_pool_shares_total", [("result", "rejected")], p.rejected),
+            ("flexminer_pool_shares_total", [("result", "stale")], p.stale),
+            ("flexminer_pool_failovers_total", [], p.failovers),
+        ]
+        for (reason, n) in p.reasons { totals.append(("flexminer_pool_share_reasons_total", [("reason", reason)], n)) }
+        for (label, dims, total) in totals {
+            let key = label + dims.map { "|\($0.1)" }.joined()
+            let delta = countedPool.withLock { c in
+                defer { c[key] = Swift.max(c[key] ?? 0, total) }
+                return total - (c[key] ?? 0)
+            }
+            let counter = CoreMetrics.Counter(label: label, dimensions: dims, factory: factory)
+            if delta > 0 { counter.increment(by: Int64(delta)) }
+        }
     }
 
     /// The registry in Prometheus text format (version 0.0.4).

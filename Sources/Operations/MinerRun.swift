@@ -9,6 +9,7 @@ import NIOPosix
 import NodeRPC
 import OpenADRSignals
 import ServiceLifecycle
+import Stratum
 import Synchronization
 import WorkSources
 
@@ -135,6 +136,7 @@ public final class MinerRun: Sendable {
             (r.energyKWh, r.energyCostUSD) = energy.withLock { ($0.kwh, $0.usd) }
             r.decisionsTotal = decisions.total
             r.signalSources = sourceHealth.report(configured: s.signalTexts + (s.http == nil ? [] : ["http"]))
+            r.pool = (work as? any ShareSource)?.poolStatus
             return r
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -180,6 +182,8 @@ public final class MinerRun: Sendable {
                         $0.usd += kwh / 1000 * (r.controller.price ?? 0)
                     }
                 }
+                if n % 10 == 0 { metrics.update(engine: engine.snapshot(), status: controller.status) }
+                if n % 10 == 0, let pool = (work as? any ShareSource)?.poolStatus { metrics.pool(pool) }
             })
         add(
             WorkService(source: work, engine: engine, logger: logger) { [self] block in
@@ -231,6 +235,7 @@ public final class MinerRun: Sendable {
                             if let fileLog {
                                 metrics.updateDecisionLog(errors: fileLog.errors, dropped: fileLog.dropped)
                             }
+                            if let pool = (work as? any ShareSource)?.poolStatus { metrics.pool(pool) }
                             return metrics.render()
                         },
                         signal: { line in
@@ -281,6 +286,17 @@ public final class MinerRun: Sendable {
             options.blocks = s.blocks ?? Int.max
             options.coinbaseMessage = Array(s.coinbaseMessage.utf8)
             return NodeWork(client: client, journal: BlockJournal(path: s.journal), options: options, logger: logger)
+        case .pool(let urls, let user, let password):
+            var options = PoolWork.Options(pools: [], user: user)
+            do { options.pools = try urls.map { u throws(StratumError) in try StratumURL(u) } } catch {
+                throw ConfigError("--pool \(error.message)")
+            }
+            options.password = password
+            options.userAgent = "flexminer/\(version)"
+            options.blocks = s.blocks
+            options.suggestDifficulty = s.suggestDifficulty
+            options.allowRedirect = s.allowRedirect
+            return PoolWork(options: options, logger: logger)
         }
     }
 

@@ -52,6 +52,10 @@ public struct RunConfig: Sendable, Equatable {
     public var statusLine: Bool?
     /// `"openadr3"`: the OpenADR 3 VEN's settings (see `OpenADR3Config`).
     public var openADR3: OpenADR3Config?
+    /// `"pool"`: stratum+tcp URLs, tried in order; with `"user"` and `"password"`.
+    public var pool: [String]?
+    public var user: String?
+    public var password: String?
 
     public init() {}
 
@@ -59,7 +63,7 @@ public struct RunConfig: Sendable, Equatable {
         "benchmark_work", "template", "rpc", "rpc_cookie", "rpc_user", "rpc_password", "journal", "payout",
         "network", "blocks", "out", "coinbase_message", "signals", "policy", "policy_file", "breakeven",
         "decision_log", "state_file", "start_halted", "allow_remote", "token_file", "threads", "kernel", "priority",
-        "seconds", "http", "log_format", "log_level", "status_line", "openadr3",
+        "seconds", "http", "log_format", "log_level", "status_line", "openadr3", "pool", "user", "password",
     ]
 
     /// Reads a configuration file.
@@ -117,6 +121,9 @@ public struct RunConfig: Sendable, Equatable {
         logLevel = try f.oneOf("log_level", ["trace", "debug", "info", "notice", "warning", "error", "critical"])
         statusLine = try f.bool("status_line")
         openADR3 = try f.fields("openadr3").map { o throws(InputError) in try OpenADR3Config(fields: o) }
+        pool = try f.strings("pool")
+        user = try f.string("user")
+        password = try f.string("password")
     }
 }
 

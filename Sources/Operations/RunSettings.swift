@@ -17,6 +17,9 @@ public struct RunFlags: Sendable {
     public var values = RunConfig()
     /// `--json`: the summary is printed as JSON (and the status line is off unless asked for).
     public var json = false
+    /// With `--pool`: `--suggest-difficulty` and `--allow-redirect` (flags only).
+    public var suggestDifficulty: Double?
+    public var allowRedirect = false
 
     public init() {}
 }
@@ -29,6 +32,8 @@ public struct RunSettings: Sendable {
         case benchmark
         case template(path: String)
         case node(url: String, credentials: NodeCredentials)
+        /// Stratum v1 pools, tried in order; the password is never logged.
+        case pool(urls: [String], user: String, password: String)
     }
 
     public var work: Work
@@ -57,6 +62,9 @@ public struct RunSettings: Sendable {
     public var statusLine: Bool
     /// The OpenADR 3 VEN, when `--signals` has an `openadr3:` source.
     public var openADR: OpenADRSource.Configuration? = nil
+    /// With `--pool`: the difficulty to suggest, and whether `client.reconnect` may move to another host.
+    public var suggestDifficulty: Double?
+    public var allowRedirect = false
 
     /// Whether any signal source is configured: without one, nothing can go stale, so the fail-safe is
     /// unarmed (HTTP pause/resume still works).
@@ -84,13 +92,14 @@ public struct RunSettings: Sendable {
     ) throws(ConfigError) {
         let c = flags.values
         // Work: a flag for one source replaces the file's choice entirely.
-        let flagWork = c.benchmarkWork == true || c.template != nil || c.rpc != nil
+        let flagWork = c.benchmarkWork == true || c.template != nil || c.rpc != nil || c.pool != nil
         let benchmark = flagWork ? c.benchmarkWork == true : file.benchmarkWork == true
         let template = flagWork ? c.template : file.template
         let rpc = flagWork ? c.rpc : file.rpc
-        guard [benchmark, template != nil, rpc != nil].filter({ $0 }).count == 1 else {
+        let pools = flagWork ? c.pool : file.pool
+        guard [benchmark, template != nil, rpc != nil, pools != nil].filter({ $0 }).count == 1 else {
             throw ConfigError(
-                "give exactly one work source: --benchmark-work, --template or --rpc (or benchmark_work/template/rpc in --config)"
+                "give exactly one work source: --benchmark-work, --template, --rpc or --pool (or benchmark_work/template/rpc/pool in --config)"
             )
         }
         payout = c.payout ?? file.payout
@@ -113,6 +122,10 @@ public struct RunSettings: Sendable {
             default: throw ConfigError("give --rpc-cookie PATH, or --rpc-user and --rpc-password")
             }
             work = .node(url: url, credentials: credentials)
+        } else if let pools {
+            guard !pools.isEmpty else { throw ConfigError("--pool: give at least one stratum+tcp://HOST:PORT") }
+            guard let user = c.user ?? file.user, !user.isEmpty else { throw ConfigError("--pool needs --user NAME") }
+            work = .pool(urls: pools, user: user, password: c.password ?? file.password ?? "x")
         } else {
             work = .benchmark
         }
@@ -183,6 +196,8 @@ public struct RunSettings: Sendable {
         logLevel = (c.logLevel ?? file.logLevel).flatMap(Logger.Level.init(rawValue:)) ?? .info
         statusLine = c.statusLine ?? file.statusLine ?? (isTerminal && !flags.json)
         openADR = try Self.openADR(specs: specs, flags: c.openADR3, file: file.openADR3, policy: policy)
+        suggestDifficulty = flags.suggestDifficulty
+        allowRedirect = flags.allowRedirect
     }
 
     /// The shared token from `path`, else from `FLEXMINER_SIGNAL_TOKEN`; at least 16 bytes wherever it

@@ -58,6 +58,9 @@ public struct StatusReport: Sendable {
     public var decisionLogDropped: Int? = nil
     /// State-file writes that failed (nil without `--state-file`).
     public var stateFileErrors: Int? = nil
+    /// The pool, when mining for one: URL, connected, difficulty, shares by result and reason, last share
+    /// time, failovers.
+    public var pool: PoolStatus? = nil
 
     /// The state in one word: "fail-safe", "curtailed", "halted" (by price or pause), "partial"
     /// (throttled) or "mining".
@@ -113,6 +116,7 @@ public struct StatusReport: Sendable {
         object["decision_log_errors"] = decisionLogErrors ?? NSNull()
         object["decision_log_dropped"] = decisionLogDropped ?? NSNull()
         object["state_file_errors"] = stateFileErrors ?? NSNull()
+        if let pool { object["pool"] = pool.json }
         return JSONLine.encode(object)
     }
 
@@ -137,7 +141,7 @@ public struct RunSummary: Sendable {
         let signalsOK = r.controller.messages.values.reduce(0) { $0 + ($1["ok"] ?? 0) }
         let signalsError = r.controller.messages.values.reduce(0) { $0 + ($1["error"] ?? 0) }
         let hashes = r.engine.totalHashes
-        json = JSONLine.encode([
+        var summary: [String: Any] = [
             "seconds": elapsed, "hashes": Int(clamping: hashes), "hash_rate": Double(hashes) / elapsed,
             "threads": r.threads, "kernel": r.kernel, "halts": h.count, "resumes": s.count,
             "halt_latency_ms_p50": h.p50.milliseconds, "halt_latency_ms_p99": h.p99.milliseconds,
@@ -145,7 +149,14 @@ public struct RunSummary: Sendable {
             "resume_latency_ms_p99": s.p99.milliseconds, "capacity": r.controller.capacity,
             "signals_ok": signalsOK, "signals_error": signalsError, "blocks": r.blocks.found, "state": r.state,
             "work_error": r.workError ?? NSNull(),
-        ])
+        ]
+        if let pool = r.pool {
+            summary["pool"] = pool.json
+            summary["shares_accepted"] = pool.accepted
+            summary["shares_rejected"] = pool.rejected
+            summary["shares_stale"] = pool.stale
+        }
+        json = JSONLine.encode(summary)
         text = String(
             format: "ran %.1f s: %llu hashes (%.2f MH/s), %d halts (p50 %.3f ms, p99 %.3f ms), %d signals (%d refused)",
             elapsed, hashes, Double(hashes) / elapsed / 1e6, h.count, h.p50.milliseconds, h.p99.milliseconds, signalsOK,

@@ -2,6 +2,7 @@ import ArgumentParser
 import Chain
 import FlexSupport
 import Foundation
+import Logging
 import Mining
 import MiningKernels
 import NodeRPC
@@ -12,13 +13,14 @@ import WorkSources
 struct MineCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mine",
-        abstract: "Mine a block template file, or search one block header's nonces.",
+        abstract: "Mine a block template file, a node, a stratum pool, or search one block header's nonces.",
         discussion: """
             With --template: builds the coinbase (BIP34 height, rolled extranonce, optional message) paying \
             --payout, mines --blocks blocks (each with its own extranonce), writes each block's hex to --out \
             (fsync'd) and prints one line per block. With --header: the header's own nonce field is ignored; \
             the search covers --first-nonce ..< --first-nonce + --count and exits 0 with the solution, or 1 \
-            when the range (and any --roll-time) is exhausted.
+            when the range (and any --roll-time) is exhausted. With --pool: shares to the pools (tried in order) \
+            until --blocks, --shares or --seconds; one line per share with the pool's verdict, then a summary.
             """
     )
 
@@ -39,8 +41,16 @@ struct MineCommand: AsyncParsableCommand {
     @Option(help: "Network of the payout address when the template does not imply one: main, test, signet, regtest.")
     var network: String?
 
-    @Option(help: "Blocks to mine from the template.")
-    var blocks: Int = 1
+    @Option(help: "Blocks to mine from the template (default 1), or with --pool: stop after N blocks.")
+    var blocks: Int?
+
+    @OptionGroup var pool: PoolOptions
+
+    @Option(help: "With --pool: stop after N shares got the pool's verdict.")
+    var shares: Int?
+
+    @Option(help: "With --pool: stop after S seconds.")
+    var seconds: Double?
 
     @Option(help: "Directory for solved blocks (<height>-<hash>.hex).")
     var out: String = "blocks"
@@ -77,20 +87,25 @@ struct MineCommand: AsyncParsableCommand {
     var json = false
 
     func validate() throws {
-        guard [header != nil, template != nil, node.rpc != nil].filter({ $0 }).count == 1 else {
-            throw ValidationError("give exactly one of --header, --template or --rpc")
+        guard [header != nil, template != nil, node.rpc != nil, !pool.pools.isEmpty].filter({ $0 }).count == 1 else {
+            throw ValidationError("give exactly one of --header, --template, --rpc or --pool")
         }
-        if node.rpc != nil {
+        if !pool.pools.isEmpty {
+            _ = try pool.workOptions(version: "")
+            try PoolLimits.check(blocks: blocks, shares: shares, seconds: seconds)
+        } else if shares != nil || seconds != nil {
+            throw ValidationError("--shares and --seconds go with --pool")
+        } else if node.rpc != nil {
             guard payout != nil else { throw ValidationError("--rpc needs --payout ADDRESS") }
-            guard (1...1_000_000).contains(blocks) else {
-                throw ValidationError("--blocks must be 1...1000000, got \(blocks)")
+            guard (1...1_000_000).contains(blockLimit) else {
+                throw ValidationError("--blocks must be 1...1000000, got \(blockLimit)")
             }
             _ = try node.credentials()
         } else if template != nil {
             guard payout != nil else { throw ValidationError("--template needs --payout ADDRESS") }
             guard target == nil && bits == nil else { throw ValidationError("--target/--bits come from the template") }
-            guard (1...1_000_000).contains(blocks) else {
-                throw ValidationError("--blocks must be 1...1000000, got \(blocks)")
+            guard (1...1_000_000).contains(blockLimit) else {
+                throw ValidationError("--blocks must be 1...1000000, got \(blockLimit)")
             }
             if let n = network, Network(rawValue: n) == nil {
                 throw ValidationError("--network must be main, test, signet or regtest, got \(n)")
@@ -109,17 +124,18 @@ struct MineCommand: AsyncParsableCommand {
         let kernel = try self.kernel.single()
         let started = ContinuousClock.now
         if let h = header { return try await searchHeader(h, kernel: kernel) }
+        if !pool.pools.isEmpty { return try await minePool(kernel: kernel, logger: logger) }
         let source: any WorkSource
         if let path = template {
             do {
                 let work = try TemplateFileWork.load(
                     path: path, payout: payout!, network: network, message: coinbaseMessage)
                 source = TemplateFileWork(
-                    work: work, origin: path, blocks: blocks, out: out, afterLimit: .stop, logger: logger)
+                    work: work, origin: path, blocks: blockLimit, out: out, afterLimit: .stop, logger: logger)
             } catch { throw ValidationError(error.message) }
         } else {
             var options = NodeWork.Options(payout: payout!)
-            options.blocks = blocks
+            options.blocks = blockLimit
             options.coinbaseMessage = Array(coinbaseMessage.utf8)
             source = NodeWork(
                 client: try node.client(), journal: BlockJournal(path: journal), options: options, logger: logger)
@@ -145,9 +161,21 @@ struct MineCommand: AsyncParsableCommand {
         await source.shutdown()
         // A source that ends for good without an error must not pass for a finished run.
         let done = mined.count.withLock { $0 }
-        if done < blocks {
-            throw ValidationError("the \(source.kind) work source ended after \(done) of \(blocks) block(s)")
+        if done < blockLimit {
+            throw ValidationError("the \(source.kind) work source ended after \(done) of \(blockLimit) block(s)")
         }
+    }
+
+    var blockLimit: Int { blocks ?? 1 }
+
+    /// `--pool`: shares to the pools until a limit; one line per share with a verdict, then a summary.
+    func minePool(kernel: Kernel, logger: Logger) async throws {
+        var options = try pool.workOptions(version: FlexMiner.configuration.version)
+        PoolLimits.apply(blocks: blocks, shares: shares, seconds: seconds, to: &options)
+        let work = PoolWork(options: options, logger: logger)
+        let engine = try MiningEngine(kernel: kernel, threads: threads, priority: priority, source: work.jobSource)
+        defer { engine.stop() }
+        print(await work.mineReporting(engine: engine, json: json) { print($0) })
     }
 
     /// `--header`: the first nonce of one header (with optional time rolls) whose hash meets the target.

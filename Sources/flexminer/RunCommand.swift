@@ -36,6 +36,8 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var node: NodeOptions
 
+    @OptionGroup var pool: PoolOptions
+
     @Option(help: "Journal of solved blocks (with --rpc; default flexminer-journal.jsonl).")
     var journal: String?
 
@@ -191,6 +193,11 @@ struct RunCommand: AsyncParsableCommand {
         v.logLevel = logLevel?.rawValue
         v.statusLine = statusLine
         v.openADR3 = openADR.config
+        v.pool = pool.pools.isEmpty ? nil : pool.pools
+        v.user = pool.user
+        v.password = pool.password
+        f.suggestDifficulty = pool.suggestDifficulty
+        f.allowRedirect = pool.allowRedirect
         f.values = v
         return f
     }

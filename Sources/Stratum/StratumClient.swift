@@ -1,0 +1,487 @@
+import FlexSupport
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import SHA256
+import Synchronization
+
+/// How a `StratumClient` introduces itself and how long it waits.
+public struct StratumOptions: Sendable {
+    /// The worker name, by convention `ADDRESS.worker` or `account.worker`.
+    public var user: String
+    /// Sent in `mining.authorize` only; never logged.
+    public var password: String
+    /// `flexminer/<version>`.
+    public var userAgent: String
+    /// Version bits asked for in `mining.configure` (BIP 310); the pool's answer is ANDed with it. Nil:
+    /// no version rolling asked for. Default: BIP 320's general-purpose bits.
+    public var requestedVersionMask: UInt32? = 0x1fff_e000
+    /// Sent as `mining.suggest_difficulty` after authorizing, when given.
+    public var suggestDifficulty: Double?
+    /// A previous session's id, sent in `mining.subscribe` so the pool can resume it (same extranonce1).
+    public var resumeSessionID: String?
+    /// Ask for `mining.set_extranonce` (some pools never answer; nothing waits for the reply).
+    public var extranonceSubscribe = true
+    /// No data for this long means the connection is dead.
+    public var idleTimeout: Duration = .seconds(90)
+    /// A share with no reply after this long is reported as unanswered.
+    public var requestTimeout: Duration = .seconds(30)
+    public var connectTimeout: Duration = .seconds(10)
+    /// A line longer than this (without its newline) drops the connection.
+    public var maxLineBytes = 512 * 1024
+    /// Submits waiting for their reply at most; more are refused rather than queued without bound.
+    public var maxPendingSubmits = 1024
+
+    public init(user: String, password: String, userAgent: String) {
+        self.user = user
+        self.password = password
+        self.userAgent = userAgent
+    }
+}
+
+/// What the pool told the miner, in the order it arrived.
+public enum StratumEvent: Sendable, Hashable {
+    /// The reply to `mining.subscribe`.
+    case subscribed(StratumSubscription)
+    /// The version bits the miner may roll now (the pool's mask ANDed with the requested one; 0: none).
+    case versionMask(UInt32)
+    /// `mining.authorize` succeeded.
+    case authorized
+    /// `mining.set_difficulty` (positive, finite).
+    case difficulty(Double)
+    /// `mining.notify`.
+    case job(StratumJob)
+    /// `mining.set_extranonce`.
+    case extranonce(extranonce1: [UInt8], extranonce2Size: Int)
+    /// `client.reconnect`: host and port nil mean the same pool; wait in seconds before reconnecting.
+    case reconnect(host: String?, port: Int?, waitSeconds: Double)
+    /// `client.show_message`.
+    case message(String)
+}
+
+/// A share as `mining.submit` sends it.
+public struct StratumSubmit: Sendable, Hashable {
+    public let jobID: String
+    public let extranonce2: [UInt8]
+    public let time: UInt32
+    public let nonce: UInt32
+    /// The rolled version bits (the 6th param), only when rolling.
+    public let versionBits: UInt32?
+
+    public init(jobID: String, extranonce2: [UInt8], time: UInt32, nonce: UInt32, versionBits: UInt32?) {
+        self.jobID = jobID
+        self.extranonce2 = extranonce2
+        self.time = time
+        self.nonce = nonce
+        self.versionBits = versionBits
+    }
+}
+
+/// One connection to a stratum v1 pool (a wire client only): newline-delimited JSON-RPC over TCP on
+/// SwiftNIO. `run` connects, sends `mining.configure` (version rolling), `mining.subscribe`,
+/// `mining.authorize` (and optionally `mining.suggest_difficulty`, `mining.extranonce.subscribe`)
+/// without waiting between them, answers `mining.ping` and `client.get_version` itself, and reports
+/// everything else as `StratumEvent`s. Bad input from the pool ends the connection with an error that
+/// names the field; it never traps. Create one client per connection attempt.
+public final class StratumClient: Sendable {
+    public let url: StratumURL
+    let options: StratumOptions
+    let group: any EventLoopGroup
+    let logger: Logger
+
+    enum Pending: Sendable {
+        case configure, subscribe, authorize, other(String)
+        case submit(CheckedContinuation<SubmitVerdict, Never>)
+    }
+
+    struct State: Sendable {
+        var writer: NIOAsyncChannelOutboundWriter<ByteBuffer>?
+        var channel: (any Channel)?
+        var nextID = 1
+        var pending: [Int: Pending] = [:]
+        var pendingSubmits = 0
+        var closedByUs = false
+        var authorized = false
+    }
+
+    private let state = Mutex(State())
+
+    public init(url: StratumURL, options: StratumOptions, group: any EventLoopGroup, logger: Logger) {
+        self.url = url
+        self.options = options
+        self.group = group
+        self.logger = logger
+    }
+
+    /// Connects and delivers the pool's events to `onEvent` (called on the reading task: it must be
+    /// quick) until the connection ends.
+    /// - Returns: normally only after `close()`.
+    /// - Throws: `StratumError` saying why the connection ended: `.connection` (refused, reset, closed
+    ///   by the pool, a failed write), `.timeout` (no data for the idle timeout), `.malformed` (bad input,
+    ///   named), `.unauthorized`.
+    public func run(onEvent: @escaping @Sendable (StratumEvent) throws(StratumError) -> Void) async throws(StratumError)
+    {
+        let maxLine = options.maxLineBytes
+        let idle = TimeAmount.nanoseconds(Int64(clamping: Int64(options.idleTimeout.seconds * 1e9)))
+        let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+        do {
+            channel = try await ClientBootstrap(group: group)
+                .connectTimeout(.nanoseconds(Int64(options.connectTimeout.seconds * 1e9)))
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .connect(host: url.host, port: url.port) { ch in
+                    ch.eventLoop.makeCompletedFuture {
+                        try ch.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idle))
+                        try ch.pipeline.syncOperations.addHandler(
+                            IdleToError(seconds: idle.nanoseconds / 1_000_000_000))
+                        try ch.pipeline.syncOperations.addHandler(
+                            ByteToMessageHandler(StratumLineDecoder(max: maxLine)))
+                        return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
+                            wrappingChannelSynchronously: ch,
+                            configuration: .init(backPressureStrategy: .init(lowWatermark: 2, highWatermark: 16)))
+                    }
+                }
+        } catch {
+            throw StratumError(.connection, "\(url): cannot connect (\(error))")
+        }
+        let closedEarly = state.withLock { s in
+            s.channel = channel.channel
+            return s.closedByUs
+        }
+        if closedEarly { channel.channel.close(promise: nil) }
+        do {
+            try await channel.executeThenClose { inbound, outbound in
+                state.withLock { $0.writer = outbound }
+                try await sendHandshake()
+                for try await line in inbound {
+                    try await handle(line: line, onEvent: onEvent)
+                }
+            }
+        } catch {
+            failPending(error as? StratumError ?? Self.connectionError(url, error))
+            if state.withLock({ $0.closedByUs }) { return }
+            throw error as? StratumError ?? Self.connectionError(url, error)
+        }
+        failPending(StratumError(.connection, "\(url): connection closed"))
+        if state.withLock({ $0.closedByUs }) { return }
+        throw StratumError(.connection, "\(url): the pool closed the connection")
+    }
+
+    static func connectionError(_ url: StratumURL, _ error: any Error) -> StratumError {
+        StratumError(.connection, "\(url): connection lost (\(error))")
+    }
+
+    /// Closes the connection; `run` then returns.
+    public func close() {
+        let channel = state.withLock { s in
+            s.closedByUs = true
+            return s.channel
+        }
+        channel?.close(promise: nil)
+    }
+
+    /// Sends `mining.submit` and waits for the pool's verdict (or the request timeout). Never throws:
+    /// a share without a verdict is `.unanswered` with the reason.
+    public func submit(_ share: StratumSubmit) async -> SubmitVerdict {
+        var params: [Any] = [
+            options.user, share.jobID, Hex.encode(share.extranonce2), StratumHex.word(share.time),
+            StratumHex.word(share.nonce),
+        ]
+        if let v = share.versionBits { params.append(StratumHex.word(v)) }
+        return await withCheckedContinuation { continuation in
+            let id: Int? = state.withLock { s in
+                guard s.writer != nil, s.pendingSubmits < options.maxPendingSubmits else { return nil }
+                let id = s.nextID
+                s.nextID += 1
+                s.pending[id] = .submit(continuation)
+                s.pendingSubmits += 1
+                return id
+            }
+            guard let id else {
+                continuation.resume(returning: .unanswered("not connected"))
+                return
+            }
+            let timeout = options.requestTimeout
+            let line = Self.request(id: id, method: "mining.submit", params: params)
+            Task {
+                do throws(StratumError) { try await self.write(line) } catch {
+                    self.resolve(id, .unanswered(error.message))
+                    self.close()  // a failed write means the connection is dead
+                    return
+                }
+                try? await Task.sleep(for: timeout)
+                self.resolve(id, .unanswered("no reply within \(Int(timeout.seconds)) s"))
+            }
+        }
+    }
+
+    /// What became of a `mining.submit`.
+    public enum SubmitVerdict: Sendable, Hashable {
+        case accepted
+        /// The pool's reason (e.g. "Duplicate share", "Stale", "Above target").
+        case rejected(String)
+        /// No verdict: not connected, the write failed, the connection dropped or the reply timed out.
+        case unanswered(String)
+    }
+
+    func resolve(_ id: Int, _ result: SubmitVerdict) {
+        let p: Pending? = state.withLock { s in
+            guard case .submit = s.pending[id] else { return nil }
+            s.pendingSubmits -= 1
+            return s.pending.removeValue(forKey: id)
+        }
+        if case .submit(let c) = p { c.resume(returning: result) }
+    }
+
+    private func failPending(_ error: StratumError) {
+        let pending = state.withLock { s in
+            defer {
+                s.pending = [:]
+                s.pendingSubmits = 0
+                s.writer = nil
+            }
+            return Array(s.pending.values)
+        }
+        for case .submit(let c) in pending { c.resume(returning: .unanswered(error.message)) }
+    }
+
+    // MARK: Writing
+
+    static func request(id: Int, method: String, params: [Any]) -> String {
+        JSONLine.encode(["id": id, "method": method, "params": params])
+    }
+
+    func write(_ line: String) async throws(StratumError) {
+        guard let writer = state.withLock({ $0.writer }) else {
+            throw StratumError(.connection, "\(url): not connected")
+        }
+        var buffer = ByteBuffer()
+        buffer.writeString(line)
+        buffer.writeInteger(UInt8(ascii: "\n"))
+        do { try await writer.write(buffer) } catch {
+            throw StratumError(.connection, "\(url): write failed (\(error))")
+        }
+    }
+
+    private func send(_ method: String, _ params: [Any], as kind: Pending) async throws(StratumError) {
+        let id = state.withLock { s in
+            let id = s.nextID
+            s.nextID += 1
+            s.pending[id] = kind
+            return id
+        }
+        try await write(Self.request(id: id, method: method, params: params))
+    }
+
+    private func sendHandshake() async throws(StratumError) {
+        if let mask = options.requestedVersionMask {
+            try await send(
+                "mining.configure",
+                [
+                    ["version-rolling"],
+                    ["version-rolling.mask": StratumHex.word(mask), "version-rolling.min-bit-count": 2],
+                ],
+                as: .configure)
+        }
+        var subscribe: [Any] = [options.userAgent]
+        if let session = options.resumeSessionID { subscribe.append(session) }
+        try await send("mining.subscribe", subscribe, as: .subscribe)
+        // The password goes on the wire only; it never appears in a log line or an error.
+        try await send("mining.authorize", [options.user, options.password], as: .authorize)
+        if options.extranonceSubscribe {
+            try await send("mining.extranonce.subscribe", [], as: .other("mining.extranonce.subscribe"))
+        }
+        if let d = options.suggestDifficulty {
+            try await send("mining.suggest_difficulty", [d], as: .other("mining.suggest_difficulty"))
+        }
+    }
+
+    // MARK: Reading
+
+    private func handle(line: ByteBuffer, onEvent: @Sendable (StratumEvent) throws(StratumError) -> Void)
+        async throws(StratumError)
+    {
+        guard line.readableBytes > 0 else { return }
+        let f: JSONFields
+        do { f = try JSONFields(json: Array(line.readableBytesView), what: "a pool message") } catch {
+            throw StratumError(.malformed, "\(url): pool message: \(error.message)")
+        }
+        let method: String?
+        do { method = try f.string("method") } catch {
+            throw StratumError(.malformed, "\(url): pool message: \(error.message)")
+        }
+        if let method {
+            let params: [Any]
+            do { params = try f.array("params") ?? [] } catch {
+                throw StratumError(.malformed, "\(url): \(method): \(error.message)")
+            }
+            do { try await notification(method, params: params, id: f.object["id"], onEvent: onEvent) } catch {
+                throw StratumError(error.code, "\(url): \(error.message)")
+            }
+            return
+        }
+        guard let id = Self.requestID(f.object["id"]) else {
+            throw StratumError(.malformed, "\(url): pool message: a reply needs a numeric \"id\"")
+        }
+        try response(id: id, result: f.object["result"], error: Self.reason(f.object["error"]), onEvent: onEvent)
+    }
+
+    static func requestID(_ value: Any?) -> Int? {
+        if let v = value, let d = JSONScalar.number(v), d == d.rounded(), abs(d) < 1e15 { return Int(d) }
+        if let s = value as? String { return Int(s) }
+        return nil
+    }
+
+    /// A JSON-RPC error as text: `[code, "message", data]`, `{"code","message"}` or a string.
+    static func reason(_ error: Any?) -> String? {
+        guard let error, !(error is NSNull) else { return nil }
+        var text: String
+        if let a = error as? [Any], a.count >= 2, let m = a[1] as? String {
+            text = m
+        } else if let o = error as? [String: Any], let m = o["message"] as? String {
+            text = m
+        } else if let s = error as? String {
+            text = s
+        } else {
+            text = "error"
+        }
+        if text.utf8.count > 200 { text = String(text.prefix(200)) }
+        return text
+    }
+
+    private func response(id: Int, result: Any?, error: String?, onEvent: (StratumEvent) throws(StratumError) -> Void)
+        throws(StratumError)
+    {
+        let kind = state.withLock { s in
+            let k = s.pending.removeValue(forKey: id)
+            if case .submit = k { s.pendingSubmits -= 1 }
+            return k
+        }
+        switch kind {
+        case nil:
+            logger.debug("pool \(url): reply to an unknown request id \(id)")
+        case .configure:
+            guard error == nil, let o = result as? [String: Any], o["version-rolling"].flatMap(JSONScalar.bool) == true,
+                let text = o["version-rolling.mask"] as? String, text.utf8.count <= 8,
+                let mask = UInt32(text, radix: 16)
+            else {
+                logger.info("pool \(url): no version rolling (\(error ?? "not offered"))")
+                try onEvent(.versionMask(0))
+                return
+            }
+            try onEvent(.versionMask(mask & (options.requestedVersionMask ?? 0)))
+        case .subscribe:
+            if let error { throw StratumError(.connection, "\(url): mining.subscribe refused: \(error)") }
+            try onEvent(.subscribed(try StratumSubscription(result: result)))
+        case .authorize:
+            guard error == nil, let ok = result.flatMap({ JSONScalar.bool($0) }), ok else {
+                throw StratumError(
+                    .unauthorized, "\(url): worker \(options.user) not authorized: \(error ?? "refused")")
+            }
+            state.withLock { $0.authorized = true }
+            try onEvent(.authorized)
+        case .other(let method):
+            if let error { logger.info("pool \(url): \(method): \(error)") }
+        case .submit(let c):
+            let accepted = error == nil && result.flatMap({ JSONScalar.bool($0) }) == true
+            c.resume(returning: accepted ? .accepted : .rejected(error ?? "rejected"))
+        }
+    }
+
+    private func notification(
+        _ method: String, params: [Any], id: Any?, onEvent: (StratumEvent) throws(StratumError) -> Void
+    ) async throws(StratumError) {
+        let p = StratumParams(params, method: method)
+        switch method {
+        case "mining.notify":
+            try onEvent(.job(try StratumJob(params: params)))
+        case "mining.set_difficulty":
+            let d = try p.number(0, "difficulty")
+            guard d > 0 else { throw p.error("param 0 (difficulty) must be positive, got \(d)") }
+            try onEvent(.difficulty(d))
+        case "mining.set_version_mask":
+            try onEvent(.versionMask(try p.word(0, "mask") & (options.requestedVersionMask ?? 0)))
+        case "mining.set_extranonce":
+            let e1 = try p.hex(0, "extranonce1", bytes: 0...32)
+            let size = try p.int(1, "extranonce2_size", in: StratumSubscription.extranonce2Sizes)
+            try onEvent(.extranonce(extranonce1: e1, extranonce2Size: size))
+        case "client.reconnect":
+            let host = params.count > 0 ? params[0] as? String : nil
+            var port: Int? = nil
+            if params.count > 1 {
+                if let s = params[1] as? String {
+                    port = Int(s)
+                } else if let d = JSONScalar.number(params[1]) {
+                    port = d == d.rounded() && d > 0 && d < 65536 ? Int(d) : nil
+                }
+            }
+            let wait = params.count > 2 ? min(max(JSONScalar.number(params[2]) ?? 0, 0), 600) : 0
+            try onEvent(.reconnect(host: host?.isEmpty == true ? nil : host, port: port, waitSeconds: wait))
+        case "client.show_message":
+            try onEvent(.message(String((params.first as? String ?? "").prefix(500))))
+        case "client.get_version":
+            if let id { try await write(JSONLine.encode(["id": id, "result": options.userAgent, "error": NSNull()])) }
+        case "mining.ping":
+            if let id { try await write(JSONLine.encode(["id": id, "result": "pong", "error": NSNull()])) }
+        default:
+            logger.debug("pool \(url): ignoring \(method)")
+            if let id {
+                try await write(
+                    JSONLine.encode(["id": id, "result": NSNull(), "error": [20, "unsupported method", NSNull()]]))
+            }
+        }
+    }
+}
+
+/// Splits the stream into lines (`\n`, optional `\r`), refusing a line longer than `max` bytes: a
+/// pool may not grow our memory without bound.
+struct StratumLineDecoder: ByteToMessageDecoder {
+    typealias InboundOut = ByteBuffer
+    let max: Int
+
+    init(max: Int) { self.max = max }
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) else {
+            if buffer.readableBytes > max { throw lineTooLong(buffer.readableBytes) }
+            return .needMoreData
+        }
+        let length = newline - buffer.readerIndex
+        guard length <= max else { throw lineTooLong(length) }
+        var line = buffer.readSlice(length: length)!
+        buffer.moveReaderIndex(forwardBy: 1)
+        if line.readableBytesView.last == UInt8(ascii: "\r") {
+            line = line.getSlice(at: line.readerIndex, length: length - 1)!
+        }
+        context.fireChannelRead(wrapInboundOut(line))
+        return .continue
+    }
+
+    mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws
+        -> DecodingState
+    {
+        while try decode(context: context, buffer: &buffer) == .continue {}
+        buffer.moveReaderIndex(to: buffer.writerIndex)  // a partial last line is dropped with the connection
+        return .needMoreData
+    }
+
+    func lineTooLong(_ n: Int) -> StratumError {
+        StratumError(.malformed, "pool message: line over \(max) bytes (\(n) without a newline)")
+    }
+}
+
+/// Turns the idle-read event into an error, which ends the connection's inbound stream.
+final class IdleToError: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    let seconds: Int64
+    init(seconds: Int64) { self.seconds = seconds }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let e = event as? IdleStateHandler.IdleStateEvent, e == .read {
+            context.fireErrorCaught(StratumError(.timeout, "no data from the pool for \(seconds) s"))
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+}

@@ -1,0 +1,240 @@
+import FlexSupport
+import Foundation
+import SHA256
+
+/// Why a pool connection ended or a pool message was refused. `code` lets callers branch (retry,
+/// fail over, give up); the message names the field of the pool's message that was wrong.
+public typealias StratumError = CodedError<StratumErrorCode>
+
+/// What kind of failure a `StratumError` is.
+public enum StratumErrorCode: String, Sendable, Hashable {
+    /// A pool URL given by the operator is wrong.
+    case input
+    /// The pool sent something that is not stratum v1 as we know it (wrong types, bad hex, sizes out
+    /// of range, a line over the cap, malformed JSON).
+    case malformed
+    /// Connecting, reading or writing failed, or the pool closed the connection.
+    case connection
+    /// No data from the pool for the idle timeout, or no reply to a request in time.
+    case timeout
+    /// The pool refused the worker (`mining.authorize` answered false or with an error).
+    case unauthorized
+}
+
+/// `stratum+tcp://HOST:PORT`, as `--pool` takes it.
+public struct StratumURL: Sendable, Hashable, CustomStringConvertible {
+    public let host: String
+    public let port: Int
+
+    /// - Throws: `StratumError.input` naming what is wrong (the caller adds the flag).
+    public init(_ text: String) throws(StratumError) {
+        let scheme = "stratum+tcp://"
+        guard text.hasPrefix(scheme) else {
+            throw StratumError(.input, "\"\(text.prefix(60))\": a pool URL is stratum+tcp://HOST:PORT")
+        }
+        var rest = String(text.dropFirst(scheme.count))
+        if rest.hasSuffix("/") { rest.removeLast() }
+        // Credentials never go in URLs: they would end up in logs and /status.
+        guard !rest.contains("@"), !rest.contains("/") else {
+            throw StratumError(.input, "\"\(text.prefix(60))\": give only HOST:PORT (the user goes in --user)")
+        }
+        do throws(InputError) {
+            let hp = try HostPort(rest)
+            guard hp.port > 0 else { throw InputError("port must be 1...65535") }
+            self.init(host: hp.host, port: hp.port)
+        } catch { throw StratumError(.input, "\"\(text.prefix(60))\": \(error.message)") }
+    }
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    public var description: String { "stratum+tcp://\(HostPort(host: host, port: port))" }
+}
+
+/// One `mining.notify`: the pool's work, as sent (hex decoded, no byte order changed).
+public struct StratumJob: Sendable, Hashable {
+    public let jobID: String
+    /// 32 bytes as sent: the previous block hash in internal order with each 4-byte word byte-swapped.
+    public let previousHashWords: [UInt8]
+    public let coinbase1: [UInt8]
+    public let coinbase2: [UInt8]
+    /// Merkle branch hashes, internal byte order, bottom up.
+    public let merkleBranch: [[UInt8]]
+    public let version: UInt32
+    public let bits: UInt32
+    public let time: UInt32
+    /// Drop all older jobs now (a new block on the network).
+    public let cleanJobs: Bool
+
+    public init(
+        jobID: String, previousHashWords: [UInt8], coinbase1: [UInt8], coinbase2: [UInt8], merkleBranch: [[UInt8]],
+        version: UInt32, bits: UInt32, time: UInt32, cleanJobs: Bool
+    ) {
+        self.jobID = jobID
+        self.previousHashWords = previousHashWords
+        self.coinbase1 = coinbase1
+        self.coinbase2 = coinbase2
+        self.merkleBranch = merkleBranch
+        self.version = version
+        self.bits = bits
+        self.time = time
+        self.cleanJobs = cleanJobs
+    }
+
+    /// Reads `mining.notify`'s params: job_id, prevhash, coinb1, coinb2, merkle_branch, version, nbits,
+    /// ntime, clean_jobs.
+    /// - Throws: `StratumError.malformed` naming the parameter.
+    public init(params: [Any]) throws(StratumError) {
+        let p = StratumParams(params, method: "mining.notify")
+        guard params.count >= 9 else { throw p.error("expected 9 params, got \(params.count)") }
+        jobID = try p.string(0, "job_id", maxLength: 128)
+        previousHashWords = try p.hex(1, "prevhash", bytes: 32...32)
+        coinbase1 = try p.hex(2, "coinb1", bytes: 0...StratumParams.maxCoinbasePart)
+        coinbase2 = try p.hex(3, "coinb2", bytes: 0...StratumParams.maxCoinbasePart)
+        let branch = try p.array(4, "merkle_branch")
+        guard branch.count <= 32 else { throw p.error("merkle_branch: at most 32 hashes, got \(branch.count)") }
+        let b = StratumParams(branch, method: "mining.notify merkle_branch")
+        merkleBranch = try (0..<branch.count).map { i throws(StratumError) in try b.hex(i, "hash", bytes: 32...32) }
+        version = try p.word(5, "version")
+        bits = try p.word(6, "nbits")
+        time = try p.word(7, "ntime")
+        cleanJobs = try p.bool(8, "clean_jobs")
+    }
+}
+
+/// What `mining.subscribe` answered: the session to resume later and the extranonce layout.
+public struct StratumSubscription: Sendable, Hashable {
+    /// The subscription id (`mining.notify`'s), sent back in `mining.subscribe` to resume the session.
+    public let sessionID: String?
+    public let extranonce1: [UInt8]
+    public let extranonce2Size: Int
+
+    /// Extranonce2 sizes FlexMiner accepts (pools use 2 to 8).
+    public static let extranonce2Sizes = 1...16
+
+    public init(sessionID: String?, extranonce1: [UInt8], extranonce2Size: Int) {
+        self.sessionID = sessionID
+        self.extranonce1 = extranonce1
+        self.extranonce2Size = extranonce2Size
+    }
+
+    /// Reads the result `[[["mining.notify", id], ...], extranonce1, extranonce2_size]`.
+    /// - Throws: `StratumError.malformed` naming the field.
+    init(result: Any?) throws(StratumError) {
+        guard let r = result as? [Any] else {
+            throw StratumError(.malformed, "mining.subscribe result: expected an array")
+        }
+        let p = StratumParams(r, method: "mining.subscribe result")
+        guard r.count >= 3 else { throw p.error("expected 3 elements, got \(r.count)") }
+        var session: String? = nil
+        if let subs = r[0] as? [Any] {
+            for case let pair as [Any] in subs where pair.count >= 2 {
+                if pair[0] as? String == "mining.notify", let id = pair[1] as? String, id.utf8.count <= 128 {
+                    session = id
+                }
+            }
+            // Some pools send one flat pair instead of a list of pairs.
+            if session == nil, subs.count >= 2, subs[0] as? String == "mining.notify", let id = subs[1] as? String,
+                id.utf8.count <= 128
+            {
+                session = id
+            }
+        }
+        sessionID = session
+        extranonce1 = try p.hex(1, "extranonce1", bytes: 0...32)
+        extranonce2Size = try p.int(2, "extranonce2_size", in: Self.extranonce2Sizes)
+    }
+}
+
+/// Typed access to a JSON-RPC params array, with errors that name the method and the parameter.
+struct StratumParams {
+    let values: [Any]
+    let method: String
+
+    /// Coinbase halves bigger than this are refused (a block's coinbase is far smaller).
+    static let maxCoinbasePart = 64 * 1024
+
+    init(_ values: [Any], method: String) {
+        self.values = values
+        self.method = method
+    }
+
+    func error(_ text: String) -> StratumError { StratumError(.malformed, "\(method): \(text)") }
+
+    func value(_ i: Int, _ name: String) throws(StratumError) -> Any {
+        guard i < values.count, !(values[i] is NSNull) else { throw error("missing param \(i) (\(name))") }
+        return values[i]
+    }
+
+    func string(_ i: Int, _ name: String, maxLength: Int = 4096) throws(StratumError) -> String {
+        guard let s = try value(i, name) as? String else { throw error("param \(i) (\(name)) must be a string") }
+        guard s.utf8.count <= maxLength else { throw error("param \(i) (\(name)) is over \(maxLength) bytes") }
+        return s
+    }
+
+    func hex(_ i: Int, _ name: String, bytes range: ClosedRange<Int>) throws(StratumError) -> [UInt8] {
+        let s = try string(i, name, maxLength: range.upperBound * 2)
+        let b: [UInt8]
+        do { b = try Hex.decode(s, name: name) } catch { throw self.error("param \(i) (\(name)): not hex") }
+        guard range.contains(b.count) else {
+            throw self.error(
+                "param \(i) (\(name)) must be \(range.lowerBound)...\(range.upperBound) bytes, got \(b.count)")
+        }
+        return b
+    }
+
+    /// Eight hex digits, most significant first (version, nbits, ntime).
+    func word(_ i: Int, _ name: String) throws(StratumError) -> UInt32 {
+        let s = try string(i, name, maxLength: 8)
+        guard s.utf8.count == 8, let v = UInt32(s, radix: 16) else {
+            throw error("param \(i) (\(name)) must be 8 hex digits")
+        }
+        return v
+    }
+
+    func bool(_ i: Int, _ name: String) throws(StratumError) -> Bool {
+        guard let b = JSONScalar.bool(try value(i, name)) else {
+            throw error("param \(i) (\(name)) must be true or false")
+        }
+        return b
+    }
+
+    func number(_ i: Int, _ name: String) throws(StratumError) -> Double {
+        guard let d = JSONScalar.number(try value(i, name)), d.isFinite else {
+            throw error("param \(i) (\(name)) must be a finite number")
+        }
+        return d
+    }
+
+    func int(_ i: Int, _ name: String, in range: ClosedRange<Int>) throws(StratumError) -> Int {
+        let d = try number(i, name)
+        guard d == d.rounded(), d >= Double(range.lowerBound), d <= Double(range.upperBound) else {
+            throw error("param \(i) (\(name)) must be a whole number in \(range.lowerBound)...\(range.upperBound)")
+        }
+        return Int(d)
+    }
+
+    func array(_ i: Int, _ name: String) throws(StratumError) -> [Any] {
+        guard let a = try value(i, name) as? [Any] else { throw error("param \(i) (\(name)) must be an array") }
+        return a
+    }
+}
+
+/// Stratum's hex conventions for the numbers a miner sends back.
+public enum StratumHex {
+    /// A 32-bit word as 8 hex digits, most significant first (ntime, nonce, version bits).
+    public static func word(_ v: UInt32) -> String {
+        let s = String(v, radix: 16)
+        return String(repeating: "0", count: 8 - s.count) + s
+    }
+
+    /// An extranonce2 counter as `size` bytes, most significant first.
+    public static func extranonce2(_ value: UInt64, size: Int) -> [UInt8] {
+        (0..<size).map { i in
+            let shift = 8 * (size - 1 - i)
+            return shift >= 64 ? 0 : UInt8(truncatingIfNeeded: value >> UInt64(shift))
+        }
+    }
+}

@@ -1,0 +1,233 @@
+import Foundation
+import Logging
+import Mining
+import MiningKernels
+import Stratum
+import StratumTestPool
+import Synchronization
+import TestSupport
+import Testing
+import WorkSources
+
+/// Polls `condition` every 10 ms for up to `seconds` without blocking a thread.
+func waitFor(_ seconds: Double = 30, _ condition: () -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+    while ContinuousClock.now < deadline {
+        if condition() { return true }
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    return condition()
+}
+
+/// What a rig's tasks record.
+final class RigRecord: Sendable {
+    let shares = Mutex<[PoolShare]>([])
+    let finished = Mutex(false)
+}
+
+/// A PoolWork mining on a real engine, and every share it reported.
+final class PoolRig: Sendable {
+    let work: PoolWork
+    let engine: MiningEngine
+    let task: Task<Void, Never>
+    let record = RigRecord()
+    var shares: [PoolShare] { record.shares.withLock { $0 } }
+
+    init(
+        pools: [Int], priority: WorkerPriority = .normal, configure: (inout PoolWork.Options) -> Void = { _ in }
+    ) throws {
+        var o = PoolWork.Options(pools: pools.map { StratumURL(host: "127.0.0.1", port: $0) }, user: "bcrt1qtest.rig1")
+        o.password = "pool-secret-password"
+        o.userAgent = "flexminer/test"
+        o.noncesPerJob = 1 << 16  // roll version bits and extranonce2 often
+        o.backoffStart = .milliseconds(50)
+        o.backoffMax = .milliseconds(400)
+        configure(&o)
+        var logger = Logger(label: "pool-test")
+        logger.logLevel = .warning
+        let work = PoolWork(options: o, logger: logger)
+        let engine = try MiningEngine(threads: 2, priority: priority, source: work.jobSource)
+        self.work = work
+        self.engine = engine
+        let record = self.record
+        task = Task {
+            try? await work.run(engine: engine) { _ in }
+            record.finished.withLock { $0 = true }
+        }
+        work.onShare { s in record.shares.withLock { $0.append(s) } }
+    }
+
+    func stop() async {
+        task.cancel()
+        _ = await task.value
+        engine.stop()
+    }
+
+    var accepted: Int { shares.filter { $0.outcome == .accepted }.count }
+    var rejected: [PoolShare] {
+        shares.filter { if case .rejected = $0.outcome { true } else { false } }
+    }
+}
+
+func testPool(_ configure: (inout TestPool.Config) -> Void = { _ in }) async throws -> TestPool {
+    var c = TestPool.Config()
+    c.difficulties = [0.00003, 0.00006]
+    c.jobInterval = .milliseconds(400)
+    configure(&c)
+    return try await TestPool.start(config: c)
+}
+
+@Suite(.serialized) struct PoolMiningTests {
+    @Test func sharesAcceptedWithRolledVersionsAndDifficultyChanges() async throws {
+        let pool = try await testPool()
+        let rig = try PoolRig(pools: [pool.port])
+        // Enough shares, over jobs of both difficulties (a fast machine finds ten on the first job).
+        let enough = await waitFor(60) {
+            let accepted = pool.stats.accepted
+            return accepted.count >= 10 && Set(accepted.map(\.difficulty)).count == 2
+        }
+        // Stop hashing, and let the verdicts in flight arrive before comparing records.
+        rig.engine.halt()
+        _ = await waitFor(5) { rig.accepted == pool.stats.accepted.count }
+        await rig.stop()
+        await pool.stop()
+        let stats = pool.stats
+        #expect(enough, "accepted \(stats.accepted.count)")
+        #expect(stats.rejected.isEmpty, "\(stats.rejected)")
+        #expect(rig.rejected.isEmpty)
+        // The pool answered its own mask to our request (the quirk) and we rolled only within it.
+        #expect(stats.configureRequests.first == "1fffe000")
+        let rolled = stats.accepted.compactMap(\.versionBits)
+        #expect(!rolled.isEmpty, "no share with rolled version bits")
+        for bits in rolled { #expect(UInt32(bits, radix: 16)! & ~0x1fff_e000 == 0) }
+        // Shares from jobs of both difficulties, each judged at its own job's difficulty.
+        #expect(Set(stats.accepted.map(\.difficulty)).count == 2)
+        for s in stats.accepted { #expect(s.shareDifficulty >= s.difficulty) }
+        // Our record of each share agrees with the pool's.
+        let ours = rig.shares.filter { $0.outcome == .accepted }
+        #expect(ours.count == stats.accepted.count)
+        for s in ours {
+            #expect(stats.accepted.contains { $0.nonce == StratumHex.word(s.nonce) && $0.jobID == s.jobID })
+        }
+        #expect(stats.subscribes.first?.first == "flexminer/test")
+        #expect(stats.authorizes.first == "bcrt1qtest.rig1")
+        let status = rig.work.poolStatus
+        #expect(status.accepted == ours.count && status.rejected == 0)
+    }
+
+    @Test func failoverAndReturnToThePrimary() async throws {
+        let primary = try await testPool()
+        let backup = try await testPool()
+        let rig = try PoolRig(pools: [primary.port, backup.port]) { $0.primaryRetry = .milliseconds(500) }
+        #expect(await waitFor(60) { primary.stats.accepted.count >= 2 })
+        await primary.stop()  // the primary dies mid-session
+        #expect(await waitFor(60) { backup.stats.accepted.count >= 2 }, "no shares on the backup")
+        let before = primary.stats.accepted.count
+        try await primary.restart()
+        #expect(await waitFor(60) { primary.stats.accepted.count >= before + 2 }, "never back on the primary")
+        await rig.stop()
+        await primary.stop()
+        await backup.stop()
+        #expect(primary.stats.rejected.isEmpty && backup.stats.rejected.isEmpty)
+        #expect(rig.work.poolStatus.failovers >= 2)
+    }
+
+    /// A pool that accepts the connection and then says nothing is dead after the idle timeout (90 s in
+    /// production, shortened here); the miner moves on to the next pool.
+    @Test func silentPoolTimesOutAndFailsOver() async throws {
+        let silent = try await testPool { $0.silent = true }
+        let backup = try await testPool()
+        let rig = try PoolRig(pools: [silent.port, backup.port]) {
+            $0.idleTimeout = .milliseconds(500)
+            $0.primaryRetry = .seconds(600)
+        }
+        #expect(await waitFor(30) { backup.stats.accepted.count >= 2 })
+        await rig.stop()
+        await silent.stop()
+        await backup.stop()
+        #expect(silent.stats.connections >= 1)
+        #expect(rig.work.poolStatus.failovers >= 1)
+        #expect(backup.stats.rejected.isEmpty)
+    }
+
+    @Test func reconnectRequestResumesTheSession() async throws {
+        let pool = try await testPool()
+        let rig = try PoolRig(pools: [pool.port])
+        #expect(await waitFor(60) { pool.stats.accepted.count >= 2 })
+        pool.requestReconnect()
+        #expect(await waitFor(30) { pool.stats.subscribes.count >= 2 })
+        let before = pool.stats.accepted.count
+        #expect(await waitFor(60) { pool.stats.accepted.count >= before + 2 })
+        await rig.stop()
+        await pool.stop()
+        let subs = pool.stats.subscribes
+        // The second subscribe carries the first session's id, and the pool resumed it.
+        #expect(subs.count >= 2 && subs[1].count == 2)
+        #expect(pool.stats.connections >= 2)
+        #expect(pool.stats.rejected.isEmpty)
+    }
+
+    @Test(arguments: [
+        TestPool.Misbehaviour.hugeLine, .nonHexBranch, .negativeDifficulty, .malformedJSON,
+    ])
+    func badPoolInputDropsAndRetries(_ bad: TestPool.Misbehaviour) async throws {
+        let pool = try await testPool()
+        pool.misbehave(bad)
+        let rig = try PoolRig(pools: [pool.port])
+        // The bad line ends the first connection; the retry mines normally.
+        #expect(await waitFor(60) { pool.stats.connections >= 2 && pool.stats.accepted.count >= 2 })
+        await rig.stop()
+        await pool.stop()
+        #expect(pool.stats.rejected.isEmpty)
+    }
+
+    @Test func curtailKeepsTheConnectionAndResumesOnCurrentWork() async throws {
+        let pool = try await testPool { $0.jobInterval = nil }
+        let rig = try PoolRig(pools: [pool.port])
+        #expect(await waitFor(60) { pool.stats.accepted.count >= 1 })
+        rig.engine.halt()
+        let hashes = rig.engine.snapshot().totalHashes
+        // While halted: pings answered, a new (clean) job taken without hashing.
+        pool.ping()
+        #expect(await waitFor(10) { pool.stats.pongs >= 1 })
+        pool.newJob(clean: true)
+        let latestJob = String(2, radix: 16)
+        #expect(await waitFor(10) { rig.engine.currentJob.map { _ in true } ?? false })
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(rig.engine.snapshot().totalHashes == hashes)
+        #expect(pool.connectedClients == 1)
+        let before = pool.stats.accepted.count
+        rig.engine.resume()
+        #expect(await waitFor(60) { pool.stats.accepted.count >= before + 2 })
+        await rig.stop()
+        await pool.stop()
+        // Every share after the release is on the job current at the release.
+        #expect(pool.stats.accepted[before...].allSatisfy { $0.jobID == latestJob })
+        #expect(pool.stats.rejected.isEmpty)
+    }
+
+    @Test func shareLimitEndsTheRun() async throws {
+        let pool = try await testPool()
+        let rig = try PoolRig(pools: [pool.port]) { $0.shares = 3 }
+        #expect(await waitFor(60) { rig.record.finished.withLock { $0 } }, "run did not end after 3 shares")
+        let status = rig.work.poolStatus
+        await rig.stop()
+        await pool.stop()
+        #expect(status.accepted + status.rejected >= 3)
+    }
+
+    @Test func shareJSONLineHasTheContractKeys() {
+        let share = PoolShare(
+            outcome: .rejected(reason: "Duplicate share"), pool: "stratum+tcp://127.0.0.1:1", jobID: "a",
+            nonce: 0x0002_9825, time: 0x6b0e_d63d, version: 0x2000_4000, extranonce2: [0, 1], difficulty: 0.5,
+            isBlock: false, hash: "00", latencyMilliseconds: 1.5)
+        let keys = Set(share.json.keys)
+        #expect(
+            keys == [
+                "job_id", "nonce", "ntime", "version", "extranonce2", "difficulty", "result", "reason", "block",
+                "latency_ms",
+            ])
+        #expect(share.json["nonce"] as? String == "00029825")
+        #expect(share.json["result"] as? String == "rejected")
+    }
+}

@@ -13,6 +13,10 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     guard let coinbase = try? template.coinbase(payoutScript: payout, extranonce: 7, message: Array("fuzz".utf8))
     else { return 0 }
     let header = template.header(coinbase: coinbase, time: 0, nonce: 1)
-    _ = template.block(header: header, coinbase: coinbase)
+    let block = template.block(header: header, coinbase: coinbase)
+    // The block starts with the 80-byte header and carries every template transaction after the coinbase.
+    guard Array(block.prefix(80)) == header.bytes, header.bits == template.bits,
+        block.count >= 80 + coinbase.bytes.count + template.transactions.reduce(0, { $0 + $1.data.count })
+    else { fatalError("the block does not hold the header and transactions") }
     return 0
 }

@@ -18,6 +18,18 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     guard fd >= 0, write(fd, data, size) == size, close(fd) == 0 else {
         fatalError("cannot write the scratch file \(path)")
     }
-    _ = try? CurtailmentEvent.load(path: path)
+    guard let events = try? CurtailmentEvent.load(path: path) else { return 0 }
+    // What the simulator relies on: events in time order, only curtailments and releases.
+    for (a, b) in zip(events, events.dropFirst()) where a.time > b.time { fatalError("events out of order") }
+    for e in events {
+        switch e.message {
+        case .curtail(let c):
+            guard (0...1).contains(c.level), c.until.map({ $0.timeIntervalSince1970 > e.time }) ?? true else {
+                fatalError("accepted a curtailment the simulator cannot use")
+            }
+        case .release: break
+        default: fatalError("accepted a \(e.message.type) message in an events file")
+        }
+    }
     return 0
 }

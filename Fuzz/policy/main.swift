@@ -9,8 +9,12 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     guard let file = try? PolicyFile(json: bytes) else { return 0 }
     // An accepted file is used next: the break-even price is computed from it, with and without a
     // measured hash rate.
-    _ = try? file.resolved()
-    _ = try? file.resolved(measuredHashRate: 1.1e14)
+    // A resolved config is what the policy runs on: it must pass its own validation.
+    for rate in [nil, 1.1e14] {
+        if let config = try? file.resolved(measuredHashRate: rate) {
+            do { try config.validate() } catch { fatalError("resolved a config that does not validate: \(error)") }
+        }
+    }
     _ = file.usdPerHash
     _ = file.needsHashRate
     return 0

@@ -21,10 +21,14 @@ let variants: [PriceSeries.Options] = {
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = Data(bytes: data, count: size)
     for options in variants {
-        if let series = try? PriceSeries.parse(bytes, path: "fuzz.csv", options: options) {
-            // Accepted series are printed in reports: format their times.
-            for point in series.points.prefix(4) { _ = TimeText.format(point.time) }
-        }
+        guard let series = try? PriceSeries.parse(bytes, path: "fuzz.csv", options: options) else { continue }
+        // What the simulator relies on: rows in time order, finite prices, a positive spacing.
+        let ordered = zip(series.points, series.points.dropFirst()).allSatisfy { $0.time <= $1.time }
+        guard !series.points.isEmpty, ordered, series.points.allSatisfy({ $0.usdPerMWh.isFinite }),
+            series.intervalSeconds > 0, series.intervalSeconds.isFinite
+        else { fatalError("accepted a series the simulator cannot use") }
+        // Accepted series are printed in reports: format their times.
+        for point in series.points.prefix(4) { _ = TimeText.format(point.time) }
     }
     return 0
 }

@@ -209,8 +209,9 @@ public struct PriceSeries: Sendable {
     /// ERCOT's DeliveryDate (MM/DD/YYYY), DeliveryHour (hour ending, 1-24) and DeliveryInterval (1-4).
     static func ercotTime(date: String, hour: String, interval: String, line: Int) throws(SimulationError) -> Double {
         let parts = date.trimmingCharacters(in: .whitespaces).split(separator: "/")
+        // The year is bounded as ISO 8601 dates are: a 17-digit year overflowed the day count.
         guard parts.count == 3, let m = Int(parts[0]), let d = Int(parts[1]), let y = Int(parts[2]),
-            (1...12).contains(m), (1...31).contains(d)
+            (1...12).contains(m), (1...31).contains(d), (1...9999).contains(y)
         else { throw SimulationError("line \(line): DeliveryDate \"\(date.prefix(20))\" is not MM/DD/YYYY") }
         guard let h = Int(hour.trimmingCharacters(in: .whitespaces)), (1...24).contains(h) else {
             throw SimulationError("line \(line): DeliveryHour \"\(hour.prefix(10))\" is not 1-24")

@@ -45,11 +45,11 @@ public struct DashboardRoutes: Sendable {
     }
 }
 
-/// The dashboard's requests — `GET /` (the page), `/history`, `/decisions` and `/events/stream`
-/// (Server-Sent Events: one `data:` line of `/status` JSON a second). Sits in the HTTP pipeline before
-/// the API's handler and passes every other request on. Bounded: at most `maxClients` streams at once
-/// (503 beyond), and a stream whose client does not read loses frames (skipped while the channel is
-/// not writable) rather than growing a buffer.
+/// `GET /events/stream` for the dashboard: Server-Sent Events, one `data:` line of `/status` JSON a
+/// second. Sits in the HTTP pipeline before the API's handler (which serves the page, `/history` and
+/// `/decisions` with every other request) and passes everything else on. Bounded: at most `maxClients`
+/// streams at once (503 beyond), and a stream whose client does not read loses frames (skipped while
+/// the channel is not writable) rather than growing a buffer.
 final class DashboardHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -60,7 +60,7 @@ final class DashboardHandler: ChannelInboundHandler {
 
     let routes: DashboardRoutes
     private var streaming = false
-    /// The current request is one of ours: its body and end are not passed on.
+    /// The current request is the stream's: its body and end are not passed on.
     private var swallowing = false
     private var task: RepeatedTask?
 
@@ -68,72 +68,37 @@ final class DashboardHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if streaming { return }  // a stream takes no further requests on its connection
-        let part = unwrapInboundIn(data)
-        switch part {
-        case .head(let h) where h.method == .GET:
+        switch unwrapInboundIn(data) {
+        case .head(let h):
             let path = h.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? h.uri
-            switch path {
-            case "/", "/index.html":
-                swallowing = true
-                respond(
-                    context, h, type: "text/html; charset=utf-8", body: Dashboard.html,
-                    extra: [
-                        ("Content-Security-Policy", Dashboard.contentSecurityPolicy),
-                        ("X-Content-Type-Options", "nosniff"),
-                        ("Referrer-Policy", "no-referrer"),
-                    ])
-            case "/history":
-                swallowing = true
-                respond(context, h, type: "application/json", body: routes.history() + "\n")
-            case "/decisions":
-                swallowing = true
-                respond(context, h, type: "application/json", body: routes.decisions() + "\n")
-            case "/events/stream":
-                swallowing = true
-                stream(context: context, head: h)
-            default:
-                swallowing = false
-                context.fireChannelRead(data)
-            }
-        case .head:
-            swallowing = false
-            context.fireChannelRead(data)
+            swallowing = h.method == .GET && path == "/events/stream"
+            if swallowing { stream(context: context, head: h) } else { context.fireChannelRead(data) }
         case .body, .end:
             if !swallowing { context.fireChannelRead(data) }
         }
     }
 
-    private func respond(
-        _ context: ChannelHandlerContext, _ h: HTTPRequestHead, type: String, body: String,
-        status: HTTPResponseStatus = .ok, extra: [(String, String)] = []
-    ) {
+    /// The refusal when too many streams are open.
+    private func refuse(_ context: ChannelHandlerContext, _ h: HTTPRequestHead) {
+        let body = #"{"ok":false,"error":"too many event streams"}"# + "\n"
         var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: type)
+        headers.add(name: "Content-Type", value: "application/json")
         headers.add(name: "Content-Length", value: String(body.utf8.count))
-        headers.add(name: "Cache-Control", value: "no-store")
-        for (k, v) in extra { headers.add(name: k, value: v) }
-        if !h.isKeepAlive { headers.add(name: "Connection", value: "close") }
+        headers.add(name: "Connection", value: "close")
         context.write(
-            wrapOutboundOut(.head(HTTPResponseHead(version: h.version, status: status, headers: headers))), promise: nil
-        )
+            wrapOutboundOut(.head(HTTPResponseHead(version: h.version, status: .serviceUnavailable, headers: headers))),
+            promise: nil)
         var buffer = context.channel.allocator.buffer(capacity: body.utf8.count)
         buffer.writeString(body)
         context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-        let keepAlive = h.isKeepAlive
         let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
-            if !keepAlive { channel.close(promise: nil) }
-        }
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
     }
 
     private func stream(context: ChannelHandlerContext, head: HTTPRequestHead) {
         guard Self.open.add(1, ordering: .relaxed).newValue <= Self.maxClients else {
             Self.open.subtract(1, ordering: .relaxed)
-            var h = head
-            h.headers.replaceOrAdd(name: "Connection", value: "close")
-            respond(
-                context, h, type: "application/json", body: #"{"ok":false,"error":"too many event streams"}"# + "\n",
-                status: .serviceUnavailable)
+            refuse(context, head)
             return
         }
         streaming = true

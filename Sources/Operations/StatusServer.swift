@@ -77,7 +77,7 @@ public final class StatusServer: Sendable {
                         try channel.pipeline.syncOperations.addHandler(DashboardHandler(routes: dashboard))
                     }
                     try channel.pipeline.syncOperations.addHandler(
-                        HTTPHandler(routes: routes, token: requiredToken, host: host))
+                        HTTPHandler(routes: routes, token: requiredToken, host: host, dashboard: dashboard))
                 }
             }
         do {
@@ -106,13 +106,17 @@ final class HTTPHandler: ChannelInboundHandler {
     let token: String?
     /// The host the server was asked to bind (its origin is `http://HOST:PORT`).
     let host: String
+    /// The dashboard's page and data, when served (`GET /`, `/history`, `/decisions`): answered here so
+    /// that they go through the same back-pressure as every other request.
+    let dashboard: DashboardRoutes?
     private var head: HTTPRequestHead?
     private var stallCheck: Scheduled<Void>?
 
-    init(routes: StatusServer.Routes, token: String?, host: String) {
+    init(routes: StatusServer.Routes, token: String?, host: String, dashboard: DashboardRoutes? = nil) {
         self.routes = routes
         self.token = token
         self.host = host
+        self.dashboard = dashboard
     }
 
     /// Content types a browser sends cross-origin without asking first (a CORS "simple request"): a web
@@ -162,6 +166,12 @@ final class HTTPHandler: ChannelInboundHandler {
             headers.add(name: "Content-Type", value: type)
             headers.add(name: "Content-Length", value: String(body.utf8.count))
             headers.add(name: "Cache-Control", value: "no-store")
+            if type.hasPrefix("text/html") {
+                // The dashboard: only its own script (by hash) runs, and it may talk only to this server.
+                headers.add(name: "Content-Security-Policy", value: Dashboard.contentSecurityPolicy)
+                headers.add(name: "X-Content-Type-Options", value: "nosniff")
+                headers.add(name: "Referrer-Policy", value: "no-referrer")
+            }
             if !h.isKeepAlive { headers.add(name: "Connection", value: "close") }
             context.write(
                 wrapOutboundOut(.head(HTTPResponseHead(version: h.version, status: status, headers: headers))),
@@ -222,6 +232,11 @@ final class HTTPHandler: ChannelInboundHandler {
         }
         switch (h.method, path) {
         case (.GET, "/status"): return (.ok, json, routes.status() + "\n")
+        case (.GET, "/"),
+            (.GET, "/index.html") where dashboard != nil:
+            return (.ok, "text/html; charset=utf-8", Dashboard.html)
+        case (.GET, "/history") where dashboard != nil: return (.ok, json, dashboard!.history() + "\n")
+        case (.GET, "/decisions") where dashboard != nil: return (.ok, json, dashboard!.decisions() + "\n")
         case (.GET, "/metrics"): return (.ok, "text/plain; version=0.0.4; charset=utf-8", routes.metrics())
         case (.POST, "/pause"), (.POST, "/resume"):
             if let problem = crossOriginProblem(h, port: port) { return error(.forbidden, problem) }

@@ -192,12 +192,12 @@ struct VENTests {
         let id = rig.vtn.createEvent(simpleEvent([3, 0], start: 3, duration: 1.5))
         // Known before it starts, and nothing happens early.
         let created = Date()
-        #expect(await waitFor(3, tick: rig.controller) { !rig.source.plan.isEmpty })
+        #expect(await waitFor(12, tick: rig.controller) { !rig.source.plan.isEmpty })
         #expect(!rig.load.isHalted)
         #expect(await waitFor(6, tick: rig.controller) { rig.load.isHalted })
         #expect(Date().timeIntervalSince(created) > 2)  // at the start, not on receipt
         #expect(rig.curtailIDs == ["openadr:\(id):0"])
-        #expect(await waitFor(4, tick: rig.controller) { !rig.load.isHalted })
+        #expect(await waitFor(15, tick: rig.controller) { !rig.load.isHalted })
         // The report: read as raw JSON, the fake VTN's own record.
         #expect(await waitFor(5, tick: rig.controller) { rig.vtn.reportCount == 1 })
         let report = decode(try #require(rig.vtn.reportsJSON.first))
@@ -218,12 +218,12 @@ struct VENTests {
         let rig = try await makeRig(poll: 0.3)
         defer { Task { await rig.vtn.close() } }
         let id = rig.vtn.createEvent(simpleEvent([3], start: 0, duration: 30))
-        #expect(await waitFor(3, tick: rig.controller) { rig.load.isHalted })
+        #expect(await waitFor(12, tick: rig.controller) { rig.load.isHalted })
         // Changed while active: SIMPLE 3 → SIMPLE 1 (0.5 by the default map).
         rig.vtn.updateEvent(id: id, simpleEvent([1], start: -1, duration: 30))
-        #expect(await waitFor(3, tick: rig.controller) { !rig.load.isHalted && rig.load.effective == 0.5 })
+        #expect(await waitFor(12, tick: rig.controller) { !rig.load.isHalted && rig.load.effective == 0.5 })
         rig.vtn.deleteEvent(id: id)
-        #expect(await waitFor(3, tick: rig.controller) { rig.load.effective == 1 })
+        #expect(await waitFor(12, tick: rig.controller) { rig.load.effective == 1 })
         #expect(rig.controller.status.activeCurtailments == 0)
         await rig.stop()
     }
@@ -235,12 +235,12 @@ struct VENTests {
         rig.vtn.misbehave(notification: .double)
         let t0 = Date()
         rig.vtn.createEvent(simpleEvent([3], start: 0, duration: 20))
-        #expect(await waitFor(3, tick: rig.controller) { rig.load.isHalted })
+        #expect(await waitFor(12, tick: rig.controller) { rig.load.isHalted })
         #expect(Date().timeIntervalSince(t0) < 5)  // the poll interval is 60 s (the drill measures the latency)
         #expect(rig.source.counters.notifications >= 1)
         rig.vtn.misbehave(notification: .snake)
         for e in rig.source.plan { rig.vtn.deleteEvent(id: e.eventID) }
-        #expect(await waitFor(3, tick: rig.controller) { !rig.load.isHalted })
+        #expect(await waitFor(12, tick: rig.controller) { !rig.load.isHalted })
         // The echo challenge, and a notification without the bearer token refused.
         let port = try #require(rig.source.callbackPort)
         let http = HTTPClient.shared
@@ -286,14 +286,14 @@ struct VENTests {
         let first = try await makeRig(poll: 0.3, statePath: path)
         defer { Task { await first.vtn.close() } }
         let id = first.vtn.createEvent(simpleEvent([3], start: 2.5, duration: 10))
-        #expect(await waitFor(3) { FileManager.default.fileExists(atPath: path) && !first.source.plan.isEmpty })
+        #expect(await waitFor(12) { FileManager.default.fileExists(atPath: path) && !first.source.plan.isEmpty })
         await first.stop()
         let mode = (try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber)?.intValue
         #expect(mode == 0o600)
         // The VTN goes down; a new VEN process starts with the same state file.
         first.vtn.misbehave(down: true)
         let second = try await makeRig(vtn: first.vtn, poll: 0.3, statePath: path)
-        #expect(await waitFor(2) { second.source.plan.contains { $0.eventID == id } })
+        #expect(await waitFor(10) { second.source.plan.contains { $0.eventID == id } })
         #expect(await waitFor(5, tick: second.controller) { second.load.isHalted })
         #expect(second.curtailIDs == ["openadr:\(id):0"])
         await second.stop()
@@ -374,11 +374,12 @@ struct CombinedSourcesTests {
             rig.controller.handle(
                 line: Array(#"{"type":"curtail","level":1,"id":"site-maintenance"}"#.utf8), origin: local
             ).ok)
-        rig.vtn.createEvent(simpleEvent([1], start: 0, duration: 1.5))  // 0.5 by the default map
-        #expect(await waitFor(3, tick: rig.controller) { rig.controller.status.activeCurtailments == 2 })
+        // 0.5 by the default map; long enough that a loaded machine still sees it while it is active.
+        rig.vtn.createEvent(simpleEvent([1], start: 0, duration: 6))
+        #expect(await waitFor(10, tick: rig.controller) { rig.controller.status.activeCurtailments == 2 })
         #expect(rig.load.isHalted)  // the largest level wins: the local 1.0
         // The event ends: its curtailment lifts, the local one stays.
-        #expect(await waitFor(4, tick: rig.controller) { rig.controller.status.activeCurtailments == 1 })
+        #expect(await waitFor(15, tick: rig.controller) { rig.controller.status.activeCurtailments == 1 })
         #expect(rig.load.isHalted)
         #expect(
             rig.controller.handle(line: Array(#"{"type":"release","id":"site-maintenance"}"#.utf8), origin: local).ok)

@@ -32,6 +32,9 @@ public final class TestPool: Sendable {
         public var sharesFile: String?
         /// Accept connections and read, but never send anything (a pool that hangs).
         public var silent = false
+        /// Shares of the job a clean notify replaced are still taken this long after it, for shares that
+        /// were on the wire (real pools allow for the round trip; a loaded test machine needs more).
+        public var staleGrace: Duration = .seconds(3)
         public init() {}
     }
 
@@ -380,7 +383,7 @@ public final class TestPool: Sendable {
         guard let job = state.withLock({ $0.jobs[jobID] }) else { return "Job not found" }
         let stale = state.withLock { s in
             let n = Int(jobID, radix: 16)!
-            let limit = ContinuousClock.now - s.cleanSentAt < .milliseconds(500) ? s.previousStaleBefore : s.staleBefore
+            let limit = ContinuousClock.now - s.cleanSentAt < config.staleGrace ? s.previousStaleBefore : s.staleBefore
             return n < limit
         }
         if stale { return "Stale" }

@@ -95,10 +95,11 @@ public struct JSONFields: @unchecked Sendable {
         guard let d = JSONScalar.number(v), d.isFinite, d == d.rounded() else {
             throw InputError("field \(name(key)) must be a whole number")
         }
-        guard d >= Double(range.lowerBound), d <= Double(range.upperBound) else {
+        // Int(exactly:) never traps: a range ending at Int.max has Double(Int.max) == 2^63, one past it.
+        guard let i = Int(exactly: d), range.contains(i) else {
             throw InputError("field \(name(key)) must be \(range.lowerBound)...\(range.upperBound), got \(fmt(d))")
         }
-        return Int(d)
+        return i
     }
 
     public func requiredInteger(_ key: String, in range: ClosedRange<Int>) throws(InputError) -> Int {

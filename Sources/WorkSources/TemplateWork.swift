@@ -29,14 +29,17 @@ public final class TemplateWork: JobSource {
     /// A job for the next unused extranonce (job id = idBase + extranonce + 1).
     public func freshJob() -> MiningJob {
         let extranonce = nextExtranonce.add(1, ordering: .relaxed).oldValue
-        // Validated in init; only the extranonce differs, and it does not change the scriptSig size.
+        // Validated in init; only the extranonce differs, and its push is always 8 bytes (the scriptSig
+        // size cannot change), so this cannot throw.
         let coinbase = try! template.coinbase(payoutScript: payoutScript, extranonce: extranonce, message: message)
-        coinbases.withLock { $0[idBase + extranonce + 1] = coinbase }
+        // Job ids are identities, not counts: wrapping (after 2^64 jobs) is harmless, a trap is not.
+        let id = idBase &+ extranonce &+ 1
+        coinbases.withLock { $0[id] = coinbase }
         let header = template.header(
             coinbase: coinbase,
             time: Swift.max(UInt32(clamping: Int64(Date().timeIntervalSince1970.rounded(.down))), template.curTime))
-        // full range, valid target
-        return try! MiningJob(id: idBase + extranonce + 1, header: header, blockTarget: template.target)
+        // Cannot throw: no share target, and the default range is all 2^32 nonces.
+        return try! MiningJob(id: id, header: header, blockTarget: template.target)
     }
 
     public func nextJob(after exhausted: MiningJob) -> MiningJob? { freshJob() }

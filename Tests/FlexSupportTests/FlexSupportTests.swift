@@ -54,6 +54,14 @@ import Testing
         #expect(try f.number("missing") == nil)
     }
 
+    /// A range that ends at Int.max: 2^63 passes a comparison with Double(Int.max) but is one past it.
+    @Test func integersAtTheEdgeOfIntAreRefusedNotTrapped() throws {
+        let f = try JSONFields(json: Data(#"{"a":9223372036854775807,"b":9.3e18,"c":-9.3e18}"#.utf8))
+        #expect(throws: InputError.self) { try f.integer("a", in: 0...Int.max) }  // reads as 2^63
+        #expect(throws: InputError.self) { try f.integer("b", in: 0...Int.max) }
+        #expect(throws: InputError.self) { try f.integer("c", in: Int.min...0) }
+    }
+
     @Test func refusesWhatIsNotAnObject() {
         #expect(throws: InputError("malformed JSON")) { try JSONFields(json: Data("{".utf8)) }
         #expect(throws: InputError("input must be a JSON object")) { try JSONFields(json: Data("[1]".utf8)) }

@@ -16,6 +16,15 @@ struct SourceTests {
         return (c, load)
     }
 
+    /// The client's timeout is checked before it becomes a timeval (1e30 or NaN would trap there).
+    @Test func clientTimeoutsOutOfRangeAreRefused() {
+        for bad in [0, -1, 1e30, .nan, .infinity, 86_401] as [Double] {
+            #expect(throws: SignalError.self, "\(bad)") {
+                try SignalClient(.unix(path: "/nonexistent/s.sock"), timeout: bad)
+            }
+        }
+    }
+
     @Test func unixSocketIsPrivateAndEveryLineGetsOneReply() async throws {
         let dir = scratchDirectory()
         let path = dir + "/s.sock"

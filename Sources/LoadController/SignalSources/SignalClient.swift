@@ -15,7 +15,13 @@ public final class SignalClient {
 
     /// Connects to a `unix:` or `tcp:` source.
     /// - Throws: `SignalError` naming the source and the OS error.
+    /// - Parameter timeout: seconds to wait for a reply, within (0, 86400].
+    /// - Throws: `SignalError` for a timeout out of range, or naming what failed on the socket.
     public init(_ spec: SignalSourceSpec, timeout: Double = 5) throws(SignalError) {
+        // Checked before the socket exists: converted to a timeval below, 1e30 or NaN would trap.
+        guard timeout.isFinite, timeout > 0, timeout <= 86_400 else {
+            throw SignalError("timeout must be a number of seconds in (0, 86400], got \(timeout)")
+        }
         self.spec = spec
         switch spec {
         case .unix(let path):

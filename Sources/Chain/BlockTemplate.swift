@@ -88,10 +88,10 @@ public struct BlockTemplate: Sendable, Hashable {
                     try internalBytes(displayHex: h, field: "transactions[\(i)].hash")
                 } ?? txid
             let depends = try (tf.array("depends") ?? []).enumerated().map { (k, d) throws in
-                guard let n = JSONScalar.number(d), n == n.rounded(), n >= 0, n <= 1_000_000 else {
+                guard let n = JSONScalar.integer(d, in: 0...1_000_000) else {
                     throw InputError("field \"transactions[\(i)].depends[\(k)]\" must be a transaction index")
                 }
-                return Int(n)
+                return n
             }
             return Transaction(
                 data: data, txid: txid, hash: hash, depends: depends,

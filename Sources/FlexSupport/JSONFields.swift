@@ -95,8 +95,7 @@ public struct JSONFields: @unchecked Sendable {
         guard let d = JSONScalar.number(v), d.isFinite, d == d.rounded() else {
             throw InputError("field \(name(key)) must be a whole number")
         }
-        // Int(exactly:) never traps: a range ending at Int.max has Double(Int.max) == 2^63, one past it.
-        guard let i = Int(exactly: d), range.contains(i) else {
+        guard let i = JSONScalar.integer(exactly: d, in: range) else {
             throw InputError("field \(name(key)) must be \(range.lowerBound)...\(range.upperBound), got \(fmt(d))")
         }
         return i
@@ -165,6 +164,19 @@ public enum JSONScalar {
     public static func bool(_ value: Any) -> Bool? {
         guard let n = value as? NSNumber, isBool(n) else { return nil }
         return n.boolValue
+    }
+
+    /// The value as a whole number within `range`, or nil when it is not a JSON number, not whole, or
+    /// outside: the one conversion of outside numbers to `Int` (never traps, whatever the value).
+    public static func integer(_ value: Any, in range: ClosedRange<Int>) -> Int? {
+        number(value).flatMap { integer(exactly: $0, in: range) }
+    }
+
+    /// `d` as a whole number within `range`, or nil. `Int(exactly:)` rather than comparing Doubles:
+    /// Double(Int.max) is 2^63, one past it, so a bounds check in Double would let 2^63 reach `Int(_:)`.
+    public static func integer(exactly d: Double, in range: ClosedRange<Int>) -> Int? {
+        guard let i = Int(exactly: d), range.contains(i) else { return nil }
+        return i
     }
 
     static func isBool(_ n: NSNumber) -> Bool { String(cString: n.objCType) == "c" }

@@ -255,9 +255,7 @@ public final class NodeRPCClient: Sendable {
             return (code, message.map { $0.count > 200 ? String($0.prefix(200)) + "…" : $0 } ?? JSONText.of(error))
         }
         if let text = error as? String { return (nil, text.count > 200 ? String(text.prefix(200)) + "…" : text) }
-        if let n = JSONScalar.number(error), n.isFinite, n == n.rounded(), abs(n) <= Double(Int32.max) {
-            return (Int(n), JSONText.of(error))
-        }
+        if let n = JSONScalar.integer(error, in: -Int(Int32.max)...Int(Int32.max)) { return (n, JSONText.of(error)) }
         return (nil, JSONText.of(error))
     }
 

@@ -55,14 +55,17 @@ public struct OpenADRPlanner: Sendable {
                 for p in t.payloads {
                     switch p.type {
                     case "SIMPLE":
-                        guard let v = p.numbers.first, v == v.rounded(), let l = simpleLevels[Int(v)] else {
+                        // A VTN's value: 1e300 is whole too, so the conversion itself is range-checked.
+                        guard let v = p.numbers.first.flatMap({ JSONScalar.integer(exactly: $0, in: 0...1_000) }),
+                            let l = simpleLevels[v]
+                        else {
                             ignored.append(
                                 "event \(event.id): SIMPLE value \(p.numbers.first.map { "\($0)" } ?? "missing") is not in the level map"
                             )
                             continue
                         }
                         level = max(level ?? 0, l)
-                        reasons.append("SIMPLE \(Int(v))")
+                        reasons.append("SIMPLE \(v)")
                     case "PRICE":
                         guard let v = p.numbers.first else {
                             ignored.append("event \(event.id): PRICE without a value")

@@ -327,7 +327,7 @@ public final class StratumClient: Sendable {
     }
 
     static func requestID(_ value: Any?) -> Int? {
-        if let v = value, let d = JSONScalar.number(v), d == d.rounded(), abs(d) < 1e15 { return Int(d) }
+        if let v = value, let n = JSONScalar.integer(v, in: -999_999_999_999_999...999_999_999_999_999) { return n }
         if let s = value as? String { return Int(s) }
         return nil
     }
@@ -411,8 +411,8 @@ public final class StratumClient: Sendable {
             if params.count > 1 {
                 if let s = params[1] as? String {
                     port = Int(s)
-                } else if let d = JSONScalar.number(params[1]) {
-                    port = d == d.rounded() && d > 0 && d < 65536 ? Int(d) : nil
+                } else {
+                    port = JSONScalar.integer(params[1], in: 1...65535)
                 }
             }
             let wait = params.count > 2 ? min(max(JSONScalar.number(params[2]) ?? 0, 0), 600) : 0

@@ -210,10 +210,10 @@ struct StratumParams {
 
     func int(_ i: Int, _ name: String, in range: ClosedRange<Int>) throws(StratumError) -> Int {
         let d = try number(i, name)
-        guard d == d.rounded(), d >= Double(range.lowerBound), d <= Double(range.upperBound) else {
+        guard let n = JSONScalar.integer(exactly: d, in: range) else {
             throw error("param \(i) (\(name)) must be a whole number in \(range.lowerBound)...\(range.upperBound)")
         }
-        return Int(d)
+        return n
     }
 
     func array(_ i: Int, _ name: String) throws(StratumError) -> [Any] {

@@ -62,6 +62,17 @@ import Testing
         #expect(throws: InputError.self) { try f.integer("c", in: Int.min...0) }
     }
 
+    @Test func oneConversionOfOutsideNumbersToInt() {
+        #expect(JSONScalar.integer(NSNumber(value: 42.0), in: 0...100) == 42)
+        #expect(JSONScalar.integer(NSNumber(value: 42.5), in: 0...100) == nil)
+        #expect(JSONScalar.integer(NSNumber(value: true), in: 0...100) == nil)
+        #expect(JSONScalar.integer("42", in: 0...100) == nil)
+        #expect(JSONScalar.integer(exactly: 1e300, in: 0...Int.max) == nil)
+        #expect(JSONScalar.integer(exactly: 9_223_372_036_854_775_807, in: 0...Int.max) == nil)  // 2^63
+        #expect(JSONScalar.integer(exactly: .nan, in: 0...1) == nil)
+        #expect(JSONScalar.integer(exactly: -.infinity, in: Int.min...0) == nil)
+    }
+
     @Test func refusesWhatIsNotAnObject() {
         #expect(throws: InputError("malformed JSON")) { try JSONFields(json: Data("{".utf8)) }
         #expect(throws: InputError("input must be a JSON object")) { try JSONFields(json: Data("[1]".utf8)) }

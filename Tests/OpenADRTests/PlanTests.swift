@@ -59,6 +59,19 @@ struct PlanTests {
         #expect(offsets.count > 1)
     }
 
+    /// A SIMPLE value from a VTN that is whole but huge (or negative, or fractional) is ignored and
+    /// said so; converting it would trap.
+    @Test func outOfRangeSimpleValuesAreIgnoredNotTrapped() throws {
+        for value in ["1e300", "-1e300", "-1", "1.5", "4"] {
+            let e = try event(
+                #"{"id":"x","programID":"p","intervalPeriod":{"start":"2026-12-01T12:00:00Z","duration":"PT1H"},"intervals":[{"id":0,"payloads":[{"type":"SIMPLE","values":[\#(value)]}]}]}"#
+            )
+            let (plan, ignored) = OpenADRPlanner().plan([e])
+            #expect(plan.isEmpty, "\(value)")
+            #expect(ignored.contains { $0.contains("not in the level map") }, "\(value)")
+        }
+    }
+
     @Test func eachPayloadType() throws {
         let e = try event(
             """

@@ -177,7 +177,7 @@ public final class MiningEngine: Sendable {
             control.waitUntil(timeout: .milliseconds(1), allParked)
         }
         let latency = ContinuousClock.now - start
-        haltLatencies.withLock { $0.append(latency) }
+        haltLatencies.withLock { Self.keep(latency, in: &$0) }
         return latency
     }
 
@@ -238,15 +238,32 @@ public final class MiningEngine: Sendable {
                 || self.current.withLock { $0 == nil }
         }
         let latency = ContinuousClock.now - start
-        resumeLatencies.withLock { $0.append(latency) }
+        resumeLatencies.withLock { Self.keep(latency, in: &$0) }
         return latency
     }
 
     public var isHalted: Bool { control.halted.load(ordering: .relaxed) }
 
-    /// Every halt and resume latency measured so far (for benchmarks and status).
+    /// Latency samples kept, at most (as many as `bench --halts` takes); the oldest tenth goes when full,
+    /// so a miner that halts for years keeps a bounded history.
+    public static let latencySampleLimit = 1_000_000
+
+    /// Appends `sample`, dropping the oldest tenth first when `samples` is at the limit.
+    public static func keep(_ sample: Duration, in samples: inout [Duration]) {
+        if samples.count >= latencySampleLimit { samples.removeFirst(latencySampleLimit / 10) }
+        samples.append(sample)
+    }
+
+    /// Every halt and resume latency measured so far, up to `latencySampleLimit` (for benchmarks and the
+    /// run's summary).
     public var measuredHaltLatencies: [Duration] { haltLatencies.withLock { $0 } }
     public var measuredResumeLatencies: [Duration] { resumeLatencies.withLock { $0 } }
+
+    /// The latest `n` of them: what a status request summarises, copied without the rest.
+    public func measuredHaltLatencies(last n: Int) -> [Duration] { haltLatencies.withLock { Array($0.suffix(n)) } }
+    public func measuredResumeLatencies(last n: Int) -> [Duration] {
+        resumeLatencies.withLock { Array($0.suffix(n)) }
+    }
 
     /// Halts and joins every thread and finishes `events`. Safe to call more than once.
     public func stop() {

@@ -128,10 +128,10 @@ public final class MinerRun: Sendable {
                 uptimeSeconds: (ContinuousClock.now - started).seconds, decisionLogErrors: fileLog?.errors,
                 decisionLogDropped: fileLog?.dropped, stateFileErrors: stateFile?.errors)
             // Over the latest 1,000 of each: a status request sorts a bounded sample.
-            let halts = engine.measuredHaltLatencies.suffix(1000)
-            let resumes = engine.measuredResumeLatencies.suffix(1000)
-            r.haltLatencyP99 = halts.isEmpty ? nil : LatencySummary(Array(halts)).p99
-            r.resumeLatencyP99 = resumes.isEmpty ? nil : LatencySummary(Array(resumes)).p99
+            let halts = engine.measuredHaltLatencies(last: 1000)
+            let resumes = engine.measuredResumeLatencies(last: 1000)
+            r.haltLatencyP99 = halts.isEmpty ? nil : LatencySummary(halts).p99
+            r.resumeLatencyP99 = resumes.isEmpty ? nil : LatencySummary(resumes).p99
             r.powerWatts = s.policy.powerWatts
             (r.energyKWh, r.energyCostUSD) = energy.withLock { ($0.kwh, $0.usd) }
             r.decisionsTotal = decisions.total

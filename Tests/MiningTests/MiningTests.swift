@@ -203,6 +203,16 @@ struct MiningEngineTests {
         #expect(b.activeWorkers == 1)
     }
 
+    /// Latency samples are bounded: at the limit the oldest tenth goes, the newest stays.
+    @Test func latencySamplesAreBounded() {
+        let limit = MiningEngine.latencySampleLimit
+        var samples = (0..<limit).map { Duration.nanoseconds($0) }
+        MiningEngine.keep(.nanoseconds(limit), in: &samples)
+        #expect(samples.count == limit - limit / 10 + 1)
+        #expect(samples.first == .nanoseconds(limit / 10))
+        #expect(samples.last == .nanoseconds(limit))
+    }
+
     /// 0.25 of one worker is a duty cycle: roughly a quarter of full speed.
     @Test func dutyCycleDrawsAFractionOfAWorker() throws {
         let header = try BlockHeader(hex: HeaderFixture.all[1].header)

@@ -53,6 +53,10 @@ public enum SignalLatencyBench {
         public var resumeInside: [Duration] = []
         /// Events whose state was not observed within the timeout.
         public var timeouts = 0
+        /// The signal thread's scheduling policy ("fifo" when it could be raised, else "other").
+        public var controlThread = "other"
+        /// The observer's (the thread writing the lines and polling /proc).
+        public var observer = "other"
     }
 
     /// Runs `events` curtail/release cycles against `engine` (which must be hashing) through a real
@@ -62,12 +66,24 @@ public enum SignalLatencyBench {
             actuator: engine, config: PolicyConfig(breakEvenUSDPerMWh: .greatestFiniteMagnitude), priceActive: false)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         defer { try? group.syncShutdownGracefully() }
+        // As `run` does: the signal thread is real-time when permitted.
+        let controlPolicy = (try? group.next().submit { () -> String in
+            _ = ControlThread.raiseCurrent()
+            return ControlThread.currentPolicy
+        }.wait()) ?? "other"
         let spec = SignalSourceSpec.unix(path: socketPath)
         let server = try blockingStart(spec, controller: controller, group: group)
         defer { try? server.closeBlocking() }
         let client = try SignalClient(spec)
         let tids = engine.workerThreadIDs
         var samples = Samples()
+        samples.controlThread = controlPolicy
+        // The observer (this thread: it writes the lines and polls /proc) is an instrument: at normal
+        // priority on a busy machine its own wake-ups would be measured. Real-time when permitted, and
+        // put back as it was afterwards.
+        let saved = ControlThread.raiseCurrentSaved()
+        defer { saved?.restore() }
+        samples.observer = ControlThread.currentPolicy
         var rng = SystemRandomNumberGenerator()
         let curtail = Array(#"{"type":"curtail","level":1.0,"id":"bench"}"#.utf8) + [10]
         let release = Array(#"{"type":"release","id":"bench"}"#.utf8) + [10]

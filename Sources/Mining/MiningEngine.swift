@@ -143,13 +143,14 @@ public final class MiningEngine: Sendable {
     /// Halts every worker and returns once each has acknowledged (is out of the kernel and blocked),
     /// with the measured latency from the call to the last acknowledgement. Idempotent.
     ///
-    /// A worker normally acknowledges within one batch (tens of microseconds). One that has not after
-    /// `boostAfter` is almost always not on a CPU: workers run at `SCHED_IDLE`, so any other busy process
-    /// keeps a preempted worker waiting for up to hundreds of milliseconds with its batch unfinished
-    /// (measured: halt p99 98 ms on a 2-vCPU VM shared with two compilers). Such a straggler is given
-    /// real-time priority (`fm_thread_boost`) until it has parked: it runs at once, parks, and drops back
-    /// to its own priority when it is resumed, before it hashes again. Without CAP_SYS_NICE or RLIMIT_RTPRIO the boost
-    /// is refused (EPERM), remembered, and halts simply wait.
+    /// A worker normally acknowledges within one batch (tens of microseconds), but workers run at
+    /// `SCHED_IDLE`, so any other busy process keeps a preempted worker waiting for up to hundreds of
+    /// milliseconds with its batch unfinished (measured: halt p99 98 ms on a 2-vCPU VM shared with two
+    /// compilers). So every worker is given real-time priority (`fm_thread_boost`) at the halt until it
+    /// has parked: it finishes its batch at once, parks, sleeps, and drops back to its own priority when
+    /// it is resumed, before it hashes again; one still out after `boostAfter` is boosted again every
+    /// millisecond. Without CAP_SYS_NICE or RLIMIT_RTPRIO the boost is refused (EPERM), remembered, and
+    /// halts simply wait.
     ///
     /// For the same reason the calling thread runs at real-time priority while it waits (its previous
     /// policy is restored before returning): otherwise each of its wake-ups — the grace timeout, every
@@ -167,13 +168,19 @@ public final class MiningEngine: Sendable {
         defer { if callerBoosted { fm_self_restore(policy, priority) } }
         control.halted.store(true, ordering: .sequentiallyConsistent)
         control.bumpEpoch()
+        // Every worker at once, not only stragglers: a worker's acknowledgement wakes this (real-time)
+        // thread, which preempts it on its CPU between counting itself parked and going to sleep; at
+        // `SCHED_IDLE` it then stays runnable behind any other busy process for tens of milliseconds
+        // (measured: outside p99 21 ms with two CPU hogs). Boosted, it sleeps as soon as this thread
+        // blocks again. Halts are rare; the cost is one syscall per worker here and one at its resume.
+        if Self.boostPermitted.load(ordering: .relaxed) { boostWorkers() }
         let allParked = { self.control.parked.load(ordering: .sequentiallyConsistent) >= self.threadCount }
         control.waitUntil(timeout: Self.boostAfter, allParked)
         // Boost again every millisecond while some worker is still out: a boost can cross a worker's
         // own restore of its priority (a resume just before), and then only a second one takes.
         let deadline = start + .seconds(10)
         while !allParked() && ContinuousClock.now < deadline {
-            boostStragglers()
+            boostWorkers()
             control.waitUntil(timeout: .milliseconds(1), allParked)
         }
         let latency = ContinuousClock.now - start
@@ -181,14 +188,14 @@ public final class MiningEngine: Sendable {
         return latency
     }
 
-    /// How long `halt()` waits for workers to finish their batch before boosting the ones still out:
-    /// a few batches (a batch is about 50 µs), so a worker that is actually running is never boosted.
+    /// How long `halt()` waits for workers to finish their batch before boosting the ones still out
+    /// again: a few batches (a batch is about 50 µs).
     public static let boostAfter = Duration.microseconds(150)
 
     /// Workers given real-time priority by `halt()` so far (0 where the boost is not permitted).
     public var haltBoosts: Int { boosts.load(ordering: .relaxed) }
 
-    private func boostStragglers() {
+    private func boostWorkers() {
         guard Self.boostPermitted.load(ordering: .relaxed) else { return }
         // Every worker, parked or not: one that counts as parked may still be on its way out of a
         // previous park (woken by a resume but not yet run), and must run again to park.

@@ -139,7 +139,20 @@ public final class MinerRun: Sendable {
             r.pool = (work as? any ShareSource)?.poolStatus
             return r
         }
+        // The signal sources' thread is the control path: real-time when permitted (see `ControlThread`).
+        // HTTP (status, metrics, the dashboard, pause/resume) has a thread of its own at normal priority.
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let httpGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        if !s.specs.isEmpty {
+            let rc = (try? await group.next().submit { ControlThread.raiseCurrent() }.get()) ?? -1
+            if rc == 0 {
+                note("control thread: SCHED_FIFO (signals are served ahead of other processes' threads)")
+            } else {
+                note(
+                    "control thread at normal priority (\(rc == EPERM ? "no permission" : "errno \(rc)")): grant CAP_SYS_NICE or LimitRTPRIO=1 for millisecond curtailments on a busy host"
+                )
+            }
+        }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         func add(_ service: some Service, endsRun: Bool = false) {
             services.append(
@@ -224,7 +237,7 @@ public final class MinerRun: Sendable {
             let origin = SignalOrigin(name: "http")
             add(
                 HTTPService(
-                    address: address, token: s.token, group: group, note: note,
+                    address: address, token: s.token, group: httpGroup, note: note,
                     dashboard: .init(
                         status: { report().json }, history: { [self] in history.json },
                         decisions: { [self] in decisions.json }),
@@ -253,9 +266,11 @@ public final class MinerRun: Sendable {
         } catch {
             engine.stop()
             try? await group.shutdownGracefully()
+            try? await httpGroup.shutdownGracefully()
             throw ConfigError("\(error)")
         }
         try? await group.shutdownGracefully()
+        try? await httpGroup.shutdownGracefully()
         note("stopped cleanly")
         let last = finalReport.withLock { $0 } ?? report()
         return RunSummary(

@@ -126,8 +126,7 @@ struct BenchCommand: ParsableCommand {
             )
             print("halt   (until every worker is out of the kernel and blocked): \(h)")
             print("resume (until every worker hashes again):                     \(r)")
-            let grace = String(format: "%.0f µs", MiningEngine.boostAfter.microseconds)
-            print("workers boosted to finish their batch (not on a CPU after \(grace)):     \(boosts)")
+            print("worker boosts (SCHED_FIFO until parked; 0: not permitted):            \(boosts)")
         }
     }
 
@@ -152,10 +151,11 @@ struct BenchCommand: ParsableCommand {
                 "kernel": chosen.description, "threads": threads, "priority": priority.rawValue,
                 "halt": h.json, "resume": r.json, "receipt_to_halted": inside.json,
                 "engine_resume": LatencySummary(samples.resumeInside).json, "timeouts": samples.timeouts,
+                "control_thread": samples.controlThread, "observer": samples.observer,
             ])
         } else {
             print(
-                "controller + Unix socket, engine \(chosen) on \(threads) thread(s), workers \(priority.rawValue), \(events) events"
+                "controller + Unix socket, engine \(chosen) on \(threads) thread(s), workers \(priority.rawValue), control thread \(samples.controlThread), observer \(samples.observer), \(events) events"
             )
             print("curtail written -> every worker blocked (/proc):   \(h)")
             print("release written -> every worker runnable (/proc):  \(r)")

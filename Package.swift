@@ -291,7 +291,7 @@ let package = Package(
             name: "StratumTests",
             dependencies: [
                 "Stratum", "WorkSources", "Chain", "Mining", "MiningKernels", "SHA256", "OpenSSLSHA256", "FlexSupport",
-                "LoadController", "DemandResponse", "Operations", "StratumTestPool", "TestSupport",
+                "LoadController", "DemandResponse", "Operations", "StratumTestPool", "TestSupport", "NodeRPC",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -99,3 +99,28 @@ public struct Coinbase: Hashable, Sendable {
         return w.bytes
     }
 }
+
+extension Coinbase {
+    /// The BIP34 height at the start of a serialized coinbase's scriptSig (a pool's coinbase, say), or
+    /// nil when the bytes are not a one-input transaction starting with a height push. A prefix is
+    /// enough (stratum's coinbase1 holds the scriptSig's start).
+    public static func height(inSerialized b: [UInt8]) -> Int? {
+        var i = 4  // version
+        guard b.count > 5 else { return nil }
+        if b[4] == 0x00 && b[5] == 0x01 { i += 2 }  // segwit marker and flag
+        guard (try? RawTransaction.compactSize(b, &i)) == 1 else { return nil }  // one input
+        i += 36  // the null outpoint
+        // The scriptSig's length: one byte (at most 100); read here, not checked against `b`, which may
+        // end inside the scriptSig.
+        guard i + 1 < b.count, (1...100).contains(b[i]) else { return nil }
+        i += 1
+        let op = b[i]
+        if op == 0x00 { return 0 }
+        if (0x51...0x60).contains(op) { return Int(op - 0x50) }
+        // A minimal push of 1-4 bytes, little-endian; the top bit of the last byte would make it negative.
+        guard (1...4).contains(op), i + Int(op) < b.count, b[i + Int(op)] & 0x80 == 0 else { return nil }
+        var height = 0
+        for k in 0..<Int(op) { height |= Int(b[i + 1 + k]) << (8 * k) }
+        return height
+    }
+}

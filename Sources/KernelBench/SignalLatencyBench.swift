@@ -67,10 +67,11 @@ public enum SignalLatencyBench {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         defer { try? group.syncShutdownGracefully() }
         // As `run` does: the signal thread is real-time when permitted.
-        let controlPolicy = (try? group.next().submit { () -> String in
-            _ = ControlThread.raiseCurrent()
-            return ControlThread.currentPolicy
-        }.wait()) ?? "other"
+        let controlPolicy =
+            (try? group.next().submit { () -> String in
+                _ = ControlThread.raiseCurrent()
+                return ControlThread.currentPolicy
+            }.wait()) ?? "other"
         let spec = SignalSourceSpec.unix(path: socketPath)
         let server = try blockingStart(spec, controller: controller, group: group)
         defer { try? server.closeBlocking() }

@@ -1,5 +1,6 @@
 import FlexSupport
 import Foundation
+import SHA256
 
 /// An append-only journal of solved blocks, so that no block is lost to a crash or an unreachable
 /// node. Each solved block is appended (and fsync'd) *before* it is submitted; the node's verdict is
@@ -7,7 +8,8 @@ import Foundation
 /// submits them again.
 ///
 /// Format: JSON lines, `{"event":"solved","hash":…,"height":…,"hex":…,"time":…}` and
-/// `{"event":"submitted","hash":…,"result":…,"time":…}`.
+/// `{"event":"submitted","hash":…,"result":…,"time":…}`; a block found as a pool share is a
+/// `{"event":"pool-block",…}` record (see `PoolBlock`), followed by the pool's verdict.
 ///
 /// Durability: the file is created mode 0600 and its directory fsync'd on creation (so the file
 /// itself survives a power cut); every record is fsync'd. A record cut short by a crash or a full disk
@@ -58,6 +60,70 @@ public final class BlockJournal: Sendable {
         ])
     }
 
+    /// A block found as a pool share: what the miner holds of it. The pool holds the other transactions,
+    /// so it cannot be resubmitted to a node; the record is the evidence (header, coinbase, branch) and
+    /// the pool's verdict follows as a `submitted` record.
+    public struct PoolBlock: Sendable, Hashable {
+        public var hash: String
+        /// From the coinbase's BIP34 push; nil when it cannot be read.
+        public var height: Int?
+        public var header: [UInt8]
+        public var coinbase: [UInt8]
+        public var merkleBranch: [[UInt8]]
+        public var pool: String
+        public var jobID: String
+        public var extranonce2: [UInt8]
+
+        public init(
+            hash: String, height: Int?, header: [UInt8], coinbase: [UInt8], merkleBranch: [[UInt8]], pool: String,
+            jobID: String, extranonce2: [UInt8]
+        ) {
+            self.hash = hash
+            self.height = height
+            self.header = header
+            self.coinbase = coinbase
+            self.merkleBranch = merkleBranch
+            self.pool = pool
+            self.jobID = jobID
+            self.extranonce2 = extranonce2
+        }
+
+        /// `{"event":"pool-block","hash","height","header","coinbase","merkle_branch","pool","job_id",
+        /// "extranonce2","time"}` (hex strings).
+        var record: [String: Any] {
+            [
+                "event": "pool-block", "hash": hash, "height": height ?? NSNull(), "header": Hex.encode(header),
+                "coinbase": Hex.encode(coinbase), "merkle_branch": merkleBranch.map { Hex.encode($0) }, "pool": pool,
+                "job_id": jobID, "extranonce2": Hex.encode(extranonce2), "time": Date().timeIntervalSince1970,
+            ]
+        }
+    }
+
+    /// Appends a block found as a pool share and fsyncs before returning (before the share is sent).
+    /// - Throws: `JournalError` naming the path when it cannot write.
+    public func recordPoolBlock(_ block: PoolBlock) throws(JournalError) {
+        try append(block.record)
+    }
+
+    /// Saves a pool block that the journal could not take, in `flexminer-rescued-pool-<hash>.jsonl` in
+    /// `rescueDirectory` (mode 0600, fsync'd).
+    /// - Returns: the rescue file's path.
+    /// - Throws: `JournalError` naming the rescue file (the caller then logs the record in full).
+    public func rescue(_ block: PoolBlock) throws(JournalError) -> String {
+        let file = rescueFile(name: "flexminer-rescued-pool-\(Self.fileSafe(block.hash)).jsonl")
+        try file.recordPoolBlock(block)
+        return file.path
+    }
+
+    private func rescueFile(name: String) -> BlockJournal {
+        BlockJournal(path: (rescueDirectory as NSString).appendingPathComponent(name), rescueDirectory: rescueDirectory)
+    }
+
+    /// Only the letters and digits of a hash go into a file name.
+    private static func fileSafe(_ hash: String) -> String {
+        String(hash.filter { $0.isASCII && ($0.isLetter || $0.isNumber) }.prefix(64))
+    }
+
     /// Saves a solved block that the journal could not take: a one-block journal
     /// `flexminer-rescued-<height>-<hash>.jsonl` in `rescueDirectory` (mode 0600, fsync'd), which
     /// `flexminer submit --journal PATH` submits like any journal.
@@ -65,11 +131,7 @@ public final class BlockJournal: Sendable {
     /// - Throws: `JournalError` naming the rescue file when it cannot be written either (the caller
     ///   then prints the hex in full: it is the last copy).
     public func rescue(hash: String, height: Int, hex: String) throws(JournalError) -> String {
-        // The hash is the node's display hex, but only the digits go into a file name.
-        let safeHash = String(hash.filter { $0.isASCII && ($0.isLetter || $0.isNumber) }.prefix(64))
-        let name = "flexminer-rescued-\(height)-\(safeHash).jsonl"
-        let file = BlockJournal(
-            path: (rescueDirectory as NSString).appendingPathComponent(name), rescueDirectory: rescueDirectory)
+        let file = rescueFile(name: "flexminer-rescued-\(height)-\(Self.fileSafe(hash)).jsonl")
         try file.recordSolved(hash: hash, height: height, hex: hex)
         return file.path
     }
@@ -101,6 +163,8 @@ public final class BlockJournal: Sendable {
                 continue
             }
             switch record {
+            case .poolBlock:
+                continue  // not the node's to take: the pool holds its transactions
             case .solved(let entry):
                 if seen.insert(entry.hash).inserted { solved.append(entry) }
             case .submitted(let hash):
@@ -112,6 +176,7 @@ public final class BlockJournal: Sendable {
 
     enum Record {
         case solved(Entry)
+        case poolBlock(hash: String)
         case submitted(hash: String)
     }
 
@@ -130,6 +195,8 @@ public final class BlockJournal: Sendable {
             return .solved(Entry(hash: hash, height: height, hex: hex))
         case "submitted":
             return .submitted(hash: hash)
+        case "pool-block":
+            return .poolBlock(hash: hash)
         default:
             return nil
         }

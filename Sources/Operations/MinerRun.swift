@@ -311,7 +311,7 @@ public final class MinerRun: Sendable {
             options.blocks = s.blocks
             options.suggestDifficulty = s.suggestDifficulty
             options.allowRedirect = s.allowRedirect
-            return PoolWork(options: options, logger: logger)
+            return PoolWork(options: options, journal: BlockJournal(path: s.journal), logger: logger)
         }
     }
 

@@ -56,6 +56,10 @@ public struct RunConfig: Sendable, Equatable {
     public var pool: [String]?
     public var user: String?
     public var password: String?
+    /// `"suggest_difficulty"`: asked of the pool (`mining.suggest_difficulty`); positive.
+    public var suggestDifficulty: Double?
+    /// `"allow_redirect"`: follow a pool's `client.reconnect` to another host.
+    public var allowRedirect: Bool?
 
     public init() {}
 
@@ -64,6 +68,7 @@ public struct RunConfig: Sendable, Equatable {
         "network", "blocks", "out", "coinbase_message", "signals", "policy", "policy_file", "breakeven",
         "decision_log", "state_file", "start_halted", "allow_remote", "token_file", "threads", "kernel", "priority",
         "seconds", "http", "log_format", "log_level", "status_line", "openadr3", "pool", "user", "password",
+        "suggest_difficulty", "allow_redirect",
     ]
 
     /// Reads a configuration file.
@@ -124,6 +129,8 @@ public struct RunConfig: Sendable, Equatable {
         pool = try f.strings("pool")
         user = try f.string("user")
         password = try f.string("password")
+        suggestDifficulty = try f.number("suggest_difficulty", in: 1e-12...1e18)
+        allowRedirect = try f.bool("allow_redirect")
     }
 }
 

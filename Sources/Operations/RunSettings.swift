@@ -17,9 +17,6 @@ public struct RunFlags: Sendable {
     public var values = RunConfig()
     /// `--json`: the summary is printed as JSON (and the status line is off unless asked for).
     public var json = false
-    /// With `--pool`: `--suggest-difficulty` and `--allow-redirect` (flags only).
-    public var suggestDifficulty: Double?
-    public var allowRedirect = false
 
     public init() {}
 }
@@ -196,8 +193,11 @@ public struct RunSettings: Sendable {
         logLevel = (c.logLevel ?? file.logLevel).flatMap(Logger.Level.init(rawValue:)) ?? .info
         statusLine = c.statusLine ?? file.statusLine ?? (isTerminal && !flags.json)
         openADR = try Self.openADR(specs: specs, flags: c.openADR3, file: file.openADR3, policy: policy)
-        suggestDifficulty = flags.suggestDifficulty
-        allowRedirect = flags.allowRedirect
+        suggestDifficulty = c.suggestDifficulty ?? file.suggestDifficulty
+        if let d = suggestDifficulty, !(d.isFinite && d >= 1e-12 && d <= 1e18) {
+            throw ConfigError("--suggest-difficulty must be a positive number (1e-12...1e18), got \(d)")
+        }
+        allowRedirect = c.allowRedirect ?? file.allowRedirect ?? false
     }
 
     /// The shared token from `path`, else from `FLEXMINER_SIGNAL_TOKEN`; at least 16 bytes wherever it

@@ -5,6 +5,7 @@ import Logging
 import Mining
 import NIOCore
 import NIOPosix
+import NodeRPC
 import SHA256
 import Stratum
 import Synchronization
@@ -155,21 +156,26 @@ extension PoolWork {
     /// `mine --pool`: runs on `engine` until a limit (or cancellation), calling `emit` with one line per
     /// share the pool gave a verdict on (stale shares are counted in the summary only), and returns the
     /// summary line.
+    /// The error is why the source stopped early (a block it could not keep on disk, a journal it
+    /// cannot open); the summary is given either way.
     public func mineReporting(engine: MiningEngine, json: Bool, emit: @escaping @Sendable (String) -> Void) async
-        -> String
+        -> (summary: String, error: WorkError?)
     {
         onShare { share in
             if case .stale = share.outcome { return }
             emit(json ? JSONLine.encode(share.json) : share.text)
         }
         let started = ContinuousClock.now
-        try? await run(engine: engine) { _ in }
+        var failure: WorkError?
+        do { try await run(engine: engine) { _ in } } catch { failure = error }
         let seconds = (ContinuousClock.now - started).seconds
         let hashes = engine.snapshot().totalHashes
         let status = poolStatus
-        return json
+        let summary =
+            json
             ? JSONLine.encode(status.summary(seconds: seconds, hashes: hashes))
             : status.summaryText(seconds: seconds, hashes: hashes)
+        return (summary, failure)
     }
 }
 
@@ -253,6 +259,9 @@ public final class PoolWork: WorkSource, ShareSource, JobSource {
         let shareTarget: UInt256
         let blockTarget: UInt256
         let session: Int
+        /// What a block found on this job is journaled with: the coinbase and the branch.
+        let coinbase: [UInt8]
+        let merkleBranch: [[UInt8]]
     }
 
     struct State: Sendable {
@@ -285,9 +294,16 @@ public final class PoolWork: WorkSource, ShareSource, JobSource {
         var done = false
         var status: PoolStatus
         var handlers: [@Sendable (PoolShare) -> Void] = []
+        var onBlock: (@Sendable (SolvedBlock) -> Void)?
+        /// Where each block found this run is kept (the journal, or its rescue file), for its verdict.
+        var blockJournals: [String: BlockJournal] = [:]
+        /// Why this source stopped for good (a block that could not be kept on disk).
+        var failure: WorkError?
     }
 
     public let options: Options
+    /// Blocks found as shares are journaled here (fsync'd) before the share is sent.
+    public let journal: BlockJournal?
     let logger: Logger
     let state: Mutex<State>
     static let maxJobs = 64
@@ -297,9 +313,10 @@ public final class PoolWork: WorkSource, ShareSource, JobSource {
     public var origin: String { options.pools.map(\.description).joined(separator: ", ") + " as \(options.user)" }
     public var jobSource: any JobSource { self }
 
-    public init(options: Options, logger: Logger) {
+    public init(options: Options, journal: BlockJournal? = nil, logger: Logger) {
         precondition(!options.pools.isEmpty, "PoolWork needs at least one pool")
         self.options = options
+        self.journal = journal
         self.logger = logger
         state = Mutex(State(url: options.pools[0], status: PoolStatus(url: options.pools[0].description)))
     }
@@ -383,7 +400,13 @@ public final class PoolWork: WorkSource, ShareSource, JobSource {
         s.nextExtranonce2[t.job.jobID] = t.extranonce2 + 1
         let version = (t.job.version & ~s.mask) | rolled
         let en2 = StratumHex.extranonce2(t.extranonce2, size: size)
-        guard let header = try? Self.header(job: t.job, extranonce1: e1, extranonce2: en2, version: version, nonce: 0)
+        let coinbase = Self.coinbase(job: t.job, extranonce1: e1, extranonce2: en2)
+        guard
+            let header = try? BlockHeader(
+                version: Int32(bitPattern: version),
+                previousBlockHash: Self.previousBlockHash(words: t.job.previousHashWords),
+                merkleRoot: Self.merkleRoot(coinbase: coinbase, branch: t.job.merkleBranch), time: t.job.time,
+                bits: CompactTarget(bits: t.job.bits), nonce: 0)
         else { return nil }
         let id = s.nextEngineID
         s.nextEngineID += 1
@@ -399,7 +422,7 @@ public final class PoolWork: WorkSource, ShareSource, JobSource {
             jobID: t.job.jobID, extranonce2: en2, version: version, jobVersion: t.job.version, mask: s.mask,
             time: t.job.time,
             merkleRoot: header.merkleRoot, difficulty: t.difficulty, shareTarget: t.shareTarget,
-            blockTarget: t.blockTarget, session: t.session)
+            blockTarget: t.blockTarget, session: t.session, coinbase: coinbase, merkleBranch: t.job.merkleBranch)
         s.contextOrder.append(id)
         if s.contextOrder.count > Self.maxContexts { s.contexts[s.contextOrder.removeFirst()] = nil }
         return job
@@ -524,7 +547,10 @@ public final class PoolWork: WorkSource, ShareSource, JobSource {
             return
         }
         let isBlock = value <= context.blockTarget
-        if isBlock { logger.notice("block found: \(s.hash.reversedHex) (job \(context.jobID))") }
+        if isBlock {
+            logger.notice("block found: \(s.hash.reversedHex) (job \(context.jobID))")
+            keep(header: header, hash: s.hash.reversedHex, context)
+        }
         enum Next { case send, queue, stale(String) }
         let next: Next = state.withLock { st in
             if context.session != st.session { return .stale("from a session the pool did not resume") }
@@ -538,6 +564,41 @@ public final class PoolWork: WorkSource, ShareSource, JobSource {
         case .send: send(s, context, isBlock)
         case .queue: logger.info("share of job \(context.jobID) waits for a pool connection")
         case .stale(let why): report(s, context, isBlock, .stale(reason: why), nil)
+        }
+    }
+
+    /// On disk before the share is sent, as solo blocks are: the journal, else a rescue file, else the
+    /// log in full. A block that could not be kept is still sent (the pool is its only way into the
+    /// chain), and this source then stops: no further block could be kept.
+    func keep(header: BlockHeader, hash: String, _ c: Context) {
+        let block = BlockJournal.PoolBlock(
+            hash: hash, height: Coinbase.height(inSerialized: c.coinbase), header: header.bytes, coinbase: c.coinbase,
+            merkleBranch: c.merkleBranch, pool: state.withLock { $0.url.description }, jobID: c.jobID,
+            extranonce2: c.extranonce2)
+        guard let journal else { return }
+        var kept: BlockJournal? = journal
+        var failure: WorkError?
+        do { try journal.recordPoolBlock(block) } catch {
+            let stopped =
+                "pool mining stopped: no further block could be kept (restart once the journal can be written)"
+            do {
+                let path = try journal.rescue(block)
+                logger.critical("\(error.message); block \(hash) saved to \(path)")
+                kept = BlockJournal(path: path, rescueDirectory: journal.rescueDirectory)
+                failure = WorkError(.disk, "pool: \(error.message); block \(hash) saved to \(path); \(stopped)")
+            } catch let rescueError {
+                logger.critical(
+                    "\(error.message); \(rescueError.message); block \(hash): header \(Hex.encode(header.bytes)) coinbase \(Hex.encode(c.coinbase)) branch \(c.merkleBranch.map { Hex.encode($0) }) job \(c.jobID)"
+                )
+                kept = nil
+                failure = WorkError(
+                    .disk,
+                    "pool: \(error.message); \(rescueError.message); block \(hash) is in full in the log; \(stopped)")
+            }
+        }
+        state.withLock { st in
+            if let kept, st.blockJournals.count < 1024 { st.blockJournals[hash] = kept }
+            if let failure, st.failure == nil { st.failure = failure }
         }
     }
 
@@ -566,7 +627,7 @@ public final class PoolWork: WorkSource, ShareSource, JobSource {
             outcome: outcome, pool: state.withLock { $0.url.description }, jobID: c.jobID, nonce: s.nonce,
             time: c.time, version: c.version, extranonce2: c.extranonce2, difficulty: c.difficulty, isBlock: isBlock,
             hash: s.hash.reversedHex, latencyMilliseconds: ms)
-        let (handlers, finished, client) = state.withLock { st in
+        let (handlers, finished, client, onBlock, kept) = state.withLock { st in
             st.status.lastShareTime = Date()
             switch outcome {
             case .accepted:
@@ -588,11 +649,13 @@ public final class PoolWork: WorkSource, ShareSource, JobSource {
             }
             let reached =
                 (options.shares.map { st.answered >= $0 } ?? false)
-                || (options.blocks.map { st.acceptedBlocks >= $0 } ?? false)
+                || (options.blocks.map { st.acceptedBlocks >= $0 } ?? false) || st.failure != nil
             let finished = reached && !st.done
             if finished { st.done = true }
-            return (st.handlers, finished, st.client)
+            let kept = isBlock ? st.blockJournals.removeValue(forKey: share.hash) : nil
+            return (st.handlers, finished, st.client, isBlock ? st.onBlock : nil, kept)
         }
+        if isBlock { recordVerdict(share, solution: s, in: kept, onBlock: onBlock) }
         let text = "share \(c.jobID) nonce \(StratumHex.word(s.nonce)) diff \(c.difficulty): \(outcome)"
         if case .accepted = outcome { logger.info("\(text)") } else { logger.warning("\(text)") }
         for h in handlers { h(share) }
@@ -600,6 +663,31 @@ public final class PoolWork: WorkSource, ShareSource, JobSource {
             state.withLock { $0.engine }?.clearJob()
             client?.close()
         }
+    }
+
+    /// A block's verdict: next to the block in its journal, and to `run`'s caller as a `SolvedBlock`.
+    func recordVerdict(
+        _ share: PoolShare, solution s: MiningSolution, in kept: BlockJournal?,
+        onBlock: (@Sendable (SolvedBlock) -> Void)?
+    ) {
+        let verdict: SubmitResult
+        let outcome: BlockOutcome
+        switch share.outcome {
+        case .accepted: (verdict, outcome) = (.accepted, .accepted)
+        case .rejected(let r): (verdict, outcome) = (.rejected(r), .rejected(reason: r))
+        case .stale(let r):
+            (verdict, outcome) = (.error(code: nil, message: "not judged: \(r)"), .unsubmitted(error: r))
+        }
+        if let kept {
+            do { try kept.recordSubmitted(hash: share.hash, result: verdict) } catch {
+                logger.error("\(error.message) (the pool's verdict on block \(share.hash): \(share.outcome))")
+            }
+        }
+        let context = state.withLock { $0.contexts[s.jobID] }
+        onBlock?(
+            SolvedBlock(
+                hash: share.hash, height: context.flatMap { Coinbase.height(inSerialized: $0.coinbase) } ?? 0,
+                nonce: s.nonce, jobID: s.jobID, time: share.time, bytes: 0, outcome: outcome))
     }
 
     /// Ends `run`: no more hashing, the connection closed.
@@ -615,7 +703,14 @@ public final class PoolWork: WorkSource, ShareSource, JobSource {
     // MARK: Running
 
     public func run(engine: MiningEngine, onBlock: @escaping @Sendable (SolvedBlock) -> Void) async throws(WorkError) {
-        state.withLock { $0.engine = engine }
+        if let journal {
+            // Refuse a journal that cannot even be opened before any work is done for it.
+            do { try journal.prepare() } catch { throw WorkError(.disk, "pool: \(error.message)") }
+        }
+        state.withLock {
+            $0.engine = engine
+            $0.onBlock = onBlock
+        }
         let events = engine.events
         let solutions = Task {
             for await e in events { if case .solution(let s) = e { self.solution(s) } }
@@ -689,6 +784,7 @@ public final class PoolWork: WorkSource, ShareSource, JobSource {
             try? await Task.sleep(for: backoff(failures))
         }
         engine.clearJob()
+        if let failure = state.withLock({ $0.failure }) { throw failure }
     }
 
     /// 0.5 s doubling to 30 s, with ±25 % jitter so that many miners do not reconnect in step.

@@ -168,6 +168,55 @@ public enum HeaderSearch {
         }
     }
 
+    /// What `mine --header` prints: the solution, or that the range was exhausted, with the work done.
+    public struct Report: Sendable {
+        public let solution: MiningSolution?
+        public let hashes: UInt64
+        public let seconds: Double
+        public let kernel: String
+        public let threads: Int
+
+        public init(solution: MiningSolution?, hashes: UInt64, seconds: Double, kernel: String, threads: Int) {
+            self.solution = solution
+            self.hashes = hashes
+            self.seconds = seconds
+            self.kernel = kernel
+            self.threads = threads
+        }
+
+        /// `found`, `hashes`, `seconds`, `kernel`, `threads`; with a solution `nonce`, `hash`, `header`,
+        /// `time`, `job_id`; without one `exhausted`.
+        public var json: [String: Any] {
+            var o: [String: Any] = [
+                "found": solution != nil, "hashes": Int(clamping: hashes), "seconds": seconds, "kernel": kernel,
+                "threads": threads,
+            ]
+            guard let s = solution else {
+                o["exhausted"] = true
+                return o
+            }
+            o["nonce"] = Int(s.nonce)
+            o["hash"] = s.hash.reversedHex
+            o["header"] = s.header.hex
+            o["time"] = Int(s.header.time)
+            o["job_id"] = Int(clamping: s.jobID)
+            return o
+        }
+
+        public var text: String {
+            guard let s = solution else {
+                return "nonce space exhausted: no nonce meets the target (\(hashes) hashes in "
+                    + String(format: "%.3f s)", seconds)
+            }
+            return [
+                "found nonce \(s.nonce) (0x\(String(s.nonce, radix: 16)))",
+                "hash   \(s.hash.reversedHex)",
+                "header \(s.header.hex)",
+                String(format: "%llu hashes in %.3f s with %@ on %d thread(s)", hashes, seconds, kernel, threads),
+            ].joined(separator: "\n")
+        }
+    }
+
     /// Searches `job` on `engine` (whose job source may roll the time) and returns the first block
     /// solution, or nil when the nonce space (and every roll) is exhausted.
     public static func first(engine: MiningEngine, job: MiningJob) async -> MiningSolution? {

@@ -63,7 +63,8 @@ public struct SolvedBlock: Sendable, Hashable {
     public let nonce: UInt32
     public let jobID: UInt64
     public let time: UInt32
-    /// Size of the serialized block.
+    /// Size of the serialized block; 0 for a block found as a pool share (the pool holds the
+    /// transactions).
     public let bytes: Int
     public let outcome: BlockOutcome
     /// True for a block from the journal, solved before this run and submitted now.

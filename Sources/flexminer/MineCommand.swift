@@ -32,7 +32,10 @@ struct MineCommand: AsyncParsableCommand {
 
     @OptionGroup var node: NodeOptions
 
-    @Option(help: "Journal of solved blocks (with --rpc): each block is appended and fsync'd before submitblock.")
+    @Option(
+        help:
+            "Journal of solved blocks (with --rpc or --pool): each block is appended and fsync'd before it is submitted."
+    )
     var journal: String = "flexminer-journal.jsonl"
 
     @Option(help: "Payout address (base58 or bech32/bech32m) or raw scriptPubKey as hex (with --template).")
@@ -95,17 +98,16 @@ struct MineCommand: AsyncParsableCommand {
             try PoolLimits.check(blocks: blocks, shares: shares, seconds: seconds)
         } else if shares != nil || seconds != nil {
             throw ValidationError("--shares and --seconds go with --pool")
-        } else if node.rpc != nil {
-            guard payout != nil else { throw ValidationError("--rpc needs --payout ADDRESS") }
+        } else if node.rpc != nil || template != nil {
+            guard payout != nil else {
+                throw ValidationError("\(template == nil ? "--rpc" : "--template") needs --payout ADDRESS")
+            }
             guard (1...1_000_000).contains(blockLimit) else {
                 throw ValidationError("--blocks must be 1...1000000, got \(blockLimit)")
             }
-            _ = try node.credentials()
-        } else if template != nil {
-            guard payout != nil else { throw ValidationError("--template needs --payout ADDRESS") }
-            guard target == nil && bits == nil else { throw ValidationError("--target/--bits come from the template") }
-            guard (1...1_000_000).contains(blockLimit) else {
-                throw ValidationError("--blocks must be 1...1000000, got \(blockLimit)")
+            if node.rpc != nil { _ = try node.credentials() }
+            guard template == nil || (target == nil && bits == nil) else {
+                throw ValidationError("--target/--bits come from the template")
             }
             if let n = network, Network(rawValue: n) == nil {
                 throw ValidationError("--network must be main, test, signet or regtest, got \(n)")
@@ -172,10 +174,12 @@ struct MineCommand: AsyncParsableCommand {
     func minePool(kernel: Kernel, logger: Logger) async throws {
         var options = try pool.workOptions(version: FlexMiner.configuration.version)
         PoolLimits.apply(blocks: blocks, shares: shares, seconds: seconds, to: &options)
-        let work = PoolWork(options: options, logger: logger)
+        let work = PoolWork(options: options, journal: BlockJournal(path: journal), logger: logger)
         let engine = try MiningEngine(kernel: kernel, threads: threads, priority: priority, source: work.jobSource)
         defer { engine.stop() }
-        print(await work.mineReporting(engine: engine, json: json) { print($0) })
+        let (summary, error) = await work.mineReporting(engine: engine, json: json) { print($0) }
+        print(summary)
+        if let error { throw ValidationError(error.message) }
     }
 
     /// `--header`: the first nonce of one header (with optional time rolls) whose hash meets the target.
@@ -185,43 +189,17 @@ struct MineCommand: AsyncParsableCommand {
             job = try HeaderSearch.job(
                 header: text, target: target, bits: bits, firstNonce: firstNonce, count: count)
         } catch { throw ValidationError(error.message) }
-        let parsedHeader = job.header
         let engine = try MiningEngine(
             kernel: kernel, threads: threads, priority: priority,
-            source: TimeRollingSource(baseTime: parsedHeader.time, maxTimeRoll: rollTime))
+            source: TimeRollingSource(baseTime: job.header.time, maxTimeRoll: rollTime))
         let started = ContinuousClock.now
         let solution = await HeaderSearch.first(engine: engine, job: job)
         engine.stop()
-        let seconds = (ContinuousClock.now - started).seconds
-        let hashes = engine.snapshot().totalHashes
-        let common: [String: Any] = [
-            "hashes": Int(hashes), "seconds": seconds, "kernel": kernel.description, "threads": threads,
-        ]
-        guard let s = solution else {
-            if json {
-                printJSON(common.merging(["found": false, "exhausted": true]) { a, _ in a })
-            } else {
-                print(
-                    "nonce space exhausted: no nonce meets the target (\(hashes) hashes in \(String(format: "%.3f", seconds)) s)"
-                )
-            }
-            throw ExitCode(1)
-        }
-        if json {
-            printJSON(
-                common.merging([
-                    "found": true, "nonce": Int(s.nonce), "hash": s.hash.reversedHex, "header": s.header.hex,
-                    "time": Int(s.header.time), "job_id": Int(s.jobID),
-                ]) { a, _ in a })
-        } else {
-            print("found nonce \(s.nonce) (0x\(String(s.nonce, radix: 16)))")
-            print("hash   \(s.hash.reversedHex)")
-            print("header \(s.header.hex)")
-            print(
-                String(
-                    format: "%llu hashes in %.3f s with %@ on %d thread(s)", hashes, seconds, kernel.description,
-                    threads))
-        }
+        let report = HeaderSearch.Report(
+            solution: solution, hashes: engine.snapshot().totalHashes, seconds: (ContinuousClock.now - started).seconds,
+            kernel: kernel.description, threads: threads)
+        if json { printJSON(report.json) } else { print(report.text) }
+        if solution == nil { throw ExitCode(1) }
     }
 }
 

@@ -196,8 +196,8 @@ struct RunCommand: AsyncParsableCommand {
         v.pool = pool.pools.isEmpty ? nil : pool.pools
         v.user = pool.user
         v.password = pool.password
-        f.suggestDifficulty = pool.suggestDifficulty
-        f.allowRedirect = pool.allowRedirect
+        v.suggestDifficulty = pool.suggestDifficulty
+        v.allowRedirect = pool.allowRedirect ? true : nil
         f.values = v
         return f
     }

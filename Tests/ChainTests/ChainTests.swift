@@ -125,3 +125,38 @@ struct UInt256Tests {
         #expect(throws: ChainError.self) { try UInt256(1).quotientAndRemainder(dividingBy: 0) }
     }
 }
+
+@Suite("BIP34 height in a coinbase")
+struct CoinbaseHeightTests {
+    /// A real ckpool coinbase1 (regtest, ../shared/fixtures/stratum): scriptSig `01 6f` is height 111.
+    @Test func fromARealPoolsCoinbase1() throws {
+        let coinb1 = try Hex.decode(
+            "01000000010000000000000000000000000000000000000000000000000000000000000000ffffffff2f016f00042ad60e6b04b6fece010c"
+        )
+        #expect(Coinbase.height(inSerialized: coinb1) == 111)
+    }
+
+    @Test(arguments: [0, 1, 16, 17, 127, 128, 255, 256, 32767, 32768, 840_000, 8_388_607, 8_388_608, 2_147_483_647])
+    func roundTripsThroughTheCoinbaseWeBuild(height: Int) throws {
+        let coinbase = try Coinbase(
+            height: height, extranonce: 7, payoutScript: [0x51], value: 50, witnessCommitment: [0x6a, 0x24])
+        #expect(Coinbase.height(inSerialized: coinbase.strippedBytes) == height)
+        #expect(Coinbase.height(inSerialized: coinbase.bytes) == height)  // with the segwit marker
+        // Only the scriptSig's start is needed (a pool's coinbase1 ends inside it).
+        let prefix = Array(coinbase.strippedBytes.prefix(42 + Coinbase.heightPush(height).count))
+        #expect(Coinbase.height(inSerialized: prefix) == height)
+    }
+
+    @Test func notAHeight() throws {
+        let base = try Hex.decode("01000000" + "01" + String(repeating: "00", count: 32) + "ffffffff")
+        #expect(Coinbase.height(inSerialized: []) == nil)
+        #expect(Coinbase.height(inSerialized: base) == nil)  // no scriptSig
+        #expect(Coinbase.height(inSerialized: base + [4, 3, 0x01, 0x02]) == nil)  // push cut short
+        #expect(Coinbase.height(inSerialized: base + [4, 3, 0x01, 0x02, 0x80]) == nil)  // negative
+        #expect(Coinbase.height(inSerialized: base + [4, 0x4c, 1, 5]) == nil)  // OP_PUSHDATA1: not minimal
+        #expect(Coinbase.height(inSerialized: base + [0, 0x51]) == nil)  // empty scriptSig
+        var twoInputs = base
+        twoInputs[4] = 2
+        #expect(Coinbase.height(inSerialized: twoInputs + [2, 0x51, 0]) == nil)
+    }
+}

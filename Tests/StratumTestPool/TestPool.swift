@@ -35,6 +35,12 @@ public final class TestPool: Sendable {
         /// Shares of the job a clean notify replaced are still taken this long after it, for shares that
         /// were on the wire (real pools allow for the round trip; a loaded test machine needs more).
         public var staleGrace: Duration = .seconds(3)
+        /// The block height in the coinbase's BIP34 push (3 bytes, as pools in front of a node send it).
+        public var height = 200
+        /// The miner's journal: a share that is a block is refused ("Block not journaled") unless a
+        /// `pool-block` record with its hash and header is in this file already, as the miner must write
+        /// it (fsync'd) before it sends the share.
+        public var journalToCheck: String?
         public init() {}
     }
 
@@ -218,7 +224,8 @@ public final class TestPool: Sendable {
         // extranonces, one output, locktime.
         let coinb1 =
             [1, 0, 0, 0, 1] + [UInt8](repeating: 0, count: 32) + [0xff, 0xff, 0xff, 0xff]
-            + [UInt8(4 + 4 + config.extranonce2Size + 6), 3] + bytes(3)
+            + [UInt8(4 + 4 + config.extranonce2Size + 6), 3]
+            + [UInt8(config.height & 0xff), UInt8(config.height >> 8 & 0xff), UInt8(config.height >> 16 & 0x7f)]
         let coinb2 = bytes(6) + [0xff, 0xff, 0xff, 0xff, 1] + bytes(8) + [22, 0, 20] + bytes(20) + [0, 0, 0, 0]
         return Job(
             id: String(number, radix: 16), prevhash: bytes(32), coinb1: coinb1, coinb2: coinb2,
@@ -420,6 +427,10 @@ public final class TestPool: Sendable {
         guard shareDifficulty >= job.difficulty * (1 - 1e-9) else { return "Low difficulty share" }
         let exponent = Int(job.bits >> 24)
         let target = Double(job.bits & 0x7f_ffff) * pow(2, Double(8 * (exponent - 3)))
+        if value <= target, let path = config.journalToCheck, !journaled(hash: hex(hash), header: hex(header), in: path)
+        {
+            return "Block not journaled"
+        }
         let share = Share(
             user: user, jobID: jobID, extranonce2: en2Hex, ntime: ntimeHex, nonce: nonceHex, versionBits: bitsText,
             version: version, difficulty: job.difficulty, shareDifficulty: shareDifficulty, header: hex(header),
@@ -437,6 +448,17 @@ public final class TestPool: Sendable {
             try? h.close()
         }
         return nil
+    }
+
+    /// Whether the journal at `path` has a `pool-block` record of this hash and header (read with
+    /// Foundation's JSON parser, not the miner's code).
+    func journaled(hash: String, header: String, in path: String) -> Bool {
+        guard let data = FileManager.default.contents(atPath: path) else { return false }
+        return data.split(separator: UInt8(ascii: "\n")).contains { line in
+            guard let o = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else { return false }
+            return o["event"] as? String == "pool-block" && o["hash"] as? String == hash
+                && o["header"] as? String == header
+        }
     }
 
     func create(_ path: String) -> FileHandle? {

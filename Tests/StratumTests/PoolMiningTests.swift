@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Mining
 import MiningKernels
+import NodeRPC
 import Stratum
 import StratumTestPool
 import Synchronization
@@ -22,7 +23,9 @@ func waitFor(_ seconds: Double = 30, _ condition: () -> Bool) async -> Bool {
 /// What a rig's tasks record.
 final class RigRecord: Sendable {
     let shares = Mutex<[PoolShare]>([])
+    let blocks = Mutex<[SolvedBlock]>([])
     let finished = Mutex(false)
+    let error = Mutex<WorkError?>(nil)
 }
 
 /// A PoolWork mining on a real engine, and every share it reported.
@@ -34,7 +37,8 @@ final class PoolRig: Sendable {
     var shares: [PoolShare] { record.shares.withLock { $0 } }
 
     init(
-        pools: [Int], priority: WorkerPriority = .normal, configure: (inout PoolWork.Options) -> Void = { _ in }
+        pools: [Int], priority: WorkerPriority = .normal, journal: BlockJournal? = nil,
+        configure: (inout PoolWork.Options) -> Void = { _ in }
     ) throws {
         var o = PoolWork.Options(pools: pools.map { StratumURL(host: "127.0.0.1", port: $0) }, user: "bcrt1qtest.rig1")
         o.password = "pool-secret-password"
@@ -45,13 +49,15 @@ final class PoolRig: Sendable {
         configure(&o)
         var logger = Logger(label: "pool-test")
         logger.logLevel = .warning
-        let work = PoolWork(options: o, logger: logger)
+        let work = PoolWork(options: o, journal: journal, logger: logger)
         let engine = try MiningEngine(threads: 2, priority: priority, source: work.jobSource)
         self.work = work
         self.engine = engine
         let record = self.record
         task = Task {
-            try? await work.run(engine: engine) { _ in }
+            do throws(WorkError) {
+                try await work.run(engine: engine) { b in record.blocks.withLock { $0.append(b) } }
+            } catch { record.error.withLock { $0 = error } }
             record.finished.withLock { $0 = true }
         }
         work.onShare { s in record.shares.withLock { $0.append(s) } }
@@ -216,6 +222,80 @@ func testPool(_ configure: (inout TestPool.Config) -> Void = { _ in }) async thr
         await rig.stop()
         await pool.stop()
         #expect(status.accepted + status.rejected >= 3)
+    }
+
+    /// A share that meets the network target is a block: journaled (fsync'd, 0600) before it is sent —
+    /// the test pool refuses a block share whose record is not in the journal yet — with the pool's
+    /// verdict after it, reported as a block, and counted.
+    @Test func blocksFoundAsSharesAreJournaledBeforeTheyAreSent() async throws {
+        let dir = scratchDirectory()
+        let journalPath = dir + "/journal.jsonl"
+        let pool = try await testPool {
+            $0.bits = 0x207f_ffff  // regtest: every share is a block
+            $0.height = 4242
+            $0.journalToCheck = journalPath
+        }
+        let rig = try PoolRig(pools: [pool.port], journal: BlockJournal(path: journalPath)) { $0.blocks = 3 }
+        #expect(await waitFor(60) { rig.record.finished.withLock { $0 } }, "run did not end after 3 blocks")
+        await rig.stop()
+        await pool.stop()
+        let stats = pool.stats
+        #expect(stats.rejected.isEmpty, "\(stats.rejected)")
+        #expect(stats.accepted.count >= 3 && stats.accepted.allSatisfy(\.isBlock))
+        #expect(rig.record.error.withLock { $0 } == nil)
+        // The journal, read with Foundation: a pool-block record for each block the pool took, then its verdict.
+        let lines = try String(contentsOfFile: journalPath, encoding: .utf8).split(separator: "\n").map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        for share in stats.accepted {
+            let at = try #require(
+                lines.firstIndex { $0["event"] as? String == "pool-block" && $0["hash"] as? String == share.hash })
+            let record = lines[at]
+            #expect(record["header"] as? String == share.header)
+            #expect(record["height"] as? Int == 4242)
+            #expect(record["job_id"] as? String == share.jobID && record["extranonce2"] as? String == share.extranonce2)
+            #expect((record["merkle_branch"] as? [String])?.count == 2)
+            #expect(
+                lines[at...].contains {
+                    $0["event"] as? String == "submitted" && $0["hash"] as? String == share.hash
+                        && $0["result"] as? String == "accepted"
+                })
+        }
+        var info = stat()
+        #expect(stat(journalPath, &info) == 0 && info.st_mode & 0o777 == 0o600)
+        // Not the node's to resubmit, and not mistaken for torn lines.
+        let pending = try BlockJournal(path: journalPath).pending()
+        #expect(pending.blocks.isEmpty && pending.skippedLines == 0)
+        // Reported as blocks with the pool's verdict, and counted.
+        let blocks = rig.record.blocks.withLock { $0 }
+        #expect(blocks.filter { $0.outcome == .accepted }.count >= 3)
+        #expect(blocks.allSatisfy { $0.height == 4242 })
+        #expect(Set(blocks.map(\.hash)).isSubset(of: Set(stats.accepted.map(\.hash))))
+        #expect(rig.work.poolStatus.blocks >= 3)
+    }
+
+    /// A journal that cannot take the block: it goes to a rescue file, the share is still sent (the pool
+    /// is its only way into the chain), and the source stops with a disk error.
+    @Test func aBlockTheJournalCannotTakeIsRescuedSentAndStopsTheSource() async throws {
+        let rescue = scratchDirectory()
+        let pool = try await testPool { $0.bits = 0x207f_ffff }
+        let rig = try PoolRig(pools: [pool.port], journal: BlockJournal(path: "/dev/full", rescueDirectory: rescue))
+        #expect(await waitFor(60) { rig.record.finished.withLock { $0 } }, "the source did not stop")
+        await rig.stop()
+        await pool.stop()
+        let error = rig.record.error.withLock { $0 }
+        #expect(error?.code == .disk, "\(String(describing: error))")
+        #expect(error?.message.contains("saved to \(rescue)/flexminer-rescued-pool-") == true)
+        let files = try FileManager.default.contentsOfDirectory(atPath: rescue)
+        #expect(!files.isEmpty)
+        for f in files {
+            let text = try String(contentsOfFile: rescue + "/" + f, encoding: .utf8)
+            let hash = try #require(
+                (try JSONSerialization.jsonObject(with: Data(text.split(separator: "\n")[0].utf8)) as? [String: Any])?[
+                    "hash"] as? String)
+            #expect(f == "flexminer-rescued-pool-\(hash).jsonl")
+            #expect(pool.stats.accepted.contains { $0.hash == hash }, "rescued block \(hash) was not sent")
+        }
     }
 
     @Test func shareJSONLineHasTheContractKeys() {

@@ -30,6 +30,18 @@ struct PoolRunTests {
         do { _ = try RunConfig(json: Data(#"{"pool":"stratum+tcp://a:1"}"#.utf8)) } catch {
             #expect(error.message.contains("\"pool\""))
         }
+        let more = try RunConfig(json: Data(#"{"suggest_difficulty":0.5,"allow_redirect":true}"#.utf8))
+        #expect(more.suggestDifficulty == 0.5 && more.allowRedirect == true)
+        for (bad, key) in [
+            (#"{"suggest_difficulty":-1}"#, "suggest_difficulty"),
+            (#"{"suggest_difficulty":"8"}"#, "suggest_difficulty"),
+            (#"{"suggest_difficulty":1e300}"#, "suggest_difficulty"), (#"{"allow_redirect":"yes"}"#, "allow_redirect"),
+        ] {
+            do {
+                _ = try RunConfig(json: Data(bad.utf8))
+                Issue.record("\(bad) was accepted")
+            } catch { #expect(error.message.contains("\"\(key)\""), "\(error.message)") }
+        }
     }
 
     @Test func settings() throws {
@@ -50,6 +62,18 @@ struct PoolRunTests {
         // A work flag replaces the file's work; two work sources are refused.
         let fromFile = try resolve(f, file: #"{"benchmark_work":true}"#)
         if case .pool = fromFile.work {} else { Issue.record("the --pool flag should replace the file's work") }
+        // suggest_difficulty and allow_redirect from the file; the flags win.
+        let file =
+            #"{"pool":["stratum+tcp://127.0.0.1:3333"],"user":"u.1","suggest_difficulty":4,"allow_redirect":true}"#
+        let fromKeys = try resolve(RunFlags(), file: file)
+        #expect(fromKeys.suggestDifficulty == 4 && fromKeys.allowRedirect)
+        var g = RunFlags()
+        g.values.suggestDifficulty = 0.25
+        g.values.allowRedirect = false
+        let overridden = try resolve(g, file: file)
+        #expect(overridden.suggestDifficulty == 0.25 && !overridden.allowRedirect)
+        g.values.suggestDifficulty = .nan
+        #expect(throws: ConfigError.self) { try resolve(g, file: file) }
         f.values.benchmarkWork = true
         #expect(throws: ConfigError.self) { try resolve(f) }
     }

@@ -1,8 +1,10 @@
 import Foundation
 import StratumTestPool
 
-// `flexminer-testpool [--port P] [--difficulty D[,D2,...]] [--job-interval-ms N] [--bits HEX] [--shares-file PATH]`:
-// the test suite's stratum pool as a process, for scripts/test and the README's example. Prints
+// `flexminer-testpool [--port P] [--difficulty D[,D2,...]] [--job-interval-ms N] [--bits HEX] [--shares-file PATH]
+//                     [--height N] [--journal-check PATH]`:
+// the test suite's stratum pool as a process, for scripts/test and the README's example (`--bits 207fffff`
+// makes every share a block; `--journal-check` refuses a block the miner's journal does not hold yet). Prints
 // "listening on 127.0.0.1:PORT"; every accepted share goes to --shares-file as a JSON line; runs until
 // killed.
 func options(_ arguments: [String]) -> (TestPool.Config, Int) {
@@ -21,6 +23,10 @@ func options(_ arguments: [String]) -> (TestPool.Config, Int) {
         case "--job-interval-ms": config.jobInterval = .milliseconds(Int(v) ?? 500)
         case "--bits": config.bits = UInt32(v, radix: 16) ?? config.bits
         case "--shares-file": config.sharesFile = v
+        case "--height":
+            guard let h = Int(v), (0...0x7f_ffff).contains(h) else { fail("--height must be 0...8388607") }
+            config.height = h
+        case "--journal-check": config.journalToCheck = v
         default: fail("unknown flag \(flag)")
         }
     }

@@ -47,3 +47,64 @@ public enum ControlThread {
         }
     }
 }
+
+extension ControlThread {
+    /// Keeps the real-time signal thread from being turned against its host. Each client's lines are
+    /// rate-limited, but many clients (or reconnects) together could keep a `SCHED_FIFO` thread busy up
+    /// to the kernel's real-time throttle. So the thread measures its own CPU time: above `maxShare` of
+    /// a window it drops to normal priority (still serving every line, curtailments included, like any
+    /// other thread), and it is raised again once a window stays under `resumeShare`.
+    ///
+    /// Call `check()` on the control thread only, every window (e.g. 100 ms from its event loop).
+    public final class Budget: @unchecked Sendable {
+        // @unchecked: every stored property is read and written only on the one thread that calls
+        // `check()` (the control event loop's), never concurrently.
+        public enum Change: Sendable, Equatable {
+            /// Over budget: now at normal priority; the share of a CPU it used.
+            case lowered(share: Double)
+            case raised
+        }
+
+        let maxShare: Double
+        let resumeShare: Double
+        var lastCPU: Duration?
+        var lastWall: ContinuousClock.Instant?
+        var lowered = false
+
+        public init(maxShare: Double = 0.5, resumeShare: Double = 0.1) {
+            self.maxShare = maxShare
+            self.resumeShare = resumeShare
+        }
+
+        /// Compares the thread's CPU time with the wall time since the last call; changes its policy when
+        /// it crossed a threshold, and says so.
+        public func check() -> Change? {
+            var ts = timespec()
+            guard clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0 else { return nil }
+            let cpu = Duration.seconds(ts.tv_sec) + .nanoseconds(ts.tv_nsec)
+            let now = ContinuousClock.now
+            defer { (lastCPU, lastWall) = (cpu, now) }
+            guard let c0 = lastCPU, let w0 = lastWall, now > w0 else { return nil }
+            let share = (cpu - c0) / (now - w0)
+            return decide(share: share)
+        }
+
+        /// The policy change for a window in which the thread used `share` of a CPU (separate from the
+        /// clocks so that tests can feed it).
+        public func decide(share: Double) -> Change? {
+            if !lowered && share > maxShare {
+                // Only a thread that is real-time is lowered (and later raised back).
+                guard currentPolicy == "fifo" else { return nil }
+                fm_self_restore(0, 0)  // SCHED_OTHER
+                lowered = true
+                return .lowered(share: share)
+            }
+            if lowered && share < resumeShare {
+                guard raiseCurrent() == 0 else { return nil }
+                lowered = false
+                return .raised
+            }
+            return nil
+        }
+    }
+}

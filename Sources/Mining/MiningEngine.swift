@@ -160,9 +160,9 @@ public final class MiningEngine: Sendable {
         let start = ContinuousClock.now
         var (policy, priority): (Int32, Int32) = (0, 0)
         var callerBoosted = false
-        if Self.boostPermitted.load(ordering: .relaxed) {
+        if Self.callerBoostPermitted.load(ordering: .relaxed) {
             let rc = fm_self_boost(&policy, &priority)
-            if rc == EPERM { Self.boostPermitted.store(false, ordering: .relaxed) }
+            if rc == EPERM { Self.callerBoostPermitted.store(false, ordering: .relaxed) }
             callerBoosted = rc == 0
         }
         defer { if callerBoosted { fm_self_restore(policy, priority) } }
@@ -173,7 +173,7 @@ public final class MiningEngine: Sendable {
         // `SCHED_IDLE` it then stays runnable behind any other busy process for tens of milliseconds
         // (measured: outside p99 21 ms with two CPU hogs). Boosted, it sleeps as soon as this thread
         // blocks again. Halts are rare; the cost is one syscall per worker here and one at its resume.
-        if Self.boostPermitted.load(ordering: .relaxed) { boostWorkers() }
+        if Self.workerBoostPermitted.load(ordering: .relaxed) { boostWorkers() }
         let allParked = { self.control.parked.load(ordering: .sequentiallyConsistent) >= self.threadCount }
         control.waitUntil(timeout: Self.boostAfter, allParked)
         // Boost again every millisecond while some worker is still out: a boost can cross a worker's
@@ -196,7 +196,7 @@ public final class MiningEngine: Sendable {
     public var haltBoosts: Int { boosts.load(ordering: .relaxed) }
 
     private func boostWorkers() {
-        guard Self.boostPermitted.load(ordering: .relaxed) else { return }
+        guard Self.workerBoostPermitted.load(ordering: .relaxed) else { return }
         // Every worker, parked or not: one that counts as parked may still be on its way out of a
         // previous park (woken by a resume but not yet run), and must run again to park.
         for w in workers {
@@ -204,7 +204,7 @@ public final class MiningEngine: Sendable {
             guard tid != 0 else { continue }
             let rc = fm_thread_boost(tid)
             if rc == EPERM {
-                Self.boostPermitted.store(false, ordering: .relaxed)
+                Self.workerBoostPermitted.store(false, ordering: .relaxed)
                 return
             }
             guard rc == 0 else { continue }
@@ -214,7 +214,30 @@ public final class MiningEngine: Sendable {
         }
     }
 
-    private static let boostPermitted = Atomic<Bool>(true)
+    /// Whether raising a thread to `SCHED_FIFO` was refused (EPERM), remembered per process, and
+    /// separately for the halting thread itself (RLIMIT_RTPRIO ≥ 1 is enough) and for the workers: a
+    /// worker at `SCHED_IDLE` may leave that policy only with CAP_SYS_NICE or an RLIMIT_NICE of 20
+    /// (the kernel treats `SCHED_IDLE` as below nice 19).
+    private static let callerBoostPermitted = Atomic<Bool>(true)
+    private static let workerBoostPermitted = Atomic<Bool>(true)
+
+    /// Tries the workers' boost once on a running worker (it drops back after its batch, as after a
+    /// halt): true when halts can boost workers, false when the boost is refused, nil when no worker
+    /// has started yet.
+    public func probeWorkerBoost() -> Bool? {
+        guard Self.workerBoostPermitted.load(ordering: .relaxed) else { return false }
+        guard let w = workers.first(where: { $0.threadID.load(ordering: .sequentiallyConsistent) != 0 }) else {
+            return nil
+        }
+        let rc = fm_thread_boost(w.threadID.load(ordering: .sequentiallyConsistent))
+        if rc == EPERM {
+            Self.workerBoostPermitted.store(false, ordering: .relaxed)
+            return false
+        }
+        // Set after the boost took effect, so the worker's next `settle` undoes it.
+        if rc == 0 { w.boosted.store(true, ordering: .sequentiallyConsistent) }
+        return rc == 0
+    }
 
     /// Drops a boost given by `halt()` once the engine is no longer halted: after the park a resume ends,
     /// or after a batch. While halted the boost stays, so a boosted worker reaches its park at real-time
@@ -379,6 +402,7 @@ public final class MiningEngine: Sendable {
                 state.passedEnd.store(true, ordering: .sequentiallyConsistent)
                 state.inFlight.subtract(1, ordering: .sequentiallyConsistent)
                 exhausted(state)
+                settle(w)  // a boost must not outlive a halt on this path either (it loops without hashing)
                 continue
             }
             let count = Swift.min(UInt64(batchSize), state.end - start)

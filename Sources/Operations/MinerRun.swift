@@ -139,19 +139,48 @@ public final class MinerRun: Sendable {
             r.pool = (work as? any ShareSource)?.poolStatus
             return r
         }
-        // The signal sources' thread is the control path: real-time when permitted (see `ControlThread`).
-        // HTTP (status, metrics, the dashboard, pause/resume) has a thread of its own at normal priority.
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        // Each socket source has a thread of its own on the control path, real-time when permitted (see
+        // `ControlThread`): a flood of clients on one source cannot delay a curtailment on another. HTTP
+        // (status, metrics, the dashboard, pause/resume) has its own thread at normal priority.
         let httpGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        if !s.specs.isEmpty {
-            let rc = (try? await group.next().submit { ControlThread.raiseCurrent() }.get()) ?? -1
-            if rc == 0 {
-                note("control thread: SCHED_FIFO (signals are served ahead of other processes' threads)")
-            } else {
+        var controlGroups: [MultiThreadedEventLoopGroup] = []
+        for spec in s.specs where spec.isSocket {
+            let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            controlGroups.append(group)
+            let loop = group.next()
+            let rc = (try? await loop.submit { ControlThread.raiseCurrent() }.get()) ?? -1
+            if rc != 0 {
                 note(
-                    "control thread at normal priority (\(rc == EPERM ? "no permission" : "errno \(rc)")): grant CAP_SYS_NICE or LimitRTPRIO=1 for millisecond curtailments on a busy host"
+                    "signal thread of \(spec) at normal priority (\(rc == EPERM ? "no permission" : "errno \(rc)")): grant CAP_SYS_NICE or LimitRTPRIO=1 for millisecond curtailments on a busy host"
                 )
+                continue
             }
+            note("signal thread of \(spec): SCHED_FIFO (served ahead of other processes' threads)")
+            // Over half a CPU for a window (a flood of clients): normal priority until it calms down.
+            let budget = ControlThread.Budget()
+            loop.scheduleRepeatedTask(initialDelay: .milliseconds(100), delay: .milliseconds(100)) { _ in
+                switch budget.check() {
+                case .lowered(let share)?:
+                    note(
+                        String(
+                            format: "signal thread of %@ used %.0f%% of a CPU: at normal priority until it is quiet",
+                            spec.description, share * 100))
+                case .raised?: note("signal thread of \(spec): SCHED_FIFO again")
+                case nil: break
+                }
+            }
+        }
+        var nextControlGroup = controlGroups.makeIterator()
+        // Halts boost the workers to finish their batch at once; report whether this process may.
+        var probe: Bool? = nil
+        for _ in 0..<50 where probe == nil {
+            probe = engine.probeWorkerBoost()
+            if probe == nil { try? await Task.sleep(for: .milliseconds(2)) }
+        }
+        if probe == false {
+            note(
+                "halts cannot boost the workers (needs CAP_SYS_NICE, or RLIMIT_NICE 20 for idle-priority workers): on a host whose CPUs are busy with other processes, a halt waits for them"
+            )
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         func add(_ service: some Service, endsRun: Bool = false) {
@@ -221,7 +250,8 @@ public final class MinerRun: Sendable {
         for spec in s.specs {
             add(
                 SignalSourceService(
-                    spec: spec, controller: controller, token: spec.isLocal ? nil : s.token, group: group, note: note,
+                    spec: spec, controller: controller, token: spec.isLocal ? nil : s.token,
+                    group: spec.isSocket ? nextControlGroup.next()! : httpGroup, note: note,
                     limits: limits))
         }
         if let adr = s.openADR {
@@ -265,11 +295,11 @@ public final class MinerRun: Sendable {
             try await serviceGroup.run()
         } catch {
             engine.stop()
-            try? await group.shutdownGracefully()
+            for g in controlGroups { try? await g.shutdownGracefully() }
             try? await httpGroup.shutdownGracefully()
             throw ConfigError("\(error)")
         }
-        try? await group.shutdownGracefully()
+        for g in controlGroups { try? await g.shutdownGracefully() }
         try? await httpGroup.shutdownGracefully()
         note("stopped cleanly")
         let last = finalReport.withLock { $0 } ?? report()

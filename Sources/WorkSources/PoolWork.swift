@@ -262,6 +262,8 @@ public final class PoolWork: WorkSource, ShareSource, JobSource {
         /// What a block found on this job is journaled with: the coinbase and the branch.
         let coinbase: [UInt8]
         let merkleBranch: [[UInt8]]
+        /// The coinbase's BIP34 height; nil when it cannot be read.
+        let height: Int?
     }
 
     struct State: Sendable {
@@ -422,7 +424,8 @@ public final class PoolWork: WorkSource, ShareSource, JobSource {
             jobID: t.job.jobID, extranonce2: en2, version: version, jobVersion: t.job.version, mask: s.mask,
             time: t.job.time,
             merkleRoot: header.merkleRoot, difficulty: t.difficulty, shareTarget: t.shareTarget,
-            blockTarget: t.blockTarget, session: t.session, coinbase: coinbase, merkleBranch: t.job.merkleBranch)
+            blockTarget: t.blockTarget, session: t.session, coinbase: coinbase, merkleBranch: t.job.merkleBranch,
+            height: Coinbase.height(inSerialized: coinbase))
         s.contextOrder.append(id)
         if s.contextOrder.count > Self.maxContexts { s.contexts[s.contextOrder.removeFirst()] = nil }
         return job
@@ -556,7 +559,10 @@ public final class PoolWork: WorkSource, ShareSource, JobSource {
             if context.session != st.session { return .stale("from a session the pool did not resume") }
             if !st.valid.contains(context.jobID) { return .stale("job replaced by the pool") }
             if st.client != nil && st.status.connected { return .send }
-            guard st.queued.count < options.maxQueuedShares else { return .stale("share queue full") }
+            // A block waits beyond the limit (blocks are rare; a few more entries bound it still).
+            guard st.queued.count < options.maxQueuedShares + (isBlock ? 64 : 0) else {
+                return .stale("share queue full")
+            }
             st.queued.append((s, context, isBlock))
             return .queue
         }
@@ -572,11 +578,15 @@ public final class PoolWork: WorkSource, ShareSource, JobSource {
     /// chain), and this source then stops: no further block could be kept.
     func keep(header: BlockHeader, hash: String, _ c: Context) {
         let block = BlockJournal.PoolBlock(
-            hash: hash, height: Coinbase.height(inSerialized: c.coinbase), header: header.bytes, coinbase: c.coinbase,
+            hash: hash, height: c.height, header: header.bytes, coinbase: c.coinbase,
             merkleBranch: c.merkleBranch, pool: state.withLock { $0.url.description }, jobID: c.jobID,
             extranonce2: c.extranonce2)
         guard let journal else { return }
         var kept: BlockJournal? = journal
+        defer {
+            // No further block could be kept: stop hashing now; the run ends after this share's verdict.
+            if kept !== journal { state.withLock { $0.engine }?.clearJob() }
+        }
         var failure: WorkError?
         do { try journal.recordPoolBlock(block) } catch {
             let stopped =
@@ -655,7 +665,7 @@ public final class PoolWork: WorkSource, ShareSource, JobSource {
             let kept = isBlock ? st.blockJournals.removeValue(forKey: share.hash) : nil
             return (st.handlers, finished, st.client, isBlock ? st.onBlock : nil, kept)
         }
-        if isBlock { recordVerdict(share, solution: s, in: kept, onBlock: onBlock) }
+        if isBlock { recordVerdict(share, solution: s, height: c.height, in: kept, onBlock: onBlock) }
         let text = "share \(c.jobID) nonce \(StratumHex.word(s.nonce)) diff \(c.difficulty): \(outcome)"
         if case .accepted = outcome { logger.info("\(text)") } else { logger.warning("\(text)") }
         for h in handlers { h(share) }
@@ -667,7 +677,7 @@ public final class PoolWork: WorkSource, ShareSource, JobSource {
 
     /// A block's verdict: next to the block in its journal, and to `run`'s caller as a `SolvedBlock`.
     func recordVerdict(
-        _ share: PoolShare, solution s: MiningSolution, in kept: BlockJournal?,
+        _ share: PoolShare, solution s: MiningSolution, height: Int?, in kept: BlockJournal?,
         onBlock: (@Sendable (SolvedBlock) -> Void)?
     ) {
         let verdict: SubmitResult
@@ -683,11 +693,10 @@ public final class PoolWork: WorkSource, ShareSource, JobSource {
                 logger.error("\(error.message) (the pool's verdict on block \(share.hash): \(share.outcome))")
             }
         }
-        let context = state.withLock { $0.contexts[s.jobID] }
         onBlock?(
             SolvedBlock(
-                hash: share.hash, height: context.flatMap { Coinbase.height(inSerialized: $0.coinbase) } ?? 0,
-                nonce: s.nonce, jobID: s.jobID, time: share.time, bytes: 0, outcome: outcome))
+                hash: share.hash, height: height ?? 0, nonce: s.nonce, jobID: s.jobID, time: share.time, bytes: 0,
+                outcome: outcome))
     }
 
     /// Ends `run`: no more hashing, the connection closed.
@@ -784,6 +793,14 @@ public final class PoolWork: WorkSource, ShareSource, JobSource {
             try? await Task.sleep(for: backoff(failures))
         }
         engine.clearJob()
+        // Shares still waiting for a connection are not sent now: counted and logged, never dropped silently.
+        let unsent = state.withLock { st in
+            defer { st.queued = [] }
+            return st.queued
+        }
+        for (solution, context, block) in unsent {
+            report(solution, context, block, .stale(reason: "the run ended before a pool took it"), nil)
+        }
         if let failure = state.withLock({ $0.failure }) { throw failure }
     }
 

@@ -20,8 +20,10 @@ struct PoolOptions: ParsableArguments {
     @Option(help: "Ask the pool for this share difficulty (mining.suggest_difficulty).")
     var suggestDifficulty: Double?
 
-    @Flag(help: "Follow a pool's client.reconnect to another host (default: the same host only).")
-    var allowRedirect = false
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Follow a pool's client.reconnect to another host (default: the same host only).")
+    var allowRedirect: Bool?
 
     /// The pools' URLs, checked.
     /// - Throws: `ValidationError` naming `--pool`.
@@ -43,7 +45,7 @@ struct PoolOptions: ParsableArguments {
         o.password = password ?? "x"
         o.userAgent = "flexminer/\(version)"
         o.suggestDifficulty = suggestDifficulty
-        o.allowRedirect = allowRedirect
+        o.allowRedirect = allowRedirect ?? false
         return o
     }
 }

@@ -197,7 +197,7 @@ struct RunCommand: AsyncParsableCommand {
         v.user = pool.user
         v.password = pool.password
         v.suggestDifficulty = pool.suggestDifficulty
-        v.allowRedirect = pool.allowRedirect ? true : nil
+        v.allowRedirect = pool.allowRedirect
         f.values = v
         return f
     }

@@ -8,14 +8,14 @@ import Testing
 /// Who may lift what on a socket, and other protocols spoken to the signal port.
 @Suite("Hostile and confused clients", .serialized)
 struct HostileClientTests {
-    func serve(_ spec: SignalSourceSpec, log: DecisionLog? = nil) async throws
+    func serve(_ spec: SignalSourceSpec, log: DecisionLog? = nil, token: String? = nil) async throws
         -> (SignalSocketServer, LoadController, FakeLoad, MultiThreadedEventLoopGroup)
     {
         let load = FakeLoad()
         let c = LoadController(actuator: load, config: PolicyConfig(breakEvenUSDPerMWh: 50), log: log)
         c.start()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let server = try await SignalSocketServer.start(spec, controller: c, token: nil, group: group)
+        let server = try await SignalSocketServer.start(spec, controller: c, token: token, group: group)
         return (server, c, load, group)
     }
 
@@ -88,6 +88,34 @@ struct HostileClientTests {
         let entries = readLines(dir + "/d.jsonl")
         #expect(entries.contains { ($0["error"] as? String)?.contains("an HTTP request") == true })
         #expect(!entries.contains { $0["type"] as? String == "release" })
+        await server.close()
+        try await group.shutdownGracefully()
+    }
+
+    /// On a source that needs a token, a peer that has not proved it gets one refused line per
+    /// connection (then it is closed), so it cannot keep the signal thread parsing a stream of lines; a
+    /// client that has proved it keeps its connection through later mistakes.
+    @Test func aPeerWithoutTheTokenGetsOneLinePerConnection() async throws {
+        let token = "a-token-of-24-characters"
+        let (server, c, load, group) = try await serve(.tcp(host: "127.0.0.1", port: 0), token: token)
+        let port = try #require(server.port)
+        for line in [
+            #"{"type":"curtail","level":1,"token":"wrong-token-of-24-chars!"}"#, #"{"type":"status"}"#, "garbage",
+        ] {
+            let peer = try SignalClient(.tcp(host: "127.0.0.1", port: port), timeout: 5)
+            try peer.sendRaw(Array((line + "\n" + #"{"type":"status","token":"\#(token)"}"# + "\n").utf8))
+            #expect(decode(try peer.readLine())["ok"] as? Bool == false, "\(line)")
+            // The next line (valid this time) is never answered: the connection is closed.
+            #expect(throws: SignalError.self) { _ = try peer.readLine() }
+        }
+        #expect(!load.isHalted)
+        let client = try SignalClient(.tcp(host: "127.0.0.1", port: port), timeout: 5)
+        #expect(decode(try client.request(#"{"type":"status","token":"\#(token)"}"#))["ok"] as? Bool == true)
+        #expect(
+            decode(try client.request(#"{"type":"curtail","level":7,"token":"\#(token)"}"#))["ok"] as? Bool == false)
+        #expect(
+            decode(try client.request(#"{"type":"curtail","level":1,"token":"\#(token)"}"#))["halted"] as? Bool == true)
+        #expect(c.status.activeCurtailments == 1)
         await server.close()
         try await group.shutdownGracefully()
     }

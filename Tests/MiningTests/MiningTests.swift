@@ -318,3 +318,39 @@ struct MiningEngineTests {
         #expect(s.totalHashes == s.hashesPerWorker.reduce(0, +))
     }
 }
+
+/// The signal thread's guard against floods: over its CPU budget it leaves real-time priority, and it
+/// takes it back once quiet. Run on a thread of its own (the policy is per thread).
+@Suite struct ControlThreadBudgetTests {
+    @Test func lowersOverBudgetAndRaisesWhenQuiet() throws {
+        final class Result: @unchecked Sendable {
+            // @unchecked: written by the thread below before the semaphore is signalled, read after.
+            var steps: [String] = []
+        }
+        let result = Result()
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            defer { done.signal() }
+            guard ControlThread.raiseCurrent() == 0 else {
+                result.steps = ["not permitted"]
+                return
+            }
+            let budget = ControlThread.Budget(maxShare: 0.5, resumeShare: 0.1)
+            result.steps.append(ControlThread.currentPolicy)
+            result.steps.append("\(String(describing: budget.decide(share: 0.3)))")  // within budget: nothing
+            result.steps.append("\(String(describing: budget.decide(share: 0.9)))")
+            result.steps.append(ControlThread.currentPolicy)
+            result.steps.append("\(String(describing: budget.decide(share: 0.3)))")  // not yet quiet
+            result.steps.append("\(String(describing: budget.decide(share: 0.05)))")
+            result.steps.append(ControlThread.currentPolicy)
+        }
+        thread.start()
+        done.wait()
+        try #require(result.steps != ["not permitted"], "needs CAP_SYS_NICE (CI runs as root)")
+        #expect(
+            result.steps == [
+                "fifo", "nil", "Optional(Mining.ControlThread.Budget.Change.lowered(share: 0.9))", "other", "nil",
+                "Optional(Mining.ControlThread.Budget.Change.raised)", "fifo",
+            ])
+    }
+}

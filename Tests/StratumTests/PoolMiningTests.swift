@@ -275,7 +275,9 @@ func testPool(_ configure: (inout TestPool.Config) -> Void = { _ in }) async thr
     }
 
     /// A journal that cannot take the block: it goes to a rescue file, the share is still sent (the pool
-    /// is its only way into the chain), and the source stops with a disk error.
+    /// is its only way into the chain), hashing stops and the source ends with a disk error. Blocks the
+    /// workers had already found by then are rescued too, and each is accounted for: taken by the pool
+    /// or reported with the reason it was not.
     @Test func aBlockTheJournalCannotTakeIsRescuedSentAndStopsTheSource() async throws {
         let rescue = scratchDirectory()
         let pool = try await testPool { $0.bits = 0x207f_ffff }
@@ -285,16 +287,25 @@ func testPool(_ configure: (inout TestPool.Config) -> Void = { _ in }) async thr
         await pool.stop()
         let error = rig.record.error.withLock { $0 }
         #expect(error?.code == .disk, "\(String(describing: error))")
-        #expect(error?.message.contains("saved to \(rescue)/flexminer-rescued-pool-") == true)
+        let firstRescued = try #require(
+            error?.message.firstMatch(of: #/saved to (\S+/flexminer-rescued-pool-([0-9a-f]{64})\.jsonl)/#))
+        #expect(firstRescued.1.hasPrefix(rescue))
+        // The first block that could not be journaled was sent and taken.
+        #expect(pool.stats.accepted.contains { $0.hash == String(firstRescued.2) })
         let files = try FileManager.default.contentsOfDirectory(atPath: rescue)
-        #expect(!files.isEmpty)
+        let reported = rig.record.blocks.withLock { $0 }
         for f in files {
             let text = try String(contentsOfFile: rescue + "/" + f, encoding: .utf8)
-            let hash = try #require(
-                (try JSONSerialization.jsonObject(with: Data(text.split(separator: "\n")[0].utf8)) as? [String: Any])?[
-                    "hash"] as? String)
+            let record = try #require(
+                try JSONSerialization.jsonObject(with: Data(text.split(separator: "\n")[0].utf8)) as? [String: Any])
+            let hash = try #require(record["hash"] as? String)
+            #expect(record["event"] as? String == "pool-block")
             #expect(f == "flexminer-rescued-pool-\(hash).jsonl")
-            #expect(pool.stats.accepted.contains { $0.hash == hash }, "rescued block \(hash) was not sent")
+            var info = stat()
+            #expect(stat(rescue + "/" + f, &info) == 0 && info.st_mode & 0o777 == 0o600)
+            let taken = pool.stats.accepted.contains { $0.hash == hash }
+            let accountedFor = reported.contains { $0.hash == hash } || rig.shares.contains { $0.hash == hash }
+            #expect(taken || accountedFor, "rescued block \(hash) was neither sent nor reported")
         }
     }
 

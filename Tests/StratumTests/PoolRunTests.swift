@@ -89,6 +89,7 @@ struct PoolRunTests {
         flags.values.threads = 2
         flags.values.seconds = 20  // room for a loaded machine: the checks below need the run still up
         flags.values.http = "127.0.0.1:0"
+        flags.values.journal = scratchDirectory() + "/journal.jsonl"
         let settings = try RunSettings.resolve(flags, environment: [:], isTerminal: false) { _ in Kernel.best }
         let sink = LogSink.capturing()
         let logger = Logger(label: "test") { FlexLogHandler(label: $0, format: .human, level: .info, output: sink) }

@@ -62,7 +62,10 @@ public final class SignalSocketServer: Sendable {
         let source = spec.description
         var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 64)
-            .childChannelOption(.maxMessagesPerRead, value: 4)
+            // Small reads, one per turn: a flooding client gets a few dozen lines per turn of the event
+            // loop, so the other clients of this source are answered between its turns.
+            .childChannelOption(.maxMessagesPerRead, value: 1)
+            .childChannelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 2048))
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 256 * 1024))
             .childChannelInitializer { child in
                 child.eventLoop.makeCompletedFuture {
@@ -165,6 +168,7 @@ final class SignalLineHandler: ChannelInboundHandler {
     private var lastRefill = ContinuousClock.now
     private var cutOff = false
     private var firstLine = true
+    private var authenticated = false
 
     init(controller: LoadController, origin: SignalOrigin, closeGrace: Duration = .seconds(2)) {
         self.controller = controller
@@ -222,6 +226,15 @@ final class SignalLineHandler: ChannelInboundHandler {
                 } ?? controller.handle(line: Array(line.readableBytesView), origin: origin, receivedAt: received)
             reply(context, answer.line)
             wrote = true
+            // A source that needs a token: until a line has proved it, a refused line ends the connection,
+            // so a peer without the token costs one line per connection, not a stream of parsed lines.
+            if origin.requiredToken != nil && !authenticated {
+                guard answer.ok else {
+                    cut(context, "refused before a valid token")
+                    return
+                }
+                authenticated = true
+            }
             if !context.channel.isWritable {
                 // The client is not reading its replies; it may not grow our memory without bound.
                 cut(context, "client not reading replies")

@@ -54,6 +54,14 @@ public enum SignalSourceSpec: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Whether only this machine can reach the source (Unix sockets, files, loopback TCP).
+    /// A Unix or TCP socket served by `SignalSocketServer` (on an event loop of its own in `run`).
+    public var isSocket: Bool {
+        switch self {
+        case .unix, .tcp: true
+        case .file, .openadr3: false
+        }
+    }
+
     public var isLocal: Bool {
         switch self {
         case .unix, .file: true

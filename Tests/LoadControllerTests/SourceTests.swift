@@ -76,15 +76,19 @@ struct SourceTests {
         let padded = #"{"type":"status","pad":""# + String(repeating: "a", count: 65_600) + #""}"#
         #expect((decode(try big.request(padded))["error"] as? String)?.contains("line too long") == true)
 
-        // Thousands of lines at once: answered up to the rate limit, then cut off.
+        // Thousands of lines at once: answered within the rate limit (a burst of 2,000, then 2,000 a
+        // second, by arrival), then cut off. A server slower than the limit (a sanitizer build) answers
+        // them all, and then it cannot have gone over the limit either.
         let flood = try SignalClient(.unix(path: path))
-        let burst =
-            [UInt8](repeating: 0, count: 0) + Array(String(repeating: "{\"type\":\"heartbeat\"}\n", count: 5000).utf8)
+        let burst = Array(String(repeating: "{\"type\":\"heartbeat\"}\n", count: 5000).utf8)
+        let started = ContinuousClock.now
         try? flood.sendRaw(burst)
         var answered = 0
         while let line = try? flood.readLine(), !line.contains("too many messages") { answered += 1 }
-        // Cut off before all 5,000 were answered: for sending too fast, or for not reading its replies.
-        #expect(answered >= 100 && answered < 5000, "answered \(answered)")
+        let seconds = (ContinuousClock.now - started) / .seconds(1)
+        #expect(answered >= 100, "answered \(answered)")
+        #expect(Double(answered) <= 2000 + 2000 * seconds + 50, "answered \(answered) in \(seconds) s")
+        let cutOff = answered < 5000
 
         // The well-behaved client is still served, and a client that leaves mid-line costs nothing.
         let leaver = try SignalClient(.unix(path: path))
@@ -99,7 +103,9 @@ struct SourceTests {
             })
         log.flush()
         let cuts = readLines(dir + "/d.jsonl").compactMap { $0["error"] as? String }
-        #expect(cuts.contains { $0.contains("client flooded") || $0.contains("client not reading replies") })
+        if cutOff {
+            #expect(cuts.contains { $0.contains("client flooded") || $0.contains("client not reading replies") })
+        }
         await server.close()
         try await group.shutdownGracefully()
     }

@@ -407,13 +407,16 @@ public final class StratumClient: Sendable {
             try onEvent(.extranonce(extranonce1: e1, extranonce2Size: size))
         case "client.reconnect":
             let host = params.count > 0 ? params[0] as? String : nil
+            if let h = host, h.utf8.count > 253 { throw p.error("param 0 (host): longer than a host name can be") }
             var port: Int? = nil
-            if params.count > 1 {
-                if let s = params[1] as? String {
-                    port = Int(s)
-                } else {
-                    port = JSONScalar.integer(params[1], in: 1...65535)
+            // The port as a number or a string (pools send both); anything but 1...65535 is refused, not
+            // wrapped into another port.
+            if params.count > 1, !(params[1] is NSNull), !((params[1] as? String)?.isEmpty ?? false) {
+                let value = (params[1] as? String).flatMap { Int($0) } ?? JSONScalar.integer(params[1], in: 1...65535)
+                guard let v = value, (1...65535).contains(v) else {
+                    throw p.error("param 1 (port) must be 1...65535, got \(String(describing: params[1]).prefix(40))")
                 }
+                port = v
             }
             let wait = params.count > 2 ? min(max(JSONScalar.number(params[2]) ?? 0, 0), 600) : 0
             try onEvent(.reconnect(host: host?.isEmpty == true ? nil : host, port: port, waitSeconds: wait))

@@ -45,7 +45,11 @@ public final class TestPool: Sendable {
     }
 
     /// Bad input to send on the next subscribe.
-    public enum Misbehaviour: Sendable { case hugeLine, nonHexBranch, negativeDifficulty, malformedJSON }
+    public enum Misbehaviour: Sendable {
+        case hugeLine, nonHexBranch, negativeDifficulty, malformedJSON
+        /// `client.reconnect` to a port no socket can have ("70000", then -1 as a number).
+        case reconnectToPortOutOfRange, reconnectToNegativePort
+    }
 
     public struct Share: Sendable, Hashable {
         public let user: String
@@ -346,6 +350,10 @@ public final class TestPool: Sendable {
             ]
             switch misbehave {
             case .hugeLine: out.append("{\"pad\":\"" + String(repeating: "a", count: 1 << 20) + "\"}")
+            case .reconnectToPortOutOfRange:
+                out.append(line(["id": NSNull(), "method": "client.reconnect", "params": ["", "70000", 0] as [Any]]))
+            case .reconnectToNegativePort:
+                out.append(line(["id": NSNull(), "method": "client.reconnect", "params": ["", -1, 0] as [Any]]))
             case .nonHexBranch:
                 out.append(
                     line([

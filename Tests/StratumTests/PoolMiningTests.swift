@@ -3,6 +3,7 @@ import Logging
 import Mining
 import MiningKernels
 import NodeRPC
+import Operations
 import Stratum
 import StratumTestPool
 import Synchronization
@@ -34,6 +35,8 @@ final class PoolRig: Sendable {
     let engine: MiningEngine
     let task: Task<Void, Never>
     let record = RigRecord()
+    /// Warnings and errors the source logged.
+    let log: LogSink
     var shares: [PoolShare] { record.shares.withLock { $0 } }
 
     init(
@@ -47,8 +50,11 @@ final class PoolRig: Sendable {
         o.backoffStart = .milliseconds(50)
         o.backoffMax = .milliseconds(400)
         configure(&o)
-        var logger = Logger(label: "pool-test")
-        logger.logLevel = .warning
+        let sink = LogSink.capturing()
+        self.log = sink
+        let logger = Logger(label: "pool-test") {
+            FlexLogHandler(label: $0, format: .human, level: .warning, output: sink)
+        }
         let work = PoolWork(options: o, journal: journal, logger: logger)
         let engine = try MiningEngine(threads: 2, priority: priority, source: work.jobSource)
         self.work = work
@@ -177,16 +183,24 @@ func testPool(_ configure: (inout TestPool.Config) -> Void = { _ in }) async thr
 
     @Test(arguments: [
         TestPool.Misbehaviour.hugeLine, .nonHexBranch, .negativeDifficulty, .malformedJSON,
+        .reconnectToPortOutOfRange, .reconnectToNegativePort,
     ])
     func badPoolInputDropsAndRetries(_ bad: TestPool.Misbehaviour) async throws {
         let pool = try await testPool()
         pool.misbehave(bad)
         let rig = try PoolRig(pools: [pool.port])
-        // The bad line ends the first connection; the retry mines normally.
+        // The bad line ends the first connection, with an error naming the field; the retry mines normally.
         #expect(await waitFor(60) { pool.stats.connections >= 2 && pool.stats.accepted.count >= 2 })
         await rig.stop()
         await pool.stop()
         #expect(pool.stats.rejected.isEmpty)
+        switch bad {
+        case .reconnectToPortOutOfRange, .reconnectToNegativePort:
+            #expect(rig.log.lines.contains { $0.contains("client.reconnect: param 1 (port) must be 1...65535") })
+            // Never another port instead (70000 would wrap to 4464).
+            #expect(!rig.log.lines.contains { $0.contains(":70000") || $0.contains(":4464") || $0.contains(":-1") })
+        default: break
+        }
     }
 
     @Test func curtailKeepsTheConnectionAndResumesOnCurrentWork() async throws {

@@ -40,26 +40,6 @@ public struct StratumOptions: Sendable {
     }
 }
 
-/// What the pool told the miner, in the order it arrived.
-public enum StratumEvent: Sendable, Hashable {
-    /// The reply to `mining.subscribe`.
-    case subscribed(StratumSubscription)
-    /// The version bits the miner may roll now (the pool's mask ANDed with the requested one; 0: none).
-    case versionMask(UInt32)
-    /// `mining.authorize` succeeded.
-    case authorized
-    /// `mining.set_difficulty` (positive, finite).
-    case difficulty(Double)
-    /// `mining.notify`.
-    case job(StratumJob)
-    /// `mining.set_extranonce`.
-    case extranonce(extranonce1: [UInt8], extranonce2Size: Int)
-    /// `client.reconnect`: host and port nil mean the same pool; wait in seconds before reconnecting.
-    case reconnect(host: String?, port: Int?, waitSeconds: Double)
-    /// `client.show_message`.
-    case message(String)
-}
-
 /// A share as `mining.submit` sends it.
 public struct StratumSubmit: Sendable, Hashable {
     public let jobID: String
@@ -302,51 +282,18 @@ public final class StratumClient: Sendable {
         async throws(StratumError)
     {
         guard line.readableBytes > 0 else { return }
-        let f: JSONFields
-        do { f = try JSONFields(json: Array(line.readableBytesView), what: "a pool message") } catch {
-            throw StratumError(.malformed, "\(url): pool message: \(error.message)")
+        let inbound: StratumInbound
+        do { inbound = try StratumInbound.parse(line.readableBytesView) } catch {
+            throw StratumError(error.code, "\(url): \(error.message)")
         }
-        let method: String?
-        do { method = try f.string("method") } catch {
-            throw StratumError(.malformed, "\(url): pool message: \(error.message)")
-        }
-        if let method {
-            let params: [Any]
-            do { params = try f.array("params") ?? [] } catch {
-                throw StratumError(.malformed, "\(url): \(method): \(error.message)")
-            }
-            do { try await notification(method, params: params, id: f.object["id"], onEvent: onEvent) } catch {
+        switch inbound {
+        case .notification(let method, let params, let id):
+            do { try await notification(method, params: params, id: id, onEvent: onEvent) } catch {
                 throw StratumError(error.code, "\(url): \(error.message)")
             }
-            return
+        case .reply(let id, let result, let error):
+            try response(id: id, result: result, error: error, onEvent: onEvent)
         }
-        guard let id = Self.requestID(f.object["id"]) else {
-            throw StratumError(.malformed, "\(url): pool message: a reply needs a numeric \"id\"")
-        }
-        try response(id: id, result: f.object["result"], error: Self.reason(f.object["error"]), onEvent: onEvent)
-    }
-
-    static func requestID(_ value: Any?) -> Int? {
-        if let v = value, let n = JSONScalar.integer(v, in: -999_999_999_999_999...999_999_999_999_999) { return n }
-        if let s = value as? String { return Int(s) }
-        return nil
-    }
-
-    /// A JSON-RPC error as text: `[code, "message", data]`, `{"code","message"}` or a string.
-    static func reason(_ error: Any?) -> String? {
-        guard let error, !(error is NSNull) else { return nil }
-        var text: String
-        if let a = error as? [Any], a.count >= 2, let m = a[1] as? String {
-            text = m
-        } else if let o = error as? [String: Any], let m = o["message"] as? String {
-            text = m
-        } else if let s = error as? String {
-            text = s
-        } else {
-            text = "error"
-        }
-        if text.utf8.count > 200 { text = String(text.prefix(200)) }
-        return text
     }
 
     private func response(id: Int, result: Any?, error: String?, onEvent: (StratumEvent) throws(StratumError) -> Void)
@@ -391,37 +338,13 @@ public final class StratumClient: Sendable {
     private func notification(
         _ method: String, params: [Any], id: Any?, onEvent: (StratumEvent) throws(StratumError) -> Void
     ) async throws(StratumError) {
-        let p = StratumParams(params, method: method)
+        if let event = try StratumInbound.event(
+            method: method, params: params, requestedMask: options.requestedVersionMask ?? 0)
+        {
+            try onEvent(event)
+            return
+        }
         switch method {
-        case "mining.notify":
-            try onEvent(.job(try StratumJob(params: params)))
-        case "mining.set_difficulty":
-            let d = try p.number(0, "difficulty")
-            guard d > 0 else { throw p.error("param 0 (difficulty) must be positive, got \(d)") }
-            try onEvent(.difficulty(d))
-        case "mining.set_version_mask":
-            try onEvent(.versionMask(try p.word(0, "mask") & (options.requestedVersionMask ?? 0)))
-        case "mining.set_extranonce":
-            let e1 = try p.hex(0, "extranonce1", bytes: 0...32)
-            let size = try p.int(1, "extranonce2_size", in: StratumSubscription.extranonce2Sizes)
-            try onEvent(.extranonce(extranonce1: e1, extranonce2Size: size))
-        case "client.reconnect":
-            let host = params.count > 0 ? params[0] as? String : nil
-            if let h = host, h.utf8.count > 253 { throw p.error("param 0 (host): longer than a host name can be") }
-            var port: Int? = nil
-            // The port as a number or a string (pools send both); anything but 1...65535 is refused, not
-            // wrapped into another port.
-            if params.count > 1, !(params[1] is NSNull), !((params[1] as? String)?.isEmpty ?? false) {
-                let value = (params[1] as? String).flatMap { Int($0) } ?? JSONScalar.integer(params[1], in: 1...65535)
-                guard let v = value, (1...65535).contains(v) else {
-                    throw p.error("param 1 (port) must be 1...65535, got \(String(describing: params[1]).prefix(40))")
-                }
-                port = v
-            }
-            let wait = params.count > 2 ? min(max(JSONScalar.number(params[2]) ?? 0, 0), 600) : 0
-            try onEvent(.reconnect(host: host?.isEmpty == true ? nil : host, port: port, waitSeconds: wait))
-        case "client.show_message":
-            try onEvent(.message(String((params.first as? String ?? "").prefix(500))))
         case "client.get_version":
             if let id { try await write(JSONLine.encode(["id": id, "result": options.userAgent, "error": NSNull()])) }
         case "mining.ping":

@@ -122,7 +122,7 @@ public struct StratumSubscription: Sendable, Hashable {
 
     /// Reads the result `[[["mining.notify", id], ...], extranonce1, extranonce2_size]`.
     /// - Throws: `StratumError.malformed` naming the field.
-    init(result: Any?) throws(StratumError) {
+    public init(result: Any?) throws(StratumError) {
         guard let r = result as? [Any] else {
             throw StratumError(.malformed, "mining.subscribe result: expected an array")
         }
@@ -146,6 +146,126 @@ public struct StratumSubscription: Sendable, Hashable {
         extranonce1 = try p.hex(1, "extranonce1", bytes: 0...32)
         extranonce2Size = try p.int(2, "extranonce2_size", in: Self.extranonce2Sizes)
     }
+}
+
+/// One line from a pool, read: a notification (a method, its params, and an id when it wants an answer)
+/// or the reply to one of our requests. Pure, so that it can be fuzzed without a connection.
+public enum StratumInbound {
+    case notification(method: String, params: [Any], id: Any?)
+    case reply(id: Int, result: Any?, error: String?)
+
+    /// - Throws: `StratumError.malformed` naming what is wrong.
+    public static func parse(_ line: some Collection<UInt8>) throws(StratumError) -> StratumInbound {
+        let f: JSONFields
+        do { f = try JSONFields(json: Array(line), what: "a pool message") } catch {
+            throw StratumError(.malformed, "pool message: \(error.message)")
+        }
+        let method: String?
+        do { method = try f.string("method") } catch {
+            throw StratumError(.malformed, "pool message: \(error.message)")
+        }
+        if let method {
+            guard method.utf8.count <= 128 else {
+                throw StratumError(.malformed, "pool message: method name over 128 bytes")
+            }
+            let params: [Any]
+            do { params = try f.array("params") ?? [] } catch {
+                throw StratumError(.malformed, "\(method): \(error.message)")
+            }
+            return .notification(method: method, params: params, id: f.object["id"])
+        }
+        guard let id = requestID(f.object["id"]) else {
+            throw StratumError(.malformed, "pool message: a reply needs a numeric \"id\"")
+        }
+        return .reply(id: id, result: f.object["result"], error: reason(f.object["error"]))
+    }
+
+    /// The event a notification carries; nil for a method that is answered (`mining.ping`,
+    /// `client.get_version`) or not known. `requestedMask` is the version-rolling mask asked for: a
+    /// pool's mask is ANDed with it.
+    /// - Throws: `StratumError.malformed` naming the parameter.
+    public static func event(method: String, params: [Any], requestedMask: UInt32) throws(StratumError)
+        -> StratumEvent?
+    {
+        let p = StratumParams(params, method: method)
+        switch method {
+        case "mining.notify":
+            return .job(try StratumJob(params: params))
+        case "mining.set_difficulty":
+            let d = try p.number(0, "difficulty")
+            guard d > 0 else { throw p.error("param 0 (difficulty) must be positive, got \(d)") }
+            return .difficulty(d)
+        case "mining.set_version_mask":
+            return .versionMask(try p.word(0, "mask") & requestedMask)
+        case "mining.set_extranonce":
+            let e1 = try p.hex(0, "extranonce1", bytes: 0...32)
+            let size = try p.int(1, "extranonce2_size", in: StratumSubscription.extranonce2Sizes)
+            return .extranonce(extranonce1: e1, extranonce2Size: size)
+        case "client.reconnect":
+            let host = params.count > 0 ? params[0] as? String : nil
+            if let h = host, h.utf8.count > 253 { throw p.error("param 0 (host): longer than a host name can be") }
+            var port: Int? = nil
+            // The port as a number or a string (pools send both); anything but 1...65535 is refused, not
+            // wrapped into another port.
+            if params.count > 1, !(params[1] is NSNull), !((params[1] as? String)?.isEmpty ?? false) {
+                let value = (params[1] as? String).flatMap { Int($0) } ?? JSONScalar.integer(params[1], in: 1...65535)
+                guard let v = value, (1...65535).contains(v) else {
+                    throw p.error("param 1 (port) must be 1...65535, got \(String(describing: params[1]).prefix(40))")
+                }
+                port = v
+            }
+            let wait = params.count > 2 ? min(max(JSONScalar.number(params[2]) ?? 0, 0), 600) : 0
+            return .reconnect(host: host?.isEmpty == true ? nil : host, port: port, waitSeconds: wait)
+        case "client.show_message":
+            return .message(String((params.first as? String ?? "").prefix(500)))
+        default:
+            return nil
+        }
+    }
+
+    public static func requestID(_ value: Any?) -> Int? {
+        if let v = value, let n = JSONScalar.integer(v, in: -999_999_999_999_999...999_999_999_999_999) { return n }
+        if let s = value as? String { return Int(s) }
+        return nil
+    }
+
+    /// A JSON-RPC error as text: `[code, "message", data]`, `{"code","message"}` or a string.
+    public static func reason(_ error: Any?) -> String? {
+        guard let error, !(error is NSNull) else { return nil }
+        var text: String
+        if let a = error as? [Any], a.count >= 2, let m = a[1] as? String {
+            text = m
+        } else if let o = error as? [String: Any], let m = o["message"] as? String {
+            text = m
+        } else if let s = error as? String {
+            text = s
+        } else {
+            text = "error"
+        }
+        if text.utf8.count > 200 { text = String(text.prefix(200)) }
+        return text
+    }
+
+}
+
+/// What the pool told the miner, in the order it arrived.
+public enum StratumEvent: Sendable, Hashable {
+    /// The reply to `mining.subscribe`.
+    case subscribed(StratumSubscription)
+    /// The version bits the miner may roll now (the pool's mask ANDed with the requested one; 0: none).
+    case versionMask(UInt32)
+    /// `mining.authorize` succeeded.
+    case authorized
+    /// `mining.set_difficulty` (positive, finite).
+    case difficulty(Double)
+    /// `mining.notify`.
+    case job(StratumJob)
+    /// `mining.set_extranonce`.
+    case extranonce(extranonce1: [UInt8], extranonce2Size: Int)
+    /// `client.reconnect`: host and port nil mean the same pool; wait in seconds before reconnecting.
+    case reconnect(host: String?, port: Int?, waitSeconds: Double)
+    /// `client.show_message`.
+    case message(String)
 }
 
 /// Typed access to a JSON-RPC params array, with errors that name the method and the parameter.

@@ -95,9 +95,27 @@ try:
     check(ok, f'state shows "mining" (got "{text}")')
     ok, text = wait_text(driver, "hashrate", r"H/s", 10)
     check(ok, f"hash rate shown ({text})")
-    paint = driver.execute_script(
-        "const p = performance.getEntriesByType('paint').find(e => e.name === 'first-contentful-paint');"
-        "return p ? p.startTime : null;")
+    # The paint entry is recorded once the frame has been presented, which headless Chromium may do
+    # after the text is already in the DOM: look again for a few seconds before calling it missing.
+    # Chromium also leaves it out for a page loaded while its window counted as hidden (seen once on a
+    # loaded CI machine): then the page is loaded once more.
+    def first_contentful_paint():
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            found = driver.execute_script(
+                "const p = performance.getEntriesByType('paint').find(e => e.name === 'first-contentful-paint');"
+                "return p ? p.startTime : null;")
+            if found is not None:
+                return found
+            time.sleep(0.1)
+        return None
+
+    paint = first_contentful_paint()
+    if paint is None:
+        print(f"     no paint entry (visibility {driver.execute_script('return document.visibilityState')}); reloading")
+        driver.refresh()
+        wait_text(driver, "state", r"^mining$", 10)
+        paint = first_contentful_paint()
     # The goal is < 200 ms on loopback; on a shared, loaded CI machine only a gross regression fails.
     print(f"     first contentful paint: {paint} ms (goal < 200 ms)")
     check(paint is not None and paint < 1000, f"first contentful paint {paint} ms (< 1000 ms)")

@@ -6,10 +6,11 @@ import SHA256
 /// `hash` and the `…Hex` accessors use Bitcoin's reversed display order, as RPC and explorers do.
 public struct BlockHeader: Hashable, Sendable {
     public var version: Int32
-    /// 32 bytes, internal byte order.
-    public var previousBlockHash: [UInt8]
-    /// 32 bytes, internal byte order.
-    public var merkleRoot: [UInt8]
+    /// 32 bytes, internal byte order. Set only through `init`, which checks the length: a header's
+    /// `bytes` are 80 bytes whatever it came from, which `scanJob` relies on.
+    public private(set) var previousBlockHash: [UInt8]
+    /// 32 bytes, internal byte order (set only through `init`, like `previousBlockHash`).
+    public private(set) var merkleRoot: [UInt8]
     public var time: UInt32
     public var bits: CompactTarget
     public var nonce: UInt32
@@ -73,6 +74,11 @@ public struct BlockHeader: Hashable, Sendable {
     }
 
     public var hex: String { Hex.encode(bytes) }
+
+    /// The kernels' view of this header (midstate and tail words). Cannot fail: `bytes` is always 80
+    /// bytes, the one thing `HeaderScanJob` checks, because the hashes are checked in `init` and
+    /// cannot be replaced afterwards.
+    public var scanJob: HeaderScanJob { HeaderScanJob(exactly80: bytes) }
 
     /// SHA-256d of the header (reference implementation).
     public var hash: SHA256Digest { SHA256.hashTwice(bytes) }

@@ -6,7 +6,8 @@
 /// value as the coinbase input's witness).
 public struct Coinbase: Hashable, Sendable {
     public let height: Int
-    public let extranonce: UInt64
+    /// Changed only by `with(extranonce:)`, which keeps what `init` checked.
+    public private(set) var extranonce: UInt64
     public let message: [UInt8]
     public let payoutScript: [UInt8]
     public let value: Int64
@@ -35,6 +36,14 @@ public struct Coinbase: Hashable, Sendable {
         guard (2...100).contains(n) else {
             throw ChainError(.badField, "coinbase scriptSig is \(n) bytes; it must be 2-100 (shorten the message)")
         }
+    }
+
+    /// The same coinbase with another extranonce. Cannot fail: the extranonce is always one 8-byte push,
+    /// so the scriptSig keeps the size `init` checked, and nothing else changes.
+    public func with(extranonce: UInt64) -> Coinbase {
+        var rolled = self
+        rolled.extranonce = extranonce
+        return rolled
     }
 
     /// The height as BIP34 requires: `CScript() << height` (OP_0, OP_1…OP_16, or a minimal number push).

@@ -490,7 +490,7 @@ final class JobState: Sendable {
     init(_ job: MiningJob, lineage: UInt64? = nil) {
         self.lineage = lineage ?? JobState.lineages.add(1, ordering: .relaxed).newValue
         self.job = job
-        scanJob = try! HeaderScanJob(header: job.header.bytes)  // a BlockHeader is always 80 bytes
+        scanJob = job.header.scanJob
         targetHigh = job.reportTarget.highWord
         next = Atomic(UInt64(job.firstNonce))
         end = UInt64(job.firstNonce) + job.nonceCount

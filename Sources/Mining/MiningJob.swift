@@ -25,12 +25,27 @@ public struct MiningJob: Sendable, Hashable {
             throw EngineError("share target \(s) is harder than the block target \(blockTarget)")
         }
         guard nonceCount > 0 else { throw EngineError("empty nonce range") }
+        self.init(
+            id: id, header: header, blockTarget: blockTarget, shareTarget: shareTarget, firstNonce: firstNonce,
+            count: Swift.min(nonceCount, (1 << 32) - UInt64(firstNonce)))
+    }
+
+    /// All 2^32 nonces of `header` against `blockTarget` alone. Cannot fail: what `init` refuses (a
+    /// share target harder than the block's, an empty range) cannot be asked for here.
+    public static func fullRange(id: UInt64, header: BlockHeader, blockTarget: UInt256) -> MiningJob {
+        MiningJob(id: id, header: header, blockTarget: blockTarget, shareTarget: nil, firstNonce: 0, count: 1 << 32)
+    }
+
+    private init(
+        id: UInt64, header: BlockHeader, blockTarget: UInt256, shareTarget: UInt256?, firstNonce: UInt32,
+        count: UInt64
+    ) {
         self.id = id
         self.header = header
         self.blockTarget = blockTarget
         self.shareTarget = shareTarget
         self.firstNonce = firstNonce
-        self.nonceCount = Swift.min(nonceCount, (1 << 32) - UInt64(firstNonce))
+        self.nonceCount = count
     }
 
     /// The easiest target anything is reported for.
@@ -99,7 +114,7 @@ extension MiningJob {
     public static func unsolvable(seed: UInt64) -> MiningJob {
         var rng = SplitMix64(seed: seed)
         let bytes = (0..<80).map { _ in UInt8.random(in: 0...255, using: &rng) }
-        let header = try! BlockHeader(bytes: bytes)  // 80 bytes by construction
-        return try! MiningJob(id: 1, header: header, blockTarget: UInt256(1))  // valid by construction
+        let header = try! BlockHeader(bytes: bytes)  // 80 bytes by construction: only the length is checked
+        return .fullRange(id: 1, header: header, blockTarget: UInt256(1))
     }
 }

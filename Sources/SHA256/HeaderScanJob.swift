@@ -33,7 +33,12 @@ public struct HeaderScanJob: Sendable, Hashable {
         guard header.count == 80 else {
             throw SHA256Error(.badLength, "a block header is 80 bytes, got \(header.count)")
         }
-        let bytes = Array(header)
+        self.init(exactly80: Array(header))
+    }
+
+    /// For `BlockHeader.scanJob`, whose bytes are 80 by its type's invariant; anything else goes through
+    /// the checking `init(header:)`.
+    package init(exactly80 bytes: [UInt8]) {
         self.header = bytes
         var mid = SHA256State.initial
         bytes.withUnsafeBytes { SHA256.compressBlock(&mid, UnsafeRawBufferPointer(rebasing: $0[0..<64])) }

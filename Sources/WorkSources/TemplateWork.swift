@@ -10,6 +10,8 @@ public final class TemplateWork: JobSource {
     public let template: BlockTemplate
     public let payoutScript: [UInt8]
     public let message: [UInt8]
+    /// Checked once; each job rolls its extranonce (`Coinbase.with(extranonce:)` cannot fail).
+    private let baseCoinbase: Coinbase
     private let coinbases = Mutex<[UInt64: Coinbase]>([:])
     private let nextExtranonce = Atomic<UInt64>(0)
     /// Added to job ids, so that jobs of different templates never share an id.
@@ -23,23 +25,20 @@ public final class TemplateWork: JobSource {
         self.template = template
         self.payoutScript = payoutScript
         self.message = message
-        _ = try template.coinbase(payoutScript: payoutScript, extranonce: 0, message: message)  // validate once
+        baseCoinbase = try template.coinbase(payoutScript: payoutScript, extranonce: 0, message: message)
     }
 
     /// A job for the next unused extranonce (job id = idBase + extranonce + 1).
     public func freshJob() -> MiningJob {
         let extranonce = nextExtranonce.add(1, ordering: .relaxed).oldValue
-        // Validated in init; only the extranonce differs, and its push is always 8 bytes (the scriptSig
-        // size cannot change), so this cannot throw.
-        let coinbase = try! template.coinbase(payoutScript: payoutScript, extranonce: extranonce, message: message)
+        let coinbase = baseCoinbase.with(extranonce: extranonce)
         // Job ids are identities, not counts: wrapping (after 2^64 jobs) is harmless, a trap is not.
         let id = idBase &+ extranonce &+ 1
         coinbases.withLock { $0[id] = coinbase }
         let header = template.header(
             coinbase: coinbase,
             time: Swift.max(UInt32(clamping: Int64(Date().timeIntervalSince1970.rounded(.down))), template.curTime))
-        // Cannot throw: no share target, and the default range is all 2^32 nonces.
-        return try! MiningJob(id: id, header: header, blockTarget: template.target)
+        return MiningJob.fullRange(id: id, header: header, blockTarget: template.target)
     }
 
     public func nextJob(after exhausted: MiningJob) -> MiningJob? { freshJob() }

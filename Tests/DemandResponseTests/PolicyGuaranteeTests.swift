@@ -257,3 +257,19 @@ struct ReleaseScopeTests {
         #expect(h.send(.release(id: nil), source: "file:/run/prices#2.jsonl").capacity == 1)
     }
 }
+
+/// The reasons format numbers by hand (`Int(x)` after a range check): any finite price a signal may
+/// carry, however large, and values that are not finite, give text, never a trap.
+@Suite("Policy: reasons format any number")
+struct ReasonNumberTests {
+    @Test(arguments: [
+        (42.0, "42"), (-3.5, "-3.50"), (0.07, "0.07"), (123.456, "123.46"), (1e14, "100000000000000"),
+        (1e15, "1000000000000000.0"), (-1e300, "-1e+300"), (Double.greatestFiniteMagnitude, "1.7976931348623157e+308"),
+        (Double.infinity, "inf"), (-Double.infinity, "-inf"), (Double.nan, "nan"),
+    ])
+    func priceReason(value: Double, text: String) {
+        var h = TwoClockHarness(PolicyConfig(breakEvenUSDPerMWh: 50))
+        let d = h.send(price(value))
+        #expect(d.reason.contains("price \(text) USD/MWh"), "\(d.reason)")
+    }
+}

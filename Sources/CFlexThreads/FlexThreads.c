@@ -90,22 +90,6 @@ int fm_pin_current_thread(int cpu) { (void)cpu; return -1; }
 void fm_set_thread_name(const char *name) { (void)name; }
 int fm_gettid(void) { return 0; }
 int fm_thread_boost(int tid) { (void)tid; return 1; }
-int fm_self_boost(int *saved_policy, int *saved_priority) {
-    struct sched_param old;
-    int policy = sched_getscheduler(0);
-    if (policy < 0 || sched_getparam(0, &old) != 0) return errno;
-    *saved_policy = policy;
-    *saved_priority = old.sched_priority;
-    if ((policy & ~SCHED_RESET_ON_FORK) == SCHED_FIFO || (policy & ~SCHED_RESET_ON_FORK) == SCHED_RR) return 0;
-    struct sched_param p = {.sched_priority = 1};
-    return sched_setscheduler(0, SCHED_FIFO, &p) == 0 ? 0 : errno;
-}
-
-void fm_self_restore(int policy, int priority) {
-    struct sched_param p = {.sched_priority = priority};
-    sched_setscheduler(0, policy, &p);
-}
-
 int fm_thread_unboost(int policy) { (void)policy; return 0; }
 int fm_self_boost(int *saved_policy, int *saved_priority) { *saved_policy = 0; *saved_priority = 0; return 1; }
 void fm_self_restore(int policy, int priority) { (void)policy; (void)priority; }

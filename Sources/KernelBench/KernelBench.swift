@@ -48,6 +48,8 @@ public enum KernelBench {
     /// Nonces per kernel call; between calls a thread checks the clock. About a millisecond of work.
     public static let chunk: UInt64 = 1 << 15
 
+    /// Hashes per second of `subject`. `threads` must be in `ThreadCount.range`: every command checks its
+    /// `--threads` with `ThreadCount.problem` before it gets here (the engine refuses nothing else).
     public static func measure(_ subject: BenchSubject, threads: Int, seconds: Double, seed: UInt64 = 1) -> BenchResult
     {
         if case .engine(let kernel) = subject {
@@ -144,6 +146,7 @@ extension KernelBench {
     /// Latency distribution of `halt()` (until every worker has acknowledged) and `resume()` (until
     /// every worker hashes again) under full load, over `cycles` cycles with a random 1-5 ms of hashing
     /// before each halt.
+    /// `threads` must be in `ThreadCount.range` (checked by the caller, as for `measure`).
     public static func controlLatencies(
         kernel: Kernel, threads: Int, cycles: Int, priority: WorkerPriority = .idle
     ) -> (halt: LatencySummary, resume: LatencySummary, boosts: Int) {

@@ -143,10 +143,11 @@ public final class MinerRun: Sendable {
         // `ControlThread`): a flood of clients on one source cannot delay a curtailment on another. HTTP
         // (status, metrics, the dashboard, pause/resume) has its own thread at normal priority.
         let httpGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        var controlGroups: [MultiThreadedEventLoopGroup] = []
-        for spec in s.specs where spec.isSocket {
-            let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-            controlGroups.append(group)
+        // Aligned with `s.specs`: a group for each socket source, nil for the others.
+        let specGroups = s.specs.map { $0.isSocket ? MultiThreadedEventLoopGroup(numberOfThreads: 1) : nil }
+        let controlGroups = specGroups.compactMap { $0 }
+        for (spec, group) in zip(s.specs, specGroups) {
+            guard let group else { continue }
             let loop = group.next()
             let rc = (try? await loop.submit { ControlThread.raiseCurrent() }.get()) ?? -1
             if rc != 0 {
@@ -170,7 +171,6 @@ public final class MinerRun: Sendable {
                 }
             }
         }
-        var nextControlGroup = controlGroups.makeIterator()
         // Halts boost the workers to finish their batch at once; report whether this process may.
         var probe: Bool? = nil
         for _ in 0..<50 where probe == nil {
@@ -247,11 +247,11 @@ public final class MinerRun: Sendable {
         }
         var limits = SignalSocketServer.Limits.standard
         limits.maxConnections = perSource
-        for spec in s.specs {
+        for (spec, group) in zip(s.specs, specGroups) {
             add(
                 SignalSourceService(
                     spec: spec, controller: controller, token: spec.isLocal ? nil : s.token,
-                    group: spec.isSocket ? nextControlGroup.next()! : httpGroup, note: note,
+                    group: group ?? httpGroup, note: note,
                     limits: limits))
         }
         if let adr = s.openADR {

@@ -352,11 +352,19 @@ public final class PoolWork: WorkSource, ShareSource, JobSource {
     public static func header(
         job: StratumJob, extranonce1: [UInt8], extranonce2: [UInt8], version: UInt32, nonce: UInt32
     ) throws(ChainError) -> BlockHeader {
-        let root = merkleRoot(
-            coinbase: coinbase(job: job, extranonce1: extranonce1, extranonce2: extranonce2), branch: job.merkleBranch)
-        return try BlockHeader(
+        try header(
+            job: job, coinbase: coinbase(job: job, extranonce1: extranonce1, extranonce2: extranonce2),
+            version: version, nonce: nonce)
+    }
+
+    /// The same, from the coinbase already assembled (the job source keeps it for the journal).
+    static func header(job: StratumJob, coinbase: [UInt8], version: UInt32, nonce: UInt32) throws(ChainError)
+        -> BlockHeader
+    {
+        try BlockHeader(
             version: Int32(bitPattern: version), previousBlockHash: previousBlockHash(words: job.previousHashWords),
-            merkleRoot: root, time: job.time, bits: CompactTarget(bits: job.bits), nonce: nonce)
+            merkleRoot: merkleRoot(coinbase: coinbase, branch: job.merkleBranch), time: job.time,
+            bits: CompactTarget(bits: job.bits), nonce: nonce)
     }
 
     /// Spreads the low bits of `index` over the set bits of `mask` (a software PDEP): the index-th
@@ -403,13 +411,9 @@ public final class PoolWork: WorkSource, ShareSource, JobSource {
         let version = (t.job.version & ~s.mask) | rolled
         let en2 = StratumHex.extranonce2(t.extranonce2, size: size)
         let coinbase = Self.coinbase(job: t.job, extranonce1: e1, extranonce2: en2)
-        guard
-            let header = try? BlockHeader(
-                version: Int32(bitPattern: version),
-                previousBlockHash: Self.previousBlockHash(words: t.job.previousHashWords),
-                merkleRoot: Self.merkleRoot(coinbase: coinbase, branch: t.job.merkleBranch), time: t.job.time,
-                bits: CompactTarget(bits: t.job.bits), nonce: 0)
-        else { return nil }
+        guard let header = try? Self.header(job: t.job, coinbase: coinbase, version: version, nonce: 0) else {
+            return nil
+        }
         let id = s.nextEngineID
         s.nextEngineID += 1
         // The engine wants the share target at or above the block target; a share harder than a block

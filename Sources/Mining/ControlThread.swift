@@ -3,14 +3,13 @@ import Foundation
 
 /// The priority of the threads on the control path (receive a signal → decide → halt).
 ///
-/// The signal sources' event-loop thread runs at real-time priority (`SCHED_FIFO` 1) when the process
+/// Each signal source's event-loop thread runs at real-time priority (`SCHED_FIFO` 1) when the process
 /// may (CAP_SYS_NICE, or RLIMIT_RTPRIO ≥ 1 such as systemd's `LimitRTPRIO=1`). At normal priority, on
 /// a machine whose cores are busy with other processes, each wake-up of that thread for a `curtail`
 /// waits for a time slice of theirs (milliseconds under CFS/EEVDF); at `SCHED_FIFO` it runs at once.
-/// What it runs is bounded: lines of at most 64 KiB, at most `maxLinesPerSecond` per client and a
-/// capped number of clients per source, so a flooding client can take at most this one thread, and
-/// the kernel's real-time throttling (`sched_rt_runtime_us`) still leaves the CPU to others. The HTTP
-/// server (status, metrics, dashboard) is kept off this thread.
+/// What it runs is bounded (64 KiB lines, `maxLinesPerSecond` per client, capped clients), one thread
+/// per source keeps a flood on one source from delaying another, and `Budget` drops a flooded thread
+/// to normal priority. The HTTP server (status, metrics, dashboard) is kept off these threads.
 public enum ControlThread {
     /// Raises the calling thread to `SCHED_FIFO` 1 for good (a thread already real-time is left as it
     /// is). Returns 0, or the errno (EPERM without the permission; then nothing changed).

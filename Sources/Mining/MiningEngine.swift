@@ -149,8 +149,8 @@ public final class MiningEngine: Sendable {
     /// compilers). So every worker is given real-time priority (`fm_thread_boost`) at the halt until it
     /// has parked: it finishes its batch at once, parks, sleeps, and drops back to its own priority when
     /// it is resumed, before it hashes again; one still out after `boostAfter` is boosted again every
-    /// millisecond. Without CAP_SYS_NICE or RLIMIT_RTPRIO the boost is refused (EPERM), remembered, and
-    /// halts simply wait.
+    /// millisecond. Workers at `SCHED_IDLE` may be boosted only with CAP_SYS_NICE (or RLIMIT_NICE 20);
+    /// without it the boost is refused (EPERM), remembered, and halts simply wait.
     ///
     /// For the same reason the calling thread runs at real-time priority while it waits (its previous
     /// policy is restored before returning): otherwise each of its wake-ups — the grace timeout, every

@@ -147,3 +147,54 @@ struct FixtureShare: Sendable, CustomStringConvertible {
         }
     }
 }
+
+/// A pool's lines as the client reads them (`StratumInbound`, pure): events with their values, and
+/// errors that name the parameter.
+@Suite struct StratumInboundTests {
+    func event(_ line: String) throws(StratumError) -> StratumEvent? {
+        guard case .notification(let method, let params, _) = try StratumInbound.parse(Array(line.utf8)) else {
+            return nil
+        }
+        return try StratumInbound.event(method: method, params: params, requestedMask: 0x1fff_e000)
+    }
+
+    @Test func reconnectPortsAreChecked() throws {
+        #expect(
+            try event(#"{"id":null,"method":"client.reconnect","params":["pool.example","3334",5]}"#)
+                == .reconnect(host: "pool.example", port: 3334, waitSeconds: 5))
+        #expect(
+            try event(#"{"id":null,"method":"client.reconnect","params":["",3333,9999]}"#)
+                == .reconnect(host: nil, port: 3333, waitSeconds: 600))
+        #expect(
+            try event(#"{"id":null,"method":"client.reconnect","params":[]}"#)
+                == .reconnect(host: nil, port: nil, waitSeconds: 0))
+        for port in [#""70000""#, "70000", "-1", "0", #""x""#, "3.5", "[1]"] {
+            do {
+                _ = try event(#"{"id":null,"method":"client.reconnect","params":["",\#(port),0]}"#)
+                Issue.record("port \(port) accepted")
+            } catch {
+                #expect(error.code == .malformed)
+                #expect(
+                    error.message.contains("client.reconnect: param 1 (port) must be 1...65535"), "\(error.message)")
+            }
+        }
+    }
+
+    @Test func otherNotificationsAndReplies() throws {
+        #expect(try event(#"{"id":null,"method":"mining.set_difficulty","params":[0.5]}"#) == .difficulty(0.5))
+        #expect(throws: StratumError.self) { try event(#"{"id":null,"method":"mining.set_difficulty","params":[-1]}"#) }
+        #expect(
+            try event(#"{"id":null,"method":"mining.set_version_mask","params":["ffffffff"]}"#)
+                == .versionMask(0x1fff_e000))
+        #expect(try event(#"{"id":7,"method":"mining.ping","params":[]}"#) == nil)
+        guard
+            case .reply(let id, _, let error) = try StratumInbound.parse(
+                Array(#"{"id":"4","result":null,"error":[23,"Low difficulty share",null]}"#.utf8))
+        else {
+            Issue.record("not a reply")
+            return
+        }
+        #expect(id == 4 && error == "Low difficulty share")
+        #expect(throws: StratumError.self) { try StratumInbound.parse(Array(#"{"result":true}"#.utf8)) }
+    }
+}

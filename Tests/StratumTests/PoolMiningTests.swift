@@ -189,17 +189,14 @@ func testPool(_ configure: (inout TestPool.Config) -> Void = { _ in }) async thr
         let pool = try await testPool()
         pool.misbehave(bad)
         let rig = try PoolRig(pools: [pool.port])
-        // The bad line ends the first connection, with an error naming the field; the retry mines normally.
+        // The bad line ends the first connection; the retry mines normally (the errors' wording is checked
+        // in StratumInboundTests).
         #expect(await waitFor(60) { pool.stats.connections >= 2 && pool.stats.accepted.count >= 2 })
         await rig.stop()
         await pool.stop()
         #expect(pool.stats.rejected.isEmpty)
         switch bad {
         case .reconnectToPortOutOfRange, .reconnectToNegativePort:
-            #expect(
-                await waitFor(10) {
-                    rig.log.lines.contains { $0.contains("client.reconnect: param 1 (port) must be 1...65535") }
-                })
             // Never another port instead (70000 would wrap to 4464).
             #expect(!rig.log.lines.contains { $0.contains(":70000") || $0.contains(":4464") || $0.contains(":-1") })
         default: break

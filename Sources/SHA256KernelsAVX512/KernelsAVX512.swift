@@ -23,6 +23,10 @@ enum AVX512Lanes16: SHA256LaneOps {
         fm_any_le_x16(x, limit) != 0
     }
     @inline(__always) static func lane(_ x: Vector, _ i: Int) -> UInt32 { fm_lane_x16(x, Int32(i)) }
+    @inline(__always) static func choose(_ e: Vector, _ f: Vector, _ g: Vector) -> Vector { fm_choose_x16(e, f, g) }
+    @inline(__always) static func majority(_ a: Vector, _ b: Vector, _ c: Vector) -> Vector {
+        fm_majority_x16(a, b, c)
+    }
 }
 
 /// SHA-256d nonce scan, 16 nonces per step, built for AVX512.

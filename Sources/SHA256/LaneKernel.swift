@@ -68,15 +68,29 @@ extension SHA256LaneOps {
     @inlinable @inline(__always)
     public static func choose(_ e: Vector, _ f: Vector, _ g: Vector) -> Vector { xor(g, and(e, xor(f, g))) }
 
-    /// Default Maj: four logic operations, none shared between rounds (the fewest registers; ISAs with
-    /// registers to spare override it, see `AVX2Lanes8.majority`).
+    /// Default Maj: four logic operations, none shared between rounds. Chosen by measurement per ISA:
+    /// the scalar kernel ran slower with the three-operation form that `AVX2Lanes8.majority` uses.
     @inlinable @inline(__always)
     public static func majority(_ a: Vector, _ b: Vector, _ c: Vector) -> Vector { or(and(a, b), and(c, or(a, b))) }
 
     /// The state between rounds, software-pipelined: the a-chain runs one round behind the e-chain.
     /// Before round t+1 it holds a, b, c and T1 of round t (its a-chain still to do), then e, f, g and
     /// h + K + W of round t+1. Round t+1's d is round t's c.
-    public typealias RoundState = (Vector, Vector, Vector, Vector, Vector, Vector, Vector, Vector)
+    @usableFromInline
+    typealias RoundState = (Vector, Vector, Vector, Vector, Vector, Vector, Vector, Vector)
+
+    /// Sixteen consecutive message-schedule words, oldest first.
+    @usableFromInline
+    typealias ScheduleWindow = (
+        Vector, Vector, Vector, Vector, Vector, Vector, Vector, Vector,
+        Vector, Vector, Vector, Vector, Vector, Vector, Vector, Vector
+    )
+
+    /// T1 of a round: h + K + W (`hkw`) + Σ1(e) + Ch(e, f, g).
+    @inlinable @inline(__always)
+    static func temp1(_ e: Vector, _ f: Vector, _ g: Vector, _ hkw: Vector) -> Vector {
+        add(hkw, add(bigSigma1(e), choose(e, f, g)))
+    }
 
     /// Starts the pipeline from the plain state before a round (a, b, c, d, e, f, g and h + K + W):
     /// that round's e-chain. `nextKW` is K + W of the round after.
@@ -86,20 +100,21 @@ extension SHA256LaneOps {
         _ e: Vector, _ f: Vector, _ g: Vector, _ hkw: Vector, _ nextKW: Vector
     ) -> RoundState {
         let next = add(g, nextKW)
-        let t1 = add(hkw, add(bigSigma1(e), choose(e, f, g)))
+        let t1 = temp1(e, f, g, hkw)
         return (a, b, c, t1, add(d, t1), e, f, next)
     }
 
     /// The e-chain of round t+1, then the a-chain of round t; `nextKW` is K + W of round t+2.
     ///
-    /// The order is for ISAs whose three-input logic overwrites an operand (AVX-512's vpternlogd):
-    /// the next round's h (this g) is added to its K + W before `choose` reads g for the last time, and
-    /// c (round t+1's d) is added into the new e before `majority` reads it for the last time, so
-    /// neither needs a register copy.
+    /// Why this pairing: within one call, g (the next round's h) is also consumed by the next h + K + W,
+    /// and c (round t+1's d) by the new e, so every use of g and of c sits in the same call as `choose`
+    /// and `majority`, which read them last. The register allocator can then let AVX-512's
+    /// destructive vpternlogd overwrite them instead of copying them first: the 16-round block has no
+    /// register moves (measured; see README, third pass).
     @inlinable @inline(__always)
     static func advance(_ s: inout RoundState, _ nextKW: Vector) {
         let next = add(s.6, nextKW)
-        let t1 = add(s.7, add(bigSigma1(s.4), choose(s.4, s.5, s.6)))
+        let t1 = temp1(s.4, s.5, s.6, s.7)
         let e = add(s.2, t1)
         let a = add(s.3, add(bigSigma0(s.0), majority(s.0, s.1, s.2)))
         s = (a, s.0, s.1, t1, e, s.4, s.5, next)
@@ -111,18 +126,11 @@ extension SHA256LaneOps {
         add(add(w, sigma1(w2)), add(w7, sigma0(w15)))
     }
 
-    /// Sixteen schedule words and rounds: `w` holds words t-15…t (t = the last round whose e-chain
-    /// `st` has run) and becomes words t+1…t+16; `k` points at K[t+1].
+    /// Schedule words t…t+15 and the sixteen `advance` calls that take them, where `st` holds h + K + W
+    /// of round t-1 (its e-chain not yet run) and `w` holds words t-16…t-1; `w` becomes words t…t+15.
+    /// `k` points at K[t].
     @inlinable @inline(__always)
-    static func sixteenRounds(
-        _ st: inout RoundState,
-        _ w:
-            inout (
-                Vector, Vector, Vector, Vector, Vector, Vector, Vector, Vector,
-                Vector, Vector, Vector, Vector, Vector, Vector, Vector, Vector
-            ),
-        _ k: UnsafePointer<UInt32>
-    ) {
+    static func sixteenRounds(_ st: inout RoundState, _ w: inout ScheduleWindow, _ k: UnsafePointer<UInt32>) {
         let r1 = expand(w.0, w.14, w.9, w.1)
         advance(&st, add(splat(k[0]), r1))
         let r2 = expand(w.1, w.15, w.10, w.2)
@@ -165,17 +173,19 @@ extension SHA256LaneOps {
     /// `HeaderScanJob`). The rest of that chunk is fixed padding, and the second hash's message is half
     /// fixed padding: the schedule rounds that read padding words (16–31 of each hash) are unrolled so
     /// their zero and constant terms fold at compile time, and the nonce-independent terms come from the
-    /// job. Only H7 is returned, so the second hash stops after round 60 and the optimizer drops the
-    /// rounds' a-chain that no longer reaches it.
+    /// job. Only H7 is returned, and after round 60 the new e is already the final h, so the optimizer
+    /// drops everything the last block computes after round 60's e-chain (rounds 61-63 and the words
+    /// they read) and the a-chains of rounds 57-60, which no longer reach H7.
     @inlinable @inline(__always)
     static func topWord(_ job: HeaderScanJob, nonceWords n: Vector, k: UnsafePointer<UInt32>) -> Vector {
         // First hash, second chunk: words 0-2 are the header's last merkle-root bytes, time and bits;
         // word 3 is the nonce; words 4-15 are the fixed padding of an 80-byte message (0x80000000, ten
         // zeros, the length 640). Round 3 is linear in the nonce word: the job holds its outcome for 0.
         //
-        // `begin` runs round 4's e-chain, and each `advance` the next round's e-chain and the previous
-        // round's a-chain; each call is given K + W of the round after the e-chain it runs.
-        // Rounds 4-15 read constant words: K + W is one constant per round.
+        // `begin` runs round 4's e-chain and is given K + W of round 5; each `advance` runs the next
+        // round's e-chain and the previous round's a-chain and is given K + W of the round after. The
+        // comments below name rounds by the K + W the calls pass.
+        // Rounds 5-15 read constant words: K + W is one constant per round.
         let s = job.state3
         var st = begin(
             add(splat(job.round3A), n), splat(s.a), splat(s.b), splat(s.c),
@@ -225,10 +235,10 @@ extension SHA256LaneOps {
         let w31 = add(sigma1(w29), w24, splat(job.w31Base))
         advance(&st, add(splat(k[31]), w31))
         var w = (w16, w17, w18, w19, w20, w21, w22, w23, w24, w25, w26, w27, w28, w29, w30, w31)
-        // Rounds 31-62 as two passes of a 16-round block: small enough to compile quickly, and the
+        // Rounds 32-63 as two passes of a 16-round block: small enough to compile quickly, and the
         // schedule words stay in registers across passes.
-        for base in stride(from: 31, to: 63, by: 16) {
-            sixteenRounds(&st, &w, k + base + 1)
+        for base in stride(from: 32, to: 64, by: 16) {
+            sixteenRounds(&st, &w, k + base)
         }
         // Round 62's a-chain and round 63, then the feed-forward: the digest is the second hash's
         // message, padded for 256 bits.
@@ -266,7 +276,7 @@ extension SHA256LaneOps {
         advance(&st, splat(0x80de_b1fe))
         advance(&st, splat(0x9bdc_06a7))
         advance(&st, splat(0xc19b_f174 &+ 256))
-        // Rounds 15-30, unrolled so that the padding words' terms fold at compile time.
+        // Rounds 16-31, unrolled so that the padding words' terms fold at compile time.
         let v16 = add(w0, sigma0(w1))
         advance(&st, add(splat(k[16]), v16))
         let v17 = add(w1, sigma0(w2), sigma1(splat(256)))
@@ -301,37 +311,10 @@ extension SHA256LaneOps {
         advance(&st, add(splat(k[31]), v31))
         w = (v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31)
         sixteenRounds(&st, &w, k + 32)
-        // Rounds 47-60 only: after round 60 the new e is already the final h, so rounds 61-63 cannot
-        // change H7 and are skipped.
-        let r1 = expand(w.0, w.14, w.9, w.1)
-        advance(&st, add(splat(k[48]), r1))
-        let r2 = expand(w.1, w.15, w.10, w.2)
-        advance(&st, add(splat(k[49]), r2))
-        let r3 = expand(w.2, r1, w.11, w.3)
-        advance(&st, add(splat(k[50]), r3))
-        let r4 = expand(w.3, r2, w.12, w.4)
-        advance(&st, add(splat(k[51]), r4))
-        let r5 = expand(w.4, r3, w.13, w.5)
-        advance(&st, add(splat(k[52]), r5))
-        let r6 = expand(w.5, r4, w.14, w.6)
-        advance(&st, add(splat(k[53]), r6))
-        let r7 = expand(w.6, r5, w.15, w.7)
-        advance(&st, add(splat(k[54]), r7))
-        let r8 = expand(w.7, r6, r1, w.8)
-        advance(&st, add(splat(k[55]), r8))
-        let r9 = expand(w.8, r7, r2, w.9)
-        advance(&st, add(splat(k[56]), r9))
-        let r10 = expand(w.9, r8, r3, w.10)
-        advance(&st, add(splat(k[57]), r10))
-        let r11 = expand(w.10, r9, r4, w.11)
-        advance(&st, add(splat(k[58]), r11))
-        let r12 = expand(w.11, r10, r5, w.12)
-        advance(&st, add(splat(k[59]), r12))
-        let r13 = expand(w.12, r11, r6, w.13)
-        advance(&st, add(splat(k[60]), r13))
-        // Round 60's e-chain (its d is round 59's c).
-        let e61 = add(st.2, add(st.7, add(bigSigma1(st.4), choose(st.4, st.5, st.6))))
-        return add(e61, splat(0x5be0_cd19))
+        // Rounds 48-63. Slot 6 is then f of round 62, i.e. the e that round 60 made: the final h. What
+        // feeds only rounds 61-63 is dead code, which the optimizer removes (see above).
+        sixteenRounds(&st, &w, k + 48)
+        return add(st.6, splat(0x5be0_cd19))
     }
 
     /// Searches nonces `first ..< first + count` of `job` and writes to `out` every nonce whose hash's

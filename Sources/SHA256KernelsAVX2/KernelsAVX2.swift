@@ -68,7 +68,8 @@ enum AVX2Lanes16: SHA256LaneOps {
         fm_any_le_x16(x, limit) != 0
     }
     @inline(__always) static func lane(_ x: Vector, _ i: Int) -> UInt32 { fm_lane_x16(x, Int32(i)) }
-    /// See `AVX2Lanes8.majority`.
+    /// See `AVX2Lanes8.majority`. Chosen by count here too: 849.3 instructions per nonce against 862.7
+    /// with the default (both above the 833.1 of the unpipelined kernel: two ymm per value spill).
     @inline(__always) static func majority(_ a: Vector, _ b: Vector, _ c: Vector) -> Vector {
         xor(b, and(xor(a, b), xor(b, c)))
     }

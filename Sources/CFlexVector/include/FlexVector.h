@@ -51,15 +51,15 @@ FM_DEFINE_LANES(16)
 #if defined(__AVX512F__)
 /* SHA-256's Ch and Maj as one vpternlogd each (imm8 = the function's truth table over the three
    operands: 0xCA = e ? f : g, 0xE8 = majority). Written with the builtin because clang lowers Maj's
-   and/or form to two ternlogs. Only in modules compiled for AVX-512 (x86-64-v4). */
-typedef int fm_ternlog_x16 __attribute__((vector_size(64)));
+   and/or form to two ternlogs; the builtin rather than _mm512_ternarylogic_epi32 keeps <immintrin.h>
+   out of a header that every architecture imports. Only in modules compiled for AVX-512 (x86-64-v4). */
 FM_INLINE fm_u32x16 fm_choose_x16(fm_u32x16 e, fm_u32x16 f, fm_u32x16 g) {
     return (fm_u32x16)__builtin_ia32_pternlogd512_mask(
-        (fm_ternlog_x16)e, (fm_ternlog_x16)f, (fm_ternlog_x16)g, 0xCA, (unsigned short)0xFFFF);
+        (fm_i32x16)e, (fm_i32x16)f, (fm_i32x16)g, 0xCA, (unsigned short)0xFFFF);
 }
 FM_INLINE fm_u32x16 fm_majority_x16(fm_u32x16 a, fm_u32x16 b, fm_u32x16 c) {
     return (fm_u32x16)__builtin_ia32_pternlogd512_mask(
-        (fm_ternlog_x16)a, (fm_ternlog_x16)b, (fm_ternlog_x16)c, 0xE8, (unsigned short)0xFFFF);
+        (fm_i32x16)a, (fm_i32x16)b, (fm_i32x16)c, 0xE8, (unsigned short)0xFFFF);
 }
 #else
 /* Elsewhere (the module compiled without AVX-512, e.g. on other architectures) the same functions. */

@@ -230,7 +230,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["DemandResponse", "FlexSupport"], path: "Tests/TestSupport"),
         .testTarget(name: "FlexSupportTests", dependencies: ["FlexSupport", "TestSupport"]),
         .testTarget(name: "SHA256Tests", dependencies: ["SHA256", "OpenSSLSHA256", "TestSupport"]),
-        .testTarget(name: "ChainTests", dependencies: ["Chain", "SHA256", "TestSupport"]),
+        .testTarget(name: "ChainTests", dependencies: ["Chain", "SHA256", "FlexSupport", "TestSupport"]),
         .testTarget(name: "DemandResponseTests", dependencies: ["DemandResponse", "FlexSupport", "TestSupport"]),
         .testTarget(
             name: "OperationsTests",

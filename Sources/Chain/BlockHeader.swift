@@ -39,10 +39,22 @@ public struct BlockHeader: Hashable, Sendable {
     public init(bytes: some Collection<UInt8>) throws(ChainError) {
         let b = Array(bytes)
         guard b.count == 80 else { throw ChainError(.badLength, "a block header is 80 bytes, got \(b.count)") }
+        self.init(exactly80: b)
+    }
+
+    /// The header a scan job was made from. Cannot fail: a job's header is always 80 bytes (its only
+    /// check), so both hashes are 32.
+    public init(_ job: HeaderScanJob) { self.init(exactly80: job.header) }
+
+    /// Parses a serialization already known to be 80 bytes: its hash fields are 32 bytes each.
+    private init(exactly80 b: [UInt8]) {
         func u32(_ i: Int) -> UInt32 { b[i..<i + 4].reversed().reduce(0) { $0 << 8 | UInt32($1) } }
-        try self.init(
-            version: Int32(bitPattern: u32(0)), previousBlockHash: Array(b[4..<36]), merkleRoot: Array(b[36..<68]),
-            time: u32(68), bits: CompactTarget(bits: u32(72)), nonce: u32(76))
+        version = Int32(bitPattern: u32(0))
+        previousBlockHash = Array(b[4..<36])
+        merkleRoot = Array(b[36..<68])
+        time = u32(68)
+        bits = CompactTarget(bits: u32(72))
+        nonce = u32(76)
     }
 
     /// Parses 160 hex digits.

@@ -65,11 +65,11 @@ public enum KernelBench {
             done.enter()
             let thread = Thread {
                 var rng = SplitMix64(seed: seed &+ UInt64(t))
-                let header = (0..<80).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                let job = HeaderScanJob.random(using: &rng)
                 ready.signal()
                 go.wait()
                 let deadline = start.withLock { $0 } + duration
-                let n = run(subject, header: header, until: deadline)
+                let n = run(subject, job: job, until: deadline)
                 counts.withLock { $0[t] = n }
                 done.leave()
             }
@@ -87,13 +87,12 @@ public enum KernelBench {
     }
 
     /// Hashes from nonce 0 upward until `deadline`; returns how many were hashed.
-    static func run(_ subject: BenchSubject, header: [UInt8], until deadline: ContinuousClock.Instant) -> UInt64 {
+    static func run(_ subject: BenchSubject, job: HeaderScanJob, until deadline: ContinuousClock.Instant) -> UInt64 {
         var total: UInt64 = 0
         // A mainnet-like target: candidates are about one in 2^32, as in real mining.
         let target = UInt256(highWord: 0)
         switch subject {
         case .kernel(let kernel):
-            let job = try! HeaderScanJob(header: header)  // 80 bytes by construction
             let out = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: 1024)
             defer { out.deallocate() }
             var nonce: UInt32 = 0
@@ -108,7 +107,7 @@ public enum KernelBench {
         case .engine:
             preconditionFailure("engine subjects are measured by measureEngine")
         case .openssl(let mode):
-            guard var hasher = OpenSSLSHA256.HeaderHasher(header: header, mode: mode) else { return 0 }
+            guard var hasher = OpenSSLSHA256.HeaderHasher(header: job.header, mode: mode) else { return 0 }
             var nonce: UInt32 = 0
             var low: UInt32 = .max
             while ContinuousClock.now < deadline {

@@ -113,8 +113,6 @@ extension MiningJob {
     /// maxTimeRoll: .max)` to hash for as long as wanted.
     public static func unsolvable(seed: UInt64) -> MiningJob {
         var rng = SplitMix64(seed: seed)
-        let bytes = (0..<80).map { _ in UInt8.random(in: 0...255, using: &rng) }
-        let header = try! BlockHeader(bytes: bytes)  // 80 bytes by construction: only the length is checked
-        return .fullRange(id: 1, header: header, blockTarget: UInt256(1))
+        return .fullRange(id: 1, header: BlockHeader(HeaderScanJob.random(using: &rng)), blockTarget: UInt256(1))
     }
 }

@@ -36,8 +36,14 @@ public struct HeaderScanJob: Sendable, Hashable {
         self.init(exactly80: Array(header))
     }
 
-    /// For `BlockHeader.scanJob`, whose bytes are 80 by its type's invariant; anything else goes through
-    /// the checking `init(header:)`.
+    /// A job over 80 random header bytes drawn from `rng` (self-tests, benchmarks, drills: work that
+    /// needs a header, not a particular one). Cannot fail, unlike `init(header:)` on bytes from outside.
+    public static func random(using rng: inout some RandomNumberGenerator) -> HeaderScanJob {
+        HeaderScanJob(exactly80: (0..<80).map { _ in UInt8.random(in: 0...255, using: &rng) })
+    }
+
+    /// For `BlockHeader.scanJob` and `random`, whose bytes are 80 by construction; anything else goes
+    /// through the checking `init(header:)`.
     package init(exactly80 bytes: [UInt8]) {
         self.header = bytes
         var mid = SHA256State.initial

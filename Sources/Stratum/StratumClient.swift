@@ -190,7 +190,7 @@ public final class StratumClient: Sendable {
                     return
                 }
                 try? await Task.sleep(for: timeout)
-                self.resolve(id, .unanswered("no reply within \(Int(timeout.seconds)) s"))
+                self.resolve(id, .unanswered("no reply within \(timeout.components.seconds) s"))
             }
         }
     }

@@ -1,4 +1,5 @@
 import Chain
+import FlexSupport
 import SHA256
 import TestSupport
 import Testing
@@ -94,6 +95,24 @@ struct BlockHeaderTests {
         #expect(h.nonce == 2_083_236_893)
         #expect(
             Hex.encode(h.merkleRoot.reversed()) == "4a5e1e4baab89f3a32518a88c31bc87f618f76673e2cc77ab2127b7afdeda33b")
+    }
+
+    /// The trap-free paths (a job's header back to a `BlockHeader`, a random job) give what the
+    /// checked parse of the same bytes gives. Seeds 0…19, fixed.
+    @Test func headerFromAScanJobEqualsTheCheckedParse() throws {
+        for seed in UInt64(0)..<20 {
+            var rng = SplitMix64(seed: seed)
+            let job = HeaderScanJob.random(using: &rng)
+            var again = SplitMix64(seed: seed)
+            let bytes = (0..<80).map { _ in UInt8.random(in: 0...255, using: &again) }
+            #expect(job.header == bytes, "seed \(seed): the same bytes as drawing 80 from the generator")
+            let header = BlockHeader(job)
+            #expect(header == (try BlockHeader(bytes: bytes)), "seed \(seed)")
+            #expect(header.bytes == bytes, "seed \(seed)")
+            #expect(header.scanJob == job, "seed \(seed)")
+        }
+        let genesis = try BlockHeader(hex: HeaderFixture.all[0].header)
+        #expect(BlockHeader(genesis.scanJob) == genesis)
     }
 
     @Test func badHeadersAreRejectedWithTheReason() {

@@ -10,6 +10,12 @@
 #include <linux/futex.h>
 #include <limits.h>
 #include <time.h>
+#include <sys/resource.h>
+
+long fm_thread_involuntary_switches(void) {
+    struct rusage usage;
+    return getrusage(RUSAGE_THREAD, &usage) == 0 ? usage.ru_nivcsw : 0;
+}
 
 int fm_allowed_cpus(int *out, int max) {
     cpu_set_t set;
@@ -89,6 +95,7 @@ int fm_allowed_cpus(int *out, int max) { (void)out; (void)max; return 0; }
 int fm_pin_current_thread(int cpu) { (void)cpu; return -1; }
 void fm_set_thread_name(const char *name) { (void)name; }
 int fm_gettid(void) { return 0; }
+long fm_thread_involuntary_switches(void) { return 0; }
 int fm_thread_boost(int tid) { (void)tid; return 1; }
 int fm_thread_unboost(int policy) { (void)policy; return 0; }
 int fm_self_boost(int *saved_policy, int *saved_priority) { *saved_policy = 0; *saved_priority = 0; return 1; }

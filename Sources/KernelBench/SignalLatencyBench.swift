@@ -27,6 +27,88 @@ public enum ThreadStates {
         return buffer[close + 2]
     }
 
+    /// What the scheduler has accounted to one thread so far.
+    public struct Accounting: Sendable {
+        /// Time on a CPU. Under paravirtual steal accounting (KVM guests) time the hypervisor took the
+        /// vCPU away is not counted; interrupt time is, unless the kernel has IRQ_TIME_ACCOUNTING.
+        public var onCPU: Duration
+        /// Time runnable but waiting for a CPU (from schedstat); nil when the kernel does not collect it
+        /// (it does with `sysctl kernel.task_delayacct=1` or schedstats).
+        public var waiting: Duration?
+        /// Involuntary context switches: times another thread of this OS took its CPU.
+        public var preempted: Int
+        /// Page faults served without I/O (code or data touched for the first time).
+        public var minorFaults: Int
+
+        public init(onCPU: Duration, waiting: Duration?, preempted: Int, minorFaults: Int) {
+            (self.onCPU, self.waiting, self.preempted, self.minorFaults) = (onCPU, waiting, preempted, minorFaults)
+        }
+    }
+
+    /// The accounting of thread `tid` of this process, or nil when it is gone.
+    public static func accounting(tid: Int32) -> Accounting? {
+        // The thread's CPU-time clock, as pthread_getcpuclockid would give: (~tid << 3) | CPUCLOCK_SCHED
+        // | CPUCLOCK_PERTHREAD_MASK (the kernel's encoding, stable ABI). Works for any thread of ours.
+        var ts = timespec()
+        guard tid > 0, clock_gettime(clockid_t((~tid) << 3 | 6), &ts) == 0 else { return nil }
+        let cpu = Duration.seconds(ts.tv_sec) + .nanoseconds(ts.tv_nsec)
+        let task = "/proc/\(getpid())/task/\(tid)"
+        var waiting: Duration? = nil
+        if let text = smallFile(task + "/schedstat") {
+            let f = text.split(separator: " ").compactMap { Int64($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            // "run_ns wait_ns slices"; all zero when the kernel does not collect them.
+            if f.count == 3 && f[0] > 0 { waiting = .nanoseconds(f[1]) }
+        }
+        var preempted = 0
+        if let status = smallFile(task + "/status"),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("nonvoluntary_ctxt_switches:") }),
+            let n = Int(line.split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "")
+        {
+            preempted = n
+        }
+        var faults = 0
+        if let stat = smallFile(task + "/stat"), let close = stat.lastIndex(of: ")") {
+            // Fields after the comm start at field 3 (state); minflt is field 10.
+            let f = stat[stat.index(after: close)...].split(separator: " ")
+            if f.count > 7, let n = Int(f[7]) { faults = n }
+        }
+        return Accounting(onCPU: cpu, waiting: waiting, preempted: preempted, minorFaults: faults)
+    }
+
+    /// A /proc file of at most 4 KiB, as text.
+    static func smallFile(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard n > 0 else { return nil }
+        return String(decoding: buffer[..<n], as: UTF8.self)
+    }
+
+    /// Time the hypervisor reported as stolen from this machine's CPUs so far (/proc/stat, all CPUs,
+    /// in clock ticks: 10 ms resolution), or nil when not reported.
+    public static func stolenTime() -> Duration? {
+        guard let text = smallFile("/proc/stat"), let line = text.split(separator: "\n").first,
+            line.hasPrefix("cpu ")
+        else { return nil }
+        let f = line.split(separator: " ").dropFirst().compactMap { Int64($0) }
+        guard f.count >= 8, f[7] >= 0, f[7] < Int64.max / 10_000_000 else { return nil }
+        let hz = Int64(sysconf(Int32(_SC_CLK_TCK)))
+        guard hz > 0 else { return nil }
+        return .milliseconds(f[7] * 1000 / hz)
+    }
+
+    /// The CPU thread `tid` last ran on (/proc stat field 39), or nil.
+    public static func lastCPU(pid: Int32 = getpid(), tid: Int32) -> Int? {
+        guard let text = smallFile("/proc/\(pid)/task/\(tid)/stat"), let close = text.lastIndex(of: ")") else {
+            return nil
+        }
+        // Fields after the comm start at field 3 (state); the CPU is field 39.
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        return fields.count > 36 ? Int(fields[36]) : nil
+    }
+
     /// Whether every thread in `tids` is blocked (sleeping, not runnable).
     public static func allBlocked(_ tids: [Int32], pid: Int32 = getpid()) -> Bool {
         tids.allSatisfy { state(pid: pid, tid: $0).map { $0 == UInt8(ascii: "S") || $0 == UInt8(ascii: "D") } ?? true }
@@ -57,6 +139,73 @@ public enum SignalLatencyBench {
         public var controlThread = "other"
         /// The observer's (the thread writing the lines and polling /proc).
         public var observer = "other"
+        /// Curtailments slower than `slowThreshold` from outside, each taken apart (at most
+        /// `slowLimit` kept; `slowCount` counts them all).
+        public var slow: [SlowHalt] = []
+        public var slowCount = 0
+        /// Steal time the hypervisor reported over the run (/proc/stat, 10 ms resolution).
+        public var stolen: Duration?
+        /// How long the run took.
+        public var wall: Duration = .zero
+    }
+
+    /// Outside halts slower than this are taken apart step by step.
+    public static let slowThreshold = Duration.milliseconds(1)
+    public static let slowLimit = 100
+
+    /// One slow curtailment, step by step: where its time went and what the scheduler says the thread
+    /// responsible for that step was doing.
+    public struct SlowHalt: Sendable {
+        public enum Step: Sendable, Equatable {
+            /// Line written → `halt()` began: the socket, the control thread's wake-up, decoding, policy.
+            case controller
+            /// `halt()` began → this worker counted itself parked: its batch, its wake-up if boosted.
+            case worker(Int)
+            /// Last worker parked → every worker blocked in /proc: falling asleep, the observer's polling.
+            case asleep
+        }
+        public enum Cause: String, Sendable {
+            /// The thread was on a CPU as this OS counts it: work, interrupts, or a hypervisor stall not
+            /// reported as steal.
+            case onCPU = "on CPU"
+            /// Runnable, waiting for a CPU of this OS (schedstat).
+            case waiting = "waiting for a CPU"
+            /// Another thread of this OS took its CPU (no schedstat to say for how long).
+            case preempted = "preempted in this OS"
+            /// Neither on a CPU nor waiting nor preempted as this OS sees it: its vCPU was not running
+            /// (the hypervisor's), or, for the controller, its wake-up was late.
+            case offCPU = "off CPU, not preempted"
+        }
+        /// Line written → every worker blocked (/proc).
+        public var total: Duration
+        /// Line written → `halt()` began.
+        public var controller: Duration?
+        /// Of that, the controller's receipt (its read of the line) → `halt()` began: parsing and policy.
+        /// The rest is the socket and the control thread's wake-up.
+        public var decide: Duration?
+        /// `halt()` began → worker i parked.
+        public var workers: [Duration?]
+        /// Last worker parked → all blocked seen.
+        public var asleep: Duration?
+        /// The CPU each worker was on (last ran on) just before the line was written.
+        public var workerCPUs: [Int?] = []
+        /// The longest step, and what its thread was doing.
+        public var step: Step
+        public var cause: Cause
+        /// That thread's accounting over the event (line written → all blocked).
+        public var onCPU: Duration?
+        public var waiting: Duration?
+        public var preempted: Int?
+        public var minorFaults: Int?
+        /// `halt()` began → its first boost of every worker done (syscalls), and how many re-boosts followed.
+        public var boosting: Duration?
+        public var reboosts = 0
+        /// CPU time the controller was charged inside `halt()`.
+        public var haltCPU: Duration?
+        /// Which event of the run it was (0: the first, whose code paths run for the first time).
+        public var index = 0
+        /// Every traced thread's accounting over the event: the control thread, then each worker.
+        public var threads: [ThreadStates.Accounting?] = []
     }
 
     /// Runs `events` curtail/release cycles against `engine` (which must be hashing) through a real
@@ -77,6 +226,7 @@ public enum SignalLatencyBench {
         defer { try? server.closeBlocking() }
         let client = try SignalClient(spec)
         let tids = engine.workerThreadIDs
+        let controlTID = (try? group.next().submit { ControlThread.currentThreadID }.wait()) ?? 0
         var samples = Samples()
         samples.controlThread = controlPolicy
         // The observer (this thread: it writes the lines and polls /proc) is an instrument: at normal
@@ -89,20 +239,48 @@ public enum SignalLatencyBench {
         let curtail = Array(#"{"type":"curtail","level":1.0,"id":"bench"}"#.utf8) + [10]
         let release = Array(#"{"type":"release","id":"bench"}"#.utf8) + [10]
         Thread.sleep(forTimeInterval: 0.1)
-        for _ in 0..<events {
+        let stolenBefore = ThreadStates.stolenTime()
+        let runStart = ContinuousClock.now
+        let traced = [controlTID] + tids
+        for index in 0..<events {
             Thread.sleep(forTimeInterval: Double.random(in: 0.001...0.005, using: &rng))
+            // Read before the line is written and after the halt is seen, so never inside the measurement.
+            let before = traced.map { ThreadStates.accounting(tid: $0) }
+            let cpus = tids.map { ThreadStates.lastCPU(tid: $0) }
             var start = ContinuousClock.now
             try client.sendRaw(curtail)
+            var slowTotal: Duration? = nil
+            var decide: Duration? = nil
+            var after: [ThreadStates.Accounting?] = []
             if let t = waitFor({ ThreadStates.allBlocked(tids) }, since: start) {
                 samples.halts.append(t)
+                if t > slowThreshold {
+                    slowTotal = t
+                    after = traced.map { ThreadStates.accounting(tid: $0) }
+                }
             } else {
                 samples.timeouts += 1
             }
             let reply = try client.readLine()
             if let obj = try? JSONSerialization.jsonObject(with: Data(reply.utf8)) as? [String: Any],
-                let ms = obj["receipt_to_halted_ms"] as? Double
+                let ms = obj["receipt_to_halted_ms"] as? Double, ms.isFinite, ms >= 0, ms < 1e9
             {
                 samples.receiptToHalted.append(.nanoseconds(Int64(ms * 1e6)))
+                // Receipt → halt() began = receipt → halted - halt()'s own latency.
+                if let h = obj["halt_latency_ms"] as? Double, h.isFinite, h >= 0, h <= ms {
+                    decide = .nanoseconds(Int64((ms - h) * 1e6))
+                }
+            }
+            if let total = slowTotal {
+                samples.slowCount += 1
+                if samples.slow.count < slowLimit {
+                    var e = takeApart(
+                        total: total, written: start, trace: engine.lastHaltTrace, decide: decide, before: before,
+                        after: after)
+                    e.workerCPUs = cpus
+                    e.index = index
+                    samples.slow.append(e)
+                }
             }
             Thread.sleep(forTimeInterval: 0.001)
             start = ContinuousClock.now
@@ -114,12 +292,84 @@ public enum SignalLatencyBench {
             }
             let r = try client.readLine()
             if let obj = try? JSONSerialization.jsonObject(with: Data(r.utf8)) as? [String: Any],
-                let ms = obj["resume_latency_ms"] as? Double
+                let ms = obj["resume_latency_ms"] as? Double, ms.isFinite, ms >= 0, ms < 1e9
             {
                 samples.resumeInside.append(.nanoseconds(Int64(ms * 1e6)))
             }
         }
+        samples.wall = .now - runStart
+        if let a = stolenBefore, let b = ThreadStates.stolenTime() { samples.stolen = b - a }
         return samples
+    }
+
+    /// Splits a slow curtailment into its steps and names what the thread of the longest one was doing.
+    /// `before`/`after`: accounting of the control thread, then of each worker.
+    public static func takeApart(
+        total: Duration, written: ContinuousClock.Instant, trace: MiningEngine.HaltTrace, decide: Duration?,
+        before: [ThreadStates.Accounting?], after: [ThreadStates.Accounting?]
+    ) -> SlowHalt {
+        let seen = written + total
+        let controller = trace.started.map { $0 - written }
+        // A worker that had not left its previous park when this halt began did not park again.
+        let workers: [Duration?] = trace.parked.map { p in
+            guard let p, let s = trace.started else { return nil }
+            return p >= s ? p - s : .zero
+        }
+        let lastPark = trace.parked.compactMap { $0 }.max()
+        let asleep = lastPark.map { seen - $0 }
+        var step = SlowHalt.Step.controller
+        var longest = controller ?? .zero
+        for (i, w) in workers.enumerated() where (w ?? .zero) > longest {
+            (step, longest) = (.worker(i), w ?? .zero)
+        }
+        if let a = asleep, a > longest { (step, longest) = (.asleep, a) }
+        // The thread of that step and the span in which it should have been on a CPU.
+        let index: Int
+        let span: Duration
+        switch step {
+        case .controller: (index, span) = (0, longest)
+        case .worker(let i):
+            // A worker hashes from the line's write until it parks.
+            index = i + 1
+            span = (trace.parked[i]).map { $0 - written } ?? longest
+        case .asleep:
+            let i = trace.parked.firstIndex { $0 == lastPark } ?? 0
+            (index, span) = (i + 1, longest)
+        }
+        var onCPU: Duration? = nil
+        var waiting: Duration? = nil
+        var preempted: Int? = nil
+        var faults: Int? = nil
+        if index < before.count, index < after.count, let b = before[index], let a = after[index] {
+            onCPU = a.onCPU - b.onCPU
+            if let w0 = b.waiting, let w1 = a.waiting { waiting = w1 - w0 }
+            preempted = a.preempted - b.preempted
+            faults = a.minorFaults - b.minorFaults
+        }
+        let cause: SlowHalt.Cause
+        if let c = onCPU, c * 2 >= span {
+            cause = .onCPU
+        } else if let w = waiting, w * 2 >= longest {
+            cause = .waiting
+        } else if let p = preempted, p > 0, waiting == nil {
+            cause = .preempted
+        } else {
+            cause = .offCPU
+        }
+        var e = SlowHalt(
+            total: total, controller: controller, decide: decide, workers: workers, asleep: asleep, step: step,
+            cause: cause,
+            onCPU: onCPU, waiting: waiting, preempted: preempted, minorFaults: faults)
+        if let a = trace.started, let b = trace.boosted { e.boosting = b - a }
+        e.reboosts = trace.reboosts
+        e.haltCPU = trace.cpu
+        e.threads = zip(before, after).map { b, a in
+            guard let b, let a else { return nil }
+            return ThreadStates.Accounting(
+                onCPU: a.onCPU - b.onCPU, waiting: a.waiting.flatMap { w in b.waiting.map { w - $0 } },
+                preempted: a.preempted - b.preempted, minorFaults: a.minorFaults - b.minorFaults)
+        }
+        return e
     }
 
     private static func waitFor(_ done: () -> Bool, since start: ContinuousClock.Instant) -> Duration? {
@@ -167,5 +417,77 @@ extension SignalSocketServer {
             done.signal()
         }
         done.wait()
+    }
+}
+
+extension SignalLatencyBench.SlowHalt.Step: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .controller: "controller"
+        case .worker(let i): "worker \(i)"
+        case .asleep: "asleep"
+        }
+    }
+}
+
+extension SignalLatencyBench.SlowHalt {
+    private static func ms(_ d: Duration?) -> Double? {
+        d.map { Double($0.components.seconds) * 1e3 + Double($0.components.attoseconds) * 1e-15 }
+    }
+
+    /// The step and cause in a few words, for tallies: "worker: waiting for a CPU".
+    public var kind: String {
+        switch step {
+        case .controller:
+            // Split where the reply says how long parsing and policy took.
+            let deciding = decide.map { d in controller.map { d * 2 > $0 } ?? false } ?? false
+            return "controller (\(deciding ? "parse and policy" : "socket and wake-up")): \(cause.rawValue)"
+        case .worker: return "worker: \(cause.rawValue)"
+        case .asleep: return "asleep: \(cause.rawValue)"
+        }
+    }
+
+    /// One line: the total, each step, and the cause named for the longest.
+    public var summary: String {
+        func f(_ d: Duration?) -> String { Self.ms(d).map { String(format: "%.3f", $0) } ?? "?" }
+        let w = workers.enumerated().map { "w\($0.offset) \(f($0.element))" }.joined(separator: ", ")
+        var s =
+            "\(f(total)) ms: controller \(f(controller)) (decide \(f(decide))), \(w), asleep \(f(asleep)) -> \(step): \(cause.rawValue)"
+        s += " (on CPU \(f(onCPU)) ms"
+        if let waiting { s += ", waiting \(f(waiting)) ms" }
+        if let preempted { s += ", preempted \(preempted)x" }
+        if let minorFaults { s += ", \(minorFaults) page faults" }
+        s += "; workers were on CPUs " + workerCPUs.map { $0.map(String.init) ?? "?" }.joined(separator: ",")
+        return s + ")"
+    }
+
+    /// The same as JSON-ready fields (milliseconds).
+    public var json: [String: Any] {
+        var o: [String: Any] = [
+            "total_ms": Self.ms(total) ?? 0, "step": step.description, "cause": cause.rawValue,
+            "workers_ms": workers.map { Self.ms($0) ?? -1 },
+        ]
+        if let c = Self.ms(controller) { o["controller_ms"] = c }
+        if let a = Self.ms(asleep) { o["asleep_ms"] = a }
+        if let d = Self.ms(decide) { o["decide_ms"] = d }
+        if let c = Self.ms(onCPU) { o["on_cpu_ms"] = c }
+        if let w = Self.ms(waiting) { o["waiting_ms"] = w }
+        if let preempted { o["preempted"] = preempted }
+        if let minorFaults { o["minor_faults"] = minorFaults }
+        o["worker_cpus"] = workerCPUs.map { $0 ?? -1 }
+        o["index"] = index
+        if let b = Self.ms(boosting) { o["boosting_ms"] = b }
+        o["reboosts"] = reboosts
+        if let c = Self.ms(haltCPU) { o["halt_cpu_ms"] = c }
+        o["threads"] = threads.enumerated().map { i, t -> [String: Any] in
+            var o: [String: Any] = ["thread": i == 0 ? "control" : "worker \(i - 1)"]
+            guard let t else { return o }
+            o["on_cpu_ms"] = Self.ms(t.onCPU) ?? 0
+            if let w = Self.ms(t.waiting) { o["waiting_ms"] = w }
+            o["preempted"] = t.preempted
+            o["minor_faults"] = t.minorFaults
+            return o
+        }
+        return o
     }
 }

@@ -34,6 +34,9 @@ public enum ControlThread {
         return fm_self_boost(&policy, &priority) == 0 ? Saved(policy: policy, priority: priority) : nil
     }
 
+    /// The calling thread's kernel thread id (what /proc/PID/task lists).
+    public static var currentThreadID: Int32 { fm_gettid() }
+
     /// The calling thread's scheduling policy as `chrt` names it: "fifo", "rr", "other", "batch",
     /// "idle".
     public static var currentPolicy: String {

@@ -40,6 +40,13 @@ public final class MiningEngine: Sendable {
     private let liveThreads = Atomic<Int>(0)
     /// Lineage of the last `setJob` (0 after `clearJob`): solutions of other lineages are stale.
     private let currentLineage = Atomic<UInt64>(0)
+    /// The instant the trace's nanosecond offsets count from (atomics cannot hold an `Instant`).
+    private let origin = ContinuousClock.now
+    private let haltStartedAt = Atomic<Int64>(-1)
+    private let haltFinishedAt = Atomic<Int64>(-1)
+    private let haltBoostedAt = Atomic<Int64>(-1)
+    private let haltRounds = Atomic<Int>(0)
+    private let haltCPU = Atomic<Int64>(-1)
 
     /// Creates the engine and starts its workers (idle until `setJob`).
     /// - Parameters:
@@ -158,6 +165,8 @@ public final class MiningEngine: Sendable {
     @discardableResult
     public func halt() -> Duration {
         let start = ContinuousClock.now
+        haltStartedAt.store(offset(start), ordering: .relaxed)
+        let cpuAtStart = Self.threadCPUNanoseconds()
         var (policy, priority): (Int32, Int32) = (0, 0)
         var callerBoosted = false
         if Self.callerBoostPermitted.load(ordering: .relaxed) {
@@ -172,20 +181,88 @@ public final class MiningEngine: Sendable {
         // thread, which preempts it on its CPU between counting itself parked and going to sleep; at
         // `SCHED_IDLE` it then stays runnable behind any other busy process for tens of milliseconds
         // (measured: outside p99 21 ms with two CPU hogs). Boosted, it sleeps as soon as this thread
-        // blocks again. Halts are rare; the cost is one syscall per worker here and one at its resume.
+        // yields or blocks. Halts are rare; the cost is one syscall per worker here and one at its resume.
         if Self.workerBoostPermitted.load(ordering: .relaxed) { boostWorkers() }
+        haltBoostedAt.store(offset(.now), ordering: .relaxed)
         let allParked = { self.control.parked.load(ordering: .sequentiallyConsistent) >= self.threadCount }
-        control.waitUntil(timeout: Self.boostAfter, allParked)
+        if callerBoosted {
+            // Real-time, the caller polls through the grace period, yielding its CPU to any (boosted)
+            // worker queued on it, instead of sleeping on the futex: no timer to program, no wake-up to
+            // wait for. Measured on a 2-vCPU VM (`bench --signal-latency`, runs interleaved): sleeping
+            // here left a worker waiting 1–3 ms for a CPU in 16–27 curtailments per 50 runs of 300,
+            // polling in 4–8; the caller was charged the whole sleep as CPU time meanwhile. Polling
+            // longer (3 ms) was worse: 139. It costs at most `boostAfter` of one CPU per halt. A caller
+            // at normal priority sleeps: its yields would not let an idle-priority worker run.
+            let until = ContinuousClock.now + Self.boostAfter
+            while !allParked() && ContinuousClock.now < until { sched_yield() }
+        } else {
+            control.waitUntil(timeout: Self.boostAfter, allParked)
+        }
+        var rounds = 0
         // Boost again every millisecond while some worker is still out: a boost can cross a worker's
         // own restore of its priority (a resume just before), and then only a second one takes.
         let deadline = start + .seconds(10)
         while !allParked() && ContinuousClock.now < deadline {
+            rounds += 1
             boostWorkers()
             control.waitUntil(timeout: .milliseconds(1), allParked)
         }
-        let latency = ContinuousClock.now - start
+        let end = ContinuousClock.now
+        haltFinishedAt.store(offset(end), ordering: .relaxed)
+        haltRounds.store(rounds, ordering: .relaxed)
+        haltCPU.store(Self.threadCPUNanoseconds() &- cpuAtStart, ordering: .relaxed)
+        let latency = end - start
         haltLatencies.withLock { Self.keep(latency, in: &$0) }
         return latency
+    }
+
+    /// When the last `halt()` began and ended and when each worker last went to park: what a benchmark
+    /// needs to tell which step of a slow halt took the time (the controller, or which worker).
+    public struct HaltTrace: Sendable {
+        public let started: ContinuousClock.Instant?
+        public let finished: ContinuousClock.Instant?
+        /// When the first boost of every worker (one syscall each) was done.
+        public let boosted: ContinuousClock.Instant?
+        /// How many times the workers were boosted again (once per millisecond some worker was out).
+        public let reboosts: Int
+        /// CPU time the halting thread was charged during `halt()` (a real-time caller polls through the
+        /// grace period, then sleeps between re-boosts).
+        public let cpu: Duration?
+        /// Per worker, the last time it began to park (counted itself parked), if it ever did.
+        public let parked: [ContinuousClock.Instant?]
+
+        public init(
+            started: ContinuousClock.Instant?, finished: ContinuousClock.Instant?, boosted: ContinuousClock.Instant?,
+            reboosts: Int, cpu: Duration?, parked: [ContinuousClock.Instant?]
+        ) {
+            (self.started, self.finished, self.boosted, self.reboosts, self.cpu) = (
+                started, finished, boosted, reboosts, cpu
+            )
+            self.parked = parked
+        }
+    }
+
+    /// The trace of the latest halt. Read it after `halt()` returned (the offsets are separate atomics).
+    public var lastHaltTrace: HaltTrace {
+        func instant(_ ns: Int64) -> ContinuousClock.Instant? { ns < 0 ? nil : origin + .nanoseconds(ns) }
+        return HaltTrace(
+            started: instant(haltStartedAt.load(ordering: .relaxed)),
+            finished: instant(haltFinishedAt.load(ordering: .relaxed)),
+            boosted: instant(haltBoostedAt.load(ordering: .relaxed)), reboosts: haltRounds.load(ordering: .relaxed),
+            cpu: { $0 < 0 ? nil : .nanoseconds($0) }(haltCPU.load(ordering: .relaxed)),
+            parked: workers.map { instant($0.parkedAt.load(ordering: .relaxed)) })
+    }
+
+    private static func threadCPUNanoseconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return Int64(ts.tv_sec) &* 1_000_000_000 &+ Int64(ts.tv_nsec)
+    }
+
+    /// Nanoseconds from `origin` (an engine runs far less than 292 years, so this does not overflow).
+    private func offset(_ t: ContinuousClock.Instant) -> Int64 {
+        let d = t - origin
+        return d.components.seconds &* 1_000_000_000 &+ d.components.attoseconds / 1_000_000_000
     }
 
     /// How long `halt()` waits for workers to finish their batch before boosting the ones still out
@@ -362,6 +439,8 @@ public final class MiningEngine: Sendable {
             // Control: may this worker hash now?
             switch control.mode(for: w.index, workers: threadCount) {
             case .park:
+                // One clock read per park (never per batch): the halt trace's acknowledgement time.
+                w.parkedAt.store(offset(.now), ordering: .relaxed)
                 control.park { [control, threadCount] in
                     control.mode(for: w.index, workers: threadCount) != .park
                         || control.stopping.load(ordering: .relaxed)
@@ -504,5 +583,7 @@ final class WorkerState: Sendable {
     let threadID = Atomic<Int32>(0)
     /// Given real-time priority by `halt()`; the worker undoes it before hashing again.
     let boosted = Atomic<Bool>(false)
+    /// Nanoseconds from the engine's origin when it last began to park (-1: never).
+    let parkedAt = Atomic<Int64>(-1)
     init(index: Int) { self.index = index }
 }

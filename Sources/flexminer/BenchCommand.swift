@@ -47,6 +47,14 @@ struct BenchCommand: ParsableCommand {
     var signalLatency: Int?
 
     @Option(
+        help: ArgumentHelp(
+            "Instead of hash rates, measure for N seconds how often this host takes a CPU away (the floor under curtailment latency).",
+            discussion:
+                "One real-time thread per CPU reads the clock; gaps over 0.5 ms are counted and sorted by what the OS saw. Keeps every CPU busy: run it while not mining."
+        ))
+    var hostStalls: Double?
+
+    @Option(
         help:
             "Worker scheduling priority for --halts and --signal-latency: idle (SCHED_IDLE, default), low (nice 19) or normal."
     )
@@ -69,6 +77,9 @@ struct BenchCommand: ParsableCommand {
             throw ValidationError("--seconds must be a number in (0, 3600], got \(seconds)")
         }
         guard runs >= 1 && runs <= 100 else { throw ValidationError("--runs must be 1...100, got \(runs)") }
+        if let s = hostStalls, !(s.isFinite && s >= 0.1 && s <= 600) {
+            throw ValidationError("--host-stalls must be seconds in [0.1, 600], got \(s)")
+        }
         if let e = signalLatency, e < 1 || e > 1_000_000 {
             throw ValidationError("--signal-latency must be 1...1000000, got \(e)")
         }
@@ -78,6 +89,7 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         if let cycles = halts { return try runHalts(cycles) }
         if let events = signalLatency { return try runSignalLatency(events) }
+        if let s = hostStalls { return runHostStalls(s) }
         // A benchmark is the moment to measure again: the cached choice is refreshed with this run's CPU.
         let choice = KernelDispatch.auto(recalibrate: true)
         let kernels = try kernel.kernels(includeVariants: true)
@@ -130,6 +142,60 @@ struct BenchCommand: ParsableCommand {
         }
     }
 
+    /// The slow curtailments taken apart: which step took the time and what its thread was doing.
+    func printSlow(_ samples: SignalLatencyBench.Samples) {
+        let stolen = samples.stolen.map { String(format: "%.0f ms", milliseconds($0)) } ?? "not reported"
+        print(
+            String(
+                format: "steal reported by the hypervisor over the run (10 ms resolution): %@ in %.1f s", stolen,
+                milliseconds(samples.wall) / 1000))
+        guard samples.slowCount > 0 else {
+            print("curtailments over 1 ms from outside: none")
+            return
+        }
+        print("curtailments over 1 ms from outside: \(samples.slowCount), by longest step and what its thread did:")
+        var tally: [String: Int] = [:]
+        for e in samples.slow { tally[e.kind, default: 0] += 1 }
+        for (kind, n) in tally.sorted(by: { ($0.value, $1.key) > ($1.value, $0.key) }) { print("  \(n)  \(kind)") }
+        print("the slowest (step times in ms; the accounting is the longest step's thread over the event):")
+        for e in samples.slow.sorted(by: { $0.total > $1.total }).prefix(10) { print("  " + e.summary) }
+    }
+
+    func runHostStalls(_ seconds: Double) {
+        let reports = HostStallProbe.run(for: .milliseconds(Int64(seconds * 1000)))
+        if json {
+            printJSON([
+                "threshold_ms": milliseconds(HostStallProbe.defaultThreshold),
+                "cpus": reports.map { r -> [String: Any] in
+                    [
+                        "cpu": r.cpu, "real_time": r.realTime, "seconds": milliseconds(r.measured) / 1000,
+                        "stalls": r.stalls, "per_second": r.perSecond, "stalled_ms": milliseconds(r.stalled),
+                        "longest_ms": milliseconds(r.longest), "over_1ms": r.over1ms, "over_2ms": r.over2ms,
+                        "preempted": r.preempted, "stolen": r.stolen, "hidden": r.hidden,
+                    ]
+                },
+            ])
+            return
+        }
+        print("stalls over 0.5 ms of a thread that only reads the clock, one per CPU (real-time when permitted):")
+        for r in reports {
+            print(
+                String(
+                    format:
+                        "cpu %d (%@): %d in %.1f s (%.2f/s), %.1f ms in all, longest %.2f ms, over 1 ms %d, over 2 ms %d; preempted in this OS %d, steal %d, hidden %d",
+                    r.cpu, r.realTime ? "fifo" : "other", r.stalls, milliseconds(r.measured) / 1000, r.perSecond,
+                    milliseconds(r.stalled), milliseconds(r.longest), r.over1ms, r.over2ms, r.preempted, r.stolen,
+                    r.hidden))
+        }
+        print(
+            "hidden: the thread's CPU clock ran on although it did nothing: interrupts, or a hypervisor stall not reported as steal."
+        )
+    }
+
+    private func milliseconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) * 1e3 + Double(d.components.attoseconds) * 1e-15
+    }
+
     func runSignalLatency(_ events: Int) throws {
         let choice = KernelDispatch.auto(recalibrate: recalibrate)
         let k = try kernel.kernels(includeVariants: false)
@@ -152,6 +218,11 @@ struct BenchCommand: ParsableCommand {
                 "halt": h.json, "resume": r.json, "receipt_to_halted": inside.json,
                 "engine_resume": LatencySummary(samples.resumeInside).json, "timeouts": samples.timeouts,
                 "control_thread": samples.controlThread, "observer": samples.observer,
+                "slow": [
+                    "threshold_ms": 1.0, "count": samples.slowCount, "events": samples.slow.map(\.json),
+                ] as [String: Any],
+                "stolen_ms": samples.stolen.map { milliseconds($0) } as Any,
+                "wall_s": milliseconds(samples.wall) / 1000,
             ])
         } else {
             print(
@@ -162,6 +233,7 @@ struct BenchCommand: ParsableCommand {
             print("controller's receipt -> all halted (its replies):  \(inside)")
             print("engine resume -> wanted workers unparked (replies):\(LatencySummary(samples.resumeInside))")
             if samples.timeouts > 0 { print("events not observed within 1 s: \(samples.timeouts)") }
+            printSlow(samples)
         }
     }
 }

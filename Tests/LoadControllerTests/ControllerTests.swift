@@ -2,6 +2,7 @@ import DemandResponse
 import FlexSupport
 import Foundation
 import LoadController
+import Synchronization
 import Testing
 
 @Suite("Live controller")
@@ -41,6 +42,34 @@ struct ControllerTests {
         let released = send(c, #"{"type":"release"}"#)
         #expect(released["capacity"] as? Double == 1)
         #expect(load.effective == 1)
+    }
+
+    /// A new controller runs its decision path once on a scratch copy (so that the first real curtailment
+    /// does not pay for code touched the first time): nothing of that may reach the miner, the decision
+    /// log, the operator's notes or the state.
+    @Test func theStartUpWarmUpActsOnNothing() throws {
+        let dir = scratchDirectory()
+        let log = try DecisionLog(path: dir + "/d.jsonl")
+        let notes = Mutex<[String]>([])
+        let load = FakeLoad()
+        let c = LoadController(
+            actuator: load, config: PolicyConfig(breakEvenUSDPerMWh: 30), log: log, clock: TestClock().read,
+            message: { m in notes.withLock { $0.append(m) } })
+        #expect(load.state.withLock { $0.commands }.isEmpty)
+        #expect(notes.withLock { $0 }.isEmpty)
+        #expect(log.flush())
+        #expect(readLines(dir + "/d.jsonl").isEmpty)
+        let s = c.status
+        #expect(s.price == nil, "the warm-up's price line was kept")
+        #expect(s.activeCurtailments == 0 && s.curtailment == 0, "the warm-up's curtailment was kept")
+        #expect(s.messages.isEmpty)
+        #expect(s.capacity == 1)
+        // The warm-up's id names nothing afterwards, and the first real curtailment halts as usual.
+        c.start()
+        let r = send(c, #"{"type":"curtail","level":1.0,"id":"warm-up"}"#)
+        #expect(r["halted"] as? Bool == true)
+        #expect(load.state.withLock { $0.commands }.filter { $0 == "halt" }.count == 1)
+        log.close()
     }
 
     @Test func priceAboveBreakEvenHaltsAndNegativePricesMine() {

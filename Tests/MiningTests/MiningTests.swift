@@ -139,6 +139,17 @@ struct MiningEngineTests {
         #expect(engine.isHalted)
         let a = engine.snapshot()
         #expect(a.parkedWorkers == 2)
+        // The halt's trace: every worker went to park between the start and the end of this halt().
+        let trace = engine.lastHaltTrace
+        let started = try #require(trace.started)
+        let finished = try #require(trace.finished)
+        #expect(abs((finished - started - latency) / .microseconds(1)) < 1)
+        #expect(trace.boosted.map { $0 >= started && $0 <= finished } ?? false)
+        #expect(trace.parked.count == 2)
+        for p in trace.parked {
+            let p = try #require(p)
+            #expect(p >= started && p <= finished)
+        }
         Thread.sleep(forTimeInterval: 0.05)
         let b = engine.snapshot()
         #expect(a.hashesPerWorker == b.hashesPerWorker, "a halted worker hashed")

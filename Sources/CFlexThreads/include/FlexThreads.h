@@ -33,6 +33,10 @@ int fm_self_boost(int *saved_policy, int *saved_priority);
 /// Restores the policy and priority saved by `fm_self_boost`.
 void fm_self_restore(int policy, int priority);
 
+/// Involuntary context switches of the calling thread so far (getrusage RUSAGE_THREAD, which needs
+/// _GNU_SOURCE); 0 where unknown.
+long fm_thread_involuntary_switches(void);
+
 #include <stdint.h>
 
 /// Futex-backed wake-up words: a waiter reads the word, re-checks its condition, then sleeps only if the

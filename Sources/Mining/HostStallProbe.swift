@@ -1,0 +1,142 @@
+import CFlexThreads
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Measures how often this host takes a CPU away from a thread that wants it: the floor under any
+/// curtailment latency, whatever the miner does.
+///
+/// One thread per usable CPU, pinned and at `SCHED_FIFO` 1 when permitted, does nothing but read the
+/// monotonic clock. A gap between two reads longer than `threshold` is a stall, sorted by what the
+/// scheduler of this OS saw meanwhile:
+/// - `preempted`: its involuntary context switches went up: a thread of this OS with a higher priority
+///   (a kernel thread, a CPU stopper, the real-time throttle) took the CPU for at least part of the gap;
+/// - `stolen`: its CPU-time clock stood still and nothing preempted it: the hypervisor ran something
+///   else on this vCPU and said so (steal time, which KVM guests subtract from thread CPU time);
+/// - `hidden`: its CPU-time clock ran on as if it had been running: interrupts, or a hypervisor stall
+///   that was not reported as steal.
+///
+/// In a curtailment, each of these delays the thread caught on that CPU (the signal thread or a worker
+/// finishing its batch) by the length of the stall. `bench --signal-latency` takes its slow events
+/// apart the same way.
+///
+/// It keeps every usable CPU busy for the whole run (with a 100 ms pause after every 700 ms, well under
+/// the kernel's real-time throttle of 950 ms a second): run it on a host that is not mining.
+public enum HostStallProbe {
+    public struct CPUReport: Sendable, Equatable {
+        public var cpu: Int
+        /// Whether its thread ran at `SCHED_FIFO` (otherwise ordinary threads of this OS count too).
+        public var realTime = false
+        /// Time it was measuring (the pauses excluded).
+        public var measured: Duration = .zero
+        public var stalls = 0
+        public var stalled: Duration = .zero
+        public var longest: Duration = .zero
+        /// Stalls longer than 1 and 2 ms.
+        public var over1ms = 0
+        public var over2ms = 0
+        public var preempted = 0
+        public var stolen = 0
+        public var hidden = 0
+
+        public init(cpu: Int) { self.cpu = cpu }
+
+        /// Stalls per second of measuring.
+        public var perSecond: Double {
+            let s = Double(measured.components.seconds) + Double(measured.components.attoseconds) * 1e-18
+            return s > 0 ? Double(stalls) / s : 0
+        }
+    }
+
+    /// Gaps at least this long are stalls (a few hundred times a clock read).
+    public static let defaultThreshold = Duration.microseconds(500)
+
+    /// Runs the probe for `duration` (0.1 s to 10 min) on every usable CPU and returns a report per CPU.
+    public static func run(for duration: Duration, threshold: Duration = defaultThreshold) -> [CPUReport] {
+        let cpus = CPUAffinity.allowedCPUs()
+        let seconds = max(Duration.milliseconds(100), min(duration, .seconds(600)))
+        let reports = cpus.map { Box(CPUReport(cpu: $0)) }
+        var threads: [JoinableThread] = []
+        for box in reports {
+            if let t = try? JoinableThread({ spin(box, for: seconds, threshold: threshold) }) { threads.append(t) }
+        }
+        for t in threads { t.join() }
+        return reports.map(\.report)
+    }
+
+    private final class Box: @unchecked Sendable {
+        // @unchecked: written only by its one probe thread, read after that thread is joined.
+        var report: CPUReport
+        init(_ r: CPUReport) { report = r }
+    }
+
+    private static func spin(_ box: Box, for duration: Duration, threshold: Duration) {
+        fm_set_thread_name("flexminer-probe")
+        CPUAffinity.pinCurrentThread(to: box.report.cpu)
+        var saved = ControlThread.raiseCurrentSaved()
+        defer {
+            saved?.restore()
+            saved = nil
+        }
+        box.report.realTime = ControlThread.currentPolicy == "fifo"
+        let clock = ContinuousClock()
+        let start = clock.now
+        let end = start + duration
+        var pauseAt = start + .milliseconds(700)
+        var last = start
+        var lastCPU = threadCPUTime()
+        var lastSwitches = involuntarySwitches()
+        var measured = Duration.zero
+        var segmentStart = start
+        while true {
+            let now = clock.now
+            let cpuNow = threadCPUTime()
+            let gap = now - last
+            if gap > threshold {
+                let switches = involuntarySwitches()
+                var r = box.report
+                r.stalls += 1
+                r.stalled += gap
+                r.longest = max(r.longest, gap)
+                if gap > .milliseconds(1) { r.over1ms += 1 }
+                if gap > .milliseconds(2) { r.over2ms += 1 }
+                if switches > lastSwitches {
+                    r.preempted += 1
+                } else if (cpuNow - lastCPU) * 4 < gap {
+                    r.stolen += 1
+                } else {
+                    r.hidden += 1
+                }
+                box.report = r
+                lastSwitches = switches
+            }
+            if now >= end { break }
+            if now >= pauseAt {
+                // Well under the real-time throttle (95 % of each second by default), whose own stops would
+                // be counted: give the CPU back a while.
+                measured += now - segmentStart
+                Thread.sleep(forTimeInterval: 0.1)
+                segmentStart = clock.now
+                pauseAt = segmentStart + .milliseconds(700)
+                last = segmentStart
+                lastCPU = threadCPUTime()
+                lastSwitches = involuntarySwitches()
+                continue
+            }
+            last = now
+            lastCPU = cpuNow
+        }
+        measured += clock.now - segmentStart
+        box.report.measured = measured
+    }
+
+    private static func threadCPUTime() -> Duration {
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return .seconds(ts.tv_sec) + .nanoseconds(ts.tv_nsec)
+    }
+
+    private static func involuntarySwitches() -> Int { fm_thread_involuntary_switches() }
+}

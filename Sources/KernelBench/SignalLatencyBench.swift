@@ -192,7 +192,8 @@ public enum SignalLatencyBench {
         /// The longest step, and what its thread was doing.
         public var step: Step
         public var cause: Cause
-        /// That thread's accounting over the event (line written → all blocked).
+        /// That thread's accounting over the event (line written → all blocked). The cause is named
+        /// from it; for the controller step, without its CPU time inside `halt()` (`haltCPU`).
         public var onCPU: Duration?
         public var waiting: Duration?
         public var preempted: Int?
@@ -346,10 +347,13 @@ public enum SignalLatencyBench {
             preempted = a.preempted - b.preempted
             faults = a.minorFaults - b.minorFaults
         }
+        // The control thread's accounting runs to the end of the event, through `halt()` (which polls
+        // while real-time): only what came before `halt()` belongs to the controller step.
+        let stepCPU = onCPU.map { c in step == .controller ? c - (trace.cpu ?? .zero) : c }
         let cause: SlowHalt.Cause
-        if let c = onCPU, c * 2 >= span {
+        if let c = stepCPU, c * 2 >= span {
             cause = .onCPU
-        } else if let w = waiting, w * 2 >= longest {
+        } else if let w = waiting, w * 2 >= span {
             cause = .waiting
         } else if let p = preempted, p > 0, waiting == nil {
             cause = .preempted

@@ -29,6 +29,8 @@ public enum HostStallProbe {
         public var cpu: Int
         /// Whether its thread ran at `SCHED_FIFO` (otherwise ordinary threads of this OS count too).
         public var realTime = false
+        /// Whether its thread was pinned to `cpu` (otherwise it may have measured another CPU too).
+        public var pinned = false
         /// Time it was measuring (the pauses excluded).
         public var measured: Duration = .zero
         public var stalls = 0
@@ -53,14 +55,36 @@ public enum HostStallProbe {
     /// Gaps at least this long are stalls (a few hundred times a clock read).
     public static let defaultThreshold = Duration.microseconds(500)
 
-    /// Runs the probe for `duration` (0.1 s to 10 min) on every usable CPU and returns a report per CPU.
-    public static func run(for duration: Duration, threshold: Duration = defaultThreshold) -> [CPUReport] {
-        let cpus = CPUAffinity.allowedCPUs()
+    /// What a gap says, from the probe thread's own CPU clock and involuntary switches over it.
+    public enum Kind: Sendable, Equatable {
+        case preempted, stolen, hidden
+    }
+
+    /// Names a stall of `gap` over which the thread's CPU clock advanced by `cpu` and its involuntary
+    /// context switches went up by `switches`.
+    public static func kind(gap: Duration, cpu: Duration, switches: Int) -> Kind {
+        if switches > 0 { return .preempted }
+        // Less than a quarter of the gap on the CPU clock: the time was not this thread's.
+        return cpu * 4 < gap ? .stolen : .hidden
+    }
+
+    /// Runs the probe for `duration` (0.1 s to 10 min) and returns a report per CPU.
+    /// - Parameters:
+    ///   - cpus: the CPUs to probe (default: every CPU this process may use).
+    ///   - realTime: raise the probe threads to `SCHED_FIFO` 1 when permitted (tests pass false, so as
+    ///     not to take CPUs from other tests).
+    public static func run(
+        for duration: Duration, threshold: Duration = defaultThreshold, cpus: [Int]? = nil, realTime: Bool = true
+    ) -> [CPUReport] {
+        let cpus = cpus ?? CPUAffinity.allowedCPUs()
         let seconds = max(Duration.milliseconds(100), min(duration, .seconds(600)))
         let reports = cpus.map { Box(CPUReport(cpu: $0)) }
         var threads: [JoinableThread] = []
         for box in reports {
-            if let t = try? JoinableThread({ spin(box, for: seconds, threshold: threshold) }) { threads.append(t) }
+            // A thread that cannot start leaves its CPU's report at zero measured time.
+            if let t = try? JoinableThread({ spin(box, for: seconds, threshold: threshold, realTime: realTime) }) {
+                threads.append(t)
+            }
         }
         for t in threads { t.join() }
         return reports.map(\.report)
@@ -72,10 +96,10 @@ public enum HostStallProbe {
         init(_ r: CPUReport) { report = r }
     }
 
-    private static func spin(_ box: Box, for duration: Duration, threshold: Duration) {
+    private static func spin(_ box: Box, for duration: Duration, threshold: Duration, realTime: Bool) {
         fm_set_thread_name("flexminer-probe")
-        CPUAffinity.pinCurrentThread(to: box.report.cpu)
-        var saved = ControlThread.raiseCurrentSaved()
+        box.report.pinned = fm_pin_current_thread(Int32(clamping: box.report.cpu)) == 0
+        var saved = realTime ? ControlThread.raiseCurrentSaved() : nil
         defer {
             saved?.restore()
             saved = nil
@@ -93,25 +117,24 @@ public enum HostStallProbe {
         while true {
             let now = clock.now
             let cpuNow = threadCPUTime()
+            // Read every look, like the clocks: a switch belongs to the gap it happened in.
+            let switches = involuntarySwitches()
             let gap = now - last
             if gap > threshold {
-                let switches = involuntarySwitches()
                 var r = box.report
                 r.stalls += 1
                 r.stalled += gap
                 r.longest = max(r.longest, gap)
                 if gap > .milliseconds(1) { r.over1ms += 1 }
                 if gap > .milliseconds(2) { r.over2ms += 1 }
-                if switches > lastSwitches {
-                    r.preempted += 1
-                } else if (cpuNow - lastCPU) * 4 < gap {
-                    r.stolen += 1
-                } else {
-                    r.hidden += 1
+                switch kind(gap: gap, cpu: cpuNow - lastCPU, switches: switches - lastSwitches) {
+                case .preempted: r.preempted += 1
+                case .stolen: r.stolen += 1
+                case .hidden: r.hidden += 1
                 }
                 box.report = r
-                lastSwitches = switches
             }
+            lastSwitches = switches
             if now >= end { break }
             if now >= pauseAt {
                 // Well under the real-time throttle (95 % of each second by default), whose own stops would

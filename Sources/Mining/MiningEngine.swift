@@ -166,7 +166,6 @@ public final class MiningEngine: Sendable {
     public func halt() -> Duration {
         let start = ContinuousClock.now
         haltStartedAt.store(offset(start), ordering: .relaxed)
-        let cpuAtStart = Self.threadCPUNanoseconds()
         var (policy, priority): (Int32, Int32) = (0, 0)
         var callerBoosted = false
         if Self.callerBoostPermitted.load(ordering: .relaxed) {
@@ -177,22 +176,30 @@ public final class MiningEngine: Sendable {
         defer { if callerBoosted { fm_self_restore(policy, priority) } }
         control.halted.store(true, ordering: .sequentiallyConsistent)
         control.bumpEpoch()
+        // After the workers were told (a syscall: this clock has no vDSO path).
+        let cpuAtStart = Self.threadCPUNanoseconds()
         // Every worker at once, not only stragglers: a worker's acknowledgement wakes this (real-time)
         // thread, which preempts it on its CPU between counting itself parked and going to sleep; at
         // `SCHED_IDLE` it then stays runnable behind any other busy process for tens of milliseconds
         // (measured: outside p99 21 ms with two CPU hogs). Boosted, it sleeps as soon as this thread
         // yields or blocks. Halts are rare; the cost is one syscall per worker here and one at its resume.
-        if Self.workerBoostPermitted.load(ordering: .relaxed) { boostWorkers() }
-        haltBoostedAt.store(offset(.now), ordering: .relaxed)
+        var workersBoosted = false
+        if Self.workerBoostPermitted.load(ordering: .relaxed) {
+            boostWorkers()
+            workersBoosted = Self.workerBoostPermitted.load(ordering: .relaxed)
+        }
+        haltBoostedAt.store(workersBoosted ? offset(.now) : -1, ordering: .relaxed)
         let allParked = { self.control.parked.load(ordering: .sequentiallyConsistent) >= self.threadCount }
-        if callerBoosted {
-            // Real-time, the caller polls through the grace period, yielding its CPU to any (boosted)
-            // worker queued on it, instead of sleeping on the futex: no timer to program, no wake-up to
-            // wait for. Measured on a 2-vCPU VM (`bench --signal-latency`, runs interleaved): sleeping
-            // here left a worker waiting 1–3 ms for a CPU in 16–27 curtailments per 50 runs of 300,
-            // polling in 4–8; the caller was charged the whole sleep as CPU time meanwhile. Polling
-            // longer (3 ms) was worse: 139. It costs at most `boostAfter` of one CPU per halt. A caller
-            // at normal priority sleeps: its yields would not let an idle-priority worker run.
+        if callerBoosted && workersBoosted && (priority <= 1 || !Self.isRealTime(policy)) {
+            // The caller (now SCHED_FIFO 1, like the boosted workers) polls through the grace period,
+            // yielding its CPU to any worker queued on it, instead of sleeping on the futex: no timer to
+            // program, no wake-up to wait for. Measured on a 2-vCPU VM (`bench --signal-latency`, runs
+            // interleaved): with the sleep, a worker stayed runnable but off CPU for 1–3 ms in 16–30
+            // curtailments per 50–60 runs of 300, with polling in 4–8; polling for 3 ms instead was
+            // worse (139). Why the sleep let that happen is not known (the time went to the hypervisor:
+            // see README, Performance). It costs at most `boostAfter` of one CPU per halt. Otherwise the
+            // caller sleeps: a yield only lets real-time threads of its own priority run, so it would
+            // hold up workers that could not be boosted, or a caller already at a higher priority would.
             let until = ContinuousClock.now + Self.boostAfter
             while !allParked() && ContinuousClock.now < until { sched_yield() }
         } else {
@@ -217,18 +224,22 @@ public final class MiningEngine: Sendable {
     }
 
     /// When the last `halt()` began and ended and when each worker last went to park: what a benchmark
-    /// needs to tell which step of a slow halt took the time (the controller, or which worker).
+    /// needs to tell which step of a slow halt took the time (the controller, or which worker). The
+    /// fields are separate atomics: with two `halt()` calls at once they may mix.
     public struct HaltTrace: Sendable {
         public let started: ContinuousClock.Instant?
         public let finished: ContinuousClock.Instant?
-        /// When the first boost of every worker (one syscall each) was done.
+        /// When the first boost of every worker (one syscall each) was done; nil when boosting is not
+        /// permitted.
         public let boosted: ContinuousClock.Instant?
-        /// How many times the workers were boosted again (once per millisecond some worker was out).
+        /// Rounds of waiting up to 1 ms after the grace period, each after boosting the workers again
+        /// (when permitted).
         public let reboosts: Int
         /// CPU time the halting thread was charged during `halt()` (a real-time caller polls through the
         /// grace period, then sleeps between re-boosts).
         public let cpu: Duration?
-        /// Per worker, the last time it began to park (counted itself parked), if it ever did.
+        /// Per worker, the last time it counted itself parked (halted, beyond capacity, between duty
+        /// periods, without a job), if it ever did: before `started` when it was parked already.
         public let parked: [ContinuousClock.Instant?]
 
         public init(
@@ -251,6 +262,11 @@ public final class MiningEngine: Sendable {
             boosted: instant(haltBoostedAt.load(ordering: .relaxed)), reboosts: haltRounds.load(ordering: .relaxed),
             cpu: { $0 < 0 ? nil : .nanoseconds($0) }(haltCPU.load(ordering: .relaxed)),
             parked: workers.map { instant($0.parkedAt.load(ordering: .relaxed)) })
+    }
+
+    private static func isRealTime(_ policy: Int32) -> Bool {
+        let p = policy & ~0x4000_0000  // without SCHED_RESET_ON_FORK
+        return p == SCHED_FIFO || p == SCHED_RR
     }
 
     private static func threadCPUNanoseconds() -> Int64 {
@@ -439,7 +455,8 @@ public final class MiningEngine: Sendable {
             // Control: may this worker hash now?
             switch control.mode(for: w.index, workers: threadCount) {
             case .park:
-                // One clock read per park (never per batch): the halt trace's acknowledgement time.
+                // One clock read per park (never per batch): the halt trace's acknowledgement time. The
+                // two other parks below record theirs too.
                 w.parkedAt.store(offset(.now), ordering: .relaxed)
                 control.park { [control, threadCount] in
                     control.mode(for: w.index, workers: threadCount) != .park
@@ -454,6 +471,7 @@ public final class MiningEngine: Sendable {
                 if elapsed >= period {
                     dutyPeriodStart = .now
                 } else if elapsed >= period * Double(percent) / 100 {
+                    w.parkedAt.store(offset(.now), ordering: .relaxed)
                     control.sleep(until: dutyPeriodStart + period)
                     settle(w)
                     continue
@@ -468,6 +486,7 @@ public final class MiningEngine: Sendable {
                 seenGeneration = generation
             }
             guard let state = job else {
+                w.parkedAt.store(offset(.now), ordering: .relaxed)
                 control.park { [control] in
                     control.jobGeneration.load(ordering: .relaxed) != seenGeneration
                         || control.stopping.load(ordering: .relaxed)
@@ -583,7 +602,7 @@ final class WorkerState: Sendable {
     let threadID = Atomic<Int32>(0)
     /// Given real-time priority by `halt()`; the worker undoes it before hashing again.
     let boosted = Atomic<Bool>(false)
-    /// Nanoseconds from the engine's origin when it last began to park (-1: never).
+    /// Nanoseconds from the engine's origin when it last counted itself parked (-1: never).
     let parkedAt = Atomic<Int64>(-1)
     init(index: Int) { self.index = index }
 }

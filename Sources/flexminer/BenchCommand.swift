@@ -168,7 +168,8 @@ struct BenchCommand: ParsableCommand {
                 "threshold_ms": milliseconds(HostStallProbe.defaultThreshold),
                 "cpus": reports.map { r -> [String: Any] in
                     [
-                        "cpu": r.cpu, "real_time": r.realTime, "seconds": milliseconds(r.measured) / 1000,
+                        "cpu": r.cpu, "real_time": r.realTime, "pinned": r.pinned,
+                        "seconds": milliseconds(r.measured) / 1000,
                         "stalls": r.stalls, "per_second": r.perSecond, "stalled_ms": milliseconds(r.stalled),
                         "longest_ms": milliseconds(r.longest), "over_1ms": r.over1ms, "over_2ms": r.over2ms,
                         "preempted": r.preempted, "stolen": r.stolen, "hidden": r.hidden,
@@ -182,8 +183,9 @@ struct BenchCommand: ParsableCommand {
             print(
                 String(
                     format:
-                        "cpu %d (%@): %d in %.1f s (%.2f/s), %.1f ms in all, longest %.2f ms, over 1 ms %d, over 2 ms %d; preempted in this OS %d, steal %d, hidden %d",
-                    r.cpu, r.realTime ? "fifo" : "other", r.stalls, milliseconds(r.measured) / 1000, r.perSecond,
+                        "cpu %d (%@%@): %d in %.1f s (%.2f/s), %.1f ms in all, longest %.2f ms, over 1 ms %d, over 2 ms %d; preempted in this OS %d, steal %d, hidden %d",
+                    r.cpu, r.realTime ? "fifo" : "other", r.pinned ? "" : ", not pinned", r.stalls,
+                    milliseconds(r.measured) / 1000, r.perSecond,
                     milliseconds(r.stalled), milliseconds(r.longest), r.over1ms, r.over2ms, r.preempted, r.stolen,
                     r.hidden))
         }

@@ -51,12 +51,18 @@ struct ControllerTests {
         let dir = scratchDirectory()
         let log = try DecisionLog(path: dir + "/d.jsonl")
         let notes = Mutex<[String]>([])
+        let events = Mutex(0)
+        let stateFile = CurtailmentStateFile(path: dir + "/state.json")
         let load = FakeLoad()
         let c = LoadController(
-            actuator: load, config: PolicyConfig(breakEvenUSDPerMWh: 30), log: log, clock: TestClock().read,
-            message: { m in notes.withLock { $0.append(m) } })
+            actuator: load, config: PolicyConfig(breakEvenUSDPerMWh: 30), log: log, clock: .virtual(TestClock().read),
+            message: { m in notes.withLock { $0.append(m) } }, observer: { _ in events.withLock { $0 += 1 } },
+            stateFile: stateFile)
         #expect(load.state.withLock { $0.commands }.isEmpty)
         #expect(notes.withLock { $0 }.isEmpty)
+        #expect(events.withLock { $0 } == 0, "the warm-up reached the observer")
+        #expect(stateFile.flush())
+        #expect(!FileManager.default.fileExists(atPath: dir + "/state.json"), "the warm-up persisted")
         #expect(log.flush())
         #expect(readLines(dir + "/d.jsonl").isEmpty)
         let s = c.status
@@ -70,6 +76,15 @@ struct ControllerTests {
         #expect(r["halted"] as? Bool == true)
         #expect(load.state.withLock { $0.commands }.filter { $0 == "halt" }.count == 1)
         log.close()
+        stateFile.close()
+    }
+
+    /// Every warm-up line must parse: one that did not would leave its path cold without a sound.
+    @Test func everyWarmUpLineParses() throws {
+        for line in LoadController.warmUpLines {
+            #expect(throws: Never.self, "\(line)") { _ = try SignalMessage.parse(Array(line.utf8), now: Date()) }
+        }
+        #expect(LoadController.warmUpLines.count >= 5)
     }
 
     @Test func priceAboveBreakEvenHaltsAndNegativePricesMine() {

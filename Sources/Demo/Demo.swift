@@ -75,9 +75,9 @@ public struct Demo: Sendable {
 
         // 2. Benchmark.
         step("2/5 benchmark: hash rate next to OpenSSL (1 s each)")
-        let base = KernelBench.measure(.openssl(.midstate), threads: 1, seconds: 1)
-        let one = KernelBench.measure(.kernel(best), threads: 1, seconds: 1)
-        let all = KernelBench.measure(.engine(best), threads: threads, seconds: 1)
+        let base = try KernelBench.measure(.openssl(.midstate), threads: 1, seconds: 1)
+        let one = try KernelBench.measure(.kernel(best), threads: 1, seconds: 1)
+        let all = try KernelBench.measure(.engine(best), threads: threads, seconds: 1)
         print(String(format: "  OpenSSL (midstate reuse), 1 thread: %8.2f MH/s", base.hashesPerSecond / 1e6))
         print(
             String(

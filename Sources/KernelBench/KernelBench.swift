@@ -49,45 +49,62 @@ public enum KernelBench {
     public static let chunk: UInt64 = 1 << 15
 
     /// Hashes per second of `subject`. `threads` must be in `ThreadCount.range`: every command checks its
-    /// `--threads` with `ThreadCount.problem` before it gets here (the engine refuses nothing else).
-    public static func measure(_ subject: BenchSubject, threads: Int, seconds: Double, seed: UInt64 = 1) -> BenchResult
+    /// `--threads` with `ThreadCount.problem` before it gets here.
+    /// - Throws: `EngineError` for an engine subject whose worker threads the OS would not start (a
+    ///   process or memory limit); nothing else throws.
+    public static func measure(_ subject: BenchSubject, threads: Int, seconds: Double, seed: UInt64 = 1)
+        throws(EngineError) -> BenchResult
     {
-        if case .engine(let kernel) = subject {
-            return measureEngine(kernel, threads: threads, seconds: seconds, seed: seed)
+        let loop: LoopSubject
+        switch subject {
+        case .engine(let kernel): return try measureEngine(kernel, threads: threads, seconds: seconds, seed: seed)
+        case .kernel(let kernel): loop = .kernel(kernel)
+        case .openssl(let mode): loop = .openssl(mode)
         }
         let counts = Mutex([UInt64](repeating: 0, count: threads))
         let start = Mutex(ContinuousClock.now)
         let ready = DispatchSemaphore(value: 0)
         let go = DispatchSemaphore(value: 0)
-        let done = DispatchGroup()
         let duration = Duration.nanoseconds(Int64(seconds * 1e9))
+        var started: [JoinableThread] = []
+        var refused: EngineError? = nil
         for t in 0..<threads {
-            done.enter()
-            let thread = Thread {
-                var rng = SplitMix64(seed: seed &+ UInt64(t))
-                let job = HeaderScanJob.random(using: &rng)
-                ready.signal()
-                go.wait()
-                let deadline = start.withLock { $0 } + duration
-                let n = run(subject, job: job, until: deadline)
-                counts.withLock { $0[t] = n }
-                done.leave()
+            do {
+                started.append(
+                    try JoinableThread {
+                        var rng = SplitMix64(seed: seed &+ UInt64(t))
+                        let job = HeaderScanJob.random(using: &rng)
+                        ready.signal()
+                        go.wait()
+                        let deadline = start.withLock { $0 } + duration
+                        let n = run(loop, job: job, until: deadline)
+                        counts.withLock { $0[t] = n }
+                    })
+            } catch {
+                refused = error
+                break
             }
-            thread.stackSize = 1 << 20
-            thread.start()
         }
-        for _ in 0..<threads { ready.wait() }
+        for _ in started { ready.wait() }
         let began = ContinuousClock.now
-        start.withLock { $0 = began }
-        for _ in 0..<threads { go.signal() }
-        done.wait()
+        // When the OS refused a thread, the ones started stop at once: their deadline is now.
+        start.withLock { $0 = refused == nil ? began : began - duration }
+        for _ in started { go.signal() }
+        for t in started { t.join() }
+        if let refused { throw refused }
         let elapsed = ContinuousClock.now - began
         return BenchResult(
             subject: subject, threads: threads, hashes: counts.withLock { $0.reduce(0, +) }, seconds: elapsed.seconds)
     }
 
+    /// What one bench thread can hash in a loop by itself (an engine subject has threads of its own).
+    enum LoopSubject {
+        case kernel(Kernel)
+        case openssl(OpenSSLSHA256.HeaderHasher.Mode)
+    }
+
     /// Hashes from nonce 0 upward until `deadline`; returns how many were hashed.
-    static func run(_ subject: BenchSubject, job: HeaderScanJob, until deadline: ContinuousClock.Instant) -> UInt64 {
+    static func run(_ subject: LoopSubject, job: HeaderScanJob, until deadline: ContinuousClock.Instant) -> UInt64 {
         var total: UInt64 = 0
         // A mainnet-like target: candidates are about one in 2^32, as in real mining.
         let target = UInt256(highWord: 0)
@@ -104,8 +121,6 @@ public enum KernelBench {
                 total += r.scanned
                 nonce = nonce &+ UInt32(truncatingIfNeeded: r.scanned)
             }
-        case .engine:
-            preconditionFailure("engine subjects are measured by measureEngine")
         case .openssl(let mode):
             guard var hasher = OpenSSLSHA256.HeaderHasher(header: job.header, mode: mode) else { return 0 }
             var nonce: UInt32 = 0
@@ -129,8 +144,10 @@ extension KernelBench {
     static func unsolvableJob(seed: UInt64) -> MiningJob { MiningJob.unsolvable(seed: seed) }
 
     /// Hash rate through the engine: the hashes its workers report over `seconds` after a short warm-up.
-    static func measureEngine(_ kernel: Kernel, threads: Int, seconds: Double, seed: UInt64) -> BenchResult {
-        let engine = try! MiningEngine(kernel: kernel, threads: threads, priority: .normal)  // threads validated
+    static func measureEngine(_ kernel: Kernel, threads: Int, seconds: Double, seed: UInt64) throws(EngineError)
+        -> BenchResult
+    {
+        let engine = try MiningEngine(kernel: kernel, threads: threads, priority: .normal)
         defer { engine.stop() }
         engine.setJob(unsolvableJob(seed: seed))
         Thread.sleep(forTimeInterval: 0.05)
@@ -146,10 +163,11 @@ extension KernelBench {
     /// every worker hashes again) under full load, over `cycles` cycles with a random 1-5 ms of hashing
     /// before each halt.
     /// `threads` must be in `ThreadCount.range` (checked by the caller, as for `measure`).
+    /// - Throws: `EngineError` when the OS would not start the worker threads.
     public static func controlLatencies(
         kernel: Kernel, threads: Int, cycles: Int, priority: WorkerPriority = .idle
-    ) -> (halt: LatencySummary, resume: LatencySummary, boosts: Int) {
-        let engine = try! MiningEngine(kernel: kernel, threads: threads, priority: priority)  // threads validated
+    ) throws(EngineError) -> (halt: LatencySummary, resume: LatencySummary, boosts: Int) {
+        let engine = try MiningEngine(kernel: kernel, threads: threads, priority: priority)
         defer { engine.stop() }
         engine.setJob(unsolvableJob(seed: 99))
         var rng = SplitMix64(seed: 7)

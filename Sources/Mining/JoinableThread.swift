@@ -6,8 +6,9 @@ import CFlexThreads
     import Darwin
 #endif
 
-/// A plain OS thread that can be joined. Hashing runs on these, never on Swift's cooperative pool.
-final class JoinableThread: @unchecked Sendable {
+/// A plain OS thread that can be joined. Hashing runs on these, never on Swift's cooperative pool. Unlike
+/// Foundation's `Thread`, whose `start()` cannot report it, a thread the OS refuses to create is an error.
+public final class JoinableThread: @unchecked Sendable {
     // @unchecked: `thread` is written once in init before the object is shared and read only by join().
     private var thread: pthread_t? = nil
 
@@ -18,7 +19,7 @@ final class JoinableThread: @unchecked Sendable {
 
     /// Starts `body` on a new thread.
     /// - Throws: `EngineError` when the OS refuses to create a thread.
-    init(_ body: @escaping @Sendable () -> Void) throws(EngineError) {
+    public init(_ body: @escaping @Sendable () -> Void) throws(EngineError) {
         let context = Unmanaged.passRetained(Body(body)).toOpaque()
         var t = pthread_t()
         let rc = pthread_create(
@@ -29,12 +30,15 @@ final class JoinableThread: @unchecked Sendable {
             }, context)
         guard rc == 0 else {
             Unmanaged<Body>.fromOpaque(context).release()
-            throw EngineError("could not start a worker thread (pthread_create error \(rc))")
+            // EAGAIN: a process, thread or address-space limit; the operator needs to know which call.
+            throw EngineError(
+                "could not start a worker thread: \(String(cString: strerror(rc))) (pthread_create error \(rc))")
         }
         thread = t
     }
 
-    func join() {
+    /// Waits for the thread to end (at once when already joined).
+    public func join() {
         if let t = thread { pthread_join(t, nil) }
         thread = nil
     }

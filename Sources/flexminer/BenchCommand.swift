@@ -108,7 +108,7 @@ struct BenchCommand: ParsableCommand {
         var samples = [[BenchResult]](repeating: [], count: subjects.count)
         for _ in 0..<runs {
             for (i, s) in subjects.enumerated() {
-                samples[i].append(KernelBench.measure(s, threads: threads, seconds: seconds))
+                samples[i].append(try KernelBench.measure(s, threads: threads, seconds: seconds))
             }
         }
         let medians = samples.map { $0.sorted { $0.hashesPerSecond < $1.hashesPerSecond }[$0.count / 2] }
@@ -125,7 +125,7 @@ struct BenchCommand: ParsableCommand {
         let choice = KernelDispatch.auto(recalibrate: recalibrate)
         let k = try kernel.kernels(includeVariants: false)
         let chosen = k.count == 1 ? k[0] : choice.kernel
-        let (h, r, boosts) = KernelBench.controlLatencies(
+        let (h, r, boosts) = try KernelBench.controlLatencies(
             kernel: chosen, threads: threads, cycles: cycles, priority: priority)
         if json {
             printJSON([

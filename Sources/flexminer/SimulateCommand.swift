@@ -125,7 +125,7 @@ struct SimulateCommand: ParsableCommand {
         }
         var measured: Double? = nil
         if calibrate {
-            let r = KernelBench.measure(.engine(Kernel.best), threads: threads, seconds: 2)
+            let r = try KernelBench.measure(.engine(Kernel.best), threads: threads, seconds: 2)
             measured = r.hashesPerSecond
             CommandLog.bootstrap().info(
                 "\(String(format: "calibrated %.2f MH/s", r.hashesPerSecond / 1e6)) (\(Kernel.best), \(threads) threads)"

@@ -12,6 +12,7 @@ import NIOPosix
 /// Scheduler states of threads as /proc shows them: how a halt is checked from outside the engine.
 public enum ThreadStates {
     /// The state letter of thread `tid` of process `pid` (R running/runnable, S sleeping, D, …), or nil.
+    /// Bytes only, no text: the bench's observer calls it every 20 µs.
     public static func state(pid: Int32 = getpid(), tid: Int32) -> UInt8? {
         var path = "/proc/\(pid)/task/\(tid)/stat"
         let fd = path.withUTF8 { p in
@@ -47,11 +48,7 @@ public enum ThreadStates {
 
     /// The accounting of thread `tid` of this process, or nil when it is gone.
     public static func accounting(tid: Int32) -> Accounting? {
-        // The thread's CPU-time clock, as pthread_getcpuclockid would give: (~tid << 3) | CPUCLOCK_SCHED
-        // | CPUCLOCK_PERTHREAD_MASK (the kernel's encoding, stable ABI). Works for any thread of ours.
-        var ts = timespec()
-        guard tid > 0, clock_gettime(clockid_t((~tid) << 3 | 6), &ts) == 0 else { return nil }
-        let cpu = Duration.seconds(ts.tv_sec) + .nanoseconds(ts.tv_nsec)
+        guard let cpu = ThreadCPUTime.of(thread: tid) else { return nil }
         let task = "/proc/\(getpid())/task/\(tid)"
         var waiting: Duration? = nil
         if let text = smallFile(task + "/schedstat") {
@@ -66,12 +63,7 @@ public enum ThreadStates {
         {
             preempted = n
         }
-        var faults = 0
-        if let stat = smallFile(task + "/stat"), let close = stat.lastIndex(of: ")") {
-            // Fields after the comm start at field 3 (state); minflt is field 10.
-            let f = stat[stat.index(after: close)...].split(separator: " ")
-            if f.count > 7, let n = Int(f[7]) { faults = n }
-        }
+        let faults = statField(10, tid: tid) ?? 0
         return Accounting(onCPU: cpu, waiting: waiting, preempted: preempted, minorFaults: faults)
     }
 
@@ -100,13 +92,15 @@ public enum ThreadStates {
     }
 
     /// The CPU thread `tid` last ran on (/proc stat field 39), or nil.
-    public static func lastCPU(pid: Int32 = getpid(), tid: Int32) -> Int? {
-        guard let text = smallFile("/proc/\(pid)/task/\(tid)/stat"), let close = text.lastIndex(of: ")") else {
-            return nil
-        }
-        // Fields after the comm start at field 3 (state); the CPU is field 39.
+    public static func lastCPU(pid: Int32 = getpid(), tid: Int32) -> Int? { statField(39, pid: pid, tid: tid) }
+
+    /// Numeric field `number` (counted from 1, as proc(5) does) of /proc/PID/task/TID/stat, or nil.
+    static func statField(_ number: Int, pid: Int32 = getpid(), tid: Int32) -> Int? {
+        guard number >= 3, let text = smallFile("/proc/\(pid)/task/\(tid)/stat"), let close = text.lastIndex(of: ")")
+        else { return nil }
+        // "tid (comm) S ...": comm may itself hold ") ", so the fields from 3 on follow the last ')'.
         let fields = text[text.index(after: close)...].split(separator: " ")
-        return fields.count > 36 ? Int(fields[36]) : nil
+        return number - 3 < fields.count ? Int(fields[number - 3]) : nil
     }
 
     /// Whether every thread in `tids` is blocked (sleeping, not runnable).
@@ -435,9 +429,7 @@ extension SignalLatencyBench.SlowHalt.Step: CustomStringConvertible {
 }
 
 extension SignalLatencyBench.SlowHalt {
-    private static func ms(_ d: Duration?) -> Double? {
-        d.map { Double($0.components.seconds) * 1e3 + Double($0.components.attoseconds) * 1e-15 }
-    }
+    private static func ms(_ d: Duration?) -> Double? { d?.milliseconds }
 
     /// The step and cause in a few words, for tallies: "worker: waiting for a CPU".
     public var kind: String {
@@ -468,7 +460,7 @@ extension SignalLatencyBench.SlowHalt {
     /// The same as JSON-ready fields (milliseconds).
     public var json: [String: Any] {
         var o: [String: Any] = [
-            "total_ms": Self.ms(total) ?? 0, "step": step.description, "cause": cause.rawValue,
+            "total_ms": Self.ms(total) ?? 0, "step": step.description, "cause": cause.rawValue, "kind": kind,
             "workers_ms": workers.map { Self.ms($0) ?? -1 },
         ]
         if let c = Self.ms(controller) { o["controller_ms"] = c }

@@ -1,4 +1,5 @@
 import CFlexThreads
+import FlexSupport
 import Foundation
 
 /// The priority of the threads on the control path (receive a signal → decide → halt).
@@ -81,9 +82,7 @@ extension ControlThread {
         /// Compares the thread's CPU time with the wall time since the last call; changes its policy when
         /// it crossed a threshold, and says so.
         public func check() -> Change? {
-            var ts = timespec()
-            guard clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0 else { return nil }
-            let cpu = Duration.seconds(ts.tv_sec) + .nanoseconds(ts.tv_nsec)
+            let cpu = ThreadCPUTime.current()
             let now = ContinuousClock.now
             defer { (lastCPU, lastWall) = (cpu, now) }
             guard let c0 = lastCPU, let w0 = lastWall, now > w0 else { return nil }

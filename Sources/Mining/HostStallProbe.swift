@@ -1,4 +1,5 @@
 import CFlexThreads
+import FlexSupport
 import Foundation
 
 #if canImport(Glibc)
@@ -46,10 +47,7 @@ public enum HostStallProbe {
         public init(cpu: Int) { self.cpu = cpu }
 
         /// Stalls per second of measuring.
-        public var perSecond: Double {
-            let s = Double(measured.components.seconds) + Double(measured.components.attoseconds) * 1e-18
-            return s > 0 ? Double(stalls) / s : 0
-        }
+        public var perSecond: Double { measured > .zero ? Double(stalls) / measured.seconds : 0 }
     }
 
     /// Gaps at least this long are stalls (a few hundred times a clock read).
@@ -110,13 +108,13 @@ public enum HostStallProbe {
         let end = start + duration
         var pauseAt = start + .milliseconds(700)
         var last = start
-        var lastCPU = threadCPUTime()
+        var lastCPU = ThreadCPUTime.current()
         var lastSwitches = involuntarySwitches()
         var measured = Duration.zero
         var segmentStart = start
         while true {
             let now = clock.now
-            let cpuNow = threadCPUTime()
+            let cpuNow = ThreadCPUTime.current()
             // Read every look, like the clocks: a switch belongs to the gap it happened in.
             let switches = involuntarySwitches()
             let gap = now - last
@@ -144,7 +142,7 @@ public enum HostStallProbe {
                 segmentStart = clock.now
                 pauseAt = segmentStart + .milliseconds(700)
                 last = segmentStart
-                lastCPU = threadCPUTime()
+                lastCPU = ThreadCPUTime.current()
                 lastSwitches = involuntarySwitches()
                 continue
             }
@@ -153,12 +151,6 @@ public enum HostStallProbe {
         }
         measured += clock.now - segmentStart
         box.report.measured = measured
-    }
-
-    private static func threadCPUTime() -> Duration {
-        var ts = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
-        return .seconds(ts.tv_sec) + .nanoseconds(ts.tv_nsec)
     }
 
     private static func involuntarySwitches() -> Int { fm_thread_involuntary_switches() }

@@ -177,7 +177,7 @@ public final class MiningEngine: Sendable {
         control.halted.store(true, ordering: .sequentiallyConsistent)
         control.bumpEpoch()
         // After the workers were told (a syscall: this clock has no vDSO path).
-        let cpuAtStart = Self.threadCPUNanoseconds()
+        let cpuAtStart = ThreadCPUTime.current()
         // Every worker at once, not only stragglers: a worker's acknowledgement wakes this (real-time)
         // thread, which preempts it on its CPU between counting itself parked and going to sleep; at
         // `SCHED_IDLE` it then stays runnable behind any other busy process for tens of milliseconds
@@ -217,7 +217,7 @@ public final class MiningEngine: Sendable {
         let end = ContinuousClock.now
         haltFinishedAt.store(offset(end), ordering: .relaxed)
         haltRounds.store(rounds, ordering: .relaxed)
-        haltCPU.store(Self.threadCPUNanoseconds() &- cpuAtStart, ordering: .relaxed)
+        haltCPU.store(Self.nanoseconds(ThreadCPUTime.current() - cpuAtStart), ordering: .relaxed)
         let latency = end - start
         haltLatencies.withLock { Self.keep(latency, in: &$0) }
         return latency
@@ -269,16 +269,12 @@ public final class MiningEngine: Sendable {
         return p == SCHED_FIFO || p == SCHED_RR
     }
 
-    private static func threadCPUNanoseconds() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
-        return Int64(ts.tv_sec) &* 1_000_000_000 &+ Int64(ts.tv_nsec)
-    }
-
     /// Nanoseconds from `origin` (an engine runs far less than 292 years, so this does not overflow).
-    private func offset(_ t: ContinuousClock.Instant) -> Int64 {
-        let d = t - origin
-        return d.components.seconds &* 1_000_000_000 &+ d.components.attoseconds / 1_000_000_000
+    private func offset(_ t: ContinuousClock.Instant) -> Int64 { Self.nanoseconds(t - origin) }
+
+    /// A duration in whole nanoseconds, for the trace's atomics (wrapping past 292 years).
+    private static func nanoseconds(_ d: Duration) -> Int64 {
+        d.components.seconds &* 1_000_000_000 &+ d.components.attoseconds / 1_000_000_000
     }
 
     /// How long `halt()` waits for workers to finish their batch before boosting the ones still out

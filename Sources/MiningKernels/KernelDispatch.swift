@@ -1,4 +1,5 @@
 import CPUFeatures
+import FlexSupport
 import Foundation
 import SHA256
 import Synchronization
@@ -262,11 +263,7 @@ public struct KernelDispatch: Sendable {
         }
     }
 
-    private static func threadCPUTime() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-    }
+    private static func threadCPUTime() -> Double { ThreadCPUTime.current().seconds }
 
     // MARK: The process's choice
 

@@ -144,11 +144,11 @@ struct BenchCommand: ParsableCommand {
 
     /// The slow curtailments taken apart: which step took the time and what its thread was doing.
     func printSlow(_ samples: SignalLatencyBench.Samples) {
-        let stolen = samples.stolen.map { String(format: "%.0f ms", milliseconds($0)) } ?? "not reported"
+        let stolen = samples.stolen.map { String(format: "%.0f ms", $0.milliseconds) } ?? "not reported"
         print(
             String(
                 format: "steal reported by the hypervisor over the run (10 ms resolution): %@ in %.1f s", stolen,
-                milliseconds(samples.wall) / 1000))
+                samples.wall.seconds))
         guard samples.slowCount > 0 else {
             print("curtailments over 1 ms from outside: none")
             return
@@ -165,13 +165,13 @@ struct BenchCommand: ParsableCommand {
         let reports = HostStallProbe.run(for: .milliseconds(Int64(seconds * 1000)))
         if json {
             printJSON([
-                "threshold_ms": milliseconds(HostStallProbe.defaultThreshold),
+                "threshold_ms": HostStallProbe.defaultThreshold.milliseconds,
                 "cpus": reports.map { r -> [String: Any] in
                     [
                         "cpu": r.cpu, "real_time": r.realTime, "pinned": r.pinned,
-                        "seconds": milliseconds(r.measured) / 1000,
-                        "stalls": r.stalls, "per_second": r.perSecond, "stalled_ms": milliseconds(r.stalled),
-                        "longest_ms": milliseconds(r.longest), "over_1ms": r.over1ms, "over_2ms": r.over2ms,
+                        "seconds": r.measured.seconds,
+                        "stalls": r.stalls, "per_second": r.perSecond, "stalled_ms": r.stalled.milliseconds,
+                        "longest_ms": r.longest.milliseconds, "over_1ms": r.over1ms, "over_2ms": r.over2ms,
                         "preempted": r.preempted, "stolen": r.stolen, "hidden": r.hidden,
                     ]
                 },
@@ -185,17 +185,13 @@ struct BenchCommand: ParsableCommand {
                     format:
                         "cpu %d (%@%@): %d in %.1f s (%.2f/s), %.1f ms in all, longest %.2f ms, over 1 ms %d, over 2 ms %d; preempted in this OS %d, steal %d, hidden %d",
                     r.cpu, r.realTime ? "fifo" : "other", r.pinned ? "" : ", not pinned", r.stalls,
-                    milliseconds(r.measured) / 1000, r.perSecond,
-                    milliseconds(r.stalled), milliseconds(r.longest), r.over1ms, r.over2ms, r.preempted, r.stolen,
+                    r.measured.seconds, r.perSecond,
+                    r.stalled.milliseconds, r.longest.milliseconds, r.over1ms, r.over2ms, r.preempted, r.stolen,
                     r.hidden))
         }
         print(
             "hidden: the thread's CPU clock ran on although it did nothing: interrupts, or a hypervisor stall not reported as steal."
         )
-    }
-
-    private func milliseconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) * 1e3 + Double(d.components.attoseconds) * 1e-15
     }
 
     func runSignalLatency(_ events: Int) throws {
@@ -223,8 +219,8 @@ struct BenchCommand: ParsableCommand {
                 "slow": [
                     "threshold_ms": 1.0, "count": samples.slowCount, "events": samples.slow.map(\.json),
                 ] as [String: Any],
-                "stolen_ms": samples.stolen.map { milliseconds($0) } as Any,
-                "wall_s": milliseconds(samples.wall) / 1000,
+                "stolen_ms": samples.stolen.map { $0.milliseconds } as Any,
+                "wall_s": samples.wall.seconds,
             ])
         } else {
             print(

@@ -1,3 +1,4 @@
+import FlexSupport
 import Foundation
 import KernelBench
 import Mining
@@ -92,11 +93,7 @@ struct SlowHaltTests {
     /// `accounting(tid:)` reads a thread's CPU time from outside it (its CPU-time clock by thread id): it
     /// must agree with the thread's own clock.
     @Test func accountingReadsTheThreadsOwnCPUClock() throws {
-        func ownCPU() -> Duration {
-            var ts = timespec()
-            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
-            return .seconds(ts.tv_sec) + .nanoseconds(ts.tv_nsec)
-        }
+        func ownCPU() -> Duration { ThreadCPUTime.current() }
         let me = ControlThread.currentThreadID
         let a = try #require(ThreadStates.accounting(tid: me))
         let own0 = ownCPU()

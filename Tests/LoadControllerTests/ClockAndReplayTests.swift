@@ -85,6 +85,9 @@ struct ClockAndReplayTests {
         h.write(lines([80]))
         try h.close()
         #expect(eventually { load.isHalted })
+        // The workers halt before the decision is logged (the control path never waits on the log):
+        // the line is handled, and its entry queued, only once the follower counts it.
+        #expect(eventually { f.linesHandled == 8 })
         log.close()
         let signals = readLines(dir + "/d.jsonl").filter { $0["event"] as? String == "signal" }
         #expect(signals.map { $0["replay"] as? Bool ?? false } == Array(repeating: true, count: 7) + [false])

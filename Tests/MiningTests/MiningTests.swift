@@ -205,11 +205,16 @@ struct MiningEngineTests {
         engine.setCapacity(0.5)
         engine.setJob(try MiningJob(id: 1, header: header, blockTarget: hardTarget))
         #expect(engine.capacity == 0.5)
-        #expect(waitFor { engine.snapshot().parkedWorkers == 1 })
+        // Worker 0 has hashed, so it has left the park it started in: the one parked is worker 1. (A
+        // worker that read the mode before setCapacity may hash one batch on the job first.)
+        #expect(
+            waitFor {
+                let s = engine.snapshot()
+                return s.parkedWorkers == 1 && s.hashesPerWorker[0] > 0
+            })
         let a = engine.snapshot()
-        Thread.sleep(forTimeInterval: 0.05)
+        #expect(waitFor { engine.snapshot().hashesPerWorker[0] > a.hashesPerWorker[0] })
         let b = engine.snapshot()
-        #expect(b.hashesPerWorker[0] > a.hashesPerWorker[0])
         #expect(b.hashesPerWorker[1] == a.hashesPerWorker[1])
         #expect(b.activeWorkers == 1)
     }
@@ -323,9 +328,13 @@ struct MiningEngineTests {
         let engine = try MiningEngine(threads: 1)
         defer { engine.stop() }
         engine.setJob(try MiningJob(id: 1, header: header, blockTarget: hardTarget))
-        Thread.sleep(forTimeInterval: 0.5)
+        // Hashes count when a batch ends: wait for one (a slow debug build under TSan takes a while).
+        #expect(
+            waitFor {
+                let s = engine.snapshot()
+                return s.hashRate5s > 0 && s.hashRate60s > 0
+            })
         let s = engine.snapshot()
-        #expect(s.hashRate5s > 0 && s.hashRate60s > 0)
         #expect(s.totalHashes == s.hashesPerWorker.reduce(0, +))
     }
 }

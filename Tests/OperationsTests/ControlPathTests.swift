@@ -267,7 +267,8 @@ struct DescriptorExhaustionTests {
             if p.isRunning { kill(p.processIdentifier, SIGKILL) }
         }
         #expect(eventually(within: 30) { FileManager.default.fileExists(atPath: "\(dir)/s.sock") })
-        usleep(200_000)
+        // The TCP source starts beside the Unix one, not after it: wait until it takes a connection.
+        #expect(eventually(within: 30) { (try? SignalClient(.tcp(host: "127.0.0.1", port: port), timeout: 1)) != nil })
         // 120 idle clients: more than the process has descriptors.
         var idle: [SignalClient] = []
         for _ in 0..<120 {
@@ -308,6 +309,8 @@ struct DecisionLogErrorRunTests {
         let line = try #require(sink.lines.first { $0.contains("HTTP API on http://127.0.0.1:") })
         let base = try #require(line.firstMatch(of: #/http://127\.0\.0\.1:[0-9]+/#)).output
         #expect(try await request(.POST, base + "/pause").status == 200)
+        // The log's own thread writes (and fails): the reply means the entries are queued, not tried.
+        #expect(await polled(within: 10) { sink.lines.contains { $0.contains("cannot write an entry") } })
         let status = decode(try await request(.GET, base + "/status").body)
         #expect((status["decision_log_errors"] as? Int ?? 0) > 0, "\(status)")
         #expect(status["decision_log_dropped"] as? Int == 0)

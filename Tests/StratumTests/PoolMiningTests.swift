@@ -119,10 +119,20 @@ func testPool(_ configure: (inout TestPool.Config) -> Void = { _ in }) async thr
         for s in stats.accepted { #expect(s.shareDifficulty >= s.difficulty) }
         // Our record of each share agrees with the pool's.
         let ours = rig.shares.filter { $0.outcome == .accepted }
-        #expect(ours.count == stats.accepted.count)
         for s in ours {
             #expect(stats.accepted.contains { $0.nonce == StratumHex.word(s.nonce) && $0.jobID == s.jobID })
         }
+        // A share still in flight when the halt came can reach the pool just as the stop closes the
+        // connection: then we record it as sent without a verdict, never as lost or accepted.
+        let cutOff = rig.shares.filter {
+            if case .stale(let reason) = $0.outcome { reason.hasPrefix("no verdict") } else { false }
+        }
+        for p in stats.accepted {
+            let ours = ours.contains { StratumHex.word($0.nonce) == p.nonce && $0.jobID == p.jobID }
+            let cut = cutOff.contains { StratumHex.word($0.nonce) == p.nonce && $0.jobID == p.jobID }
+            #expect(ours || cut, "the pool accepted \(p.jobID)/\(p.nonce), which we did not record")
+        }
+        #expect(ours.count + cutOff.count >= stats.accepted.count)
         #expect(stats.subscribes.first?.first == "flexminer/test")
         #expect(stats.authorizes.first == "bcrt1qtest.rig1")
         let status = rig.work.poolStatus
@@ -212,9 +222,11 @@ func testPool(_ configure: (inout TestPool.Config) -> Void = { _ in }) async thr
         // While halted: pings answered, a new (clean) job taken without hashing.
         pool.ping()
         #expect(await waitFor(10) { pool.stats.pongs >= 1 })
+        let oldJob = rig.engine.currentJob?.id
         pool.newJob(clean: true)
         let latestJob = String(2, radix: 16)
-        #expect(await waitFor(10) { rig.engine.currentJob.map { _ in true } ?? false })
+        // Halted, nothing else changes the job (no rolling, no job interval): a new id is the clean job.
+        #expect(await waitFor(10) { rig.engine.currentJob.map { $0.id != oldJob } ?? false })
         try await Task.sleep(for: .milliseconds(300))
         #expect(rig.engine.snapshot().totalHashes == hashes)
         #expect(pool.connectedClients == 1)
@@ -269,6 +281,10 @@ func testPool(_ configure: (inout TestPool.Config) -> Void = { _ in }) async thr
             #expect(record["height"] as? Int == 4242)
             #expect(record["job_id"] as? String == share.jobID && record["extranonce2"] as? String == share.extranonce2)
             #expect((record["merkle_branch"] as? [String])?.count == 2)
+            // The verdict follows once we read it. The run ends at the third block without waiting for
+            // verdicts still in flight: a block the pool took whose reply the end cut off has its record
+            // (checked above) and, at most, a "not judged" verdict.
+            guard rig.shares.contains(where: { $0.hash == share.hash && $0.outcome == .accepted }) else { continue }
             #expect(
                 lines[at...].contains {
                     $0["event"] as? String == "submitted" && $0["hash"] as? String == share.hash
@@ -284,7 +300,10 @@ func testPool(_ configure: (inout TestPool.Config) -> Void = { _ in }) async thr
         let blocks = rig.record.blocks.withLock { $0 }
         #expect(blocks.filter { $0.outcome == .accepted }.count >= 3)
         #expect(blocks.allSatisfy { $0.height == 4242 })
-        #expect(Set(blocks.map(\.hash)).isSubset(of: Set(stats.accepted.map(\.hash))))
+        // Every block we call accepted, the pool took; one found as the run ended is reported unjudged.
+        #expect(
+            Set(blocks.filter { $0.outcome == .accepted }.map(\.hash)).isSubset(of: Set(stats.accepted.map(\.hash))))
+        #expect(blocks.allSatisfy { if case .rejected = $0.outcome { false } else { true } })
         #expect(rig.work.poolStatus.blocks >= 3)
     }
 

@@ -44,7 +44,8 @@ let package = Package(
     ],
     targets: [
         // Foundation of the whole tree: durations, the one time codec, the one JSON field reader, HOST:PORT
-        // and loopback, constant-time comparison, thread counts. No dependencies.
+        // and loopback, constant-time comparison, thread counts, OS threads. No dependencies (scripts/fuzz
+        // compiles it with swiftc alone).
         .target(name: "FlexSupport"),
 
         // Hashing core: portable reference + mining-shaped lane kernel (scalar instance).

@@ -81,7 +81,7 @@ public enum KernelBench {
                         counts.withLock { $0[t] = n }
                     })
             } catch {
-                refused = error
+                refused = EngineError.workerThread(error)
                 break
             }
         }

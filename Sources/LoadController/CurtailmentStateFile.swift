@@ -38,12 +38,16 @@ public final class CurtailmentStateFile: Sendable {
     public var errors: Int { errorCount.load(ordering: .relaxed) }
 
     /// - Parameter report: told about a file that cannot be read, and about each failed write.
-    public init(path: String, report: @escaping @Sendable (String) -> Void = { _ in }) {
+    /// - Throws: `SignalError` when the OS refuses the writer thread: curtailments that would silently not
+    ///   be kept across a restart are refused at start instead.
+    public init(path: String, report: @escaping @Sendable (String) -> Void = { _ in }) throws(SignalError) {
         self.path = path
         self.report = report
-        let thread = Thread { [self] in self.run() }
-        thread.name = "flexminer-state"
-        thread.start()
+        do throws(ThreadStartError) {
+            try JoinableThread.detach(name: "flexminer-state") { [self] in self.run() }
+        } catch {
+            throw SignalError("state file \(path): \(error)")
+        }
     }
 
     /// What the file holds, by policy key; an unreadable file gives the stand-in curtailment (see above).

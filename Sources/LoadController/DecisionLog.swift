@@ -86,9 +86,12 @@ public final class DecisionLog: Sendable {
         var last: UInt8 = UInt8(ascii: "\n")
         if fstat(d, &st) == 0, st.st_size > 0 { _ = pread(d, &last, 1, st.st_size - 1) }
         torn = Mutex(last != UInt8(ascii: "\n"))
-        let thread = Thread { [self] in self.run() }
-        thread.name = "flexminer-decisions"
-        thread.start()
+        do throws(ThreadStartError) {
+            try JoinableThread.detach(name: "flexminer-dlog") { [self] in self.run() }
+        } catch {
+            // A log without its writer would queue, then drop, every decision: refuse it at start instead.
+            throw SignalError("decision log \(path): \(error)")
+        }
     }
 
     /// A log kept only in memory (no file, no writer thread): every entry goes to `mirror`. For a miner

@@ -73,7 +73,7 @@ public final class MiningEngine: Sendable {
         workers = (0..<threads).map { WorkerState(index: $0) }
         control.setCapacity(percent: 100, workers: threads)
         var started: [JoinableThread] = []
-        do {
+        do throws(ThreadStartError) {
             for w in workers {
                 started.append(try JoinableThread { [self] in self.workerLoop(w) })
             }
@@ -81,7 +81,7 @@ public final class MiningEngine: Sendable {
             control.stopping.store(true, ordering: .sequentiallyConsistent)
             control.wakeAll()
             for t in started { t.join() }
-            throw error
+            throw EngineError.workerThread(error)
         }
         self.threads.withLock { $0 = started }
         meter.withLock { $0.record(ContinuousClock.now, total: 0) }

@@ -105,6 +105,11 @@ public struct EngineError: Error, Hashable, Sendable, CustomStringConvertible {
     public let message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }
+
+    /// A hashing thread the OS refused (the wording scripts and operators look for).
+    public static func workerThread(_ refusal: ThreadStartError) -> EngineError {
+        EngineError("could not start a worker thread: \(refusal.reason)")
+    }
 }
 
 extension MiningJob {

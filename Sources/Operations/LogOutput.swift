@@ -1,3 +1,4 @@
+import FlexSupport
 import Foundation
 import Logging
 import NIOCore
@@ -119,10 +120,14 @@ public final class LogSink: Sendable {
             return !q.started
         }
         if start {
-            if fd == 2 { atexit { LogSink.standardError.flush(timeout: .seconds(2)) } }
-            let thread = Thread { [self] in self.run() }
-            thread.name = "flexminer-log"
-            thread.start()
+            do throws(ThreadStartError) {
+                try JoinableThread.detach(name: "flexminer-log") { [self] in self.run() }
+                if fd == 2 { atexit { LogSink.standardError.flush(timeout: .seconds(2)) } }
+            } catch {
+                // Nowhere to say it but here: the lines stay queued (bounded, drops counted) and the next
+                // line tries again, once the process has room for a thread.
+                queue.withLock { $0.started = false }
+            }
         }
         wake.signal()
     }

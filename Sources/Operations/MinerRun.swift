@@ -63,7 +63,15 @@ public final class MinerRun: Sendable {
         let log = fileLog ?? DecisionLog(inMemory: mirror)
         let metrics = MinerMetrics()
         let started = ContinuousClock.now
-        let stateFile = s.stateFile.map { CurtailmentStateFile(path: $0, report: { logger.error("\($0)") }) }
+        let stateFile: CurtailmentStateFile?
+        do {
+            stateFile = try s.stateFile.map { p throws(SignalError) in
+                try CurtailmentStateFile(path: p, report: { logger.error("\($0)") })
+            }
+        } catch {
+            fileLog?.close()
+            throw ConfigError(error.message)
+        }
 
         let work = try workSource ?? makeWorkSource()
         let engine: MiningEngine

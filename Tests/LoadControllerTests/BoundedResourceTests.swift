@@ -163,6 +163,39 @@ struct BoundedResourceTests {
         #expect(c.status.messages.values.allSatisfy { $0["ok"] == nil })
     }
 
+    /// The OS threads behind the decision log, the state file and a followed file: named, so `top -H` and
+    /// /proc tell them apart, and gone once their owner is closed (detached: nothing is left to join).
+    /// Counted from /proc, not from the code under test; other suites' threads may end meanwhile, never start.
+    @Test func writerAndFollowerThreadsAreNamedAndEndWithTheirOwner() throws {
+        // Thread ids by name, from /proc: other tests' writers (logs they never close) share the names.
+        func threads(_ name: String) -> Set<String> {
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+            return Set(
+                tasks.filter { tid in
+                    let comm = (try? String(contentsOfFile: "/proc/self/task/\(tid)/comm", encoding: .utf8)) ?? ""
+                    return comm.trimmingCharacters(in: .whitespacesAndNewlines) == name
+                })
+        }
+        let names = ["flexminer-dlog", "flexminer-state", "flexminer-file"]
+        let before = names.map(threads)
+        let dir = scratchDirectory()
+        let log = try DecisionLog(path: dir + "/d.jsonl")
+        let state = try CurtailmentStateFile(path: dir + "/state.json")
+        let (c, _) = controller(log: log)
+        let follower = try SignalFileFollower(path: dir + "/signals", controller: c)
+        var ours: [Set<String>] = []
+        for (name, old) in zip(names, before) {
+            #expect(eventually { !threads(name).subtracting(old).isEmpty }, "no new thread named \(name)")
+            ours.append(threads(name).subtracting(old))
+        }
+        follower.stop()
+        state.close()
+        log.close()
+        for (name, new) in zip(names, ours) {
+            #expect(eventually { threads(name).isDisjoint(with: new) }, "\(name): \(new) still running after close")
+        }
+    }
+
     /// A regular file that never ends a line: the partial line is capped at the protocol's maximum.
     @Test func aFileWithoutNewlinesIsBounded() throws {
         let dir = scratchDirectory()

@@ -52,7 +52,7 @@ struct ControllerTests {
         let log = try DecisionLog(path: dir + "/d.jsonl")
         let notes = Mutex<[String]>([])
         let events = Mutex(0)
-        let stateFile = CurtailmentStateFile(path: dir + "/state.json")
+        let stateFile = try CurtailmentStateFile(path: dir + "/state.json")
         let load = FakeLoad()
         let c = LoadController(
             actuator: load, config: PolicyConfig(breakEvenUSDPerMWh: 30), log: log, clock: .virtual(TestClock().read),

@@ -8,10 +8,10 @@ import Testing
 @Suite("State file", .serialized)
 struct StateFileTests {
     func run(_ path: String, clock: TestClock = TestClock(), notes: NoteCollector = NoteCollector())
-        -> (LoadController, FakeLoad, CurtailmentStateFile)
+        throws -> (LoadController, FakeLoad, CurtailmentStateFile)
     {
         let load = FakeLoad()
-        let state = CurtailmentStateFile(path: path, report: { notes.add($0) })
+        let state = try CurtailmentStateFile(path: path, report: { notes.add($0) })
         let c = LoadController(
             actuator: load, config: PolicyConfig(breakEvenUSDPerMWh: 50), clock: .virtual(clock.read),
             stateFile: state)
@@ -24,7 +24,7 @@ struct StateFileTests {
         let path = dir + "/state.json"
         let clock = TestClock()
         do {
-            let (c, load, state) = run(path, clock: clock)
+            let (c, load, state) = try run(path, clock: clock)
             let until = ISO8601.format(clock.read().addingTimeInterval(3600))
             let line = #"{"type":"curtail","level":1,"id":"evt-7","reason":"ERCOT EEA","until":"\#(until)"}"#
             #expect(c.handle(line: Array(line.utf8), origin: SignalOrigin(name: "file:/p")).ok)
@@ -42,7 +42,7 @@ struct StateFileTests {
             #expect(mode == 0o600)
         }
         clock.advance(120)  // "short" has expired meanwhile
-        let (c, load, state) = run(path, clock: clock)
+        let (c, load, state) = try run(path, clock: clock)
         defer { state.close() }
         // Halted from the start, with the same reason.
         #expect(load.isHalted)
@@ -67,7 +67,7 @@ struct StateFileTests {
         let path = dir + "/state.json"
         try Data("{\"version\":1,\"curtailments\":[{\"key\":".utf8).write(to: URL(fileURLWithPath: path))
         let notes = NoteCollector()
-        let (c, load, state) = run(path, notes: notes)
+        let (c, load, state) = try run(path, notes: notes)
         defer { state.close() }
         #expect(load.isHalted)
         #expect(notes.all.contains { $0.contains("state file \(path): malformed JSON; starting curtailed") })
@@ -89,7 +89,7 @@ struct StateFileTests {
         let path = dir + "/state.json"
         try Data(json.utf8).write(to: URL(fileURLWithPath: path))
         let notes = NoteCollector()
-        let state = CurtailmentStateFile(path: path, report: { notes.add($0) })
+        let state = try CurtailmentStateFile(path: path, report: { notes.add($0) })
         defer { state.close() }
         let restored = state.load(now: Date())
         #expect(restored.values.map(\.id) == [CurtailmentStateFile.unreadableID])
@@ -97,10 +97,10 @@ struct StateFileTests {
     }
 
     /// A state file that cannot be written is reported and counted; the controller is not held up.
-    @Test func writeFailuresAreReported() {
+    @Test func writeFailuresAreReported() throws {
         let notes = NoteCollector()
         let path = scratchDirectory() + "/missing-directory/state.json"
-        let (c, load, state) = run(path, notes: notes)
+        let (c, load, state) = try run(path, notes: notes)
         defer { state.close() }
         #expect(
             c.handle(line: Array(#"{"type":"curtail","level":1,"id":"e"}"#.utf8), origin: SignalOrigin(name: "u")).ok)
@@ -110,9 +110,9 @@ struct StateFileTests {
         #expect(notes.all.contains { $0.contains("state.json.tmp: cannot create it") }, "\(notes.all)")
     }
 
-    @Test func noStateFileMeansNothingRestored() {
+    @Test func noStateFileMeansNothingRestored() throws {
         let dir = scratchDirectory()
-        let (c, load, state) = run(dir + "/none.json")
+        let (c, load, state) = try run(dir + "/none.json")
         defer { state.close() }
         #expect(!load.isHalted)
         #expect(c.status.activeCurtailments == 0)

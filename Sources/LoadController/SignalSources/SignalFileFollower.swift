@@ -30,7 +30,7 @@ public final class SignalFileFollower: Sendable {
     private let handled = Atomic<Int>(0)
 
     /// Starts following `path` on a thread of its own.
-    /// - Throws: `SignalError` when the OS refuses the wake-up pipe.
+    /// - Throws: `SignalError` when the OS refuses the wake-up pipe or the thread.
     public init(path: String, controller: LoadController, note: @escaping @Sendable (String) -> Void = { _ in })
         throws(SignalError)
     {
@@ -47,13 +47,18 @@ public final class SignalFileFollower: Sendable {
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
             _ = fcntl(fd, F_SETFL, O_NONBLOCK)
         }
-        let thread = Thread { [self] in
-            self.run()
-            self.finished.signal()
+        do throws(ThreadStartError) {
+            try JoinableThread.detach(name: "flexminer-file") { [self] in
+                self.run()
+                self.finished.signal()
+            }
+        } catch {
+            // Never a source that silently does not follow: the caller learns it at start.
+            stopping.store(true, ordering: .sequentiallyConsistent)
+            close(fds[0])
+            close(fds[1])
+            throw SignalError("file:\(path): \(error)")
         }
-        thread.name = "flexminer-file"
-        thread.qualityOfService = .userInteractive
-        thread.start()
     }
 
     /// Stops following and waits (at most `timeout`) for the thread to finish. The thread checks for the

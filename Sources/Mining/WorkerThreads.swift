@@ -6,44 +6,6 @@ import CFlexThreads
     import Darwin
 #endif
 
-/// A plain OS thread that can be joined. Hashing runs on these, never on Swift's cooperative pool. Unlike
-/// Foundation's `Thread`, whose `start()` cannot report it, a thread the OS refuses to create is an error.
-public final class JoinableThread: @unchecked Sendable {
-    // @unchecked: `thread` is written once in init before the object is shared and read only by join().
-    private var thread: pthread_t? = nil
-
-    private final class Body {
-        let run: @Sendable () -> Void
-        init(_ run: @escaping @Sendable () -> Void) { self.run = run }
-    }
-
-    /// Starts `body` on a new thread.
-    /// - Throws: `EngineError` when the OS refuses to create a thread.
-    public init(_ body: @escaping @Sendable () -> Void) throws(EngineError) {
-        let context = Unmanaged.passRetained(Body(body)).toOpaque()
-        var t = pthread_t()
-        let rc = pthread_create(
-            &t, nil,
-            { arg in
-                Unmanaged<Body>.fromOpaque(arg!).takeRetainedValue().run()
-                return nil
-            }, context)
-        guard rc == 0 else {
-            Unmanaged<Body>.fromOpaque(context).release()
-            // EAGAIN: a process, thread or address-space limit; the operator needs to know which call.
-            throw EngineError(
-                "could not start a worker thread: \(String(cString: strerror(rc))) (pthread_create error \(rc))")
-        }
-        thread = t
-    }
-
-    /// Waits for the thread to end (at once when already joined).
-    public func join() {
-        if let t = thread { pthread_join(t, nil) }
-        thread = nil
-    }
-}
-
 /// Scheduling priority for hashing threads. Lower than normal so that the threads that receive
 /// control signals win the CPU from busy workers.
 public enum WorkerPriority: String, Sendable, CaseIterable {

@@ -36,13 +36,6 @@ int fm_pin_current_thread(int cpu) {
     return sched_setaffinity(0, sizeof(set), &set);
 }
 
-void fm_set_thread_name(const char *name) {
-    char buf[16];
-    strncpy(buf, name, 15);
-    buf[15] = 0;
-    pthread_setname_np(pthread_self(), buf);
-}
-
 int fm_gettid(void) { return (int)syscall(SYS_gettid); }
 
 #include <errno.h>
@@ -93,7 +86,6 @@ void fm_word_wait(uint32_t *word, uint32_t seen, int64_t timeout_ns) {
 #else
 int fm_allowed_cpus(int *out, int max) { (void)out; (void)max; return 0; }
 int fm_pin_current_thread(int cpu) { (void)cpu; return -1; }
-void fm_set_thread_name(const char *name) { (void)name; }
 int fm_gettid(void) { return 0; }
 long fm_thread_involuntary_switches(void) { return 0; }
 int fm_thread_boost(int tid) { (void)tid; return 1; }

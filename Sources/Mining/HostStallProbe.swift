@@ -80,9 +80,8 @@ public enum HostStallProbe {
         var threads: [JoinableThread] = []
         for box in reports {
             // A thread that cannot start leaves its CPU's report at zero measured time.
-            if let t = try? JoinableThread({ spin(box, for: seconds, threshold: threshold, realTime: realTime) }) {
-                threads.append(t)
-            }
+            let body: @Sendable () -> Void = { spin(box, for: seconds, threshold: threshold, realTime: realTime) }
+            if let t = try? JoinableThread(name: "flexminer-probe", body) { threads.append(t) }
         }
         for t in threads { t.join() }
         return reports.map(\.report)
@@ -95,7 +94,6 @@ public enum HostStallProbe {
     }
 
     private static func spin(_ box: Box, for duration: Duration, threshold: Duration, realTime: Bool) {
-        fm_set_thread_name("flexminer-probe")
         box.report.pinned = fm_pin_current_thread(Int32(clamping: box.report.cpu)) == 0
         var saved = realTime ? ControlThread.raiseCurrentSaved() : nil
         defer {

@@ -75,7 +75,7 @@ public final class MiningEngine: Sendable {
         var started: [JoinableThread] = []
         do throws(ThreadStartError) {
             for w in workers {
-                started.append(try JoinableThread { [self] in self.workerLoop(w) })
+                started.append(try JoinableThread(name: "flexminer-w\(w.index)") { [self] in self.workerLoop(w) })
             }
         } catch {
             control.stopping.store(true, ordering: .sequentiallyConsistent)
@@ -438,7 +438,6 @@ public final class MiningEngine: Sendable {
     private func workerLoop(_ w: WorkerState) {
         liveThreads.add(1, ordering: .sequentiallyConsistent)
         defer { liveThreads.subtract(1, ordering: .sequentiallyConsistent) }
-        fm_set_thread_name("flexminer-w\(w.index)")
         w.threadID.store(fm_gettid(), ordering: .sequentiallyConsistent)
         priority.applyToCurrentThread()
         if !cpus.isEmpty { CPUAffinity.pinCurrentThread(to: cpus[w.index % cpus.count]) }

@@ -283,6 +283,18 @@ struct MiningEngineTests {
         }
     }
 
+    /// Workers are named for `top -H` and /proc (read here from /proc, by the ids the engine gives).
+    @Test func workersAreNamedByIndex() throws {
+        let engine = try MiningEngine(threads: 3)
+        defer { engine.stop() }
+        #expect(waitFor { engine.workerThreadIDs.allSatisfy { $0 != 0 } })
+        let names = engine.workerThreadIDs.map {
+            ((try? String(contentsOfFile: "/proc/self/task/\($0)/comm", encoding: .utf8)) ?? "")
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        #expect(names == ["flexminer-w0", "flexminer-w1", "flexminer-w2"])
+    }
+
     @Test func newJobReplacesTheOldOneOnAllWorkers() async throws {
         let a = try BlockHeader(hex: HeaderFixture.all[2].header)
         let b = try BlockHeader(hex: HeaderFixture.all[4].header)

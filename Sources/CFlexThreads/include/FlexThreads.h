@@ -9,9 +9,6 @@ int fm_allowed_cpus(int *out, int max);
 /// Pins the calling thread to `cpu`; returns 0 on success.
 int fm_pin_current_thread(int cpu);
 
-/// Names the calling thread (at most 15 bytes are kept), so tools and /proc show what it does.
-void fm_set_thread_name(const char *name);
-
 /// The kernel thread id of the calling thread (what /proc/PID/task/TID shows).
 int fm_gettid(void);
 

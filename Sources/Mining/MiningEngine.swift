@@ -53,7 +53,7 @@ public final class MiningEngine: Sendable {
     ///   - threads: worker threads; default: one per CPU.
     ///   - batchSize: nonces per control check; default from the kernel's speed (about 50 µs).
     ///   - priority: scheduling priority of the workers (default `SCHED_IDLE`, as pooler's cpuminer does;
-    ///     measured, it lets the signal-handling thread win a CPU fastest: see README, Performance).
+    ///     measured, it lets the signal-handling thread win a CPU fastest: see docs/performance.md).
     ///   - pinThreads: pin worker i to the i-th usable CPU (default off: on the VMs measured, pinning
     ///     made resumes slower, since a pinned worker must wait for its own idle vCPU to wake).
     /// - Throws: `EngineError` for a thread count outside 1...1024 or when threads cannot start.
@@ -197,7 +197,7 @@ public final class MiningEngine: Sendable {
             // interleaved): with the sleep, a worker stayed runnable but off CPU for 1–3 ms in 16–30
             // curtailments per 50–60 runs of 300, with polling in 4–8; polling for 3 ms instead was
             // worse (139). Why the sleep let that happen is not known (the time went to the hypervisor:
-            // see README, Performance). It costs at most `boostAfter` of one CPU per halt. Otherwise the
+            // see docs/performance.md). It costs at most `boostAfter` of one CPU per halt. Otherwise the
             // caller sleeps: a yield only lets real-time threads of its own priority run, so it would
             // hold up workers that could not be boosted, or a caller already at a higher priority would.
             let until = ContinuousClock.now + Self.boostAfter

@@ -52,7 +52,7 @@ public struct Kernel: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// The interleave used by plain `shani`: the fastest measured on the machines we have (see README).
+    /// The interleave used by plain `shani`: the fastest measured on the machines we have (see docs/performance.md).
     public static let defaultSHAWays = 2
 
     /// Every kernel this build contains, whether or not this CPU can run it.

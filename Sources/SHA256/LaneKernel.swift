@@ -110,7 +110,7 @@ extension SHA256LaneOps {
     /// and c (round t+1's d) by the new e, so every use of g and of c sits in the same call as `choose`
     /// and `majority`, which read them last. The register allocator can then let AVX-512's
     /// destructive vpternlogd overwrite them instead of copying them first: the 16-round block has no
-    /// register moves (measured; see README, third pass).
+    /// register moves (measured; see docs/performance.md, third pass).
     @inlinable @inline(__always)
     static func advance(_ s: inout RoundState, _ nextKW: Vector) {
         let next = add(s.6, nextKW)

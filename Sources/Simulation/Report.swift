@@ -35,7 +35,7 @@ public struct SimulationReport {
         t.secondsCurtailedByPrice + t.secondsCurtailedByEvents + t.secondsCurtailedByFailSafe
     }
 
-    /// The report as a JSON object (keys are a contract: see README).
+    /// The report as a JSON object (keys are a contract: see docs/simulation.md).
     public var json: [String: Any] {
         let prices = series.points.map(\.usdPerMWh)
         let hours = { (s: Double) in s / 3600 }

@@ -21,16 +21,14 @@ import PackageDescription
 let package = Package(
     name: "FlexMiner",
     platforms: [.macOS(.v15)],
+    // The library products are the ones the nested Benchmarks package links (by path); the rest of the
+    // modules are internal to the application.
     products: [
         .executable(name: "flexminer", targets: ["flexminer"]),
         .library(name: "SHA256", targets: ["SHA256"]),
         .library(name: "MiningKernels", targets: ["MiningKernels"]),
         .library(name: "OpenSSLSHA256", targets: ["OpenSSLSHA256"]),
-        .library(name: "Chain", targets: ["Chain"]),
-        .library(name: "Mining", targets: ["Mining"]),
         .library(name: "DemandResponse", targets: ["DemandResponse"]),
-        .library(name: "WorkSources", targets: ["WorkSources"]),
-        .library(name: "Operations", targets: ["Operations"]),
         .library(name: "Simulation", targets: ["Simulation"]),
     ],
     dependencies: [
@@ -79,7 +77,12 @@ let package = Package(
         .target(name: "Chain", dependencies: ["SHA256", "BitcoinPrimitives", "FlexSupport"]),
         .target(name: "CFlexThreads"),
         // The multithreaded nonce-search engine: jobs, control word, solutions.
-        .target(name: "Mining", dependencies: ["Chain", "SHA256", "MiningKernels", "CFlexThreads", "FlexSupport"]),
+        // It is a `LoadActuator` (DemandResponse's protocol: the one way a decision reaches a miner), so the
+        // conformance lives here with the engine.
+        .target(
+            name: "Mining",
+            dependencies: ["Chain", "SHA256", "MiningKernels", "CFlexThreads", "FlexSupport", "DemandResponse"]
+        ),
 
         // Wire clients only. Bitcoin Core JSON-RPC (getblocktemplate, submitblock) and the solved-block journal.
         .target(
@@ -121,11 +124,10 @@ let package = Package(
         .target(
             name: "LoadController",
             dependencies: [
-                "DemandResponse", "Mining", "FlexSupport",
+                "DemandResponse", "FlexSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-            ],
-            exclude: ["SignalSources/OpenADRSource.swift"]
+            ]
         ),
         // Wire client only: an OpenADR 3 VTN (OAuth 2 client credentials, programs, VENs, events, subscriptions,
         // reports) on AsyncHTTPClient, and the small HTTP server for its notification callback.
@@ -139,10 +141,8 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
-        // The OpenADR 3 signal source with its plan, state file and service: a target of its own so that
-        // LoadController does not depend on AsyncHTTPClient. The source lives with the other sources in
-        // Sources/LoadController/SignalSources/OpenADRSource.swift (excluded there) and is compiled here
-        // through the symlink Sources/OpenADRSignals/OpenADRSource.swift.
+        // The OpenADR 3 signal source with its plan, state file and service: a target of its own, the module
+        // that owns its dependencies (AsyncHTTPClient through OpenADR), so that LoadController does not.
         .target(
             name: "OpenADRSignals",
             dependencies: [

@@ -1,13 +1,7 @@
 import DemandResponse
 import FlexSupport
 import Foundation
-import Mining
 import Synchronization
-
-extension MiningEngine: LoadActuator {
-    public var activeWorkerCount: Int { snapshot().activeWorkers }
-    public var hashRate: Double { snapshot().hashRate5s }
-}
 
 /// What the controller reports as it works (for metrics).
 public enum ControllerEvent: Sendable {

@@ -11,11 +11,16 @@ import PackageDescription
     let avx2Flags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v3"])]
     let avx512Flags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v4"])]
     let shaniFlags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-msha", "-Xcc", "-msse4.1", "-Xcc", "-mssse3"])]
+    // The hybrid kernels run vector lanes and SHA-extension streams in one loop: both ISAs in one module.
+    let hybridAVX512Flags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v4", "-Xcc", "-msha"])]
+    let hybridAVX2Flags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v3", "-Xcc", "-msha"])]
 #else
     // Other architectures build the portable and SIMD4 kernels only; the x86 modules compile to stubs.
     let avx2Flags: [SwiftSetting] = []
     let avx512Flags: [SwiftSetting] = []
     let shaniFlags: [SwiftSetting] = []
+    let hybridAVX512Flags: [SwiftSetting] = []
+    let hybridAVX2Flags: [SwiftSetting] = []
 #endif
 
 let package = Package(
@@ -58,6 +63,18 @@ let package = Package(
         .target(name: "SHA256KernelsAVX2", dependencies: ["SHA256", "CFlexVector"], swiftSettings: avx2Flags),
         .target(name: "SHA256KernelsAVX512", dependencies: ["SHA256", "CFlexVector"], swiftSettings: avx512Flags),
         .target(name: "SHA256KernelsSHANI", dependencies: ["SHA256", "CFlexSHANI"], swiftSettings: shaniFlags),
+        // Vector lanes and SHA-extension streams in one thread: the lane ops and the streams are inlined from
+        // the modules above and compiled here with both ISAs.
+        .target(
+            name: "SHA256KernelsHybridAVX512",
+            dependencies: ["SHA256", "CFlexVector", "CFlexSHANI", "SHA256KernelsAVX512", "SHA256KernelsSHANI"],
+            swiftSettings: hybridAVX512Flags
+        ),
+        .target(
+            name: "SHA256KernelsHybridAVX2",
+            dependencies: ["SHA256", "CFlexVector", "CFlexSHANI", "SHA256KernelsAVX2", "SHA256KernelsSHANI"],
+            swiftSettings: hybridAVX2Flags
+        ),
 
         .target(name: "CPUFeatures", dependencies: ["CFlexCPUID"]),
 
@@ -68,7 +85,8 @@ let package = Package(
             name: "MiningKernels",
             dependencies: [
                 "SHA256", "CPUFeatures", "BitcoinPrimitives", "FlexSupport", "SHA256KernelsSSE2", "SHA256KernelsAVX2",
-                "SHA256KernelsAVX512", "SHA256KernelsSHANI",
+                "SHA256KernelsAVX512", "SHA256KernelsSHANI", "SHA256KernelsHybridAVX512",
+                "SHA256KernelsHybridAVX2",
             ]
         ),
 

@@ -38,7 +38,12 @@ public struct BenchResult: Sendable {
     public let threads: Int
     public let hashes: UInt64
     public let seconds: Double
+    /// CPU time the measuring threads were charged while hashing (nil for engine subjects): on a shared
+    /// machine, hashes per CPU-second compare kernels where wall-clock rates measure the neighbours.
+    public var cpuSeconds: Double? = nil
     public var hashesPerSecond: Double { seconds > 0 ? Double(hashes) / seconds : 0 }
+    /// Hashes per second of CPU time charged to the threads (per core), when measured.
+    public var hashesPerCPUSecond: Double? { cpuSeconds.flatMap { $0 > 0 ? Double(hashes) / $0 : nil } }
 }
 
 /// Measures hash rates over a real nonce search: every thread scans its own header's nonces with the
@@ -62,6 +67,7 @@ public enum KernelBench {
         case .openssl(let mode): loop = .openssl(mode)
         }
         let counts = Mutex([UInt64](repeating: 0, count: threads))
+        let cpu = Mutex([Double](repeating: 0, count: threads))
         let start = Mutex(ContinuousClock.now)
         let ready = DispatchSemaphore(value: 0)
         let go = DispatchSemaphore(value: 0)
@@ -77,8 +83,11 @@ public enum KernelBench {
                         ready.signal()
                         go.wait()
                         let deadline = start.withLock { $0 } + duration
+                        let cpu0 = ThreadCPUTime.current()
                         let n = run(loop, job: job, until: deadline)
+                        let used = (ThreadCPUTime.current() - cpu0).seconds
                         counts.withLock { $0[t] = n }
+                        cpu.withLock { $0[t] = used }
                     })
             } catch {
                 refused = EngineError.workerThread(error)
@@ -94,7 +103,8 @@ public enum KernelBench {
         if let refused { throw refused }
         let elapsed = ContinuousClock.now - began
         return BenchResult(
-            subject: subject, threads: threads, hashes: counts.withLock { $0.reduce(0, +) }, seconds: elapsed.seconds)
+            subject: subject, threads: threads, hashes: counts.withLock { $0.reduce(0, +) }, seconds: elapsed.seconds,
+            cpuSeconds: cpu.withLock { $0.reduce(0, +) })
     }
 
     /// What one bench thread can hash in a loop by itself (an engine subject has threads of its own).

@@ -2,6 +2,8 @@ import CPUFeatures
 import SHA256
 import SHA256KernelsAVX2
 import SHA256KernelsAVX512
+import SHA256KernelsHybridAVX2
+import SHA256KernelsHybridAVX512
 import SHA256KernelsSHANI
 import SHA256KernelsSSE2
 
@@ -19,6 +21,24 @@ public enum KernelName: String, CaseIterable, Sendable, Hashable {
     case shani
     /// SHA extensions with an explicit number of interleaved nonces.
     case shani1, shani2, shani3, shani4
+    /// One thread driving both engines: 16 AVX-512 lanes and 1-2 SHA-extension nonce streams per step
+    /// (needs AVX-512 and the SHA extensions).
+    case hybrid16x1 = "hybrid16+1"
+    case hybrid16x2 = "hybrid16+2"
+    /// 8 AVX2 lanes and 1-2 SHA-extension streams per step (needs AVX2 and the SHA extensions).
+    case hybrid8x1 = "hybrid8+1"
+    case hybrid8x2 = "hybrid8+2"
+
+    /// The hybrid kernels: (vector lanes, SHA streams) per step, nil for the others.
+    public var hybridShape: (lanes: Int, ways: Int)? {
+        switch self {
+        case .hybrid16x1: (16, 1)
+        case .hybrid16x2: (16, 2)
+        case .hybrid8x1: (8, 1)
+        case .hybrid8x2: (8, 2)
+        default: nil
+        }
+    }
 }
 
 /// Why a kernel cannot be used.
@@ -35,16 +55,19 @@ public struct Kernel: Sendable, Hashable, CustomStringConvertible {
     enum Implementation: Hashable, Sendable {
         case scalar, sse2x4, avx2x8, avx2x16, avx512x16
         case shani(ways: Int)
+        case hybridAVX512(ways: Int)
+        case hybridAVX2(ways: Int)
     }
 
     public let name: KernelName
-    /// The instruction set the code was compiled for: "portable", "sse2", "avx2", "avx512", "sha".
+    /// The instruction set the code was compiled for: "portable", "sse2", "avx2", "avx512", "sha",
+    /// "avx512+sha", "avx2+sha".
     public let isa: String
     /// Nonces computed per step (lanes, or interleaved streams).
     public let lanes: Int
     let implementation: Implementation
 
-    /// Printable identity, e.g. "simd16(avx512)" or "shani(sha, 2-way)".
+    /// Printable identity, e.g. "simd16(avx512)", "shani(sha, 2-way)" or "hybrid16+2(avx512+sha)".
     public var description: String {
         switch implementation {
         case .shani(let ways): "\(name.rawValue)(\(isa), \(ways)-way)"
@@ -80,6 +103,16 @@ public struct Kernel: Sendable, Hashable, CustomStringConvertible {
                     default: defaultSHAWays
                     }
                 return Kernel(name: name, isa: "sha", lanes: ways, implementation: .shani(ways: ways))
+            case .hybrid16x1, .hybrid16x2, .hybrid8x1, .hybrid8x2:
+                guard let shape = name.hybridShape, features.shaExtensions else { return nil }
+                let (width, ways) = shape
+                if width == 16 {
+                    guard features.x86_64_v4, SHA256dHybridAVX512.isCompiled else { return nil }
+                    return Kernel(
+                        name: name, isa: "avx512+sha", lanes: width + ways, implementation: .hybridAVX512(ways: ways))
+                }
+                guard features.x86_64_v3, SHA256dHybridAVX2.isCompiled else { return nil }
+                return Kernel(name: name, isa: "avx2+sha", lanes: width + ways, implementation: .hybridAVX2(ways: ways))
             }
         #else
             switch name {
@@ -98,6 +131,8 @@ public struct Kernel: Sendable, Hashable, CustomStringConvertible {
                 switch name {
                 case .simd8: "AVX2 (x86-64-v3)"
                 case .simd16: "AVX2 (x86-64-v3) or AVX-512 (x86-64-v4)"
+                case .hybrid16x1, .hybrid16x2: "AVX-512 (x86-64-v4) and the SHA extensions"
+                case .hybrid8x1, .hybrid8x2: "AVX2 (x86-64-v3) and the SHA extensions"
                 default: "the SHA extensions with SSE4.1"
                 }
             throw KernelError("kernel '\(name.rawValue)' needs \(need); this CPU has: \(features)")
@@ -143,6 +178,10 @@ public struct Kernel: Sendable, Hashable, CustomStringConvertible {
         case .avx512x16: SHA256dAVX512x16.scan(job, first: first, count: count, targetHigh: targetHigh, out: out)
         case .shani(let ways):
             SHA256dSHANI.scan(ways: ways, job, first: first, count: count, targetHigh: targetHigh, out: out)
+        case .hybridAVX512(let ways):
+            SHA256dHybridAVX512.scan(ways: ways, job, first: first, count: count, targetHigh: targetHigh, out: out)
+        case .hybridAVX2(let ways):
+            SHA256dHybridAVX2.scan(ways: ways, job, first: first, count: count, targetHigh: targetHigh, out: out)
         }
     }
 
@@ -155,6 +194,8 @@ public struct Kernel: Sendable, Hashable, CustomStringConvertible {
         case .avx2x16: SHA256dAVX2x16.mostSignificantWords(job, first: first, out: out)
         case .avx512x16: SHA256dAVX512x16.mostSignificantWords(job, first: first, out: out)
         case .shani(let ways): SHA256dSHANI.mostSignificantWords(ways: ways, job, first: first, out: out)
+        case .hybridAVX512(let ways): SHA256dHybridAVX512.mostSignificantWords(ways: ways, job, first: first, out: out)
+        case .hybridAVX2(let ways): SHA256dHybridAVX2.mostSignificantWords(ways: ways, job, first: first, out: out)
         }
     }
 

@@ -176,8 +176,11 @@ extension SHA256LaneOps {
     /// job. Only H7 is returned, and after round 60 the new e is already the final h, so the optimizer
     /// drops everything the last block computes after round 60's e-chain (rounds 61-63 and the words
     /// they read) and the a-chains of rounds 57-60, which no longer reach H7.
+    ///
+    /// Package-visible so that the hybrid kernels (`SHA256KernelsHybrid`) can run one lane step beside
+    /// their SHA-extension streams inside their own loop; `k` points at `sha256RoundConstants`.
     @inlinable @inline(__always)
-    static func topWord(_ job: HeaderScanJob, nonceWords n: Vector, k: UnsafePointer<UInt32>) -> Vector {
+    package static func topWord(_ job: HeaderScanJob, nonceWords n: Vector, k: UnsafePointer<UInt32>) -> Vector {
         // First hash, second chunk: words 0-2 are the header's last merkle-root bytes, time and bits;
         // word 3 is the nonce; words 4-15 are the fixed padding of an 80-byte message (0x80000000, ten
         // zeros, the length 640). Round 3 is linear in the nonce word: the job holds its outcome for 0.

@@ -5,27 +5,28 @@
 import CFlexVector
 import SHA256
 
-/// 8 lanes of SHA-256 words in one ymm register.
-enum AVX2Lanes8: SHA256LaneOps {
-    typealias Vector = SIMD8<UInt32>
-    static var laneCount: Int { 8 }
-    @inline(__always) static func splat(_ x: UInt32) -> Vector { fm_splat_x8(x) }
-    @inline(__always) static func add(_ a: Vector, _ b: Vector) -> Vector { fm_add_x8(a, b) }
-    @inline(__always) static func xor(_ a: Vector, _ b: Vector) -> Vector { fm_xor_x8(a, b) }
-    @inline(__always) static func and(_ a: Vector, _ b: Vector) -> Vector { fm_and_x8(a, b) }
-    @inline(__always) static func or(_ a: Vector, _ b: Vector) -> Vector { fm_or_x8(a, b) }
-    @inline(__always) static func shr(_ x: Vector, _ n: Int32) -> Vector { fm_shr_x8(x, n) }
-    @inline(__always) static func rotr(_ x: Vector, _ n: Int32) -> Vector { fm_rotr_x8(x, n) }
-    @inline(__always) static func byteSwap(_ x: Vector) -> Vector { fm_bswap_x8(x) }
-    @inline(__always) static func iota(_ first: UInt32) -> Vector { fm_iota_x8(first) }
-    @inline(__always) static func minLane(_ x: Vector) -> UInt32 { fm_min_x8(x) }
-    @inline(__always) static func anyLaneAtMost(_ x: Vector, _ limit: UInt32) -> Bool {
+/// 8 lanes of SHA-256 words in one ymm register. Package-visible and inlinable so that the hybrid
+/// kernels (`SHA256KernelsHybridAVX2`, also compiled for x86-64-v3) run the same primitives.
+@usableFromInline package enum AVX2Lanes8: SHA256LaneOps {
+    @usableFromInline package typealias Vector = SIMD8<UInt32>
+    @inlinable package static var laneCount: Int { 8 }
+    @inlinable @inline(__always) package static func splat(_ x: UInt32) -> Vector { fm_splat_x8(x) }
+    @inlinable @inline(__always) package static func add(_ a: Vector, _ b: Vector) -> Vector { fm_add_x8(a, b) }
+    @inlinable @inline(__always) package static func xor(_ a: Vector, _ b: Vector) -> Vector { fm_xor_x8(a, b) }
+    @inlinable @inline(__always) package static func and(_ a: Vector, _ b: Vector) -> Vector { fm_and_x8(a, b) }
+    @inlinable @inline(__always) package static func or(_ a: Vector, _ b: Vector) -> Vector { fm_or_x8(a, b) }
+    @inlinable @inline(__always) package static func shr(_ x: Vector, _ n: Int32) -> Vector { fm_shr_x8(x, n) }
+    @inlinable @inline(__always) package static func rotr(_ x: Vector, _ n: Int32) -> Vector { fm_rotr_x8(x, n) }
+    @inlinable @inline(__always) package static func byteSwap(_ x: Vector) -> Vector { fm_bswap_x8(x) }
+    @inlinable @inline(__always) package static func iota(_ first: UInt32) -> Vector { fm_iota_x8(first) }
+    @inlinable @inline(__always) package static func minLane(_ x: Vector) -> UInt32 { fm_min_x8(x) }
+    @inlinable @inline(__always) package static func anyLaneAtMost(_ x: Vector, _ limit: UInt32) -> Bool {
         fm_any_le_x8(x, limit) != 0
     }
-    @inline(__always) static func lane(_ x: Vector, _ i: Int) -> UInt32 { fm_lane_x8(x, Int32(i)) }
+    @inlinable @inline(__always) package static func lane(_ x: Vector, _ i: Int) -> UInt32 { fm_lane_x8(x, Int32(i)) }
     /// Maj as b ^ ((a ^ b) & (b ^ c)): b ^ c is the previous round's a ^ b, so the optimizer reuses it
     /// and a round pays three logic operations for Maj instead of four.
-    @inline(__always) static func majority(_ a: Vector, _ b: Vector, _ c: Vector) -> Vector {
+    @inlinable @inline(__always) package static func majority(_ a: Vector, _ b: Vector, _ c: Vector) -> Vector {
         xor(b, and(xor(a, b), xor(b, c)))
     }
 }

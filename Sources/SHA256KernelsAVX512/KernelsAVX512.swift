@@ -5,26 +5,29 @@
 import CFlexVector
 import SHA256
 
-/// 16 lanes of SHA-256 words in one zmm register.
-enum AVX512Lanes16: SHA256LaneOps {
-    typealias Vector = SIMD16<UInt32>
-    static var laneCount: Int { 16 }
-    @inline(__always) static func splat(_ x: UInt32) -> Vector { fm_splat_x16(x) }
-    @inline(__always) static func add(_ a: Vector, _ b: Vector) -> Vector { fm_add_x16(a, b) }
-    @inline(__always) static func xor(_ a: Vector, _ b: Vector) -> Vector { fm_xor_x16(a, b) }
-    @inline(__always) static func and(_ a: Vector, _ b: Vector) -> Vector { fm_and_x16(a, b) }
-    @inline(__always) static func or(_ a: Vector, _ b: Vector) -> Vector { fm_or_x16(a, b) }
-    @inline(__always) static func shr(_ x: Vector, _ n: Int32) -> Vector { fm_shr_x16(x, n) }
-    @inline(__always) static func rotr(_ x: Vector, _ n: Int32) -> Vector { fm_rotr_x16(x, n) }
-    @inline(__always) static func byteSwap(_ x: Vector) -> Vector { fm_bswap_x16(x) }
-    @inline(__always) static func iota(_ first: UInt32) -> Vector { fm_iota_x16(first) }
-    @inline(__always) static func minLane(_ x: Vector) -> UInt32 { fm_min_x16(x) }
-    @inline(__always) static func anyLaneAtMost(_ x: Vector, _ limit: UInt32) -> Bool {
+/// 16 lanes of SHA-256 words in one zmm register. Package-visible and inlinable so that the hybrid
+/// kernels (`SHA256KernelsHybrid`, also compiled for x86-64-v4) run the same primitives.
+@usableFromInline package enum AVX512Lanes16: SHA256LaneOps {
+    @usableFromInline package typealias Vector = SIMD16<UInt32>
+    @inlinable package static var laneCount: Int { 16 }
+    @inlinable @inline(__always) package static func splat(_ x: UInt32) -> Vector { fm_splat_x16(x) }
+    @inlinable @inline(__always) package static func add(_ a: Vector, _ b: Vector) -> Vector { fm_add_x16(a, b) }
+    @inlinable @inline(__always) package static func xor(_ a: Vector, _ b: Vector) -> Vector { fm_xor_x16(a, b) }
+    @inlinable @inline(__always) package static func and(_ a: Vector, _ b: Vector) -> Vector { fm_and_x16(a, b) }
+    @inlinable @inline(__always) package static func or(_ a: Vector, _ b: Vector) -> Vector { fm_or_x16(a, b) }
+    @inlinable @inline(__always) package static func shr(_ x: Vector, _ n: Int32) -> Vector { fm_shr_x16(x, n) }
+    @inlinable @inline(__always) package static func rotr(_ x: Vector, _ n: Int32) -> Vector { fm_rotr_x16(x, n) }
+    @inlinable @inline(__always) package static func byteSwap(_ x: Vector) -> Vector { fm_bswap_x16(x) }
+    @inlinable @inline(__always) package static func iota(_ first: UInt32) -> Vector { fm_iota_x16(first) }
+    @inlinable @inline(__always) package static func minLane(_ x: Vector) -> UInt32 { fm_min_x16(x) }
+    @inlinable @inline(__always) package static func anyLaneAtMost(_ x: Vector, _ limit: UInt32) -> Bool {
         fm_any_le_x16(x, limit) != 0
     }
-    @inline(__always) static func lane(_ x: Vector, _ i: Int) -> UInt32 { fm_lane_x16(x, Int32(i)) }
-    @inline(__always) static func choose(_ e: Vector, _ f: Vector, _ g: Vector) -> Vector { fm_choose_x16(e, f, g) }
-    @inline(__always) static func majority(_ a: Vector, _ b: Vector, _ c: Vector) -> Vector {
+    @inlinable @inline(__always) package static func lane(_ x: Vector, _ i: Int) -> UInt32 { fm_lane_x16(x, Int32(i)) }
+    @inlinable @inline(__always) package static func choose(_ e: Vector, _ f: Vector, _ g: Vector) -> Vector {
+        fm_choose_x16(e, f, g)
+    }
+    @inlinable @inline(__always) package static func majority(_ a: Vector, _ b: Vector, _ c: Vector) -> Vector {
         fm_majority_x16(a, b, c)
     }
 }

@@ -11,11 +11,13 @@ import CFlexSHANI
 import SHA256
 
 #if arch(x86_64)
-    typealias V4 = SIMD4<UInt32>
+    @usableFromInline package typealias V4 = SIMD4<UInt32>
 
     /// `ways` SIMD4 registers, one per interleaved nonce. Every operation is applied to all ways before
     /// the next one, so independent sha256rnds2 instructions sit next to each other in program order.
-    protocol SHAWays {
+    /// Package-visible and inlinable (as is `finalH`) so that the hybrid kernels run the same code beside
+    /// their vector lanes.
+    @usableFromInline package protocol SHAWays {
         static var ways: Int { get }
         init(repeating v: V4)
         /// Message words 0-3 of the header's second chunk, lane 3 = nonce `first + way` (byte-swapped).
@@ -33,32 +35,42 @@ import SHA256
         func lane0(_ i: Int) -> UInt32
     }
 
-    struct Ways1: SHAWays {
-        var v0: V4
-        static var ways: Int { 1 }
-        @inline(__always) init(_ v0: V4) {
+    @usableFromInline package struct Ways1: SHAWays {
+        @usableFromInline var v0: V4
+        @inlinable package static var ways: Int { 1 }
+        @inlinable @inline(__always) package init(_ v0: V4) {
             self.v0 = v0
         }
-        @inline(__always) init(repeating v: V4) { self.init(v) }
-        @inline(__always) static func firstMessage(_ base: V4, first: UInt32) -> Self {
+        @inlinable @inline(__always) package init(repeating v: V4) { self.init(v) }
+        @inlinable @inline(__always) package static func firstMessage(_ base: V4, first: UInt32) -> Self {
             Self(withNonce(base, first &+ 0))
         }
-        @inline(__always) static func rnds2(_ c: Self, _ a: Self, _ wk: Self) -> Self {
+        @inlinable @inline(__always) package static func rnds2(_ c: Self, _ a: Self, _ wk: Self) -> Self {
             Self(fm_sha_rnds2(c.v0, a.v0, wk.v0))
         }
-        @inline(__always) static func rnds2(_ c: Self, _ a: Self, constant wk: V4) -> Self {
+        @inlinable @inline(__always) package static func rnds2(_ c: Self, _ a: Self, constant wk: V4) -> Self {
             Self(fm_sha_rnds2(c.v0, a.v0, wk))
         }
-        @inline(__always) static func highPair(_ x: Self) -> Self { Self(fm_sha_high_pair(x.v0)) }
-        @inline(__always) static func add(_ a: Self, _ b: Self) -> Self { Self(fm_sha_add(a.v0, b.v0)) }
-        @inline(__always) static func add(_ a: Self, constant k: V4) -> Self { Self(fm_sha_add(a.v0, k)) }
-        @inline(__always) static func schedule(_ m0: Self, _ m1: Self, _ m2: Self, _ m3: Self) -> Self {
+        @inlinable @inline(__always) package static func highPair(_ x: Self) -> Self { Self(fm_sha_high_pair(x.v0)) }
+        @inlinable @inline(__always) package static func add(_ a: Self, _ b: Self) -> Self {
+            Self(fm_sha_add(a.v0, b.v0))
+        }
+        @inlinable @inline(__always) package static func add(_ a: Self, constant k: V4) -> Self {
+            Self(fm_sha_add(a.v0, k))
+        }
+        @inlinable @inline(__always) package static func schedule(_ m0: Self, _ m1: Self, _ m2: Self, _ m3: Self)
+            -> Self
+        {
             Self(nextWords(m0.v0, m1.v0, m2.v0, m3.v0))
         }
-        @inline(__always) static func reverse(_ x: Self) -> Self { Self(fm_sha_reverse(x.v0)) }
-        @inline(__always) static func unpacklo64(_ a: Self, _ b: Self) -> Self { Self(fm_sha_unpacklo64(a.v0, b.v0)) }
-        @inline(__always) static func unpackhi64(_ a: Self, _ b: Self) -> Self { Self(fm_sha_unpackhi64(a.v0, b.v0)) }
-        @inline(__always) func lane0(_ i: Int) -> UInt32 {
+        @inlinable @inline(__always) package static func reverse(_ x: Self) -> Self { Self(fm_sha_reverse(x.v0)) }
+        @inlinable @inline(__always) package static func unpacklo64(_ a: Self, _ b: Self) -> Self {
+            Self(fm_sha_unpacklo64(a.v0, b.v0))
+        }
+        @inlinable @inline(__always) package static func unpackhi64(_ a: Self, _ b: Self) -> Self {
+            Self(fm_sha_unpackhi64(a.v0, b.v0))
+        }
+        @inlinable @inline(__always) package func lane0(_ i: Int) -> UInt32 {
             switch i {
 
             default: v0[0]
@@ -66,44 +78,48 @@ import SHA256
         }
     }
 
-    struct Ways2: SHAWays {
-        var v0: V4
-        var v1: V4
-        static var ways: Int { 2 }
-        @inline(__always) init(_ v0: V4, _ v1: V4) {
+    @usableFromInline package struct Ways2: SHAWays {
+        @usableFromInline var v0: V4
+        @usableFromInline var v1: V4
+        @inlinable package static var ways: Int { 2 }
+        @inlinable @inline(__always) package init(_ v0: V4, _ v1: V4) {
             self.v0 = v0
             self.v1 = v1
         }
-        @inline(__always) init(repeating v: V4) { self.init(v, v) }
-        @inline(__always) static func firstMessage(_ base: V4, first: UInt32) -> Self {
+        @inlinable @inline(__always) package init(repeating v: V4) { self.init(v, v) }
+        @inlinable @inline(__always) package static func firstMessage(_ base: V4, first: UInt32) -> Self {
             Self(withNonce(base, first &+ 0), withNonce(base, first &+ 1))
         }
-        @inline(__always) static func rnds2(_ c: Self, _ a: Self, _ wk: Self) -> Self {
+        @inlinable @inline(__always) package static func rnds2(_ c: Self, _ a: Self, _ wk: Self) -> Self {
             Self(fm_sha_rnds2(c.v0, a.v0, wk.v0), fm_sha_rnds2(c.v1, a.v1, wk.v1))
         }
-        @inline(__always) static func rnds2(_ c: Self, _ a: Self, constant wk: V4) -> Self {
+        @inlinable @inline(__always) package static func rnds2(_ c: Self, _ a: Self, constant wk: V4) -> Self {
             Self(fm_sha_rnds2(c.v0, a.v0, wk), fm_sha_rnds2(c.v1, a.v1, wk))
         }
-        @inline(__always) static func highPair(_ x: Self) -> Self {
+        @inlinable @inline(__always) package static func highPair(_ x: Self) -> Self {
             Self(fm_sha_high_pair(x.v0), fm_sha_high_pair(x.v1))
         }
-        @inline(__always) static func add(_ a: Self, _ b: Self) -> Self {
+        @inlinable @inline(__always) package static func add(_ a: Self, _ b: Self) -> Self {
             Self(fm_sha_add(a.v0, b.v0), fm_sha_add(a.v1, b.v1))
         }
-        @inline(__always) static func add(_ a: Self, constant k: V4) -> Self {
+        @inlinable @inline(__always) package static func add(_ a: Self, constant k: V4) -> Self {
             Self(fm_sha_add(a.v0, k), fm_sha_add(a.v1, k))
         }
-        @inline(__always) static func schedule(_ m0: Self, _ m1: Self, _ m2: Self, _ m3: Self) -> Self {
+        @inlinable @inline(__always) package static func schedule(_ m0: Self, _ m1: Self, _ m2: Self, _ m3: Self)
+            -> Self
+        {
             Self(nextWords(m0.v0, m1.v0, m2.v0, m3.v0), nextWords(m0.v1, m1.v1, m2.v1, m3.v1))
         }
-        @inline(__always) static func reverse(_ x: Self) -> Self { Self(fm_sha_reverse(x.v0), fm_sha_reverse(x.v1)) }
-        @inline(__always) static func unpacklo64(_ a: Self, _ b: Self) -> Self {
+        @inlinable @inline(__always) package static func reverse(_ x: Self) -> Self {
+            Self(fm_sha_reverse(x.v0), fm_sha_reverse(x.v1))
+        }
+        @inlinable @inline(__always) package static func unpacklo64(_ a: Self, _ b: Self) -> Self {
             Self(fm_sha_unpacklo64(a.v0, b.v0), fm_sha_unpacklo64(a.v1, b.v1))
         }
-        @inline(__always) static func unpackhi64(_ a: Self, _ b: Self) -> Self {
+        @inlinable @inline(__always) package static func unpackhi64(_ a: Self, _ b: Self) -> Self {
             Self(fm_sha_unpackhi64(a.v0, b.v0), fm_sha_unpackhi64(a.v1, b.v1))
         }
-        @inline(__always) func lane0(_ i: Int) -> UInt32 {
+        @inlinable @inline(__always) package func lane0(_ i: Int) -> UInt32 {
             switch i {
             case 0: v0[0]
             default: v1[0]
@@ -111,50 +127,52 @@ import SHA256
         }
     }
 
-    struct Ways3: SHAWays {
-        var v0: V4
-        var v1: V4
-        var v2: V4
-        static var ways: Int { 3 }
-        @inline(__always) init(_ v0: V4, _ v1: V4, _ v2: V4) {
+    @usableFromInline package struct Ways3: SHAWays {
+        @usableFromInline var v0: V4
+        @usableFromInline var v1: V4
+        @usableFromInline var v2: V4
+        @inlinable package static var ways: Int { 3 }
+        @inlinable @inline(__always) package init(_ v0: V4, _ v1: V4, _ v2: V4) {
             self.v0 = v0
             self.v1 = v1
             self.v2 = v2
         }
-        @inline(__always) init(repeating v: V4) { self.init(v, v, v) }
-        @inline(__always) static func firstMessage(_ base: V4, first: UInt32) -> Self {
+        @inlinable @inline(__always) package init(repeating v: V4) { self.init(v, v, v) }
+        @inlinable @inline(__always) package static func firstMessage(_ base: V4, first: UInt32) -> Self {
             Self(withNonce(base, first &+ 0), withNonce(base, first &+ 1), withNonce(base, first &+ 2))
         }
-        @inline(__always) static func rnds2(_ c: Self, _ a: Self, _ wk: Self) -> Self {
+        @inlinable @inline(__always) package static func rnds2(_ c: Self, _ a: Self, _ wk: Self) -> Self {
             Self(fm_sha_rnds2(c.v0, a.v0, wk.v0), fm_sha_rnds2(c.v1, a.v1, wk.v1), fm_sha_rnds2(c.v2, a.v2, wk.v2))
         }
-        @inline(__always) static func rnds2(_ c: Self, _ a: Self, constant wk: V4) -> Self {
+        @inlinable @inline(__always) package static func rnds2(_ c: Self, _ a: Self, constant wk: V4) -> Self {
             Self(fm_sha_rnds2(c.v0, a.v0, wk), fm_sha_rnds2(c.v1, a.v1, wk), fm_sha_rnds2(c.v2, a.v2, wk))
         }
-        @inline(__always) static func highPair(_ x: Self) -> Self {
+        @inlinable @inline(__always) package static func highPair(_ x: Self) -> Self {
             Self(fm_sha_high_pair(x.v0), fm_sha_high_pair(x.v1), fm_sha_high_pair(x.v2))
         }
-        @inline(__always) static func add(_ a: Self, _ b: Self) -> Self {
+        @inlinable @inline(__always) package static func add(_ a: Self, _ b: Self) -> Self {
             Self(fm_sha_add(a.v0, b.v0), fm_sha_add(a.v1, b.v1), fm_sha_add(a.v2, b.v2))
         }
-        @inline(__always) static func add(_ a: Self, constant k: V4) -> Self {
+        @inlinable @inline(__always) package static func add(_ a: Self, constant k: V4) -> Self {
             Self(fm_sha_add(a.v0, k), fm_sha_add(a.v1, k), fm_sha_add(a.v2, k))
         }
-        @inline(__always) static func schedule(_ m0: Self, _ m1: Self, _ m2: Self, _ m3: Self) -> Self {
+        @inlinable @inline(__always) package static func schedule(_ m0: Self, _ m1: Self, _ m2: Self, _ m3: Self)
+            -> Self
+        {
             Self(
                 nextWords(m0.v0, m1.v0, m2.v0, m3.v0), nextWords(m0.v1, m1.v1, m2.v1, m3.v1),
                 nextWords(m0.v2, m1.v2, m2.v2, m3.v2))
         }
-        @inline(__always) static func reverse(_ x: Self) -> Self {
+        @inlinable @inline(__always) package static func reverse(_ x: Self) -> Self {
             Self(fm_sha_reverse(x.v0), fm_sha_reverse(x.v1), fm_sha_reverse(x.v2))
         }
-        @inline(__always) static func unpacklo64(_ a: Self, _ b: Self) -> Self {
+        @inlinable @inline(__always) package static func unpacklo64(_ a: Self, _ b: Self) -> Self {
             Self(fm_sha_unpacklo64(a.v0, b.v0), fm_sha_unpacklo64(a.v1, b.v1), fm_sha_unpacklo64(a.v2, b.v2))
         }
-        @inline(__always) static func unpackhi64(_ a: Self, _ b: Self) -> Self {
+        @inlinable @inline(__always) package static func unpackhi64(_ a: Self, _ b: Self) -> Self {
             Self(fm_sha_unpackhi64(a.v0, b.v0), fm_sha_unpackhi64(a.v1, b.v1), fm_sha_unpackhi64(a.v2, b.v2))
         }
-        @inline(__always) func lane0(_ i: Int) -> UInt32 {
+        @inlinable @inline(__always) package func lane0(_ i: Int) -> UInt32 {
             switch i {
             case 0: v0[0]
             case 1: v1[0]
@@ -163,62 +181,64 @@ import SHA256
         }
     }
 
-    struct Ways4: SHAWays {
-        var v0: V4
-        var v1: V4
-        var v2: V4
-        var v3: V4
-        static var ways: Int { 4 }
-        @inline(__always) init(_ v0: V4, _ v1: V4, _ v2: V4, _ v3: V4) {
+    @usableFromInline package struct Ways4: SHAWays {
+        @usableFromInline var v0: V4
+        @usableFromInline var v1: V4
+        @usableFromInline var v2: V4
+        @usableFromInline var v3: V4
+        @inlinable package static var ways: Int { 4 }
+        @inlinable @inline(__always) package init(_ v0: V4, _ v1: V4, _ v2: V4, _ v3: V4) {
             self.v0 = v0
             self.v1 = v1
             self.v2 = v2
             self.v3 = v3
         }
-        @inline(__always) init(repeating v: V4) { self.init(v, v, v, v) }
-        @inline(__always) static func firstMessage(_ base: V4, first: UInt32) -> Self {
+        @inlinable @inline(__always) package init(repeating v: V4) { self.init(v, v, v, v) }
+        @inlinable @inline(__always) package static func firstMessage(_ base: V4, first: UInt32) -> Self {
             Self(
                 withNonce(base, first &+ 0), withNonce(base, first &+ 1), withNonce(base, first &+ 2),
                 withNonce(base, first &+ 3))
         }
-        @inline(__always) static func rnds2(_ c: Self, _ a: Self, _ wk: Self) -> Self {
+        @inlinable @inline(__always) package static func rnds2(_ c: Self, _ a: Self, _ wk: Self) -> Self {
             Self(
                 fm_sha_rnds2(c.v0, a.v0, wk.v0), fm_sha_rnds2(c.v1, a.v1, wk.v1), fm_sha_rnds2(c.v2, a.v2, wk.v2),
                 fm_sha_rnds2(c.v3, a.v3, wk.v3))
         }
-        @inline(__always) static func rnds2(_ c: Self, _ a: Self, constant wk: V4) -> Self {
+        @inlinable @inline(__always) package static func rnds2(_ c: Self, _ a: Self, constant wk: V4) -> Self {
             Self(
                 fm_sha_rnds2(c.v0, a.v0, wk), fm_sha_rnds2(c.v1, a.v1, wk), fm_sha_rnds2(c.v2, a.v2, wk),
                 fm_sha_rnds2(c.v3, a.v3, wk))
         }
-        @inline(__always) static func highPair(_ x: Self) -> Self {
+        @inlinable @inline(__always) package static func highPair(_ x: Self) -> Self {
             Self(fm_sha_high_pair(x.v0), fm_sha_high_pair(x.v1), fm_sha_high_pair(x.v2), fm_sha_high_pair(x.v3))
         }
-        @inline(__always) static func add(_ a: Self, _ b: Self) -> Self {
+        @inlinable @inline(__always) package static func add(_ a: Self, _ b: Self) -> Self {
             Self(fm_sha_add(a.v0, b.v0), fm_sha_add(a.v1, b.v1), fm_sha_add(a.v2, b.v2), fm_sha_add(a.v3, b.v3))
         }
-        @inline(__always) static func add(_ a: Self, constant k: V4) -> Self {
+        @inlinable @inline(__always) package static func add(_ a: Self, constant k: V4) -> Self {
             Self(fm_sha_add(a.v0, k), fm_sha_add(a.v1, k), fm_sha_add(a.v2, k), fm_sha_add(a.v3, k))
         }
-        @inline(__always) static func schedule(_ m0: Self, _ m1: Self, _ m2: Self, _ m3: Self) -> Self {
+        @inlinable @inline(__always) package static func schedule(_ m0: Self, _ m1: Self, _ m2: Self, _ m3: Self)
+            -> Self
+        {
             Self(
                 nextWords(m0.v0, m1.v0, m2.v0, m3.v0), nextWords(m0.v1, m1.v1, m2.v1, m3.v1),
                 nextWords(m0.v2, m1.v2, m2.v2, m3.v2), nextWords(m0.v3, m1.v3, m2.v3, m3.v3))
         }
-        @inline(__always) static func reverse(_ x: Self) -> Self {
+        @inlinable @inline(__always) package static func reverse(_ x: Self) -> Self {
             Self(fm_sha_reverse(x.v0), fm_sha_reverse(x.v1), fm_sha_reverse(x.v2), fm_sha_reverse(x.v3))
         }
-        @inline(__always) static func unpacklo64(_ a: Self, _ b: Self) -> Self {
+        @inlinable @inline(__always) package static func unpacklo64(_ a: Self, _ b: Self) -> Self {
             Self(
                 fm_sha_unpacklo64(a.v0, b.v0), fm_sha_unpacklo64(a.v1, b.v1), fm_sha_unpacklo64(a.v2, b.v2),
                 fm_sha_unpacklo64(a.v3, b.v3))
         }
-        @inline(__always) static func unpackhi64(_ a: Self, _ b: Self) -> Self {
+        @inlinable @inline(__always) package static func unpackhi64(_ a: Self, _ b: Self) -> Self {
             Self(
                 fm_sha_unpackhi64(a.v0, b.v0), fm_sha_unpackhi64(a.v1, b.v1), fm_sha_unpackhi64(a.v2, b.v2),
                 fm_sha_unpackhi64(a.v3, b.v3))
         }
-        @inline(__always) func lane0(_ i: Int) -> UInt32 {
+        @inlinable @inline(__always) package func lane0(_ i: Int) -> UInt32 {
             switch i {
             case 0: v0[0]
             case 1: v1[0]
@@ -228,16 +248,16 @@ import SHA256
         }
     }
 
-    @inline(__always)
-    func withNonce(_ base: V4, _ nonce: UInt32) -> V4 {
+    @inlinable @inline(__always)
+    package func withNonce(_ base: V4, _ nonce: UInt32) -> V4 {
         var w = base
         w[3] = nonce.byteSwapped
         return w
     }
 
     /// Next four message words from the previous sixteen (m0 oldest).
-    @inline(__always)
-    func nextWords(_ m0: V4, _ m1: V4, _ m2: V4, _ m3: V4) -> V4 {
+    @inlinable @inline(__always)
+    package func nextWords(_ m0: V4, _ m1: V4, _ m2: V4, _ m3: V4) -> V4 {
         fm_sha_msg2(fm_sha_add(fm_sha_msg1(m0, m1), fm_sha_alignr4(m3, m2)), m3)
     }
 
@@ -248,51 +268,58 @@ import SHA256
             sha256RoundConstants[i + 3])
     }
 
-    @inline(__always)
-    func abef(_ s: SHA256State) -> V4 { V4(s.f, s.e, s.b, s.a) }
+    @inlinable @inline(__always)
+    package func abef(_ s: SHA256State) -> V4 { V4(s.f, s.e, s.b, s.a) }
 
-    @inline(__always)
-    func cdgh(_ s: SHA256State) -> V4 { V4(s.h, s.g, s.d, s.c) }
+    @inlinable @inline(__always)
+    package func cdgh(_ s: SHA256State) -> V4 { V4(s.h, s.g, s.d, s.c) }
 
     /// Values that depend only on the job, computed once per scan call (outside the nonce loop).
-    struct SHANIJobConstants {
-        let abef2: V4
-        let cdgh2: V4
-        let midAbef: V4
-        let midCdgh: V4
-        let message0: V4  // tail0, tail1, tail2, (nonce)
+    @usableFromInline package struct SHANIJobConstants {
+        @usableFromInline let abef2: V4
+        @usableFromInline let cdgh2: V4
+        @usableFromInline let midAbef: V4
+        @usableFromInline let midCdgh: V4
+        @usableFromInline let message0: V4  // tail0, tail1, tail2, (nonce)
+        /// The second hash's initial value, read here once: `SHA256State.initial` is a global of another
+        /// module, reached through an accessor call, which must not sit inside a hybrid kernel's step
+        /// (a call clobbers every vector register the lanes hold).
+        @usableFromInline let ivAbef: V4
+        @usableFromInline let ivCdgh: V4
 
-        @inline(__always)
-        init(_ job: HeaderScanJob) {
+        @inlinable @inline(__always)
+        package init(_ job: HeaderScanJob) {
             abef2 = abef(job.state2)
             cdgh2 = cdgh(job.state2)
             midAbef = abef(job.midstate)
             midCdgh = cdgh(job.midstate)
             message0 = V4(job.tail0, job.tail1, job.tail2, 0)
+            ivAbef = abef(SHA256State.initial)
+            ivCdgh = cdgh(SHA256State.initial)
         }
     }
 
     /// The round constants in groups of four, built once.
-    let roundConstantGroups: [V4] = (0..<16).map { k4($0 * 4) }
+    @usableFromInline package let roundConstantGroups: [V4] = (0..<16).map { k4($0 * 4) }
 
     /// Four rounds. `s0` holds ABEF and `s1` CDGH before and after.
-    @inline(__always)
-    func quad<S: SHAWays>(_ s0: inout S, _ s1: inout S, _ wk: S) {
+    @inlinable @inline(__always)
+    package func quad<S: SHAWays>(_ s0: inout S, _ s1: inout S, _ wk: S) {
         s1 = S.rnds2(s1, s0, wk)
         s0 = S.rnds2(s0, s1, S.highPair(wk))
     }
 
     /// Four rounds whose W+K is the same for every way (message words that are constant in mining).
-    @inline(__always)
-    func quad<S: SHAWays>(_ s0: inout S, _ s1: inout S, constant wk: V4) {
+    @inlinable @inline(__always)
+    package func quad<S: SHAWays>(_ s0: inout S, _ s1: inout S, constant wk: V4) {
         s1 = S.rnds2(s1, s0, constant: wk)
         s0 = S.rnds2(s0, s1, constant: fm_sha_high_pair(wk))
     }
 
     /// Lane 0 (F) of the state after round 61 of the second hash, per way: the final h before the
     /// feed-forward. `S.ways` nonces from `first` on.
-    @inline(__always)
-    func finalH<S: SHAWays>(_ c: SHANIJobConstants, _ k: UnsafePointer<V4>, first: UInt32, _: S.Type) -> S {
+    @inlinable @inline(__always)
+    package func finalH<S: SHAWays>(_ c: SHANIJobConstants, _ k: UnsafePointer<V4>, first: UInt32, _: S.Type) -> S {
         // First hash, second chunk. Rounds 0-1 are precomputed (state2); rounds 2-3 need the nonce.
         var m0 = S.firstMessage(c.message0, first: first)
         var m1 = S(repeating: V4(0x8000_0000, 0, 0, 0))
@@ -320,9 +347,8 @@ import SHA256
         m1 = S.unpackhi64(t0, t1)
         m2 = S(repeating: V4(0x8000_0000, 0, 0, 0))
         m3 = S(repeating: V4(0, 0, 0, 256))
-        let iv = SHA256State.initial
-        s0 = S(repeating: abef(iv))
-        s1 = S(repeating: cdgh(iv))
+        s0 = S(repeating: c.ivAbef)
+        s1 = S(repeating: c.ivCdgh)
         quad(&s0, &s1, S.add(m0, constant: k[0]))
         quad(&s0, &s1, S.add(m1, constant: k[1]))
         quad(&s0, &s1, constant: fm_sha_add(V4(0x8000_0000, 0, 0, 0), k[2]))

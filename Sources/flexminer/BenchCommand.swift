@@ -19,7 +19,11 @@ struct BenchCommand: ParsableCommand {
     )
 
     @Option(
-        help: "Kernel to measure: auto, all, or one of \(KernelName.allCases.map(\.rawValue).joined(separator: ", ")).")
+        help: ArgumentHelp(
+            "Kernel to measure: auto, all, one of \(KernelName.allCases.map(\.rawValue).joined(separator: ", ")), or several names separated by commas.",
+            discussion:
+                "With several kernels and --runs R, rounds are interleaved and the table's last column is each kernel's median rate per CPU-second relative to the first kernel named."
+        ))
     var kernel: KernelSelection = KernelSelection(argument: "all")!
 
     @Option(help: "Worker threads per measurement.")
@@ -117,7 +121,10 @@ struct BenchCommand: ParsableCommand {
             print(
                 try BenchReport.json(medians, samples: samples, baseline: baseline, features: features, choice: choice))
         } else {
-            print(BenchReport.table(medians, baseline: baseline), terminator: "")
+            print(
+                BenchReport.table(
+                    medians, baseline: baseline, perCPUSecond: samples.map { BenchReport.medianPerCPUSecond($0) }),
+                terminator: "")
         }
     }
 

@@ -23,9 +23,12 @@ enum CommandLog {
 }
 
 extension KernelSelection {
-    /// The one kernel a mining command uses: `auto` or a name; `all` is refused (it names several).
+    /// The one kernel a mining command uses: `auto` or a name; `all` or a list is refused (they name several).
     func single() throws -> Kernel {
         if case .all = choice { throw ValidationError("--kernel all names several kernels; give auto or one name") }
+        if case .list = choice {
+            throw ValidationError("--kernel: a list names several kernels; give auto or one name")
+        }
         return try kernels(includeVariants: true)[0]
     }
 }

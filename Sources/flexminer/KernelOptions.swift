@@ -8,7 +8,7 @@ extension WorkerPriority: ExpressibleByArgument {}
 
 /// `--kernel NAME|auto|all`, shared by the commands that hash.
 struct KernelSelection: ExpressibleByArgument, Sendable {
-    enum Choice: Sendable { case auto, all, named(KernelName) }
+    enum Choice: Sendable { case auto, all, named(KernelName), list([KernelName]) }
     let choice: Choice
 
     init?(argument: String) {
@@ -16,8 +16,16 @@ struct KernelSelection: ExpressibleByArgument, Sendable {
         case "auto": choice = .auto
         case "all": choice = .all
         default:
-            guard let name = KernelName(rawValue: argument) else { return nil }
-            choice = .named(name)
+            if let name = KernelName(rawValue: argument) {
+                choice = .named(name)
+                return
+            }
+            // "simd16,hybrid16+2,shani2": several kernels side by side (the bench interleaves their runs).
+            let names = argument.split(separator: ",", omittingEmptySubsequences: false).map {
+                KernelName(rawValue: String($0))
+            }
+            guard names.count > 1, names.allSatisfy({ $0 != nil }) else { return nil }
+            choice = .list(names.map { $0! })
         }
     }
 
@@ -32,6 +40,14 @@ struct KernelSelection: ExpressibleByArgument, Sendable {
         case .all: return Kernel.available(includeVariants: includeVariants)
         case .named(let name):
             do { return [try Kernel.named(name)] } catch { throw ValidationError("--kernel: \(error.message)") }
+        case .list(let names):
+            var kernels: [Kernel] = []
+            for name in names {
+                do { kernels.append(try Kernel.named(name)) } catch {
+                    throw ValidationError("--kernel: \(error.message)")
+                }
+            }
+            return kernels
         }
     }
 }

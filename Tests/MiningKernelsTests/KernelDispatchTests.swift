@@ -70,8 +70,11 @@ struct KernelDispatchTests {
         #expect(choice.reason.contains("simd16 22.5 MH/s"))
         #expect(choice.reason.hasSuffix("measured now"))
         #expect(choice.figures.map(\.kernel).first == "simd16")
-        #expect(choice.figures.count == 8)  // every kernel, `shani` counted once as `shani2`
-        #expect(bench.calls.load(ordering: .relaxed) == 8 * 2)  // two interleaved rounds
+        // Every kernel (`shani` counted once as `shani2`), the hybrids included: measured 0 here, never chosen.
+        let all = Kernel.available(features: everything, includeVariants: true).count
+        #expect(all == 12)
+        #expect(choice.figures.count == all)
+        #expect(bench.calls.load(ordering: .relaxed) == all * 2)  // two interleaved rounds
 
         let record = try cacheContents(path)
         #expect(record["kernel"] as? String == "simd16")
@@ -100,6 +103,19 @@ struct KernelDispatchTests {
         #expect(choice.kernel.lanes == 2)
     }
 
+    /// Where one thread gains by driving both engines, the measured dispatch picks the hybrid; where it
+    /// does not (the tables above, without hybrid figures), the better single kernel stays.
+    @Test func theHybridWinsOnlyWhereItIsFastest() {
+        var table = zen
+        table["simd16"] = 33.4
+        table["hybrid16+2"] = 38.0
+        table["hybrid16+1"] = 35.0
+        #expect(dispatch(FakeBench(table), cacheFile: scratchCacheFile()).choose().kernel.name == .hybrid16x2)
+        table["hybrid16+2"] = 33.0
+        table["hybrid16+1"] = 32.0
+        #expect(dispatch(FakeBench(table), cacheFile: scratchCacheFile()).choose().kernel.name == .simd16)
+    }
+
     @Test func anotherCPUOrBinaryInvalidatesTheCache() throws {
         let path = scratchCacheFile()
         _ = dispatch(FakeBench(intel), cacheFile: path).choose()
@@ -125,7 +141,9 @@ struct KernelDispatchTests {
         let choice = dispatch(bench, cacheFile: path).choose(recalibrate: true)
         #expect(!choice.cached)
         #expect(choice.kernel.name == .shani2)
-        #expect(bench.calls.load(ordering: .relaxed) == 16)
+        #expect(
+            bench.calls.load(ordering: .relaxed) == Kernel.available(features: everything, includeVariants: true).count
+                * 2)
         #expect(try cacheContents(path)["kernel"] as? String == "shani2")
         // And the rewritten cache is what the next start reuses.
         let next = dispatch(FakeBench(intel), cacheFile: path).choose()

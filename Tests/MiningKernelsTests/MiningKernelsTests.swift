@@ -28,6 +28,8 @@ struct KernelDifferentialTests {
             #expect(names.contains(.simd8) == f.x86_64_v3)
             #expect(names.contains(.simd16) == (f.x86_64_v3 || f.x86_64_v4))
             #expect(names.contains(.shani2) == f.shaExtensions)
+            #expect(names.contains(.hybrid16x2) == (f.x86_64_v4 && f.shaExtensions))
+            #expect(names.contains(.hybrid8x2) == (f.x86_64_v3 && f.shaExtensions))
         #endif
     }
 
@@ -123,6 +125,13 @@ struct ScanContractTests {
     }
 }
 
+/// `f` with the AVX-512 features cleared (a Zen 2/3: AVX2 and the SHA extensions).
+func withoutAVX512(_ f: CPUFeatures) -> CPUFeatures {
+    var g = f
+    (g.avx512f, g.avx512bw, g.avx512cd, g.avx512dq, g.avx512vl) = (false, false, false, false, false)
+    return g
+}
+
 @Suite("Dispatch")
 struct DispatchTests {
     @Test func autoPicksAKernelThatPassesItsSelfTest() {
@@ -141,6 +150,38 @@ struct DispatchTests {
             #expect(throws: KernelError.self) { try Kernel.named(name, features: baseline) }
         }
         #expect(Kernel.available(features: baseline).allSatisfy { $0.name == .scalar || $0.name == .simd4 })
+    }
+
+    /// The hybrid kernels need both engines: AVX-512 without the SHA extensions (Skylake-SP) gets no
+    /// hybrid, the SHA extensions with AVX2 only (Zen 2/3) get the 8-lane ones, and asking for one the CPU
+    /// cannot run names what is missing.
+    @Test func hybridsNeedTheirLanesAndSHA() {
+        var f = CPUFeatures()
+        (f.sse2, f.ssse3, f.sse41, f.avx, f.avx2, f.bmi1, f.bmi2, f.fma, f.movbe, f.lzcnt, f.f16c) =
+            (true, true, true, true, true, true, true, true, true, true, true)
+        let wide: [KernelName] = [.hybrid16x1, .hybrid16x2]
+        let narrow: [KernelName] = [.hybrid8x1, .hybrid8x2]
+        func offered(_ f: CPUFeatures) -> Set<KernelName> {
+            Set(Kernel.available(features: f, includeVariants: true).map(\.name)).intersection(wide + narrow)
+        }
+        #expect(offered(f).isEmpty)
+        #expect(throws: KernelError.self) { try Kernel.named(.hybrid8x2, features: f) }
+        f.sha = true
+        for name in wide {
+            #expect(throws: KernelError.self) { try Kernel.named(name, features: f) }
+        }
+        (f.avx512f, f.avx512bw, f.avx512cd, f.avx512dq, f.avx512vl, f.sha) = (true, true, true, true, true, false)
+        #expect(offered(f).isEmpty)
+        f.sha = true
+        #if arch(x86_64)
+            #expect(offered(withoutAVX512(f)) == Set(narrow))
+            #expect(offered(f) == Set(wide + narrow))
+            let k = try? Kernel.named(.hybrid16x2, features: f)
+            #expect(k?.lanes == 18 && k?.isa == "avx512+sha" && k?.description == "hybrid16+2(avx512+sha)")
+            #expect((try? Kernel.named(.hybrid8x1, features: f))?.lanes == 9)
+        #else
+            #expect(offered(f).isEmpty)
+        #endif
     }
 
     @Test func avx512IsUsedOnlyWithOSSupport() {

@@ -144,8 +144,18 @@ public final class MiningEngine: Sendable {
         control.wakeAll()
     }
 
-    /// The capacity last set, in [0, 1].
+    /// The capacity last set, in [0, 1]: the duty fraction the workers hash at when not halted (a halt
+    /// leaves it as it was). What the host is doing is `effectiveCapacity`.
     public var capacity: Double { Double(control.capacityPercent.load(ordering: .relaxed)) / 100 }
+
+    /// What the workers are doing, in [0, 1]: 0 while halted (a curtailment, the fail-safe, a pause, a
+    /// work source that stopped), else the capacity set.
+    public var effectiveCapacity: Double { Self.effectiveCapacity(setting: capacity, halted: isHalted) }
+
+    /// The one definition of the effective capacity, for every report of it (`/status`, the metrics, the
+    /// dashboard, signal replies): a halted engine draws nothing, whatever duty fraction it keeps for
+    /// its resume.
+    public static func effectiveCapacity(setting: Double, halted: Bool) -> Double { halted ? 0 : setting }
 
     /// Halts every worker and returns once each has acknowledged (is out of the kernel and blocked),
     /// with the measured latency from the call to the last acknowledgement. Idempotent.
@@ -410,8 +420,13 @@ public final class MiningEngine: Sendable {
         /// Hash rate over the last 5 and 60 seconds (or since start, if shorter).
         public let hashRate5s: Double
         public let hashRate60s: Double
-        public let capacity: Double
+        /// The duty fraction set (`capacity` of `setCapacity`), kept while halted.
+        public let capacitySetting: Double
         public let halted: Bool
+        /// What the workers are doing: 0 while halted, else `capacitySetting`.
+        public var effectiveCapacity: Double {
+            MiningEngine.effectiveCapacity(setting: capacitySetting, halted: halted)
+        }
         public let activeWorkers: Int
         public let parkedWorkers: Int
         public let jobsStarted: Int
@@ -427,7 +442,7 @@ public final class MiningEngine: Sendable {
             return (m.rate(over: .seconds(5), now: now), m.rate(over: .seconds(60), now: now))
         }
         return Snapshot(
-            totalHashes: total, hashesPerWorker: per, hashRate5s: r5, hashRate60s: r60, capacity: capacity,
+            totalHashes: total, hashesPerWorker: per, hashRate5s: r5, hashRate60s: r60, capacitySetting: capacity,
             halted: isHalted, activeWorkers: control.workersWanted(threadCount),
             parkedWorkers: control.parked.load(ordering: .relaxed), jobsStarted: jobsStarted.load(ordering: .relaxed),
             lastHaltLatency: haltLatencies.withLock { $0.last })

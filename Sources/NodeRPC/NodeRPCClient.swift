@@ -132,6 +132,10 @@ public final class NodeRPCClient: Sendable {
         self.requestTimeout = Self.timeAmount(requestTimeout)
         var config = HTTPClient.Configuration()
         config.timeout = .init(connect: .seconds(5), read: nil)
+        // A refused connection fails the request at once. AsyncHTTPClient would otherwise retry the
+        // connect with its own backoff until the connect timeout (5 s for each refused attempt: `submit`
+        // to a stopped node took 38 s); the callers' retry schedules (`NodeWork`) set the pace instead.
+        config.connectionPool.retryConnectionEstablishment = false
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
     }
 

@@ -329,7 +329,7 @@ public final class OpenADRSource: Sendable {
         let now = Date()
         let mono = ContinuousClock.now
         let status = controller.status
-        let drawing = status.halted ? 0 : status.capacity
+        let drawing = status.capacity  // effective: 0 while halted
         var lines: [(String, String)] = []  // (line, applied id to note the reply for)
         var finished: [Applied] = []
         state.withLock { s in

@@ -13,9 +13,9 @@ import WorkSources
 /// |---|---|
 /// | `flexminer_hashes_total` | counter |
 /// | `flexminer_hash_rate_hs` (5 s window) | gauge |
-/// | `flexminer_capacity` (0…1), `flexminer_halted` (0/1), `flexminer_active_workers` | gauge |
+/// | `flexminer_capacity` (0…1, what the host is doing: 0 while halted), `flexminer_capacity_setting` (0…1, the duty fraction set), `flexminer_halted` (0/1), `flexminer_active_workers` | gauge |
 /// | `flexminer_price_usd_per_mwh`, `flexminer_breakeven_usd_per_mwh` | gauge |
-/// | `flexminer_blocks_total{result="found"/"accepted"/"rejected"/"unsubmitted"}` | counter |
+/// | `flexminer_blocks_total{result="found"/"accepted"/"rejected"/"unsubmitted"/"superseded"}` | counter |
 /// | `flexminer_halt_latency_seconds`, `flexminer_resume_latency_seconds` | histogram |
 /// | `flexminer_signal_messages_total{source,result="ok"/"error"}` | counter |
 /// | `flexminer_decision_log_errors_total`, `flexminer_decision_log_dropped_total` | counter |
@@ -29,6 +29,7 @@ public final class MinerMetrics: Sendable {
     private let hashes: CoreMetrics.Counter
     private let hashRate: CoreMetrics.Gauge
     private let capacity: CoreMetrics.Gauge
+    private let capacitySetting: CoreMetrics.Gauge
     private let halted: CoreMetrics.Gauge
     private let activeWorkers: CoreMetrics.Gauge
     private let price: CoreMetrics.Gauge
@@ -57,6 +58,7 @@ public final class MinerMetrics: Sendable {
         hashes = CoreMetrics.Counter(label: "flexminer_hashes_total", factory: f)
         hashRate = CoreMetrics.Gauge(label: "flexminer_hash_rate_hs", factory: f)
         capacity = CoreMetrics.Gauge(label: "flexminer_capacity", factory: f)
+        capacitySetting = CoreMetrics.Gauge(label: "flexminer_capacity_setting", factory: f)
         halted = CoreMetrics.Gauge(label: "flexminer_halted", factory: f)
         activeWorkers = CoreMetrics.Gauge(label: "flexminer_active_workers", factory: f)
         price = CoreMetrics.Gauge(label: "flexminer_price_usd_per_mwh", factory: f)
@@ -66,7 +68,7 @@ public final class MinerMetrics: Sendable {
         logErrors = CoreMetrics.Counter(label: "flexminer_decision_log_errors_total", factory: f)
         logDropped = CoreMetrics.Counter(label: "flexminer_decision_log_dropped_total", factory: f)
         // Every result appears from the start (at 0), so dashboards need not special-case a fresh miner.
-        for r in ["found", "accepted", "rejected", "unsubmitted"] {
+        for r in ["found", "accepted", "rejected", "unsubmitted", "superseded"] {
             _ = CoreMetrics.Counter(label: "flexminer_blocks_total", dimensions: [("result", r)], factory: f)
         }
         price.record(Double.nan)
@@ -87,13 +89,15 @@ public final class MinerMetrics: Sendable {
         }
     }
 
-    /// One solved block ("found"), and then its outcome where there is one.
-    public func block(_ outcome: BlockOutcome) {
+    /// One solved block ("found"), and then its outcome where there is one ("superseded" instead of
+    /// "accepted" for a block on a parent that already had one of ours counted).
+    public func block(_ outcome: BlockOutcome, superseded: Bool = false) {
         func count(_ result: String) {
             CoreMetrics.Counter(label: "flexminer_blocks_total", dimensions: [("result", result)], factory: factory)
                 .increment()
         }
         count("found")
+        if superseded { return count("superseded") }
         switch outcome {
         case .written: break
         case .accepted: count("accepted")
@@ -102,20 +106,21 @@ public final class MinerMetrics: Sendable {
         }
     }
 
-    /// Brings the gauges and the hash counter up to date (before each scrape and once a second).
-    public func update(engine: MiningEngine.Snapshot, status: LoadController.Status?) {
+    /// Brings the gauges and the hash counter up to date (before each scrape and once a second), from the
+    /// same report as `/status`, so that the two never disagree.
+    public func update(_ report: StatusReport) {
+        let engine = report.engine
         let total = engine.totalHashes
         let previous = countedHashes.exchange(total, ordering: .relaxed)
         if total > previous { hashes.increment(by: Int64(clamping: total - previous)) }
         hashRate.record(engine.hashRate5s)
-        capacity.record(engine.capacity)
+        capacity.record(report.capacity)
+        capacitySetting.record(engine.capacitySetting)
         halted.record(engine.halted ? 1 : 0)
         activeWorkers.record(engine.activeWorkers)
-        if let s = status {
-            // NaN (Prometheus' "no value") until a price arrives / without a break-even.
-            price.record(s.price ?? .nan)
-            breakEven.record(s.breakEven ?? .nan)
-        }
+        // NaN (Prometheus' "no value") until a price arrives / without a break-even.
+        price.record(report.controller.price ?? .nan)
+        breakEven.record(report.controller.breakEven ?? .nan)
     }
 
     /// Brings the decision log's error and drop counters up to date (totals since the start).

@@ -218,29 +218,29 @@ public final class MinerRun: Sendable {
                 guard n % 10 == 0 else { return }
                 // Once a second: metrics, the dashboard's history, energy (never on the hashing threads).
                 let r = report()
-                metrics.update(engine: r.engine, status: r.controller)
+                metrics.update(r)
                 if let fileLog { metrics.updateDecisionLog(errors: fileLog.errors, dropped: fileLog.dropped) }
                 history.record(
                     .init(
-                        time: Date().timeIntervalSince1970, hashRate: r.engine.hashRate5s, capacity: r.engine.capacity,
+                        time: Date().timeIntervalSince1970, hashRate: r.engine.hashRate5s, capacity: r.capacity,
                         activeWorkers: r.engine.activeWorkers, price: r.controller.price,
                         breakEven: r.controller.breakEven, state: r.state))
                 if let watts = s.policy.powerWatts {
-                    let kwh = watts / 1000 * (r.engine.halted ? 0 : r.engine.capacity) / 3600
+                    let kwh = watts / 1000 * r.capacity / 3600
                     energy.withLock {
                         $0.kwh += kwh
                         $0.usd += kwh / 1000 * (r.controller.price ?? 0)
                     }
                 }
-                if n % 10 == 0 { metrics.update(engine: engine.snapshot(), status: controller.status) }
                 if n % 10 == 0, let pool = (work as? any ShareSource)?.poolStatus { metrics.pool(pool) }
             })
         add(
             WorkService(source: work, engine: engine, logger: logger) { [self] block in
-                blockCounts.withLock { $0.count(block.outcome) }
-                metrics.block(block.outcome)
+                blockCounts.withLock { $0.count(block) }
+                metrics.block(block.outcome, superseded: block.superseded)
                 log.write([
                     "event": "block", "hash": block.hash, "height": block.height, "result": block.outcome.description,
+                    "superseded": block.superseded,
                 ])
             } onFailure: { [self] error in
                 workError.withLock { $0 = error }
@@ -282,7 +282,7 @@ public final class MinerRun: Sendable {
                     routes: .init(
                         status: { report().json },
                         metrics: {
-                            metrics.update(engine: engine.snapshot(), status: controller.status)
+                            metrics.update(report())
                             if let fileLog {
                                 metrics.updateDecisionLog(errors: fileLog.errors, dropped: fileLog.dropped)
                             }

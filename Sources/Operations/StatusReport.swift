@@ -12,8 +12,18 @@ public struct BlockCounts: Sendable, Hashable {
     public var accepted = 0
     public var rejected = 0
     public var unsubmitted = 0
+    /// Accepted by a pool on a parent that already had one of ours counted: found, not counted as accepted
+    /// (only one of them can be on the chain).
+    public var superseded = 0
 
     public init() {}
+
+    /// Counts `block` by its outcome, or as superseded.
+    public mutating func count(_ block: SolvedBlock) {
+        guard block.superseded else { return count(block.outcome) }
+        found += 1
+        superseded += 1
+    }
 
     public mutating func count(_ outcome: BlockOutcome) {
         found += 1
@@ -62,13 +72,18 @@ public struct StatusReport: Sendable {
     /// time, failovers.
     public var pool: PoolStatus? = nil
 
+    /// What the host is doing, in [0, 1]: 0 while halted (curtailed, fail-safe, paused, by price) or when
+    /// the work source stopped (nothing to hash), else the duty fraction set (`engine.capacitySetting`).
+    /// `capacity` in `/status`, the metrics, the dashboard and the status line.
+    public var capacity: Double { workError != nil ? 0 : engine.effectiveCapacity }
+
     /// The state in one word: "fail-safe", "curtailed", "halted" (by price or pause), "partial"
     /// (throttled) or "mining".
     public var state: String {
         if workError != nil { return "stopped" }  // failed for good or finished: nothing is hashed
         if controller.stale { return "fail-safe" }
         if engine.halted { return controller.curtailment >= 1 ? "curtailed" : "halted" }
-        return engine.capacity < 1 ? "partial" : "mining"
+        return engine.capacitySetting < 1 ? "partial" : "mining"
     }
 
     /// `GET /status`: one JSON object.
@@ -76,7 +91,8 @@ public struct StatusReport: Sendable {
         let st = controller
         var object: [String: Any] = [
             "version": version, "kernel": kernel, "cpu_features": CPUFeatures.current.names, "threads": threads,
-            "capacity": engine.capacity, "halted": engine.halted, "active_workers": engine.activeWorkers,
+            "capacity": capacity, "capacity_setting": engine.capacitySetting, "halted": engine.halted,
+            "active_workers": engine.activeWorkers,
             "controller": [
                 "state": state, "reason": st.reason, "stale": st.stale, "curtailment": st.curtailment,
                 "active_curtailments": st.activeCurtailments,
@@ -85,7 +101,7 @@ public struct StatusReport: Sendable {
             "hashes_total": Int(clamping: engine.totalHashes), "jobs": engine.jobsStarted,
             "blocks": [
                 "found": blocks.found, "accepted": blocks.accepted, "rejected": blocks.rejected,
-                "unsubmitted": blocks.unsubmitted,
+                "unsubmitted": blocks.unsubmitted, "superseded": blocks.superseded,
             ],
             "work": ["kind": workKind, "origin": workOrigin, "error": workError ?? NSNull()] as [String: Any],
             "uptime_seconds": uptimeSeconds, "signals": st.messages,
@@ -125,7 +141,7 @@ public struct StatusReport: Sendable {
         let price = controller.price.map { String(format: "%.2f USD/MWh", $0) } ?? "no price"
         return String(
             format: "%.2f MH/s · capacity %d%% · %@ · %@ · %@", engine.hashRate5s / 1e6,
-            Int((engine.capacity * 100).rounded()), price, state, controller.reason)
+            Int((capacity * 100).rounded()), price, state, controller.reason)
     }
 }
 
@@ -146,7 +162,8 @@ public struct RunSummary: Sendable {
             "threads": r.threads, "kernel": r.kernel, "halts": h.count, "resumes": s.count,
             "halt_latency_ms_p50": h.p50.milliseconds, "halt_latency_ms_p99": h.p99.milliseconds,
             "halt_latency_ms_max": h.max.milliseconds, "resume_latency_ms_p50": s.p50.milliseconds,
-            "resume_latency_ms_p99": s.p99.milliseconds, "capacity": r.controller.capacity,
+            "resume_latency_ms_p99": s.p99.milliseconds, "capacity": r.capacity,
+            "capacity_setting": r.engine.capacitySetting,
             "signals_ok": signalsOK, "signals_error": signalsError, "blocks": r.blocks.found, "state": r.state,
             "work_error": r.workError ?? NSNull(),
         ]

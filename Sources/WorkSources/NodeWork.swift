@@ -129,16 +129,10 @@ public final class NodeWork: WorkSource {
         }
 
         var counter: UInt64 = 0
+        // Parents of our accepted blocks: a template on one of them would only make a competitor.
+        var parents = BlockParents()
         func newWork() async throws(WorkError) -> (TemplateWork, String) {
-            let t: BlockTemplate
-            do {
-                // The node has answered us (getblockchaininfo): a cookie file missing now is a node
-                // restarting (bitcoind deletes it on shutdown and writes a new one on start).
-                t = try await retrying("getblocktemplate", cookieMayBeRewritten: true) {
-                    () async throws(NodeRPCError) in
-                    try await self.client.getBlockTemplate()
-                }
-            } catch { throw Self.failure(error) }
+            let t = try await template(avoiding: parents)
             counter += 1
             let work: TemplateWork
             do {
@@ -177,6 +171,7 @@ public final class NodeWork: WorkSource {
                     }
                 }
                 let outcome = await submit(hex: hex, hash: hash, recordIn: kept)
+                if outcome == .accepted { _ = parents.claim(tip) }
                 onBlock(
                     SolvedBlock(
                         hash: hash, height: height, nonce: s.nonce, jobID: s.jobID, time: s.header.time,
@@ -189,6 +184,34 @@ public final class NodeWork: WorkSource {
             default:
                 break
             }
+        }
+    }
+
+    /// The node's next template, on a parent without a block of ours: after an accepted block, a node
+    /// (or a proxy or cache in front of it) can still serve a template on the old tip for a moment; mining
+    /// it would count a second block on one parent, where only one can be on the chain. Such a template is
+    /// fetched again every `pollInterval` until the node serves one on its new tip.
+    func template(avoiding parents: BlockParents) async throws(WorkError) -> BlockTemplate {
+        var waited = false
+        while true {
+            let t: BlockTemplate
+            do {
+                // The node has answered us (getblockchaininfo): a cookie file missing now is a node
+                // restarting (bitcoind deletes it on shutdown and writes a new one on start).
+                t = try await retrying("getblocktemplate", cookieMayBeRewritten: true) {
+                    () async throws(NodeRPCError) in
+                    try await self.client.getBlockTemplate()
+                }
+            } catch { throw Self.failure(error) }
+            let parent = Hex.encode(t.previousBlockHash.reversed())
+            guard parents.contains(parent), !Task.isCancelled else { return t }
+            if !waited {
+                log(
+                    "the node still serves a template on \(parent), where our block was accepted: waiting for its new tip"
+                )
+                waited = true
+            }
+            try? await Task.sleep(for: options.pollInterval)
         }
     }
 
@@ -297,7 +320,9 @@ public final class NodeWork: WorkSource {
     }
 
     /// Submits every pending block of `journal` (each with the retries of `mine --rpc`) and records
-    /// the verdicts.
+    /// the verdicts. Once the node gave no verdict for one block (its retries used up), the blocks
+    /// after it are not tried: they are returned as unsubmitted, still pending, so that the whole call
+    /// takes one retry schedule (about 8 s with the defaults), not one per block.
     /// - Throws: `JournalError` when the journal cannot be read, or a verdict cannot be recorded.
     public static func resubmit(
         journal: BlockJournal, client: NodeRPCClient, attempts: Int = 6, backoffStart: Duration = .milliseconds(250),
@@ -306,7 +331,12 @@ public final class NodeWork: WorkSource {
         let (pending, skipped) = try journal.pending()
         if skipped > 0 { log("skipped \(skipped) unreadable journal line(s)") }
         var results: [(BlockJournal.Entry, BlockOutcome)] = []
+        var unreachable: NodeRPCError?
         for entry in pending {
+            if let unreachable {
+                results.append((entry, .unsubmitted(error: "not tried: \(unreachable.message)")))
+                continue
+            }
             let submitted = await submitRetrying(
                 hex: entry.hex, client: client, attempts: attempts, backoffStart: backoffStart,
                 backoffMax: backoffMax, log: log)
@@ -316,6 +346,9 @@ public final class NodeWork: WorkSource {
                 results.append((entry, r.outcome))
             case .failure(let e):
                 results.append((entry, .unsubmitted(error: e.message)))
+                // No verdict after every retry (the node's verdicts are successes): the node is down,
+                // refuses us or does not answer as a node; asking for each block would repeat the wait.
+                unreachable = e
             }
         }
         return results

@@ -56,11 +56,16 @@ public struct PoolShare: Sendable, Hashable {
     public let hash: String
     /// From `mining.submit` sent to the pool's reply; nil when nothing was sent or answered.
     public let latencyMilliseconds: Double?
+    /// A block the pool accepted on a parent that already has one of ours counted: only one of them can
+    /// be on the chain, so this one is not counted toward `--blocks` (see `BlockParents`).
+    public let superseded: Bool
 
     public init(
         outcome: ShareOutcome, pool: String, jobID: String, nonce: UInt32, time: UInt32, version: UInt32,
-        extranonce2: [UInt8], difficulty: Double, isBlock: Bool, hash: String, latencyMilliseconds: Double?
+        extranonce2: [UInt8], difficulty: Double, isBlock: Bool, hash: String, latencyMilliseconds: Double?,
+        superseded: Bool = false
     ) {
+        self.superseded = superseded
         self.outcome = outcome
         self.pool = pool
         self.jobID = jobID
@@ -75,14 +80,16 @@ public struct PoolShare: Sendable, Hashable {
     }
 
     /// `mine --pool --json`'s line: job_id, nonce, ntime, version, extranonce2, difficulty, result,
-    /// reason, block, latency_ms.
+    /// reason, block, latency_ms; and for a block, superseded.
     public var json: [String: Any] {
-        [
+        var fields: [String: Any] = [
             "job_id": jobID, "nonce": StratumHex.word(nonce), "ntime": StratumHex.word(time),
             "version": StratumHex.word(version), "extranonce2": Hex.encode(extranonce2), "difficulty": difficulty,
             "result": outcome.result, "reason": outcome.reason ?? NSNull(), "block": isBlock,
             "latency_ms": latencyMilliseconds ?? NSNull(),
         ]
+        if isBlock { fields["superseded"] = superseded }
+        return fields
     }
 }
 
@@ -104,8 +111,11 @@ public struct PoolStatus: Sendable, Hashable {
     public var accepted = 0
     public var rejected = 0
     public var stale = 0
-    /// Shares that also met the network target.
+    /// Blocks counted: shares that also met the network target, the pool accepted, one per parent (those
+    /// that can all be on the chain).
     public var blocks = 0
+    /// Blocks the pool accepted on a parent that already had one of ours counted (not in `blocks`).
+    public var supersededBlocks = 0
     /// Rejected and stale shares by reason.
     public var reasons: [String: Int] = [:]
     public var lastShareTime: Date?
@@ -118,7 +128,8 @@ public struct PoolStatus: Sendable, Hashable {
         [
             "url": url, "connected": connected, "difficulty": difficulty ?? NSNull(),
             "shares": ["accepted": accepted, "rejected": rejected, "stale": stale, "reasons": reasons] as [String: Any],
-            "blocks": blocks, "last_share_time": lastShareTime.map { ISO8601.format($0) } ?? NSNull(),
+            "blocks": blocks, "blocks_superseded": supersededBlocks,
+            "last_share_time": lastShareTime.map { ISO8601.format($0) } ?? NSNull(),
             "failovers": failovers,
         ]
     }
@@ -129,7 +140,8 @@ extension PoolStatus {
     public func summary(seconds: Double, hashes: UInt64) -> [String: Any] {
         [
             "summary": true, "pool": url, "shares_accepted": accepted, "shares_rejected": rejected,
-            "shares_stale": stale, "blocks": blocks, "failovers": failovers, "seconds": seconds,
+            "shares_stale": stale, "blocks": blocks, "blocks_superseded": supersededBlocks, "failovers": failovers,
+            "seconds": seconds,
             "hashes": Int(clamping: hashes), "hash_rate": Double(hashes) / Swift.max(seconds, 1e-9),
             "reasons": reasons,
         ]
@@ -137,9 +149,11 @@ extension PoolStatus {
 
     /// The same, for people.
     public func summaryText(seconds: Double, hashes: UInt64) -> String {
-        String(
-            format: "%d accepted, %d rejected, %d stale shares (%d blocks) in %.1f s, %.2f MH/s; %d failover(s)",
-            accepted, rejected, stale, blocks, seconds, Double(hashes) / Swift.max(seconds, 1e-9) / 1e6, failovers)
+        let superseded = supersededBlocks > 0 ? ", \(supersededBlocks) superseded" : ""
+        return String(
+            format: "%d accepted, %d rejected, %d stale shares (%d blocks%@) in %.1f s, %.2f MH/s; %d failover(s)",
+            accepted, rejected, stale, blocks, superseded, seconds, Double(hashes) / Swift.max(seconds, 1e-9) / 1e6,
+            failovers)
     }
 }
 
@@ -148,7 +162,7 @@ extension PoolShare {
     public var text: String {
         let ms = latencyMilliseconds.map { String(format: " in %.1f ms", $0) } ?? ""
         return "share \(outcome) job \(jobID) nonce \(StratumHex.word(nonce)) diff \(difficulty)"
-            + "\(isBlock ? " BLOCK" : "")\(ms)"
+            + "\(isBlock ? " BLOCK" : "")\(superseded ? " (superseded: same parent as a counted block)" : "")\(ms)"
     }
 }
 
@@ -209,7 +223,8 @@ public final class PoolWork: WorkSource, ShareSource, JobSource {
         public var allowRedirect = false
         /// Return from `run` after this many shares got a verdict (accepted or rejected).
         public var shares: Int?
-        /// Return from `run` after this many accepted blocks.
+        /// Return from `run` after this many blocks were accepted on distinct parents (blocks that can all
+        /// be on the chain; superseded ones are not counted).
         public var blocks: Int?
         /// Return from `run` after this long.
         public var duration: Duration?
@@ -264,6 +279,8 @@ public final class PoolWork: WorkSource, ShareSource, JobSource {
         let merkleBranch: [[UInt8]]
         /// The coinbase's BIP34 height; nil when it cannot be read.
         let height: Int?
+        /// The previous block's hash (display order): one block per parent can be on the chain.
+        let parent: String
     }
 
     struct State: Sendable {
@@ -293,6 +310,8 @@ public final class PoolWork: WorkSource, ShareSource, JobSource {
         var gotJob = false
         var answered = 0
         var acceptedBlocks = 0
+        /// Parents with a block of ours counted: a second block on one is superseded.
+        var parents = BlockParents()
         var done = false
         var status: PoolStatus
         var handlers: [@Sendable (PoolShare) -> Void] = []
@@ -429,7 +448,7 @@ public final class PoolWork: WorkSource, ShareSource, JobSource {
             time: t.job.time,
             merkleRoot: header.merkleRoot, difficulty: t.difficulty, shareTarget: t.shareTarget,
             blockTarget: t.blockTarget, session: t.session, coinbase: coinbase, merkleBranch: t.job.merkleBranch,
-            height: Coinbase.height(inSerialized: coinbase))
+            height: Coinbase.height(inSerialized: coinbase), parent: Hex.encode(header.previousBlockHash.reversed()))
         s.contextOrder.append(id)
         if s.contextOrder.count > Self.maxContexts { s.contexts[s.contextOrder.removeFirst()] = nil }
         return job
@@ -637,19 +656,22 @@ public final class PoolWork: WorkSource, ShareSource, JobSource {
     }
 
     func report(_ s: MiningSolution, _ c: Context, _ isBlock: Bool, _ outcome: ShareOutcome, _ ms: Double?) {
-        let share = PoolShare(
-            outcome: outcome, pool: state.withLock { $0.url.description }, jobID: c.jobID, nonce: s.nonce,
-            time: c.time, version: c.version, extranonce2: c.extranonce2, difficulty: c.difficulty, isBlock: isBlock,
-            hash: s.hash.reversedHex, latencyMilliseconds: ms)
-        let (handlers, finished, client, onBlock, kept) = state.withLock { st in
+        let hash = s.hash.reversedHex
+        let (handlers, finished, client, onBlock, kept, superseded, pool) = state.withLock { st in
             st.status.lastShareTime = Date()
+            var superseded = false
             switch outcome {
             case .accepted:
                 st.status.accepted += 1
                 st.answered += 1
-                if isBlock {
+                // The first block the pool accepts on a parent is counted; the others on it compete with
+                // it for one place on the chain.
+                if isBlock && st.parents.claim(c.parent) {
                     st.status.blocks += 1
                     st.acceptedBlocks += 1
+                } else if isBlock {
+                    st.status.supersededBlocks += 1
+                    superseded = true
                 }
             case .rejected(let r):
                 st.status.rejected += 1
@@ -666,9 +688,13 @@ public final class PoolWork: WorkSource, ShareSource, JobSource {
                 || (options.blocks.map { st.acceptedBlocks >= $0 } ?? false) || st.failure != nil
             let finished = reached && !st.done
             if finished { st.done = true }
-            let kept = isBlock ? st.blockJournals.removeValue(forKey: share.hash) : nil
-            return (st.handlers, finished, st.client, isBlock ? st.onBlock : nil, kept)
+            let kept = isBlock ? st.blockJournals.removeValue(forKey: hash) : nil
+            return (st.handlers, finished, st.client, isBlock ? st.onBlock : nil, kept, superseded, st.url.description)
         }
+        let share = PoolShare(
+            outcome: outcome, pool: pool, jobID: c.jobID, nonce: s.nonce, time: c.time, version: c.version,
+            extranonce2: c.extranonce2, difficulty: c.difficulty, isBlock: isBlock, hash: hash,
+            latencyMilliseconds: ms, superseded: superseded)
         if isBlock { recordVerdict(share, solution: s, height: c.height, in: kept, onBlock: onBlock) }
         let text = "share \(c.jobID) nonce \(StratumHex.word(s.nonce)) diff \(c.difficulty): \(outcome)"
         if case .accepted = outcome { logger.info("\(text)") } else { logger.warning("\(text)") }
@@ -700,7 +726,7 @@ public final class PoolWork: WorkSource, ShareSource, JobSource {
         onBlock?(
             SolvedBlock(
                 hash: share.hash, height: height ?? 0, nonce: s.nonce, jobID: s.jobID, time: share.time, bytes: 0,
-                outcome: outcome))
+                outcome: outcome, superseded: share.superseded))
     }
 
     /// Ends `run`: no more hashing, the connection closed.

@@ -75,6 +75,11 @@ public final class TemplateFileWork: WorkSource {
     }
 
     public func run(engine: MiningEngine, onBlock: @escaping @Sendable (SolvedBlock) -> Void) async throws(WorkError) {
+        if blocks > 1 {
+            // One template, one parent: these blocks are alternatives to each other, not a chain.
+            logger.notice(
+                "\(blocks) blocks from one template share its parent: at most one of them can be on the chain")
+        }
         engine.setJob(work.freshJob())
         var mined = 0
         var used = Set<UInt64>()  // one block per coinbase: later solutions of a used job compete with it

@@ -69,11 +69,16 @@ public struct SolvedBlock: Sendable, Hashable {
     public let outcome: BlockOutcome
     /// True for a block from the journal, solved before this run and submitted now.
     public let resubmitted: Bool
+    /// True for a block on a parent that already has one of our blocks counted (found as a pool share
+    /// before the pool's next job): only one of them can be on the chain, so this one is not counted
+    /// toward `--blocks` (see `BlockParents`).
+    public let superseded: Bool
 
     public init(
         hash: String, height: Int, nonce: UInt32, jobID: UInt64, time: UInt32, bytes: Int, outcome: BlockOutcome,
-        resubmitted: Bool = false
+        resubmitted: Bool = false, superseded: Bool = false
     ) {
+        self.superseded = superseded
         self.hash = hash
         self.height = height
         self.nonce = nonce
@@ -98,14 +103,17 @@ extension SolvedBlock {
         }
         var fields: [String: Any] = ["hash": hash, "height": height, "result": outcome.description]
         if resubmitted { fields["resubmitted"] = true } else { fields["nonce"] = Int(nonce) }
+        if superseded { fields["superseded"] = true }
         return fields
     }
 
     /// What `mine` prints for the block without `--json`.
     public var line: String {
         if case .written(let path) = outcome { return "block \(height) \(hash) nonce \(nonce) -> \(path)" }
+        let note = superseded ? " (superseded: another block of ours on the same parent was counted)" : ""
         return resubmitted
-            ? "journaled block \(height) \(hash): \(outcome)" : "block \(height) \(hash) nonce \(nonce): \(outcome)"
+            ? "journaled block \(height) \(hash): \(outcome)\(note)"
+            : "block \(height) \(hash) nonce \(nonce): \(outcome)\(note)"
     }
 }
 

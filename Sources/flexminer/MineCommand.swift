@@ -44,7 +44,10 @@ struct MineCommand: AsyncParsableCommand {
     @Option(help: "Network of the payout address when the template does not imply one: main, test, signet, regtest.")
     var network: String?
 
-    @Option(help: "Blocks to mine from the template (default 1), or with --pool: stop after N blocks.")
+    @Option(
+        help:
+            "Blocks to mine from the template or node (default 1), or with --pool: stop after N blocks the pool accepted on N different parents (others on one parent are reported superseded)."
+    )
     var blocks: Int?
 
     @OptionGroup var pool: PoolOptions

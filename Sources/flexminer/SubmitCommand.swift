@@ -7,7 +7,11 @@ struct SubmitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "submit",
         abstract: "Submit the journal's pending solved blocks (those without a node verdict) to the node.",
-        discussion: "Exits 1 when a block could not be submitted (it stays pending)."
+        discussion: """
+            Exits 1 when a block could not be submitted (it stays pending). A node that refuses the \
+            connection or gives no verdict is retried for about 8 s (six attempts, 0.25 s doubling); the \
+            blocks after it are then not tried, and every block still pending is listed.
+            """
     )
 
     @Option(help: "The journal written by `mine --rpc`.")
@@ -38,12 +42,29 @@ struct SubmitCommand: AsyncParsableCommand {
         await client.shutdown()
         for (entry, result) in results {
             if json {
-                printJSON(["hash": entry.hash, "height": entry.height, "result": result.description])
+                printJSON([
+                    "hash": entry.hash, "height": entry.height, "result": result.description,
+                    "pending": result.isPending,
+                ])
             } else {
                 print("block \(entry.height) \(entry.hash): \(result)")
             }
         }
         if results.isEmpty && !json { print("no pending blocks in \(journal)") }
-        if results.contains(where: { if case .unsubmitted = $0.1 { true } else { false } }) { throw ExitCode(1) }
+        let pending = results.filter { $0.1.isPending }
+        if !pending.isEmpty {
+            if !json {
+                print("\(pending.count) block(s) still pending in \(journal): submit again once the node answers")
+                for (entry, _) in pending { print("  pending: block \(entry.height) \(entry.hash)") }
+            }
+            throw ExitCode(1)
+        }
+    }
+}
+
+extension BlockOutcome {
+    /// Still without a node verdict: it stays in the journal for the next `submit`.
+    fileprivate var isPending: Bool {
+        if case .unsubmitted = self { true } else { false }
     }
 }

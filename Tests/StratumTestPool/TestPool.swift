@@ -10,6 +10,11 @@ import Synchronization
 /// reply to `mining.authorize`, changes the difficulty between jobs, sends `clean_jobs`, can ask for a
 /// reconnect, die mid-session, come back, and send bad input on demand.
 ///
+/// Its jobs build on a chain of its own, as a pool in front of a node does: every job has the current tip
+/// as its previous block, until a share meets the network target on that tip; that block is the new tip
+/// (`Stats.chain`) and a clean job on it follows (after `newTipDelay`), one height up. Other blocks on the
+/// same parent are still good shares, but do not extend the chain (`Share.landed` false).
+///
 /// It judges shares independently of the modules under test: the coinbase, merkle root and header are
 /// rebuilt here with their own few lines, hashed with OpenSSL, and the hash compared with the job's
 /// difficulty the way pools do (share difficulty = difficulty-1 target / hash, in floating point).
@@ -35,8 +40,12 @@ public final class TestPool: Sendable {
         /// Shares of the job a clean notify replaced are still taken this long after it, for shares that
         /// were on the wire (real pools allow for the round trip; a loaded test machine needs more).
         public var staleGrace: Duration = .seconds(3)
-        /// The block height in the coinbase's BIP34 push (3 bytes, as pools in front of a node send it).
+        /// The block height in the coinbase's BIP34 push (3 bytes, as pools in front of a node send it) of
+        /// the first tip's jobs; one more for each block that extends the chain.
         public var height = 200
+        /// How long after a block extends the chain the clean job on the new tip is sent (a real pool
+        /// takes tens of milliseconds: its node validates the block and builds a template).
+        public var newTipDelay: Duration = .zero
         /// The miner's journal: a share that is a block is refused ("Block not journaled") unless a
         /// `pool-block` record with its hash and header is in this file already, as the miner must write
         /// it (fsync'd) before it sends the share.
@@ -49,31 +58,6 @@ public final class TestPool: Sendable {
         case hugeLine, nonHexBranch, negativeDifficulty, malformedJSON
         /// `client.reconnect` to a port no socket can have ("70000", then -1 as a number).
         case reconnectToPortOutOfRange, reconnectToNegativePort
-    }
-
-    public struct Share: Sendable, Hashable {
-        public let user: String
-        public let jobID: String
-        public let extranonce2: String
-        public let ntime: String
-        public let nonce: String
-        public let versionBits: String?
-        public let version: UInt32
-        public let difficulty: Double
-        public let shareDifficulty: Double
-        public let header: String
-        public let hash: String
-        public let isBlock: Bool
-    }
-
-    public struct Stats: Sendable {
-        public var accepted: [Share] = []
-        public var rejected: [String] = []
-        public var connections = 0
-        public var subscribes: [[String]] = []
-        public var authorizes: [String] = []
-        public var pongs = 0
-        public var configureRequests: [String] = []
     }
 
     struct Job: Sendable {
@@ -105,6 +89,9 @@ public final class TestPool: Sendable {
         var nextExtranonce1: UInt32 = 0x2bd6_0e6b
         var misbehave: Misbehaviour?
         var channels: [ObjectIdentifier: any Channel] = [:]
+        /// The previous block of new jobs, in stratum's order (each 4-byte word byte-swapped), and its height.
+        var tip: [UInt8] = (0..<32).map { _ in UInt8.random(in: 0...255) }
+        var height: Int
     }
 
     public let config: Config
@@ -116,7 +103,7 @@ public final class TestPool: Sendable {
     private init(config: Config, port: Int) {
         self.config = config
         self.port = port
-        state = Mutex(State(difficulty: config.difficulties.first ?? 1))
+        state = Mutex(State(difficulty: config.difficulties.first ?? 1, height: config.height))
     }
 
     /// Listens on 127.0.0.1 (`port` 0: a free port) and starts sending jobs.
@@ -201,7 +188,9 @@ public final class TestPool: Sendable {
             let d = config.difficulties[(s.jobCounter - 1) % max(config.difficulties.count, 1)]
             let changed = d != s.difficulty
             s.difficulty = d
-            let job = makeJob(number: s.jobCounter, clean: clean || s.jobCounter == 1, difficulty: d)
+            let job = makeJob(
+                number: s.jobCounter, clean: clean || s.jobCounter == 1, difficulty: d, prevhash: s.tip,
+                height: s.height)
             if job.clean {
                 s.previousStaleBefore = s.staleBefore
                 s.staleBefore = s.jobCounter
@@ -221,7 +210,7 @@ public final class TestPool: Sendable {
         broadcast(notify(job))
     }
 
-    func makeJob(number: Int, clean: Bool, difficulty: Double) -> Job {
+    func makeJob(number: Int, clean: Bool, difficulty: Double, prevhash: [UInt8], height: Int) -> Job {
         var rng = SystemRandomNumberGenerator()
         func bytes(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) } }
         // A coinbase shaped like a real one: version, one input with a BIP34-ish scriptSig that holds the
@@ -229,10 +218,10 @@ public final class TestPool: Sendable {
         let coinb1 =
             [1, 0, 0, 0, 1] + [UInt8](repeating: 0, count: 32) + [0xff, 0xff, 0xff, 0xff]
             + [UInt8(4 + 4 + config.extranonce2Size + 6), 3]
-            + [UInt8(config.height & 0xff), UInt8(config.height >> 8 & 0xff), UInt8(config.height >> 16 & 0x7f)]
+            + [UInt8(height & 0xff), UInt8(height >> 8 & 0xff), UInt8(height >> 16 & 0x7f)]
         let coinb2 = bytes(6) + [0xff, 0xff, 0xff, 0xff, 1] + bytes(8) + [22, 0, 20] + bytes(20) + [0, 0, 0, 0]
         return Job(
-            id: String(number, radix: 16), prevhash: bytes(32), coinb1: coinb1, coinb2: coinb2,
+            id: String(number, radix: 16), prevhash: prevhash, coinb1: coinb1, coinb2: coinb2,
             branch: (0..<config.branchLength).map { _ in bytes(32) }, version: 0x2000_0000, bits: config.bits,
             time: UInt32(Date().timeIntervalSince1970), clean: clean, difficulty: difficulty)
     }
@@ -429,7 +418,8 @@ public final class TestPool: Sendable {
         le(job.time)
         le(job.bits)
         le(nonce)
-        let hash = Array(OpenSSLSHA256.hashTwice(header).reversed())  // most significant byte first
+        let digest = OpenSSLSHA256.hashTwice(header)  // internal byte order
+        let hash = Array(digest.reversed())  // most significant byte first
         let value = hash.reduce(0.0) { $0 * 256 + Double($1) }
         let shareDifficulty = value == 0 ? .infinity : 0xffff * pow(2, 208) / value
         guard shareDifficulty >= job.difficulty * (1 - 1e-9) else { return "Low difficulty share" }
@@ -439,10 +429,26 @@ public final class TestPool: Sendable {
         {
             return "Block not journaled"
         }
+        let isBlock = value <= target
+        // A block on the tip extends the chain: its hash (in stratum's word order) is the next jobs' parent.
+        let landed = state.withLock { s in
+            guard isBlock && job.prevhash == s.tip else { return false }
+            s.tip = stride(from: 0, to: 32, by: 4).flatMap { digest[$0..<$0 + 4].reversed() }
+            s.height += 1
+            s.stats.chain.append(hex(hash))
+            return true
+        }
+        if landed {
+            let delay = config.newTipDelay
+            Task { [weak self] in
+                if delay > .zero { try? await Task.sleep(for: delay) }
+                self?.newJob(clean: true)
+            }
+        }
         let share = Share(
             user: user, jobID: jobID, extranonce2: en2Hex, ntime: ntimeHex, nonce: nonceHex, versionBits: bitsText,
             version: version, difficulty: job.difficulty, shareDifficulty: shareDifficulty, header: hex(header),
-            hash: hex(hash), isBlock: value <= target)
+            hash: hex(hash), isBlock: isBlock, parent: hex(Array(header[4..<36].reversed())), landed: landed)
         state.withLock { $0.stats.accepted.append(share) }
         if let path = config.sharesFile, let h = FileHandle(forWritingAtPath: path) ?? create(path) {
             h.seekToEndOfFile()
@@ -451,27 +457,12 @@ public final class TestPool: Sendable {
                     (line([
                         "job_id": jobID, "extranonce2": en2Hex, "ntime": ntimeHex, "nonce": nonceHex,
                         "version": word(version), "difficulty": job.difficulty, "share_difficulty": shareDifficulty,
-                        "hash": hex(hash), "header": hex(header), "block": share.isBlock,
+                        "hash": hex(hash), "header": hex(header), "block": share.isBlock, "parent": share.parent,
+                        "landed": landed,
                     ]) + "\n").utf8))
             try? h.close()
         }
         return nil
-    }
-
-    /// Whether the journal at `path` has a `pool-block` record of this hash and header (read with
-    /// Foundation's JSON parser, not the miner's code).
-    func journaled(hash: String, header: String, in path: String) -> Bool {
-        guard let data = FileManager.default.contents(atPath: path) else { return false }
-        return data.split(separator: UInt8(ascii: "\n")).contains { line in
-            guard let o = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else { return false }
-            return o["event"] as? String == "pool-block" && o["hash"] as? String == hash
-                && o["header"] as? String == header
-        }
-    }
-
-    func create(_ path: String) -> FileHandle? {
-        FileManager.default.createFile(atPath: path, contents: nil)
-        return FileHandle(forWritingAtPath: path)
     }
 }
 

@@ -59,6 +59,10 @@ final class FakeNode: Sendable {
         var accepted: [String: [UInt8]] = [:]
         var submissions: [String] = []
         var calls: [String] = []
+        /// After an accepted block, this many `getblocktemplate` calls still get the template on the old
+        /// tip (a node, or a cache in front of it, that has not caught up yet).
+        var staleTemplatesAfterBlock = 0
+        var staleTemplate: (json: Data, remaining: Int)?
     }
 
     let user: String
@@ -201,7 +205,13 @@ final class FakeNode: Sendable {
                     "getblocktemplate must be called with the segwit rule set (call with {\\\"rules\\\": [\\\"segwit\\\"]})"
                 )
             }
-            return ok(Self.object(state.withLock { $0.templateJSON }))
+            return ok(
+                Self.object(
+                    state.withLock { s in
+                        guard let stale = s.staleTemplate, stale.remaining > 0 else { return s.templateJSON }
+                        s.staleTemplate?.remaining -= 1
+                        return stale.json
+                    }))
         case "submitblock":
             guard let hex = params.first as? String else { return rpcError(-1, "missing block") }
             let verdict = validate(hex)
@@ -247,6 +257,7 @@ final class FakeNode: Sendable {
             }
             s.accepted[hash] = bytes(hexText)
             s.tip = hash
+            if s.staleTemplatesAfterBlock > 0 { s.staleTemplate = (s.templateJSON, s.staleTemplatesAfterBlock) }
             // The next template builds on the accepted block, with an empty mempool: its witness
             // commitment is over the coinbase alone, SHA-256d(SHA-256d-root of [0…0] ‖ [0…0]).
             var next = t

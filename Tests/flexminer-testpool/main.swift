@@ -2,9 +2,10 @@ import Foundation
 import StratumTestPool
 
 // `flexminer-testpool [--port P] [--difficulty D[,D2,...]] [--job-interval-ms N] [--bits HEX] [--shares-file PATH]
-//                     [--height N] [--journal-check PATH]`:
+//                     [--height N] [--journal-check PATH] [--new-tip-delay-ms N]`:
 // the test suite's stratum pool as a process, for scripts/test and the README's example (`--bits 207fffff`
-// makes every share a block; `--journal-check` refuses a block the miner's journal does not hold yet). Prints
+// makes every share a block; `--journal-check` refuses a block the miner's journal does not hold yet; a block on
+// the tip moves the pool's chain on, with a clean job on the new tip after `--new-tip-delay-ms`). Prints
 // "listening on 127.0.0.1:PORT"; every accepted share goes to --shares-file as a JSON line; runs until
 // killed.
 func options(_ arguments: [String]) -> (TestPool.Config, Int) {
@@ -27,6 +28,9 @@ func options(_ arguments: [String]) -> (TestPool.Config, Int) {
             guard let h = Int(v), (0...0x7f_ffff).contains(h) else { fail("--height must be 0...8388607") }
             config.height = h
         case "--journal-check": config.journalToCheck = v
+        case "--new-tip-delay-ms":
+            guard let ms = Int(v), (0...60_000).contains(ms) else { fail("--new-tip-delay-ms must be 0...60000") }
+            config.newTipDelay = .milliseconds(ms)
         default: fail("unknown flag \(flag)")
         }
     }

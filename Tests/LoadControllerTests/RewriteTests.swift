@@ -117,15 +117,16 @@ struct RewriteTests {
         if style == .truncateThenWrite { #expect(s.refusals().isEmpty, "\(s.refusals())") }
     }
 
-    /// A long history being read when it is rewritten: whatever the moment, the new content's lines end up
-    /// applied (its last price and its curtailment).
+    /// A long history being read when it is rewritten: whatever the moment, the new content is read from
+    /// its start (its first line is applied) to its end (its last price and its curtailment).
     @Test func aRewriteDuringTheFirstReadOfALongFileIsApplied() throws {
         var old = ""
         for i in 0..<5_000 { old += Self.line(#"{"type":"price","usd_per_mwh":\#(i % 40)}"#, length: 48) }
         let s = try setup(initial: old)
         defer { s.follower.stop() }
-        // The new content: other line lengths, a last price, then a curtailment straddling the old end.
-        var new = ""
+        // The new content: a curtailment first (only a read from the start finds it), other line lengths,
+        // a last price, then a curtailment straddling the old end.
+        var new = Self.line(#"{"type":"curtail","level":0.5,"id":"head"}"#, length: 60)
         while new.utf8.count < old.utf8.count - 300 {
             new += Self.line(#"{"type":"price","usd_per_mwh":\#(new.utf8.count % 30)}"#, length: 51)
         }
@@ -134,7 +135,11 @@ struct RewriteTests {
         #expect(eventually { s.follower.linesHandled > 0 })
         Self.rewrite(s.path, new, .overwrite)
         // Debug builds on a loaded machine take seconds to replay the history twice.
-        #expect(eventually(within: 60) { s.load.isHalted && s.controller.status.price == 12 })
+        #expect(
+            eventually(within: 60) {
+                let status = s.controller.status
+                return s.load.isHalted && status.price == 12 && status.curtailments.contains { $0.id == "head" }
+            })
         print("rewrite during a read: notes \(s.notes.all), lines handled \(s.follower.linesHandled)")
         // No refusal is asserted here: a read that races the writer's own pwrite (a page at a time) can
         // take a torn line the file never held whole; the reader-level test covers splices exactly.

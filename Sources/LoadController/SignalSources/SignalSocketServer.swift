@@ -32,7 +32,8 @@ public final class SignalSocketServer: Sendable {
         public var maxConnections = 64
         /// A connection that sends nothing for this long is closed.
         public var idleTimeout: Duration = .seconds(300)
-        /// How long a client that is being cut off gets to take its last reply before it is closed anyway.
+        /// How long a client that is being cut off gets to take its last reply (and end its side; what it
+        /// still sends meanwhile is read and discarded) before it is closed anyway, with a reset.
         public var closeGrace: Duration = .seconds(2)
 
         public init() {}
@@ -102,8 +103,7 @@ public final class SignalSocketServer: Sendable {
                     try child.pipeline.syncOperations.addHandler(
                         SignalLineHandler(
                             controller: controller,
-                            origin: SignalOrigin(source: source, connection: n, requiredToken: token),
-                            closeGrace: limits.closeGrace))
+                            origin: SignalOrigin(source: source, connection: n, requiredToken: token)))
                 }
             }
         do {
@@ -169,7 +169,6 @@ final class SignalLineHandler: ChannelInboundHandler {
 
     let controller: LoadController
     let origin: SignalOrigin
-    let closeGrace: Duration
     private var pending: ByteBuffer?
     private var tokens = Double(SignalSocketServer.maxLinesPerSecond)
     private var lastRefill = ContinuousClock.now
@@ -177,10 +176,9 @@ final class SignalLineHandler: ChannelInboundHandler {
     private var firstLine = true
     private var authenticated = false
 
-    init(controller: LoadController, origin: SignalOrigin, closeGrace: Duration = .seconds(2)) {
+    init(controller: LoadController, origin: SignalOrigin) {
         self.controller = controller
         self.origin = origin
-        self.closeGrace = closeGrace
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -296,7 +294,7 @@ final class SignalLineHandler: ChannelInboundHandler {
 
     /// Ends the connection after the replies written so far: the lingering close at the head of the
     /// pipeline flushes them, shuts down the write side, discards what the client still sends, and closes
-    /// within `closeGrace` (also when the client does not read).
+    /// within the source's `Limits.closeGrace` (also when the client does not read).
     private func cut(_ context: ChannelHandlerContext, _ why: String) {
         cutOff = true
         controller.discarded(why + "; connection closed", origin: origin, bytes: pending?.readableBytes ?? 0)

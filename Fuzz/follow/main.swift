@@ -18,9 +18,15 @@ let maxFile = 512
 let directory: String = {
     var template = Array((FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : "/tmp").utf8)
     template += Array("/flexminer-fuzz-follow-XXXXXX".utf8) + [0]
-    return template.withUnsafeMutableBufferPointer { p in
+    let made = template.withUnsafeMutableBufferPointer { p in
         p.baseAddress!.withMemoryRebound(to: CChar.self, capacity: p.count) { String(cString: mkdtemp($0)!) }
     }
+    // Left clean when libFuzzer ends the run (a crash leaves it, with the input that made it).
+    atexit {
+        unlink(path)
+        rmdir(directory)
+    }
+    return made
 }()
 let path = directory + "/signals"
 

@@ -134,6 +134,10 @@ let package = Package(
             ]
         ),
 
+        // What the product's servers (signal sockets, the HTTP API, the OpenADR callback) share on SwiftNIO:
+        // the lingering close that lets an error reply reach a client that is still sending.
+        .target(name: "ServerSupport", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
+
         // Demand response: signal protocol v1, the pure policy (the same code live and simulated), and the
         // LoadActuator that a decision commands.
         .target(name: "DemandResponse", dependencies: ["FlexSupport"]),
@@ -142,7 +146,7 @@ let package = Package(
         .target(
             name: "LoadController",
             dependencies: [
-                "DemandResponse", "FlexSupport",
+                "DemandResponse", "FlexSupport", "ServerSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -152,7 +156,7 @@ let package = Package(
         .target(
             name: "OpenADR",
             dependencies: [
-                "FlexSupport",
+                "FlexSupport", "ServerSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -190,7 +194,7 @@ let package = Package(
             dependencies: [
                 "DemandResponse", "LoadController", "Mining", "MiningKernels", "CPUFeatures", "WorkSources", "NodeRPC",
                 "Chain", "Simulation", "FlexSupport", "SHA256", "Stratum",
-                "OpenADR", "OpenADRSignals",
+                "OpenADR", "OpenADRSignals", "ServerSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

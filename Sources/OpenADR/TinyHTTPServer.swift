@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import ServerSupport
 import Synchronization
 
 /// A small HTTP/1.1 server on SwiftNIO for the VEN's notification callback (and the project's fake VTN):
@@ -85,6 +86,9 @@ public final class TinyHTTPServer: Sendable {
                 }
                 channel.closeFuture.whenComplete { _ in open.subtract(1, ordering: .relaxed) }
                 return channel.eventLoop.makeCompletedFuture {
+                    // First: every close lingers, so a response (a 400 for a malformed request, any answer
+                    // with `Connection: close`) reaches a client that is still sending.
+                    try channel.pipeline.syncOperations.addHandler(LingeringCloseHandler())
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(Handler(maxBody: maxBody, handler: handler))
                 }

@@ -258,7 +258,7 @@ public final class MinerRun: Sendable {
         for (spec, group) in zip(s.specs, specGroups) {
             add(
                 SignalSourceService(
-                    spec: spec, controller: controller, token: spec.isLocal ? nil : s.token,
+                    spec: spec, controller: controller, token: spec.requiresConfiguredToken ? s.token : nil,
                     group: group ?? httpGroup, note: note,
                     limits: limits))
         }

@@ -5,12 +5,15 @@ import LoadController
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import ServerSupport
 import Synchronization
 
 /// The operator's HTTP surface, off unless `--http HOST:PORT` is given:
 /// `GET /status` (JSON), `GET /metrics` (Prometheus text), `POST /pause` and `POST /resume` (the same as a
-/// `curtail` level 1 / `release` signal with id `http-pause`). Beyond loopback (which needs
-/// `--allow-remote`) the POSTs require `Authorization: Bearer TOKEN`.
+/// `curtail` level 1 / `release` signal with id `http-pause`). Once a token is configured the POSTs
+/// require `Authorization: Bearer TOKEN` on every address, loopback included (a local process or a page in
+/// a local browser can reach loopback too); beyond loopback (which needs `--allow-remote`) a token is
+/// required. Reading (`GET`) needs no token.
 public final class StatusServer: Sendable {
     /// What the server shows and does; closures so it depends on no particular miner.
     public struct Routes: Sendable {
@@ -48,7 +51,8 @@ public final class StatusServer: Sendable {
 
     /// Binds and serves.
     /// - Parameters:
-    ///   - token: required on POSTs; must be given when `host` is not loopback.
+    ///   - token: when given, required on POSTs whatever the address; must be given when `host` is not
+    ///     loopback.
     ///   - dashboard: when given, `GET /` serves the operator's page and its data.
     ///   - maxConnections: connections open at once; more are closed as they arrive.
     public static func start(
@@ -58,7 +62,6 @@ public final class StatusServer: Sendable {
         if !Loopback.contains(host: host) && token == nil {
             throw ConfigError("--http \(host):\(port): beyond loopback the HTTP API needs a token")
         }
-        let requiredToken = Loopback.contains(host: host) ? nil : token
         let open = OpenCount()
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 32)
@@ -71,13 +74,16 @@ public final class StatusServer: Sendable {
                 channel.closeFuture.whenComplete { _ in open.count.subtract(1, ordering: .relaxed) }
                 guard n <= maxConnections else { return channel.close() }
                 return channel.eventLoop.makeCompletedFuture {
+                    // First: every close lingers, so a response (a 400 for a malformed request, any answer
+                    // with `Connection: close`) reaches a client that is still sending.
+                    try channel.pipeline.syncOperations.addHandler(LingeringCloseHandler())
                     try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idleTimeout))
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     if let dashboard {
                         try channel.pipeline.syncOperations.addHandler(DashboardHandler(routes: dashboard))
                     }
                     try channel.pipeline.syncOperations.addHandler(
-                        HTTPHandler(routes: routes, token: requiredToken, host: host, dashboard: dashboard))
+                        HTTPHandler(routes: routes, token: token, host: host, dashboard: dashboard))
                 }
             }
         do {

@@ -87,7 +87,10 @@ struct RunCommand: AsyncParsableCommand {
         inversion: .prefixedNo, help: "Allow binding TCP signal sources and --http beyond loopback (requires a token).")
     var allowRemote: Bool?
 
-    @Option(help: "File holding the shared token for remote sources (\"token\" in each message, Bearer on HTTP).")
+    @Option(
+        help:
+            "File holding the shared token: once set, every TCP source (loopback too) needs \"token\" in each message and HTTP POSTs a Bearer header."
+    )
     var tokenFile: String?
 
     @Option(help: "Worker threads (default: one per CPU).")

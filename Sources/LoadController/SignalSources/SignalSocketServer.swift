@@ -3,6 +3,7 @@ import FlexSupport
 import Foundation
 import NIOCore
 import NIOPosix
+import ServerSupport
 import Synchronization
 
 #if canImport(Glibc)
@@ -31,7 +32,8 @@ public final class SignalSocketServer: Sendable {
         public var maxConnections = 64
         /// A connection that sends nothing for this long is closed.
         public var idleTimeout: Duration = .seconds(300)
-        /// How long a client that is being cut off gets to take its last reply before it is closed anyway.
+        /// How long a client that is being cut off gets to take its last reply (and end its side; what it
+        /// still sends meanwhile is read and discarded) before it is closed anyway, with a reset.
         public var closeGrace: Duration = .seconds(2)
 
         public init() {}
@@ -50,7 +52,8 @@ public final class SignalSocketServer: Sendable {
 
     /// Binds and starts serving.
     /// - Parameters:
-    ///   - token: required in every message on this source (remote TCP); nil for local sources.
+    ///   - token: required in every message on this source: the configured token on a TCP source (loopback
+    ///     included); nil on a Unix socket (trusted by its file mode) or when none is configured.
     /// - Throws: `SignalError` naming the source: path in use by a live server, not a socket, bind failures.
     public static func start(
         _ spec: SignalSourceSpec, controller: LoadController, token: String?, group: any EventLoopGroup,
@@ -90,13 +93,17 @@ public final class SignalSocketServer: Sendable {
                                 grace: limits.closeGrace))
                         return
                     }
+                    // First in the pipeline: every close lingers, so an error reply reaches a client that is
+                    // still sending (the connection over the limit above closes at once instead: lingering
+                    // would let a flood of connections hold descriptors the other sources need).
+                    try child.pipeline.syncOperations.addHandler(
+                        LingeringCloseHandler(maxTime: TimeAmount(limits.closeGrace)))
                     try child.pipeline.syncOperations.addHandler(
                         IdleStateHandler(readTimeout: TimeAmount(limits.idleTimeout)))
                     try child.pipeline.syncOperations.addHandler(
                         SignalLineHandler(
                             controller: controller,
-                            origin: SignalOrigin(source: source, connection: n, requiredToken: token),
-                            closeGrace: limits.closeGrace))
+                            origin: SignalOrigin(source: source, connection: n, requiredToken: token)))
                 }
             }
         do {
@@ -162,7 +169,6 @@ final class SignalLineHandler: ChannelInboundHandler {
 
     let controller: LoadController
     let origin: SignalOrigin
-    let closeGrace: Duration
     private var pending: ByteBuffer?
     private var tokens = Double(SignalSocketServer.maxLinesPerSecond)
     private var lastRefill = ContinuousClock.now
@@ -170,10 +176,9 @@ final class SignalLineHandler: ChannelInboundHandler {
     private var firstLine = true
     private var authenticated = false
 
-    init(controller: LoadController, origin: SignalOrigin, closeGrace: Duration = .seconds(2)) {
+    init(controller: LoadController, origin: SignalOrigin) {
         self.controller = controller
         self.origin = origin
-        self.closeGrace = closeGrace
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -287,16 +292,14 @@ final class SignalLineHandler: ChannelInboundHandler {
             && (0x30...0x39).contains(version[5])
     }
 
+    /// Ends the connection after the replies written so far: the lingering close at the head of the
+    /// pipeline flushes them, shuts down the write side, discards what the client still sends, and closes
+    /// within the source's `Limits.closeGrace` (also when the client does not read).
     private func cut(_ context: ChannelHandlerContext, _ why: String) {
         cutOff = true
         controller.discarded(why + "; connection closed", origin: origin, bytes: pending?.readableBytes ?? 0)
         pending = nil
-        let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in
-            channel.close(promise: nil)
-        }
-        // A client that does not read never lets that flush complete: its descriptor is released anyway.
-        channel.eventLoop.scheduleTask(in: TimeAmount(closeGrace)) { channel.close(promise: nil) }
+        context.close(promise: nil)
     }
 
     private func takeToken(_ now: ContinuousClock.Instant) -> Bool {

@@ -62,6 +62,13 @@ public enum SignalSourceSpec: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// Whether a configured shared token is required on this source: every TCP listener, loopback included
+    /// (any local process, or a web page in a local browser, can reach a loopback port). A Unix socket keeps
+    /// the trust of its file mode (0600); a followed file that of its permissions.
+    package var requiresConfiguredToken: Bool {
+        if case .tcp = self { true } else { false }
+    }
+
     public var isLocal: Bool {
         switch self {
         case .unix, .file: true

@@ -123,6 +123,17 @@ struct SignalSourceService: Service {
     }
 }
 
+/// The `tariff:`/`schedule:` sources' timer, from start to shutdown.
+struct CalendarService: Service {
+    let source: CalendarSource
+    let note: @Sendable (String) -> Void
+
+    func run() async throws {
+        note("following \(source.name) (prices at local hour boundaries, windows as they open)")
+        try? await cancelWhenGracefulShutdown { await source.run() }
+    }
+}
+
 /// `GET /status`, `GET /metrics`, `POST /pause`, `POST /resume`.
 struct HTTPService: Service {
     let address: HostPort

@@ -94,14 +94,17 @@ public struct SystemLoadSeries: Sendable {
         return SystemLoadSeries(points: points, path: path, layout: ercot ? "ercot-native-load" : "table")
     }
 
-    /// `MM/DD/YYYY HH:00[ DST]`, hour ending 01:00...24:00 → the interval's start.
+    /// `MM/DD/YYYY HH:00[ DST]` (or `M/D/YY H:00`), hour ending 01:00...24:00 → the interval's start.
     static func hourEnding(_ text: String, clock: LocalClock, where: String) throws(SimulationError) -> Double {
         let repeated = text.hasSuffix(" DST")
         let core = repeated ? String(text.dropLast(4)) : text
         let parts = core.split(separator: " ")
         let date = parts.first?.split(separator: "/") ?? []
+        // The real 2022 export has one row written "12/1/22 1:00" (a spreadsheet's short date): two-digit
+        // years are this century.
         guard parts.count == 2, date.count == 3, let month = Int(date[0]), let day = Int(date[1]),
-            let year = Int(date[2]), (1...12).contains(month), (1...31).contains(day), (1900...9999).contains(year),
+            let y = Int(date[2]), case let year = y < 100 ? 2000 + y : y,
+            (1...12).contains(month), (1...31).contains(day), (1900...9999).contains(year),
             let hourEnding = Int(parts[1].split(separator: ":").first ?? ""), (1...24).contains(hourEnding)
         else {
             throw SimulationError("\(`where`): \"\(text.prefix(40))\" is not MM/DD/YYYY HH:00 (hour ending)")

@@ -75,7 +75,8 @@ public struct TariffScenario: Sendable {
         }
         return PriceSeries(
             points: points, intervalSeconds: 900, gaps: [], duplicateTimestamps: 0, skippedRows: [], reordered: false,
-            path: tariff.map { "tariff \($0.tariff.label ?? $0.tariff.name ?? "")" } ?? "schedule", timeColumn: "",
+            path: (tariff.map { "tariff \($0.tariff.label ?? $0.tariff.name ?? "")" } ?? "schedule") + " (times UTC)",
+            timeColumn: "",
             priceColumn: "", settlementPoint: nil, layout: .table)
     }
 

@@ -121,6 +121,17 @@ struct TariffSimulationTests {
         #expect(contiguous == s.points.count - 3)  // three separate days
     }
 
+    @Test func theShortDateRowOfTheReal2022ExportReadsToo() throws {
+        let csv =
+            "\u{FEFF}Hour Ending,COAST,ERCOT\n11/30/2022 24:00,\"10,197.11\",\"40,000.50\"\n12/1/22 1:00,\"9,825.18\",\"39,000\"\n"
+        let s = try SystemLoadSeries.parse(csv, path: "t.csv", clock: try LocalClock(identifier: "America/Chicago"))
+        // 23:00 CST on 11/30 is 05:00Z on 12/01; HE 1:00 on 12/01 starts at 00:00 CST, 06:00Z.
+        #expect(
+            s.points.map(\.start)
+                == [at("2022-12-01T05:00:00Z"), at("2022-12-01T06:00:00Z")].map(\.timeIntervalSince1970))
+        #expect(s.points.map(\.mw) == [40_000.5, 39_000])
+    }
+
     @Test func aTableOfFifteenMinuteLoadsReadsToo() throws {
         let csv =
             "interval_start,mw\n2024-06-03T15:00:00,70000\n2024-06-03T15:15:00,70500.5\n2024-06-03T15:30:00-05:00,\"71,000\"\n"

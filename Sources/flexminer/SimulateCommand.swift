@@ -181,34 +181,18 @@ struct SimulateCommand: ParsableCommand {
         options.priceColumn = priceColumn
         options.settlementPoint = settlementPoint
         options.skipBadRows = skipBadRows
-        var series: PriceSeries
-        var eventList: [CurtailmentEvent]
-        var scenario: TariffScenario? = nil
-        var meter: TariffMeter? = nil
+        var files = SimulationInputs.Files()
+        (files.prices, files.priceOptions, files.events) = (prices, options, events)
+        (files.tariff, files.timezone, files.holidays) = (tariff, timezone, holidays)
+        (files.schedule, files.systemLoad, files.transmissionUSDPerKWYear) = (
+            schedule, systemLoad, transmissionUsdPerKwYear
+        )
+        (files.from, files.to) = (from.flatMap { ISO8601.parse($0) }, to.flatMap { ISO8601.parse($0) })
         let loadStart = ContinuousClock.now
-        do {
-            let priceSeries = try prices.map { p throws(SimulationError) in
-                try PriceSeries.load(path: p, options: options)
-            }
-            eventList = try events.map { path throws(SimulationError) in try CurtailmentEvent.load(path: path) } ?? []
-            if tariff != nil || schedule != nil || systemLoad != nil {
-                let s = try TariffScenario.load(
-                    tariff: tariff, timezone: timezone, holidays: holidays, schedule: schedule, systemLoad: systemLoad,
-                    transmissionUSDPerKWYear: transmissionUsdPerKwYear)
-                let prepared = try s.prepare(
-                    from: from.flatMap { ISO8601.parse($0) }, to: to.flatMap { ISO8601.parse($0) }, prices: priceSeries,
-                    powerWatts: watts)
-                (series, meter, scenario) = (prepared.series, prepared.meter, s)
-                eventList = (eventList + prepared.events).sorted { ($0.time, $0.line) < ($1.time, $1.line) }
-            } else if let priceSeries {
-                series = priceSeries
-            } else {
-                throw SimulationError("give --prices")
-            }
-        } catch {
-            throw ValidationError("\(error)")
-        }
-        if let zone = scenario?.schedule?.peakTimeZone ?? scenario?.clock.zone { config.peakTimeZone = zone }
+        let loaded: SimulationInputs
+        do { loaded = try SimulationInputs.load(files, powerWatts: watts) } catch { throw ValidationError("\(error)") }
+        let (series, eventList) = (loaded.series, loaded.events)
+        config = loaded.adjusted(config)
 
         let loadSeconds = (ContinuousClock.now - loadStart).seconds
         let terminal = isatty(STDERR_FILENO) == 1
@@ -229,11 +213,11 @@ struct SimulateCommand: ParsableCommand {
             let load = try EngineLiveLoad(threads: threads, intervalMs: liveIntervalMs)
             defer { load.stop() }
             result = Simulator.run(
-                series: series, events: eventList, config: config, site: site, live: load, meter: meter,
+                series: series, events: eventList, config: config, site: site, live: load, meter: loaded.meter,
                 progress: progress)
         } else {
             result = Simulator.run(
-                series: series, events: eventList, config: config, site: site, meter: meter, progress: progress)
+                series: series, events: eventList, config: config, site: site, meter: loaded.meter, progress: progress)
         }
         let elapsed = (ContinuousClock.now - started).seconds
         var inputs: [String: Any] = ["events": events ?? NSNull(), "policy_file": policy ?? NSNull()]
@@ -249,7 +233,7 @@ struct SimulateCommand: ParsableCommand {
             series: series, config: config, site: site, result: result, inputs: inputs, mode: live ? "live" : "model",
             elapsedSeconds: elapsed)
         simReport.loadSeconds = loadSeconds
-        if let scenario, let meter {
+        if let scenario = loaded.scenario, let meter = loaded.meter {
             (simReport.sections, simReport.sectionLines) = scenario.report(meter: meter, powerWatts: watts)
         }
         if let path = report {

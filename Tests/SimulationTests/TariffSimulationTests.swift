@@ -13,21 +13,21 @@ private let nipscoPath = Fixtures.directory.appendingPathComponent(
     "urdb/nipsco_rate724_tiered_5c5afec35457a3130fde39de.json"
 ).path
 
-/// Runs `simulate` the way the command does: scenario, meter, series, events, policy.
+/// Runs `simulate` the way the command does (`SimulationInputs`, then the simulator).
 private func simulateTariff(
     tariff: String? = georgiaPath, timezone: String = "America/New_York", schedule: String? = nil,
     systemLoad: String? = nil, from: String?, to: String?, watts: Double = 1000, breakEven: Double = 10_000,
     transmission: Double? = nil
 ) throws -> (SimulationResult, TariffMeter, TariffScenario) {
-    let scenario = try TariffScenario.load(
-        tariff: tariff, timezone: timezone, holidays: nil, schedule: schedule, systemLoad: systemLoad,
-        transmissionUSDPerKWYear: transmission)
-    let p = try scenario.prepare(from: from.map(at), to: to.map(at), prices: nil, powerWatts: watts)
-    var config = PolicyConfig(breakEvenUSDPerMWh: breakEven)
-    config.peakTimeZone = scenario.clock.zone
+    var files = SimulationInputs.Files()
+    (files.tariff, files.timezone, files.schedule, files.systemLoad) = (tariff, timezone, schedule, systemLoad)
+    (files.transmissionUSDPerKWYear, files.from, files.to) = (transmission, from.map(at), to.map(at))
+    let inputs = try SimulationInputs.load(files, powerWatts: watts)
+    let config = inputs.adjusted(PolicyConfig(breakEvenUSDPerMWh: breakEven))
     let r = Simulator.run(
-        series: p.series, events: p.events, config: config, site: SiteModel(powerWatts: watts), meter: p.meter)
-    return (r, p.meter, scenario)
+        series: inputs.series, events: inputs.events, config: config, site: SiteModel(powerWatts: watts),
+        meter: inputs.meter)
+    return (r, inputs.meter!, inputs.scenario!)
 }
 
 @Suite("Tariff simulation")

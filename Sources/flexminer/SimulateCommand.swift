@@ -21,6 +21,11 @@ struct SimulateCommand: ParsableCommand {
               flexminer simulate --prices ../shared/data/ercot-hb-south-rtm-2024-06-07.csv \\
                 --power-watts 3250 --breakeven 45 --hysteresis 3 --min-on 30m --min-off 15m \\
                 --report report.json --chart chart.svg
+            A tariff and the ERCOT 4CP season (docs/tariffs.md):
+              flexminer simulate --tariff rate.json --timezone America/New_York \\
+                --from 2024-07-01T00:00:00-04:00 --to 2024-08-01T00:00:00-04:00 --power-watts 3250 --breakeven 100
+              flexminer simulate --schedule docs/ercot-4cp-schedule.json --system-load Native_Load_2023.csv \\
+                --timezone America/Chicago --transmission-usd-per-kw-year 100 --power-watts 1000000 --breakeven 1000
             """
     )
 

@@ -101,6 +101,35 @@ struct TariffSimulationTests {
         #expect(abs((meter.demand().first?.flatUSD ?? 0) - 1_650 * 12.49) < 1e-6)
     }
 
+    @Test func withPricesTheSpanIsTheSeriesAndTheTariffPriceReplacesItsPrice() throws {
+        let dir = scratchDirectory()
+        let csv = dir + "/p.csv"
+        // Local market time (no zone), read in --timezone: 00:00 CDT is 05:00Z.
+        try
+            "interval_start,rtm_usd_per_mwh\n2024-06-03T00:00:00,500\n2024-06-03T00:15:00,500\n2024-06-03T00:30:00,500\n2024-06-03T00:45:00,500\n"
+            .write(toFile: csv, atomically: true, encoding: .utf8)
+        var files = SimulationInputs.Files()
+        (files.prices, files.tariff, files.timezone) = (csv, nipscoPath, "America/Chicago")
+        let inputs = try SimulationInputs.load(files, powerWatts: 1000)
+        #expect(inputs.series.points.map(\.time).first == at("2024-06-03T05:00:00Z").timeIntervalSince1970)
+        #expect(inputs.series.points.count == 4)
+        #expect(inputs.series.points.allSatisfy { abs($0.usdPerMWh - 84.598) < 1e-9 })
+        // Without a tariff (a schedule only), the file's prices stay, moved onto real instants.
+        let sched = dir + "/s.json"
+        try
+            #"{"windows": [{"id": "w", "start": "00:30", "end": "01:00", "timezone": "America/Chicago", "action": "price", "usd_per_mwh": 7}]}"#
+            .write(toFile: sched, atomically: true, encoding: .utf8)
+        (files.tariff, files.schedule) = (nil, sched)
+        let moved = try SimulationInputs.load(files, powerWatts: 1000)
+        #expect(moved.series.points.map(\.usdPerMWh) == [500, 500, 500, 500])
+        #expect(moved.series.points.first?.time == at("2024-06-03T05:00:00Z").timeIntervalSince1970)
+        let r = Simulator.run(
+            series: moved.series, events: moved.events, config: PolicyConfig(breakEvenUSDPerMWh: 1000),
+            site: SiteModel(powerWatts: 1000), meter: moved.meter)
+        // Two quarter-hours at 500 USD/MWh, two in the price window at 7: 0.25 kWh each.
+        #expect(abs(r.totals.energyCostUSD - (0.5 * 0.5 + 0.5 * 0.007)) < 1e-12)
+    }
+
     @Test func ercotNativeLoadReadsHourEndingLocalTimeWithItsDSTQuirks() throws {
         let path = Fixtures.directory.appendingPathComponent("ercot-native-load/native-load-2021-excerpt.csv").path
         let s = try SystemLoadSeries.load(path: path, clock: try LocalClock(identifier: "America/Chicago"))

@@ -130,6 +130,23 @@ struct TariffSimulationTests {
         #expect(abs(r.totals.energyCostUSD - (0.5 * 0.5 + 0.5 * 0.007)) < 1e-12)
     }
 
+    @Test func anEventsFileCarriesSystemLoadReadings() throws {
+        let path = scratchDirectory() + "/events.jsonl"
+        try #"""
+        {"time":"2024-06-03T20:00:00Z","type":"system_load","mw":70000}
+        {"time":"2024-06-03T20:15:00Z","type":"system_load","mw":-3}
+        """#.write(toFile: path, atomically: true, encoding: .utf8)
+        do {
+            _ = try CurtailmentEvent.load(path: path)
+            Issue.record("a negative load must be refused")
+        } catch {
+            #expect(error.message.contains("line 2") && error.message.contains("\"mw\""))
+        }
+        try #"{"time":"2024-06-03T20:00:00Z","type":"system_load","mw":70000}"#.write(
+            toFile: path, atomically: true, encoding: .utf8)
+        #expect(try CurtailmentEvent.load(path: path).map(\.message) == [.systemLoad(mw: 70_000)])
+    }
+
     @Test func ercotNativeLoadReadsHourEndingLocalTimeWithItsDSTQuirks() throws {
         let path = Fixtures.directory.appendingPathComponent("ercot-native-load/native-load-2021-excerpt.csv").path
         let s = try SystemLoadSeries.load(path: path, clock: try LocalClock(identifier: "America/Chicago"))

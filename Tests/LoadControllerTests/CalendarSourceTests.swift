@@ -43,4 +43,26 @@ struct CalendarSourceTests {
         #expect(controller.status.curtailments.isEmpty)
         #expect(load.effective == 1)
     }
+
+    @Test func thePeakRuleDecidesFromLiveSystemLoadLines() {
+        let clock = TestClock()
+        let load = FakeLoad()
+        let controller = LoadController(
+            actuator: load, config: PolicyConfig(breakEvenUSDPerMWh: 1000), clock: clock.read)
+        controller.start()
+        func send(_ line: String) -> Bool {
+            controller.handle(line: Array(line.utf8), origin: SignalOrigin(name: "unix:/run/f.sock")).ok
+        }
+        let until = ISO8601.format(clock.read().addingTimeInterval(3 * 3600))
+        #expect(send(#"{"type":"system_load","mw":80000}"#))
+        #expect(send(#"{"type":"system_load","mw":70000}"#))
+        #expect(send(#"{"type":"peak_watch","level":1,"id":"4cp","until":"\#(until)","reason":"4CP"}"#))
+        #expect(load.effective == 1)  // 70,000 < 0.95 × 80,000
+        #expect(send(#"{"type":"system_load","mw":77000}"#))
+        #expect(load.effective == 0)  // ≥ 76,000
+        #expect(controller.status.curtailments.first?.source == "peak-rule#unix:/run/f.sock")
+        #expect(send(#"{"type":"system_load","mw":71000}"#))
+        #expect(load.effective == 1)  // < 0.9 × 80,000
+        #expect(!send(#"{"type":"system_load","mw":"high"}"#))
+    }
 }

@@ -220,6 +220,33 @@ struct TariffSimulationTests {
     }
 }
 
+/// The 4CP rule on the real 2023 summer (../shared). The monthly peaks were found independently (a
+/// Python script over the CSV, see docs/tariffs.md): 06-27 HE18 80,786.51; 07-31 HE17 82,939.08;
+/// 08-10 HE18 85,464.12; 09-08 HE17 84,342.73 MW.
+@Suite("4CP on real ERCOT load")
+struct RealFourCPTests {
+    @Test(.enabled(if: SharedData.available, "needs ../shared/data/ercot-native-load"))
+    func theSummer2023PeaksAreFoundAndCaught() throws {
+        let dir = scratchDirectory()
+        let schedulePath = dir + "/4cp.json"
+        try #"{"windows": [\#(fourCPWindowJSON)]}"#.write(toFile: schedulePath, atomically: true, encoding: .utf8)
+        let (_, meter, scenario) = try simulateTariff(
+            tariff: nil, timezone: "America/Chicago", schedule: schedulePath,
+            systemLoad: SharedData.path("data/ercot-native-load/Native_Load_2023.csv"),
+            from: "2023-06-01T00:00:00-05:00", to: "2023-10-01T00:00:00-05:00", watts: 1_000_000, transmission: 100)
+        let fourCP = try #require(
+            scenario.report(meter: meter, powerWatts: 1_000_000).sections["four_cp"] as? [String: Any])
+        let months = try #require(fourCP["months"] as? [[String: Any]])
+        #expect(
+            months.compactMap { $0["peak_interval_start"] as? String } == [
+                "2023-06-27T17:00-05:00", "2023-07-31T16:00-05:00", "2023-08-10T17:00-05:00", "2023-09-08T16:00-05:00",
+            ])
+        #expect(months.compactMap { $0["peak_mw"] as? Double } == [80_786.51, 82_939.08, 85_464.12, 84_342.73])
+        #expect(fourCP["peaks_caught"] as? Int == 4)
+        #expect(fourCP["transmission_avoided_usd"] as? Double == 100_000)
+    }
+}
+
 private let fourCPWindowJSON = """
     {"id": "ercot-4cp", "months": [6,7,8,9], "weekdays": ["mon","tue","wed","thu","fri"],
      "start": "15:00", "end": "18:00", "timezone": "America/Chicago",

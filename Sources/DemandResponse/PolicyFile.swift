@@ -35,6 +35,8 @@ public struct PolicyFile: Sendable, Hashable {
     public var btcUSD: Double?
     public var networkDifficulty: Double?
     public var blockRewardBTC: Double?
+    /// Whether the file names `peak_timezone` (otherwise `run` and `simulate` take the schedule's zone).
+    public var peakTimeZoneGiven = false
     /// Everything else (hysteresis, dwell, hard price, ramp, fail-safe, initial capacity).
     public var config: PolicyConfig
 
@@ -129,6 +131,7 @@ public struct PolicyFile: Sendable, Hashable {
         config.peakMW = try f.number("peak_mw", in: 1...1e7)
         if let zone = try f.string("peak_timezone") {
             config.peakTimeZone = try LocalClock(identifier: zone, field: "peak_timezone").zone
+            peakTimeZoneGiven = true
         }
         let sources = [
             breakEvenUSDPerMWh != nil, hashpriceUSDPerPHDay != nil,

@@ -66,8 +66,8 @@ public struct URDBTariff: Sendable, Hashable {
         utility = try f.string("utility")
         label = try f.string("label")
         energyPeriods = try Self.energyStructure(f)
-        energyWeekday = try Self.schedule(f, "energyweekdayschedule", periods: energyPeriods.count, required: true)!
-        energyWeekend = try Self.schedule(f, "energyweekendschedule", periods: energyPeriods.count, required: true)!
+        energyWeekday = try Self.requiredSchedule(f, "energyweekdayschedule", periods: energyPeriods.count)
+        energyWeekend = try Self.requiredSchedule(f, "energyweekendschedule", periods: energyPeriods.count)
         if let fixed = try f.number("fixedmonthlycharge", in: 0...1e9) {
             fixedMonthlyUSD = fixed
         } else if let first = try f.number("fixedchargefirstmeter", in: 0...1e9) {
@@ -219,6 +219,13 @@ public struct URDBTariff: Sendable, Hashable {
     }
 
     /// A 12 × 24 matrix of period indices within 0..<periods.
+    private static func requiredSchedule(_ f: JSONFields, _ key: String, periods: Int) throws(InputError) -> [[Int]] {
+        guard let rows = try schedule(f, key, periods: periods, required: true) else {
+            throw InputError("missing field \"\(f.path)\(key)\" (12 rows of 24 period indices)")
+        }
+        return rows
+    }
+
     private static func schedule(_ f: JSONFields, _ key: String, periods: Int, required: Bool) throws(InputError)
         -> [[Int]]?
     {

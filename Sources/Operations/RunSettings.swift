@@ -309,7 +309,7 @@ extension RunSettings {
                 tariff = TariffClock(tariff: try URDBTariff(contentsOf: p), clock: clock, holidays: holidays)
             }
             let schedule = try schedulePath.map { p throws(InputError) in try Schedule(contentsOf: p) }
-            if let z = schedule?.peakTimeZone { policy.config.peakTimeZone = z }
+            if let z = schedule?.peakTimeZone, !policy.peakTimeZoneGiven { policy.config.peakTimeZone = z }
             calendar = CalendarSignals(tariff: tariff, schedule: schedule)
             calendarName = [tariffPath.map { "tariff:\($0)" }, schedulePath.map { "schedule:\($0)" }].compactMap { $0 }
                 .joined(separator: "+")

@@ -52,10 +52,11 @@ public struct SimulationInputs {
             scenario: scenario, meter: prepared.meter)
     }
 
-    /// The policy with the peak rule's months in the schedule's (or the tariff's) zone.
-    public func adjusted(_ config: PolicyConfig) -> PolicyConfig {
+    /// The policy with the peak rule's months in the schedule's (or the tariff's) zone, unless the policy
+    /// file names its own (`keepZone`).
+    public func adjusted(_ config: PolicyConfig, keepZone: Bool = false) -> PolicyConfig {
         var c = config
-        if let zone = scenario?.schedule?.peakTimeZone ?? scenario?.clock.zone { c.peakTimeZone = zone }
+        if !keepZone, let zone = scenario?.schedule?.peakTimeZone ?? scenario?.clock.zone { c.peakTimeZone = zone }
         return c
     }
 }

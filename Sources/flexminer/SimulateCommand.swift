@@ -197,7 +197,7 @@ struct SimulateCommand: ParsableCommand {
         let loaded: SimulationInputs
         do { loaded = try SimulationInputs.load(files, powerWatts: watts) } catch { throw ValidationError("\(error)") }
         let (series, eventList) = (loaded.series, loaded.events)
-        config = loaded.adjusted(config)
+        config = loaded.adjusted(config, keepZone: file.peakTimeZoneGiven)
 
         let loadSeconds = (ContinuousClock.now - loadStart).seconds
         let terminal = isatty(STDERR_FILENO) == 1

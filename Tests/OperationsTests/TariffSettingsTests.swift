@@ -35,6 +35,18 @@ struct TariffSettingsTests {
         #expect(s.policy.config.peakTimeZone.identifier == "America/Chicago")
     }
 
+    @Test func aPolicysOwnPeakTimezoneIsKept() throws {
+        let dir = scratchDirectory()
+        let policy = dir + "/policy.json"
+        try #"{"breakeven_usd_per_mwh": 50, "peak_timezone": "America/Denver"}"#.write(
+            toFile: policy, atomically: true, encoding: .utf8)
+        let s = try resolve {
+            $0.signals = ["schedule:\(schedule)"]
+            $0.policyFile = policy
+        }
+        #expect(s.policy.config.peakTimeZone.identifier == "America/Denver")
+    }
+
     @Test func theConfigFileKeysDoTheSame() throws {
         let file = try RunConfig(
             json: Data(#"{"tariff": "\#(georgia)", "timezone": "America/New_York", "schedule": "\#(schedule)"}"#.utf8))

@@ -106,6 +106,20 @@ public struct URDBTariff: Sendable, Hashable {
         }
     }
 
+    /// One line for the operator: what is priced, and the charges that are read but not turned into prices.
+    public var summary: String {
+        let tiers = energyPeriods.map(\.count).max() ?? 1
+        var parts = ["\(name ?? label ?? "URDB rate")\(utility.map { " (\($0))" } ?? "")"]
+        parts.append("\(energyPeriods.count) energy period(s)\(tiers > 1 ? ", up to \(tiers) tiers" : "")")
+        if let fixed = fixedMonthlyUSD { parts.append("fixed \(fixed) USD/month") }
+        if !demandPeriods.isEmpty || !flatDemand.isEmpty {
+            parts.append(
+                "demand charges (\(demandPeriods.count) TOU, \(flatDemand.count) flat) reported by simulate, not priced"
+            )
+        }
+        return parts.joined(separator: "; ")
+    }
+
     /// The energy period (0-based) for a month (1...12), an hour (0...23) and a kind of day.
     public func energyPeriod(month: Int, hour: Int, weekend: Bool) -> Int {
         (weekend ? energyWeekend : energyWeekday)[month - 1][hour]

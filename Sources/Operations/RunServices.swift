@@ -130,6 +130,7 @@ struct CalendarService: Service {
 
     func run() async throws {
         note("following \(source.name) (prices at local hour boundaries, windows as they open)")
+        if let tariff = source.tariff { note("tariff (\(tariff.clock.identifier)): \(tariff.tariff.summary)") }
         try? await cancelWhenGracefulShutdown { await source.run() }
     }
 }

@@ -67,6 +67,10 @@ struct TariffTests {
         #expect(t.energyPeriod(month: 1, hour: 0, weekend: false) == 2)
         #expect(t.fixedMonthlyUSD == 261.32)
         #expect(
+            t.summary
+                == "Schedule TOU-GSD-10 Time Of Use - General Service Demand (Georgia Power Co); 3 energy period(s); fixed 261.32 USD/month; demand charges (2 TOU, 0 flat) reported by simulate, not priced"
+        )
+        #expect(
             t.demandPeriods.map { $0.map(\.usdPerKW) }.flatMap { $0 }.enumerated().allSatisfy { i, r in
                 close(r, [6.539, 19.58][i])
             })

@@ -10,6 +10,8 @@ import Synchronization
 public final class CalendarSource: Sendable {
     /// The name in the decision log (`tariff:PATH`, `schedule:PATH`, or both joined by `+`).
     public let name: String
+    /// The tariff read, for the operator's notes.
+    public let tariff: TariffClock?
     private let plan: Mutex<CalendarSignals>
     private let controller: LoadController
     private let powerWatts: Double?
@@ -27,6 +29,7 @@ public final class CalendarSource: Sendable {
     ) {
         self.name = name
         self.plan = Mutex(signals)
+        self.tariff = signals.tariff
         self.controller = controller
         self.powerWatts = powerWatts
         self.clock = clock

@@ -1,3 +1,4 @@
+import FlexSupport
 import Foundation
 
 /// The break-even electricity price below which mining pays.
@@ -41,6 +42,15 @@ public struct PolicyConfig: Sendable, Hashable, Codable {
     public var safeCapacity: Double = 0
     /// Capacity before any signal arrives: 1, or 0 with `--start-halted`.
     public var initialCapacity: Double = 1
+    /// Peak rule (inside `peak_watch` windows): curtail when the system load reaches this fraction of the
+    /// month-to-date peak...
+    public var peakThreshold: Double = 0.95
+    /// ...and release when it falls below this fraction of it (at most `peakThreshold`).
+    public var peakRelease: Double = 0.90
+    /// ...or curtail at this absolute system load, MW (release below it and below the relative release).
+    public var peakMW: Double? = nil
+    /// The zone whose calendar months the month-to-date peak follows (a schedule's peak-watch zone).
+    public var peakTimeZone: TimeZone = TimeZone(identifier: "UTC")!
 
     public init(breakEvenUSDPerMWh: Double) {
         self.breakEvenUSDPerMWh = breakEvenUSDPerMWh
@@ -61,6 +71,9 @@ public struct PolicyConfig: Sendable, Hashable, Codable {
         try check(staleAfterSeconds.isFinite && staleAfterSeconds > 0, "stale time must be > 0")
         try check((0...1).contains(safeCapacity), "safe capacity must be within [0, 1]")
         try check((0...1).contains(initialCapacity), "initial capacity must be within [0, 1]")
+        try check(peakThreshold > 0 && peakThreshold <= 1, "peak_threshold must be within (0, 1]")
+        try check(peakRelease > 0 && peakRelease <= peakThreshold, "peak_release must be within (0, peak_threshold]")
+        try check(peakMW.map { $0 > 0 && $0 <= 1e7 } ?? true, "peak_mw must be within (0, 1e7]")
     }
 }
 
@@ -81,6 +94,13 @@ public struct PolicyState: Sendable, Hashable {
     /// When the capacity limit last rose from below full (for the staged ramp; monotonic).
     public internal(set) var rampStart: PolicyTime?
     public internal(set) var capacity: Double
+    /// The latest system load reported (`system_load`), MW, and the highest this month (see `PeakRule`).
+    public internal(set) var systemLoadMW: Double?
+    public internal(set) var monthPeakMW: Double?
+    /// The month of `monthPeakMW` (year × 12 + month - 1, in the peak rule's zone).
+    public internal(set) var loadMonth: Int?
+    /// Open peak-watch windows by source and id.
+    public internal(set) var peakWatches: [String: PeakWatchSignal] = [:]
 
     public init(config: PolicyConfig, now: PolicyTime) {
         priceAllowsMining = config.initialCapacity > 0
@@ -227,10 +247,10 @@ public enum Policy {
         var replay = false
         switch input {
         case .signal(let message, let source):
-            receive(message, source: source, state: &state, now: now, reasons: &reasons)
+            receive(message, source: source, state: &state, now: now, config: config, reasons: &reasons)
         case .replayed(let message, let source):
             replay = true
-            receive(message, source: source, state: &state, now: now, reasons: &reasons)
+            receive(message, source: source, state: &state, now: now, config: config, reasons: &reasons)
         case .tick:
             break
         }
@@ -239,6 +259,7 @@ public enum Policy {
             state.curtailments[key] = nil
             reasons.append("curtailment \(c.id ?? key) expired")
         }
+        applyPeakRule(&state, now: now, config: config, reasons: &reasons)
         // Fail-safe: armed once any signal has arrived; staleness is a duration, on the monotonic clock.
         if let last = state.lastSignal, !state.stale, now.seconds(since: last) >= config.staleAfterSeconds {
             state.stale = true
@@ -301,7 +322,8 @@ public enum Policy {
 
     /// What a message changes, live or replayed.
     private static func receive(
-        _ message: SignalMessage, source: String, state: inout PolicyState, now: PolicyTime, reasons: inout [String]
+        _ message: SignalMessage, source: String, state: inout PolicyState, now: PolicyTime, config: PolicyConfig,
+        reasons: inout [String]
     ) {
         state.lastSignal = now
         if state.stale {
@@ -332,7 +354,19 @@ public enum Policy {
                 // "source#id"), so a source whose name contains "#" cannot match another one.
                 state.curtailments = state.curtailments.filter { $0.key != "\(source)#\($0.value.id ?? "")" }
             }
+            releaseWatches(id: id, source: source, state: &state)
             reasons.append("release\(id.map { " (\($0))" } ?? "")")
+        case .systemLoad(let mw):
+            recordSystemLoad(mw, state: &state, now: now, config: config)
+            reasons.append("system load \(format(mw)) MW")
+        case .peakWatch(let w):
+            let key = "\(source)#\(w.id ?? "")"
+            guard state.peakWatches[key] != nil || state.peakWatches.count < maxCurtailments else {
+                reasons.append("peak watch refused: \(maxCurtailments) already open")
+                return
+            }
+            state.peakWatches[key] = w
+            reasons.append("peak watch\(w.id.map { " (\($0))" } ?? "") until \(ISO8601.format(w.until))")
         case .heartbeat, .status:
             break
         }

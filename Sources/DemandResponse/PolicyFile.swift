@@ -17,7 +17,11 @@ import Foundation
 ///   "ramp_step_seconds": 30,
 ///   "stale_after_seconds": 60,
 ///   "safe_capacity": 0,
-///   "start_halted": false
+///   "start_halted": false,
+///   "peak_threshold": 0.95,
+///   "peak_release": 0.9,
+///   "peak_mw": 80000,
+///   "peak_timezone": "America/Chicago"
 /// }
 /// ```
 /// The break-even price comes from exactly one of: `breakeven_usd_per_mwh`; `hashprice_usd_per_ph_day`
@@ -31,6 +35,8 @@ public struct PolicyFile: Sendable, Hashable {
     public var btcUSD: Double?
     public var networkDifficulty: Double?
     public var blockRewardBTC: Double?
+    /// Whether the file names `peak_timezone` (otherwise `run` and `simulate` take the schedule's zone).
+    public var peakTimeZoneGiven = false
     /// Everything else (hysteresis, dwell, hard price, ramp, fail-safe, initial capacity).
     public var config: PolicyConfig
 
@@ -38,7 +44,7 @@ public struct PolicyFile: Sendable, Hashable {
         "power_watts", "breakeven_usd_per_mwh", "hashprice_usd_per_ph_day", "hashrate_hs", "btc_usd",
         "network_difficulty", "block_reward_btc", "hysteresis_usd_per_mwh", "min_on_seconds", "min_off_seconds",
         "hard_price_usd_per_mwh", "ramp_steps", "ramp_step_seconds", "stale_after_seconds", "safe_capacity",
-        "start_halted",
+        "start_halted", "peak_threshold", "peak_release", "peak_mw", "peak_timezone",
     ]
 
     public init() {
@@ -113,6 +119,20 @@ public struct PolicyFile: Sendable, Hashable {
         if let v = try f.number("stale_after_seconds", in: 0.001...31_536_000) { config.staleAfterSeconds = v }
         if let v = try f.number("safe_capacity", in: 0...1) { config.safeCapacity = v }
         if let halted = try f.bool("start_halted") { config.initialCapacity = halted ? 0 : 1 }
+        if let v = try f.number("peak_threshold", in: 0.01...1) { config.peakThreshold = v }
+        if let v = try f.number("peak_release", in: 0.01...1) {
+            config.peakRelease = v
+        } else {
+            config.peakRelease = min(config.peakRelease, config.peakThreshold)
+        }
+        guard config.peakRelease <= config.peakThreshold else {
+            throw InputError("field \"peak_release\" must not be above \"peak_threshold\" (\(config.peakThreshold))")
+        }
+        config.peakMW = try f.number("peak_mw", in: 1...1e7)
+        if let zone = try f.string("peak_timezone") {
+            config.peakTimeZone = try LocalClock(identifier: zone, field: "peak_timezone").zone
+            peakTimeZoneGiven = true
+        }
         let sources = [
             breakEvenUSDPerMWh != nil, hashpriceUSDPerPHDay != nil,
             btcUSD != nil || networkDifficulty != nil || blockRewardBTC != nil,

@@ -9,6 +9,8 @@ import Foundation
 /// {"type":"release","id":"evt-7"}
 /// {"type":"heartbeat"}
 /// {"type":"status"}
+/// {"type":"system_load","mw":71234.5}
+/// {"type":"peak_watch","level":1.0,"id":"ercot-4cp","until":"2024-06-01T23:00:00Z","reason":"ERCOT 4CP peak watch"}
 /// ```
 /// Extra fields are ignored; `token` is read for sources that require one.
 public enum SignalMessage: Sendable, Hashable {
@@ -17,6 +19,10 @@ public enum SignalMessage: Sendable, Hashable {
     case release(id: String?)
     case heartbeat
     case status
+    /// The latest system (grid) load, MW: the peak rule compares it with the month-to-date peak.
+    case systemLoad(mw: Double)
+    /// A window inside which the peak rule may curtail (a schedule's `peak_watch` window).
+    case peakWatch(PeakWatchSignal)
 
     public var type: String {
         switch self {
@@ -25,7 +31,25 @@ public enum SignalMessage: Sendable, Hashable {
         case .release: "release"
         case .heartbeat: "heartbeat"
         case .status: "status"
+        case .systemLoad: "system_load"
+        case .peakWatch: "peak_watch"
         }
+    }
+}
+
+/// A peak-watch window: until `until`, the peak rule curtails by `level` while the system load is near
+/// the month's peak (see `Policy`).
+public struct PeakWatchSignal: Sendable, Hashable {
+    public let level: Double
+    public let id: String?
+    public let until: Date
+    public let reason: String?
+
+    public init(level: Double = 1, id: String? = nil, until: Date, reason: String? = nil) {
+        self.level = level
+        self.id = id
+        self.until = until
+        self.reason = reason
     }
 }
 
@@ -126,6 +150,15 @@ extension SignalMessage {
             message = .curtail(
                 CurtailSignal(level: level, id: try f.string("id"), until: until, reason: try f.string("reason")))
         case "release": message = .release(id: try f.string("id"))
+        case "system_load":
+            // ERCOT's all-time peak is under 90,000 MW; 1e7 bounds any grid while refusing nonsense.
+            message = .systemLoad(mw: try f.requiredNumber("mw", in: 0...1e7))
+        case "peak_watch":
+            let level = try f.number("level", in: 0...1) ?? 1
+            guard let until = try f.date("until") else { throw InputError("missing field \"until\"") }
+            guard until > now else { throw InputError("field \"until\" is in the past (\(ISO8601.format(until)))") }
+            message = .peakWatch(
+                PeakWatchSignal(level: level, id: try f.string("id"), until: until, reason: try f.string("reason")))
         case "heartbeat": message = .heartbeat
         case "status": message = .status
         default: throw InputError("unknown type \"\(typeName.prefix(40))\"")

@@ -490,6 +490,12 @@ public final class LoadController: Sendable {
             if let r = c.reason { f["curtail_reason"] = r }
             return f
         case .release(let id): return id.map { ["id": $0] } ?? [:]
+        case .systemLoad(let mw): return ["mw": mw]
+        case .peakWatch(let w):
+            var f: [String: Any] = ["level": w.level, "until": ISO8601.format(w.until)]
+            if let id = w.id { f["id"] = id }
+            if let r = w.reason { f["curtail_reason"] = r }
+            return f
         case .heartbeat, .status: return [:]
         }
     }

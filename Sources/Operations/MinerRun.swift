@@ -262,6 +262,12 @@ public final class MinerRun: Sendable {
                     group: group ?? httpGroup, note: note,
                     limits: limits))
         }
+        if let calendar = s.calendar {
+            // The tariff's and the schedule's timer: its own task, feeding the controller like any source.
+            let source = CalendarSource(
+                name: s.calendarName, signals: calendar, controller: controller, powerWatts: s.policy.powerWatts)
+            add(CalendarService(source: source, note: note))
+        }
         if let adr = s.openADR {
             // OpenADR 3: one more service; it schedules curtailments with the controller, never blocks it.
             do {

@@ -60,6 +60,12 @@ public struct RunConfig: Sendable, Equatable {
     public var suggestDifficulty: Double?
     /// `"allow_redirect"`: follow a pool's `client.reconnect` to another host.
     public var allowRedirect: Bool?
+    /// `"tariff"`: a URDB rate (JSON), as `--signals tariff:PATH`; `"schedule"`: a schedule file, as
+    /// `--signals schedule:PATH`; `"timezone"`: the tariff's IANA zone; `"holidays"`: dates read as weekends.
+    public var tariff: String?
+    public var schedule: String?
+    public var timezone: String?
+    public var holidays: String?
 
     public init() {}
 
@@ -68,7 +74,7 @@ public struct RunConfig: Sendable, Equatable {
         "network", "blocks", "out", "coinbase_message", "signals", "policy", "policy_file", "breakeven",
         "decision_log", "state_file", "start_halted", "allow_remote", "token_file", "threads", "kernel", "priority",
         "seconds", "http", "log_format", "log_level", "status_line", "openadr3", "pool", "user", "password",
-        "suggest_difficulty", "allow_redirect",
+        "suggest_difficulty", "allow_redirect", "tariff", "schedule", "timezone", "holidays",
     ]
 
     /// Reads a configuration file.
@@ -131,6 +137,10 @@ public struct RunConfig: Sendable, Equatable {
         password = try f.string("password")
         suggestDifficulty = try f.number("suggest_difficulty", in: 1e-12...1e18)
         allowRedirect = try f.bool("allow_redirect")
+        tariff = try f.string("tariff")
+        schedule = try f.string("schedule")
+        timezone = try f.string("timezone")
+        holidays = try f.string("holidays")
     }
 }
 

@@ -123,6 +123,18 @@ struct SignalSourceService: Service {
     }
 }
 
+/// The `tariff:`/`schedule:` sources' timer, from start to shutdown.
+struct CalendarService: Service {
+    let source: CalendarSource
+    let note: @Sendable (String) -> Void
+
+    func run() async throws {
+        note("following \(source.name) (prices at local hour boundaries, windows as they open)")
+        if let tariff = source.tariff { note("tariff (\(tariff.clock.identifier)): \(tariff.tariff.summary)") }
+        try? await cancelWhenGracefulShutdown { await source.run() }
+    }
+}
+
 /// `GET /status`, `GET /metrics`, `POST /pause`, `POST /resume`.
 struct HTTPService: Service {
     let address: HostPort

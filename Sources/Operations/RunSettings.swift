@@ -62,10 +62,14 @@ public struct RunSettings: Sendable {
     /// With `--pool`: the difficulty to suggest, and whether `client.reconnect` may move to another host.
     public var suggestDifficulty: Double?
     public var allowRedirect = false
+    /// The `tariff:` and `schedule:` sources (one timer for both, so a schedule's price window and the
+    /// tariff's hourly price never race), and their name in the decision log.
+    public var calendar: CalendarSignals? = nil
+    public var calendarName = ""
 
     /// Whether any signal source is configured: without one, nothing can go stale, so the fail-safe is
     /// unarmed (HTTP pause/resume still works).
-    public var hasSignalSources: Bool { !specs.isEmpty }
+    public var hasSignalSources: Bool { !specs.isEmpty || calendar != nil }
 
     /// - Parameters:
     ///   - file: the config file's contents (read from `flags.config` when nil).
@@ -134,7 +138,8 @@ public struct RunSettings: Sendable {
         coinbaseMessage = c.coinbaseMessage ?? file.coinbaseMessage ?? ""
         journal = c.journal ?? file.journal ?? "flexminer-journal.jsonl"
         signalTexts = c.signals ?? file.signals ?? []
-        specs = try signalTexts.map { s throws(ConfigError) in
+        let calendarTexts = signalTexts.filter { $0.hasPrefix("tariff:") || $0.hasPrefix("schedule:") }
+        specs = try signalTexts.filter { !calendarTexts.contains($0) }.map { s throws(ConfigError) in
             do { return try SignalSourceSpec(s) } catch { throw ConfigError("--signals: \(error)") }
         }
         allowRemote = c.allowRemote ?? file.allowRemote ?? false
@@ -198,6 +203,7 @@ public struct RunSettings: Sendable {
             throw ConfigError("--suggest-difficulty must be a positive number (1e-12...1e18), got \(d)")
         }
         allowRedirect = c.allowRedirect ?? file.allowRedirect ?? false
+        try loadCalendar(calendarTexts, flags: c, file: file)
     }
 
     /// The shared token from `path`, else from `FLEXMINER_SIGNAL_TOKEN`; at least 16 bytes wherever it
@@ -268,5 +274,47 @@ extension RunSettings {
             c.simpleLevels = OpenADRPlanner.defaultSimpleLevels.merging(levels) { _, new in new }
         }
         return c
+    }
+}
+
+extension RunSettings {
+    /// Reads the tariff, schedule and holidays at start, so a bad file is an error naming its field before
+    /// anything runs.
+    mutating func loadCalendar(_ texts: [String], flags c: RunConfig, file: RunConfig) throws(ConfigError) {
+        func path(_ prefix: String, _ key: String?) throws(ConfigError) -> String? {
+            let given = texts.filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
+            guard given.count <= 1 else { throw ConfigError("--signals: one \(prefix) source at most") }
+            if let p = given.first, p.isEmpty { throw ConfigError("--signals \(prefix): empty path") }
+            return given.first ?? key
+        }
+        let tariffPath = try path("tariff:", c.tariff ?? file.tariff)
+        let schedulePath = try path("schedule:", c.schedule ?? file.schedule)
+        let zone = c.timezone ?? file.timezone
+        let holidaysPath = c.holidays ?? file.holidays
+        guard tariffPath != nil || schedulePath != nil else {
+            if zone != nil || holidaysPath != nil {
+                throw ConfigError("--timezone and --holidays go with --signals tariff:PATH")
+            }
+            return
+        }
+        do throws(InputError) {
+            var tariff: TariffClock? = nil
+            if let p = tariffPath {
+                guard let zone else {
+                    throw InputError("--signals tariff:\(p) needs --timezone IANA (the tariff's local time)")
+                }
+                let clock = try LocalClock(identifier: zone, field: "--timezone")
+                let holidays =
+                    try holidaysPath.map { h throws(InputError) in try HolidayList(contentsOf: h) } ?? HolidayList()
+                tariff = TariffClock(tariff: try URDBTariff(contentsOf: p), clock: clock, holidays: holidays)
+            }
+            let schedule = try schedulePath.map { p throws(InputError) in try Schedule(contentsOf: p) }
+            if let z = schedule?.peakTimeZone, !policy.peakTimeZoneGiven { policy.config.peakTimeZone = z }
+            calendar = CalendarSignals(tariff: tariff, schedule: schedule)
+            calendarName = [tariffPath.map { "tariff:\($0)" }, schedulePath.map { "schedule:\($0)" }].compactMap { $0 }
+                .joined(separator: "+")
+        } catch {
+            throw ConfigError(error.message)
+        }
     }
 }

@@ -9,7 +9,7 @@ public struct CurtailmentEvent: Sendable, Hashable {
     public let message: SignalMessage
     public let line: Int
 
-    /// Reads JSON lines: the signal protocol's `curtail` / `release` messages, each with a `"time"`
+    /// Reads JSON lines: the signal protocol's `curtail` / `release` / `system_load` messages, each with a `"time"`
     /// (ISO 8601; without a zone it is read like the price file's times), e.g.
     /// `{"time":"2024-06-20T17:00:00","type":"curtail","level":1.0,"id":"EEA-1","until":"2024-06-20T19:00:00"}`.
     /// - Throws: `SimulationError` naming the file, the line and the problem.
@@ -69,10 +69,12 @@ public struct CurtailmentEvent: Sendable, Hashable {
                         level: c.level, id: c.id, until: until.map { Date(timeIntervalSince1970: $0) },
                         reason: c.reason)),
                 line: number)
-        case .release:
+        case .release, .systemLoad:
+            // A system load reading is an event too: a forecast service's or a meter's, replayed for the peak rule.
             return CurtailmentEvent(time: time, message: envelope.message, line: number)
         default:
-            throw InputError("only \"curtail\" and \"release\" messages belong in an events file")
+            throw InputError(
+                "only \"curtail\" and \"release\" messages (and \"system_load\" readings) belong in an events file")
         }
     }
 }

@@ -14,6 +14,10 @@ public struct SimulationReport {
     /// Wall-clock seconds the simulation took, and reading the inputs before it.
     public let elapsedSeconds: Double
     public var loadSeconds: Double = 0
+    /// More top-level sections (a tariff's TOU costs and demand charges, the 4CP season) and their lines
+    /// in the summary.
+    public var sections: [String: Any] = [:]
+    public var sectionLines: [String] = []
 
     public init(
         series: PriceSeries, config: PolicyConfig, site: SiteModel, result: SimulationResult, inputs: [String: Any],
@@ -125,6 +129,7 @@ public struct SimulationReport {
         used["layout"] = series.layout.rawValue
         used["response_deadline_ms"] = site.responseDeadlineSeconds * 1000
         report["inputs"] = used
+        report.merge(sections) { _, new in new }
         return report
     }
 
@@ -173,6 +178,7 @@ public struct SimulationReport {
         if !result.eventsOutsideSeries.isEmpty {
             lines.append("events outside the price series (not simulated): lines \(result.eventsOutsideSeries)")
         }
+        lines += sectionLines
         return lines.joined(separator: "\n")
     }
 }

@@ -96,7 +96,7 @@ public struct SimulationResult: Sendable {
 public enum Simulator {
     public static func run(
         series: PriceSeries, events: [CurtailmentEvent] = [], config baseConfig: PolicyConfig, site: SiteModel,
-        live: (any LiveLoad)? = nil, progress: ((Double) -> Void)? = nil
+        live: (any LiveLoad)? = nil, meter: TariffMeter? = nil, progress: ((Double) -> Void)? = nil
     ) -> SimulationResult {
         var config = baseConfig
         config.staleAfterSeconds = baseConfig.staleAfterSeconds + series.intervalSeconds
@@ -200,7 +200,14 @@ public enum Simulator {
             }
             let mwh = site.powerWatts * capacity * dt / 3600 / 1e6
             totals.energyKWh += mwh * 1000
-            totals.energyCostUSD += mwh * price
+            if let meter {
+                let byEvent = capacity < 1 && !state.stale && (state.curtailments.values.map(\.level).max() ?? 0) > 0
+                totals.energyCostUSD += meter.record(
+                    from: from - shiftNow, to: to - shiftNow, kWh: mwh * 1000, curtailedByEvent: byEvent,
+                    fallbackUSDPerMWh: price)
+            } else {
+                totals.energyCostUSD += mwh * price
+            }
             if let perHash = site.usdPerHash, let rate = site.hashRate {
                 totals.revenueUSD += rate * capacity * dt * perHash
             } else {
@@ -288,7 +295,8 @@ public enum Simulator {
             // Events that fell into a gap (or before this row) happen first.
             advance(to: starts[i], counted: false)
             shiftNow = starts[i] - rows[i].time
-            price = rows[i].usdPerMWh
+            // Under a tariff, the price of the interval's local hour (and tier, and schedule price window).
+            price = meter?.price(at: rows[i].time) ?? rows[i].usdPerMWh
             totals.intervals += 1
             let d = Policy.step(
                 &state, .signal(.price(PriceSignal(usdPerMWh: price)), source: "prices"),

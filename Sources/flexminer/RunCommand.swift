@@ -61,9 +61,15 @@ struct RunCommand: AsyncParsableCommand {
     @Option(
         name: .customLong("signals"), parsing: .upToNextOption,
         help:
-            "Signal sources: unix:PATH, tcp:HOST:PORT, file:PATH, openadr3:URL (none: mine at full capacity, fail-safe unarmed)."
+            "Signal sources: unix:PATH, tcp:HOST:PORT, file:PATH, openadr3:URL, tariff:PATH (URDB JSON), schedule:PATH (none: mine at full capacity, fail-safe unarmed)."
     )
     var signals: [String] = []
+
+    @Option(help: "IANA time zone of a tariff:PATH source's hours (e.g. America/New_York).")
+    var timezone: String?
+
+    @Option(help: "Dates (YYYY-MM-DD, one a line) on which a tariff's weekend schedule applies.")
+    var holidays: String?
 
     @Option(help: "Policy file (JSON): power, break-even or hashprice, hysteresis, dwell, hard price, ramp, fail-safe.")
     var policy: String?
@@ -180,6 +186,8 @@ struct RunCommand: AsyncParsableCommand {
         v.out = out
         v.coinbaseMessage = coinbaseMessage
         v.signals = signals.isEmpty ? nil : signals
+        v.timezone = timezone
+        v.holidays = holidays
         v.policyFile = policy
         v.breakeven = breakeven
         v.decisionLog = decisionLog

@@ -21,11 +21,40 @@ struct SimulateCommand: ParsableCommand {
               flexminer simulate --prices ../shared/data/ercot-hb-south-rtm-2024-06-07.csv \\
                 --power-watts 3250 --breakeven 45 --hysteresis 3 --min-on 30m --min-off 15m \\
                 --report report.json --chart chart.svg
+            A tariff and the ERCOT 4CP season (docs/tariffs.md):
+              flexminer simulate --tariff rate.json --timezone America/New_York \\
+                --from 2024-07-01T00:00:00-04:00 --to 2024-08-01T00:00:00-04:00 --power-watts 3250 --breakeven 100
+              flexminer simulate --schedule docs/ercot-4cp-schedule.json --system-load Native_Load_2023.csv \\
+                --timezone America/Chicago --transmission-usd-per-kw-year 100 --power-watts 1000000 --breakeven 1000
             """
     )
 
     @Option(help: "Price CSV: a table with time and price columns, or ERCOT's real-time layout.")
-    var prices: String
+    var prices: String?
+
+    @Option(help: "A URDB rate (JSON): its energy price for each local hour replaces the series' (with --timezone).")
+    var tariff: String?
+
+    @Option(help: "IANA time zone of the tariff's hours, the system load's and a zone-less price file's times.")
+    var timezone: String?
+
+    @Option(help: "Dates (YYYY-MM-DD, one a line) on which the tariff's weekend schedule applies.")
+    var holidays: String?
+
+    @Option(help: "Schedule file (JSON windows: curtail, price, peak_watch).")
+    var schedule: String?
+
+    @Option(help: "System load CSV (ERCOT Native Load layout or a time,mw table), fed as system_load messages.")
+    var systemLoad: String?
+
+    @Option(help: "Transmission charge per 4CP kW, USD/kW-year (with --system-load): the 4CP charge avoided.")
+    var transmissionUsdPerKwYear: Double?
+
+    @Option(help: "Start of the span, ISO 8601 with an offset or Z (with --to).")
+    var from: String?
+
+    @Option(help: "End of the span, ISO 8601 with an offset or Z (with --from).")
+    var to: String?
 
     @Option(help: "Time column (ISO 8601) of a table (default: interval_start).")
     var timeColumn: String?
@@ -100,6 +129,19 @@ struct SimulateCommand: ParsableCommand {
             throw ValidationError("--live-interval-ms must be 1...60000")
         }
         if let problem = ThreadCount.problem(threads) { throw ValidationError(problem) }
+        let calendar = tariff != nil || schedule != nil || systemLoad != nil
+        if prices == nil && !calendar {
+            throw ValidationError("give --prices, or --tariff/--schedule/--system-load")
+        }
+        if !calendar && (from != nil || to != nil || timezone != nil || holidays != nil) {
+            throw ValidationError(
+                "--from, --to, --timezone and --holidays go with --tariff, --schedule or --system-load")
+        }
+        for (flag, text) in [("--from", from), ("--to", to)] {
+            if let text, ISO8601.parse(text) == nil {
+                throw ValidationError("\(flag) \(text): not an ISO 8601 date-time with an offset or Z")
+            }
+        }
         for (flag, text) in [("--min-on", minOn), ("--min-off", minOff), ("--response-deadline", responseDeadline)] {
             if let text { _ = try parseDuration(text, flag: flag) }
         }
@@ -132,7 +174,7 @@ struct SimulateCommand: ParsableCommand {
             )
             file.hashrateHS = measured
         }
-        let config: PolicyConfig
+        var config: PolicyConfig
         do { config = try file.resolved(measuredHashRate: measured) } catch {
             throw ValidationError(error.message)
         }
@@ -144,15 +186,18 @@ struct SimulateCommand: ParsableCommand {
         options.priceColumn = priceColumn
         options.settlementPoint = settlementPoint
         options.skipBadRows = skipBadRows
-        let series: PriceSeries
-        let eventList: [CurtailmentEvent]
+        var files = SimulationInputs.Files()
+        (files.prices, files.priceOptions, files.events) = (prices, options, events)
+        (files.tariff, files.timezone, files.holidays) = (tariff, timezone, holidays)
+        (files.schedule, files.systemLoad, files.transmissionUSDPerKWYear) = (
+            schedule, systemLoad, transmissionUsdPerKwYear
+        )
+        (files.from, files.to) = (from.flatMap { ISO8601.parse($0) }, to.flatMap { ISO8601.parse($0) })
         let loadStart = ContinuousClock.now
-        do {
-            series = try PriceSeries.load(path: prices, options: options)
-            eventList = try events.map { path throws(SimulationError) in try CurtailmentEvent.load(path: path) } ?? []
-        } catch {
-            throw ValidationError("\(error)")
-        }
+        let loaded: SimulationInputs
+        do { loaded = try SimulationInputs.load(files, powerWatts: watts) } catch { throw ValidationError("\(error)") }
+        let (series, eventList) = (loaded.series, loaded.events)
+        config = loaded.adjusted(config, keepZone: file.peakTimeZoneGiven)
 
         let loadSeconds = (ContinuousClock.now - loadStart).seconds
         let terminal = isatty(STDERR_FILENO) == 1
@@ -173,18 +218,29 @@ struct SimulateCommand: ParsableCommand {
             let load = try EngineLiveLoad(threads: threads, intervalMs: liveIntervalMs)
             defer { load.stop() }
             result = Simulator.run(
-                series: series, events: eventList, config: config, site: site, live: load, progress: progress)
+                series: series, events: eventList, config: config, site: site, live: load, meter: loaded.meter,
+                progress: progress)
         } else {
-            result = Simulator.run(series: series, events: eventList, config: config, site: site, progress: progress)
+            result = Simulator.run(
+                series: series, events: eventList, config: config, site: site, meter: loaded.meter, progress: progress)
         }
         let elapsed = (ContinuousClock.now - started).seconds
         var inputs: [String: Any] = ["events": events ?? NSNull(), "policy_file": policy ?? NSNull()]
+        for (key, value) in [
+            ("tariff", tariff), ("timezone", timezone), ("holidays", holidays), ("schedule", schedule),
+            ("system_load", systemLoad), ("from", from), ("to", to),
+        ] where value != nil {
+            inputs[key] = value
+        }
         if live { inputs["live_interval_ms"] = liveIntervalMs }
         if calibrate { inputs["hashrate_calibrated"] = true }
         var simReport = SimulationReport(
             series: series, config: config, site: site, result: result, inputs: inputs, mode: live ? "live" : "model",
             elapsedSeconds: elapsed)
         simReport.loadSeconds = loadSeconds
+        if let scenario = loaded.scenario, let meter = loaded.meter {
+            (simReport.sections, simReport.sectionLines) = scenario.report(meter: meter, powerWatts: watts)
+        }
         if let path = report {
             do { try simReport.jsonData().write(to: URL(fileURLWithPath: path)) } catch {
                 throw ValidationError("--report \(path): cannot write (\(error.localizedDescription))")

@@ -3,6 +3,7 @@ import FlexSupport
 import Foundation
 import LoadController
 import Mining
+import OpenADRSignals
 import Synchronization
 import WorkSources
 
@@ -61,6 +62,8 @@ public struct StatusReport: Sendable {
     /// The pool, when mining for one: URL, connected, difficulty, shares by result and reason, last share
     /// time, failovers.
     public var pool: PoolStatus? = nil
+    /// The OpenADR 3 source, when there is one: mode (webhook/poll), version, enrolment, the error to act on.
+    public var openADR: OpenADRSource.Status? = nil
 
     /// The state in one word: "fail-safe", "curtailed", "halted" (by price or pause), "partial"
     /// (throttled) or "mining".
@@ -117,6 +120,7 @@ public struct StatusReport: Sendable {
         object["decision_log_dropped"] = decisionLogDropped ?? NSNull()
         object["state_file_errors"] = stateFileErrors ?? NSNull()
         if let pool { object["pool"] = pool.json }
+        if let openADR { object["openadr3"] = openADR.json }
         return JSONLine.encode(object)
     }
 

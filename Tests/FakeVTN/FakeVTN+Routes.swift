@@ -22,7 +22,7 @@ extension FakeVTN {
         let custom = options.basePath
         if !bases.contains(where: { $0.0 == custom }) {
             let named = custom.split(separator: "/").last.map(String.init) ?? ""
-            bases.append((custom, OpenAPISpec.all[named] == nil ? "3.1.0" : named))
+            bases.append((custom, OpenAPISpec.all[named] == nil ? options.basePathVersion : named))
         }
         for (base, version) in bases.sorted(by: { $0.0.count > $1.0.count })
         where path == base || path.hasPrefix(base + "/") {

@@ -36,6 +36,8 @@ public final class FakeVTN: Sendable {
         public var programs: [(id: String, name: String)] = [("program-1", "flexminer-dr")]
         /// The base path `baseURL` names; `/openadr3/3.0.1` and `/openadr3/3.1.0` are served in any case.
         public var basePath = "/openadr3/3.1.0"
+        /// The document a `basePath` that names no version is held to.
+        public var basePathVersion = "3.1.0"
 
         public init() {}
     }

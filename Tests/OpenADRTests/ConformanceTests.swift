@@ -154,6 +154,21 @@ struct SpecificationVTNTests {
         await rig.stop()
     }
 
+    @Test func aBasePathThatNamesNoVersionIsNegotiated() async throws {
+        var o = FakeVTN.Options()
+        o.basePath = "/vtn"
+        o.basePathVersion = "3.0.1"
+        let rig = try await makeRig(options: o, poll: 15, callback: true)
+        defer { Task { await rig.vtn.close() } }
+        #expect(await waitFor(10) { rig.vtn.subscriptionCount == 1 && rig.source.counters.polls >= 1 })
+        // The 3.1.0 VEN request is refused (400), the 3.0.1 one accepted and kept for what follows.
+        #expect(rig.source.status.version == "3.0.1" && rig.source.status.mode == "webhook")
+        #expect(rig.vtn.rejections.filter { $0.contains("POST /vens") }.count == 1, "\(rig.vtn.rejections)")
+        #expect(rig.vtn.rejections.allSatisfy { $0.contains("POST /vens") || $0.contains("/auth/server") })
+        #expect(rig.vtn.responseViolations.isEmpty, "\(rig.vtn.responseViolations)")
+        await rig.stop()
+    }
+
     @Test func aSecondVENOnOneCredentialStopsWithWhatToChange_andAKnownNameIsAdopted() async throws {
         var o = FakeVTN.Options()
         o.oneVENPerClient = true

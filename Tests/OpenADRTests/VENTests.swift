@@ -174,12 +174,15 @@ struct VENTests {
         o.clientID = nil
         let vtn = try await FakeVTN.start(options: o)
         defer { Task { await vtn.close() } }
-        // Served as is: the fake would otherwise refuse to send an answer the specification forbids.
-        vtn.misbehave(uncheckedResponses: true)
         vtn.createEvent([
             "id": "bad-1", "programID": "program-1", "intervalPeriod": ["start": "yesterday", "duration": "PT1M"],
         ])
         let client = try OpenADRClient(baseURL: vtn.baseURL, credentials: nil)
+        // The fake holds its own answers to the specification: it will not send this one (a 500, recorded).
+        await #expect(throws: OpenADRError.self) { _ = try await client.events(programID: "program-1") }
+        #expect(vtn.responseViolations.contains { $0.contains("intervalPeriod.start") }, "\(vtn.responseViolations)")
+        // Served as is, on purpose: what a non-conformant VTN sends.
+        vtn.misbehave(uncheckedResponses: true)
         do {
             _ = try await client.events(programID: "program-1")
             Issue.record("accepted a malformed event")

@@ -69,6 +69,60 @@ struct FakeVTNConformanceTests {
     }
 }
 
+/// Bad requests and what the fake must name in its refusal (3.1.0 unless said): a table, so that each
+/// check the generated tables carry is seen to fail when it should.
+let badRequests: [(method: String, path: String, body: String?, names: String)] = [
+    ("GET", "/events?limit=51", nil, "query parameter \"limit\": 51 is above the maximum 50"),
+    ("GET", "/vens?limit=x", nil, "query parameter \"limit\" must be an integer"),
+    ("GET", "/events?programID=has%20space", nil, "does not match"),
+    ("POST", "/reports", #"{"eventID":"e-1","clientName":"v"}"#, "body.resources is required"),
+    (
+        "POST", "/reports", #"{"eventID":"e-1","clientName":"v","resources":[{"resourceName":"r"}]}"#,
+        "body.resources[0].intervals is required"
+    ),
+    (
+        "POST", "/reports",
+        #"{"eventID":"e-1","clientName":"v","resources":[],"payloadDescriptors":[{"payloadType":"USAGE"}]}"#,
+        "body.payloadDescriptors[0].objectType is required"
+    ),
+    (
+        "POST", "/subscriptions",
+        #"{"clientName":"v","objectOperations":[{"objects":["EVNT"],"operations":["CREATE"],"callbackUrl":"http://h/c"}]}"#,
+        "objectOperations[0].objects[0]"
+    ),
+    (
+        "POST", "/subscriptions",
+        #"{"clientName":"v","objectOperations":[{"objects":["EVENT"],"operations":["CREATE"],"callbackUrl":"not a uri"}]}"#,
+        "callbackUrl"
+    ),
+    (
+        "POST", "/events", #"{"programID":"p","intervalPeriod":{"start":"tomorrow"},"intervals":[]}"#,
+        "body.intervalPeriod.start"
+    ),
+    (
+        "POST", "/events", #"{"programID":"p","intervals":[{"id":1.5,"payloads":[]}]}"#,
+        "body.intervals[0].id must be an integer"
+    ),
+    ("POST", "/vens", #"{"objectType":"VEN_VEN_REQUEST"}"#, "body.venName is required"),
+    ("POST", "/vens", "not json", "not JSON"),
+]
+
+@Suite("The fake VTN names what it refuses")
+struct FakeVTNRefusalTableTests {
+    @Test(arguments: badRequests.indices)
+    func refused(_ i: Int) async throws {
+        let bad = badRequests[i]
+        var o = FakeVTN.Options()
+        o.clientID = nil
+        let vtn = try await FakeVTN.start(options: o)
+        defer { Task { await vtn.close() } }
+        let reply = try await raw(bad.method, "http://127.0.0.1:\(vtn.port)/openadr3/3.1.0\(bad.path)", json: bad.body)
+        #expect(reply.status == 400, "\(bad.path): \(reply.body)")
+        let detail = (decode(reply.body)["detail"] as? String) ?? ""
+        #expect(detail.contains(bad.names), "\(bad.path): \(detail)")
+    }
+}
+
 /// Three hosts, each with its own credential, on a VTN that holds every request to the 3.1.0 document.
 func fleet(_ vtn: FakeVTN, callback: Bool, names: [String]) async throws -> [Rig] {
     var rigs: [Rig] = []
@@ -151,6 +205,27 @@ struct SpecificationVTNTests {
         // The one refusal: 3.0.1 has no /auth/server, so the token URL is its `auth/token`.
         #expect(vtn.rejections.allSatisfy { $0.contains("/auth/server") }, "\(vtn.rejections)")
         #expect(vtn.responseViolations.isEmpty, "\(vtn.responseViolations)")
+        await rig.stop()
+    }
+
+    @Test func aRefusedSubscriptionFallsBackToFastPollingAndSaysSo() async throws {
+        // 3.0.1 requires a subscription's program; without --openadr-program the VEN cannot subscribe there.
+        let vtn = try await FakeVTN.start()
+        defer { Task { await vtn.close() } }
+        let rig = try await makeRig(vtn: vtn, poll: 15, callback: true) { c in
+            c.baseURL = "http://127.0.0.1:\(vtn.port)/openadr3/3.0.1"
+            c.program = nil
+        }
+        #expect(await waitFor(10) { rig.source.status.subscriptionError != nil && rig.source.counters.polls >= 1 })
+        let status = rig.source.status
+        #expect(status.mode == "poll" && status.pollSeconds <= 2)
+        #expect(status.subscriptionError?.contains("--openadr-program") == true)
+        #expect(rig.notes.all.contains { $0.hasPrefix("ERROR ") && $0.contains("no subscription") })
+        let start = Date().addingTimeInterval(4)
+        vtn.createEvent(simpleEvent([3], start: 4, duration: 10))
+        #expect(await waitFor(8) { rig.load.isHalted })
+        let late = Date().timeIntervalSince(start)
+        #expect(late > -0.05 && late < 1, "halted \(late) s after the start")
         await rig.stop()
     }
 

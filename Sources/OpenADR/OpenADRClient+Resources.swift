@@ -74,7 +74,7 @@ extension OpenADRClient {
     /// missed it), else is a configuration error saying what to change.
     public func registerVEN(name: String) async throws(OpenADRError) -> String {
         if let found = try await vens(named: name).first { return found.id }
-        let reply = try await negotiate("POST /vens") { v throws(OpenADRError) in
+        let reply = try await negotiate { v throws(OpenADRError) in
             try await self.call("POST", "/vens", json: v.venRequest(name: name))
         }
         if reply.status == 409 {
@@ -94,7 +94,7 @@ extension OpenADRClient {
 
     /// Sends a request shaped for the version in use. When the base path names no version, the newest
     /// shapes go first and a 400 tries the older ones; the version that is accepted is kept.
-    func negotiate(_ what: String, _ send: (OpenADRVersion) async throws(OpenADRError) -> Reply)
+    func negotiate(_ send: (OpenADRVersion) async throws(OpenADRError) -> Reply)
         async throws(OpenADRError) -> Reply
     {
         if let known = negotiated.withLock({ $0 }) { return try await send(known) }
@@ -140,7 +140,7 @@ extension OpenADRClient {
     public func subscribe(clientName: String, programID: String?, callbackURL: String, bearerToken: String)
         async throws(OpenADRError) -> String
     {
-        let reply = try await negotiate("POST /subscriptions") { v throws(OpenADRError) in
+        let reply = try await negotiate { v throws(OpenADRError) in
             if programID == nil && v.subscriptionNeedsProgram {
                 throw OpenADRError(
                     .configuration,

@@ -24,6 +24,8 @@ extension OpenADRSource {
         public var errorSince: Date?
         /// Why there is no subscription, when the VTN refused it.
         public var subscriptionError: String?
+        /// Why the last report was not taken (nil once one is).
+        public var reportError: String? = nil
         public var counters: Counters
 
         /// The `openadr3` object of `/status`.
@@ -34,7 +36,7 @@ extension OpenADRSource {
                 "subscription_id": subscriptionID ?? NSNull(), "last_read_age_seconds": lastReadAgeSeconds ?? NSNull(),
                 "error": error ?? NSNull(), "error_category": errorCategory ?? NSNull(),
                 "error_since": errorSince.map { ISO8601.format($0) } ?? NSNull(),
-                "subscription_error": subscriptionError ?? NSNull(),
+                "subscription_error": subscriptionError ?? NSNull(), "report_error": reportError ?? NSNull(),
                 "polls": counters.polls, "poll_failures": counters.pollFailures,
                 "notifications": counters.notifications, "reports_sent": counters.reportsSent,
                 "report_failures": counters.reportFailures, "curtails_sent": counters.curtailsSent,
@@ -52,7 +54,8 @@ extension OpenADRSource {
                 subscriptionID: h.subscribed ? s.stored.subscriptionID : nil,
                 lastReadAgeSeconds: h.lastRead.map { (ContinuousClock.now - $0).seconds }, error: h.error?.message,
                 errorCategory: h.error?.category, errorSince: h.errorSince,
-                subscriptionError: h.subscriptionError?.message, counters: s.counters)
+                subscriptionError: h.subscriptionError?.message, reportError: h.reportError?.message,
+                counters: s.counters)
         }
     }
 

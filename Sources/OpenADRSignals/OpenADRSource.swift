@@ -106,6 +106,7 @@ public final class OpenADRSource: Sendable {
         var error: OpenADRError?
         var errorSince: Date?
         var subscriptionError: OpenADRError?
+        var reportError: OpenADRError?
     }
 
     /// Most reports kept while the VTN cannot take them; older ones are dropped (and logged).
@@ -361,12 +362,18 @@ public final class OpenADRSource: Sendable {
                 state.withLock { s in
                     if s.pendingReports.first == next { s.pendingReports.removeFirst() }
                     s.counters.reportsSent += 1
+                    s.health.reportError = nil
                 }
                 delay = configuration.retryInitial
             } catch {
-                state.withLock { $0.counters.reportFailures += 1 }
-                note("openadr3: report for event \(next.eventID) interval \(next.intervalID): \(error.message)")
-                if error.kind == .malformed || (error.status.map { (400..<500).contains($0) } ?? false) {
+                state.withLock { s in
+                    s.counters.reportFailures += 1
+                    s.health.reportError = error
+                }
+                // A refused report (4xx) is a conformance error the operator sees; a VTN away is a note.
+                report(
+                    error, "openadr3: report for event \(next.eventID) interval \(next.intervalID): \(error.message)")
+                if !error.isTransient {
                     // The VTN will never take this one: drop it rather than block the queue.
                     state.withLock { s in if s.pendingReports.first == next { s.pendingReports.removeFirst() } }
                 }

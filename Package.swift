@@ -172,15 +172,18 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        // The project's own fake VTN (spec paths and shapes, with real servers' misbehaviours), for tests and
-        // `scripts/fleet-drill`; `flexminer-fakevtn` runs it.
+        // The project's own fake VTN (every request and response validated against the OpenADR 3 OpenAPI
+        // documents, with real servers' misbehaviours), for tests and `scripts/fleet-drill`; `flexminer-fakevtn`
+        // runs it.
         .target(
             name: "FakeVTN",
             dependencies: [
                 "OpenADR", "FlexSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
-            path: "Tests/FakeVTN"
+            path: "Tests/FakeVTN",
+            // The specification's checks, generated from its OpenAPI documents by scripts/openadr3-spec-tables.
+            resources: [.embedInCode("Spec/openadr3-3.0.1.json"), .embedInCode("Spec/openadr3-3.1.0.json")]
         ),
         .executableTarget(name: "flexminer-fakevtn", dependencies: ["FakeVTN"]),
         // Replays price series and curtailment events through the same policy, on a virtual clock.

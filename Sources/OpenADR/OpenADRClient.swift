@@ -86,7 +86,8 @@ public struct IntervalReport: Sendable, Hashable {
 
 /// The wire client of an OpenADR 3 VTN (3.0.1 and 3.1.0 as servers actually answer): OAuth 2 client
 /// credentials, programs, VENs, events (paged), subscriptions and reports, on AsyncHTTPClient. Every
-/// reply is read with `JSONFields`: a malformed one is an `OpenADRError` naming the field.
+/// reply is read with `JSONFields`: a malformed one is an `OpenADRError` naming the field. Requests are
+/// shaped for the version the base path names (`OpenADRVersion`); see `OpenADRClient+Resources.swift`.
 public final class OpenADRClient: Sendable {
     /// The VTN's base URL without a trailing slash, e.g. `https://vtn.example/openadr3/3.0.1`.
     public let baseURL: String
@@ -94,9 +95,14 @@ public final class OpenADRClient: Sendable {
     let client: HTTPClient
     let ownsClient: Bool
     let timeout: TimeAmount
-    /// Entries per page of `GET /events`, and the most pages read (bounded whatever the VTN does).
+    /// Entries per page of every list (`limit`: at most 50, the specification's bound), and the most pages
+    /// read (bounded whatever the VTN does).
     public let pageSize: Int
     public let maxPages: Int
+    /// The version the base path names, or the one a VTN accepted after a fallback (nil: not known yet).
+    let negotiated = Mutex<OpenADRVersion?>(nil)
+    /// The OpenADR version in use ("3.1.0"), when known.
+    public var version: String? { negotiated.withLock { $0?.rawValue } }
 
     struct Token {
         var value: String
@@ -125,8 +131,10 @@ public final class OpenADRClient: Sendable {
         }
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.credentials = credentials
-        self.pageSize = pageSize
-        self.maxPages = maxPages
+        // `limit` is at most 50 in every version of the specification: a VTN refuses more with a 400.
+        self.pageSize = min(max(pageSize, 1), 50)
+        self.maxPages = max(maxPages, 1)
+        negotiated.withLock { $0 = OpenADRVersion.named(in: baseURL) }
         timeout = .milliseconds(Int64(requestTimeout.milliseconds))
         // The process-wide client by default: its pool is bounded (8 connections a host) and it never needs
         // a shutdown, so no path (an error, a cancelled task) can leak or trap on one.
@@ -150,13 +158,19 @@ public final class OpenADRClient: Sendable {
         return fresh.value
     }
 
-    /// `GET /auth/server` for the token URL, then the client-credentials grant, form-encoded.
+    /// `GET /auth/server` for the token URL, then the client-credentials grant, form-encoded. A VTN
+    /// without `/auth/server` (3.0.1 has none: 404) takes the grant at `auth/token` under the base path,
+    /// the token URL its security scheme names.
     func fetchToken(_ c: OpenADRCredentials) async throws(OpenADRError) -> Token {
         let server = try await send("GET", "/auth/server", auth: false)
-        try server.check("GET /auth/server")
         let tokenURL: String
-        do { tokenURL = try server.object().requiredString("tokenURL") } catch {
-            throw error.openADR("GET /auth/server")
+        if server.status == 404 {
+            tokenURL = "auth/token"
+        } else {
+            try server.check("GET /auth/server")
+            do { tokenURL = try server.object().requiredString("tokenURL") } catch {
+                throw error.openADR("GET /auth/server")
+            }
         }
         let secret: String
         do {
@@ -292,114 +306,5 @@ public final class OpenADRClient: Sendable {
             let text = String(describing: error)
             throw OpenADRError(.connection, "\(what): cannot reach the VTN at \(baseURL) (\(text.prefix(160)))")
         }
-    }
-
-    // MARK: Programs, VENs
-
-    /// `GET /programs`.
-    public func programs() async throws(OpenADRError) -> [Program] {
-        let reply = try await call("GET", "/programs", query: [("skip", "0"), ("limit", "\(pageSize * 4)")])
-        try reply.check("GET /programs")
-        do { return try reply.objects().map { f throws(InputError) in try Program(fields: f) } } catch {
-            throw error.openADR("GET /programs")
-        }
-    }
-
-    /// The program whose id or `programName` is `nameOrID` (the id wins when both match).
-    public func program(_ nameOrID: String) async throws(OpenADRError) -> Program {
-        let all = try await programs()
-        if let p = all.first(where: { $0.id == nameOrID }) ?? all.first(where: { $0.name == nameOrID }) { return p }
-        throw OpenADRError(
-            .configuration,
-            "--openadr-program \(nameOrID): no such program on the VTN (it has \(all.prefix(10).map(\.name).joined(separator: ", ")))"
-        )
-    }
-
-    /// Registers the VEN named `name` (`POST /vens`), or returns the id of an existing record with that
-    /// name (`GET /vens?venName=`; filtered here too).
-    public func registerVEN(name: String) async throws(OpenADRError) -> String {
-        let found = try await call("GET", "/vens", query: [("venName", name)])
-        if (200..<300).contains(found.status) {
-            do {
-                for f in try found.objects() where try f.string("venName") == name {
-                    return try f.requiredString("id")
-                }
-            } catch { throw error.openADR("GET /vens") }
-        }
-        let reply = try await call("POST", "/vens", json: ["objectType": "VEN_VEN_REQUEST", "venName": name])
-        try reply.check("POST /vens")
-        do { return try reply.object().requiredString("id") } catch { throw error.openADR("POST /vens") }
-    }
-
-    // MARK: Events
-
-    /// The program's events, every page (`skip`/`limit`), filtered by program here too: some servers
-    /// ignore `programID`. A malformed event makes the whole read fail, naming it and the field: acting
-    /// on a schedule with a hole in it would be worse than keeping the last good one.
-    /// - Parameter programID: nil reads every event the VEN may see.
-    public func events(programID: String?) async throws(OpenADRError) -> [Event] {
-        var out: [Event] = []
-        var seen = Set<String>()
-        for page in 0..<maxPages {
-            let filter = programID.map { [("programID", $0)] } ?? []
-            let reply = try await call(
-                "GET", "/events", query: filter + [("skip", "\(page * pageSize)"), ("limit", "\(pageSize)")])
-            try reply.check("GET /events")
-            let items: [JSONFields]
-            do { items = try reply.objects(limit: 10_000) } catch { throw error.openADR("GET /events") }
-            var fresh = false
-            for item in items {
-                do {
-                    let e = try Event(fields: item)
-                    guard seen.insert(e.id).inserted else { continue }
-                    fresh = true
-                    if programID == nil || e.programID == programID { out.append(e) }
-                } catch {
-                    let id = (try? item.string("id")).flatMap { $0 }.map { " event \($0.prefix(60))" } ?? ""
-                    throw error.openADR("GET /events\(id)")
-                }
-            }
-            // A short page is the last; so is one with nothing new (a server that ignores `skip`).
-            if items.count < pageSize || !fresh { break }
-        }
-        return out
-    }
-
-    // MARK: Subscriptions, reports
-
-    /// `POST /subscriptions` for EVENT create/update/delete in the program, calling `callbackURL` with
-    /// `bearerToken`. Returns the subscription's id.
-    /// - Parameter programID: nil subscribes to every program the VEN may see.
-    public func subscribe(clientName: String, programID: String?, callbackURL: String, bearerToken: String)
-        async throws(OpenADRError) -> String
-    {
-        var body: [String: Any] = [
-            "objectType": "SUBSCRIPTION", "clientName": clientName,
-            "objectOperations": [
-                [
-                    "objects": ["EVENT"], "operations": ["POST", "PUT", "DELETE"], "callbackUrl": callbackURL,
-                    "bearerToken": bearerToken,
-                ]
-            ],
-        ]
-        if let programID { body["programID"] = programID }
-        let reply = try await call("POST", "/subscriptions", json: body)
-        try reply.check("POST /subscriptions")
-        do { return try reply.object().requiredString("id") } catch { throw error.openADR("POST /subscriptions") }
-    }
-
-    /// `DELETE /subscriptions/{id}`; a subscription already gone (404) counts as removed.
-    public func unsubscribe(id: String) async throws(OpenADRError) {
-        let reply = try await call("DELETE", "/subscriptions/\(Self.formEncode(id))")
-        if reply.status == 404 { return }
-        try reply.check("DELETE /subscriptions")
-    }
-
-    /// `POST /reports`. Returns the report's id.
-    @discardableResult
-    public func postReport(_ report: IntervalReport) async throws(OpenADRError) -> String? {
-        let reply = try await call("POST", "/reports", json: report.object)
-        try reply.check("POST /reports")
-        return (try? reply.object().string("id")).flatMap { $0 }
     }
 }

@@ -31,12 +31,26 @@ public struct OpenADRError: Error, Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { message }
 
-    /// Whether trying again later can help (a VTN that is down, overloaded or restarting).
+    /// Whether trying again later can help (a VTN that is down, overloaded or restarting). Any other 4xx
+    /// is a configuration or conformance error: the request will be refused again until something changes.
     public var isTransient: Bool {
         switch kind {
         case .connection: true
-        case .http: (status ?? 500) >= 500 || status == 429 || status == 404
+        case .http: (status ?? 500) >= 500 || status == 429 || status == 408
         case .unauthorized, .malformed, .configuration: false
+        }
+    }
+
+    /// What an operator should read it as: "transient" (the VTN away or overloaded: retried with backoff),
+    /// "unauthorized" (the credentials), "configuration" (a setting the VTN refuses) or "conformance"
+    /// (a request or reply outside the specification: a 4xx refusal or a malformed reply).
+    public var category: String {
+        if isTransient { return "transient" }
+        switch kind {
+        case .unauthorized: return "unauthorized"
+        case .configuration: return "configuration"
+        case .malformed: return "conformance"
+        case .http, .connection: return status == 404 || status == 409 ? "configuration" : "conformance"
         }
     }
 }

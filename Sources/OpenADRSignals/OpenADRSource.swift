@@ -9,8 +9,9 @@ import Synchronization
 /// each interval into protocol v1 lines for the controller, at the interval's start.
 ///
 /// Two tasks, neither on the control path. The network task enrols (program, VEN, subscription), reads
-/// events on every notification and every `pollSeconds`, and replaces the plan; each successful read is
-/// a heartbeat, so a VTN that stays unreachable leaves the source silent and the fail-safe applies. The
+/// events on every notification and every `pollSeconds` (without a subscription, every
+/// `pollWithoutSubscription` and shortly before each known interval's start), and replaces the plan
+/// (`OpenADRSource+Network.swift`); each successful read is a heartbeat, so a VTN that stays unreachable leaves the source silent and the fail-safe applies. The
 /// schedule task sends a `curtail` with `until` = the interval's end and id `openadr:<event>:<interval>`
 /// when an interval starts (the controller lifts it by itself at the end, whatever happens to the
 /// network), a `release` when an event is deleted or changed under an active interval, and the price at
@@ -30,6 +31,9 @@ public final class OpenADRSource: Sendable {
         /// The resource named in reports (default: the VEN's name, else the host name).
         public var resourceName: String?
         public var pollSeconds: Double = 15
+        /// Without a subscription (no callback, or the VTN refused it) reads are this often at most, so that
+        /// an event published a few seconds ahead is known before it starts.
+        public var pollWithoutSubscription: Double = 2
         /// Serve the notification callback here and subscribe.
         public var callback: HostPort?
         /// The URL the VTN calls (default `http://<callback>/openadr/callback`).
@@ -64,6 +68,8 @@ public final class OpenADRSource: Sendable {
     let controller: LoadController
     let client: OpenADRClient
     let note: @Sendable (String) -> Void
+    /// Errors an operator must act on (configuration, conformance, credentials): the log's `error` level.
+    let alert: @Sendable (String) -> Void
     let wakeup = Wakeup()
     let state = Mutex(Inner())
     /// The callback's own bearer token (random per run): only the VTN we subscribed with knows it.
@@ -88,6 +94,19 @@ public final class OpenADRSource: Sendable {
         /// Reports waiting to be sent (bounded).
         var pendingReports: [IntervalReport] = []
         var callbackPort: Int?
+        var health = Health()
+    }
+
+    /// What `/status` shows besides the counters: how the source gets events and what went wrong.
+    struct Health {
+        var subscribed = false
+        var currentPollSeconds: Double = 15
+        var state = "enrolling"
+        var lastRead: ContinuousClock.Instant?
+        var error: OpenADRError?
+        var errorSince: Date?
+        var subscriptionError: OpenADRError?
+        var reportError: OpenADRError?
     }
 
     /// Most reports kept while the VTN cannot take them; older ones are dropped (and logged).
@@ -98,10 +117,12 @@ public final class OpenADRSource: Sendable {
     /// - Parameters:
     ///   - client: the wire client (made from `configuration` when nil).
     ///   - note: operator messages (never a secret).
+    ///   - alert: errors that need the operator (a 4xx, a malformed reply, refused credentials); nil sends
+    ///     them to `note`.
     /// - Throws: `OpenADRError(.configuration)` for a bad URL.
     public init(
         configuration: Configuration, controller: LoadController, client: OpenADRClient? = nil,
-        note: @escaping @Sendable (String) -> Void = { _ in }
+        note: @escaping @Sendable (String) -> Void = { _ in }, alert: (@Sendable (String) -> Void)? = nil
     ) throws(OpenADRError) {
         self.configuration = configuration
         self.controller = controller
@@ -111,6 +132,7 @@ public final class OpenADRSource: Sendable {
             self.client = try OpenADRClient(baseURL: configuration.baseURL, credentials: configuration.credentials)
         }
         self.note = note
+        self.alert = alert ?? note
         origin = SignalOrigin(name: "openadr3:\(configuration.baseURL)")
         var bytes = [UInt8](repeating: 0, count: 24)
         for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255) }
@@ -166,106 +188,6 @@ public final class OpenADRSource: Sendable {
             return s.logged.insert(text).inserted
         }
         if first { note(text) }
-    }
-
-    // MARK: Network
-
-    func networkLoop() async {
-        var delay = configuration.retryInitial
-        var enrolled = false
-        var subscribed = false
-        var server: TinyHTTPServer? = nil
-        if let cb = configuration.callback {
-            do {
-                server = try await TinyHTTPServer.start(host: cb.host, port: cb.port) { [self] in callback($0) }
-                state.withLock { $0.callbackPort = server?.port }
-                note(
-                    "openadr3: notification callback on http://\(HostPort(host: cb.host, port: server?.port ?? cb.port))"
-                )
-            } catch {
-                note("openadr3: \(error.message); polling only")
-            }
-        }
-        while !Task.isCancelled {
-            do throws(OpenADRError) {
-                if !enrolled {
-                    try await enrol()
-                    enrolled = true
-                }
-                if !subscribed, let server {
-                    // A VTN that refuses the subscription still serves events: poll, and try again next time.
-                    do {
-                        try await subscribe(port: server.port)
-                        subscribed = true
-                    } catch {
-                        logOnce(
-                            "openadr3: no subscription (\(error.message)); polling every \(configuration.pollSeconds) s"
-                        )
-                    }
-                }
-                try await poll()
-                delay = configuration.retryInitial
-                await wakeup.wait(timeout: .milliseconds(Int64(configuration.pollSeconds * 1000)))
-            } catch {
-                state.withLock { $0.counters.pollFailures += 1 }
-                // Silent: no heartbeat. The controller's fail-safe decides what the load does meanwhile.
-                // Settings or credentials the VTN refuses will not mend soon: wait the longest.
-                if error.kind == .configuration || error.kind == .unauthorized { delay = configuration.retryMax }
-                note("openadr3: \(error.message); retrying in \(Int(delay.rounded(.up))) s")
-                await wakeup.wait(timeout: .milliseconds(Int64(delay * 1000)))
-                delay = min(delay * 2, configuration.retryMax)
-            }
-        }
-        await server?.close()
-    }
-
-    func enrol() async throws(OpenADRError) {
-        if let name = configuration.program {
-            let p = try await client.program(name)
-            state.withLock { $0.stored.programID = p.id }
-            note("openadr3: program \(p.name) (\(p.id))")
-        }
-        if let ven = configuration.venName {
-            let id = try await client.registerVEN(name: ven)
-            state.withLock { $0.stored.venID = id }
-            note("openadr3: VEN \(ven) (\(id))")
-        }
-    }
-
-    func subscribe(port: Int) async throws(OpenADRError) {
-        guard let cb = configuration.callback else { return }
-        let url = configuration.callbackURL ?? "http://\(HostPort(host: cb.host, port: port))/openadr/callback"
-        let (old, programID) = state.withLock { ($0.stored.subscriptionID, $0.stored.programID) }
-        // A subscription left by a run that did not shut down cleanly would call a dead callback.
-        if let old { try? await client.unsubscribe(id: old) }
-        let id = try await client.subscribe(
-            clientName: configuration.clientName, programID: programID, callbackURL: url,
-            bearerToken: callbackToken)
-        state.withLock { $0.stored.subscriptionID = id }
-        save()
-        note("openadr3: subscribed to EVENT changes (\(id)), callback \(url)")
-    }
-
-    func poll() async throws(OpenADRError) {
-        let programID = state.withLock { $0.stored.programID }
-        let events = try await client.events(programID: programID)
-        state.withLock { $0.counters.polls += 1 }
-        // The VTN answered: the source is alive.
-        _ = controller.handle(line: Array(#"{"type":"heartbeat"}"#.utf8), origin: origin)
-        updatePlan(events, save: true)
-    }
-
-    /// The notification callback: answers the VTN's echo challenge; any authorised POST wakes the
-    /// network task to re-read events (bodies differ between servers, so none is trusted for content).
-    func callback(_ r: TinyHTTPServer.Request) -> TinyHTTPServer.Response {
-        if r.method == "GET", r.path.hasSuffix("/echo") || r.query["echo"] != nil {
-            return .init(status: 200, contentType: "text/plain", body: Data((r.query["echo"] ?? "").utf8))
-        }
-        guard r.method == "POST" || r.method == "PUT" else { return .problem(405, "POST a notification") }
-        guard ConstantTime.equal(r.bearer, callbackToken) else { return .problem(401, "missing or wrong bearer token") }
-        state.withLock { $0.counters.notifications += 1 }
-        wakeup.signal()
-        return .json(200, ["ok": true])
     }
 
     func cleanUp() async {
@@ -440,81 +362,24 @@ public final class OpenADRSource: Sendable {
                 state.withLock { s in
                     if s.pendingReports.first == next { s.pendingReports.removeFirst() }
                     s.counters.reportsSent += 1
+                    s.health.reportError = nil
                 }
                 delay = configuration.retryInitial
             } catch {
-                state.withLock { $0.counters.reportFailures += 1 }
-                note("openadr3: report for event \(next.eventID) interval \(next.intervalID): \(error.message)")
-                if error.kind == .malformed || (error.status.map { (400..<500).contains($0) } ?? false) {
+                state.withLock { s in
+                    s.counters.reportFailures += 1
+                    s.health.reportError = error
+                }
+                // A refused report (4xx) is a conformance error the operator sees; a VTN away is a note.
+                report(
+                    error, "openadr3: report for event \(next.eventID) interval \(next.intervalID): \(error.message)")
+                if !error.isTransient {
                     // The VTN will never take this one: drop it rather than block the queue.
                     state.withLock { s in if s.pendingReports.first == next { s.pendingReports.removeFirst() } }
                 }
                 await wakeupReports.wait(timeout: .milliseconds(Int64(delay * 1000)))
                 delay = min(delay * 2, configuration.retryMax)
             }
-        }
-    }
-}
-
-/// A wake-up for a task that sleeps with a timeout: `signal()` ends the current (or the next) wait.
-final class Wakeup: Sendable {
-    private struct State {
-        var pending = false
-        var waiter: CheckedContinuation<Void, Never>?
-        /// Set by a cancelled wait, so a continuation stored after the cancellation resumes at once.
-        var cancelled = false
-    }
-    private let state = Mutex(State())
-
-    func signal() {
-        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
-            if let w = s.waiter {
-                s.waiter = nil
-                return w
-            }
-            s.pending = true
-            return nil
-        }
-        waiter?.resume()
-    }
-
-    /// Returns on `signal()`, after `timeout`, or when the task is cancelled.
-    func wait(timeout: Duration) async {
-        let early = state.withLock { s -> Bool in
-            defer { s.pending = false }
-            s.cancelled = false
-            return s.pending
-        }
-        if early || Task.isCancelled { return }
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                // Only a sleep that ran its course wakes the waiter; a cancelled one says nothing.
-                if (try? await Task.sleep(for: timeout)) != nil { self.signal() }
-            }
-            group.addTask {
-                await withTaskCancellationHandler {
-                    await withCheckedContinuation { c in
-                        let now = self.state.withLock { s -> Bool in
-                            if s.pending || s.cancelled {
-                                s.pending = false
-                                return true
-                            }
-                            s.waiter = c
-                            return false
-                        }
-                        if now { c.resume() }
-                    }
-                } onCancel: {
-                    let w = self.state.withLock { s -> CheckedContinuation<Void, Never>? in
-                        s.cancelled = true
-                        defer { s.waiter = nil }
-                        return s.waiter
-                    }
-                    w?.resume()
-                }
-            }
-            await group.next()
-            group.cancelAll()
         }
     }
 }

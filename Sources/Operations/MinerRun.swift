@@ -128,6 +128,8 @@ public final class MinerRun: Sendable {
         let auto = KernelDispatch.auto()
         let kernelReason =
             auto.kernel == s.kernel ? "auto: \(auto.reason)" : "named on the command line or in the config"
+        // The OpenADR 3 source, once made (below), for its part of the status.
+        let openADRSource = Mutex<OpenADRSource?>(nil)
         let report: @Sendable () -> StatusReport = { [self] in
             var r = StatusReport(
                 version: version, kernel: s.kernel.description, kernelReason: kernelReason, threads: s.threads,
@@ -145,6 +147,7 @@ public final class MinerRun: Sendable {
             r.decisionsTotal = decisions.total
             r.signalSources = sourceHealth.report(configured: s.signalTexts + (s.http == nil ? [] : ["http"]))
             r.pool = (work as? any ShareSource)?.poolStatus
+            r.openADR = openADRSource.withLock { $0 }?.status
             return r
         }
         // Each socket source has a thread of its own on the control path, real-time when permitted (see
@@ -271,7 +274,10 @@ public final class MinerRun: Sendable {
         if let adr = s.openADR {
             // OpenADR 3: one more service; it schedules curtailments with the controller, never blocks it.
             do {
-                add(OpenADRService(source: try OpenADRSource(configuration: adr, controller: controller, note: note)))
+                let source = try OpenADRSource(
+                    configuration: adr, controller: controller, note: note, alert: { logger.error("\($0)") })
+                openADRSource.withLock { $0 = source }
+                add(OpenADRService(source: source))
             } catch {
                 engine.stop()
                 throw ConfigError(error.message)

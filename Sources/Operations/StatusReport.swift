@@ -3,6 +3,7 @@ import FlexSupport
 import Foundation
 import LoadController
 import Mining
+import OpenADRSignals
 import Synchronization
 import WorkSources
 
@@ -71,6 +72,8 @@ public struct StatusReport: Sendable {
     /// The pool, when mining for one: URL, connected, difficulty, shares by result and reason, last share
     /// time, failovers.
     public var pool: PoolStatus? = nil
+    /// The OpenADR 3 source, when there is one: mode (webhook/poll), version, enrolment, the error to act on.
+    public var openADR: OpenADRSource.Status? = nil
 
     /// What the host is doing, in [0, 1]: 0 while halted (curtailed, fail-safe, paused, by price) or when
     /// the work source stopped (nothing to hash), else the duty fraction set (`engine.capacitySetting`).
@@ -133,6 +136,7 @@ public struct StatusReport: Sendable {
         object["decision_log_dropped"] = decisionLogDropped ?? NSNull()
         object["state_file_errors"] = stateFileErrors ?? NSNull()
         if let pool { object["pool"] = pool.json }
+        if let openADR { object["openadr3"] = openADR.json }
         return JSONLine.encode(object)
     }
 

@@ -9,13 +9,16 @@ import Synchronization
 /// client-credentials token, programs, VENs, events paged with skip/limit, subscriptions with
 /// notifications, reports), plus admin endpoints to create, change and delete events, and switches that
 /// make it misbehave as real servers do. It keeps what it receives as raw JSON and never uses FlexMiner's
-/// models to read it: it is an independent oracle.
+/// models to read it: it is an independent oracle. Every request is held to the specification's OpenAPI
+/// document of the version its base path names (3.0.1 and 3.1.0 are both served, `/openadr3/<version>`),
+/// and refused with 400 and a problem naming the field as a conformant server refuses it; every answer and
+/// notification is held to the same document (see `OpenAPISpec`, `FakeVTN+Routes.swift`).
 ///
 /// Admin endpoints (no auth; under the base path): `POST /admin/events` (an event object; `id`,
 /// `programID` and the timestamps are filled in; `"start":"now"` or `"now+5s"` are accepted),
 /// `PUT|DELETE /admin/events/{id}`, `POST /admin/misbehave` (`fail500`, `unauthorizedOnce`,
-/// `ignoreFilter`, `ignoreSkip`, `notification`: plain|double|snake, `down`), `GET /admin/reports`,
-/// `GET /admin/subscriptions`, `GET /admin/stats`.
+/// `ignoreFilter`, `ignoreSkip`, `notification`: plain|double|snake, `down`, `uncheckedResponses`,
+/// `hideVENsByName`), `GET /admin/reports`, `GET /admin/subscriptions`, `GET /admin/stats`.
 public final class FakeVTN: Sendable {
     public struct Options: Sendable {
         /// nil: no auth at all.
@@ -23,10 +26,18 @@ public final class FakeVTN: Sendable {
         public var clientSecret = "s3cret-for-tests-only"
         /// `expires_in` of issued tokens; nil leaves the field out (renewal then relies on 401s).
         public var tokenLifetime: Double? = 3600
-        /// `scope` as an array (some servers) rather than a string.
-        public var scopeAsArray = true
+        /// `scope` as an array (some servers; the specification says a string) rather than a string.
+        public var scopeAsArray = false
+        /// More OAuth clients (id → secret) besides `clientID`, e.g. one credential per VEN.
+        public var clients: [String: String] = [:]
+        /// Each client may create one VEN: `POST /vens` for a second name answers 409 (as VTNs that bind a
+        /// VEN to its credential do).
+        public var oneVENPerClient = false
         public var programs: [(id: String, name: String)] = [("program-1", "flexminer-dr")]
-        public var basePath = "/openadr3/3.0.1"
+        /// The base path `baseURL` names; `/openadr3/3.0.1` and `/openadr3/3.1.0` are served in any case.
+        public var basePath = "/openadr3/3.1.0"
+        /// The document a `basePath` that names no version is held to.
+        public var basePathVersion = "3.1.0"
 
         public init() {}
     }
@@ -43,6 +54,10 @@ public final class FakeVTN: Sendable {
         var ignoreSkip = false
         var notification = NotificationStyle.plain
         var down = false
+        /// Answers are not held to the document (to serve a malformed object on purpose).
+        var uncheckedResponses = false
+        /// `GET /vens?venName=` finds nothing (a server whose filter is broken).
+        var hideVENsByName = false
     }
 
     struct Subscription {
@@ -51,11 +66,15 @@ public final class FakeVTN: Sendable {
         var programID: String?
         var callbackURL: String
         var bearerToken: String?
+        var clientID: String?
+        /// The version of the base path it was made under: notifications speak it.
+        var version: String
+        var object: [String: Any]
     }
 
     struct State: @unchecked Sendable {
         // @unchecked: raw JSON values from JSONSerialization, only touched under the lock.
-        var tokens: [String: ContinuousClock.Instant] = [:]
+        var tokens: [String: (client: String, until: ContinuousClock.Instant)] = [:]
         var vens: [[String: Any]] = []
         var events: [String: [String: Any]] = [:]
         var eventOrder: [String] = []
@@ -66,6 +85,8 @@ public final class FakeVTN: Sendable {
         var stats: [String: Int] = [:]
         var notificationsSent = 0
         var reportTimes: [Double] = []
+        var rejections: [String] = []
+        var responseViolations: [String] = []
     }
 
     public let options: Options
@@ -94,7 +115,7 @@ public final class FakeVTN: Sendable {
         return vtn
     }
 
-    /// `http://HOST:PORT/openadr3/3.0.1`.
+    /// `http://HOST:PORT/openadr3/3.1.0` (`options.basePath`).
     public var baseURL: String { "http://\(HostPort(host: host, port: port))\(options.basePath)" }
 
     /// Stops serving.
@@ -160,7 +181,8 @@ public final class FakeVTN: Sendable {
     /// Sets misbehaviours; nil leaves one as it is.
     public func misbehave(
         fail500: Int? = nil, unauthorizedOnce: Bool? = nil, ignoreFilter: Bool? = nil, ignoreSkip: Bool? = nil,
-        notification: NotificationStyle? = nil, down: Bool? = nil
+        notification: NotificationStyle? = nil, down: Bool? = nil, uncheckedResponses: Bool? = nil,
+        hideVENsByName: Bool? = nil
     ) {
         state.withLock { s in
             if let v = fail500 { s.misbehave.fail500 = v }
@@ -169,6 +191,8 @@ public final class FakeVTN: Sendable {
             if let v = ignoreSkip { s.misbehave.ignoreSkip = v }
             if let v = notification { s.misbehave.notification = v }
             if let v = down { s.misbehave.down = v }
+            if let v = uncheckedResponses { s.misbehave.uncheckedResponses = v }
+            if let v = hideVENsByName { s.misbehave.hideVENsByName = v }
         }
     }
 
@@ -180,6 +204,13 @@ public final class FakeVTN: Sendable {
     public var subscriptionCount: Int { state.withLock { $0.subscriptions.count } }
     public var notificationsSent: Int { state.withLock { $0.notificationsSent } }
     public var venNames: [String] { state.withLock { $0.vens.compactMap { $0["venName"] as? String } } }
+    /// Requests refused (4xx with a problem), their details, oldest first (the latest 100).
+    public var rejections: [String] { state.withLock { $0.rejections } }
+    /// The fake's own answers and notifications that broke the specification (the latest 100): a test of a
+    /// conformant exchange expects none.
+    public var responseViolations: [String] { state.withLock { $0.responseViolations } }
+    /// Subscriptions as the fake keeps them (raw JSON, sorted keys), with `clientID`.
+    public var subscriptionsJSON: [String] { state.withLock { $0.subscriptions.map { JSONLine.encode($0.object) } } }
 
     // MARK: HTTP
 
@@ -193,118 +224,6 @@ public final class FakeVTN: Sendable {
         return e
     }
 
-    func handle(_ r: TinyHTTPServer.Request) -> TinyHTTPServer.Response {
-        guard r.path.hasPrefix(options.basePath) else { return .problem(404, "no such path \(r.path)") }
-        let path = String(r.path.dropFirst(options.basePath.count))
-        let parts = path.split(separator: "/").map(String.init)
-        let statKey =
-            "\(r.method) /\(parts.first ?? "")\(parts.count > 1 && parts[0] != "admin" ? "/{id}" : parts.count > 1 ? "/\(parts[1])" : "")"
-        state.withLock { $0.stats[statKey, default: 0] += 1 }
-        if parts.first == "admin" { return admin(r, Array(parts.dropFirst())) }
-
-        // Faults first: a VTN that is down or failing answers nothing useful, whoever asks.
-        let fault = state.withLock { s -> TinyHTTPServer.Response? in
-            if s.misbehave.down { return .problem(503, "down for maintenance") }
-            if s.misbehave.fail500 > 0 {
-                s.misbehave.fail500 -= 1
-                return .problem(500, "internal error (injected)")
-            }
-            return nil
-        }
-        if let fault { return fault }
-
-        if parts == ["auth", "server"] {
-            return .json(200, ["tokenURL": "\(options.basePath)/auth/token"])
-        }
-        if parts == ["auth", "token"], r.method == "POST" { return token(r) }
-        if let denied = authorise(r) { return denied }
-
-        switch (r.method, parts.first ?? "", parts.count) {
-        case ("GET", "programs", 1):
-            return .json(
-                200,
-                options.programs.map {
-                    [
-                        "objectType": "PROGRAM", "id": $0.id, "programName": $0.name,
-                        "createdDateTime": "2026-01-01 00:00:00",
-                    ]
-                })
-        case ("GET", "vens", 1):
-            let name = r.query["venName"]
-            return state.withLock { s in .json(200, s.vens.filter { name == nil || $0["venName"] as? String == name }) }
-        case ("POST", "vens", 1):
-            guard let o = Self.object(r.body), let name = o["venName"] as? String else {
-                return .problem(400, "venName is required")
-            }
-            return state.withLock { s in
-                let v: [String: Any] = ["objectType": "VEN", "id": "ven-\(s.nextID)", "venName": name]
-                s.nextID += 1
-                s.vens.append(v)
-                if s.vens.count > Self.maxEntries { s.vens.removeFirst() }
-                return .json(201, v)
-            }
-        case ("GET", "events", 1):
-            let program = r.query["programID"]
-            let skip = Int(r.query["skip"] ?? "0") ?? 0
-            let limit = min(Int(r.query["limit"] ?? "50") ?? 50, 50)
-            return state.withLock { s in
-                var list = s.eventOrder.compactMap { s.events[$0] }
-                if !s.misbehave.ignoreFilter, let program {
-                    list = list.filter { $0["programID"] as? String == program }
-                }
-                let from = s.misbehave.ignoreSkip ? 0 : min(skip, list.count)
-                return .json(200, Array(list[from..<min(list.count, from + limit)]))
-            }
-        case ("POST", "events", 1):
-            guard let o = Self.object(r.body) else { return .problem(400, "an event object is required") }
-            let id = createEvent(o)
-            return state.withLock { .json(201, $0.events[id] ?? [:]) }
-        case ("POST", "subscriptions", 1):
-            guard let o = Self.object(r.body), let ops = o["objectOperations"] as? [[String: Any]],
-                let first = ops.first, let url = first["callbackUrl"] as? String
-            else { return .problem(400, "objectOperations[0].callbackUrl is required") }
-            return state.withLock { s in
-                let id = "subscription-\(s.nextID)"
-                s.nextID += 1
-                s.subscriptions.append(
-                    Subscription(
-                        id: id, clientName: o["clientName"] as? String ?? "", programID: o["programID"] as? String,
-                        callbackURL: url, bearerToken: first["bearerToken"] as? String))
-                if s.subscriptions.count > 1000 { s.subscriptions.removeFirst() }
-                var x = o
-                x["id"] = id
-                return .json(201, x)
-            }
-        case ("DELETE", "subscriptions", 2):
-            let found = state.withLock { s in
-                let n = s.subscriptions.count
-                s.subscriptions.removeAll { $0.id == parts[1] }
-                return s.subscriptions.count < n
-            }
-            return found ? .json(200, ["id": parts[1]]) : .problem(404, "no subscription \(parts[1])")
-        case ("POST", "reports", 1):
-            guard var o = Self.object(r.body), o["eventID"] is String, o["resources"] is [Any] else {
-                return .problem(400, "a report needs eventID and resources")
-            }
-            return state.withLock { s in
-                o["id"] = "report-\(s.nextID)"
-                s.nextID += 1
-                o["createdDateTime"] = ISO8601.format(Date())
-                s.reports.append(o)
-                s.reportTimes.append(Date().timeIntervalSince1970)
-                if s.reports.count > Self.maxEntries {
-                    s.reports.removeFirst()
-                    s.reportTimes.removeFirst()
-                }
-                return .json(201, o)
-            }
-        case ("GET", "reports", 1):
-            return state.withLock { .json(200, $0.reports) }
-        default:
-            return .problem(404, "no such endpoint \(r.method) \(path)")
-        }
-    }
-
     func token(_ r: TinyHTTPServer.Request) -> TinyHTTPServer.Response {
         let form = String(decoding: r.body, as: UTF8.self).split(separator: "&").reduce(into: [String: String]()) {
             let kv = $1.split(separator: "=", maxSplits: 1).map {
@@ -315,38 +234,48 @@ public final class FakeVTN: Sendable {
         guard r.header("Content-Type")?.hasPrefix("application/x-www-form-urlencoded") == true,
             form["grant_type"] == "client_credentials"
         else { return .json(400, ["error": "unsupported_grant_type"]) }
-        guard form["client_id"] == options.clientID, form["client_secret"] == options.clientSecret else {
+        guard let client = form["client_id"], let secret = form["client_secret"],
+            (client == options.clientID ? Optional(options.clientSecret) : options.clients[client]) == secret
+        else {
             return .json(401, ["error": "invalid_client"])
         }
         let value = UUID().uuidString
         let lifetime = options.tokenLifetime
         state.withLock { s in
-            s.tokens[value] = .now + .milliseconds(Int64((lifetime ?? 3600) * 1000))
+            s.tokens[value] = (client, .now + .milliseconds(Int64((lifetime ?? 3600) * 1000)))
             // Expired tokens go, so the table stays as small as the live ones.
-            if s.tokens.count > 1000 { s.tokens = s.tokens.filter { $0.value > .now } }
+            if s.tokens.count > 1000 { s.tokens = s.tokens.filter { $0.value.until > .now } }
             s.stats["tokens", default: 0] += 1
         }
         var o: [String: Any] = [
             "access_token": value, "token_type": "Bearer",
-            "scope": options.scopeAsArray ? ["read_all", "write_vens", "write_reports"] : "read_all write_reports",
+            "scope": options.scopeAsArray
+                ? ["read_all", "write_vens", "write_reports"] : "read_all write_vens write_reports",
         ]
-        if let lifetime { o["expires_in"] = lifetime }
+        // An integer, as the specification types it.
+        if let lifetime { o["expires_in"] = Int(lifetime.rounded(.up)) }
         return .json(200, o)
     }
 
-    /// nil when the request may go on; a 401 otherwise (no token, unknown, expired, or injected).
-    func authorise(_ r: TinyHTTPServer.Request) -> TinyHTTPServer.Response? {
-        guard options.clientID != nil else { return nil }
+    /// A refusal, as an error so that `authorise` can return a `Result`.
+    struct Denied: Error {
+        let response: TinyHTTPServer.Response
+    }
+
+    /// The client the request's token was issued to (nil without auth); a 401 otherwise (no token,
+    /// unknown, expired, or injected).
+    func authorise(_ r: TinyHTTPServer.Request) -> Result<String?, Denied> {
+        guard options.clientID != nil else { return .success(nil) }
         return state.withLock { s in
             if s.misbehave.unauthorizedOnce {
                 s.misbehave.unauthorizedOnce = false
                 s.tokens.removeAll()
-                return .problem(401, "token revoked (injected)")
+                return .failure(Denied(response: .problem(401, "token revoked (injected)")))
             }
-            guard let t = r.bearer, let until = s.tokens[t], ContinuousClock.now < until else {
-                return .problem(401, "missing, unknown or expired token")
+            guard let t = r.bearer, let token = s.tokens[t], ContinuousClock.now < token.until else {
+                return .failure(Denied(response: .problem(401, "missing, unknown or expired token")))
             }
-            return nil
+            return .success(token.client)
         }
     }
 
@@ -367,7 +296,8 @@ public final class FakeVTN: Sendable {
                 fail500: (o["fail500"] as? NSNumber)?.intValue, unauthorizedOnce: o["unauthorizedOnce"] as? Bool,
                 ignoreFilter: o["ignoreFilter"] as? Bool, ignoreSkip: o["ignoreSkip"] as? Bool,
                 notification: (o["notification"] as? String).flatMap(NotificationStyle.init(rawValue:)),
-                down: o["down"] as? Bool)
+                down: o["down"] as? Bool, uncheckedResponses: o["uncheckedResponses"] as? Bool,
+                hideVENsByName: o["hideVENsByName"] as? Bool)
             return .json(200, ["ok": true])
         case ("GET", "reports", 1):
             return state.withLock { s in
@@ -405,15 +335,26 @@ public final class FakeVTN: Sendable {
         let program = (Self.object(eventJSON)?["programID"] as? String)
         let event = String(decoding: eventJSON, as: UTF8.self)
         for sub in subs where sub.programID == nil || sub.programID == "" || sub.programID == program {
+            // 3.0.1 names the operation by its HTTP method (POST, PUT, DELETE); 3.1.0 as CREATE, UPDATE, DELETE.
+            let word = sub.version == "3.0.1" ? operation : ["POST": "CREATE", "PUT": "UPDATE"][operation] ?? operation
             let body: Data
             switch style {
             case .plain:
-                body = Data(#"{"objectType":"EVENT","operation":"\#(operation)","object":\#(event)}"#.utf8)
+                body = Data(#"{"objectType":"EVENT","operation":"\#(word)","object":\#(event)}"#.utf8)
+                // Held to the document like every answer (a violation is the fake's bug, recorded).
+                if let spec = OpenAPISpec.all[sub.version], let value = Self.object(body) {
+                    let problems = spec.check(value, schema: "notification")
+                    if !problems.isEmpty {
+                        state.withLock {
+                            $0.responseViolations.append("notification: " + problems.joined(separator: "; "))
+                        }
+                    }
+                }
             case .snake:
-                body = Data(#"{"object_type":"EVENT","operation":"\#(operation)","object":\#(event)}"#.utf8)
+                body = Data(#"{"object_type":"EVENT","operation":"\#(word)","object":\#(event)}"#.utf8)
             case .double:
                 // The notification JSON, encoded again as one JSON string (some servers do this).
-                let inner = #"{"objectType":"EVENT","operation":"\#(operation)","object":\#(event)}"#
+                let inner = #"{"objectType":"EVENT","operation":"\#(word)","object":\#(event)}"#
                 body =
                     (try? JSONSerialization.data(withJSONObject: inner, options: [.fragmentsAllowed]))
                     ?? Data(inner.utf8)

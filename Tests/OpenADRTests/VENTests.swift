@@ -88,7 +88,9 @@ func makeRig(
     c.retryMax = 0.5
     configure(&c)
     let notes = NotesBox()
-    let source = try OpenADRSource(configuration: c, controller: controller, note: { notes.add($0) })
+    // Alerts (the log's `error` level in `flexminer run`) are kept marked, so tests can tell them apart.
+    let source = try OpenADRSource(
+        configuration: c, controller: controller, note: { notes.add($0) }, alert: { notes.add("ERROR " + $0) })
     let task = Task { await source.run() }
     return Rig(
         vtn: vtn, load: load, controller: controller, source: source, task: task, secretFile: secretFile, notes: notes,
@@ -176,6 +178,11 @@ struct VENTests {
             "id": "bad-1", "programID": "program-1", "intervalPeriod": ["start": "yesterday", "duration": "PT1M"],
         ])
         let client = try OpenADRClient(baseURL: vtn.baseURL, credentials: nil)
+        // The fake holds its own answers to the specification: it will not send this one (a 500, recorded).
+        await #expect(throws: OpenADRError.self) { _ = try await client.events(programID: "program-1") }
+        #expect(vtn.responseViolations.contains { $0.contains("intervalPeriod.start") }, "\(vtn.responseViolations)")
+        // Served as is, on purpose: what a non-conformant VTN sends.
+        vtn.misbehave(uncheckedResponses: true)
         do {
             _ = try await client.events(programID: "program-1")
             Issue.record("accepted a malformed event")

@@ -60,6 +60,8 @@ public struct RunConfig: Sendable, Equatable {
     public var suggestDifficulty: Double?
     /// `"allow_redirect"`: follow a pool's `client.reconnect` to another host.
     public var allowRedirect: Bool?
+    /// `"socket_group_access"`: Unix signal sockets are mode 0660 (the process's group may send signals).
+    public var socketGroupAccess: Bool?
 
     public init() {}
 
@@ -68,7 +70,7 @@ public struct RunConfig: Sendable, Equatable {
         "network", "blocks", "out", "coinbase_message", "signals", "policy", "policy_file", "breakeven",
         "decision_log", "state_file", "start_halted", "allow_remote", "token_file", "threads", "kernel", "priority",
         "seconds", "http", "log_format", "log_level", "status_line", "openadr3", "pool", "user", "password",
-        "suggest_difficulty", "allow_redirect",
+        "suggest_difficulty", "allow_redirect", "socket_group_access",
     ]
 
     /// Reads a configuration file.
@@ -118,6 +120,7 @@ public struct RunConfig: Sendable, Equatable {
         allowRemote = try f.bool("allow_remote")
         tokenFile = try f.string("token_file")
         threads = try f.integer("threads", in: ThreadCount.range)
+        socketGroupAccess = try f.bool("socket_group_access")
         kernel = try f.string("kernel")
         priority = try f.oneOf("priority", ["idle", "low", "normal"])
         seconds = try f.number("seconds", in: 0.001...31_536_000)

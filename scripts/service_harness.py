@@ -168,7 +168,7 @@ class Service:
 
 
 def signal_as_operator(line):
-    r = in_root("/usr/bin/flexminer", "signal", "unix:" + SOCK, line, user="operator", check_rc=False)
+    r = in_root("/usr/bin/flexminer", "signal", "unix:" + SOCK, line, user="gridops", check_rc=False)
     try:
         return json.loads(r.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
@@ -178,7 +178,7 @@ def signal_as_operator(line):
 
 def main():
     # An operator: not root, in the flexminer group only through membership.
-    in_root("/usr/sbin/useradd", "--create-home", "--groups", "flexminer", "operator", check_rc=False)
+    in_root("/usr/sbin/useradd", "--create-home", "--groups", "flexminer", "gridops", check_rc=False)
     s = Service()
     check(s.start(), "the service becomes active through READY=1")
     check(s.status and s.status[0].startswith("mining"), f"STATUS= carries the state line: {s.status[:1]}")

@@ -58,6 +58,8 @@ let package = Package(
         .target(name: "CFlexVector"),
         .target(name: "CFlexSHANI"),
         .target(name: "CFlexCPUID"),
+        // The commit a build came from (`scripts/package` defines it), for `flexminer --version`.
+        .target(name: "CFlexBuildInfo"),
 
         .target(name: "SHA256KernelsSSE2", dependencies: ["SHA256", "CFlexVector"]),
         .target(name: "SHA256KernelsAVX2", dependencies: ["SHA256", "CFlexVector"], swiftSettings: avx2Flags),
@@ -244,7 +246,7 @@ let package = Package(
             dependencies: [
                 "SHA256", "MiningKernels", "CPUFeatures", "OpenSSLSHA256", "KernelBench", "Chain", "Mining", "NodeRPC",
                 "WorkSources", "DemandResponse", "LoadController", "Simulation", "Operations", "Demo", "FlexSupport",
-                "Stratum",
+                "Stratum", "CFlexBuildInfo",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -91,11 +91,15 @@ public final class LoadController: Sendable {
         var messages: [String: [String: Int]] = [:]
         /// The curtailments last handed to the state file.
         var saved: [String: CurtailSignal] = [:]
+        /// The policy's thresholds; `reload` replaces them while curtailments and prices stay.
+        var config: PolicyConfig
+        var priceActive: Bool
     }
 
-    public let config: PolicyConfig
+    /// The policy's thresholds in force (the start's, or the last `reload`'s).
+    public var config: PolicyConfig { inner.withLock { $0.config } }
     /// Whether a break-even price is configured (otherwise prices are recorded but never curtail).
-    public let priceActive: Bool
+    public var priceActive: Bool { inner.withLock { $0.priceActive } }
     private let actuator: any LoadActuator
     private let log: DecisionLog?
     private let stateFile: CurtailmentStateFile?
@@ -116,13 +120,12 @@ public final class LoadController: Sendable {
     ) {
         self.observer = observer
         self.actuator = actuator
-        self.config = config
-        self.priceActive = priceActive
         self.log = log
         self.stateFile = stateFile
         self.clock = clock
         self.message = message
-        inner = Mutex(Inner(policy: PolicyState(config: config, now: clock.now())))
+        inner = Mutex(
+            Inner(policy: PolicyState(config: config, now: clock.now()), config: config, priceActive: priceActive))
         warmUp()
     }
 
@@ -144,13 +147,13 @@ public final class LoadController: Sendable {
     private func warmUp() {
         let now = clock.now()
         let origin = SignalOrigin(source: "warm-up", connection: 0)
-        var scratch = inner.withLock { Inner(policy: $0.policy) }
+        var scratch = inner.withLock { $0 }
         for line in Self.warmUpLines {
             guard let envelope = try? Self.parse(Array(line.utf8), origin: origin, now: now.wall) else { continue }
             let message = Self.scoped(envelope.message, to: origin)
             _ = Policy.refusal(message, source: origin.name, group: origin.source, state: scratch.policy)
             let input: PolicyInput = message == .status ? .tick : .signal(message, source: origin.name)
-            let d = Policy.step(&scratch.policy, input, now: now, config: effectiveConfig)
+            let d = Policy.step(&scratch.policy, input, now: now, config: Self.effective(scratch))
             scratch.reason = d.reason
             var reply = statusFields(scratch)
             reply["ok"] = true
@@ -181,16 +184,16 @@ public final class LoadController: Sendable {
         let restored = restored ?? stateFile?.load(now: now.wall) ?? [:]
         inner.withLock { s in
             var reason =
-                config.initialCapacity == 0 ? "start halted (--start-halted)" : "start: no signal yet, full capacity"
+                s.config.initialCapacity == 0 ? "start halted (--start-halted)" : "start: no signal yet, full capacity"
             if !restored.isEmpty {
                 let n = s.policy.restore(restored, now: now.wall)
                 // A tick applies them: capacity is capped by the restored curtailments from the first moment.
-                let d = Policy.step(&s.policy, .tick, now: now, config: effectiveConfig)
+                let d = Policy.step(&s.policy, .tick, now: now, config: Self.effective(s))
                 let reasons = restored.values.sorted { $0.level > $1.level }.prefix(3).map {
                     "\($0.id ?? "curtail") \($0.level)\($0.reason.map { ": \($0)" } ?? "")"
                 }
                 reason =
-                    (config.initialCapacity == 0 ? "start halted (--start-halted); " : "start: ")
+                    (s.config.initialCapacity == 0 ? "start halted (--start-halted); " : "start: ")
                     + "restored \(n) curtailment\(n == 1 ? "" : "s") from the state file ("
                     + reasons.joined(separator: ", ") + "); \(d.reason)"
                 // Written back at once: a stand-in for an unreadable file (moved aside) must survive a crash too.
@@ -230,7 +233,7 @@ public final class LoadController: Sendable {
             observer?(.message(source: origin.source, ok: true))
             s.messages[origin.source, default: [:]]["ok", default: 0] += 1
             let input: PolicyInput = message == .status ? .tick : .signal(message, source: origin.name)
-            let d = Policy.step(&s.policy, input, now: now, config: effectiveConfig)
+            let d = Policy.step(&s.policy, input, now: now, config: Self.effective(s))
             s.reason = d.reason
             persist(&s)
             // Act first, write the log after: the log must not delay the halt.
@@ -298,7 +301,7 @@ public final class LoadController: Sendable {
                             : replay
                                 ? .replayed(message, source: origin.name)
                                 : .signal(message, source: origin.name)
-                        d = Policy.step(&s.policy, input, now: now, config: effectiveConfig)
+                        d = Policy.step(&s.policy, input, now: now, config: Self.effective(s))
                     }
                     s.reason = d.reason
                     logSignal(message, d, origin: origin, time: now.wall, batch: lines.count, replay: replay)
@@ -306,7 +309,7 @@ public final class LoadController: Sendable {
             }
             if replay {
                 // History applied: now the latest price decides, as a fresh decision.
-                let d = Policy.step(&s.policy, .tick, now: now, config: effectiveConfig)
+                let d = Policy.step(&s.policy, .tick, now: now, config: Self.effective(s))
                 s.reason = "replayed \(lines.count) line\(lines.count == 1 ? "" : "s") of history; \(d.reason)"
             }
             let d = Decision(capacity: s.policy.capacity, previousCapacity: before, reason: s.reason)
@@ -332,7 +335,7 @@ public final class LoadController: Sendable {
     /// (the CLI does every 100 ms).
     public func tick() {
         inner.withLock { s in
-            let d = Policy.step(&s.policy, .tick, now: clock.now(), config: effectiveConfig)
+            let d = Policy.step(&s.policy, .tick, now: clock.now(), config: Self.effective(s))
             persist(&s)
             guard d.changed || d.reason != s.reason else { return }
             let wasStale = s.reason.contains("fail-safe")
@@ -346,13 +349,42 @@ public final class LoadController: Sendable {
         }
     }
 
+    /// Replaces the policy's thresholds (a reloaded policy file or config: break-even, hysteresis, dwell,
+    /// hard price, ramp, fail-safe) without a restart. Active curtailments, the last price and the dwell
+    /// clocks stay: a reload never lifts a curtailment. The new thresholds decide at once (one tick), and
+    /// the reload goes into the decision log.
+    public func reload(config new: PolicyConfig, priceActive active: Bool) {
+        let now = clock.now()
+        inner.withLock { s in
+            let before = s.policy.capacity
+            var kept = new
+            kept.initialCapacity = s.config.initialCapacity  // the start is over; keep what it was
+            s.config = kept
+            s.priceActive = active
+            let step = Policy.step(&s.policy, .tick, now: now, config: Self.effective(s))
+            let d = Decision(
+                capacity: step.capacity, previousCapacity: before, reason: "policy reloaded; \(step.reason)")
+            s.reason = d.reason
+            let (halt, resume) = apply(d, inner: &s)
+            persist(&s)
+            var fields: [String: Any] = [
+                "event": "reload", "capacity_after": d.capacity, "reason": d.reason,
+                "curtailments": s.policy.curtailments.count,
+            ]
+            if active { fields["breakeven_usd_per_mwh"] = kept.breakEvenUSDPerMWh }
+            log?.write(fields)
+            if d.changed { logAction(d, halt: halt, resume: resume, received: nil) }
+            message("policy reloaded (\(s.policy.curtailments.count) active curtailment(s) kept): \(d.reason)")
+        }
+    }
+
     public var status: Status {
         inner.withLock { s in
             Status(
                 capacity: MiningEngine.effectiveCapacity(setting: s.policy.capacity, halted: actuator.isHalted),
                 halted: actuator.isHalted, activeWorkers: actuator.activeWorkerCount,
                 threads: actuator.threadCount, price: s.policy.price,
-                breakEven: priceActive ? config.breakEvenUSDPerMWh : nil,
+                breakEven: s.priceActive ? s.config.breakEvenUSDPerMWh : nil,
                 curtailment: s.policy.curtailments.values.map(\.level).max() ?? 0,
                 activeCurtailments: s.policy.curtailments.count, stale: s.policy.stale, reason: s.reason,
                 lastHaltLatency: s.lastHaltLatency, lastResumeLatency: s.lastResumeLatency, hashRate: actuator.hashRate,
@@ -371,9 +403,9 @@ public final class LoadController: Sendable {
     // MARK: Internals
 
     /// Without a break-even price, prices never curtail.
-    private var effectiveConfig: PolicyConfig {
-        if priceActive { return config }
-        var c = config
+    private static func effective(_ s: Inner) -> PolicyConfig {
+        if s.priceActive { return s.config }
+        var c = s.config
         c.breakEvenUSDPerMWh = .greatestFiniteMagnitude
         c.hardPriceUSDPerMWh = nil
         return c
@@ -472,7 +504,7 @@ public final class LoadController: Sendable {
             "stale": s.policy.stale, "reason": s.reason,
         ]
         if let p = s.policy.price { f["price_usd_per_mwh"] = p }
-        if priceActive { f["breakeven_usd_per_mwh"] = config.breakEvenUSDPerMWh }
+        if s.priceActive { f["breakeven_usd_per_mwh"] = s.config.breakEvenUSDPerMWh }
         return f
     }
 

@@ -23,6 +23,15 @@ import WorkSources
 /// | `flexminer_pool_shares_total{result="accepted"/"rejected"/"stale"}`, `flexminer_pool_share_reasons_total{reason}` | counter |
 /// | `flexminer_pool_failovers_total` | counter |
 /// | `flexminer_pool_last_share_timestamp_seconds` | gauge |
+/// | `flexminer_curtailment_level` (largest active, 0…1), `flexminer_curtailments_active` | gauge |
+/// | `flexminer_signals_stale` (0/1: the fail-safe holds, no signal for `stale_after_seconds`) | gauge |
+/// | `flexminer_power_watts` (configured power × capacity, 0 halted; NaN without `power_watts`) | gauge |
+/// | `flexminer_calibrated_hash_rate_hs` (the kernel's calibrated one-thread rate × threads) | gauge |
+/// | `flexminer_state_file_errors_total` | counter |
+/// | `flexminer_work_stopped` (0/1: the work source stopped for good, e.g. the journal cannot be written) | gauge |
+///
+/// The fleet's alert rules (`packaging/prometheus/flexminer-rules.yml`) use these names: renaming one is a
+/// contract change.
 public final class MinerMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     private let factory: PrometheusMetricsFactory
@@ -41,6 +50,14 @@ public final class MinerMetrics: Sendable {
     private let logDropped: CoreMetrics.Counter
     private let countedLogErrors = Atomic<Int>(0)
     private let countedLogDropped = Atomic<Int>(0)
+    private let curtailment: CoreMetrics.Gauge
+    private let curtailments: CoreMetrics.Gauge
+    private let stale: CoreMetrics.Gauge
+    private let power: CoreMetrics.Gauge
+    private let calibrated: CoreMetrics.Gauge
+    private let stateFileErrors: CoreMetrics.Counter
+    private let countedStateFileErrors = Atomic<Int>(0)
+    private let workStopped: CoreMetrics.Gauge
     /// Pool counts already added to the counters (the pool reports running totals).
     private let countedPool = Mutex<[String: Int]>([:])
 
@@ -67,6 +84,16 @@ public final class MinerMetrics: Sendable {
         resumeLatency = CoreMetrics.Timer(label: "flexminer_resume_latency_seconds", factory: f)
         logErrors = CoreMetrics.Counter(label: "flexminer_decision_log_errors_total", factory: f)
         logDropped = CoreMetrics.Counter(label: "flexminer_decision_log_dropped_total", factory: f)
+        curtailment = CoreMetrics.Gauge(label: "flexminer_curtailment_level", factory: f)
+        curtailments = CoreMetrics.Gauge(label: "flexminer_curtailments_active", factory: f)
+        stale = CoreMetrics.Gauge(label: "flexminer_signals_stale", factory: f)
+        power = CoreMetrics.Gauge(label: "flexminer_power_watts", factory: f)
+        calibrated = CoreMetrics.Gauge(label: "flexminer_calibrated_hash_rate_hs", factory: f)
+        stateFileErrors = CoreMetrics.Counter(label: "flexminer_state_file_errors_total", factory: f)
+        workStopped = CoreMetrics.Gauge(label: "flexminer_work_stopped", factory: f)
+        power.record(Double.nan)
+        calibrated.record(Double.nan)
+        workStopped.record(0)
         // Every result appears from the start (at 0), so dashboards need not special-case a fresh miner.
         for r in ["found", "accepted", "rejected", "unsubmitted", "superseded"] {
             _ = CoreMetrics.Counter(label: "flexminer_blocks_total", dimensions: [("result", r)], factory: f)
@@ -121,6 +148,24 @@ public final class MinerMetrics: Sendable {
         // NaN (Prometheus' "no value") until a price arrives / without a break-even.
         price.record(report.controller.price ?? .nan)
         breakEven.record(report.controller.breakEven ?? .nan)
+        curtailment.record(report.controller.curtailment)
+        curtailments.record(report.controller.activeCurtailments)
+        stale.record(report.controller.stale ? 1 : 0)
+    }
+
+    /// What the fleet's alerts compare against: the estimated power draw (configured watts × capacity, 0
+    /// when halted), the calibrated hash rate, state-file write errors (total since the start) and whether
+    /// the work source stopped for good.
+    public func updateService(
+        powerWatts: Double?, calibratedHashRate: Double?, stateFileErrors errors: Int?, workStopped stopped: Bool
+    ) {
+        power.record(powerWatts ?? .nan)
+        calibrated.record(calibratedHashRate ?? .nan)
+        workStopped.record(stopped ? 1 : 0)
+        if let errors {
+            let e = countedStateFileErrors.exchange(errors, ordering: .relaxed)
+            if errors > e { stateFileErrors.increment(by: Int64(errors - e)) }
+        }
     }
 
     /// Brings the decision log's error and drop counters up to date (totals since the start).

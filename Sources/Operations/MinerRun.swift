@@ -34,12 +34,33 @@ public final class MinerRun: Sendable {
     let energy = Mutex((kwh: 0.0, usd: 0.0))
     /// Per signal source: lines accepted and refused, and when the last one arrived.
     let sourceHealth = SourceHealth()
+    /// systemd's notifications (`Type=notify`), when started by it.
+    let notifier: SystemdNotifier?
+    /// Re-reads the policy and applies it; set while the run is on (see `reloadPolicy()`).
+    let reloader = Mutex<(@Sendable () throws(ConfigError) -> String)?>(nil)
 
-    public init(settings: RunSettings, version: String, logger: Logger, sink: LogSink = .standardError) {
+    /// - Parameter notifier: where to send `READY=1`, `STATUS=`, `STOPPING=1` and the watchdog's pets
+    ///   (`SystemdNotifier.fromEnvironment()` under systemd); nil sends nothing.
+    public init(
+        settings: RunSettings, version: String, logger: Logger, sink: LogSink = .standardError,
+        notifier: SystemdNotifier? = nil
+    ) {
         self.settings = settings
         self.version = version
         self.logger = logger
         self.sink = sink
+        self.notifier = notifier
+    }
+
+    /// Reads the policy again (`systemctl reload`, SIGHUP): the config file's policy fields and the policy
+    /// file, as at start; active curtailments stay. A file that does not parse or check is refused and the
+    /// policy in force stays.
+    /// - Returns: the controller's reason after the reload.
+    /// - Throws: `ConfigError` naming the file and the key, or when the run has not started or has ended.
+    @discardableResult
+    public func reloadPolicy() throws(ConfigError) -> String {
+        guard let reload = reloader.withLock({ $0 }) else { throw ConfigError("reload: the run is not on") }
+        return try reload()
     }
 
     /// Runs until SIGINT/SIGTERM or `--seconds`, and returns the summary.
@@ -92,8 +113,9 @@ public final class MinerRun: Sendable {
         }
 
         var config: PolicyConfig
+        let measured = s.policy.needsHashRate ? await probe(engine) : nil
         do {
-            config = try s.policy.resolved(measuredHashRate: s.policy.needsHashRate ? await probe(engine) : nil)
+            config = try s.policy.resolved(measuredHashRate: measured)
         } catch {
             engine.stop()
             throw ConfigError("policy: \(error.message)")
@@ -123,6 +145,31 @@ public final class MinerRun: Sendable {
             "initial_capacity": config.initialCapacity, "work": work.kind,
         ])
         controller.start(restoring: restored)
+        reloader.withLock {
+            $0 = { () throws(ConfigError) -> String in
+                try Self.reload(settings: s, measured: measured, controller: controller)
+            }
+        }
+        let hangup = Self.onHangup { [self] in
+            do throws(ConfigError) {
+                let reason = try reloadPolicy()
+                logger.notice("SIGHUP: policy reloaded: \(reason)")
+            } catch {
+                logger.error("SIGHUP: policy not reloaded, the old one stays: \(error.message)")
+            }
+        }
+        defer {
+            hangup.cancel()
+            reloader.withLock { $0 = nil }
+        }
+        // READY=1 waits for every listening source (OpenADR is a client: it does not hold the start up).
+        let notifications = notifier.map { n in
+            ServiceNotifications(
+                notifier: n,
+                sources: s.specs.filter { if case .openadr3 = $0 { false } else { true } }.map(\.description)
+                    + (s.http == nil ? [] : ["http"]))
+        }
+        let listens: @Sendable (String) -> Void = { notifications?.listens($0) }
 
         // Why this kernel: the measured dispatch's reason when `auto` chose it (cached, so no new calibration).
         let auto = KernelDispatch.auto()
@@ -130,6 +177,10 @@ public final class MinerRun: Sendable {
             auto.kernel == s.kernel ? "auto: \(auto.reason)" : "named on the command line or in the config"
         // The OpenADR 3 source, once made (below), for its part of the status.
         let openADRSource = Mutex<OpenADRSource?>(nil)
+        // The calibration's one-thread rate of this kernel × threads: what the fleet's alert compares against.
+        let calibrated = auto.figures.first { $0.kernel == s.kernel.name.rawValue }.map {
+            $0.hashesPerSecond * Double(s.threads)
+        }
         let report: @Sendable () -> StatusReport = { [self] in
             var r = StatusReport(
                 version: version, kernel: s.kernel.description, kernelReason: kernelReason, threads: s.threads,
@@ -149,6 +200,12 @@ public final class MinerRun: Sendable {
             r.pool = (work as? any ShareSource)?.poolStatus
             r.openADR = openADRSource.withLock { $0 }?.status
             return r
+        }
+        let serviceMetrics: @Sendable (StatusReport) -> Void = { r in
+            let watts = s.policy.powerWatts.map { r.engine.halted ? 0 : $0 * r.engine.capacity }
+            metrics.updateService(
+                powerWatts: watts, calibratedHashRate: calibrated, stateFileErrors: r.stateFileErrors,
+                workStopped: r.workError != nil)
         }
         // Each socket source has a thread of its own on the control path, real-time when permitted (see
         // `ControlThread`): a flood of clients on one source cannot delay a curtailment on another. HTTP
@@ -218,10 +275,17 @@ public final class MinerRun: Sendable {
         add(
             Periodic(every: .milliseconds(100)) { [self] n in
                 controller.tick()
+                // The watchdog is petted here, after the control path's own turn: a wedged controller stops it.
+                notifications?.afterTick(working: engine.currentJob != nil, refresh: n % 10 == 0) {
+                    let r = report()
+                    let pct = r.engine.halted ? 0 : Int((r.engine.capacity * 100).rounded())
+                    return "\(r.state): capacity \(pct)% · \(r.controller.reason)"
+                }
                 guard n % 10 == 0 else { return }
                 // Once a second: metrics, the dashboard's history, energy (never on the hashing threads).
                 let r = report()
                 metrics.update(r)
+                serviceMetrics(r)
                 if let fileLog { metrics.updateDecisionLog(errors: fileLog.errors, dropped: fileLog.dropped) }
                 history.record(
                     .init(
@@ -263,7 +327,7 @@ public final class MinerRun: Sendable {
                 SignalSourceService(
                     spec: spec, controller: controller, token: spec.requiresConfiguredToken ? s.token : nil,
                     group: group ?? httpGroup, note: note,
-                    limits: limits))
+                    limits: limits, groupAccess: s.socketGroupAccess, listening: listens))
         }
         if let calendar = s.calendar {
             // The tariff's and the schedule's timer: its own task, feeding the controller like any source.
@@ -294,7 +358,9 @@ public final class MinerRun: Sendable {
                     routes: .init(
                         status: { report().json },
                         metrics: {
-                            metrics.update(report())
+                            let r = report()
+                            metrics.update(r)
+                            serviceMetrics(r)
                             if let fileLog {
                                 metrics.updateDecisionLog(errors: fileLog.errors, dropped: fileLog.dropped)
                             }
@@ -304,10 +370,12 @@ public final class MinerRun: Sendable {
                         signal: { line in
                             let r = controller.handle(line: Array(line.utf8), origin: origin)
                             return (r.ok, r.line)
-                        }), maxConnections: perSource))
+                        }), maxConnections: perSource, listening: listens))
         }
         if s.statusLine { add(StatusLineService(sink: sink, line: { report().statusLine })) }
         if let seconds = s.seconds { add(Timer(seconds: seconds), endsRun: true) }
+        // Shut down first (services stop in reverse): systemd hears STOPPING=1 before anything closes.
+        add(AfterShutdown { notifications?.notifier.stopping() })
 
         let serviceGroup = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -326,6 +394,35 @@ public final class MinerRun: Sendable {
         return RunSummary(
             report: last, halts: Array(engine.measuredHaltLatencies.dropLast()), resumes: engine.measuredResumeLatencies
         )
+    }
+
+    /// Re-reads the policy (see `reloadPolicy()`) and hands it to the controller.
+    static func reload(settings s: RunSettings, measured: Double?, controller: LoadController) throws(ConfigError)
+        -> String
+    {
+        let (policy, breakevenGiven) = try s.reloadedPolicy()
+        if policy.needsHashRate && measured == nil {
+            throw ConfigError(
+                "policy: a hashprice-based break-even needs \"hashrate_hs\" on reload (the hash rate is measured only at start)"
+            )
+        }
+        var config: PolicyConfig
+        do { config = try policy.resolved(measuredHashRate: measured) } catch {
+            throw ConfigError("policy: \(error.message)")
+        }
+        if !s.hasSignalSources { config.staleAfterSeconds = .greatestFiniteMagnitude }
+        controller.reload(config: config, priceActive: policy.hasBreakEven || breakevenGiven)
+        return controller.status.reason
+    }
+
+    /// Calls `body` on each SIGHUP (on a dispatch queue, off the control path) until cancelled; SIGHUP's
+    /// default action (ending the process) is off meanwhile.
+    static func onHangup(_ body: @escaping @Sendable () -> Void) -> any DispatchSourceSignal {
+        signal(SIGHUP, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        source.setEventHandler(handler: body)
+        source.resume()
+        return source
     }
 
     /// The work source the settings name.

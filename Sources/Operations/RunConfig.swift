@@ -66,6 +66,8 @@ public struct RunConfig: Sendable, Equatable {
     public var schedule: String?
     public var timezone: String?
     public var holidays: String?
+    /// `"socket_group_access"`: Unix signal sockets are mode 0660 (the process's group may send signals).
+    public var socketGroupAccess: Bool?
 
     public init() {}
 
@@ -75,6 +77,7 @@ public struct RunConfig: Sendable, Equatable {
         "decision_log", "state_file", "start_halted", "allow_remote", "token_file", "threads", "kernel", "priority",
         "seconds", "http", "log_format", "log_level", "status_line", "openadr3", "pool", "user", "password",
         "suggest_difficulty", "allow_redirect", "tariff", "schedule", "timezone", "holidays",
+        "socket_group_access",
     ]
 
     /// Reads a configuration file.
@@ -124,6 +127,7 @@ public struct RunConfig: Sendable, Equatable {
         allowRemote = try f.bool("allow_remote")
         tokenFile = try f.string("token_file")
         threads = try f.integer("threads", in: ThreadCount.range)
+        socketGroupAccess = try f.bool("socket_group_access")
         kernel = try f.string("kernel")
         priority = try f.oneOf("priority", ["idle", "low", "normal"])
         seconds = try f.number("seconds", in: 0.001...31_536_000)

@@ -103,18 +103,24 @@ struct SignalSourceService: Service {
     let group: any EventLoopGroup
     let note: @Sendable (String) -> Void
     var limits = SignalSocketServer.Limits.standard
+    /// Unix sockets mode 0660 (the group may send signals) instead of 0600.
+    var groupAccess = false
+    /// Told the source's name once it listens (or follows its file): readiness for systemd.
+    var listening: @Sendable (String) -> Void = { _ in }
 
     func run() async throws {
         switch spec {
         case .unix, .tcp:
             let server = try await SignalSocketServer.start(
-                spec, controller: controller, token: token, group: group, limits: limits)
+                spec, controller: controller, token: token, group: group, limits: limits, groupAccess: groupAccess)
             note("listening for signals on \(spec)\(server.port.map { " (port \($0))" } ?? "")")
+            listening(spec.description)
             try? await gracefulShutdown()
             await server.close()
         case .file(let path):
             let follower = try SignalFileFollower(path: path, controller: controller, note: note)
             note("following signals in \(spec)")
+            listening(spec.description)
             try? await gracefulShutdown()
             follower.stop()
         case .openadr3:
@@ -144,12 +150,14 @@ struct HTTPService: Service {
     let dashboard: DashboardRoutes
     let routes: StatusServer.Routes
     var maxConnections = StatusServer.maxConnections
+    var listening: @Sendable (String) -> Void = { _ in }
 
     func run() async throws {
         let server = try await StatusServer.start(
             host: address.host, port: address.port, token: token, routes: routes, dashboard: dashboard, group: group,
             maxConnections: maxConnections)
         note("HTTP API on http://\(HostPort(host: address.host, port: server.port))/status, dashboard at /")
+        listening("http")
         try? await gracefulShutdown()
         await server.close()
     }

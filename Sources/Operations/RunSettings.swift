@@ -66,6 +66,10 @@ public struct RunSettings: Sendable {
     /// tariff's hourly price never race), and their name in the decision log.
     public var calendar: CalendarSignals? = nil
     public var calendarName = ""
+    /// Unix signal sockets are mode 0660 instead of 0600: the process's group may send signals.
+    public var socketGroupAccess = false
+    /// The flags and the config file as given at start, for `reloadedPolicy()`.
+    var origin: (flags: RunFlags, file: RunConfig)
 
     /// Whether any signal source is configured: without one, nothing can go stale, so the fail-safe is
     /// unarmed (HTTP pause/resume still works).
@@ -92,6 +96,7 @@ public struct RunSettings: Sendable {
         kernel resolveKernel: (String?) throws(ConfigError) -> Kernel
     ) throws(ConfigError) {
         let c = flags.values
+        origin = (flags, file)
         // Work: a flag for one source replaces the file's choice entirely.
         let flagWork = c.benchmarkWork == true || c.template != nil || c.rpc != nil || c.pool != nil
         let benchmark = flagWork ? c.benchmarkWork == true : file.benchmarkWork == true
@@ -163,26 +168,7 @@ public struct RunSettings: Sendable {
             }
             http = address
         }
-        // Policy: a --policy file replaces the config's; --breakeven and --start-halted override both.
-        if let path = c.policyFile ?? (file.policy == nil ? file.policyFile : nil) {
-            do { policy = try PolicyFile(contentsOf: path) } catch { throw ConfigError(error.message) }
-        } else {
-            policy = file.policy ?? PolicyFile()
-        }
-        let breakeven = c.breakeven ?? file.breakeven
-        if let b = breakeven {
-            guard b.isFinite, abs(b) <= 1e9 else { throw ConfigError("--breakeven must be a finite number of USD/MWh") }
-            policy.breakEvenUSDPerMWh = b
-            policy.hashpriceUSDPerPHDay = nil
-            policy.btcUSD = nil
-        }
-        breakevenGiven = breakeven != nil
-        if let halted = c.startHalted ?? file.startHalted { policy.config.initialCapacity = halted ? 0 : 1 }
-        if policy.needsHashRate && policy.config.initialCapacity == 0 {
-            throw ConfigError(
-                "--start-halted with a hashprice-based policy needs \"hashrate_hs\" in the policy (nothing may hash to measure it)"
-            )
-        }
+        (policy, breakevenGiven) = try Self.policy(flags: c, file: file)
         decisionLog = c.decisionLog ?? file.decisionLog
         stateFile = c.stateFile ?? file.stateFile
         if let p = stateFile, p.isEmpty { throw ConfigError("--state-file: empty path") }
@@ -204,6 +190,42 @@ public struct RunSettings: Sendable {
         }
         allowRedirect = c.allowRedirect ?? file.allowRedirect ?? false
         try loadCalendar(calendarTexts, flags: c, file: file)
+        socketGroupAccess = c.socketGroupAccess ?? file.socketGroupAccess ?? false
+    }
+
+    /// The policy: a --policy file replaces the config's; --breakeven and --start-halted override both.
+    /// - Returns: the policy and whether `--breakeven` (or `"breakeven"`) was given.
+    static func policy(flags c: RunConfig, file: RunConfig) throws(ConfigError) -> (PolicyFile, Bool) {
+        var policy: PolicyFile
+        if let path = c.policyFile ?? (file.policy == nil ? file.policyFile : nil) {
+            do { policy = try PolicyFile(contentsOf: path) } catch { throw ConfigError(error.message) }
+        } else {
+            policy = file.policy ?? PolicyFile()
+        }
+        let breakeven = c.breakeven ?? file.breakeven
+        if let b = breakeven {
+            guard b.isFinite, abs(b) <= 1e9 else { throw ConfigError("--breakeven must be a finite number of USD/MWh") }
+            policy.breakEvenUSDPerMWh = b
+            policy.hashpriceUSDPerPHDay = nil
+            policy.btcUSD = nil
+        }
+        if let halted = c.startHalted ?? file.startHalted { policy.config.initialCapacity = halted ? 0 : 1 }
+        if policy.needsHashRate && policy.config.initialCapacity == 0 {
+            throw ConfigError(
+                "--start-halted with a hashprice-based policy needs \"hashrate_hs\" in the policy (nothing may hash to measure it)"
+            )
+        }
+        return (policy, breakeven != nil)
+    }
+
+    /// The policy read again as at start (`systemctl reload`, SIGHUP): the config file when one was named
+    /// (its `"policy"`, `"policy_file"` and `"breakeven"`), the policy file it or `--policy` names, and the
+    /// flags given at start, which still win. Only the policy is taken; the other keys need a restart.
+    /// - Throws: `ConfigError` naming the file and the key; the caller keeps the policy it has.
+    public func reloadedPolicy() throws(ConfigError) -> (policy: PolicyFile, breakevenGiven: Bool) {
+        var file = origin.file
+        if let path = origin.flags.config { file = try RunConfig(contentsOf: path) }
+        return try Self.policy(flags: origin.flags.values, file: file)
     }
 
     /// The shared token from `path`, else from `FLEXMINER_SIGNAL_TOKEN`; at least 16 bytes wherever it

@@ -175,7 +175,7 @@ struct MineCommand: AsyncParsableCommand {
 
     /// `--pool`: shares to the pools until a limit; one line per share with a verdict, then a summary.
     func minePool(kernel: Kernel, logger: Logger) async throws {
-        var options = try pool.workOptions(version: FlexMiner.configuration.version)
+        var options = try pool.workOptions(version: FlexMiner.version)
         PoolLimits.apply(blocks: blocks, shares: shares, seconds: seconds, to: &options)
         let work = PoolWork(options: options, journal: BlockJournal(path: journal), logger: logger)
         let engine = try MiningEngine(kernel: kernel, threads: threads, priority: priority, source: work.jobSource)

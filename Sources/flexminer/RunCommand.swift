@@ -93,6 +93,11 @@ struct RunCommand: AsyncParsableCommand {
         inversion: .prefixedNo, help: "Allow binding TCP signal sources and --http beyond loopback (requires a token).")
     var allowRemote: Bool?
 
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Unix signal sockets mode 0660 instead of 0600: members of this process's group may send signals.")
+    var socketGroupAccess: Bool?
+
     @Option(
         help:
             "File holding the shared token: once set, every TCP source (loopback too) needs \"token\" in each message and HTTP POSTs a Bearer header."
@@ -158,10 +163,17 @@ struct RunCommand: AsyncParsableCommand {
             return source
         }
         defer { force.forEach { $0.cancel() } }
+        // Under systemd (Type=notify): READY=1, STATUS=, STOPPING=1 and the watchdog. A variable that is set
+        // but unusable is reported and the run goes on: systemd then acts on what it does not hear.
+        var notifier: SystemdNotifier? = nil
+        do { notifier = try SystemdNotifier.fromEnvironment() } catch {
+            logger.error("\(error.message): no notifications to systemd")
+        }
         let summary: RunSummary
         do {
-            summary = try await MinerRun(settings: settings, version: FlexMiner.configuration.version, logger: logger)
-                .run()
+            summary = try await MinerRun(
+                settings: settings, version: FlexMiner.version, logger: logger, notifier: notifier
+            ).run()
         } catch let error as ConfigError {
             throw ValidationError(error.message)
         }
@@ -209,6 +221,7 @@ struct RunCommand: AsyncParsableCommand {
         v.password = pool.password
         v.suggestDifficulty = pool.suggestDifficulty
         v.allowRedirect = pool.allowRedirect
+        v.socketGroupAccess = socketGroupAccess
         f.values = v
         return f
     }

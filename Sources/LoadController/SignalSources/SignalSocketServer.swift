@@ -57,7 +57,7 @@ public final class SignalSocketServer: Sendable {
     /// - Throws: `SignalError` naming the source: path in use by a live server, not a socket, bind failures.
     public static func start(
         _ spec: SignalSourceSpec, controller: LoadController, token: String?, group: any EventLoopGroup,
-        limits: Limits = .standard
+        limits: Limits = .standard, groupAccess: Bool = false
     ) async throws(SignalError) -> SignalSocketServer {
         // Each connection is its own sender (a `release` without an id lifts only what it set), numbered
         // from 1 in the order they were accepted; the counters stay keyed by the source.
@@ -110,8 +110,10 @@ public final class SignalSocketServer: Sendable {
             switch spec {
             case .unix(let path):
                 try prepareSocketPath(path)
-                // Created 0600 from the start: the umask applies while the socket file is made.
-                let old = umask(0o177)
+                // Created 0600 (0660 with `groupAccess`: the process's group may send signals, e.g. operators
+                // in the `flexminer` group) from the start: the umask applies while the socket file is made.
+                let mode: mode_t = groupAccess ? 0o660 : 0o600
+                let old = umask(0o777 & ~mode)
                 let channel: any Channel
                 do {
                     channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false)
@@ -121,7 +123,7 @@ public final class SignalSocketServer: Sendable {
                     throw error
                 }
                 umask(old)
-                chmod(path, 0o600)
+                chmod(path, mode)
                 return SignalSocketServer(spec: spec, channel: channel, table: table)
             case .tcp(let host, let port):
                 bootstrap = bootstrap.serverChannelOption(.socketOption(.so_reuseaddr), value: 1)

@@ -46,3 +46,7 @@ extension LoadActuator {
         return isHalted ? .resumed(resume()) : .none
     }
 }
+
+/// The one definition of the effective capacity, for every report of it (`/status`, the metrics, the
+/// dashboard, signal replies): a halted load draws nothing, whatever duty fraction it keeps for its resume.
+public func effectiveCapacity(setting: Double, halted: Bool) -> Double { halted ? 0 : setting }

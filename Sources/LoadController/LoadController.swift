@@ -53,7 +53,7 @@ public final class LoadController: Sendable {
     /// The controller's state as `status`, `/status` and metrics show it.
     public struct Status: Sendable {
         /// What the miner is doing: 0 while halted, else the policy's capacity (see
-        /// `MiningEngine.effectiveCapacity(setting:halted:)`, the one definition).
+        /// `effectiveCapacity(setting:halted:)`, the one definition).
         public let capacity: Double
         public let halted: Bool
         public let activeWorkers: Int
@@ -381,7 +381,7 @@ public final class LoadController: Sendable {
     public var status: Status {
         inner.withLock { s in
             Status(
-                capacity: MiningEngine.effectiveCapacity(setting: s.policy.capacity, halted: actuator.isHalted),
+                capacity: effectiveCapacity(setting: s.policy.capacity, halted: actuator.isHalted),
                 halted: actuator.isHalted, activeWorkers: actuator.activeWorkerCount,
                 threads: actuator.threadCount, price: s.policy.price,
                 breakEven: s.priceActive ? s.config.breakEvenUSDPerMWh : nil,
@@ -498,7 +498,7 @@ public final class LoadController: Sendable {
 
     private func statusFields(_ s: Inner) -> [String: Any] {
         var f: [String: Any] = [
-            "capacity": MiningEngine.effectiveCapacity(setting: s.policy.capacity, halted: actuator.isHalted),
+            "capacity": effectiveCapacity(setting: s.policy.capacity, halted: actuator.isHalted),
             "halted": actuator.isHalted, "active_workers": actuator.activeWorkerCount,
             "threads": actuator.threadCount, "curtailment": s.policy.curtailments.values.map(\.level).max() ?? 0,
             "stale": s.policy.stale, "reason": s.reason,

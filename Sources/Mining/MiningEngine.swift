@@ -1,5 +1,6 @@
 import CFlexThreads
 import Chain
+import DemandResponse
 import FlexSupport
 import Foundation
 import MiningKernels
@@ -152,10 +153,10 @@ public final class MiningEngine: Sendable {
     /// work source that stopped), else the capacity set.
     public var effectiveCapacity: Double { Self.effectiveCapacity(setting: capacity, halted: isHalted) }
 
-    /// The one definition of the effective capacity, for every report of it (`/status`, the metrics, the
-    /// dashboard, signal replies): a halted engine draws nothing, whatever duty fraction it keeps for
-    /// its resume.
-    public static func effectiveCapacity(setting: Double, halted: Bool) -> Double { halted ? 0 : setting }
+    /// The effective capacity of a setting and a halt: DemandResponse's one definition.
+    public static func effectiveCapacity(setting: Double, halted: Bool) -> Double {
+        DemandResponse.effectiveCapacity(setting: setting, halted: halted)
+    }
 
     /// Halts every worker and returns once each has acknowledged (is out of the kernel and blocked),
     /// with the measured latency from the call to the last acknowledgement. Idempotent.

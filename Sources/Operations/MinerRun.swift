@@ -202,7 +202,7 @@ public final class MinerRun: Sendable {
             return r
         }
         let serviceMetrics: @Sendable (StatusReport) -> Void = { r in
-            let watts = s.policy.powerWatts.map { r.engine.halted ? 0 : $0 * r.engine.capacity }
+            let watts = s.policy.powerWatts.map { $0 * r.capacity }  // effective: 0 while halted
             metrics.updateService(
                 powerWatts: watts, calibratedHashRate: calibrated, stateFileErrors: r.stateFileErrors,
                 workStopped: r.workError != nil)
@@ -278,7 +278,7 @@ public final class MinerRun: Sendable {
                 // The watchdog is petted here, after the control path's own turn: a wedged controller stops it.
                 notifications?.afterTick(working: engine.currentJob != nil, refresh: n % 10 == 0) {
                     let r = report()
-                    let pct = r.engine.halted ? 0 : Int((r.engine.capacity * 100).rounded())
+                    let pct = Int((r.capacity * 100).rounded())  // effective: 0 while halted
                     return "\(r.state): capacity \(pct)% · \(r.controller.reason)"
                 }
                 guard n % 10 == 0 else { return }

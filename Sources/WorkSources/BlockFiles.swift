@@ -17,14 +17,19 @@ public enum BlockFiles {
             }
         }
         let path = (directory as NSString).appendingPathComponent("\(height)-\(hash).hex")
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        // Written under a temporary name, fsync'd, then renamed into place: a crash (kill -9, power) at any
+        // moment leaves either no file under the block's name or the whole block, never an empty or torn
+        // one (scripts/crash-drill found an empty file when the kill fell between create and write).
+        let temporary = (directory as NSString).appendingPathComponent(".\(height)-\(hash).hex.tmp")
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw WorkError(.disk, "cannot write \(path): \(DurableWrite.lastError())") }
         var failure: String?
         do { try DurableWrite.all(fd: fd, Array((hex + "\n").utf8)) } catch { failure = error.description }
         if failure == nil, fsync(fd) != 0 { failure = DurableWrite.lastError() }
         close(fd)
+        if failure == nil, rename(temporary, path) != 0 { failure = DurableWrite.lastError() }
         if let failure {
-            unlink(path)
+            unlink(temporary)
             throw WorkError(.disk, "cannot write \(path): \(failure)")
         }
         guard DurableWrite.syncDirectory(directory) else {

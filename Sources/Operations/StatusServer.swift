@@ -206,7 +206,9 @@ final class HTTPHandler: ChannelInboundHandler {
         _ = channel.setOption(.autoRead, value: false)
         stallCheck?.cancel()
         stallCheck = channel.eventLoop.scheduleTask(in: StatusServer.stalledTimeout) {
-            if !channel.isWritable { channel.close(promise: nil) }
+            // The client reads none of its replies: reset it at once (a lingering close could not deliver
+            // anything and would keep reading its requests).
+            if !channel.isWritable { channel.triggerUserOutboundEvent(LingeringCloseHandler.Abort(), promise: nil) }
         }
     }
 

@@ -94,6 +94,21 @@ package final class LingeringCloseHandler: ChannelDuplexHandler {
         }
     }
 
+    /// A close that must not linger: the peer is not reading what it was sent (back-pressure stalled the
+    /// connection), so no reply can reach it and discarding its input would only keep it alive. Sent with
+    /// `channel.triggerUserOutboundEvent(LingeringCloseHandler.Abort())`; the connection is reset at once.
+    package struct Abort: Sendable { package init() {} }
+
+    package func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?)
+    {
+        guard event is Abort else {
+            context.triggerUserOutboundEvent(event, promise: promise)
+            return
+        }
+        Self.abort(context)
+        promise?.succeed(())
+    }
+
     /// Ends the connection with a reset, at once.
     private static func abort(_ context: ChannelHandlerContext) {
         if let socket = context.channel as? any SocketOptionProvider {

@@ -20,6 +20,10 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         check(p.usdPerMWh.isFinite && (p.intervalMinutes.map { $0 > 0 && $0.isFinite } ?? true), line)
     case .curtail(let c):
         check((0...1).contains(c.level) && (c.until.map { $0 > now } ?? true), line)
+    case .systemLoad(let mw):
+        check(mw.isFinite && (0...1e7).contains(mw), line)
+    case .peakWatch(let w):
+        check((0...1).contains(w.level) && w.until > now, line)
     case .release, .heartbeat, .status: break
     }
     _ = envelope.message.type

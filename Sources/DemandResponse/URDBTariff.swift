@@ -170,36 +170,23 @@ public struct URDBTariff: Sendable, Hashable {
         }
         guard periods.count <= 288 else { throw InputError("field \"\(f.path)\(key)\" has more than 288 periods") }
         var out: [[Tier]] = []
-        for (p, period) in periods.enumerated() {
-            let name = "\(f.path)\(key)[\(p)]"
-            guard let tiers = period as? [Any], !tiers.isEmpty, tiers.count <= 64 else {
-                throw InputError("field \"\(name)\" must be a list of 1 to 64 tiers")
-            }
+        for period in try rawTiers(f, key, periods) {
             var list: [Tier] = []
-            for (t, tier) in tiers.enumerated() {
-                guard let o = tier as? [String: Any] else {
-                    throw InputError("field \"\(name)[\(t)]\" must be an object")
-                }
-                let tf = JSONFields(o, path: "\(name)[\(t)].")
-                let rate = try tf.number("rate", in: 0...1e6) ?? 0
-                let adj = try tf.number("adj", in: -1e6...1e6) ?? 0
-                guard rate + adj >= 0 else {
-                    throw InputError("field \"\(name)[\(t)]\": rate + adj must not be negative, got \(rate + adj)")
-                }
-                let maxKWh = try tf.number("max", in: 0...1e15)
-                let unit = try tf.string("unit") ?? "kWh"
+            for tier in period {
+                let maxKWh = try tier.fields.number("max", in: 0...1e15)
+                let unit = try tier.fields.string("unit") ?? "kWh"
                 // Tiers by day, or by kWh per kW of demand, would need more than the month's kWh: refused.
-                if tiers.count > 1 || maxKWh != nil, unit != "kWh" && unit != "kWh/month" {
+                if period.count > 1 || maxKWh != nil, unit != "kWh" && unit != "kWh/month" {
                     throw InputError(
-                        "field \"\(name)[\(t)].unit\" is \"\(unit.prefix(20))\": only kWh (per month) tiers are supported"
+                        "field \"\(tier.path).unit\" is \"\(unit.prefix(20))\": only kWh (per month) tiers are supported"
                     )
                 }
                 if let previous = list.last {
                     guard let prevMax = previous.maxKWh, maxKWh.map({ $0 > prevMax }) ?? true else {
-                        throw InputError("field \"\(name)[\(t)].max\" must be above the previous tier's max")
+                        throw InputError("field \"\(tier.path).max\" must be above the previous tier's max")
                     }
                 }
-                list.append(Tier(maxKWh: maxKWh, usdPerKWh: rate + adj))
+                list.append(Tier(maxKWh: maxKWh, usdPerKWh: tier.usd))
             }
             out.append(list)
         }
@@ -208,13 +195,32 @@ public struct URDBTariff: Sendable, Hashable {
 
     private static func demandStructure(_ f: JSONFields, _ key: String) throws(InputError) -> [[DemandTier]] {
         guard let periods = try f.array(key) else { return [] }
-        var out: [[DemandTier]] = []
+        return try rawTiers(f, key, periods).map { period throws(InputError) in
+            var list: [DemandTier] = []
+            for tier in period {
+                list.append(DemandTier(maxKW: try tier.fields.number("max", in: 0...1e15), usdPerKW: tier.usd))
+            }
+            return list
+        }
+    }
+
+    /// One tier of a URDB rate structure as read: its fields, its path for errors, and rate + adj.
+    private struct RawTier {
+        let fields: JSONFields
+        let path: String
+        let usd: Double
+    }
+
+    /// The periods of a URDB rate structure (`[[{"rate", "adj", "max", "unit"}]]`, energy or demand), each
+    /// a list of 1 to 64 tier objects whose rate + adj is checked non-negative; errors name the field.
+    private static func rawTiers(_ f: JSONFields, _ key: String, _ periods: [Any]) throws(InputError) -> [[RawTier]] {
+        var out: [[RawTier]] = []
         for (p, period) in periods.enumerated() {
             let name = "\(f.path)\(key)[\(p)]"
             guard let tiers = period as? [Any], !tiers.isEmpty, tiers.count <= 64 else {
                 throw InputError("field \"\(name)\" must be a list of 1 to 64 tiers")
             }
-            var list: [DemandTier] = []
+            var list: [RawTier] = []
             for (t, tier) in tiers.enumerated() {
                 guard let o = tier as? [String: Any] else {
                     throw InputError("field \"\(name)[\(t)]\" must be an object")
@@ -225,7 +231,7 @@ public struct URDBTariff: Sendable, Hashable {
                 guard rate + adj >= 0 else {
                     throw InputError("field \"\(name)[\(t)]\": rate + adj must not be negative, got \(rate + adj)")
                 }
-                list.append(DemandTier(maxKW: try tf.number("max", in: 0...1e15), usdPerKW: rate + adj))
+                list.append(RawTier(fields: tf, path: "\(name)[\(t)]", usd: rate + adj))
             }
             out.append(list)
         }

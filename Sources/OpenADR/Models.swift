@@ -260,9 +260,13 @@ public enum ISODuration {
     }
 
     /// Whole seconds as `PT…S` (what FlexMiner writes in reports).
+    /// Any Double is written (a VTN may send durations of any size): whole seconds below 1e15 as integers
+    /// (an `Int` conversion beyond that would trap), larger or fractional ones with `%.3f`, which reads back
+    /// to the same value; not finite as the spec's "infinite" `P9999Y` (NaN as zero).
     public static func format(seconds: Double) -> String {
+        guard seconds.isFinite else { return seconds > 0 ? "P9999Y" : "PT0S" }
         let s = max(0, seconds)
-        return s == s.rounded() ? "PT\(Int(s))S" : String(format: "PT%.3fS", s)
+        return s == s.rounded() && s < 1e15 ? "PT\(Int(s))S" : String(format: "PT%.3fS", s)
     }
 }
 

@@ -134,4 +134,16 @@ struct PlanTests {
         #expect(ISODuration.seconds("P9999Y") == .infinity)
         for bad in ["", "P", "PT", "15M", "PT15", "P1H", "PTM"] { #expect(ISODuration.seconds(bad) == nil, "\(bad)") }
     }
+
+    /// A VTN may send a duration of any size; writing it back (the state file) must not trap and must read
+    /// back as the same value (the fuzzer found `Int(9.007e15 × 86400)` trapping).
+    @Test func anyDurationIsWrittenBackAndReadsTheSame() {
+        for s in [0, 1, 900, 0.5, 9_007_199_254_740_993 * 86_400, 1e300, Double.greatestFiniteMagnitude] {
+            let text = ISODuration.format(seconds: s)
+            #expect(ISODuration.seconds(text) == s, "\(s) → \(text)")
+        }
+        #expect(ISODuration.format(seconds: .infinity) == "P9999Y")
+        #expect(ISODuration.format(seconds: .nan) == "PT0S")
+        #expect(ISODuration.format(seconds: -5) == "PT0S")
+    }
 }

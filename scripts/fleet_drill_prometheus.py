@@ -107,13 +107,14 @@ def config(out, n, rules):
         f"  scrape_timeout: {SCRAPE:g}s",
         f"  evaluation_interval: {EVAL:g}s",
         "rule_files:",
-        f"  - {os.path.abspath(rules)}",
+        f"  - {json.dumps(os.path.abspath(rules))}",
         "scrape_configs:",
         f"  - job_name: {JOB}",
         # The drill's hosts serve HTTP without a token. Hosts whose HTTP reads require one (a token file in
-        # their config) are scraped with it from a file, never inline:
-        #   authorization:
-        #     credentials_file: /etc/prometheus/flexminer.token
+        # their config) are scraped with it read from a file, never written inline: add these two lines.
+        "    # With a token on the hosts' HTTP API (never inline):",
+        "    # authorization:",
+        "    #   credentials_file: /etc/prometheus/flexminer.token",
         "    static_configs:",
     ]
     for i in range(1, n + 1):

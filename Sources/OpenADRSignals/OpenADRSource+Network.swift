@@ -62,7 +62,7 @@ extension OpenADRSource {
     // MARK: Network
 
     func networkLoop() async {
-        var delay = configuration.retryInitial
+        var backoff = Backoff(startSeconds: configuration.retryInitial, maxSeconds: configuration.retryMax)
         var enrolled = false
         var subscribed = false
         var nextSubscription = ContinuousClock.now
@@ -96,7 +96,7 @@ extension OpenADRSource {
                     s.health.errorSince = nil
                     s.health.lastRead = .now
                 }
-                delay = configuration.retryInitial
+                backoff.reset()
                 await wakeup.wait(timeout: nextRead(subscribed: subscribed))
             } catch {
                 state.withLock { s in
@@ -112,10 +112,10 @@ extension OpenADRSource {
                     break
                 }
                 // Settings, credentials or requests the VTN refuses will not mend soon: wait the longest.
-                if !error.isTransient { delay = configuration.retryMax }
-                report(error, "openadr3: \(error.message); retrying in \(Int(delay.rounded(.up))) s")
-                await wakeup.wait(timeout: .milliseconds(Int64(delay * 1000)))
-                delay = min(delay * 2, configuration.retryMax)
+                if !error.isTransient { backoff.saturate() }
+                let delay = backoff.next()
+                report(error, "openadr3: \(error.message); retrying in \(Int(delay.seconds.rounded(.up))) s")
+                await wakeup.wait(timeout: delay)
             }
         }
         await server?.close()

@@ -351,7 +351,7 @@ public final class OpenADRSource: Sendable {
     let wakeupReports = Wakeup()
 
     func reportLoop() async {
-        var delay = configuration.retryInitial
+        var backoff = Backoff(startSeconds: configuration.retryInitial, maxSeconds: configuration.retryMax)
         while !Task.isCancelled {
             guard let next = state.withLock({ $0.pendingReports.first }) else {
                 await wakeupReports.wait(timeout: .seconds(5))
@@ -364,7 +364,7 @@ public final class OpenADRSource: Sendable {
                     s.counters.reportsSent += 1
                     s.health.reportError = nil
                 }
-                delay = configuration.retryInitial
+                backoff.reset()
             } catch {
                 state.withLock { s in
                     s.counters.reportFailures += 1
@@ -377,8 +377,7 @@ public final class OpenADRSource: Sendable {
                     // The VTN will never take this one: drop it rather than block the queue.
                     state.withLock { s in if s.pendingReports.first == next { s.pendingReports.removeFirst() } }
                 }
-                await wakeupReports.wait(timeout: .milliseconds(Int64(delay * 1000)))
-                delay = min(delay * 2, configuration.retryMax)
+                await wakeupReports.wait(timeout: backoff.next())
             }
         }
     }

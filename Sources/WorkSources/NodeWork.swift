@@ -270,7 +270,7 @@ public final class NodeWork: WorkSource {
         hex: String, client: NodeRPCClient, attempts: Int, backoffStart: Duration, backoffMax: Duration,
         log: (String) -> Void
     ) async -> Result<SubmitResult, NodeRPCError> {
-        var delay = backoffStart
+        var backoff = Backoff(start: backoffStart, max: backoffMax)
         let attempts = max(1, attempts)
         var attempt = 1
         while true {
@@ -285,17 +285,12 @@ public final class NodeWork: WorkSource {
                 return .success(result)
             } catch {
                 if error.kind == .unauthorized || attempt >= attempts || Task.isCancelled { return .failure(error) }
+                let delay = backoff.next()
                 log("submitblock attempt \(attempt) of \(attempts) failed: \(error.message); retrying in \(delay)")
                 try? await Task.sleep(for: delay)
-                delay = next(delay, max: backoffMax)
                 attempt += 1
             }
         }
-    }
-
-    /// The next backoff delay: doubled, at most `max` (compared before doubling, so it cannot overflow).
-    static func next(_ delay: Duration, max: Duration) -> Duration {
-        delay >= max / 2 ? max : delay * 2
     }
 
     /// Retries transient failures (`NodeRPCError.isTransient`: connection, timeout, HTTP 5xx, an answer
@@ -305,15 +300,15 @@ public final class NodeWork: WorkSource {
     func retrying<T: Sendable>(
         _ what: String, cookieMayBeRewritten: Bool = false, _ body: () async throws(NodeRPCError) -> T
     ) async throws(NodeRPCError) -> T {
-        var delay = options.backoffStart
+        var backoff = Backoff(start: options.backoffStart, max: options.backoffMax)
         var attempt = 1
         while true {
             do { return try await body() } catch {
                 let transient = error.isTransient || (cookieMayBeRewritten && error.kind == .credentials)
                 guard transient, !Task.isCancelled else { throw error }
+                let delay = backoff.next()
                 log("\(error.message); attempt \(attempt) failed, retrying in \(delay)")
                 try? await Task.sleep(for: delay)
-                delay = Self.next(delay, max: options.backoffMax)
                 attempt += 1
             }
         }

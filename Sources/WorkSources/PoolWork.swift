@@ -836,9 +836,9 @@ public final class PoolWork: WorkSource, ShareSource, JobSource {
 
     /// 0.5 s doubling to 30 s, with ±25 % jitter so that many miners do not reconnect in step.
     func backoff(_ failures: Int) -> Duration {
-        let base = options.backoffStart.seconds * pow(2, Double(Swift.min(Swift.max(failures - 1, 0), 20)))
-        let capped = Swift.min(base, options.backoffMax.seconds)
-        return Duration.checked(seconds: capped * Double.random(in: 0.75...1.25)) ?? options.backoffMax
+        var backoff = Backoff(start: options.backoffStart, max: options.backoffMax, jitter: 0.25)
+        backoff.skip(failures - 1)
+        return backoff.next()
     }
 
     func makeClient(_ url: StratumURL) -> StratumClient {

@@ -137,3 +137,55 @@ import Testing
         }
     }
 }
+
+@Suite struct BackoffTests {
+    @Test func doublesFromStartToMaxAndStaysThere() {
+        var b = Backoff(start: .milliseconds(250), max: .seconds(10))
+        let delays = (0..<8).map { _ in b.next() }
+        // 0.25, 0.5, 1, 2, 4, 8, then capped at 10 (not 16).
+        let expected: [Duration] = [
+            .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(4), .seconds(8), .seconds(10),
+            .seconds(10),
+        ]
+        #expect(delays == expected)
+        b.reset()
+        #expect(b.next() == .milliseconds(250))
+        b.saturate()
+        #expect(b.next() == .seconds(10))
+    }
+
+    @Test func neverOverflowsNorTrapsOnOddSettings() {
+        var huge = Backoff(start: .seconds(1), max: .seconds(Int64.max / 2))
+        for _ in 0..<200 { #expect(huge.next() <= huge.max) }
+        var inverted = Backoff(start: .seconds(5), max: .seconds(1))
+        #expect(inverted.next() == .seconds(5))  // max is raised to start
+        var zero = Backoff(start: .zero, max: .zero, jitter: .nan)
+        #expect(zero.next() == .zero && zero.jitter == 0)
+        var fromSeconds = Backoff(startSeconds: .infinity, maxSeconds: -1)
+        #expect(fromSeconds.next() == .zero)
+    }
+
+    @Test func skipCountsFailuresAsNextWould() {
+        for n in [0, 1, 3, 7, 1_000_000, -5] {
+            var skipped = Backoff(start: .milliseconds(500), max: .seconds(30))
+            var stepped = skipped
+            skipped.skip(n)
+            for _ in 0..<min(max(n, 0), 64) { _ = stepped.next() }
+            #expect(skipped.current == stepped.current, "n = \(n)")
+        }
+    }
+
+    @Test func jitterStaysWithinItsBand() {
+        let seed = UInt64.random(in: 0...UInt64.max)
+        print("BackoffTests.jitterStaysWithinItsBand seed \(seed)")
+        var rng = SplitMix64(seed: seed)
+        var seen = Set<Duration>()
+        for _ in 0..<500 {
+            var b = Backoff(start: .seconds(2), max: .seconds(30), jitter: 0.25)
+            let d = b.next(using: &rng)
+            #expect(d >= .milliseconds(1500) && d <= .milliseconds(2500), "\(d)")
+            seen.insert(d)
+        }
+        #expect(seen.count > 100)  // it does vary: hosts do not retry in step
+    }
+}

@@ -30,15 +30,6 @@ func collect(
     }
 }
 
-func waitFor(_ timeout: Duration = .seconds(10), _ condition: () -> Bool) -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if condition() { return true }
-        Thread.sleep(forTimeInterval: 0.002)
-    }
-    return condition()
-}
-
 let hardTarget = UInt256(1)  // nothing will meet it: keeps workers busy for control tests
 
 @Suite("Nonce-search engine", .serialized)
@@ -133,7 +124,7 @@ struct MiningEngineTests {
         let engine = try MiningEngine(threads: 2)
         defer { engine.stop() }
         engine.setJob(try MiningJob(id: 1, header: header, blockTarget: hardTarget))
-        #expect(waitFor { engine.snapshot().hashesPerWorker.allSatisfy { $0 > 0 } })
+        #expect(eventually(within: 10) { engine.snapshot().hashesPerWorker.allSatisfy { $0 > 0 } })
         let latency = engine.halt()
         #expect(latency < .seconds(1))
         #expect(engine.isHalted)
@@ -155,7 +146,7 @@ struct MiningEngineTests {
         #expect(a.hashesPerWorker == b.hashesPerWorker, "a halted worker hashed")
         engine.resume()
         #expect(
-            waitFor {
+            eventually(within: 10) {
                 engine.snapshot().hashesPerWorker.enumerated().allSatisfy { $0.element > b.hashesPerWorker[$0.offset] }
             })
         #expect(engine.measuredHaltLatencies.count == 1)
@@ -169,7 +160,7 @@ struct MiningEngineTests {
         let engine = try MiningEngine(threads: 2, priority: .idle)
         defer { engine.stop() }
         engine.setJob(try MiningJob(id: 1, header: header, blockTarget: hardTarget))
-        #expect(waitFor { engine.snapshot().hashesPerWorker.allSatisfy { $0 > 0 } })
+        #expect(eventually(within: 10) { engine.snapshot().hashesPerWorker.allSatisfy { $0 > 0 } })
         // Two normal-priority spinners per CPU: the stand-in for a compiler on the same machine.
         final class Flag: Sendable { let on = Atomic<Bool>(true) }
         let spinning = Flag()
@@ -190,12 +181,14 @@ struct MiningEngineTests {
         spinning.on.store(false, ordering: .relaxed)
         let idle: Int32 = 5  // SCHED_IDLE
         #expect(
-            waitFor { engine.workerThreadIDs.allSatisfy { sched_getscheduler($0) == idle } },
+            eventually(within: 10) { engine.workerThreadIDs.allSatisfy { sched_getscheduler($0) == idle } },
             "workers left at policies \(engine.workerThreadIDs.map { sched_getscheduler($0) }) after \(engine.haltBoosts) boosts"
         )
         let a = engine.snapshot().hashesPerWorker
         #expect(
-            waitFor { engine.snapshot().hashesPerWorker.enumerated().allSatisfy { $0.element > a[$0.offset] } })
+            eventually(within: 10) {
+                engine.snapshot().hashesPerWorker.enumerated().allSatisfy { $0.element > a[$0.offset] }
+            })
     }
 
     @Test func halfCapacityWithTwoWorkersRunsOne() throws {
@@ -208,12 +201,12 @@ struct MiningEngineTests {
         // Worker 0 has hashed, so it has left the park it started in: the one parked is worker 1. (A
         // worker that read the mode before setCapacity may hash one batch on the job first.)
         #expect(
-            waitFor {
+            eventually(within: 10) {
                 let s = engine.snapshot()
                 return s.parkedWorkers == 1 && s.hashesPerWorker[0] > 0
             })
         let a = engine.snapshot()
-        #expect(waitFor { engine.snapshot().hashesPerWorker[0] > a.hashesPerWorker[0] })
+        #expect(eventually(within: 10) { engine.snapshot().hashesPerWorker[0] > a.hashesPerWorker[0] })
         let b = engine.snapshot()
         #expect(b.hashesPerWorker[1] == a.hashesPerWorker[1])
         #expect(b.activeWorkers == 1)
@@ -237,7 +230,7 @@ struct MiningEngineTests {
         let engine = try MiningEngine(threads: 1, priority: .normal)
         defer { engine.stop() }
         engine.setJob(try MiningJob(id: 1, header: header, blockTarget: hardTarget))
-        #expect(waitFor { engine.snapshot().totalHashes > 0 })
+        #expect(eventually(within: 10) { engine.snapshot().totalHashes > 0 })
         func rate(_ seconds: Double) -> Double {
             let a = engine.snapshot().totalHashes
             Thread.sleep(forTimeInterval: seconds)
@@ -268,7 +261,7 @@ struct MiningEngineTests {
         engine.setCapacity(1)
         engine.resume()
         let before = engine.snapshot().totalHashes
-        #expect(waitFor { engine.snapshot().totalHashes > before })
+        #expect(eventually(within: 10) { engine.snapshot().totalHashes > before })
         engine.stop()
         #expect(engine.liveWorkerThreads == 0)
     }
@@ -276,7 +269,7 @@ struct MiningEngineTests {
     @Test func stopJoinsEveryThread() throws {
         for _ in 0..<20 {
             let engine = try MiningEngine(threads: 3)
-            #expect(waitFor { engine.liveWorkerThreads == 3 })
+            #expect(eventually(within: 10) { engine.liveWorkerThreads == 3 })
             engine.stop()
             #expect(engine.liveWorkerThreads == 0)
             engine.stop()  // idempotent
@@ -287,7 +280,7 @@ struct MiningEngineTests {
     @Test func workersAreNamedByIndex() throws {
         let engine = try MiningEngine(threads: 3)
         defer { engine.stop() }
-        #expect(waitFor { engine.workerThreadIDs.allSatisfy { $0 != 0 } })
+        #expect(eventually(within: 10) { engine.workerThreadIDs.allSatisfy { $0 != 0 } })
         let names = engine.workerThreadIDs.map {
             ((try? String(contentsOfFile: "/proc/self/task/\($0)/comm", encoding: .utf8)) ?? "")
                 .trimmingCharacters(in: .whitespacesAndNewlines)
@@ -301,7 +294,7 @@ struct MiningEngineTests {
         let easy = UInt256(1) << 252
         let engine = try MiningEngine(threads: 2)
         engine.setJob(try MiningJob(id: 1, header: a, blockTarget: hardTarget))
-        #expect(waitFor { engine.snapshot().totalHashes > 10_000 })
+        #expect(eventually(within: 10) { engine.snapshot().totalHashes > 10_000 })
         engine.setJob(try MiningJob(id: 2, header: b, blockTarget: easy, nonceCount: 3000))
         let events = await collect(engine) { $0.contains { if case .exhausted(2) = $0 { true } else { false } } }
         engine.stop()
@@ -320,7 +313,7 @@ struct MiningEngineTests {
         let engine = try MiningEngine(threads: 2, source: source)
         // Start near the end of the nonce space so the roll happens quickly.
         engine.setJob(try MiningJob(id: 10, header: header, blockTarget: hardTarget, firstNonce: .max - 5000))
-        #expect(waitFor(.seconds(30)) { engine.currentJob?.id == 11 })
+        #expect(eventually(within: 30) { engine.currentJob?.id == 11 })
         #expect(engine.currentJob?.header.time == header.time + 1)
         #expect(engine.currentJob?.firstNonce == 0)
         engine.stop()
@@ -342,7 +335,7 @@ struct MiningEngineTests {
         engine.setJob(try MiningJob(id: 1, header: header, blockTarget: hardTarget))
         // Hashes count when a batch ends: wait for one (a slow debug build under TSan takes a while).
         #expect(
-            waitFor {
+            eventually(within: 10) {
                 let s = engine.snapshot()
                 return s.hashRate5s > 0 && s.hashRate60s > 0
             })

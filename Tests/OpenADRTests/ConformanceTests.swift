@@ -154,7 +154,7 @@ struct SpecificationVTNTests {
         defer { Task { await vtn.close() } }
         let rigs = try await fleet(vtn, callback: callback, names: names)
         #expect(
-            await waitFor(20) {
+            await waitUntil(within: 20, every: .milliseconds(20)) {
                 rigs.allSatisfy { $0.source.counters.polls >= 1 } && (!callback || vtn.subscriptionCount == 3)
             })
         for rig in rigs {
@@ -196,11 +196,14 @@ struct SpecificationVTNTests {
         let rig = try await makeRig(vtn: vtn, poll: 15, callback: true) { c in
             c.baseURL = "http://127.0.0.1:\(vtn.port)/openadr3/3.0.1"
         }
-        #expect(await waitFor(10) { vtn.subscriptionCount == 1 && rig.source.counters.polls >= 1 })
+        #expect(
+            await waitUntil(within: 10, every: .milliseconds(20)) {
+                vtn.subscriptionCount == 1 && rig.source.counters.polls >= 1
+            })
         #expect(rig.source.status.version == "3.0.1" && rig.source.status.mode == "webhook")
         let id = vtn.createEvent(simpleEvent([3], start: 0, duration: 20))
-        #expect(await waitFor(5, tick: rig.controller) { rig.load.isHalted })
-        #expect(await waitFor(5) { rig.curtailIDs == ["openadr:\(id):0"] })
+        #expect(await waitUntil(within: 5, every: .milliseconds(20), tick: rig.controller.tick) { rig.load.isHalted })
+        #expect(await waitUntil(within: 5, every: .milliseconds(20)) { rig.curtailIDs == ["openadr:\(id):0"] })
         #expect(rig.source.counters.notifications >= 1)
         // The one refusal: 3.0.1 has no /auth/server, so the token URL is its `auth/token`.
         #expect(vtn.rejections.allSatisfy { $0.contains("/auth/server") }, "\(vtn.rejections)")
@@ -216,14 +219,17 @@ struct SpecificationVTNTests {
             c.baseURL = "http://127.0.0.1:\(vtn.port)/openadr3/3.0.1"
             c.program = nil
         }
-        #expect(await waitFor(10) { rig.source.status.subscriptionError != nil && rig.source.counters.polls >= 1 })
+        #expect(
+            await waitUntil(within: 10, every: .milliseconds(20)) {
+                rig.source.status.subscriptionError != nil && rig.source.counters.polls >= 1
+            })
         let status = rig.source.status
         #expect(status.mode == "poll" && status.pollSeconds <= 2)
         #expect(status.subscriptionError?.contains("--openadr-program") == true)
         #expect(rig.notes.all.contains { $0.hasPrefix("ERROR ") && $0.contains("no subscription") })
         let start = Date().addingTimeInterval(4)
         vtn.createEvent(simpleEvent([3], start: 4, duration: 10))
-        #expect(await waitFor(8) { rig.load.isHalted })
+        #expect(await waitUntil(within: 8, every: .milliseconds(20)) { rig.load.isHalted })
         let late = Date().timeIntervalSince(start)
         #expect(late > -0.05 && late < 1, "halted \(late) s after the start")
         await rig.stop()
@@ -235,7 +241,10 @@ struct SpecificationVTNTests {
         o.basePathVersion = "3.0.1"
         let rig = try await makeRig(options: o, poll: 15, callback: true)
         defer { Task { await rig.vtn.close() } }
-        #expect(await waitFor(10) { rig.vtn.subscriptionCount == 1 && rig.source.counters.polls >= 1 })
+        #expect(
+            await waitUntil(within: 10, every: .milliseconds(20)) {
+                rig.vtn.subscriptionCount == 1 && rig.source.counters.polls >= 1
+            })
         // The 3.1.0 VEN request is refused (400), the 3.0.1 one accepted and kept for what follows.
         #expect(rig.source.status.version == "3.0.1" && rig.source.status.mode == "webhook")
         #expect(rig.vtn.rejections.filter { $0.contains("POST /vens") }.count == 1, "\(rig.vtn.rejections)")
@@ -249,11 +258,11 @@ struct SpecificationVTNTests {
         o.oneVENPerClient = true
         let first = try await makeRig(options: o, poll: 1) { $0.venName = "site-1" }
         defer { Task { await first.vtn.close() } }
-        #expect(await waitFor(10) { first.source.counters.polls >= 1 })
+        #expect(await waitUntil(within: 10, every: .milliseconds(20)) { first.source.counters.polls >= 1 })
         let firstVEN = first.source.status.venID
         // Another host with the same credential and a name of its own: 409.
         let second = try await makeRig(vtn: first.vtn, poll: 1) { $0.venName = "site-2" }
-        #expect(await waitFor(10) { second.source.status.state == "stopped" })
+        #expect(await waitUntil(within: 10, every: .milliseconds(20)) { second.source.status.state == "stopped" })
         let status = second.source.status
         #expect(status.errorCategory == "configuration")
         let error = status.error ?? ""
@@ -268,7 +277,7 @@ struct SpecificationVTNTests {
         // is adopted rather than refused.
         first.vtn.misbehave(hideVENsByName: true)
         let again = try await makeRig(vtn: first.vtn, poll: 1) { $0.venName = "site-1" }
-        #expect(await waitFor(10) { again.source.counters.polls >= 1 })
+        #expect(await waitUntil(within: 10, every: .milliseconds(20)) { again.source.counters.polls >= 1 })
         #expect(again.source.status.venID == firstVEN && again.source.status.error == nil)
         #expect(first.vtn.venNames == ["site-1"])
         await again.stop()
@@ -278,7 +287,7 @@ struct SpecificationVTNTests {
         // venName is at most 128 characters in the specification: the VTN answers 400.
         let rig = try await makeRig(poll: 1) { $0.venName = String(repeating: "v", count: 200) }
         defer { Task { await rig.vtn.close() } }
-        #expect(await waitFor(10) { rig.source.status.error != nil })
+        #expect(await waitUntil(within: 10, every: .milliseconds(20)) { rig.source.status.error != nil })
         let status = rig.source.status
         #expect(status.errorCategory == "conformance")
         #expect(status.error?.contains("/vens: HTTP 400") == true, "\(status.error ?? "")")

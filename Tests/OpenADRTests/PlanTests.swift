@@ -138,7 +138,8 @@ struct PlanTests {
     /// A VTN may send a duration of any size; writing it back (the state file) must not trap and must read
     /// back as the same value (the fuzzer found `Int(9.007e15 × 86400)` trapping).
     @Test func anyDurationIsWrittenBackAndReadsTheSame() {
-        for s in [0, 1, 900, 0.5, 9_007_199_254_740_993 * 86_400, 1e300, Double.greatestFiniteMagnitude] {
+        let sizes: [Double] = [0, 1, 900, 0.5, 9_007_199_254_740_993 * 86_400, 1e300, .greatestFiniteMagnitude]
+        for s in sizes {
             let text = ISODuration.format(seconds: s)
             #expect(ISODuration.seconds(text) == s, "\(s) → \(text)")
         }

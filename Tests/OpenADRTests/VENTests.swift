@@ -11,17 +11,6 @@ import Synchronization
 import TestSupport
 import Testing
 
-/// Waits up to `seconds` for `condition`, ticking the controller as the CLI does (every 20 ms here).
-func waitFor(_ seconds: Double, tick controller: LoadController? = nil, _ condition: () -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
-    while ContinuousClock.now < deadline {
-        controller?.tick()
-        if condition() { return true }
-        try? await Task.sleep(for: .milliseconds(20))
-    }
-    return condition()
-}
-
 /// One event object as a VTN's admin would post it: SIMPLE values, one interval each, `duration` s long,
 /// starting `start` s from now.
 func simpleEvent(_ values: [Int], start: Double, duration: Double, program: String = "program-1") -> [String: Any] {
@@ -199,15 +188,20 @@ struct VENTests {
         let id = rig.vtn.createEvent(simpleEvent([3, 0], start: 3, duration: 1.5))
         // Known before it starts, and nothing happens early.
         let created = Date()
-        #expect(await waitFor(12, tick: rig.controller) { !rig.source.plan.isEmpty })
+        #expect(
+            await waitUntil(within: 12, every: .milliseconds(20), tick: rig.controller.tick) {
+                !rig.source.plan.isEmpty
+            })
         #expect(!rig.load.isHalted)
-        #expect(await waitFor(6, tick: rig.controller) { rig.load.isHalted })
+        #expect(await waitUntil(within: 6, every: .milliseconds(20), tick: rig.controller.tick) { rig.load.isHalted })
         #expect(Date().timeIntervalSince(created) > 2)  // at the start, not on receipt
         // The halt comes before its decision is logged (the control path never waits on the log).
-        #expect(await waitFor(5) { rig.curtailIDs == ["openadr:\(id):0"] })
-        #expect(await waitFor(15, tick: rig.controller) { !rig.load.isHalted })
+        #expect(await waitUntil(within: 5, every: .milliseconds(20)) { rig.curtailIDs == ["openadr:\(id):0"] })
+        #expect(await waitUntil(within: 15, every: .milliseconds(20), tick: rig.controller.tick) { !rig.load.isHalted })
         // The report: read as raw JSON, the fake VTN's own record.
-        #expect(await waitFor(5, tick: rig.controller) { rig.vtn.reportCount == 1 })
+        #expect(
+            await waitUntil(within: 5, every: .milliseconds(20), tick: rig.controller.tick) { rig.vtn.reportCount == 1 }
+        )
         let report = decode(try #require(rig.vtn.reportsJSON.first))
         #expect(report["eventID"] as? String == id)
         let resources = report["resources"] as? [[String: Any]]
@@ -226,12 +220,17 @@ struct VENTests {
         let rig = try await makeRig(poll: 0.3)
         defer { Task { await rig.vtn.close() } }
         let id = rig.vtn.createEvent(simpleEvent([3], start: 0, duration: 30))
-        #expect(await waitFor(12, tick: rig.controller) { rig.load.isHalted })
+        #expect(await waitUntil(within: 12, every: .milliseconds(20), tick: rig.controller.tick) { rig.load.isHalted })
         // Changed while active: SIMPLE 3 → SIMPLE 1 (0.5 by the default map).
         rig.vtn.updateEvent(id: id, simpleEvent([1], start: -1, duration: 30))
-        #expect(await waitFor(12, tick: rig.controller) { !rig.load.isHalted && rig.load.effective == 0.5 })
+        #expect(
+            await waitUntil(within: 12, every: .milliseconds(20), tick: rig.controller.tick) {
+                !rig.load.isHalted && rig.load.effective == 0.5
+            })
         rig.vtn.deleteEvent(id: id)
-        #expect(await waitFor(12, tick: rig.controller) { rig.load.effective == 1 })
+        #expect(
+            await waitUntil(within: 12, every: .milliseconds(20), tick: rig.controller.tick) { rig.load.effective == 1 }
+        )
         #expect(rig.controller.status.activeCurtailments == 0)
         await rig.stop()
     }
@@ -240,16 +239,19 @@ struct VENTests {
         let rig = try await makeRig(poll: 60, callback: true)
         defer { Task { await rig.vtn.close() } }
         // Subscribed and past the first poll: with a 60 s interval, only the notification can bring the event.
-        #expect(await waitFor(5) { rig.vtn.subscriptionCount == 1 && rig.source.counters.polls >= 1 })
+        #expect(
+            await waitUntil(within: 5, every: .milliseconds(20)) {
+                rig.vtn.subscriptionCount == 1 && rig.source.counters.polls >= 1
+            })
         rig.vtn.misbehave(notification: .double)
         let t0 = Date()
         rig.vtn.createEvent(simpleEvent([3], start: 0, duration: 20))
-        #expect(await waitFor(12, tick: rig.controller) { rig.load.isHalted })
+        #expect(await waitUntil(within: 12, every: .milliseconds(20), tick: rig.controller.tick) { rig.load.isHalted })
         #expect(Date().timeIntervalSince(t0) < 5)  // the poll interval is 60 s (the drill measures the latency)
         #expect(rig.source.counters.notifications >= 1)
         rig.vtn.misbehave(notification: .snake)
         for e in rig.source.plan { rig.vtn.deleteEvent(id: e.eventID) }
-        #expect(await waitFor(12, tick: rig.controller) { !rig.load.isHalted })
+        #expect(await waitUntil(within: 12, every: .milliseconds(20), tick: rig.controller.tick) { !rig.load.isHalted })
         // The echo challenge, and a notification without the bearer token refused.
         let port = try #require(rig.source.callbackPort)
         let http = HTTPClient.shared
@@ -269,10 +271,10 @@ struct VENTests {
     @Test func withoutACallbackTheVENPollsAndRetriesThrough500s() async throws {
         let rig = try await makeRig(poll: 1)
         defer { Task { await rig.vtn.close() } }
-        #expect(await waitFor(5) { rig.source.counters.polls >= 1 })
+        #expect(await waitUntil(within: 5, every: .milliseconds(20)) { rig.source.counters.polls >= 1 })
         rig.vtn.misbehave(fail500: 2)
         rig.vtn.createEvent(simpleEvent([2], start: 0, duration: 20))
-        #expect(await waitFor(5, tick: rig.controller) { rig.load.isHalted })
+        #expect(await waitUntil(within: 5, every: .milliseconds(20), tick: rig.controller.tick) { rig.load.isHalted })
         #expect(rig.source.counters.pollFailures >= 1)
         await rig.stop()
     }
@@ -280,12 +282,21 @@ struct VENTests {
     @Test func aVTNThatGoesAwayLeavesTheSourceSilentAndTheFailSafeActs() async throws {
         let rig = try await makeRig(poll: 0.3, stale: 1.5)
         defer { Task { await rig.vtn.close() } }
-        #expect(await waitFor(5, tick: rig.controller) { rig.source.counters.polls >= 2 })
+        #expect(
+            await waitUntil(within: 5, every: .milliseconds(20), tick: rig.controller.tick) {
+                rig.source.counters.polls >= 2
+            })
         #expect(!rig.load.isHalted)
         rig.vtn.misbehave(down: true)
-        #expect(await waitFor(5, tick: rig.controller) { rig.controller.status.stale && rig.load.isHalted })
+        #expect(
+            await waitUntil(within: 5, every: .milliseconds(20), tick: rig.controller.tick) {
+                rig.controller.status.stale && rig.load.isHalted
+            })
         rig.vtn.misbehave(down: false)
-        #expect(await waitFor(5, tick: rig.controller) { !rig.controller.status.stale && !rig.load.isHalted })
+        #expect(
+            await waitUntil(within: 5, every: .milliseconds(20), tick: rig.controller.tick) {
+                !rig.controller.status.stale && !rig.load.isHalted
+            })
         await rig.stop()
     }
 
@@ -295,26 +306,31 @@ struct VENTests {
         let first = try await makeRig(poll: 0.3, statePath: path)
         defer { Task { await first.vtn.close() } }
         let id = first.vtn.createEvent(simpleEvent([3], start: 2.5, duration: 10))
-        #expect(await waitFor(12) { FileManager.default.fileExists(atPath: path) && !first.source.plan.isEmpty })
+        #expect(
+            await waitUntil(within: 12, every: .milliseconds(20)) {
+                FileManager.default.fileExists(atPath: path) && !first.source.plan.isEmpty
+            })
         await first.stop()
         let mode = (try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber)?.intValue
         #expect(mode == 0o600)
         // The VTN goes down; a new VEN process starts with the same state file.
         first.vtn.misbehave(down: true)
         let second = try await makeRig(vtn: first.vtn, poll: 0.3, statePath: path)
-        #expect(await waitFor(10) { second.source.plan.contains { $0.eventID == id } })
-        #expect(await waitFor(5, tick: second.controller) { second.load.isHalted })
-        #expect(await waitFor(5) { second.curtailIDs == ["openadr:\(id):0"] })
+        #expect(
+            await waitUntil(within: 10, every: .milliseconds(20)) { second.source.plan.contains { $0.eventID == id } })
+        #expect(
+            await waitUntil(within: 5, every: .milliseconds(20), tick: second.controller.tick) { second.load.isHalted })
+        #expect(await waitUntil(within: 5, every: .milliseconds(20)) { second.curtailIDs == ["openadr:\(id):0"] })
         await second.stop()
     }
 
     @Test func venIsRegisteredOnceAndReusedByName() async throws {
         let rig = try await makeRig(poll: 0.3) { $0.venName = "site-7" }
         defer { Task { await rig.vtn.close() } }
-        #expect(await waitFor(5) { rig.source.counters.polls >= 1 })
+        #expect(await waitUntil(within: 5, every: .milliseconds(20)) { rig.source.counters.polls >= 1 })
         await rig.stop()
         let again = try await makeRig(vtn: rig.vtn, poll: 0.3) { $0.venName = "site-7" }
-        #expect(await waitFor(5) { again.source.counters.polls >= 1 })
+        #expect(await waitUntil(within: 5, every: .milliseconds(20)) { again.source.counters.polls >= 1 })
         await again.stop()
         #expect(rig.vtn.venNames == ["site-7"])
     }
@@ -343,12 +359,19 @@ struct PayloadThroughVENTests {
             ],
         ])
         // 0.042 USD/kWh = 42 USD/MWh; a 1 kW limit on a 4 kW miner sheds 0.75.
-        #expect(await waitFor(5, tick: rig.controller) { rig.controller.status.price == 42 })
-        #expect(await waitFor(5, tick: rig.controller) { rig.controller.status.curtailment == 0.75 })
+        #expect(
+            await waitUntil(within: 5, every: .milliseconds(20), tick: rig.controller.tick) {
+                rig.controller.status.price == 42
+            })
+        #expect(
+            await waitUntil(within: 5, every: .milliseconds(20), tick: rig.controller.tick) {
+                rig.controller.status.curtailment == 0.75
+            })
         #expect(rig.load.effective == 0.25)
         // Polled several times more: still one note about GHG.
         let polls = rig.source.counters.polls
-        #expect(await waitFor(30) { rig.source.counters.polls >= polls + 3 })  // generous: a loaded CI machine
+        // Generous: a loaded CI machine.
+        #expect(await waitUntil(within: 30, every: .milliseconds(20)) { rig.source.counters.polls >= polls + 3 })
         #expect(rig.notes.all.filter { $0.contains("GHG") }.count == 1)
         await rig.stop()
     }
@@ -360,11 +383,11 @@ struct PayloadThroughVENTests {
         let state = dir + "/state.json"
         let rig = try await makeRig(options: o, poll: 0.3, statePath: state)
         defer { Task { await rig.vtn.close() } }
-        #expect(await waitFor(5) { rig.source.counters.polls >= 1 })
+        #expect(await waitUntil(within: 5, every: .milliseconds(20)) { rig.source.counters.polls >= 1 })
         // A wrong secret now: token renewals fail and are noted.
         try "wrong-secret-value".write(toFile: rig.secretFile, atomically: true, encoding: .utf8)
         rig.vtn.misbehave(unauthorizedOnce: true)
-        #expect(await waitFor(5) { rig.source.counters.pollFailures >= 1 })
+        #expect(await waitUntil(within: 5, every: .milliseconds(20)) { rig.source.counters.pollFailures >= 1 })
         await rig.stop()
         let everything = rig.notes.all.joined(separator: "\n") + (try String(contentsOfFile: state, encoding: .utf8))
         #expect(!everything.contains("zz-very-secret-value-zz"))
@@ -385,10 +408,16 @@ struct CombinedSourcesTests {
             ).ok)
         // 0.5 by the default map; long enough that a loaded machine still sees it while it is active.
         rig.vtn.createEvent(simpleEvent([1], start: 0, duration: 6))
-        #expect(await waitFor(10, tick: rig.controller) { rig.controller.status.activeCurtailments == 2 })
+        #expect(
+            await waitUntil(within: 10, every: .milliseconds(20), tick: rig.controller.tick) {
+                rig.controller.status.activeCurtailments == 2
+            })
         #expect(rig.load.isHalted)  // the largest level wins: the local 1.0
         // The event ends: its curtailment lifts, the local one stays.
-        #expect(await waitFor(15, tick: rig.controller) { rig.controller.status.activeCurtailments == 1 })
+        #expect(
+            await waitUntil(within: 15, every: .milliseconds(20), tick: rig.controller.tick) {
+                rig.controller.status.activeCurtailments == 1
+            })
         #expect(rig.load.isHalted)
         #expect(
             rig.controller.handle(line: Array(#"{"type":"release","id":"site-maintenance"}"#.utf8), origin: local).ok)

@@ -28,7 +28,7 @@ struct ShutdownTests {
         return (p, out, err)
     }
 
-    func waitFor(_ path: String, seconds: Double = 20) -> Bool {
+    func appears(_ path: String, seconds: Double = 20) -> Bool {
         eventually(within: seconds) { FileManager.default.fileExists(atPath: path) }
     }
 
@@ -39,7 +39,7 @@ struct ShutdownTests {
                 "run", "--benchmark-work", "--threads", "2", "--signals", "unix:\(dir)/s.sock", "--decision-log",
                 "\(dir)/decisions.jsonl", "--http", "127.0.0.1:0", "--log-format", "json", "--json",
             ], in: dir)
-        #expect(waitFor("\(dir)/s.sock"), "the socket never appeared")
+        #expect(appears("\(dir)/s.sock"), "the socket never appeared")
         usleep(300_000)
         kill(p.processIdentifier, SIGTERM)
         p.waitUntilExit()
@@ -59,7 +59,7 @@ struct ShutdownTests {
     @Test func aSecondSignalEndsTheProcessAtOnceButNeverByTheDefaultAction() throws {
         let dir = scratchDirectory()
         let (p, _, err) = try launch(["run", "--benchmark-work", "--signals", "unix:\(dir)/s.sock"], in: dir)
-        #expect(waitFor("\(dir)/s.sock"), "the socket never appeared")
+        #expect(appears("\(dir)/s.sock"), "the socket never appeared")
         usleep(200_000)
         kill(p.processIdentifier, SIGTERM)
         kill(p.processIdentifier, SIGTERM)

@@ -4,6 +4,7 @@ import Foundation
 import Mining
 import StratumTestPool
 import Synchronization
+import TestSupport
 import Testing
 import WorkSources
 
@@ -19,7 +20,7 @@ struct PoolBenchmarkTests {
             $0.jobInterval = .seconds(5)
         }
         let rig = try PoolRig(pools: [pool.port]) { $0.noncesPerJob = 1 << 32 }
-        #expect(await waitFor(30) { pool.stats.accepted.count >= 1 })
+        #expect(await waitUntil(within: 30) { pool.stats.accepted.count >= 1 })
         let start = pool.stats.accepted.count
         let hashes0 = rig.engine.snapshot().totalHashes
         let t0 = ContinuousClock.now
@@ -46,7 +47,7 @@ struct PoolBenchmarkTests {
         }
         // Workers at SCHED_IDLE, as `mine` and `run` start them: the network thread wins a CPU at once.
         let rig = try PoolRig(pools: [pool.port], priority: .idle) { $0.noncesPerJob = 1 << 32 }
-        #expect(await waitFor(30) { rig.engine.currentJob != nil })
+        #expect(await waitUntil(within: 30) { rig.engine.currentJob != nil })
         var leg1: [Duration] = []
         for _ in 0..<200 {
             let before = rig.engine.currentJob?.header.previousBlockHash
@@ -79,7 +80,7 @@ struct PoolBenchmarkTests {
                 blockTarget: UInt256(1), shareTarget: .max)
             let t0 = ContinuousClock.now
             engine.setJob(easy)
-            #expect(await waitFor(5) { firsts.withLock { $0[easy.id]?.count == 2 } })
+            #expect(await waitUntil(within: 5) { firsts.withLock { $0[easy.id]?.count == 2 } })
             let last = firsts.withLock { $0[easy.id]!.values.max()! }
             leg2.append(last - t0)
         }

@@ -18,7 +18,7 @@ import WorkSources
             $0.newTipDelay = .seconds(1)  // the pool's node takes a moment to build on the new tip
         }
         let rig = try PoolRig(pools: [pool.port]) { $0.blocks = 3 }
-        #expect(await waitFor(120) { rig.record.finished.withLock { $0 } }, "run did not end after 3 blocks")
+        #expect(await waitUntil(within: 120) { rig.record.finished.withLock { $0 } }, "run did not end after 3 blocks")
         await rig.stop()
         await pool.stop()
         let stats = pool.stats

@@ -11,16 +11,6 @@ import TestSupport
 import Testing
 import WorkSources
 
-/// Polls `condition` every 10 ms for up to `seconds` without blocking a thread.
-func waitFor(_ seconds: Double = 30, _ condition: () -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-    while ContinuousClock.now < deadline {
-        if condition() { return true }
-        try? await Task.sleep(for: .milliseconds(10))
-    }
-    return condition()
-}
-
 /// What a rig's tasks record.
 final class RigRecord: Sendable {
     let shares = Mutex<[PoolShare]>([])
@@ -96,13 +86,13 @@ func testPool(_ configure: (inout TestPool.Config) -> Void = { _ in }) async thr
         let pool = try await testPool()
         let rig = try PoolRig(pools: [pool.port])
         // Enough shares, over jobs of both difficulties (a fast machine finds ten on the first job).
-        let enough = await waitFor(60) {
+        let enough = await waitUntil(within: 60) {
             let accepted = pool.stats.accepted
             return accepted.count >= 10 && Set(accepted.map(\.difficulty)).count == 2
         }
         // Stop hashing, and let the verdicts in flight arrive before comparing records.
         rig.engine.halt()
-        _ = await waitFor(5) { rig.accepted == pool.stats.accepted.count }
+        _ = await waitUntil(within: 5) { rig.accepted == pool.stats.accepted.count }
         await rig.stop()
         await pool.stop()
         let stats = pool.stats
@@ -143,12 +133,12 @@ func testPool(_ configure: (inout TestPool.Config) -> Void = { _ in }) async thr
         let primary = try await testPool()
         let backup = try await testPool()
         let rig = try PoolRig(pools: [primary.port, backup.port]) { $0.primaryRetry = .milliseconds(500) }
-        #expect(await waitFor(60) { primary.stats.accepted.count >= 2 })
+        #expect(await waitUntil(within: 60) { primary.stats.accepted.count >= 2 })
         await primary.stop()  // the primary dies mid-session
-        #expect(await waitFor(60) { backup.stats.accepted.count >= 2 }, "no shares on the backup")
+        #expect(await waitUntil(within: 60) { backup.stats.accepted.count >= 2 }, "no shares on the backup")
         let before = primary.stats.accepted.count
         try await primary.restart()
-        #expect(await waitFor(60) { primary.stats.accepted.count >= before + 2 }, "never back on the primary")
+        #expect(await waitUntil(within: 60) { primary.stats.accepted.count >= before + 2 }, "never back on the primary")
         await rig.stop()
         await primary.stop()
         await backup.stop()
@@ -165,7 +155,7 @@ func testPool(_ configure: (inout TestPool.Config) -> Void = { _ in }) async thr
             $0.idleTimeout = .milliseconds(500)
             $0.primaryRetry = .seconds(600)
         }
-        #expect(await waitFor(30) { backup.stats.accepted.count >= 2 })
+        #expect(await waitUntil(within: 30) { backup.stats.accepted.count >= 2 })
         await rig.stop()
         await silent.stop()
         await backup.stop()
@@ -177,11 +167,11 @@ func testPool(_ configure: (inout TestPool.Config) -> Void = { _ in }) async thr
     @Test func reconnectRequestResumesTheSession() async throws {
         let pool = try await testPool()
         let rig = try PoolRig(pools: [pool.port])
-        #expect(await waitFor(60) { pool.stats.accepted.count >= 2 })
+        #expect(await waitUntil(within: 60) { pool.stats.accepted.count >= 2 })
         pool.requestReconnect()
-        #expect(await waitFor(30) { pool.stats.subscribes.count >= 2 })
+        #expect(await waitUntil(within: 30) { pool.stats.subscribes.count >= 2 })
         let before = pool.stats.accepted.count
-        #expect(await waitFor(60) { pool.stats.accepted.count >= before + 2 })
+        #expect(await waitUntil(within: 60) { pool.stats.accepted.count >= before + 2 })
         await rig.stop()
         await pool.stop()
         let subs = pool.stats.subscribes
@@ -201,7 +191,7 @@ func testPool(_ configure: (inout TestPool.Config) -> Void = { _ in }) async thr
         let rig = try PoolRig(pools: [pool.port])
         // The bad line ends the first connection; the retry mines normally (the errors' wording is checked
         // in StratumInboundTests).
-        #expect(await waitFor(60) { pool.stats.connections >= 2 && pool.stats.accepted.count >= 2 })
+        #expect(await waitUntil(within: 60) { pool.stats.connections >= 2 && pool.stats.accepted.count >= 2 })
         await rig.stop()
         await pool.stop()
         #expect(pool.stats.rejected.isEmpty)
@@ -216,23 +206,23 @@ func testPool(_ configure: (inout TestPool.Config) -> Void = { _ in }) async thr
     @Test func curtailKeepsTheConnectionAndResumesOnCurrentWork() async throws {
         let pool = try await testPool { $0.jobInterval = nil }
         let rig = try PoolRig(pools: [pool.port])
-        #expect(await waitFor(60) { pool.stats.accepted.count >= 1 })
+        #expect(await waitUntil(within: 60) { pool.stats.accepted.count >= 1 })
         rig.engine.halt()
         let hashes = rig.engine.snapshot().totalHashes
         // While halted: pings answered, a new (clean) job taken without hashing.
         pool.ping()
-        #expect(await waitFor(10) { pool.stats.pongs >= 1 })
+        #expect(await waitUntil(within: 10) { pool.stats.pongs >= 1 })
         let oldJob = rig.engine.currentJob?.id
         pool.newJob(clean: true)
         let latestJob = String(2, radix: 16)
         // Halted, nothing else changes the job (no rolling, no job interval): a new id is the clean job.
-        #expect(await waitFor(10) { rig.engine.currentJob.map { $0.id != oldJob } ?? false })
+        #expect(await waitUntil(within: 10) { rig.engine.currentJob.map { $0.id != oldJob } ?? false })
         try await Task.sleep(for: .milliseconds(300))
         #expect(rig.engine.snapshot().totalHashes == hashes)
         #expect(pool.connectedClients == 1)
         let before = pool.stats.accepted.count
         rig.engine.resume()
-        #expect(await waitFor(60) { pool.stats.accepted.count >= before + 2 })
+        #expect(await waitUntil(within: 60) { pool.stats.accepted.count >= before + 2 })
         await rig.stop()
         await pool.stop()
         // Every share after the release is on the job current at the release.
@@ -243,7 +233,7 @@ func testPool(_ configure: (inout TestPool.Config) -> Void = { _ in }) async thr
     @Test func shareLimitEndsTheRun() async throws {
         let pool = try await testPool()
         let rig = try PoolRig(pools: [pool.port]) { $0.shares = 3 }
-        #expect(await waitFor(60) { rig.record.finished.withLock { $0 } }, "run did not end after 3 shares")
+        #expect(await waitUntil(within: 60) { rig.record.finished.withLock { $0 } }, "run did not end after 3 shares")
         let status = rig.work.poolStatus
         await rig.stop()
         await pool.stop()
@@ -262,7 +252,7 @@ func testPool(_ configure: (inout TestPool.Config) -> Void = { _ in }) async thr
             $0.journalToCheck = journalPath
         }
         let rig = try PoolRig(pools: [pool.port], journal: BlockJournal(path: journalPath)) { $0.blocks = 3 }
-        #expect(await waitFor(60) { rig.record.finished.withLock { $0 } }, "run did not end after 3 blocks")
+        #expect(await waitUntil(within: 60) { rig.record.finished.withLock { $0 } }, "run did not end after 3 blocks")
         await rig.stop()
         await pool.stop()
         let stats = pool.stats
@@ -318,7 +308,7 @@ func testPool(_ configure: (inout TestPool.Config) -> Void = { _ in }) async thr
         let rescue = scratchDirectory()
         let pool = try await testPool { $0.bits = 0x207f_ffff }
         let rig = try PoolRig(pools: [pool.port], journal: BlockJournal(path: "/dev/full", rescueDirectory: rescue))
-        #expect(await waitFor(60) { rig.record.finished.withLock { $0 } }, "the source did not stop")
+        #expect(await waitUntil(within: 60) { rig.record.finished.withLock { $0 } }, "the source did not stop")
         await rig.stop()
         await pool.stop()
         let error = rig.record.error.withLock { $0 }

@@ -96,14 +96,14 @@ struct PoolRunTests {
         let run = Task { try await MinerRun(settings: settings, version: "test", logger: logger, sink: sink).run() }
         var port = 0
         #expect(
-            await waitFor(10) {
+            await waitUntil(within: 10) {
                 guard let line = sink.lines.first(where: { $0.contains("HTTP API on http://127.0.0.1:") }) else {
                     return false
                 }
                 port = Int(line.split(separator: ":").last!.split(separator: "/").first!) ?? 0
                 return port > 0
             })
-        #expect(await waitFor(30) { pool.stats.accepted.count >= 2 })
+        #expect(await waitUntil(within: 30) { pool.stats.accepted.count >= 2 })
         try await Task.sleep(for: .milliseconds(300))
         let status = try httpRequest(port: port, "GET", "/status")
         let json = decode(String(status[status.range(of: "{")!.lowerBound...]))
@@ -120,13 +120,13 @@ struct PoolRunTests {
         #expect(try httpRequest(port: port, "POST", "/pause").contains("\"halted\":true"))
         let accepted = pool.stats.accepted.count
         pool.ping()
-        #expect(await waitFor(10) { pool.stats.pongs >= 1 })
+        #expect(await waitUntil(within: 10) { pool.stats.pongs >= 1 })
         try await Task.sleep(for: .milliseconds(500))
         #expect(pool.stats.accepted.count <= accepted + 2)  // at most shares in flight at the halt
         #expect(pool.connectedClients == 1)
         #expect(try httpRequest(port: port, "POST", "/resume").contains("\"halted\":false"))
         let after = pool.stats.accepted.count
-        #expect(await waitFor(30) { pool.stats.accepted.count > after })
+        #expect(await waitUntil(within: 30) { pool.stats.accepted.count > after })
         let summary = decode(try await run.value.json)
         #expect((summary["shares_accepted"] as? Int ?? 0) >= 2)
         #expect((summary["pool"] as? [String: Any])?["url"] as? String == "stratum+tcp://127.0.0.1:\(pool.port)")

@@ -77,12 +77,28 @@ public func decode(_ reply: String) -> [String: Any] {
     (try? JSONSerialization.jsonObject(with: Data(reply.utf8)) as? [String: Any]) ?? [:]
 }
 
-/// Polls `condition` every millisecond for up to `seconds`.
+/// Polls `condition` every millisecond for up to `seconds` (on the monotonic clock), blocking the thread:
+/// the tests' one way to wait for something another thread does (`waitUntil` from async code).
 public func eventually(within seconds: Double = 5, _ condition: () -> Bool) -> Bool {
-    let deadline = Date(timeIntervalSinceNow: seconds)
-    while Date() < deadline {
+    let deadline = ContinuousClock.now + (Duration.checked(seconds: seconds) ?? .seconds(5))
+    while ContinuousClock.now < deadline {
         if condition() { return true }
         usleep(1000)
+    }
+    return condition()
+}
+
+/// `eventually` for async code: polls every `interval` without blocking a thread, calling `tick` first
+/// each time (a test that drives a controller's timer as the CLI does).
+public func waitUntil(
+    within seconds: Double = 5, every interval: Duration = .milliseconds(10), tick: (() -> Void)? = nil,
+    _ condition: () -> Bool
+) async -> Bool {
+    let deadline = ContinuousClock.now + (Duration.checked(seconds: seconds) ?? .seconds(5))
+    while ContinuousClock.now < deadline {
+        tick?()
+        if condition() { return true }
+        try? await Task.sleep(for: interval)
     }
     return condition()
 }

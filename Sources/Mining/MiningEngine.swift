@@ -22,25 +22,25 @@ public final class MiningEngine: Sendable {
     public let priority: WorkerPriority
     /// Whether each worker is pinned to its own CPU (round-robin over the CPUs this process may use).
     public let pinsThreads: Bool
-    private let cpus: [Int]
+    let cpus: [Int]
 
     /// Solutions and exhaustion notices, in the order they happened. Finishes when the engine stops.
     public let events: AsyncStream<MiningEvent>
-    private let continuation: AsyncStream<MiningEvent>.Continuation
+    let continuation: AsyncStream<MiningEvent>.Continuation
 
-    private let source: (any JobSource)?
-    private let control = Control()
+    let source: (any JobSource)?
+    let control = Control()
     private let workers: [WorkerState]
-    private let current = Mutex<JobState?>(nil)
+    let current = Mutex<JobState?>(nil)
     private let threads = Mutex<[JoinableThread]>([])
     private let meter = Mutex(RateMeter())
     private let haltLatencies = Mutex<[Duration]>([])
     private let resumeLatencies = Mutex<[Duration]>([])
-    private let jobsStarted = Atomic<Int>(0)
+    let jobsStarted = Atomic<Int>(0)
     private let boosts = Atomic<Int>(0)
-    private let liveThreads = Atomic<Int>(0)
+    let liveThreads = Atomic<Int>(0)
     /// Lineage of the last `setJob` (0 after `clearJob`): solutions of other lineages are stale.
-    private let currentLineage = Atomic<UInt64>(0)
+    let currentLineage = Atomic<UInt64>(0)
     /// The instant the trace's nanosecond offsets count from (atomics cannot hold an `Instant`).
     private let origin = ContinuousClock.now
     private let haltStartedAt = Atomic<Int64>(-1)
@@ -281,7 +281,7 @@ public final class MiningEngine: Sendable {
     }
 
     /// Nanoseconds from `origin` (an engine runs far less than 292 years, so this does not overflow).
-    private func offset(_ t: ContinuousClock.Instant) -> Int64 { Self.nanoseconds(t - origin) }
+    func offset(_ t: ContinuousClock.Instant) -> Int64 { Self.nanoseconds(t - origin) }
 
     /// A duration in whole nanoseconds, for the trace's atomics (wrapping past 292 years).
     private static func nanoseconds(_ d: Duration) -> Int64 {
@@ -344,7 +344,7 @@ public final class MiningEngine: Sendable {
     /// priority; so at most the batch in progress (and one more begun just before the halt) is hashed
     /// boosted, and after a halt that timed out the next batch boundary drops it.
     @inline(__always)
-    private func settle(_ w: WorkerState) {
+    func settle(_ w: WorkerState) {
         if w.boosted.load(ordering: .relaxed) && !control.halted.load(ordering: .relaxed)
             && w.boosted.exchange(false, ordering: .sequentiallyConsistent)
         {
@@ -448,172 +448,4 @@ public final class MiningEngine: Sendable {
             parkedWorkers: control.parked.load(ordering: .relaxed), jobsStarted: jobsStarted.load(ordering: .relaxed),
             lastHaltLatency: haltLatencies.withLock { $0.last })
     }
-
-    // MARK: Workers
-
-    private func workerLoop(_ w: WorkerState) {
-        liveThreads.add(1, ordering: .sequentiallyConsistent)
-        defer { liveThreads.subtract(1, ordering: .sequentiallyConsistent) }
-        w.threadID.store(fm_gettid(), ordering: .sequentiallyConsistent)
-        priority.applyToCurrentThread()
-        if !cpus.isEmpty { CPUAffinity.pinCurrentThread(to: cpus[w.index % cpus.count]) }
-        let out = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: Int(batchSize) + 64)
-        defer { out.deallocate() }
-        var job: JobState? = nil
-        var seenGeneration: UInt64 = .max
-        var dutyPeriodStart = ContinuousClock.now
-        while !control.stopping.load(ordering: .relaxed) {
-            // Control: may this worker hash now?
-            switch control.mode(for: w.index, workers: threadCount) {
-            case .park:
-                // One clock read per park (never per batch): the halt trace's acknowledgement time. The
-                // two other parks below record theirs too.
-                w.parkedAt.store(offset(.now), ordering: .relaxed)
-                control.park { [control, threadCount] in
-                    control.mode(for: w.index, workers: threadCount) != .park
-                        || control.stopping.load(ordering: .relaxed)
-                }
-                settle(w)
-                dutyPeriodStart = .now
-                continue
-            case .duty(let percent):
-                let period = Duration.milliseconds(100)
-                let elapsed = ContinuousClock.now - dutyPeriodStart
-                if elapsed >= period {
-                    dutyPeriodStart = .now
-                } else if elapsed >= period * Double(percent) / 100 {
-                    w.parkedAt.store(offset(.now), ordering: .relaxed)
-                    control.sleep(until: dutyPeriodStart + period)
-                    settle(w)
-                    continue
-                }
-            case .run:
-                break
-            }
-            // Job: pick up a new one as soon as it is published.
-            let generation = control.jobGeneration.load(ordering: .acquiring)
-            if generation != seenGeneration {
-                job = current.withLock { $0 }
-                seenGeneration = generation
-            }
-            guard let state = job else {
-                w.parkedAt.store(offset(.now), ordering: .relaxed)
-                control.park { [control] in
-                    control.jobGeneration.load(ordering: .relaxed) != seenGeneration
-                        || control.stopping.load(ordering: .relaxed)
-                }
-                settle(w)
-                continue
-            }
-            state.inFlight.add(1, ordering: .sequentiallyConsistent)
-            let start = state.next.add(UInt64(batchSize), ordering: .relaxed).oldValue
-            guard start < state.end else {
-                state.passedEnd.store(true, ordering: .sequentiallyConsistent)
-                state.inFlight.subtract(1, ordering: .sequentiallyConsistent)
-                exhausted(state)
-                settle(w)  // a boost must not outlive a halt on this path either (it loops without hashing)
-                continue
-            }
-            let count = Swift.min(UInt64(batchSize), state.end - start)
-            var first = UInt32(truncatingIfNeeded: start)
-            var remaining = count
-            while remaining > 0 {
-                let r = kernel.scan(
-                    state.scanJob, first: first, count: remaining, targetHigh: state.targetHigh, out: out)
-                for i in 0..<r.candidates { verify(out[i], state: state, worker: w.index) }
-                remaining -= r.scanned
-                first &+= UInt32(truncatingIfNeeded: r.scanned)
-                if r.scanned == 0 { break }
-            }
-            w.hashes.add(count, ordering: .relaxed)
-            settle(w)
-            if state.inFlight.subtract(1, ordering: .sequentiallyConsistent).newValue == 0
-                && state.passedEnd.load(ordering: .sequentiallyConsistent)
-            {
-                reportExhaustedIfFinished(state)
-            }
-        }
-    }
-
-    private func verify(_ nonce: UInt32, state: JobState, worker: Int) {
-        let digest = state.scanJob.referenceHash(nonce: nonce)
-        let value = UInt256(digest: digest)
-        guard value <= state.job.reportTarget else { return }
-        var header = state.job.header
-        header.nonce = nonce
-        // Stale: the job was replaced from outside (a new tip), not merely rolled to fresh nonces.
-        let stale = currentLineage.load(ordering: .sequentiallyConsistent) != state.lineage
-        continuation.yield(
-            .solution(
-                MiningSolution(
-                    jobID: state.job.id, nonce: nonce, header: header, hash: digest,
-                    isBlock: value <= state.job.blockTarget, isStale: stale, worker: worker)))
-    }
-
-    /// The first worker to run past the end of a job asks the source for the next one right away, so
-    /// no worker waits for the batches still in flight; the others find the replacement installed (or,
-    /// with no successor, park until `setJob`).
-    private func exhausted(_ state: JobState) {
-        let replaced: Bool = current.withLock { cur in
-            guard cur === state, !state.rolled.exchange(true, ordering: .sequentiallyConsistent) else { return false }
-            let next = source?.nextJob(after: state.job)
-            cur = next.map { JobState($0, lineage: state.lineage) }
-            if next == nil { state.noSuccessor.store(true, ordering: .sequentiallyConsistent) }
-            return true
-        }
-        guard replaced else { return }
-        if !state.noSuccessor.load(ordering: .sequentiallyConsistent) { jobsStarted.add(1, ordering: .relaxed) }
-        control.jobGeneration.add(1, ordering: .sequentiallyConsistent)
-        control.wakeAll()
-        if state.inFlight.load(ordering: .sequentiallyConsistent) == 0 { reportExhaustedIfFinished(state) }
-    }
-
-    /// Reports `.exhausted` once, after the last in-flight batch of a job with no successor, so that
-    /// every solution of the job is on the stream before it.
-    private func reportExhaustedIfFinished(_ state: JobState) {
-        guard state.noSuccessor.load(ordering: .sequentiallyConsistent),
-            !state.exhaustReported.exchange(true, ordering: .sequentiallyConsistent)
-        else { return }
-        continuation.yield(.exhausted(jobID: state.job.id))
-    }
-}
-
-/// One job as the workers see it: the kernel's precomputation and the shared nonce cursor.
-final class JobState: Sendable {
-    let job: MiningJob
-    let scanJob: HeaderScanJob
-    let targetHigh: UInt32
-    let next: Atomic<UInt64>
-    let end: UInt64
-    /// Jobs rolled from one `setJob` share a lineage; a solution is stale when the lineage changed.
-    let lineage: UInt64
-    /// Batches claimed and not yet finished.
-    let inFlight = Atomic<Int>(0)
-    let passedEnd = Atomic<Bool>(false)
-    let rolled = Atomic<Bool>(false)
-    let noSuccessor = Atomic<Bool>(false)
-    let exhaustReported = Atomic<Bool>(false)
-
-    private static let lineages = Atomic<UInt64>(0)
-
-    init(_ job: MiningJob, lineage: UInt64? = nil) {
-        self.lineage = lineage ?? JobState.lineages.add(1, ordering: .relaxed).newValue
-        self.job = job
-        scanJob = job.header.scanJob
-        targetHigh = job.reportTarget.highWord
-        next = Atomic(UInt64(job.firstNonce))
-        end = UInt64(job.firstNonce) + job.nonceCount
-    }
-}
-
-/// Per-worker counters, each in its own heap object so workers do not share cache lines.
-final class WorkerState: Sendable {
-    let index: Int
-    let hashes = Atomic<UInt64>(0)
-    let threadID = Atomic<Int32>(0)
-    /// Given real-time priority by `halt()`; the worker undoes it before hashing again.
-    let boosted = Atomic<Bool>(false)
-    /// Nanoseconds from the engine's origin when it last counted itself parked (-1: never).
-    let parkedAt = Atomic<Int64>(-1)
-    init(index: Int) { self.index = index }
 }

@@ -54,15 +54,36 @@ public struct Demo: Sendable {
         let started = ContinuousClock.now
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         var failures: [String] = []
-        func step(_ title: String) { print("\n== \(title)") }
         func elapsed() -> String { String(format: "%.1f s", (ContinuousClock.now - started).seconds) }
+        selfTest(&failures)
+        let (base, one, all) = try benchmark()
+        try mineBlock(&failures)
+        let (h, r) = try curtailmentDrill(&failures)
+        try simulateDay(&failures)
 
-        // 1. Self-test.
+        print("\n== summary (\(elapsed()))")
+        print(
+            String(
+                format:
+                    "hash rate %.2f MH/s on %d threads (%.1f× OpenSSL per thread); curtail→halted p99 %.2f ms; resume p99 %.2f ms",
+                all.hashesPerSecond / 1e6, threads, one.hashesPerSecond / max(base.hashesPerSecond, 1),
+                h.p99.seconds * 1e3, r.p99.seconds * 1e3))
+        if failures.isEmpty {
+            print("demo passed")
+        } else {
+            print("demo FAILED: \(failures.joined(separator: ", "))")
+            throw Failure(message: "demo FAILED: \(failures.joined(separator: ", "))")
+        }
+    }
+
+    func step(_ title: String) { print("\n== \(title)") }
+
+    /// 1. Every kernel this CPU can run, against the reference and OpenSSL.
+    func selfTest(_ failures: inout [String]) {
         step("1/5 self-test: every kernel this CPU can run, against the reference and OpenSSL")
         print("CPU: \(CPUFeatures.current.brand.isEmpty ? "unknown" : CPUFeatures.current.brand)")
         print("features: \(CPUFeatures.current)")
         let kernels = Kernel.available(includeVariants: false)
-        let best = Kernel.best
         let reports = SelfTest.run(kernels, count: 20_000, seed: 2024) { header in
             let d = OpenSSLSHA256.hashTwice(header)
             return UInt32(d[28]) | UInt32(d[29]) << 8 | UInt32(d[30]) << 16 | UInt32(d[31]) << 24
@@ -72,9 +93,12 @@ public struct Demo: Sendable {
             print("  \(k): \(ok ? "ok" : "FAILED") (\(r.noncesChecked) nonces)")
             if !ok { failures.append("self-test \(k)") }
         }
+    }
 
-        // 2. Benchmark.
+    /// 2. The hash rate next to OpenSSL's.
+    func benchmark() throws -> (base: BenchResult, one: BenchResult, all: BenchResult) {
         step("2/5 benchmark: hash rate next to OpenSSL (1 s each)")
+        let best = Kernel.best
         let base = try KernelBench.measure(.openssl(.midstate), threads: 1, seconds: 1)
         let one = try KernelBench.measure(.kernel(best), threads: 1, seconds: 1)
         let all = try KernelBench.measure(.engine(best), threads: threads, seconds: 1)
@@ -85,8 +109,11 @@ public struct Demo: Sendable {
                 one.hashesPerSecond / 1e6,
                 one.hashesPerSecond / max(base.hashesPerSecond, 1)))
         print(String(format: "  engine, %d threads:   %8.2f MH/s", threads, all.hashesPerSecond / 1e6))
+        return (base, one, all)
+    }
 
-        // 3. Mine a regtest block.
+    /// 3. A block from the bundled regtest template, written and fsync'd.
+    func mineBlock(_ failures: inout [String]) throws {
         step("3/5 mine a block from a bundled regtest template (Bitcoin Core getblocktemplate)")
         let work = try TemplateFileWork.prepare(
             json: input("regtest/segwit-mempool.gbt.json", embedded: PackageResources.segwit_mempool_gbt_json),
@@ -109,8 +136,10 @@ public struct Demo: Sendable {
             failures.append("mining")
             print("  FAILED: no block")
         }
+    }
 
-        // 4. Curtailment drill.
+    /// 4. Curtail/release messages over a Unix socket with every CPU hashing, latencies read from /proc.
+    func curtailmentDrill(_ failures: inout [String]) throws -> (halts: LatencySummary, resumes: LatencySummary) {
         step("4/5 curtailment drill: \(drillEvents) curtail/release messages over a Unix socket, all CPUs hashing")
         let drillEngine = try MiningEngine(threads: threads)
         drillEngine.setJob(MiningJob.unsolvable(seed: 42))
@@ -130,8 +159,11 @@ public struct Demo: Sendable {
             failures.append("drill")
             print("  FAILED: \(samples.timeouts) event(s) not observed within 1 s")
         }
+        return (h, r)
+    }
 
-        // 5. Simulation.
+    /// 5. A day of real ERCOT prices with a grid event, through the simulator.
+    func simulateDay(_ failures: inout [String]) throws {
         step("5/5 simulate a day of real ERCOT prices (HB_SOUTH, 2024-07-24) with a grid event")
         let prices = try input(
             "prices/ercot-hb-south-2024-07-24.csv", embedded: PackageResources.ercot_hb_south_2024_07_24_csv)
@@ -163,20 +195,6 @@ public struct Demo: Sendable {
         print(report.summary.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
         print("  report: \(out)/simulation.json   chart: \(out)/simulation.svg")
         if result.events.contains(where: { !$0.met }) { failures.append("simulation events") }
-
-        print("\n== summary (\(elapsed()))")
-        print(
-            String(
-                format:
-                    "hash rate %.2f MH/s on %d threads (%.1f× OpenSSL per thread); curtail→halted p99 %.2f ms; resume p99 %.2f ms",
-                all.hashesPerSecond / 1e6, threads, one.hashesPerSecond / max(base.hashesPerSecond, 1),
-                h.p99.seconds * 1e3, r.p99.seconds * 1e3))
-        if failures.isEmpty {
-            print("demo passed")
-        } else {
-            print("demo FAILED: \(failures.joined(separator: ", "))")
-            throw Failure(message: "demo FAILED: \(failures.joined(separator: ", "))")
-        }
     }
 
     /// The first block the source writes (or nil after 60 s).

@@ -76,30 +76,28 @@ public final class NodeWork: WorkSource {
         WorkError(error.kind == .wrongChain ? .input : .node, "node: \(error.message)")
     }
 
-    func mine(engine: MiningEngine, onBlock: @escaping @Sendable (SolvedBlock) -> Void) async throws(WorkError) {
-        if options.resubmitJournal, let journal {
-            do {
-                let resubmitted = try await Self.resubmit(
-                    journal: journal, client: client, attempts: options.submitAttempts,
-                    backoffStart: options.backoffStart, backoffMax: options.backoffMax, log: log)
-                for (entry, outcome) in resubmitted {
-                    onBlock(
-                        SolvedBlock(
-                            hash: entry.hash, height: entry.height, nonce: 0, jobID: 0, time: 0,
-                            bytes: entry.hex.utf8.count / 2,
-                            outcome: outcome, resubmitted: true))
-                }
-            } catch {
-                log("warning: \(error.message)")
-            }
-        }
-        let network: Network
+    /// Blocks a previous run journaled but did not get a verdict for, submitted before new work starts.
+    func resubmitJournaled(onBlock: @Sendable (SolvedBlock) -> Void) async {
+        guard options.resubmitJournal, let journal else { return }
         do {
-            network = try await retrying("getblockchaininfo") { () async throws(NodeRPCError) in
-                try await self.client.network()
+            let resubmitted = try await Self.resubmit(
+                journal: journal, client: client, attempts: options.submitAttempts,
+                backoffStart: options.backoffStart, backoffMax: options.backoffMax, log: log)
+            for (entry, outcome) in resubmitted {
+                onBlock(
+                    SolvedBlock(
+                        hash: entry.hash, height: entry.height, nonce: 0, jobID: 0, time: 0,
+                        bytes: entry.hex.utf8.count / 2,
+                        outcome: outcome, resubmitted: true))
             }
-        } catch { throw Self.failure(error) }
-        let payoutScript = try PayoutScript.resolve(options.payout, network: network)
+        } catch {
+            log("warning: \(error.message)")
+        }
+    }
+
+    /// What the mining loop waits on: the engine's block solutions, the node's tip (polled), and the
+    /// periodic template refresh. `stop` ends the stream and the tasks feeding it.
+    func eventStream(engine: MiningEngine) -> (events: AsyncStream<Event>, stop: @Sendable () -> Void) {
         let (events, continuation) = AsyncStream.makeStream(of: Event.self)
         let engineEvents = engine.events
         let forward = Task {
@@ -122,11 +120,27 @@ public final class NodeWork: WorkSource {
                 }
             }
         }
-        defer {
-            poller.cancel()
-            forward.cancel()
-            continuation.finish()
-        }
+        return (
+            events,
+            {
+                poller.cancel()
+                forward.cancel()
+                continuation.finish()
+            }
+        )
+    }
+
+    func mine(engine: MiningEngine, onBlock: @escaping @Sendable (SolvedBlock) -> Void) async throws(WorkError) {
+        await resubmitJournaled(onBlock: onBlock)
+        let network: Network
+        do {
+            network = try await retrying("getblockchaininfo") { () async throws(NodeRPCError) in
+                try await self.client.network()
+            }
+        } catch { throw Self.failure(error) }
+        let payoutScript = try PayoutScript.resolve(options.payout, network: network)
+        let (events, stop) = eventStream(engine: engine)
+        defer { stop() }
 
         var counter: UInt64 = 0
         // Parents of our accepted blocks: a template on one of them would only make a competitor.

@@ -188,6 +188,14 @@ let package = Package(
             resources: [.embedInCode("Spec/openadr3-3.0.1.json"), .embedInCode("Spec/openadr3-3.1.0.json")]
         ),
         .executableTarget(name: "flexminer-fakevtn", dependencies: ["FakeVTN"]),
+        // What the host draws: the PowerSource protocol and one file per source (the model, RAPL, a SunSpec
+        // meter over Modbus TCP), the sampler that runs them off the control path, and the telemetry log.
+        .target(name: "PowerSources", dependencies: ["FlexSupport"]),
+        // A SunSpec meter of the project's own (a Modbus TCP server whose register map is built from the
+        // SunSpec model definitions, with misbehaviours), for tests and `flexminer-testmeter`.
+        .target(name: "SunSpecTestMeter", path: "Tests/SunSpecTestMeter"),
+        .executableTarget(
+            name: "flexminer-testmeter", dependencies: ["SunSpecTestMeter"], path: "Tests/flexminer-testmeter"),
         // Replays price series and curtailment events through the same policy, on a virtual clock.
         .target(name: "Simulation", dependencies: ["DemandResponse", "FlexSupport"]),
 
@@ -273,6 +281,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        .testTarget(
+            name: "PowerSourcesTests", dependencies: ["PowerSources", "SunSpecTestMeter", "FlexSupport", "TestSupport"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "DemandResponse", "TestSupport"]),
         .testTarget(
             name: "LoadControllerTests",

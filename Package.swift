@@ -207,7 +207,7 @@ let package = Package(
             dependencies: [
                 "DemandResponse", "LoadController", "Mining", "MiningKernels", "CPUFeatures", "WorkSources", "NodeRPC",
                 "Chain", "Simulation", "FlexSupport", "SHA256", "Stratum",
-                "OpenADR", "OpenADRSignals", "ServerSupport",
+                "OpenADR", "OpenADRSignals", "ServerSupport", "PowerSources",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -272,7 +272,7 @@ let package = Package(
             name: "OperationsTests",
             dependencies: [
                 "Operations", "LoadController", "DemandResponse", "WorkSources", "FlexSupport", "Mining",
-                "MiningKernels",
+                "MiningKernels", "PowerSources", "SunSpecTestMeter",
                 "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -8,6 +8,7 @@ import MiningKernels
 import NIOPosix
 import NodeRPC
 import OpenADRSignals
+import PowerSources
 import ServiceLifecycle
 import Stratum
 import Synchronization
@@ -66,6 +67,18 @@ public final class MinerRun: Sendable {
     /// Runs until SIGINT/SIGTERM or `--seconds`, and returns the summary.
     /// - Throws: `ConfigError` for what is wrong before mining can start (a file, a socket in use).
     public func run(workSource: (any WorkSource)? = nil) async throws -> RunSummary {
+        // The power sources first: a host without the RAPL counters it was told to read is refused before
+        // anything else opens. Whatever fails later, the samplers stop and the telemetry closes.
+        let power = try PowerRun(settings: settings.power, report: { [logger] in logger.error("\($0)") })
+        do {
+            return try await run(workSource: workSource, power: power)
+        } catch {
+            power.stop()
+            throw error
+        }
+    }
+
+    private func run(workSource: (any WorkSource)?, power: PowerRun) async throws -> RunSummary {
         let s = settings
         let logger = self.logger
         let note: @Sendable (String) -> Void = { logger.info("\($0)") }
@@ -199,13 +212,15 @@ public final class MinerRun: Sendable {
             r.signalSources = sourceHealth.report(configured: s.signalTexts + (s.http == nil ? [] : ["http"]))
             r.pool = (work as? any ShareSource)?.poolStatus
             r.openADR = openADRSource.withLock { $0 }?.status
+            r.power = power.readings
+            r.telemetryDropped = power.telemetry?.dropped
+            r.telemetryErrors = power.telemetry?.errors
             return r
         }
         let serviceMetrics: @Sendable (StatusReport) -> Void = { r in
-            let watts = s.policy.powerWatts.map { $0 * r.capacity }  // effective: 0 while halted
             metrics.updateService(
-                powerWatts: watts, calibratedHashRate: calibrated, stateFileErrors: r.stateFileErrors,
-                workStopped: r.workError != nil)
+                calibratedHashRate: calibrated, stateFileErrors: r.stateFileErrors, workStopped: r.workError != nil)
+            metrics.updatePower(r.power, telemetryDropped: r.telemetryDropped)
         }
         // Each socket source has a thread of its own on the control path, real-time when permitted (see
         // `ControlThread`): a flood of clients on one source cannot delay a curtailment on another. HTTP
@@ -265,6 +280,8 @@ public final class MinerRun: Sendable {
                 ])
                 log.close()
             })
+        // Stopped after the engine halts, so that the telemetry's last samples show the load going.
+        add(AfterShutdown { power.stop() })
         add(
             AfterShutdown { [self] in
                 // The summary describes the run, not the shutdown: take it before the workers halt.
@@ -377,6 +394,28 @@ public final class MinerRun: Sendable {
         // Shut down first (services stop in reverse): systemd hears STOPPING=1 before anything closes.
         add(AfterShutdown { notifications?.notifier.stopping() })
 
+        if !s.power.isEmpty {
+            do {
+                try power.start(
+                    threads: s.threads,
+                    capacity: { [self] in workError.withLock { $0 } != nil ? 0 : engine.snapshot().effectiveCapacity },
+                    context: {
+                        let r = report()
+                        return .init(
+                            capacity: r.capacity, state: r.state,
+                            curtailments: r.controller.curtailments.map { $0.id ?? $0.source })
+                    }, metrics: metrics)
+            } catch {
+                engine.stop()
+                throw error
+            }
+            note(
+                "power: "
+                    + ([s.power.measured?.description, s.power.modelWatts.map { _ in "model" }].compactMap { $0 }
+                        .joined(separator: " and "))
+                    + String(format: ", every %g s", s.power.interval)
+                    + (s.power.telemetry.map { ", telemetry to \($0)" } ?? ""))
+        }
         let serviceGroup = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {

@@ -99,7 +99,8 @@ public final class MinerMetrics: Sendable {
         stateFileErrors = CoreMetrics.Counter(label: "flexminer_state_file_errors_total", factory: f)
         workStopped = CoreMetrics.Gauge(label: "flexminer_work_stopped", factory: f)
         // The model's gauge exists from the start (NaN without `power_watts`), as the unlabelled one did.
-        CoreMetrics.Gauge(label: "flexminer_power_watts", dimensions: [("source", "model")], factory: f).record(Double.nan)
+        CoreMetrics.Gauge(label: "flexminer_power_watts", dimensions: [("source", "model")], factory: f).record(
+            Double.nan)
         calibrated.record(Double.nan)
         workStopped.record(0)
         // Every result appears from the start (at 0), so dashboards need not special-case a fresh miner.

@@ -1,13 +1,15 @@
 import Foundation
+import LoadController
 import Logging
 import MiningKernels
 import Operations
 import PowerSources
 import SunSpecTestMeter
+import Synchronization
 import TestSupport
 import Testing
 
-@Suite("run: power sources and telemetry")
+@Suite("run: power sources and telemetry", .serialized)
 struct PowerSettingsTests {
     func resolve(_ edit: (inout RunFlags) -> Void, file json: String? = nil) throws -> RunSettings {
         var flags = RunFlags()
@@ -130,5 +132,79 @@ struct PowerSettingsTests {
         let lines = readLines(dir + "/t.jsonl")
         #expect(!lines.isEmpty)
         #expect(lines.allSatisfy { $0["watts"] is NSNull && $0["error"] as? String == "disconnected" })
+    }
+
+    /// `/status` and the metrics while the meter's load falls on a curtailment, then while the meter is gone:
+    /// the last good value is never shown as current after `--power-stale`.
+    @Test func statusAndMetricsShowBothSourcesAndAStaleMeter() async throws {
+        let watts = Mutex(1500.0)
+        let meter = try SunSpecTestMeter { watts.withLock { $0 } }
+        let dir = scratchDirectory()
+        let settings = try resolve {
+            $0.values.power = "sunspec:127.0.0.1:\(meter.port)"
+            $0.values.openADR3 = {
+                var c = OpenADR3Config(); c.powerWatts = 1400; return c
+            }()
+            $0.values.powerInterval = 0.25
+            $0.values.powerStale = 1
+            $0.values.http = "127.0.0.1:0"
+            $0.values.signals = ["unix:\(dir)/s.sock"]
+            $0.values.seconds = 60
+        }
+        let sink = LogSink.capturing()
+        let logger = Logger(label: "test") { FlexLogHandler(label: $0, format: .human, level: .info, output: sink) }
+        let run = Task { try await MinerRun(settings: settings, version: "t", logger: logger, sink: sink).run() }
+        defer {
+            run.cancel()
+            meter.stop()
+        }
+        #expect(await polled(within: 20) { sink.lines.contains { $0.contains("HTTP API on http://127.0.0.1:") } })
+        let line = try #require(sink.lines.first { $0.contains("HTTP API on http://127.0.0.1:") })
+        let base = try #require(line.firstMatch(of: #/http://127\.0\.0\.1:[0-9]+/#)).output
+        func power() async throws -> [String: Any] {
+            decode(try await request(.GET, base + "/status").body)["power"] as? [String: Any] ?? [:]
+        }
+        func until(_ what: String, _ check: ([String: Any]) -> Bool) async throws -> [String: Any] {
+            let deadline = ContinuousClock.now + .seconds(20)
+            var p = try await power()
+            while !check(p) && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+                p = try await power()
+            }
+            #expect(check(p), "\(what): \(p)")
+            return p
+        }
+        func measured(_ p: [String: Any]) -> [String: Any] { p["measured"] as? [String: Any] ?? [:] }
+        func modelled(_ p: [String: Any]) -> [String: Any] { p["modelled"] as? [String: Any] ?? [:] }
+
+        var p = try await until("both sources") {
+            measured($0)["watts"] as? Double == 1500 && modelled($0)["watts"] as? Double == 1400
+        }
+        #expect(measured(p)["source"] as? String == "sunspec" && measured(p)["modelled"] as? Bool == false)
+        #expect(modelled(p)["source"] as? String == "model" && modelled(p)["modelled"] as? Bool == true)
+        #expect(measured(p)["stale"] as? Bool == false && p["telemetry_dropped"] is NSNull)
+
+        // A full curtailment; the meter reads what a halted host draws.
+        _ = try SignalClient(.unix(path: "\(dir)/s.sock"), timeout: 10).request(
+            #"{"type":"curtail","level":1,"id":"grid"}"#)
+        watts.withLock { $0 = 180 }
+        p = try await until("the load falls") {
+            measured($0)["watts"] as? Double == 180 && modelled($0)["watts"] as? Double == 0
+        }
+        var m = try PrometheusText.parse(try await request(.GET, base + "/metrics").body)
+        #expect(m[#"flexminer_power_watts{source="sunspec"}"#] == 180)
+        #expect(m[#"flexminer_power_watts{source="model"}"#] == 0)
+        #expect((m[#"flexminer_energy_joules_total{source="model"}"#] ?? 0) > 0)
+
+        // The meter goes: within --power-stale its last value goes too, with the reason beside it.
+        meter.stop()
+        p = try await until("the meter is stale") {
+            measured($0)["stale"] as? Bool == true && measured($0)["watts"] is NSNull
+        }
+        #expect(["disconnected", "timeout"].contains(measured(p)["error"] as? String ?? ""), "\(p)")
+        #expect(modelled(p)["watts"] as? Double == 0 && modelled(p)["stale"] as? Bool == false)
+        m = try PrometheusText.parse(try await request(.GET, base + "/metrics").body)
+        #expect(m[#"flexminer_power_watts{source="sunspec"}"#]?.isNaN == true)
+        #expect(m.keys.contains { $0.hasPrefix(#"flexminer_power_errors_total{source="sunspec""#) })
     }
 }

@@ -113,7 +113,9 @@ public final class SunSpecTestMeter: Sendable {
     /// Puts the present reading into the map: `W` with a scale factor that fits it in an int16, and
     /// `TotWhImp` (TotWh_SF 0) integrated from the previous reading.
     private func refresh() {
-        let w = watts()
+        // A reading from a file may be anything: what does not fit is served as 0, never a trap.
+        let given = watts()
+        let w = given.isFinite && abs(given) < 1e12 ? given : 0
         let now = Double(DispatchTime.now().uptimeNanoseconds) / 1e9
         let broken = misbehaviour.withLock { $0.notImplemented }
         map.withLock { m in
@@ -126,7 +128,7 @@ public final class SunSpecTestMeter: Sendable {
             let raw = Int16(clamping: Int((w * pow(10, Double(-sf))).rounded()))
             set("W", broken ? 0x8000 : UInt16(bitPattern: raw))
             set("W_SF", UInt16(bitPattern: Int16(sf)))
-            let wh = UInt32(clamping: Int(m.importedWh.rounded(.down)))
+            let wh = UInt32(min(m.importedWh.rounded(.down), Double(UInt32.max)))
             set("TotWhImp", UInt16(wh >> 16))
             m.registers[start + offsets["TotWhImp"]! + 1] = UInt16(wh & 0xFFFF)
             set("TotWh_SF", 0)

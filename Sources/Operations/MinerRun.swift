@@ -67,8 +67,7 @@ public final class MinerRun: Sendable {
     /// Runs until SIGINT/SIGTERM or `--seconds`, and returns the summary.
     /// - Throws: `ConfigError` for what is wrong before mining can start (a file, a socket in use).
     public func run(workSource: (any WorkSource)? = nil) async throws -> RunSummary {
-        // The power sources first: a host without the RAPL counters it was told to read is refused before
-        // anything else opens. Whatever fails later, the samplers stop and the telemetry closes.
+        // Power first: a host without the RAPL counters it was told to read is refused before anything opens.
         let power = try PowerRun(settings: settings.power, report: { [logger] in logger.error("\($0)") })
         do {
             return try await run(workSource: workSource, power: power)
@@ -395,26 +394,11 @@ public final class MinerRun: Sendable {
         add(AfterShutdown { notifications?.notifier.stopping() })
 
         if !s.power.isEmpty {
-            do {
-                try power.start(
-                    threads: s.threads,
-                    capacity: { [self] in workError.withLock { $0 } != nil ? 0 : engine.snapshot().effectiveCapacity },
-                    context: {
-                        let r = report()
-                        return .init(
-                            capacity: r.capacity, state: r.state,
-                            curtailments: r.controller.curtailments.map { $0.id ?? $0.source })
-                    }, metrics: metrics)
-            } catch {
+            do { try power.start(threads: s.threads, report: report, metrics: metrics) } catch {
                 engine.stop()
                 throw error
             }
-            note(
-                "power: "
-                    + ([s.power.measured?.description, s.power.modelWatts.map { _ in "model" }].compactMap { $0 }
-                        .joined(separator: " and "))
-                    + String(format: ", every %g s", s.power.interval)
-                    + (s.power.telemetry.map { ", telemetry to \($0)" } ?? ""))
+            note(power.summary)
         }
         let serviceGroup = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -41,29 +41,21 @@ final class PowerRun: Sendable {
         }
     }
 
-    /// What a telemetry line needs from the miner at a sample.
-    struct Context {
-        var capacity: Double
-        var state: String
-        var curtailments: [String]
-    }
-
     /// Starts the samplers: the measured source's, then the model's.
     /// - Parameters:
     ///   - threads: the workers, for the model's per-worker watts.
-    ///   - capacity: the effective capacity now (0 when halted or stopped).
-    ///   - context: the miner's capacity, state and active curtailments, for each telemetry line.
+    ///   - report: the miner's state now: the model's effective capacity (0 when halted or stopped), and
+    ///     each telemetry line's capacity, state and active curtailments. Called on the samplers' threads.
     /// - Throws: `ConfigError` when the OS refuses a thread.
-    func start(
-        threads: Int, capacity: @escaping @Sendable () -> Double, context: @escaping @Sendable () -> Context,
-        metrics: MinerMetrics
-    ) throws(ConfigError) {
+    func start(threads: Int, report: @escaping @Sendable () -> StatusReport, metrics: MinerMetrics)
+        throws(ConfigError)
+    {
         var sources: [any PowerSource] = measured.map { [$0] } ?? []
         if let full = settings.modelWatts {
             do {
                 sources.append(
                     try ModelPower(fullWatts: full, idleWatts: settings.idleWatts, threads: threads) {
-                        capacity() * Double(threads)
+                        report().capacity * Double(threads)
                     })
             } catch { throw ConfigError(error.message) }
         }
@@ -73,10 +65,11 @@ final class PowerRun: Sendable {
             PowerSampler(source: source, interval: settings.interval, stale: settings.stale) { sample in
                 if case .failure(let e) = sample.result { metrics.powerError(source: sample.source, reason: e.reason) }
                 guard let telemetry else { return }
-                let c = context()
+                let r = report()
                 telemetry.write(
                     TelemetryLog.line(
-                        sample, host: host, capacity: c.capacity, state: c.state, curtailments: c.curtailments))
+                        sample, host: host, capacity: r.capacity, state: r.state,
+                        curtailments: r.controller.curtailments.map { $0.id ?? $0.source }))
             }
         }
         samplers.withLock { $0 = made }
@@ -86,6 +79,13 @@ final class PowerRun: Sendable {
             stop()
             throw ConfigError("power sampler: \(error)")
         }
+    }
+
+    /// "power: sunspec:10.0.0.20:502/1 and model, every 1 s, telemetry to PATH", for the log at start.
+    var summary: String {
+        let sources = [settings.measured?.description, settings.modelWatts.map { _ in "model" }].compactMap { $0 }
+        return "power: \(sources.joined(separator: " and ")), every \(settings.interval) s"
+            + (settings.telemetry.map { ", telemetry to \($0)" } ?? "")
     }
 
     /// The samplers' readings now, measured first.

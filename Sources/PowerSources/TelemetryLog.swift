@@ -7,7 +7,7 @@ import Synchronization
 #endif
 
 /// `--telemetry PATH`: one JSON line per power source per sample (docs/power.md has the fields), for
-/// `flexminer report`. Lines are queued (bounded: `queueLimit`; when the disk does not keep up the oldest
+/// `flexminer report`. Lines are queued (bounded: `queueLimit`, default 1024; when the disk does not keep up the oldest
 /// are dropped and counted) and written by a thread of the log's own, so neither the sampler nor the
 /// control path waits for the disk. The file is mode 0600; when a line would take it past `maxBytes` it is
 /// renamed to `PATH.1` (replacing the previous one) and a new file is started: the telemetry on disk stays
@@ -15,7 +15,9 @@ import Synchronization
 public final class TelemetryLog: Sendable {
     public let path: String
     public let maxBytes: Int
-    public static let queueLimit = 1024
+    /// Lines waiting for the writer, at most (by default).
+    public static let defaultQueueLimit = 1024
+    public let queueLimit: Int
 
     private struct Queue {
         var lines: [[UInt8]] = []
@@ -46,11 +48,13 @@ public final class TelemetryLog: Sendable {
     /// Opens (creating mode 0600, or appending to) the telemetry file and starts its writer.
     /// - Parameter report: told once, on the first failed write, what failed.
     /// - Throws: `PowerError` ("telemetry") naming the path and the OS error.
-    public init(path: String, maxBytes: Int, report: @escaping @Sendable (String) -> Void = { _ in })
-        throws(PowerError)
-    {
+    public init(
+        path: String, maxBytes: Int, queueLimit: Int = defaultQueueLimit,
+        report: @escaping @Sendable (String) -> Void = { _ in }
+    ) throws(PowerError) {
         self.path = path
         self.maxBytes = maxBytes
+        self.queueLimit = max(1, queueLimit)
         self.report = report
         file = Mutex(try Self.open(path))
         do throws(ThreadStartError) {
@@ -82,7 +86,7 @@ public final class TelemetryLog: Sendable {
         bytes.append(UInt8(ascii: "\n"))
         let queued = queue.withLock { q in
             guard !q.closing else { return false }
-            if q.lines.count >= Self.queueLimit {
+            if q.lines.count >= queueLimit {
                 q.lines.removeFirst()
                 droppedCount.add(1, ordering: .relaxed)
             }

@@ -168,11 +168,18 @@ import Testing
         defer { meter.stop() }
         let source = SunSpecPower(host: "127.0.0.1", port: meter.port, unit: 1, timeout: 1)
         defer { source.close() }
+        let t0 = Monotonic.seconds()
         _ = try source.sample(at: 1).get()
-        // 36 kW is 10 Wh a second: after 1.2 s at least 10 Wh (36 kJ) have been imported.
+        let t1 = Monotonic.seconds()
         usleep(1_200_000)
-        let e = try source.sample(at: 2).get().energyJoules ?? 0
-        #expect(e >= 36_000 && e <= 36_000 * 3)
+        let t2 = Monotonic.seconds()
+        let e = try source.sample(at: 2).get().energyJoules ?? -1
+        let t3 = Monotonic.seconds()
+        // 36 kW is 10 J a millisecond. The meter counts whole Wh (3600 J) between the two requests, which
+        // fall within [t0, t1] and [t2, t3].
+        let least = 36_000 * (t2 - t1) - 3600
+        let most = 36_000 * (t3 - t0) + 3600
+        #expect(e >= least && e <= most, "\(e) J, expected \(least)...\(most)")
     }
 }
 

@@ -43,16 +43,18 @@ public final class SunSpecPower: PowerSource {
 
     public func sample(at now: Double) -> Result<PowerReading, PowerError> {
         state.withLock { s in
-            if s.connection == nil {
+            if s.connection == nil || s.model == nil {
                 guard now >= s.retryAt else {
                     return .failure(PowerError("disconnected", "sunspec: \(host):\(port) is down; retrying"))
                 }
                 do throws(PowerError) {
                     let c = try ModbusTCPConnection(host: host, port: port, unit: unit, timeout: timeout)
                     s.connection = c
-                    if s.model == nil { s.model = try Self.discover(c) }
+                    s.model = try Self.discover(c)
                 } catch {
-                    return .failure(fail(&s, error, now: now))
+                    // Whatever stopped the discovery (no marker, no meter model, an exception), it is
+                    // tried again from the start after the backoff.
+                    return .failure(fail(&s, error, now: now, drop: true))
                 }
             }
             guard let c = s.connection, let model = s.model else {
@@ -79,8 +81,8 @@ public final class SunSpecPower: PowerSource {
 
     /// Drops the connection after a loss (not after an exception or an unimplemented value, which the
     /// meter answered) and schedules the next attempt.
-    private func fail(_ s: inout State, _ error: PowerError, now: Double) -> PowerError {
-        if ["disconnected", "timeout", "protocol"].contains(error.reason) {
+    private func fail(_ s: inout State, _ error: PowerError, now: Double, drop: Bool = false) -> PowerError {
+        if drop || ["disconnected", "timeout", "protocol"].contains(error.reason) {
             s.connection?.close()
             s.connection = nil
             // A map that is rebuilt (another meter behind the address) is found again.

@@ -158,6 +158,19 @@ import Testing
         #expect(try source.sample(at: 14).get().watts == 800)
     }
 
+    @Test func aMeterThatRefusesTheDiscoveryIsTriedAgainFromTheStart() throws {
+        let meter = try SunSpecTestMeter { 640 }
+        defer { meter.stop() }
+        meter.misbehaviour.withLock { $0.exception = 4 }
+        let source = SunSpecPower(host: "127.0.0.1", port: meter.port, unit: 1, timeout: 1)
+        defer { source.close() }
+        // Every base answers an exception: no marker anywhere.
+        #expect(source.sample(at: 1).failureReason == "not implemented")
+        meter.misbehaviour.withLock { $0.exception = nil }
+        #expect(source.sample(at: 1.1).failureReason == "disconnected")  // within the backoff
+        #expect(try source.sample(at: 2).get().watts == 640)
+    }
+
     @Test func nothingListeningIsAnErrorNotATrap() {
         let source = SunSpecPower(host: "127.0.0.1", port: 1, unit: 1, timeout: 0.3)
         #expect(source.sample(at: 1).failureReason == "disconnected")

@@ -1,7 +1,6 @@
 import DemandResponse
 import FlexSupport
 import Foundation
-import PowerSources
 
 /// The `flexminer run` configuration file (JSON). Every key is a `run` flag with `-` written `_`; a flag
 /// given on the command line overrides the file. Unknown keys and values of the wrong type or range
@@ -87,6 +86,12 @@ public struct RunConfig: Sendable, Equatable {
 
     public init() {}
 
+    /// The bounds of `power_interval`, `power_stale` (seconds) and `telemetry_max_mb`: one home for the file
+    /// and the flags (this file stands alone in the fuzz build, so they live here).
+    public static let powerIntervalRange = 0.25...60.0
+    public static let powerStaleRange = 0.5...3600.0
+    public static let telemetryMaxMBRange = 1.0...100_000.0
+
     public static let keys: [String] = [
         "benchmark_work", "template", "rpc", "rpc_cookie", "rpc_user", "rpc_password", "journal", "payout",
         "network", "blocks", "out", "coinbase_message", "signals", "policy", "policy_file", "breakeven",
@@ -165,10 +170,10 @@ public struct RunConfig: Sendable, Equatable {
         power = try f.string("power")
         powerWatts = try f.number("power_watts", in: 1...1e9)
         idleWatts = try f.number("idle_watts", in: 0...1e9)
-        powerInterval = try f.number("power_interval", in: PowerSampler.intervalRange)
-        powerStale = try f.number("power_stale", in: PowerSampler.staleRange)
+        powerInterval = try f.number("power_interval", in: Self.powerIntervalRange)
+        powerStale = try f.number("power_stale", in: Self.powerStaleRange)
         telemetry = try f.string("telemetry")
-        telemetryMaxMB = try f.number("telemetry_max_mb", in: RunSettings.PowerSettings.telemetryMaxMBRange)
+        telemetryMaxMB = try f.number("telemetry_max_mb", in: Self.telemetryMaxMBRange)
         hostName = try f.string("host_name")
     }
 }

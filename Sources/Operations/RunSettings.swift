@@ -363,7 +363,6 @@ extension RunSettings {
         public var telemetryMaxBytes = 100 << 20
         /// The telemetry's `host`.
         public var hostName = ""
-        public static let telemetryMaxMBRange = 1.0...100_000.0
 
         public init() {}
 
@@ -400,7 +399,7 @@ extension RunSettings {
             p.idleWatts = idle
         }
         if let i = c.powerInterval ?? file.powerInterval {
-            guard PowerSampler.intervalRange.contains(i) else {
+            guard RunConfig.powerIntervalRange.contains(i) else {
                 throw ConfigError("--power-interval must be 0.25...60 seconds, got \(i)")
             }
             p.interval = i
@@ -408,7 +407,7 @@ extension RunSettings {
         // A value older than three intervals is stale by default: one late sample is not yet an outage.
         p.stale = max(PowerSampler.defaultStale, 3 * p.interval)
         if let s = c.powerStale ?? file.powerStale {
-            guard PowerSampler.staleRange.contains(s), s >= p.interval else {
+            guard RunConfig.powerStaleRange.contains(s), s >= p.interval else {
                 throw ConfigError(
                     "--power-stale must be 0.5...3600 seconds and at least --power-interval (\(p.interval)), got \(s)")
             }
@@ -422,7 +421,7 @@ extension RunSettings {
             }
         }
         if let mb = c.telemetryMaxMB ?? file.telemetryMaxMB {
-            guard PowerSettings.telemetryMaxMBRange.contains(mb) else {
+            guard RunConfig.telemetryMaxMBRange.contains(mb) else {
                 throw ConfigError("--telemetry-max-mb must be 1...100000, got \(mb)")
             }
             p.telemetryMaxBytes = Int(mb * 1_048_576)

@@ -9,9 +9,7 @@ import Synchronization
 /// The last good value is kept with its monotonic time, and is never reported as current once it is older
 /// than `stale` seconds: `current()` then says stale, with no watts.
 public final class PowerSampler: Sendable {
-    /// Bounds of `--power-interval` and `--power-stale`, in seconds.
-    public static let intervalRange = 0.25...60.0
-    public static let staleRange = 0.5...3600.0
+    /// `--power-interval` and `--power-stale` by default, in seconds (their bounds are the config's).
     public static let defaultInterval = 1.0
     public static let defaultStale = 5.0
 
@@ -83,7 +81,7 @@ public final class PowerSampler: Sendable {
     static let maxReasons = 32
 
     /// - Parameters:
-    ///   - interval: seconds between samples (the caller checks `intervalRange`).
+    ///   - interval: seconds between samples (`run` holds it to `RunConfig.powerIntervalRange`).
     ///   - stale: seconds after which the last good value is no longer current.
     ///   - onSample: told every sample, on the sampler's thread (the telemetry queues it; keep it cheap).
     public init(

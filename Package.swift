@@ -188,6 +188,14 @@ let package = Package(
             resources: [.embedInCode("Spec/openadr3-3.0.1.json"), .embedInCode("Spec/openadr3-3.1.0.json")]
         ),
         .executableTarget(name: "flexminer-fakevtn", dependencies: ["FakeVTN"]),
+        // What the host draws: the PowerSource protocol and one file per source (the model, RAPL, a SunSpec
+        // meter over Modbus TCP), the sampler that runs them off the control path, and the telemetry log.
+        .target(name: "PowerSources", dependencies: ["FlexSupport"]),
+        // A SunSpec meter of the project's own (a Modbus TCP server whose register map is built from the
+        // SunSpec model definitions, with misbehaviours), for tests and `flexminer-testmeter`.
+        .target(name: "SunSpecTestMeter", path: "Tests/SunSpecTestMeter"),
+        .executableTarget(
+            name: "flexminer-testmeter", dependencies: ["SunSpecTestMeter"], path: "Tests/flexminer-testmeter"),
         // Replays price series and curtailment events through the same policy, on a virtual clock.
         .target(name: "Simulation", dependencies: ["DemandResponse", "FlexSupport"]),
 
@@ -199,7 +207,7 @@ let package = Package(
             dependencies: [
                 "DemandResponse", "LoadController", "Mining", "MiningKernels", "CPUFeatures", "WorkSources", "NodeRPC",
                 "Chain", "Simulation", "FlexSupport", "SHA256", "Stratum",
-                "OpenADR", "OpenADRSignals", "ServerSupport",
+                "OpenADR", "OpenADRSignals", "ServerSupport", "PowerSources",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -264,7 +272,7 @@ let package = Package(
             name: "OperationsTests",
             dependencies: [
                 "Operations", "LoadController", "DemandResponse", "WorkSources", "FlexSupport", "Mining",
-                "MiningKernels",
+                "MiningKernels", "PowerSources", "SunSpecTestMeter",
                 "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -273,6 +281,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        .testTarget(
+            name: "PowerSourcesTests", dependencies: ["PowerSources", "SunSpecTestMeter", "FlexSupport", "TestSupport"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "DemandResponse", "TestSupport"]),
         .testTarget(
             name: "LoadControllerTests",

@@ -2,6 +2,7 @@ import CoreMetrics
 import Foundation
 import LoadController
 import Mining
+import PowerSources
 import Prometheus
 import Synchronization
 import WorkSources
@@ -25,7 +26,10 @@ import WorkSources
 /// | `flexminer_pool_last_share_timestamp_seconds` | gauge |
 /// | `flexminer_curtailment_level` (largest active, 0…1), `flexminer_curtailments_active` | gauge |
 /// | `flexminer_signals_stale` (0/1: the fail-safe holds, no signal for `stale_after_seconds`) | gauge |
-/// | `flexminer_power_watts` (configured power × capacity, 0 halted; NaN without `power_watts`) | gauge |
+/// | `flexminer_power_watts{source="model"/"rapl"/"sunspec"}` (the source's last sample; NaN when stale, failing, or, for the model, without `power_watts`) | gauge |
+/// | `flexminer_energy_joules_total{source}` (energy counted by the source since the start) | counter |
+/// | `flexminer_power_errors_total{source,reason}` (failed samples) | counter |
+/// | `flexminer_telemetry_dropped_total` (telemetry lines dropped: the disk did not keep up) | counter |
 /// | `flexminer_calibrated_hash_rate_hs` (the kernel's calibrated one-thread rate × threads) | gauge |
 /// | `flexminer_state_file_errors_total` | counter |
 /// | `flexminer_work_stopped` (0/1: the work source stopped for good, e.g. the journal cannot be written) | gauge |
@@ -53,7 +57,10 @@ public final class MinerMetrics: Sendable {
     private let curtailment: CoreMetrics.Gauge
     private let curtailments: CoreMetrics.Gauge
     private let stale: CoreMetrics.Gauge
-    private let power: CoreMetrics.Gauge
+    /// Energy already added to `flexminer_energy_joules_total`, by source.
+    private let countedEnergy = Mutex<[String: Double]>([:])
+    private let countedTelemetryDropped = Atomic<Int>(0)
+    private let telemetryDropped: CoreMetrics.Counter
     private let calibrated: CoreMetrics.Gauge
     private let stateFileErrors: CoreMetrics.Counter
     private let countedStateFileErrors = Atomic<Int>(0)
@@ -87,11 +94,13 @@ public final class MinerMetrics: Sendable {
         curtailment = CoreMetrics.Gauge(label: "flexminer_curtailment_level", factory: f)
         curtailments = CoreMetrics.Gauge(label: "flexminer_curtailments_active", factory: f)
         stale = CoreMetrics.Gauge(label: "flexminer_signals_stale", factory: f)
-        power = CoreMetrics.Gauge(label: "flexminer_power_watts", factory: f)
+        telemetryDropped = CoreMetrics.Counter(label: "flexminer_telemetry_dropped_total", factory: f)
         calibrated = CoreMetrics.Gauge(label: "flexminer_calibrated_hash_rate_hs", factory: f)
         stateFileErrors = CoreMetrics.Counter(label: "flexminer_state_file_errors_total", factory: f)
         workStopped = CoreMetrics.Gauge(label: "flexminer_work_stopped", factory: f)
-        power.record(Double.nan)
+        // The model's gauge exists from the start (NaN without `power_watts`), as the unlabelled one did.
+        CoreMetrics.Gauge(label: "flexminer_power_watts", dimensions: [("source", "model")], factory: f).record(
+            Double.nan)
         calibrated.record(Double.nan)
         workStopped.record(0)
         // Every result appears from the start (at 0), so dashboards need not special-case a fresh miner.
@@ -153,19 +162,44 @@ public final class MinerMetrics: Sendable {
         stale.record(report.controller.stale ? 1 : 0)
     }
 
-    /// What the fleet's alerts compare against: the estimated power draw (configured watts × capacity, 0
-    /// when halted), the calibrated hash rate, state-file write errors (total since the start) and whether
-    /// the work source stopped for good.
-    public func updateService(
-        powerWatts: Double?, calibratedHashRate: Double?, stateFileErrors errors: Int?, workStopped stopped: Bool
-    ) {
-        power.record(powerWatts ?? .nan)
+    /// What the fleet's alerts compare against: the calibrated hash rate, state-file write errors (total
+    /// since the start) and whether the work source stopped for good.
+    public func updateService(calibratedHashRate: Double?, stateFileErrors errors: Int?, workStopped stopped: Bool) {
         calibrated.record(calibratedHashRate ?? .nan)
         workStopped.record(stopped ? 1 : 0)
         if let errors {
             let e = countedStateFileErrors.exchange(errors, ordering: .relaxed)
             if errors > e { stateFileErrors.increment(by: Int64(errors - e)) }
         }
+    }
+
+    /// Brings the power gauges and energy counters up to date from the samplers' readings (NaN while a
+    /// reading is stale: the last good value is never shown as current).
+    public func updatePower(_ readings: [PowerSampler.Reading], telemetryDropped dropped: Int?) {
+        for r in readings {
+            CoreMetrics.Gauge(label: "flexminer_power_watts", dimensions: [("source", r.source)], factory: factory)
+                .record(r.watts ?? .nan)
+            guard let energy = r.energyJoules, energy.isFinite else { continue }
+            let delta = countedEnergy.withLock { c in
+                defer { c[r.source] = Swift.max(c[r.source] ?? 0, energy) }
+                return energy - (c[r.source] ?? 0)
+            }
+            let counter = CoreMetrics.FloatingPointCounter(
+                label: "flexminer_energy_joules_total", dimensions: [("source", r.source)], factory: factory)
+            if delta > 0 { counter.increment(by: delta) }
+        }
+        if let dropped {
+            let d = countedTelemetryDropped.exchange(dropped, ordering: .relaxed)
+            if dropped > d { telemetryDropped.increment(by: Int64(dropped - d)) }
+        }
+    }
+
+    /// One failed sample of `source`, by reason.
+    public func powerError(source: String, reason: String) {
+        CoreMetrics.Counter(
+            label: "flexminer_power_errors_total", dimensions: [("source", source), ("reason", reason)],
+            factory: factory
+        ).increment()
     }
 
     /// Brings the decision log's error and drop counters up to date (totals since the start).

@@ -8,6 +8,7 @@ import MiningKernels
 import NIOPosix
 import NodeRPC
 import OpenADRSignals
+import PowerSources
 import ServiceLifecycle
 import Stratum
 import Synchronization
@@ -66,6 +67,17 @@ public final class MinerRun: Sendable {
     /// Runs until SIGINT/SIGTERM or `--seconds`, and returns the summary.
     /// - Throws: `ConfigError` for what is wrong before mining can start (a file, a socket in use).
     public func run(workSource: (any WorkSource)? = nil) async throws -> RunSummary {
+        // Power first: a host without the RAPL counters it was told to read is refused before anything opens.
+        let power = try PowerRun(settings: settings.power, report: { [logger] in logger.error("\($0)") })
+        do {
+            return try await run(workSource: workSource, power: power)
+        } catch {
+            power.stop()
+            throw error
+        }
+    }
+
+    private func run(workSource: (any WorkSource)?, power: PowerRun) async throws -> RunSummary {
         let s = settings
         let logger = self.logger
         let note: @Sendable (String) -> Void = { logger.info("\($0)") }
@@ -199,13 +211,15 @@ public final class MinerRun: Sendable {
             r.signalSources = sourceHealth.report(configured: s.signalTexts + (s.http == nil ? [] : ["http"]))
             r.pool = (work as? any ShareSource)?.poolStatus
             r.openADR = openADRSource.withLock { $0 }?.status
+            r.power = power.readings
+            r.telemetryDropped = power.telemetry?.dropped
+            r.telemetryErrors = power.telemetry?.errors
             return r
         }
         let serviceMetrics: @Sendable (StatusReport) -> Void = { r in
-            let watts = s.policy.powerWatts.map { $0 * r.capacity }  // effective: 0 while halted
             metrics.updateService(
-                powerWatts: watts, calibratedHashRate: calibrated, stateFileErrors: r.stateFileErrors,
-                workStopped: r.workError != nil)
+                calibratedHashRate: calibrated, stateFileErrors: r.stateFileErrors, workStopped: r.workError != nil)
+            metrics.updatePower(r.power, telemetryDropped: r.telemetryDropped)
         }
         // Each socket source has a thread of its own on the control path, real-time when permitted (see
         // `ControlThread`): a flood of clients on one source cannot delay a curtailment on another. HTTP
@@ -265,6 +279,8 @@ public final class MinerRun: Sendable {
                 ])
                 log.close()
             })
+        // Stopped after the engine halts, so that the telemetry's last samples show the load going.
+        add(AfterShutdown { power.stop() })
         add(
             AfterShutdown { [self] in
                 // The summary describes the run, not the shutdown: take it before the workers halt.
@@ -377,6 +393,13 @@ public final class MinerRun: Sendable {
         // Shut down first (services stop in reverse): systemd hears STOPPING=1 before anything closes.
         add(AfterShutdown { notifications?.notifier.stopping() })
 
+        if !s.power.isEmpty {
+            do { try power.start(threads: s.threads, report: report, metrics: metrics) } catch {
+                engine.stop()
+                throw error
+            }
+            note(power.summary)
+        }
         let serviceGroup = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {

@@ -68,8 +68,29 @@ public struct RunConfig: Sendable, Equatable {
     public var holidays: String?
     /// `"socket_group_access"`: Unix signal sockets are mode 0660 (the process's group may send signals).
     public var socketGroupAccess: Bool?
+    /// `"power"`: the measured power source (`rapl`, `sunspec:HOST:PORT[/UNIT]`) or `model`.
+    public var power: String?
+    /// `"power_watts"`: the draw at full capacity, for the model (also `--power-watts`, the OpenADR
+    /// figure; the policy's `power_watts` when neither is given).
+    public var powerWatts: Double?
+    /// `"idle_watts"`: the model's draw with every worker halted (default 0).
+    public var idleWatts: Double?
+    /// `"power_interval"`, `"power_stale"`: seconds between samples, and after which a value is stale.
+    public var powerInterval: Double?
+    public var powerStale: Double?
+    /// `"telemetry"`: the telemetry file (JSON lines); `"telemetry_max_mb"`: its size before rotation.
+    public var telemetry: String?
+    public var telemetryMaxMB: Double?
+    /// `"host_name"`: the telemetry's `host` (default: the host's name).
+    public var hostName: String?
 
     public init() {}
+
+    /// The bounds of `power_interval`, `power_stale` (seconds) and `telemetry_max_mb`: one home for the file
+    /// and the flags (this file stands alone in the fuzz build, so they live here).
+    public static let powerIntervalRange = 0.25...60.0
+    public static let powerStaleRange = 0.5...3600.0
+    public static let telemetryMaxMBRange = 1.0...100_000.0
 
     public static let keys: [String] = [
         "benchmark_work", "template", "rpc", "rpc_cookie", "rpc_user", "rpc_password", "journal", "payout",
@@ -77,7 +98,8 @@ public struct RunConfig: Sendable, Equatable {
         "decision_log", "state_file", "start_halted", "allow_remote", "token_file", "threads", "kernel", "priority",
         "seconds", "http", "log_format", "log_level", "status_line", "openadr3", "pool", "user", "password",
         "suggest_difficulty", "allow_redirect", "tariff", "schedule", "timezone", "holidays",
-        "socket_group_access",
+        "socket_group_access", "power", "power_watts", "idle_watts", "power_interval", "power_stale", "telemetry",
+        "telemetry_max_mb", "host_name",
     ]
 
     /// Reads a configuration file.
@@ -145,6 +167,14 @@ public struct RunConfig: Sendable, Equatable {
         schedule = try f.string("schedule")
         timezone = try f.string("timezone")
         holidays = try f.string("holidays")
+        power = try f.string("power")
+        powerWatts = try f.number("power_watts", in: 1...1e9)
+        idleWatts = try f.number("idle_watts", in: 0...1e9)
+        powerInterval = try f.number("power_interval", in: Self.powerIntervalRange)
+        powerStale = try f.number("power_stale", in: Self.powerStaleRange)
+        telemetry = try f.string("telemetry")
+        telemetryMaxMB = try f.number("telemetry_max_mb", in: Self.telemetryMaxMBRange)
+        hostName = try f.string("host_name")
     }
 }
 

@@ -8,6 +8,7 @@ import MiningKernels
 import NodeRPC
 import OpenADR
 import OpenADRSignals
+import PowerSources
 
 /// `flexminer run`'s flags as given, before they are merged over the config file: the same keys as
 /// the file (nil: not given), plus the file's path and `--json`.
@@ -68,6 +69,8 @@ public struct RunSettings: Sendable {
     public var calendarName = ""
     /// Unix signal sockets are mode 0660 instead of 0600: the process's group may send signals.
     public var socketGroupAccess = false
+    /// The power sources, their sampling and the telemetry file.
+    public var power = PowerSettings()
     /// The flags and the config file as given at start, for `reloadedPolicy()`.
     var origin: (flags: RunFlags, file: RunConfig)
 
@@ -191,6 +194,7 @@ public struct RunSettings: Sendable {
         allowRedirect = c.allowRedirect ?? file.allowRedirect ?? false
         try loadCalendar(calendarTexts, flags: c, file: file)
         socketGroupAccess = c.socketGroupAccess ?? file.socketGroupAccess ?? false
+        power = try Self.power(flags: c, file: file, policy: policy)
     }
 
     /// The policy: a --policy file replaces the config's; --breakeven and --start-halted override both.
@@ -263,7 +267,10 @@ extension RunSettings {
         let f = flags ?? OpenADR3Config()
         let g = file ?? OpenADR3Config()
         guard let url = urls.first else {
-            if !f.isEmpty {
+            // --power-watts is also the power model's figure: it stands without a VTN.
+            var others = f
+            others.powerWatts = nil
+            if !others.isEmpty {
                 throw ConfigError("--openadr-*: give the VTN as --signals openadr3:http[s]://HOST/BASE_PATH")
             }
             return nil
@@ -338,5 +345,91 @@ extension RunSettings {
         } catch {
             throw ConfigError(error.message)
         }
+    }
+}
+
+extension RunSettings {
+    /// What the host draws: a measured source (`--power rapl` or `sunspec:…`) and the model (whenever
+    /// `--power-watts` is known), sampled every `interval` seconds off the control path.
+    public struct PowerSettings: Sendable {
+        /// `rapl` or `sunspec:…`; nil for none (the model alone, or no power at all).
+        public var measured: PowerSourceSpec? = nil
+        /// The draw at full capacity: the model runs whenever this is known.
+        public var modelWatts: Double? = nil
+        public var idleWatts = 0.0
+        public var interval = PowerSampler.defaultInterval
+        public var stale = PowerSampler.defaultStale
+        public var telemetry: String? = nil
+        public var telemetryMaxBytes = 100 << 20
+        /// The telemetry's `host`.
+        public var hostName = ""
+
+        public init() {}
+
+        /// Whether any source runs.
+        public var isEmpty: Bool { measured == nil && modelWatts == nil }
+    }
+
+    /// `--power`, `--power-watts`, `--idle-watts`, `--power-interval`, `--power-stale`, `--telemetry`,
+    /// `--telemetry-max-mb`, `--host-name` over the file's keys.
+    /// - Throws: `ConfigError` naming the flag.
+    static func power(flags c: RunConfig, file: RunConfig, policy: PolicyFile) throws(ConfigError) -> PowerSettings {
+        var p = PowerSettings()
+        let text = c.power ?? file.power
+        p.modelWatts = c.openADR3?.powerWatts ?? file.powerWatts ?? file.openADR3?.powerWatts ?? policy.powerWatts
+        if let w = p.modelWatts, !(w.isFinite && w > 0 && w <= 1e9) {
+            throw ConfigError("--power-watts must be in (0, 1e9], got \(w)")
+        }
+        if let text {
+            let spec: PowerSourceSpec
+            do { spec = try PowerSourceSpec(text) } catch { throw ConfigError(error.message) }
+            if spec == .model {
+                guard p.modelWatts != nil else {
+                    throw ConfigError("--power model needs --power-watts W (the draw at full capacity)")
+                }
+            } else {
+                p.measured = spec
+            }
+        }
+        if let idle = c.idleWatts ?? file.idleWatts {
+            guard let full = p.modelWatts else { throw ConfigError("--idle-watts goes with --power-watts") }
+            guard idle.isFinite, idle >= 0, idle < full else {
+                throw ConfigError("--idle-watts must be at least 0 and below --power-watts (\(full)), got \(idle)")
+            }
+            p.idleWatts = idle
+        }
+        if let i = c.powerInterval ?? file.powerInterval {
+            guard RunConfig.powerIntervalRange.contains(i) else {
+                throw ConfigError("--power-interval must be 0.25...60 seconds, got \(i)")
+            }
+            p.interval = i
+        }
+        // A value older than three intervals is stale by default: one late sample is not yet an outage.
+        p.stale = max(PowerSampler.defaultStale, 3 * p.interval)
+        if let s = c.powerStale ?? file.powerStale {
+            guard RunConfig.powerStaleRange.contains(s), s >= p.interval else {
+                throw ConfigError(
+                    "--power-stale must be 0.5...3600 seconds and at least --power-interval (\(p.interval)), got \(s)")
+            }
+            p.stale = s
+        }
+        p.telemetry = c.telemetry ?? file.telemetry
+        if let t = p.telemetry {
+            guard !t.isEmpty else { throw ConfigError("--telemetry: empty path") }
+            guard !p.isEmpty else {
+                throw ConfigError("--telemetry needs a power source: --power rapl|sunspec:HOST:PORT or --power-watts W")
+            }
+        }
+        if let mb = c.telemetryMaxMB ?? file.telemetryMaxMB {
+            guard RunConfig.telemetryMaxMBRange.contains(mb) else {
+                throw ConfigError("--telemetry-max-mb must be 1...100000, got \(mb)")
+            }
+            p.telemetryMaxBytes = Int(mb * 1_048_576)
+        }
+        p.hostName = c.hostName ?? file.hostName ?? TelemetryLog.hostName()
+        guard !p.hostName.isEmpty, p.hostName.utf8.count <= 255 else {
+            throw ConfigError("--host-name must be 1...255 bytes")
+        }
+        return p
     }
 }

@@ -4,6 +4,7 @@ import Foundation
 import LoadController
 import Mining
 import OpenADRSignals
+import PowerSources
 import Synchronization
 import WorkSources
 
@@ -74,6 +75,11 @@ public struct StatusReport: Sendable {
     public var pool: PoolStatus? = nil
     /// The OpenADR 3 source, when there is one: mode (webhook/poll), version, enrolment, the error to act on.
     public var openADR: OpenADRSource.Status? = nil
+    /// The power sources' readings, measured first then the model (empty without `--power`/`--power-watts`).
+    public var power: [PowerSampler.Reading] = []
+    /// Telemetry lines dropped (the disk did not keep up) and lost to write errors; nil without `--telemetry`.
+    public var telemetryDropped: Int? = nil
+    public var telemetryErrors: Int? = nil
 
     /// What the host is doing, in [0, 1]: 0 while halted (curtailed, fail-safe, paused, by price) or when
     /// the work source stopped (nothing to hash), else the duty fraction set (`engine.capacitySetting`).
@@ -137,15 +143,34 @@ public struct StatusReport: Sendable {
         object["state_file_errors"] = stateFileErrors ?? NSNull()
         if let pool { object["pool"] = pool.json }
         if let openADR { object["openadr3"] = openADR.json }
+        if !power.isEmpty || telemetryDropped != nil {
+            // Measured and modelled side by side: each object says its source, watts, modelled, stale, error.
+            object["power"] =
+                [
+                    "measured": power.first { !$0.modelled }?.json ?? NSNull(),
+                    "modelled": power.first { $0.modelled }?.json ?? NSNull(),
+                    "telemetry_dropped": telemetryDropped ?? NSNull(), "telemetry_errors": telemetryErrors ?? NSNull(),
+                ] as [String: Any]
+        }
         return JSONLine.encode(object)
     }
 
     /// The terminal status line (without the carriage return and erase sequence).
     public var statusLine: String {
         let price = controller.price.map { String(format: "%.2f USD/MWh", $0) } ?? "no price"
-        return String(
+        let line = String(
             format: "%.2f MH/s · capacity %d%% · %@ · %@ · %@", engine.hashRate5s / 1e6,
             Int((capacity * 100).rounded()), price, state, controller.reason)
+        return power.isEmpty ? line : line + " · " + powerText
+    }
+
+    /// "412 W rapl / 1500 W modelled": each source's watts, "stale" or its error.
+    var powerText: String {
+        power.map { r in
+            let value =
+                r.watts.map { String(format: "%.0f W", $0) } ?? (r.error.map { "\($0.reason)" } ?? "stale")
+            return "\(value) \(r.modelled ? "modelled" : r.source)"
+        }.joined(separator: " / ")
     }
 }
 

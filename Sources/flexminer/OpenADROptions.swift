@@ -31,7 +31,9 @@ struct OpenADROptions: ParsableArguments {
         name: .customLong("openadr-state"), help: "State file for the known schedule (default flexminer-openadr.json).")
     var state: String?
 
-    @Option(name: .customLong("power-watts"), help: "The miner's draw in W (reports' USAGE, IMPORT_CAPACITY_LIMIT).")
+    @Option(
+        name: .customLong("power-watts"),
+        help: "The miner's draw at full capacity in W: the power model, OpenADR reports' USAGE, IMPORT_CAPACITY_LIMIT.")
     var powerWatts: Double?
 
     /// The flags as a config block; nil when none is given.

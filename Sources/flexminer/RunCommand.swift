@@ -131,6 +131,30 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Print the summary as one JSON object.")
     var json = false
 
+    @Option(
+        help:
+            "Measured power source: rapl (Linux powercap), sunspec:HOST:PORT[/UNIT] (a SunSpec meter over Modbus TCP), or model (--power-watts alone)."
+    )
+    var power: String?
+
+    @Option(help: "The model's draw with every worker halted, in W (default 0; with --power-watts).")
+    var idleWatts: Double?
+
+    @Option(help: "Seconds between power samples (0.25...60, default 1).")
+    var powerInterval: Double?
+
+    @Option(help: "Seconds after which the last power reading is stale, never shown as current (default 5).")
+    var powerStale: Double?
+
+    @Option(help: "Telemetry file: one JSON line per power source per sample (mode 0600, rotated to PATH.1).")
+    var telemetry: String?
+
+    @Option(help: "Size of the telemetry file before it is rotated, in MB (default 100).")
+    var telemetryMaxMb: Double?
+
+    @Option(help: "The telemetry's host name (default: this host's name).")
+    var hostName: String?
+
     @OptionGroup(title: "OpenADR 3 (with --signals openadr3:URL)") var openADR: OpenADROptions
 
     func run() async throws {
@@ -222,6 +246,13 @@ struct RunCommand: AsyncParsableCommand {
         v.suggestDifficulty = pool.suggestDifficulty
         v.allowRedirect = pool.allowRedirect
         v.socketGroupAccess = socketGroupAccess
+        v.power = power
+        v.idleWatts = idleWatts
+        v.powerInterval = powerInterval
+        v.powerStale = powerStale
+        v.telemetry = telemetry
+        v.telemetryMaxMB = telemetryMaxMb
+        v.hostName = hostName
         f.values = v
         return f
     }

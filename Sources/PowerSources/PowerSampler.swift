@@ -1,0 +1,158 @@
+import FlexSupport
+import Foundation
+import Synchronization
+
+/// Samples one `PowerSource` every `interval` seconds on a thread of its own, entirely off the control path:
+/// the control path never calls it and never waits for it; a slow or dead meter only delays the next
+/// sample. Readers (`/status`, metrics) take `current()`, a copy made under a short lock.
+///
+/// The last good value is kept with its monotonic time, and is never reported as current once it is older
+/// than `stale` seconds: `current()` then says stale, with no watts.
+public final class PowerSampler: Sendable {
+    /// `--power-interval` and `--power-stale` by default, in seconds (their bounds are the config's).
+    public static let defaultInterval = 1.0
+    public static let defaultStale = 5.0
+
+    /// One sample as taken: for the telemetry and the metrics.
+    public struct Sample: Sendable {
+        public let source: String
+        public let modelled: Bool
+        /// Wall-clock time of the sample.
+        public let time: Date
+        /// Monotonic seconds (see `Monotonic`).
+        public let monotonic: Double
+        public let result: Result<PowerReading, PowerError>
+
+        public init(
+            source: String, modelled: Bool, time: Date, monotonic: Double, result: Result<PowerReading, PowerError>
+        ) {
+            self.source = source
+            self.modelled = modelled
+            self.time = time
+            self.monotonic = monotonic
+            self.result = result
+        }
+    }
+
+    /// What the source is known to draw now.
+    public struct Reading: Sendable {
+        public let source: String
+        public let modelled: Bool
+        /// The last good value while it is fresh; nil when stale or never measured.
+        public let watts: Double?
+        /// The energy counted since the start (the last good value's, kept when stale).
+        public let energyJoules: Double?
+        /// True when the last good value is older than `stale` seconds, or there has never been one.
+        public let stale: Bool
+        /// Seconds since the last good value (nil: none yet).
+        public let age: Double?
+        /// The last sample's failure, when the last sample failed.
+        public let error: PowerError?
+        /// Failed samples by reason, since the start.
+        public let errors: [String: Int]
+        public let samples: Int
+
+        /// `/status`'s object for this source.
+        public var json: [String: Any] {
+            [
+                "source": source, "modelled": modelled, "watts": watts ?? NSNull(),
+                "energy_j": energyJoules ?? NSNull(), "stale": stale, "age_s": age ?? NSNull(),
+                "error": error?.reason ?? NSNull(), "error_message": error?.message ?? NSNull(),
+                "errors": errors, "samples": samples,
+            ]
+        }
+    }
+
+    private struct State {
+        var last: (watts: Double, energy: Double?, at: Double)? = nil
+        var error: PowerError? = nil
+        var errors: [String: Int] = [:]
+        var samples = 0
+        var stopping = false
+    }
+
+    public let source: any PowerSource
+    public let interval: Double
+    public let stale: Double
+    private let state = Mutex(State())
+    private let wake = DispatchSemaphore(value: 0)
+    private let onSample: @Sendable (Sample) -> Void
+    /// Error reasons counted separately at most; others go under "other" (a metric label set stays small).
+    static let maxReasons = 32
+
+    /// - Parameters:
+    ///   - interval: seconds between samples (`run` holds it to `RunConfig.powerIntervalRange`).
+    ///   - stale: seconds after which the last good value is no longer current.
+    ///   - onSample: told every sample, on the sampler's thread (the telemetry queues it; keep it cheap).
+    public init(
+        source: any PowerSource, interval: Double, stale: Double,
+        onSample: @escaping @Sendable (Sample) -> Void = { _ in }
+    ) {
+        self.source = source
+        self.interval = interval
+        self.stale = stale
+        self.onSample = onSample
+    }
+
+    /// Starts the sampling thread.
+    /// - Throws: `ThreadStartError` when the OS refuses a thread.
+    public func start() throws(ThreadStartError) {
+        try JoinableThread.detach(name: "flexminer-power") { [self] in run() }
+    }
+
+    /// Asks the thread to end and returns at once: a sample in progress (a meter that does not answer) ends
+    /// by its own timeout, and the thread then closes the source.
+    public func stop() {
+        state.withLock { $0.stopping = true }
+        wake.signal()
+    }
+
+    /// The reading as of `now` (monotonic seconds); never waits for the source.
+    public func current(now: Double = Monotonic.seconds()) -> Reading {
+        state.withLock { s in
+            let age = s.last.map { max(0, now - $0.at) }
+            let fresh = age.map { $0 <= stale } ?? false
+            return Reading(
+                source: source.kind, modelled: source.modelled, watts: fresh ? s.last?.watts : nil,
+                energyJoules: s.last?.energy, stale: !fresh, age: age, error: s.error, errors: s.errors,
+                samples: s.samples)
+        }
+    }
+
+    /// Takes one sample now and records it (the thread's body; tests call it directly).
+    @discardableResult
+    public func sampleOnce() -> Sample {
+        let now = Monotonic.seconds()
+        let result = source.sample(at: now)
+        let taken = Monotonic.seconds()
+        state.withLock { s in
+            s.samples += 1
+            switch result {
+            case .success(let r):
+                s.last = (r.watts, r.energyJoules, taken)
+                s.error = nil
+            case .failure(let e):
+                s.error = e
+                let key = s.errors[e.reason] != nil || s.errors.count < Self.maxReasons ? e.reason : "other"
+                s.errors[key, default: 0] += 1
+            }
+        }
+        let sample = Sample(
+            source: source.kind, modelled: source.modelled, time: Date(), monotonic: taken, result: result)
+        onSample(sample)
+        return sample
+    }
+
+    private func run() {
+        var next = Monotonic.seconds()
+        while !state.withLock({ $0.stopping }) {
+            sampleOnce()
+            next += interval
+            let now = Monotonic.seconds()
+            // Behind (a slow meter): the missed ticks are skipped, not taken in a burst.
+            if next < now { next = now + interval - (now - next).truncatingRemainder(dividingBy: interval) }
+            _ = wake.wait(timeout: .now() + max(0, next - now))
+        }
+        source.close()
+    }
+}

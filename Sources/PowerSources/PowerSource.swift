@@ -1,0 +1,107 @@
+import FlexSupport
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// One sample of a power source: the mean power since the previous sample and the energy counted since
+/// the source was opened.
+public struct PowerReading: Sendable, Hashable {
+    /// Mean power over the sample, in W.
+    public var watts: Double
+    /// Energy since the source was opened, in J (nil when the source cannot count it).
+    public var energyJoules: Double?
+
+    public init(watts: Double, energyJoules: Double?) {
+        self.watts = watts
+        self.energyJoules = energyJoules
+    }
+}
+
+/// Why a sample failed. `reason` is short and from a small set ("timeout", "exception 2", "not implemented",
+/// "unreadable", "missing", "disconnected", "protocol", "stale"): it is a metric label and the telemetry's
+/// `error`; `message` says what and where, for `/status` and the log.
+public struct PowerError: Error, Sendable, Hashable, CustomStringConvertible {
+    public let reason: String
+    public let message: String
+
+    public init(_ reason: String, _ message: String) {
+        self.reason = reason
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+/// A way to know what the host draws: one file per kind in this module (`ModelPower`, `RAPLPower`,
+/// `SunSpecPower`). The `PowerSampler` calls `sample(at:)` from its own thread only, never from the control
+/// path, so a source may block (up to its own timeout) on a file or a socket.
+public protocol PowerSource: AnyObject, Sendable {
+    /// "model", "rapl" or "sunspec": the `source` label of the metrics and the telemetry.
+    var kind: String { get }
+    /// True only for an estimate (the model): shown as modelled wherever it appears.
+    var modelled: Bool { get }
+    /// Takes one sample. `now` is the sampler's monotonic time in seconds (see `Monotonic`).
+    func sample(at now: Double) -> Result<PowerReading, PowerError>
+    /// Releases what the source holds (a socket); called once, from the sampler's thread, at the end.
+    func close()
+}
+
+extension PowerSource {
+    public func close() {}
+}
+
+/// `--power SOURCE` as given: `model`, `rapl` or `sunspec:HOST:PORT[/UNIT]`.
+public enum PowerSourceSpec: Sendable, Hashable, CustomStringConvertible {
+    case model
+    case rapl
+    /// A SunSpec meter over Modbus TCP; `unit` is the Modbus unit id (default 1).
+    case sunspec(host: String, port: Int, unit: UInt8)
+
+    /// - Throws: `PowerError` ("spec") naming `--power` and what is wrong.
+    public init(_ text: String) throws(PowerError) {
+        switch text {
+        case "model": self = .model
+        case "rapl": self = .rapl
+        default:
+            guard text.hasPrefix("sunspec:") else {
+                throw PowerError("spec", "--power: give model, rapl or sunspec:HOST:PORT[/UNIT], got \(text)")
+            }
+            var rest = Substring(text.dropFirst("sunspec:".count))
+            var unit: UInt8 = 1
+            if let slash = rest.lastIndex(of: "/") {
+                let u = rest[rest.index(after: slash)...]
+                guard let n = Int(u), (0...255).contains(n) else {
+                    throw PowerError("spec", "--power \(text): the unit id must be 0...255, got \(u)")
+                }
+                unit = UInt8(n)
+                rest = rest[..<slash]
+            }
+            let address: HostPort
+            do { address = try HostPort(String(rest)) } catch {
+                throw PowerError("spec", "--power \(text): \(error.message)")
+            }
+            guard address.port > 0 else { throw PowerError("spec", "--power \(text): the port must be 1...65535") }
+            self = .sunspec(host: address.host, port: address.port, unit: unit)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .model: "model"
+        case .rapl: "rapl"
+        case .sunspec(let host, let port, let unit):
+            "sunspec:\(host.contains(":") ? "[\(host)]" : host):\(port)/\(unit)"
+        }
+    }
+}
+
+/// The monotonic clock as seconds (CLOCK_MONOTONIC): the telemetry's `mono_s`, the sampler's schedule and
+/// the staleness of a reading. Differences are durations; the origin means nothing.
+public enum Monotonic {
+    public static func seconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+}

@@ -1,0 +1,137 @@
+import Synchronization
+
+/// `--power sunspec:HOST:PORT[/UNIT]`: a revenue-style meter over Modbus TCP speaking SunSpec. On the first
+/// sample (and after every loss) it connects, finds `SunS` at 40000, 0 or 50000, walks the model chain to
+/// the first meter model (201-204) and keeps its address; each sample then reads `W` … `TotWh_SF` in one
+/// request. `W` is the reading; the energy is `TotWhImp`'s increase since the first sample (nil while the
+/// meter does not implement it).
+///
+/// A meter that disappears is retried with a bounded backoff (0.5 s doubling to 30 s): samples meanwhile
+/// fail at once with "disconnected", so a dead meter costs the sampler nothing.
+public final class SunSpecPower: PowerSource {
+    public let kind = "sunspec"
+    public let modelled = false
+    public let host: String
+    public let port: Int
+    public let unit: UInt8
+    public let timeout: Double
+
+    private struct State {
+        var connection: ModbusTCPConnection? = nil
+        var model: SunSpecMap.Model? = nil
+        var failures = 0
+        var retryAt = 0.0
+        /// The first and the last TotWhImp accumulator seen, and the energy counted from it, in Wh.
+        var lastImport: Double? = nil
+        var importedWh = 0.0
+    }
+
+    // The sampler's thread is the only caller; the lock only satisfies Sendable.
+    private let state = Mutex(State())
+    static let maxBackoff = 30.0
+
+    /// - Parameter timeout: seconds each connect or request may take.
+    public init(host: String, port: Int, unit: UInt8, timeout: Double = 1) {
+        self.host = host
+        self.port = port
+        self.unit = unit
+        self.timeout = timeout
+    }
+
+    /// Where the meter model was found (nil until then): for `/status` and the tests.
+    public var meterModel: SunSpecMap.Model? { state.withLock { $0.model } }
+
+    public func sample(at now: Double) -> Result<PowerReading, PowerError> {
+        state.withLock { s in
+            if s.connection == nil || s.model == nil {
+                guard now >= s.retryAt else {
+                    return .failure(PowerError("disconnected", "sunspec: \(host):\(port) is down; retrying"))
+                }
+                do throws(PowerError) {
+                    let c = try ModbusTCPConnection(host: host, port: port, unit: unit, timeout: timeout)
+                    s.connection = c
+                    s.model = try Self.discover(c)
+                } catch {
+                    // Whatever stopped the discovery (no marker, no meter model, an exception), it is
+                    // tried again from the start after the backoff.
+                    return .failure(fail(&s, error, now: now, drop: true))
+                }
+            }
+            guard let c = s.connection, let model = s.model else {
+                return .failure(PowerError("disconnected", "sunspec: not connected"))
+            }
+            let values: SunSpecMap.Values
+            do throws(PowerError) {
+                let registers = try c.read(address: model.address + SunSpecMap.Meter.w, count: SunSpecMap.Meter.span)
+                values = try SunSpecMap.decode(registers).get()
+            } catch {
+                return .failure(fail(&s, error, now: now))
+            }
+            s.failures = 0
+            var energy: Double? = nil
+            if let wh = values.importedWh {
+                // A meter reset or an accumulator that wrapped: count from the new value on.
+                if let last = s.lastImport, wh >= last { s.importedWh += wh - last }
+                s.lastImport = wh
+                energy = s.importedWh * 3600
+            }
+            return .success(PowerReading(watts: values.watts, energyJoules: energy))
+        }
+    }
+
+    /// Drops the connection after a loss (not after an exception or an unimplemented value, which the
+    /// meter answered) and schedules the next attempt.
+    private func fail(_ s: inout State, _ error: PowerError, now: Double, drop: Bool = false) -> PowerError {
+        if drop || ["disconnected", "timeout", "protocol"].contains(error.reason) {
+            s.connection?.close()
+            s.connection = nil
+            // A map that is rebuilt (another meter behind the address) is found again.
+            s.model = nil
+            s.failures += 1
+            let delay = min(Self.maxBackoff, 0.5 * Double(1 << min(s.failures - 1, 10)))
+            s.retryAt = now + delay
+        }
+        return error
+    }
+
+    /// Finds the map's base and walks the chain to the first meter model.
+    static func discover(_ c: ModbusTCPConnection) throws(PowerError) -> SunSpecMap.Model {
+        var base: Int? = nil
+        var tried: [String] = []
+        for b in SunSpecMap.bases {
+            do throws(PowerError) {
+                if try c.read(address: b, count: 2) == SunSpecMap.marker {
+                    base = b
+                    break
+                }
+                tried.append("\(b): no marker")
+            } catch {
+                // An exception (illegal address) means: not here. Anything else is the connection's problem.
+                guard error.reason.hasPrefix("exception") else { throw error }
+                tried.append("\(b): \(error.reason)")
+            }
+        }
+        guard let base else {
+            throw PowerError(
+                "not implemented", "sunspec: no SunS marker at 40000, 0 or 50000 (\(tried.joined(separator: "; ")))")
+        }
+        var address = base + 2
+        var walked = 0
+        while true {
+            switch SunSpecMap.step(header: try c.read(address: address, count: 2), address: address, walked: walked) {
+            case .found(let model): return model
+            case .failed(let error): throw error
+            case .readHeader(let next):
+                address = next
+                walked += 1
+            }
+        }
+    }
+
+    public func close() {
+        state.withLock { s in
+            s.connection?.close()
+            s.connection = nil
+        }
+    }
+}

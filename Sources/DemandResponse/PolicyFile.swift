@@ -51,6 +51,19 @@ public struct PolicyFile: Sendable, Hashable {
         config = PolicyConfig(breakEvenUSDPerMWh: .greatestFiniteMagnitude)
     }
 
+    /// The one set of bounds on a policy's numbers, wherever they come from (a policy file, `run`'s config
+    /// and flags, `simulate`'s flags): out of them, later arithmetic could overflow or trap.
+    public enum Bounds {
+        /// Prices and break-evens, USD/MWh (negative prices happen).
+        public static let price: ClosedRange<Double> = -1e9...1e9
+        /// Watts, hash rates, BTC prices, rewards.
+        public static let positive: ClosedRange<Double> = Double.leastNonzeroMagnitude...1e15
+        /// The price band around the break-even, USD/MWh.
+        public static let hysteresis: ClosedRange<Double> = 0...1e9
+        /// Dwell times: at most a year.
+        public static let seconds: ClosedRange<Double> = 0...31_536_000
+    }
+
     /// Reads a policy file.
     /// - Throws: `SignalError` naming the file and the key that is unknown, of the wrong type or out of range.
     public init(contentsOf path: String) throws(SignalError) {
@@ -80,15 +93,15 @@ public struct PolicyFile: Sendable, Hashable {
         self.init()
         try f.onlyKeys(Self.keys)
         // Every number is bounded before it is used: 1e300 seconds or watts would overflow later arithmetic.
-        let price = -1e9...1e9
+        let price = Bounds.price
         func positive(_ key: String) throws(InputError) -> Double? {
             guard let v = try f.number(key) else { return nil }
-            guard v > 0, v <= 1e15 else {
+            guard Bounds.positive.contains(v) else {
                 throw InputError("field \"\(key)\" must be positive (at most 1e15), got \(v)")
             }
             return v
         }
-        let seconds = 0.0...31_536_000.0
+        let seconds = Bounds.seconds
         powerWatts = try positive("power_watts")
         breakEvenUSDPerMWh = try f.number("breakeven_usd_per_mwh", in: price)
         hashpriceUSDPerPHDay = try f.number("hashprice_usd_per_ph_day", in: price)
@@ -96,7 +109,7 @@ public struct PolicyFile: Sendable, Hashable {
         btcUSD = try positive("btc_usd")
         networkDifficulty = try f.number("network_difficulty", in: Double.leastNonzeroMagnitude...1e30)
         blockRewardBTC = try positive("block_reward_btc")
-        if let v = try f.number("hysteresis_usd_per_mwh", in: 0...1e9) { config.hysteresisUSDPerMWh = v }
+        if let v = try f.number("hysteresis_usd_per_mwh", in: Bounds.hysteresis) { config.hysteresisUSDPerMWh = v }
         if let v = try f.number("min_on_seconds", in: seconds) { config.minOnSeconds = v }
         if let v = try f.number("min_off_seconds", in: seconds) { config.minOffSeconds = v }
         config.hardPriceUSDPerMWh = try f.number("hard_price_usd_per_mwh", in: price)

@@ -142,7 +142,7 @@ public struct RunConfig: Sendable, Equatable {
         }
         policyFile = try f.string("policy_file")
         if policy != nil && policyFile != nil { throw InputError("give \"policy\" or \"policy_file\", not both") }
-        breakeven = try f.number("breakeven", in: -1e9...1e9)
+        breakeven = try f.number("breakeven", in: PolicyFile.Bounds.price)
         decisionLog = try f.string("decision_log")
         stateFile = try f.string("state_file")
         startHalted = try f.bool("start_halted")

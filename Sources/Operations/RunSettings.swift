@@ -208,10 +208,9 @@ public struct RunSettings: Sendable {
         }
         let breakeven = c.breakeven ?? file.breakeven
         if let b = breakeven {
-            guard b.isFinite, abs(b) <= 1e9 else { throw ConfigError("--breakeven must be a finite number of USD/MWh") }
-            policy.breakEvenUSDPerMWh = b
-            policy.hashpriceUSDPerPHDay = nil
-            policy.btcUSD = nil
+            do { policy = try PolicyOverrides(breakeven: b).apply(to: policy) } catch {
+                throw ConfigError(error.message)
+            }
         }
         if let halted = c.startHalted ?? file.startHalted { policy.config.initialCapacity = halted ? 0 : 1 }
         if policy.needsHashRate && policy.config.initialCapacity == 0 {

@@ -73,3 +73,48 @@ struct PolicyFileTests {
         }
     }
 }
+
+/// `run`'s and `simulate`'s flags go through one override path, with the policy file's own bounds: a value
+/// a file refuses, a flag refuses too (they had drifted apart: 1e9 for `run`'s break-even, 1e15 for
+/// every `simulate` flag).
+@Suite("Policy overrides")
+struct PolicyOverridesTests {
+    @Test(arguments: [
+        ("breakeven_usd_per_mwh", "--breakeven", 2e9), ("hashrate_hs", "--hashrate", 1e16),
+        ("hysteresis_usd_per_mwh", "--hysteresis", 2e9), ("min_on_seconds", "--min-on", 1e30),
+        ("power_watts", "--power-watts", -1), ("hard_price_usd_per_mwh", "--hard-price", -2e9),
+    ])
+    func aValueTheFileRefusesTheFlagRefuses(key: String, flag: String, value: Double) {
+        let json = #"{"\#(key)": \#(value)}"#
+        #expect(throws: (any Error).self, "the file accepted \(json)") { _ = try PolicyFile(json: Data(json.utf8)) }
+        for v in [value, .nan, .infinity] {
+            var o = PolicyOverrides()
+            switch flag {
+            case "--breakeven": o.breakeven = v
+            case "--hashrate": o.hashrate = v
+            case "--hysteresis": o.hysteresis = v
+            case "--min-on": o.minOnSeconds = v
+            case "--power-watts": o.powerWatts = v
+            default: o.hardPrice = v
+            }
+            do {
+                _ = try o.apply(to: PolicyFile())
+                Issue.record("\(flag) \(v) accepted")
+            } catch {
+                #expect(error.message.hasPrefix(flag), "\(error.message)")
+            }
+        }
+    }
+
+    @Test func aBreakEvenReplacesAHashpriceAndTheOtherWayRound() throws {
+        var file = PolicyFile()
+        file.hashpriceUSDPerPHDay = 50
+        file.btcUSD = 60_000
+        let b = try PolicyOverrides(breakeven: 42).apply(to: file)
+        #expect(b.breakEvenUSDPerMWh == 42 && b.hashpriceUSDPerPHDay == nil && b.btcUSD == nil)
+        var o = PolicyOverrides()
+        o.hashprice = 55
+        let h = try o.apply(to: b)
+        #expect(h.hashpriceUSDPerPHDay == 55 && h.breakEvenUSDPerMWh == nil)
+    }
+}

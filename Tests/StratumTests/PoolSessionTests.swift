@@ -156,6 +156,29 @@ import WorkSources
         #expect(take(&s, [.solution(b.solution)]) == ["submit 2 00000001 \(word(b.solution.nonce)) 00002000"])
     }
 
+    @Test func aNewVersionMaskOrExtranonceRollsFreshWork() throws {
+        var s = session()
+        _ = handshake(&s)
+        _ = try engineJob(&s, job("1"))
+        // A new mask: the next extranonce2, then every version the mask allows (bits 13 and 14).
+        _ = take(&s, [.pool(.versionMask(0x6000))])
+        let versions = (0..<5).compactMap { _ in s.nextJob().job }.map { UInt32(bitPattern: $0.header.version) }
+        #expect(versions == [0x2000_0000, 0x2000_2000, 0x2000_4000, 0x2000_6000, 0x2000_0000])
+        // A new extranonce1 of one byte of extranonce2, no rolling: 256 jobs, then none (never a reuse).
+        _ = take(&s, [.pool(.versionMask(0)), .pool(.extranonce(extranonce1: [5, 6, 7, 8], extranonce2Size: 1))])
+        let first = try #require(s.nextJob().job)
+        let found = try shareOf(&s, try share(of: first))
+        #expect(
+            found.context.extranonce2 == [0]
+                && found.context.coinbase == [1, 0, 0, 0, 1, 5, 6, 7, 8, 0, 0xff, 0xff, 0xff, 0xff, 0])
+        var jobs = 1
+        while s.nextJob().job != nil && jobs < 1000 { jobs += 1 }
+        #expect(jobs == 256)
+        let (none, warning) = s.nextJob()
+        #expect(none == nil)
+        #expect(warning == .log(.warning, "pool job 1: every extranonce2 used; waiting for the next job"))
+    }
+
     @Test func shareVerdictsAreCountedAndTheShareLimitFinishes() throws {
         var s = session { $0.shares = 2 }
         _ = handshake(&s)

@@ -194,10 +194,12 @@ public final class MinerMetrics: Sendable {
         }
     }
 
-    /// One failed sample of `source`, by reason.
+    /// One failed sample of `source`, by reason: a reason outside `PowerError.reasons` counts as "other", so
+    /// nothing a meter sends can add a label value.
     public func powerError(source: String, reason: String) {
         CoreMetrics.Counter(
-            label: "flexminer_power_errors_total", dimensions: [("source", source), ("reason", reason)],
+            label: "flexminer_power_errors_total",
+            dimensions: [("source", source), ("reason", PowerError.label(reason))],
             factory: factory
         ).increment()
     }

@@ -51,7 +51,8 @@ public enum ModbusFrame {
         guard let function = p.first else { return .failure(PowerError("protocol", "modbus: empty reply")) }
         if function == 0x83 {
             guard p.count == 2 else { return .failure(PowerError("protocol", "modbus: malformed exception reply")) }
-            return .failure(PowerError("exception \(p[1])", "modbus: exception \(p[1]) (\(exceptionName(p[1])))"))
+            return .failure(
+                PowerError(PowerError.exceptionReason(p[1]), "modbus: exception \(p[1]) (\(exceptionName(p[1])))"))
         }
         guard function == 3 else {
             return .failure(PowerError("protocol", "modbus: reply with function \(function), expected 3"))
@@ -70,6 +71,7 @@ public enum ModbusFrame {
         case 4: "server device failure"
         case 5: "acknowledge"
         case 6: "server device busy"
+        case 8: "memory parity error"
         case 10: "gateway path unavailable"
         case 11: "gateway target device failed to respond"
         default: "unknown"
@@ -143,7 +145,7 @@ final class ModbusTCPConnection {
     var isOpen: Bool { fd >= 0 }
 
     /// Reads `count` registers from `address`.
-    /// - Throws: `PowerError`: "timeout", "disconnected", "protocol" or "exception N". After any error but
+    /// - Throws: `PowerError`: "timeout", "disconnected", "protocol" or "exception …". After any error but
     ///   an exception the connection is closed (a late reply would answer the next request).
     func read(address: Int, count: Int) throws(PowerError) -> [UInt16] {
         guard fd >= 0 else { throw PowerError("disconnected", "sunspec: not connected") }

@@ -133,7 +133,8 @@ public final class PowerSampler: Sendable {
                 s.error = nil
             case .failure(let e):
                 s.error = e
-                let key = s.errors[e.reason] != nil || s.errors.count < Self.maxReasons ? e.reason : "other"
+                let reason = PowerError.label(e.reason)
+                let key = s.errors[reason] != nil || s.errors.count < Self.maxReasons ? reason : "other"
                 s.errors[key, default: 0] += 1
             }
         }

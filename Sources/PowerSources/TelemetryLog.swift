@@ -194,7 +194,7 @@ extension TelemetryLog {
         case .failure(let e):
             o["watts"] = NSNull()
             o["energy_j"] = NSNull()
-            o["error"] = e.reason
+            o["error"] = PowerError.label(e.reason)
         }
         return o
     }

@@ -97,6 +97,25 @@ import Testing
             return
         }
         #expect(x.reason == "exception 2" && x.message.contains("illegal data address"))
+        // Every code a meter may send maps to one of ten reasons (the nine standard codes, typed here from
+        // the Modbus application protocol, and "exception other"); the code itself stays in the message.
+        let standard: [UInt8: String] = [
+            1: "exception 1", 2: "exception 2", 3: "exception 3", 4: "exception 4", 5: "exception 5",
+            6: "exception 6", 8: "exception 8", 10: "exception 10", 11: "exception 11",
+        ]
+        var seen: Set<String> = []
+        for code in UInt8.min...UInt8.max {
+            guard case .failure(let e) = ModbusFrame.registers(pdu: [0x83, code], count: 2) else {
+                Issue.record("exception \(code) was read as registers")
+                continue
+            }
+            #expect(e.reason == (standard[code] ?? "exception other"), "code \(code)")
+            #expect(e.message.contains("exception \(code) "), "code \(code): \(e.message)")
+            #expect(PowerError.label(e.reason) == e.reason)
+            seen.insert(e.reason)
+        }
+        #expect(seen.count == 10)
+        #expect(PowerError.label("exception 200") == "other" && PowerError.label("timeout") == "timeout")
         guard case .failure = ModbusFrame.registers(pdu: [3, 2, 0, 1], count: 2) else {
             Issue.record("a short reply was accepted")
             return

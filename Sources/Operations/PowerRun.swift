@@ -91,7 +91,7 @@ final class PowerRun: Sendable {
     /// The samplers' readings now, measured first.
     var readings: [PowerSampler.Reading] { samplers.withLock { $0 }.map { $0.current() } }
 
-    /// Stops the samplers (a sample in progress ends by its own timeout) and closes the telemetry.
+    /// Stops the samplers (a sample in progress is woken) and closes the telemetry.
     func stop() {
         for s in samplers.withLock({ $0 }) { s.stop() }
         telemetry?.close()

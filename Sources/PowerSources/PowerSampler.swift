@@ -100,10 +100,11 @@ public final class PowerSampler: Sendable {
         try JoinableThread.detach(name: "flexminer-power") { [self] in run() }
     }
 
-    /// Asks the thread to end and returns at once: a sample in progress (a meter that does not answer) ends
-    /// by its own timeout, and the thread then closes the source.
+    /// Asks the thread to end and returns at once: a sample in progress (a meter that does not answer) is
+    /// woken (`PowerSource.interrupt()`), and the thread then closes the source.
     public func stop() {
         state.withLock { $0.stopping = true }
+        source.interrupt()
         wake.signal()
     }
 

@@ -65,10 +65,14 @@ public protocol PowerSource: AnyObject, Sendable {
     func sample(at now: Double) -> Result<PowerReading, PowerError>
     /// Releases what the source holds (a socket); called once, from the sampler's thread, at the end.
     func close()
+    /// Wakes a sample in progress, from any thread (the sampler is stopping): it ends at once with an
+    /// error instead of at its timeout, and later samples fail at once.
+    func interrupt()
 }
 
 extension PowerSource {
     public func close() {}
+    public func interrupt() {}
 }
 
 /// `--power SOURCE` as given: `model`, `rapl` or `sunspec:HOST:PORT[/UNIT]`.

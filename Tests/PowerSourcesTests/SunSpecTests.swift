@@ -190,6 +190,56 @@ import Testing
         #expect(try source.sample(at: 2).get().watts == 640)
     }
 
+    /// A meter that says nothing about an address outside its map: the client must not take the silence at
+    /// 40000 (and 0) for a dead meter, but try the next base on a new connection.
+    @Test(arguments: [0, 50000])
+    func aMapFoundPastSilentBases(base: Int) throws {
+        let meter = try SunSpecTestMeter(base: base, model: 201) { 950 }
+        defer { meter.stop() }
+        meter.misbehaviour.withLock { $0.silentOutsideMap = true }
+        let source = SunSpecPower(host: "127.0.0.1", port: meter.port, unit: 1, timeout: 0.3, discoveryTimeout: 30)
+        defer { source.close() }
+        let r = source.sample(at: 1)
+        #expect(r.failureReason == nil, "\(r)")
+        #expect(try r.get().watts == 950)
+        #expect(source.meterModel?.address == meter.meterAddress)
+    }
+
+    /// Every reply is well within the per-request timeout, but the discovery as a whole (marker, common,
+    /// the vendor model, the meter: four replies of at least 0.25 s) cannot end within 0.6 s.
+    @Test func theDiscoveryHasOneDeadline() throws {
+        let meter = try SunSpecTestMeter { 700 }
+        defer { meter.stop() }
+        meter.misbehaviour.withLock { $0.delay = 0.25 }
+        let source = SunSpecPower(host: "127.0.0.1", port: meter.port, unit: 1, timeout: 5, discoveryTimeout: 0.6)
+        defer { source.close() }
+        guard case .failure(let e) = source.sample(at: 1) else {
+            Issue.record("a discovery past its deadline succeeded")
+            return
+        }
+        #expect(e.reason == "timeout" && e.message.contains("discovery"), "\(e.message)")
+    }
+
+    /// A request the meter will not answer for 10 s (the timeout is 20 s) is woken by interrupt(), as the
+    /// sampler's stop() does, and later samples fail at once.
+    @Test func interruptWakesABlockedRequest() throws {
+        let meter = try SunSpecTestMeter { 700 }
+        defer { meter.stop() }
+        meter.misbehaviour.withLock { $0.delay = 10 }
+        let source = SunSpecPower(host: "127.0.0.1", port: meter.port, unit: 1, timeout: 20)
+        let result = Mutex<Result<PowerReading, PowerError>?>(nil)
+        Thread.detachNewThread { [source] in
+            let r = source.sample(at: 1)
+            result.withLock { $0 = r }
+        }
+        #expect(eventually(within: 5) { meter.received.load(ordering: .relaxed) >= 1 })
+        source.interrupt()
+        #expect(eventually(within: 5) { result.withLock { $0 } != nil })
+        #expect(result.withLock { $0 }?.failureReason == "disconnected")
+        #expect(source.sample(at: 100).failureReason == "disconnected")
+        source.close()
+    }
+
     @Test func nothingListeningIsAnErrorNotATrap() {
         let source = SunSpecPower(host: "127.0.0.1", port: 1, unit: 1, timeout: 0.3)
         #expect(source.sample(at: 1).failureReason == "disconnected")

@@ -12,8 +12,8 @@ import Synchronization
 /// outside it, or for more than 125 registers, gets exception 2 or 3 as a real meter answers.
 ///
 /// Its reading comes from `watts` (a closure: a test's value, or the miner's `/status` capacity), and it
-/// counts `TotWhImp` from it. Misbehaviours on demand: `exception`, `notImplemented`, `delay`,
-/// `disconnect()`.
+/// counts `TotWhImp` from it. Misbehaviours on demand: `exception`, `notImplemented`, `delay`, `refuse`,
+/// `silentOutsideMap`, `disconnect()`.
 public final class SunSpecTestMeter: Sendable {
     public struct Misbehaviour: Sendable {
         /// Every request is answered with this exception code.
@@ -24,6 +24,9 @@ public final class SunSpecTestMeter: Sendable {
         public var delay = 0.0
         /// Connections are closed as soon as they are accepted.
         public var refuse = false
+        /// A request outside the register map gets no reply at all (as many devices and gateways do),
+        /// instead of exception 2; the connection stays open.
+        public var silentOutsideMap = false
         public init() {}
     }
 
@@ -36,6 +39,8 @@ public final class SunSpecTestMeter: Sendable {
     public let misbehaviour = Mutex(Misbehaviour())
     /// Requests answered (any reply), for tests.
     public let requests = Atomic<Int>(0)
+    /// Requests received (answered or not yet), for tests.
+    public let received = Atomic<Int>(0)
     private let listener: Int32
     private let watts: @Sendable () -> Double
     private let offsets = SunSpecModels.offsets(SunSpecModels.meter)
@@ -166,8 +171,9 @@ public final class SunSpecTestMeter: Sendable {
             guard header[2] == 0, header[3] == 0, (2...254).contains(length), let pdu = receive(fd, length - 1) else {
                 return
             }
-            let reply = answer(pdu)
+            received.add(1, ordering: .relaxed)
             let m = misbehaviour.withLock { $0 }
+            guard let reply = answer(pdu, silentOutsideMap: m.silentOutsideMap) else { continue }
             if m.delay > 0 { usleep(UInt32(min(m.delay, 60) * 1e6)) }
             let out =
                 Array(header[0..<4]) + [UInt8((reply.count + 1) >> 8), UInt8((reply.count + 1) & 0xFF), header[6]]
@@ -177,15 +183,15 @@ public final class SunSpecTestMeter: Sendable {
         }
     }
 
-    /// The reply PDU for a request PDU.
-    func answer(_ pdu: [UInt8]) -> [UInt8] {
+    /// The reply PDU for a request PDU (nil: no reply, for an address outside the map when silent).
+    func answer(_ pdu: [UInt8], silentOutsideMap: Bool = false) -> [UInt8]? {
         if let code = misbehaviour.withLock({ $0.exception }) { return [(pdu.first ?? 0) | 0x80, code] }
         guard pdu.first == 3 else { return [(pdu.first ?? 0) | 0x80, 1] }
         guard pdu.count == 5 else { return [0x83, 3] }
         let address = Int(pdu[1]) << 8 | Int(pdu[2])
         let count = Int(pdu[3]) << 8 | Int(pdu[4])
         guard (1...125).contains(count) else { return [0x83, 3] }
-        guard let r = registers(address: address, count: count) else { return [0x83, 2] }
+        guard let r = registers(address: address, count: count) else { return silentOutsideMap ? nil : [0x83, 2] }
         return [3, UInt8(count * 2)] + r.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xFF)] }
     }
 

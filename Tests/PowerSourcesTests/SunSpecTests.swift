@@ -68,10 +68,17 @@ import Testing
             Issue.record("the walk is unbounded")
             return
         }
-        guard case .failed = SunSpecMap.step(header: [201, 10], address: 100, walked: 0) else {
+        guard case .failed(let short) = SunSpecMap.step(header: [201, 10], address: 100, walked: 1) else {
             Issue.record("a meter model too short for TotWh_SF was accepted")
             return
         }
+        #expect(short.message.contains("too short"))
+        // The model after the marker must be common (1), even when it is a meter model.
+        guard case .failed(let first) = SunSpecMap.step(header: [203, 105], address: 40002, walked: 0) else {
+            Issue.record("a map whose first model is not common was walked")
+            return
+        }
+        #expect(first.reason == "protocol" && first.message.contains("expected 1"))
     }
 
     @Test func framesAreChecked() throws {

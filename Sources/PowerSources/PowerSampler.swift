@@ -146,7 +146,12 @@ public final class PowerSampler: Sendable {
     }
 
     private func run() {
-        var next = Monotonic.seconds()
+        // The source's starting point is taken here, on this thread, and the first sample one interval on:
+        // it covers that interval, not the time between the source's making and the start.
+        let start = Monotonic.seconds()
+        source.begin(at: start)
+        var next = start + interval
+        _ = wake.wait(timeout: .now() + interval)
         while !state.withLock({ $0.stopping }) {
             sampleOnce()
             next += interval

@@ -61,6 +61,10 @@ public protocol PowerSource: AnyObject, Sendable {
     var kind: String { get }
     /// True only for an estimate (the model): shown as modelled wherever it appears.
     var modelled: Bool { get }
+    /// Called once on the sampler's thread when sampling starts, one interval before the first sample: a
+    /// source that measures between samples (RAPL's counters) takes its starting point here, so the first
+    /// sample covers that interval and not the time since the source was made.
+    func begin(at now: Double)
     /// Takes one sample. `now` is the sampler's monotonic time in seconds (see `Monotonic`).
     func sample(at now: Double) -> Result<PowerReading, PowerError>
     /// Releases what the source holds (a socket); called once, from the sampler's thread, at the end.
@@ -71,6 +75,7 @@ public protocol PowerSource: AnyObject, Sendable {
 }
 
 extension PowerSource {
+    public func begin(at now: Double) {}
     public func close() {}
     public func interrupt() {}
 }

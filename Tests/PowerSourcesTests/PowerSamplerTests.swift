@@ -18,8 +18,13 @@ final class ScriptedSource: PowerSource {
     /// Set: `sample` waits for it (a meter that does not answer until the test says so).
     let gate = Mutex<DispatchSemaphore?>(nil)
     let entered = Atomic<Int>(0)
+    let began = Atomic<Int>(0)
+    /// Set when a sample came before `begin(at:)`.
+    let sampledBeforeBegin = Atomic<Bool>(false)
+    func begin(at now: Double) { began.add(1, ordering: .relaxed) }
     func sample(at now: Double) -> Result<PowerReading, PowerError> {
         entered.add(1, ordering: .relaxed)
+        if began.load(ordering: .relaxed) == 0 { sampledBeforeBegin.store(true, ordering: .relaxed) }
         if let g = gate.withLock({ $0 }) { g.wait() }
         let d = delay.withLock { $0 }
         if d > 0 { usleep(UInt32(d * 1e6)) }
@@ -64,6 +69,8 @@ final class ScriptedSource: PowerSource {
         sampler.stop()
         #expect(eventually(within: 5) { source.closed.load(ordering: .relaxed) })
         #expect(samples.withLock { $0 } >= 1)
+        // The sampler's thread began the source once, before its first sample.
+        #expect(source.began.load(ordering: .relaxed) == 1 && !source.sampledBeforeBegin.load(ordering: .relaxed))
     }
 
     @Test func specsParseAndBadOnesNameTheFlag() throws {

@@ -61,8 +61,13 @@ final class PowerRun: Sendable {
         }
         let telemetry = self.telemetry
         let host = settings.hostName
+        // The settings are checked against this range already; held to it here too, never a spin.
+        let range = RunConfig.powerIntervalRange
+        let interval =
+            settings.interval.isNaN
+            ? PowerSampler.defaultInterval : min(max(settings.interval, range.lowerBound), range.upperBound)
         let made = sources.map { source in
-            PowerSampler(source: source, interval: settings.interval, stale: settings.stale) { sample in
+            PowerSampler(source: source, interval: interval, stale: settings.stale) { sample in
                 if case .failure(let e) = sample.result { metrics.powerError(source: sample.source, reason: e.reason) }
                 guard let telemetry else { return }
                 let r = report()

@@ -80,8 +80,12 @@ public final class PowerSampler: Sendable {
     /// Error reasons counted separately at most; others go under "other" (a metric label set stays small).
     static let maxReasons = 32
 
+    /// The interval the sampler holds itself to, whatever it is given (0, a negative or NaN would make it
+    /// spin): `run` holds `--power-interval` to the narrower `RunConfig.powerIntervalRange`.
+    public static let intervalLimits = 0.01...3600.0
+
     /// - Parameters:
-    ///   - interval: seconds between samples (`run` holds it to `RunConfig.powerIntervalRange`).
+    ///   - interval: seconds between samples, held to `intervalLimits` (NaN: `defaultInterval`).
     ///   - stale: seconds after which the last good value is no longer current.
     ///   - onSample: told every sample, on the sampler's thread (the telemetry queues it; keep it cheap).
     public init(
@@ -89,7 +93,9 @@ public final class PowerSampler: Sendable {
         onSample: @escaping @Sendable (Sample) -> Void = { _ in }
     ) {
         self.source = source
-        self.interval = interval
+        self.interval =
+            interval.isNaN
+            ? Self.defaultInterval : min(max(interval, Self.intervalLimits.lowerBound), Self.intervalLimits.upperBound)
         self.stale = stale
         self.onSample = onSample
     }

@@ -73,6 +73,14 @@ final class ScriptedSource: PowerSource {
         #expect(source.began.load(ordering: .relaxed) == 1 && !source.sampledBeforeBegin.load(ordering: .relaxed))
     }
 
+    @Test func anIntervalThatWouldSpinIsHeldToAFloor() {
+        for bad in [0, -1, -.infinity, .nan, 1e-300, .infinity] as [Double] {
+            let i = PowerSampler(source: ScriptedSource(), interval: bad, stale: 5).interval
+            #expect(i.isFinite && i >= 0.001, "\(bad) → \(i)")
+        }
+        #expect(PowerSampler(source: ScriptedSource(), interval: 2, stale: 5).interval == 2)
+    }
+
     @Test func specsParseAndBadOnesNameTheFlag() throws {
         #expect(try PowerSourceSpec("rapl") == .rapl)
         #expect(try PowerSourceSpec("model") == .model)

@@ -171,6 +171,25 @@ final class ScriptedSource: PowerSource {
         #expect(mode == 0o600)
     }
 
+    /// PATH.1 is a directory with a file in it: the rotation cannot happen. The lines that would take PATH
+    /// past its bound are lost and counted, and reported once; PATH never grows past it.
+    @Test func aRotationThatFailsStopsTheFileGrowing() throws {
+        let path = scratchDirectory() + "/t.jsonl"
+        try FileManager.default.createDirectory(atPath: path + ".1", withIntermediateDirectories: true)
+        try "keep\n".write(toFile: path + ".1/x", atomically: true, encoding: .utf8)
+        let reports = Mutex<[String]>([])
+        let log = try TelemetryLog(path: path, maxBytes: 1000) { m in reports.withLock { $0.append(m) } }
+        for i in 0..<100 { log.write(["i": i, "pad": String(repeating: "x", count: 40)]) }
+        log.close()
+        let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as! Int
+        let lines = readLines(path)
+        #expect(size <= 1000 && !lines.isEmpty)
+        #expect(lines.allSatisfy { $0["i"] is Int })
+        #expect(lines.count + log.errors == 100, "\(lines.count) written, \(log.errors) errors")
+        #expect(log.errors > 0)
+        #expect(reports.withLock { $0.count } == 1 && reports.withLock { $0.first?.contains(".1") ?? false })
+    }
+
     /// A disk that does not keep up (here a pipe nobody reads): lines beyond the queue are dropped and
     /// counted, the writer never makes `write` wait, and what was queued arrives once the reader reads.
     @Test func aDiskThatDoesNotKeepUpDropsLinesAndCountsThem() throws {
@@ -200,5 +219,6 @@ final class ScriptedSource: PowerSource {
         #expect(lines.allSatisfy { decode(String($0))["i"] is Int })
         #expect(lines.count + log.dropped == 2000, "\(lines.count) written, \(log.dropped) dropped")
         #expect(log.errors == 0)
+        log.close()
     }
 }

@@ -41,21 +41,36 @@ final class PowerRun: Sendable {
         }
     }
 
+    /// What a sample needs of the miner: cheap to take (atomics and one short controller lock, never the
+    /// whole status report).
+    struct MinerState: Sendable {
+        /// Effective capacity, 0 when halted or stopped (as `StatusReport.capacity`).
+        var capacity: Double
+        /// As `StatusReport.state`.
+        var state: String
+        /// The active curtailments' ids.
+        var curtailments: [String]
+    }
+
     /// Starts the samplers: the measured source's, then the model's.
     /// - Parameters:
     ///   - threads: the workers, for the model's per-worker watts.
-    ///   - report: the miner's state now: the model's effective capacity (0 when halted or stopped), and
-    ///     each telemetry line's capacity, state and active curtailments. Called on the samplers' threads.
+    ///   - minerState: the miner's state now: the model's effective capacity, and each telemetry line's
+    ///     capacity, state and active curtailments. Called on the samplers' threads, once per sample.
     /// - Throws: `ConfigError` when the OS refuses a thread.
-    func start(threads: Int, report: @escaping @Sendable () -> StatusReport, metrics: MinerMetrics)
+    func start(threads: Int, minerState: @escaping @Sendable () -> MinerState, metrics: MinerMetrics)
         throws(ConfigError)
     {
         var sources: [any PowerSource] = measured.map { [$0] } ?? []
+        // The state the model's sample read, for its telemetry line: one read per sample.
+        let modelState = Mutex<MinerState?>(nil)
         if let full = settings.modelWatts {
             do {
                 sources.append(
                     try ModelPower(fullWatts: full, idleWatts: settings.idleWatts, threads: threads) {
-                        report().capacity * Double(threads)
+                        let m = minerState()
+                        modelState.withLock { $0 = m }
+                        return m.capacity * Double(threads)
                     })
             } catch { throw ConfigError(error.message) }
         }
@@ -70,11 +85,11 @@ final class PowerRun: Sendable {
             PowerSampler(source: source, interval: interval, stale: settings.stale) { sample in
                 if case .failure(let e) = sample.result { metrics.powerError(source: sample.source, reason: e.reason) }
                 guard let telemetry else { return }
-                let r = report()
+                let taken = source is ModelPower ? modelState.withLock { s in s.take() } : nil
+                let m = taken ?? minerState()
                 telemetry.write(
                     TelemetryLog.line(
-                        sample, host: host, capacity: r.capacity, state: r.state,
-                        curtailments: r.controller.curtailments.map { $0.id ?? $0.source }))
+                        sample, host: host, capacity: m.capacity, state: m.state, curtailments: m.curtailments))
             }
         }
         samplers.withLock { $0 = made }

@@ -111,9 +111,13 @@ final class PowerRun: Sendable {
     /// The samplers' readings now, measured first.
     var readings: [PowerSampler.Reading] { samplers.withLock { $0 }.map { $0.current() } }
 
-    /// Stops the samplers (a sample in progress is woken) and closes the telemetry.
+    /// Stops the samplers (a sample in progress is woken), waits for their threads (2 s at most in all: a
+    /// shutdown never hangs on a source), and closes the telemetry, which writes what they queued.
     func stop() {
-        for s in samplers.withLock({ $0 }) { s.stop() }
+        let all = samplers.withLock { $0 }
+        for s in all { s.stop() }
+        let deadline = ContinuousClock.now + .seconds(2)
+        for s in all { s.join(timeout: max(.zero, deadline - ContinuousClock.now)) }
         telemetry?.close()
     }
 }

@@ -69,6 +69,7 @@ public final class PowerSampler: Sendable {
         var errors: [String: Int] = [:]
         var samples = 0
         var stopping = false
+        var started = false
     }
 
     public let source: any PowerSource
@@ -76,6 +77,8 @@ public final class PowerSampler: Sendable {
     public let stale: Double
     private let state = Mutex(State())
     private let wake = DispatchSemaphore(value: 0)
+    /// Signalled once when the thread has ended (the source closed).
+    private let finished = DispatchSemaphore(value: 0)
     private let onSample: @Sendable (Sample) -> Void
     /// Error reasons counted separately at most; others go under "other" (a metric label set stays small).
     static let maxReasons = 32
@@ -104,6 +107,18 @@ public final class PowerSampler: Sendable {
     /// - Throws: `ThreadStartError` when the OS refuses a thread.
     public func start() throws(ThreadStartError) {
         try JoinableThread.detach(name: "flexminer-power") { [self] in run() }
+        state.withLock { $0.started = true }
+    }
+
+    /// Waits at most `timeout` for the thread to end after `stop()` (a join with a bound: the thread is
+    /// detached, so a source stuck where `interrupt()` cannot reach, a DNS lookup, never holds up the
+    /// shutdown). True when it has ended, or never started.
+    @discardableResult
+    public func join(timeout: Duration) -> Bool {
+        guard state.withLock({ $0.started }) else { return true }
+        guard finished.wait(timeout: .now() + timeout.seconds) == .success else { return false }
+        finished.signal()  // a later join returns at once too
+        return true
     }
 
     /// Asks the thread to end and returns at once: a sample in progress (a meter that does not answer) is
@@ -167,5 +182,6 @@ public final class PowerSampler: Sendable {
             _ = wake.wait(timeout: .now() + max(0, next - now))
         }
         source.close()
+        finished.signal()
     }
 }

@@ -66,8 +66,12 @@ final class ScriptedSource: PowerSource {
         source.gate.withLock { $0 = nil }
         gate.signal()
         #expect(eventually(within: 5) { sampler.current().watts == 100 })
+        #expect(PowerSampler(source: ScriptedSource(), interval: 1, stale: 1).join(timeout: .zero))  // never started
         sampler.stop()
-        #expect(eventually(within: 5) { source.closed.load(ordering: .relaxed) })
+        // The thread ends (the join's bound is far beyond what it needs) and has closed the source.
+        #expect(sampler.join(timeout: .seconds(5)))
+        let closed = source.closed.load(ordering: .relaxed)
+        #expect(closed)
         #expect(samples.withLock { $0 } >= 1)
         // The sampler's thread began the source once, before its first sample.
         #expect(source.began.load(ordering: .relaxed) == 1 && !source.sampledBeforeBegin.load(ordering: .relaxed))

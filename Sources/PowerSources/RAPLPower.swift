@@ -63,7 +63,13 @@ public final class RAPLPower: PowerSource {
         var zones: [Zone] = []
         for n in names {
             let dir = root + "/" + n
-            let name = (try? readText(dir + "/name"))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            // A zone whose name cannot be read might be a package: an error, never a zone left out silently.
+            let name: String
+            do throws(PowerError) {
+                name = try readText(dir + "/name").trimmingCharacters(in: .whitespacesAndNewlines)
+            } catch {
+                throw PowerError("unreadable", error.message)
+            }
             guard name.hasPrefix("package-") else { continue }
             let range = try read(dir + "/max_energy_range_uj")
             guard range > 0 else {

@@ -113,6 +113,32 @@ struct PowercapTree {
         #expect(g.reason == "unreadable")
     }
 
+    @Test func aZoneWhoseNameCannotBeReadIsAnErrorNotLeftOut() throws {
+        let tree = PowercapTree(packages: [(1, 1000), (2, 1000)])
+        try FileManager.default.removeItem(atPath: tree.root + "/intel-rapl:1/name")
+        #expect {
+            _ = try RAPLPower(environment: tree.environment)
+        } throws: { e in
+            let e = e as! PowerError
+            return e.reason == "unreadable" && e.message.contains("intel-rapl:1/name")
+        }
+    }
+
+    /// The counter readable by root only (Linux 5.10 and later): the message says how to grant access.
+    /// Root reads it anyway, so this runs for a developer, not as root (CI).
+    @Test(.enabled(if: getuid() != 0, "root reads a mode-000 file"))
+    func aCounterWithoutPermissionSaysHowToGrantIt() throws {
+        let tree = PowercapTree(packages: [(1, 1000)])
+        #expect(chmod(tree.root + "/intel-rapl:0/energy_uj", 0) == 0)
+        #expect {
+            _ = try RAPLPower(environment: tree.environment)
+        } throws: { e in
+            let e = e as! PowerError
+            return e.reason == "unreadable" && e.message.contains("permission denied")
+                && e.message.contains("systemd-tmpfiles") && e.message.contains("--power model")
+        }
+    }
+
     @Test func thisHostsRealSysfsGivesAClearError() {
         // This VM has no RAPL; on a host that has it and lets us read, the reading must be positive.
         do {

@@ -247,6 +247,32 @@ import Testing
         source.close()
     }
 
+    /// Maps and replies a client must refuse, never trap on or walk for ever: a vendor model whose length
+    /// (65535) runs off the register space, more models before the meter than the walk allows (70; an
+    /// unbounded walk would find the meter after them), replies to another transaction or from another unit.
+    @Test func hostileMapsAndRepliesAreProtocolErrors() throws {
+        let many = (0..<70).map { i in [UInt16(64001 + i), 0] }
+        let cases: [(String, [[UInt16]], (inout SunSpecTestMeter.Misbehaviour) -> Void, String)] = [
+            ("length 65535", [[64001, 65535]], { _ in }, "does not end"),
+            ("70 vendor models", many, { _ in }, "does not end"),
+            ("another transaction", SunSpecTestMeter.defaultVendorModels, { $0.transactionDelta = 1 }, "transaction"),
+            ("another unit", SunSpecTestMeter.defaultVendorModels, { $0.replyUnit = 9 }, "unit"),
+        ]
+        for (what, vendor, misbehave, why) in cases {
+            let meter = try SunSpecTestMeter(vendorModels: vendor) { 500 }
+            defer { meter.stop() }
+            meter.misbehaviour.withLock { misbehave(&$0) }
+            let source = SunSpecPower(host: "127.0.0.1", port: meter.port, unit: 1, timeout: 1)
+            defer { source.close() }
+            guard case .failure(let e) = source.sample(at: 1) else {
+                Issue.record("\(what): a hostile meter gave a reading")
+                continue
+            }
+            #expect(e.reason == "protocol" && e.message.contains(why), "\(what): \(e.message)")
+            #expect(source.meterModel == nil, "\(what)")
+        }
+    }
+
     @Test func nothingListeningIsAnErrorNotATrap() {
         let source = SunSpecPower(host: "127.0.0.1", port: 1, unit: 1, timeout: 0.3)
         #expect(source.sample(at: 1).failureReason == "disconnected")

@@ -27,6 +27,10 @@ public final class SunSpecTestMeter: Sendable {
         /// A request outside the register map gets no reply at all (as many devices and gateways do),
         /// instead of exception 2; the connection stays open.
         public var silentOutsideMap = false
+        /// Added to the transaction id of every reply (0: the request's).
+        public var transactionDelta: UInt16 = 0
+        /// Every reply comes from this unit id instead of the request's.
+        public var replyUnit: UInt8? = nil
         public init() {}
     }
 
@@ -48,15 +52,22 @@ public final class SunSpecTestMeter: Sendable {
     private let connections = Mutex<Set<Int32>>([])
     private let stopped = Atomic<Bool>(false)
 
+    /// A vendor model between common and the meter: the client must walk past it by its length.
+    public static let defaultVendorModels: [[UInt16]] = [[64001, 4, 1, 2, 3, 4]]
+
     /// Starts listening on 127.0.0.1:`port` (0: any free port; see `port`).
-    public init(port: Int = 0, base: Int = 40000, model: UInt16 = 203, watts: @escaping @Sendable () -> Double) throws {
+    /// - Parameter vendorModels: the registers between common and the meter model, each block from its ID
+    ///   (a hostile map: a header whose length runs off the map, or more models than a client walks).
+    public init(
+        port: Int = 0, base: Int = 40000, model: UInt16 = 203, vendorModels: [[UInt16]] = defaultVendorModels,
+        watts: @escaping @Sendable () -> Double
+    ) throws {
         self.base = base
         modelID = model
         self.watts = watts
         var r: [UInt16] = [0x5375, 0x6E53]
         r += SunSpecModels.blank(id: 1, SunSpecModels.common)
-        // A vendor model between common and the meter: the client must walk past it by its length.
-        r += [64001, 4, 1, 2, 3, 4]
+        for block in vendorModels { r += block }
         meterAddress = base + r.count
         r += SunSpecModels.blank(id: model, SunSpecModels.meter)
         r += [0xFFFF, 0]
@@ -175,8 +186,10 @@ public final class SunSpecTestMeter: Sendable {
             let m = misbehaviour.withLock { $0 }
             guard let reply = answer(pdu, silentOutsideMap: m.silentOutsideMap) else { continue }
             if m.delay > 0 { usleep(UInt32(min(m.delay, 60) * 1e6)) }
+            let transaction = (UInt16(header[0]) << 8 | UInt16(header[1])) &+ m.transactionDelta
             let out =
-                Array(header[0..<4]) + [UInt8((reply.count + 1) >> 8), UInt8((reply.count + 1) & 0xFF), header[6]]
+                [UInt8(transaction >> 8), UInt8(transaction & 0xFF), header[2], header[3]]
+                + [UInt8((reply.count + 1) >> 8), UInt8((reply.count + 1) & 0xFF), m.replyUnit ?? header[6]]
                 + reply
             requests.add(1, ordering: .relaxed)
             guard sendAll(fd, out) else { return }

@@ -141,6 +141,10 @@ public final class SunSpecPower: PowerSource {
             }
         }
         guard let base else {
+            // Silence everywhere is a meter that does not answer, not a map that is missing.
+            if tried.allSatisfy({ $0.hasSuffix("no answer") }) {
+                throw PowerError("timeout", "sunspec: no answer at 40000, 0 or 50000 within \(c.timeout) s")
+            }
             throw PowerError(
                 "not implemented", "sunspec: no SunS marker at 40000, 0 or 50000 (\(tried.joined(separator: "; ")))")
         }

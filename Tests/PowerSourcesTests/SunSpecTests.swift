@@ -212,6 +212,16 @@ import Testing
         #expect(source.meterModel?.address == meter.meterAddress)
     }
 
+    /// A meter that answers nothing at any base is a timeout, not a map without a marker.
+    @Test func silenceAtEveryBaseIsATimeout() throws {
+        let meter = try SunSpecTestMeter { 700 }
+        defer { meter.stop() }
+        meter.misbehaviour.withLock { $0.delay = 2 }
+        let source = SunSpecPower(host: "127.0.0.1", port: meter.port, unit: 1, timeout: 0.2, discoveryTimeout: 30)
+        defer { source.close() }
+        #expect(source.sample(at: 1).failureReason == "timeout")
+    }
+
     /// Every reply is well within the per-request timeout, but the discovery as a whole (marker, common,
     /// the vendor model, the meter: four replies of at least 0.25 s) cannot end within 0.6 s.
     @Test func theDiscoveryHasOneDeadline() throws {

@@ -397,6 +397,20 @@ public final class LoadController: Sendable {
         }
     }
 
+    /// What the power telemetry reads each sample, under one short lock (not `status`: no messages, no
+    /// latencies): fail-safe or not, the highest curtailment level, and the active curtailments' ids (the
+    /// source's name for one without an id), in key order.
+    public var curtailmentBrief: (stale: Bool, curtailment: Double, ids: [String]) {
+        inner.withLock { s in
+            (
+                s.policy.stale, s.policy.curtailments.values.map(\.level).max() ?? 0,
+                s.policy.curtailments.sorted { $0.key < $1.key }.map { key, c in
+                    c.id ?? key.lastIndex(of: "#").map { String(key[..<$0]) } ?? key
+                }
+            )
+        }
+    }
+
     /// The current state as a one-line JSON object (what a `status` message gets, plus `"ok"`).
     public var statusJSON: String { inner.withLock { Self.json(statusFields($0)) } }
 

@@ -26,7 +26,7 @@ import WorkSources
 /// | `flexminer_pool_last_share_timestamp_seconds` | gauge |
 /// | `flexminer_curtailment_level` (largest active, 0…1), `flexminer_curtailments_active` | gauge |
 /// | `flexminer_signals_stale` (0/1: the fail-safe holds, no signal for `stale_after_seconds`) | gauge |
-/// | `flexminer_power_watts{source="model"/"rapl"/"sunspec"}` (the source's last sample; NaN when stale, failing, or, for the model, without `power_watts`) | gauge |
+/// | `flexminer_power_watts{source="model"/"rapl"/"sunspec"}` (the source's last good sample; NaN when stale, i.e. older than `--power-stale`, a failing source keeping its last good value until then, or, for the model, without `power_watts`) | gauge |
 /// | `flexminer_energy_joules_total{source}` (energy counted by the source since the start) | counter |
 /// | `flexminer_power_errors_total{source,reason}` (failed samples) | counter |
 /// | `flexminer_telemetry_dropped_total` (telemetry lines dropped: the disk did not keep up) | counter |
@@ -194,10 +194,12 @@ public final class MinerMetrics: Sendable {
         }
     }
 
-    /// One failed sample of `source`, by reason.
+    /// One failed sample of `source`, by reason: a reason outside `PowerError.reasons` counts as "other", so
+    /// nothing a meter sends can add a label value.
     public func powerError(source: String, reason: String) {
         CoreMetrics.Counter(
-            label: "flexminer_power_errors_total", dimensions: [("source", source), ("reason", reason)],
+            label: "flexminer_power_errors_total",
+            dimensions: [("source", source), ("reason", PowerError.label(reason))],
             factory: factory
         ).increment()
     }

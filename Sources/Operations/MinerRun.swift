@@ -394,7 +394,19 @@ public final class MinerRun: Sendable {
         add(AfterShutdown { notifications?.notifier.stopping() })
 
         if !s.power.isEmpty {
-            do { try power.start(threads: s.threads, report: report, metrics: metrics) } catch {
+            // Per sample: atomics and one short controller lock, never the whole report.
+            let minerState: @Sendable () -> PowerRun.MinerState = { [self, engine, controller] in
+                let c = controller.curtailmentBrief
+                let halted = engine.isHalted
+                let stopped = workError.withLock { $0 != nil }
+                return PowerRun.MinerState(
+                    capacity: stopped ? 0 : engine.effectiveCapacity,
+                    state: StatusReport.state(
+                        stopped: stopped, stale: c.stale, halted: halted, curtailment: c.curtailment,
+                        capacitySetting: engine.capacity),
+                    curtailments: c.ids)
+            }
+            do { try power.start(threads: s.threads, minerState: minerState, metrics: metrics) } catch {
                 engine.stop()
                 throw error
             }

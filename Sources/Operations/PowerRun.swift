@@ -41,35 +41,55 @@ final class PowerRun: Sendable {
         }
     }
 
+    /// What a sample needs of the miner: cheap to take (atomics and one short controller lock, never the
+    /// whole status report).
+    struct MinerState: Sendable {
+        /// Effective capacity, 0 when halted or stopped (as `StatusReport.capacity`).
+        var capacity: Double
+        /// As `StatusReport.state`.
+        var state: String
+        /// The active curtailments' ids.
+        var curtailments: [String]
+    }
+
     /// Starts the samplers: the measured source's, then the model's.
     /// - Parameters:
     ///   - threads: the workers, for the model's per-worker watts.
-    ///   - report: the miner's state now: the model's effective capacity (0 when halted or stopped), and
-    ///     each telemetry line's capacity, state and active curtailments. Called on the samplers' threads.
+    ///   - minerState: the miner's state now: the model's effective capacity, and each telemetry line's
+    ///     capacity, state and active curtailments. Called on the samplers' threads, once per sample.
     /// - Throws: `ConfigError` when the OS refuses a thread.
-    func start(threads: Int, report: @escaping @Sendable () -> StatusReport, metrics: MinerMetrics)
+    func start(threads: Int, minerState: @escaping @Sendable () -> MinerState, metrics: MinerMetrics)
         throws(ConfigError)
     {
         var sources: [any PowerSource] = measured.map { [$0] } ?? []
+        // The state the model's sample read, for its telemetry line: one read per sample.
+        let modelState = Mutex<MinerState?>(nil)
         if let full = settings.modelWatts {
             do {
                 sources.append(
                     try ModelPower(fullWatts: full, idleWatts: settings.idleWatts, threads: threads) {
-                        report().capacity * Double(threads)
+                        let m = minerState()
+                        modelState.withLock { $0 = m }
+                        return m.capacity * Double(threads)
                     })
             } catch { throw ConfigError(error.message) }
         }
         let telemetry = self.telemetry
         let host = settings.hostName
+        // The settings are checked against this range already; held to it here too, never a spin.
+        let range = RunConfig.powerIntervalRange
+        let interval =
+            settings.interval.isNaN
+            ? PowerSampler.defaultInterval : min(max(settings.interval, range.lowerBound), range.upperBound)
         let made = sources.map { source in
-            PowerSampler(source: source, interval: settings.interval, stale: settings.stale) { sample in
+            PowerSampler(source: source, interval: interval, stale: settings.stale) { sample in
                 if case .failure(let e) = sample.result { metrics.powerError(source: sample.source, reason: e.reason) }
                 guard let telemetry else { return }
-                let r = report()
+                let taken = source is ModelPower ? modelState.withLock { s in s.take() } : nil
+                let m = taken ?? minerState()
                 telemetry.write(
                     TelemetryLog.line(
-                        sample, host: host, capacity: r.capacity, state: r.state,
-                        curtailments: r.controller.curtailments.map { $0.id ?? $0.source }))
+                        sample, host: host, capacity: m.capacity, state: m.state, curtailments: m.curtailments))
             }
         }
         samplers.withLock { $0 = made }
@@ -91,9 +111,13 @@ final class PowerRun: Sendable {
     /// The samplers' readings now, measured first.
     var readings: [PowerSampler.Reading] { samplers.withLock { $0 }.map { $0.current() } }
 
-    /// Stops the samplers (a sample in progress ends by its own timeout) and closes the telemetry.
+    /// Stops the samplers (a sample in progress is woken), waits for their threads (2 s at most in all: a
+    /// shutdown never hangs on a source), and closes the telemetry, which writes what they queued.
     func stop() {
-        for s in samplers.withLock({ $0 }) { s.stop() }
+        let all = samplers.withLock { $0 }
+        for s in all { s.stop() }
+        let deadline = ContinuousClock.now + .seconds(2)
+        for s in all { s.join(timeout: max(.zero, deadline - ContinuousClock.now)) }
         telemetry?.close()
     }
 }

@@ -89,10 +89,19 @@ public struct StatusReport: Sendable {
     /// The state in one word: "fail-safe", "curtailed", "halted" (by price or pause), "partial"
     /// (throttled) or "mining".
     public var state: String {
-        if workError != nil { return "stopped" }  // failed for good or finished: nothing is hashed
-        if controller.stale { return "fail-safe" }
-        if engine.halted { return controller.curtailment >= 1 ? "curtailed" : "halted" }
-        return engine.capacitySetting < 1 ? "partial" : "mining"
+        Self.state(
+            stopped: workError != nil, stale: controller.stale, halted: engine.halted,
+            curtailment: controller.curtailment, capacitySetting: engine.capacitySetting)
+    }
+
+    /// `state` from its parts (the power telemetry's, without a whole report).
+    public static func state(stopped: Bool, stale: Bool, halted: Bool, curtailment: Double, capacitySetting: Double)
+        -> String
+    {
+        if stopped { return "stopped" }  // failed for good or finished: nothing is hashed
+        if stale { return "fail-safe" }
+        if halted { return curtailment >= 1 ? "curtailed" : "halted" }
+        return capacitySetting < 1 ? "partial" : "mining"
     }
 
     /// `GET /status`: one JSON object.

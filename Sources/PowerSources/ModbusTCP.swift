@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -51,7 +53,8 @@ public enum ModbusFrame {
         guard let function = p.first else { return .failure(PowerError("protocol", "modbus: empty reply")) }
         if function == 0x83 {
             guard p.count == 2 else { return .failure(PowerError("protocol", "modbus: malformed exception reply")) }
-            return .failure(PowerError("exception \(p[1])", "modbus: exception \(p[1]) (\(exceptionName(p[1])))"))
+            return .failure(
+                PowerError(PowerError.exceptionReason(p[1]), "modbus: exception \(p[1]) (\(exceptionName(p[1])))"))
         }
         guard function == 3 else {
             return .failure(PowerError("protocol", "modbus: reply with function \(function), expected 3"))
@@ -70,6 +73,7 @@ public enum ModbusFrame {
         case 4: "server device failure"
         case 5: "acknowledge"
         case 6: "server device busy"
+        case 8: "memory parity error"
         case 10: "gateway path unavailable"
         case 11: "gateway target device failed to respond"
         default: "unknown"
@@ -77,20 +81,58 @@ public enum ModbusFrame {
     }
 }
 
+/// Lets another thread wake a connection's blocked connect or request (`SunSpecPower.interrupt()`, when
+/// the sampler stops): `fire()` shuts the registered socket down, so its poll returns and the request fails
+/// as "disconnected" at once. Once fired it stays fired: no new connection starts.
+final class ConnectionInterrupt: Sendable {
+    // The socket is shut down under the lock, and unregistered under it before it is closed: never a
+    // descriptor number that was reused.
+    private let state = Mutex<(fd: Int32, fired: Bool)>((-1, false))
+
+    /// Registers `fd` as the socket to wake; false when already fired (the connection must not start).
+    func register(_ fd: Int32) -> Bool {
+        state.withLock { s in
+            guard !s.fired else { return false }
+            s.fd = fd
+            return true
+        }
+    }
+
+    func unregister(_ fd: Int32) { state.withLock { s in if s.fd == fd { s.fd = -1 } } }
+
+    func fire() {
+        state.withLock { s in
+            s.fired = true
+            if s.fd >= 0 { shutdown(s.fd, Int32(SHUT_RDWR)) }
+        }
+    }
+
+    var fired: Bool { state.withLock { $0.fired } }
+}
+
 /// One Modbus TCP connection on a blocking socket, used from the power sampler's thread only. Every wait
-/// (connect, send, receive) is bounded by `timeout`; one request is outstanding at a time, so a reply is
-/// matched by its transaction id.
+/// (connect, send, receive) is bounded by `timeout` and by the caller's deadline; one request is
+/// outstanding at a time, so a reply is matched by its transaction id.
 final class ModbusTCPConnection {
     private var fd: Int32
     private var transaction: UInt16 = 0
     let unit: UInt8
     let timeout: Double
+    private let interrupt: ConnectionInterrupt?
 
     /// Connects to `host:port` (resolved here: the sampler's thread may block on DNS, nothing else waits).
-    init(host: String, port: Int, unit: UInt8, timeout: Double) throws(PowerError) {
+    /// - Parameters:
+    ///   - interrupt: wakes a blocked connect or request from another thread.
+    ///   - deadline: the monotonic time (`Monotonic`) the connect must end by, besides `timeout`.
+    init(
+        host: String, port: Int, unit: UInt8, timeout: Double, interrupt: ConnectionInterrupt? = nil,
+        deadline: Double = .infinity
+    ) throws(PowerError) {
         self.unit = unit
         self.timeout = timeout
+        self.interrupt = interrupt
         fd = -1
+        let deadline = min(deadline, Monotonic.seconds() + timeout)
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -107,11 +149,15 @@ final class ModbusTCPConnection {
             let s = socket(
                 a.pointee.ai_family, a.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), a.pointee.ai_protocol)
             guard s >= 0 else { continue }
+            guard interrupt?.register(s) ?? true else {
+                Glibc.close(s)
+                throw PowerError("disconnected", "sunspec: stopping")
+            }
             let flags = fcntl(s, F_GETFL)
             _ = fcntl(s, F_SETFL, flags | O_NONBLOCK)
             var r = connect(s, a.pointee.ai_addr, a.pointee.ai_addrlen)
             if r != 0 && errno == EINPROGRESS {
-                if Self.wait(s, events: Int16(POLLOUT), timeout: timeout) {
+                if Self.wait(s, events: Int16(POLLOUT), timeout: deadline - Monotonic.seconds()) {
                     var error: Int32 = 0
                     var size = socklen_t(MemoryLayout<Int32>.size)
                     getsockopt(s, SOL_SOCKET, SO_ERROR, &error, &size)
@@ -128,6 +174,7 @@ final class ModbusTCPConnection {
                 return
             }
             lastError = String(cString: strerror(errno))
+            interrupt?.unregister(s)
             Glibc.close(s)
         }
         throw PowerError("disconnected", "sunspec: cannot connect to \(host):\(port): \(lastError)")
@@ -136,22 +183,26 @@ final class ModbusTCPConnection {
     deinit { close() }
 
     func close() {
-        if fd >= 0 { Glibc.close(fd) }
+        if fd >= 0 {
+            interrupt?.unregister(fd)
+            Glibc.close(fd)
+        }
         fd = -1
     }
 
     var isOpen: Bool { fd >= 0 }
 
     /// Reads `count` registers from `address`.
-    /// - Throws: `PowerError`: "timeout", "disconnected", "protocol" or "exception N". After any error but
+    /// - Throws: `PowerError`: "timeout", "disconnected", "protocol" or "exception …". After any error but
     ///   an exception the connection is closed (a late reply would answer the next request).
-    func read(address: Int, count: Int) throws(PowerError) -> [UInt16] {
+    /// Waits until `timeout` or `deadline` (monotonic), whichever is first.
+    func read(address: Int, count: Int, deadline limit: Double = .infinity) throws(PowerError) -> [UInt16] {
         guard fd >= 0 else { throw PowerError("disconnected", "sunspec: not connected") }
         guard (0...0xFFFF).contains(address), (1...ModbusFrame.maxRegisters).contains(count),
             address + count <= 0x10000
         else { throw PowerError("protocol", "modbus: cannot read \(count) registers at \(address)") }
         transaction &+= 1
-        let deadline = Monotonic.seconds() + timeout
+        let deadline = min(limit, Monotonic.seconds() + timeout)
         let request = ModbusFrame.readHoldingRegisters(
             transaction: transaction, unit: unit, address: UInt16(address), count: UInt16(count))
         do throws(PowerError) {
@@ -194,7 +245,10 @@ final class ModbusTCPConnection {
                 got += n
                 continue
             }
-            if n == 0 { throw PowerError("disconnected", "sunspec: the meter closed the connection") }
+            if n == 0 {
+                if interrupt?.fired == true { throw PowerError("disconnected", "sunspec: stopping") }
+                throw PowerError("disconnected", "sunspec: the meter closed the connection")
+            }
             if errno == EINTR { continue }
             if errno == EAGAIN || errno == EWOULDBLOCK {
                 guard Self.wait(fd, events: Int16(POLLIN), timeout: deadline - Monotonic.seconds()) else {

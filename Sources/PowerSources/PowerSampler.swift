@@ -69,6 +69,7 @@ public final class PowerSampler: Sendable {
         var errors: [String: Int] = [:]
         var samples = 0
         var stopping = false
+        var started = false
     }
 
     public let source: any PowerSource
@@ -76,12 +77,18 @@ public final class PowerSampler: Sendable {
     public let stale: Double
     private let state = Mutex(State())
     private let wake = DispatchSemaphore(value: 0)
+    /// Signalled once when the thread has ended (the source closed).
+    private let finished = DispatchSemaphore(value: 0)
     private let onSample: @Sendable (Sample) -> Void
     /// Error reasons counted separately at most; others go under "other" (a metric label set stays small).
     static let maxReasons = 32
 
+    /// The interval the sampler holds itself to, whatever it is given (0, a negative or NaN would make it
+    /// spin): `run` holds `--power-interval` to the narrower `RunConfig.powerIntervalRange`.
+    public static let intervalLimits = 0.01...3600.0
+
     /// - Parameters:
-    ///   - interval: seconds between samples (`run` holds it to `RunConfig.powerIntervalRange`).
+    ///   - interval: seconds between samples, held to `intervalLimits` (NaN: `defaultInterval`).
     ///   - stale: seconds after which the last good value is no longer current.
     ///   - onSample: told every sample, on the sampler's thread (the telemetry queues it; keep it cheap).
     public init(
@@ -89,7 +96,9 @@ public final class PowerSampler: Sendable {
         onSample: @escaping @Sendable (Sample) -> Void = { _ in }
     ) {
         self.source = source
-        self.interval = interval
+        self.interval =
+            interval.isNaN
+            ? Self.defaultInterval : min(max(interval, Self.intervalLimits.lowerBound), Self.intervalLimits.upperBound)
         self.stale = stale
         self.onSample = onSample
     }
@@ -98,12 +107,25 @@ public final class PowerSampler: Sendable {
     /// - Throws: `ThreadStartError` when the OS refuses a thread.
     public func start() throws(ThreadStartError) {
         try JoinableThread.detach(name: "flexminer-power") { [self] in run() }
+        state.withLock { $0.started = true }
     }
 
-    /// Asks the thread to end and returns at once: a sample in progress (a meter that does not answer) ends
-    /// by its own timeout, and the thread then closes the source.
+    /// Waits at most `timeout` for the thread to end after `stop()` (a join with a bound: the thread is
+    /// detached, so a source stuck where `interrupt()` cannot reach, a DNS lookup, never holds up the
+    /// shutdown). True when it has ended, or never started.
+    @discardableResult
+    public func join(timeout: Duration) -> Bool {
+        guard state.withLock({ $0.started }) else { return true }
+        guard finished.wait(timeout: .now() + timeout.seconds) == .success else { return false }
+        finished.signal()  // a later join returns at once too
+        return true
+    }
+
+    /// Asks the thread to end and returns at once: a sample in progress (a meter that does not answer) is
+    /// woken (`PowerSource.interrupt()`), and the thread then closes the source.
     public func stop() {
         state.withLock { $0.stopping = true }
+        source.interrupt()
         wake.signal()
     }
 
@@ -133,7 +155,8 @@ public final class PowerSampler: Sendable {
                 s.error = nil
             case .failure(let e):
                 s.error = e
-                let key = s.errors[e.reason] != nil || s.errors.count < Self.maxReasons ? e.reason : "other"
+                let reason = PowerError.label(e.reason)
+                let key = s.errors[reason] != nil || s.errors.count < Self.maxReasons ? reason : "other"
                 s.errors[key, default: 0] += 1
             }
         }
@@ -144,7 +167,12 @@ public final class PowerSampler: Sendable {
     }
 
     private func run() {
-        var next = Monotonic.seconds()
+        // The source's starting point is taken here, on this thread, and the first sample one interval on:
+        // it covers that interval, not the time between the source's making and the start.
+        let start = Monotonic.seconds()
+        source.begin(at: start)
+        var next = start + interval
+        _ = wake.wait(timeout: .now() + interval)
         while !state.withLock({ $0.stopping }) {
             sampleOnce()
             next += interval
@@ -154,5 +182,6 @@ public final class PowerSampler: Sendable {
             _ = wake.wait(timeout: .now() + max(0, next - now))
         }
         source.close()
+        finished.signal()
     }
 }

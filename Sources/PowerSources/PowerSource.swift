@@ -18,9 +18,10 @@ public struct PowerReading: Sendable, Hashable {
     }
 }
 
-/// Why a sample failed. `reason` is short and from a small set ("timeout", "exception 2", "not implemented",
-/// "unreadable", "missing", "disconnected", "protocol", "stale"): it is a metric label and the telemetry's
-/// `error`; `message` says what and where, for `/status` and the log.
+/// Why a sample failed. `reason` is short and from a fixed set (`PowerError.reasons`: "timeout",
+/// "exception 2", "not implemented", "unreadable", "missing", "disconnected", "protocol", …): it is a metric
+/// label and the telemetry's `error`; `message` says what and where, for `/status` and the log. Nothing a
+/// meter sends may become a reason of its own: `PowerError.exception(_:)` and `label(_:)` keep the set fixed.
 public struct PowerError: Error, Sendable, Hashable, CustomStringConvertible {
     public let reason: String
     public let message: String
@@ -31,6 +32,25 @@ public struct PowerError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { message }
+
+    /// The Modbus exception codes with a reason of their own (the Modbus application protocol's: 1-6, 8, 10
+    /// and 11); any other code a meter sends is "exception other", its number kept in the message.
+    public static let standardExceptionCodes: [UInt8] = [1, 2, 3, 4, 5, 6, 8, 10, 11]
+
+    /// Every reason that may reach a metric label or the telemetry: the one allow-list.
+    public static let reasons: Set<String> = Set(
+        [
+            "timeout", "not implemented", "unreadable", "missing", "disconnected", "protocol", "stale", "spec",
+            "telemetry", "exception other", "other",
+        ] + standardExceptionCodes.map { "exception \($0)" })
+
+    /// The reason for a Modbus exception `code`: "exception N" for a standard code, else "exception other".
+    public static func exceptionReason(_ code: UInt8) -> String {
+        standardExceptionCodes.contains(code) ? "exception \(code)" : "exception other"
+    }
+
+    /// `reason` when it is in `reasons`, else "other": what a label or a count by reason may carry.
+    public static func label(_ reason: String) -> String { reasons.contains(reason) ? reason : "other" }
 }
 
 /// A way to know what the host draws: one file per kind in this module (`ModelPower`, `RAPLPower`,
@@ -41,14 +61,23 @@ public protocol PowerSource: AnyObject, Sendable {
     var kind: String { get }
     /// True only for an estimate (the model): shown as modelled wherever it appears.
     var modelled: Bool { get }
+    /// Called once on the sampler's thread when sampling starts, one interval before the first sample: a
+    /// source that measures between samples (RAPL's counters) takes its starting point here, so the first
+    /// sample covers that interval and not the time since the source was made.
+    func begin(at now: Double)
     /// Takes one sample. `now` is the sampler's monotonic time in seconds (see `Monotonic`).
     func sample(at now: Double) -> Result<PowerReading, PowerError>
     /// Releases what the source holds (a socket); called once, from the sampler's thread, at the end.
     func close()
+    /// Wakes a sample in progress, from any thread (the sampler is stopping): it ends at once with an
+    /// error instead of at its timeout, and later samples fail at once.
+    func interrupt()
 }
 
 extension PowerSource {
+    public func begin(at now: Double) {}
     public func close() {}
+    public func interrupt() {}
 }
 
 /// `--power SOURCE` as given: `model`, `rapl` or `sunspec:HOST:PORT[/UNIT]`.

@@ -33,7 +33,8 @@ public final class RAPLPower: PowerSource {
     public static let defaultRoot = "/sys/class/powercap"
     public static let rootVariable = "FLEXMINER_POWERCAP_ROOT"
 
-    /// Finds the package zones and reads their counters once.
+    /// Finds the package zones and reads their counters once (so a host without them is refused at start);
+    /// `begin(at:)` takes them again when sampling starts.
     /// - Throws: `PowerError` ("missing" or "unreadable") saying what is missing or how to grant access.
     public init(
         environment: [String: String] = ProcessInfo.processInfo.environment, now: Double = Monotonic.seconds()
@@ -62,7 +63,13 @@ public final class RAPLPower: PowerSource {
         var zones: [Zone] = []
         for n in names {
             let dir = root + "/" + n
-            let name = (try? readText(dir + "/name"))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            // A zone whose name cannot be read might be a package: an error, never a zone left out silently.
+            let name: String
+            do throws(PowerError) {
+                name = try readText(dir + "/name").trimmingCharacters(in: .whitespacesAndNewlines)
+            } catch {
+                throw PowerError("unreadable", error.message)
+            }
             guard name.hasPrefix("package-") else { continue }
             let range = try read(dir + "/max_energy_range_uj")
             guard range > 0 else {
@@ -77,6 +84,21 @@ public final class RAPLPower: PowerSource {
             )
         }
         return zones
+    }
+
+    /// Takes the starting counters again, now (the sampler's thread, one interval before the first sample):
+    /// the first sample's watts and energy then cover that interval, not the start-up. A counter that
+    /// cannot be read keeps the starting point of `init`; the sample will name the error.
+    public func begin(at now: Double) {
+        var values: [UInt64] = []
+        for z in zones {
+            guard let v = try? Self.read(z.directory + "/energy_uj") else { return }
+            values.append(v)
+        }
+        counters.withLock { c in
+            c.values = values
+            c.at = now
+        }
     }
 
     public func sample(at now: Double) -> Result<PowerReading, PowerError> {

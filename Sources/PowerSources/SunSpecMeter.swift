@@ -12,6 +12,8 @@ public enum SunSpecMap {
     /// The model id that ends the chain.
     public static let endModel: UInt16 = 0xFFFF
     public static let meterModels: Set<UInt16> = [201, 202, 203, 204]
+    /// The model that must follow the marker (common: manufacturer, model, serial number).
+    public static let commonModel: UInt16 = 1
 
     /// Offsets within a meter model, from its `ID` register.
     public enum Meter {
@@ -54,11 +56,17 @@ public enum SunSpecMap {
     /// The bounded number of models walked before giving up (a loop or a broken map).
     public static let maxModels = 64
 
-    /// The next step after reading the header `(id, length)` at `address`, `walked` models in.
+    /// The next step after reading the header `(id, length)` at `address`, `walked` models in (the first,
+    /// `walked` 0, must be model 1).
     public static func step(header: [UInt16], address: Int, walked: Int) -> Walk {
         guard header.count == 2 else { return .failed(PowerError("protocol", "sunspec: short model header")) }
         let id = header[0]
         let length = Int(header[1])
+        // The map's first model is common (1): anything else is not a SunSpec map (or not ours to trust).
+        if walked == 0 && id != commonModel {
+            return .failed(
+                PowerError("protocol", "sunspec: the first model at \(address) is \(id), expected 1 (common)"))
+        }
         if id == endModel {
             return .failed(PowerError("not implemented", "sunspec: no meter model (201-204) in the map"))
         }

@@ -7,7 +7,9 @@ import Synchronization
 /// meter does not implement it).
 ///
 /// A meter that disappears is retried with a bounded backoff (0.5 s doubling to 30 s): samples meanwhile
-/// fail at once with "disconnected", so a dead meter costs the sampler nothing.
+/// fail at once with "disconnected", so a dead meter costs the sampler nothing. The whole discovery (the
+/// connect, the three bases, the chain) has one deadline, `discoveryTimeout`; `interrupt()` and `close()`
+/// wake a request in progress from any thread.
 public final class SunSpecPower: PowerSource {
     public let kind = "sunspec"
     public let modelled = false
@@ -15,6 +17,8 @@ public final class SunSpecPower: PowerSource {
     public let port: Int
     public let unit: UInt8
     public let timeout: Double
+    /// Seconds the whole discovery may take.
+    public let discoveryTimeout: Double
 
     private struct State {
         var connection: ModbusTCPConnection? = nil
@@ -28,14 +32,18 @@ public final class SunSpecPower: PowerSource {
 
     // The sampler's thread is the only caller; the lock only satisfies Sendable.
     private let state = Mutex(State())
+    private let interruption = ConnectionInterrupt()
     static let maxBackoff = 30.0
 
-    /// - Parameter timeout: seconds each connect or request may take.
-    public init(host: String, port: Int, unit: UInt8, timeout: Double = 1) {
+    /// - Parameters:
+    ///   - timeout: seconds each connect or request may take.
+    ///   - discoveryTimeout: seconds the whole discovery may take (default: five requests' worth).
+    public init(host: String, port: Int, unit: UInt8, timeout: Double = 1, discoveryTimeout: Double? = nil) {
         self.host = host
         self.port = port
         self.unit = unit
         self.timeout = timeout
+        self.discoveryTimeout = discoveryTimeout ?? 5 * timeout
     }
 
     /// Where the meter model was found (nil until then): for `/status` and the tests.
@@ -48,9 +56,15 @@ public final class SunSpecPower: PowerSource {
                     return .failure(PowerError("disconnected", "sunspec: \(host):\(port) is down; retrying"))
                 }
                 do throws(PowerError) {
-                    let c = try ModbusTCPConnection(host: host, port: port, unit: unit, timeout: timeout)
+                    let (host, port, unit, timeout, interruption) = (host, port, unit, timeout, interruption)
+                    let (c, model) = try Self.discover(deadline: Monotonic.seconds() + discoveryTimeout) {
+                        deadline throws(PowerError) in
+                        try ModbusTCPConnection(
+                            host: host, port: port, unit: unit, timeout: timeout, interrupt: interruption,
+                            deadline: deadline)
+                    }
                     s.connection = c
-                    s.model = try Self.discover(c)
+                    s.model = model
                 } catch {
                     // Whatever stopped the discovery (no marker, no meter model, an exception), it is
                     // tried again from the start after the backoff.
@@ -94,32 +108,54 @@ public final class SunSpecPower: PowerSource {
         return error
     }
 
-    /// Finds the map's base and walks the chain to the first meter model.
-    static func discover(_ c: ModbusTCPConnection) throws(PowerError) -> SunSpecMap.Model {
+    /// Connects, finds the map's base and walks the chain to the first meter model, all by `deadline`
+    /// (monotonic). An exception at a base, or no answer at all (many devices and gateways say nothing about
+    /// an address they do not map), means "not here": the next base is tried, on a new connection after a
+    /// timeout (the old one was closed: a late reply would answer the next request).
+    static func discover(
+        deadline: Double, connect: (Double) throws(PowerError) -> ModbusTCPConnection
+    ) throws(PowerError) -> (ModbusTCPConnection, SunSpecMap.Model) {
+        func late(_ error: PowerError) -> PowerError {
+            guard error.reason == "timeout", Monotonic.seconds() >= deadline else { return error }
+            return PowerError("timeout", "sunspec: the discovery did not end within its deadline (\(error.message))")
+        }
+        var c = try connect(deadline)
         var base: Int? = nil
         var tried: [String] = []
         for b in SunSpecMap.bases {
             do throws(PowerError) {
-                if try c.read(address: b, count: 2) == SunSpecMap.marker {
+                if !c.isOpen { c = try connect(deadline) }
+                if try c.read(address: b, count: 2, deadline: deadline) == SunSpecMap.marker {
                     base = b
                     break
                 }
                 tried.append("\(b): no marker")
             } catch {
-                // An exception (illegal address) means: not here. Anything else is the connection's problem.
-                guard error.reason.hasPrefix("exception") else { throw error }
-                tried.append("\(b): \(error.reason)")
+                if error.reason.hasPrefix("exception") {
+                    tried.append("\(b): \(error.reason)")
+                } else if error.reason == "timeout" && Monotonic.seconds() < deadline {
+                    tried.append("\(b): no answer")
+                } else {
+                    throw late(error)
+                }
             }
         }
         guard let base else {
+            // Silence everywhere is a meter that does not answer, not a map that is missing.
+            if tried.allSatisfy({ $0.hasSuffix("no answer") }) {
+                throw PowerError("timeout", "sunspec: no answer at 40000, 0 or 50000 within \(c.timeout) s")
+            }
             throw PowerError(
                 "not implemented", "sunspec: no SunS marker at 40000, 0 or 50000 (\(tried.joined(separator: "; ")))")
         }
+        if !c.isOpen { c = try connect(deadline) }
         var address = base + 2
         var walked = 0
         while true {
-            switch SunSpecMap.step(header: try c.read(address: address, count: 2), address: address, walked: walked) {
-            case .found(let model): return model
+            let header: [UInt16]
+            do { header = try c.read(address: address, count: 2, deadline: deadline) } catch { throw late(error) }
+            switch SunSpecMap.step(header: header, address: address, walked: walked) {
+            case .found(let model): return (c, model)
             case .failed(let error): throw error
             case .readHeader(let next):
                 address = next
@@ -128,7 +164,13 @@ public final class SunSpecPower: PowerSource {
         }
     }
 
+    /// Wakes a request in progress (from any thread: the sampler is stopping); it and every later sample
+    /// fail at once as "disconnected".
+    public func interrupt() { interruption.fire() }
+
     public func close() {
+        // First wake a request in progress, which holds the state: the lock is then free at once.
+        interruption.fire()
         state.withLock { s in
             s.connection?.close()
             s.connection = nil

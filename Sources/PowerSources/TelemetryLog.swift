@@ -11,7 +11,10 @@ import Synchronization
 /// are dropped and counted) and written by a thread of the log's own, so neither the sampler nor the
 /// control path waits for the disk. The file is mode 0600; when a line would take it past `maxBytes` it is
 /// renamed to `PATH.1` (replacing the previous one) and a new file is started: the telemetry on disk stays
-/// under twice `maxBytes`.
+/// under twice `maxBytes`. When the rename fails (PATH.1 is a directory, the disk is read-only) the line is
+/// not written but counted in `errors`, and the rotation is tried again with the next one: PATH never grows
+/// past `maxBytes`. A line the disk takes only in part (disk full) is cut off again (`ftruncate` to the last
+/// line's end): the file holds whole lines only.
 public final class TelemetryLog: Sendable {
     public let path: String
     public let maxBytes: Int
@@ -144,26 +147,39 @@ public final class TelemetryLog: Sendable {
 
     private func append(_ line: [UInt8]) {
         file.withLock { f in
-            if f.size > 0 && f.size + line.count > maxBytes { rotate(&f) }
-            guard f.fd >= 0 else { return failed("the file could not be reopened after rotation") }
+            if f.fd < 0 {
+                // The last rotation could not open a new PATH: try again.
+                do throws(PowerError) { f = try Self.open(path) } catch { return failed(error.message) }
+            }
+            if f.size > 0 && f.size + line.count > maxBytes {
+                if let why = rotate(&f) { return failed(why) }
+            }
             var offset = 0
             while offset < line.count {
                 let n = line.withUnsafeBytes { Glibc.write(f.fd, $0.baseAddress! + offset, line.count - offset) }
                 if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { return failed(String(cString: strerror(errno))) }
+                guard n > 0 else {
+                    let why = n == 0 ? "the disk took no bytes" : String(cString: strerror(errno))
+                    // Half a line would corrupt the one after it: back to the last whole line.
+                    if offset > 0 && ftruncate(f.fd, off_t(f.size)) != 0 { f.size += offset }
+                    return failed(why)
+                }
                 offset += n
             }
             f.size += line.count
         }
     }
 
-    /// PATH → PATH.1 (the previous PATH.1 goes), and a new PATH.
-    private func rotate(_ f: inout File) {
+    /// PATH → PATH.1 (the previous PATH.1 goes), and a new PATH; nil when done, else why not. The rename
+    /// comes first: when it fails PATH stays open as it was (and is not written to: the caller drops the
+    /// line), never reopened and appended to past `maxBytes`.
+    private func rotate(_ f: inout File) -> String? {
+        if rename(path, path + ".1") != 0 { return "cannot rotate to \(path).1: \(String(cString: strerror(errno)))" }
         fsync(f.fd)
         Glibc.close(f.fd)
         f.fd = -1
-        if rename(path, path + ".1") != 0 { failed("cannot rotate to \(path).1: \(String(cString: strerror(errno)))") }
-        do { f = try Self.open(path) } catch { failed(error.message) }
+        do { f = try Self.open(path) } catch { return error.message }
+        return nil
     }
 
     private func failed(_ why: String) {
@@ -194,7 +210,7 @@ extension TelemetryLog {
         case .failure(let e):
             o["watts"] = NSNull()
             o["energy_j"] = NSNull()
-            o["error"] = e.reason
+            o["error"] = PowerError.label(e.reason)
         }
         return o
     }

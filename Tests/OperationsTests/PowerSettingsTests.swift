@@ -45,6 +45,18 @@ struct PowerSettingsTests {
         #expect(try resolve { $0.values.policyFile = dir + "/p.json" }.power.modelWatts == 900)
     }
 
+    @Test func aReasonOutsideTheAllowListNeverBecomesALabel() {
+        let metrics = MinerMetrics()
+        metrics.powerError(source: "sunspec", reason: "exception 2")
+        metrics.powerError(source: "sunspec", reason: "exception 77")
+        metrics.powerError(source: "sunspec", reason: "exception other")
+        let text = metrics.render()
+        #expect(text.contains(#"reason="exception 2""#))
+        #expect(text.contains(#"reason="exception other""#))
+        #expect(text.contains(#"reason="other""#))
+        #expect(!text.contains("exception 77"))
+    }
+
     @Test func badPowerSettingsNameTheFlag() {
         func refusal(_ edit: (inout RunFlags) -> Void, file: String? = nil) -> String {
             do {

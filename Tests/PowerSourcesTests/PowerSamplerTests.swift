@@ -18,8 +18,13 @@ final class ScriptedSource: PowerSource {
     /// Set: `sample` waits for it (a meter that does not answer until the test says so).
     let gate = Mutex<DispatchSemaphore?>(nil)
     let entered = Atomic<Int>(0)
+    let began = Atomic<Int>(0)
+    /// Set when a sample came before `begin(at:)`.
+    let sampledBeforeBegin = Atomic<Bool>(false)
+    func begin(at now: Double) { began.add(1, ordering: .relaxed) }
     func sample(at now: Double) -> Result<PowerReading, PowerError> {
         entered.add(1, ordering: .relaxed)
+        if began.load(ordering: .relaxed) == 0 { sampledBeforeBegin.store(true, ordering: .relaxed) }
         if let g = gate.withLock({ $0 }) { g.wait() }
         let d = delay.withLock { $0 }
         if d > 0 { usleep(UInt32(d * 1e6)) }
@@ -61,9 +66,23 @@ final class ScriptedSource: PowerSource {
         source.gate.withLock { $0 = nil }
         gate.signal()
         #expect(eventually(within: 5) { sampler.current().watts == 100 })
+        #expect(PowerSampler(source: ScriptedSource(), interval: 1, stale: 1).join(timeout: .zero))  // never started
         sampler.stop()
-        #expect(eventually(within: 5) { source.closed.load(ordering: .relaxed) })
+        // The thread ends (the join's bound is far beyond what it needs) and has closed the source.
+        #expect(sampler.join(timeout: .seconds(5)))
+        let closed = source.closed.load(ordering: .relaxed)
+        #expect(closed)
         #expect(samples.withLock { $0 } >= 1)
+        // The sampler's thread began the source once, before its first sample.
+        #expect(source.began.load(ordering: .relaxed) == 1 && !source.sampledBeforeBegin.load(ordering: .relaxed))
+    }
+
+    @Test func anIntervalThatWouldSpinIsHeldToAFloor() {
+        for bad in [0, -1, -.infinity, .nan, 1e-300, .infinity] as [Double] {
+            let i = PowerSampler(source: ScriptedSource(), interval: bad, stale: 5).interval
+            #expect(i.isFinite && i >= 0.001, "\(bad) → \(i)")
+        }
+        #expect(PowerSampler(source: ScriptedSource(), interval: 2, stale: 5).interval == 2)
     }
 
     @Test func specsParseAndBadOnesNameTheFlag() throws {
@@ -156,6 +175,25 @@ final class ScriptedSource: PowerSource {
         #expect(mode == 0o600)
     }
 
+    /// PATH.1 is a directory with a file in it: the rotation cannot happen. The lines that would take PATH
+    /// past its bound are lost and counted, and reported once; PATH never grows past it.
+    @Test func aRotationThatFailsStopsTheFileGrowing() throws {
+        let path = scratchDirectory() + "/t.jsonl"
+        try FileManager.default.createDirectory(atPath: path + ".1", withIntermediateDirectories: true)
+        try "keep\n".write(toFile: path + ".1/x", atomically: true, encoding: .utf8)
+        let reports = Mutex<[String]>([])
+        let log = try TelemetryLog(path: path, maxBytes: 1000) { m in reports.withLock { $0.append(m) } }
+        for i in 0..<100 { log.write(["i": i, "pad": String(repeating: "x", count: 40)]) }
+        log.close()
+        let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as! Int
+        let lines = readLines(path)
+        #expect(size <= 1000 && !lines.isEmpty)
+        #expect(lines.allSatisfy { $0["i"] is Int })
+        #expect(lines.count + log.errors == 100, "\(lines.count) written, \(log.errors) errors")
+        #expect(log.errors > 0)
+        #expect(reports.withLock { $0.count } == 1 && reports.withLock { $0.first?.contains(".1") ?? false })
+    }
+
     /// A disk that does not keep up (here a pipe nobody reads): lines beyond the queue are dropped and
     /// counted, the writer never makes `write` wait, and what was queued arrives once the reader reads.
     @Test func aDiskThatDoesNotKeepUpDropsLinesAndCountsThem() throws {
@@ -185,5 +223,6 @@ final class ScriptedSource: PowerSource {
         #expect(lines.allSatisfy { decode(String($0))["i"] is Int })
         #expect(lines.count + log.dropped == 2000, "\(lines.count) written, \(log.dropped) dropped")
         #expect(log.errors == 0)
+        log.close()
     }
 }

@@ -55,6 +55,20 @@ struct PowercapTree {
         #expect(abs(s.energyJoules! - 60) < 1e-9)
     }
 
+    /// The counters move between the source's making and the start of sampling (the miner starting up):
+    /// that energy is not the first sample's, which covers only the time since begin(at:).
+    @Test func theFirstSampleCountsFromTheStartOfSampling() throws {
+        let tree = PowercapTree(packages: [(1_000_000, 262_143_328_850)])
+        let rapl = try RAPLPower(environment: tree.environment, now: 0)
+        tree.set("intel-rapl:0", 90_000_000)
+        rapl.begin(at: 50)
+        // 4 J over the 2 s since begin: 2 W; the 89 J before it are not counted.
+        tree.set("intel-rapl:0", 94_000_000)
+        let r = try rapl.sample(at: 52).get()
+        #expect(abs(r.watts - 2) < 1e-9)
+        #expect(abs(r.energyJoules! - 4) < 1e-9)
+    }
+
     @Test func aCounterThatWrapsIsCountedAcrossTheWrap() throws {
         // The range is small so the wrap is easy to follow by hand: 900 → (wrap at 1000) → 300 is 400 µJ.
         let tree = PowercapTree(packages: [(900, 1000), (0, 1000)])
@@ -97,6 +111,32 @@ struct PowercapTree {
             return
         }
         #expect(g.reason == "unreadable")
+    }
+
+    @Test func aZoneWhoseNameCannotBeReadIsAnErrorNotLeftOut() throws {
+        let tree = PowercapTree(packages: [(1, 1000), (2, 1000)])
+        try FileManager.default.removeItem(atPath: tree.root + "/intel-rapl:1/name")
+        #expect {
+            _ = try RAPLPower(environment: tree.environment)
+        } throws: { e in
+            let e = e as! PowerError
+            return e.reason == "unreadable" && e.message.contains("intel-rapl:1/name")
+        }
+    }
+
+    /// The counter readable by root only (Linux 5.10 and later): the message says how to grant access.
+    /// Root reads it anyway, so this runs for a developer, not as root (CI).
+    @Test(.enabled(if: getuid() != 0, "root reads a mode-000 file"))
+    func aCounterWithoutPermissionSaysHowToGrantIt() throws {
+        let tree = PowercapTree(packages: [(1, 1000)])
+        #expect(chmod(tree.root + "/intel-rapl:0/energy_uj", 0) == 0)
+        #expect {
+            _ = try RAPLPower(environment: tree.environment)
+        } throws: { e in
+            let e = e as! PowerError
+            return e.reason == "unreadable" && e.message.contains("permission denied")
+                && e.message.contains("systemd-tmpfiles") && e.message.contains("--power model")
+        }
     }
 
     @Test func thisHostsRealSysfsGivesAClearError() {

@@ -68,10 +68,17 @@ import Testing
             Issue.record("the walk is unbounded")
             return
         }
-        guard case .failed = SunSpecMap.step(header: [201, 10], address: 100, walked: 0) else {
+        guard case .failed(let short) = SunSpecMap.step(header: [201, 10], address: 100, walked: 1) else {
             Issue.record("a meter model too short for TotWh_SF was accepted")
             return
         }
+        #expect(short.message.contains("too short"))
+        // The model after the marker must be common (1), even when it is a meter model.
+        guard case .failed(let first) = SunSpecMap.step(header: [203, 105], address: 40002, walked: 0) else {
+            Issue.record("a map whose first model is not common was walked")
+            return
+        }
+        #expect(first.reason == "protocol" && first.message.contains("expected 1"))
     }
 
     @Test func framesAreChecked() throws {
@@ -97,6 +104,25 @@ import Testing
             return
         }
         #expect(x.reason == "exception 2" && x.message.contains("illegal data address"))
+        // Every code a meter may send maps to one of ten reasons (the nine standard codes, typed here from
+        // the Modbus application protocol, and "exception other"); the code itself stays in the message.
+        let standard: [UInt8: String] = [
+            1: "exception 1", 2: "exception 2", 3: "exception 3", 4: "exception 4", 5: "exception 5",
+            6: "exception 6", 8: "exception 8", 10: "exception 10", 11: "exception 11",
+        ]
+        var seen: Set<String> = []
+        for code in UInt8.min...UInt8.max {
+            guard case .failure(let e) = ModbusFrame.registers(pdu: [0x83, code], count: 2) else {
+                Issue.record("exception \(code) was read as registers")
+                continue
+            }
+            #expect(e.reason == (standard[code] ?? "exception other"), "code \(code)")
+            #expect(e.message.contains("exception \(code) "), "code \(code): \(e.message)")
+            #expect(PowerError.label(e.reason) == e.reason)
+            seen.insert(e.reason)
+        }
+        #expect(seen.count == 10)
+        #expect(PowerError.label("exception 200") == "other" && PowerError.label("timeout") == "timeout")
         guard case .failure = ModbusFrame.registers(pdu: [3, 2, 0, 1], count: 2) else {
             Issue.record("a short reply was accepted")
             return
@@ -169,6 +195,92 @@ import Testing
         meter.misbehaviour.withLock { $0.exception = nil }
         #expect(source.sample(at: 1.1).failureReason == "disconnected")  // within the backoff
         #expect(try source.sample(at: 2).get().watts == 640)
+    }
+
+    /// A meter that says nothing about an address outside its map: the client must not take the silence at
+    /// 40000 (and 0) for a dead meter, but try the next base on a new connection.
+    @Test(arguments: [0, 50000])
+    func aMapFoundPastSilentBases(base: Int) throws {
+        let meter = try SunSpecTestMeter(base: base, model: 201) { 950 }
+        defer { meter.stop() }
+        meter.misbehaviour.withLock { $0.silentOutsideMap = true }
+        let source = SunSpecPower(host: "127.0.0.1", port: meter.port, unit: 1, timeout: 0.3, discoveryTimeout: 30)
+        defer { source.close() }
+        let r = source.sample(at: 1)
+        #expect(r.failureReason == nil, "\(r)")
+        #expect(try r.get().watts == 950)
+        #expect(source.meterModel?.address == meter.meterAddress)
+    }
+
+    /// A meter that answers nothing at any base is a timeout, not a map without a marker.
+    @Test func silenceAtEveryBaseIsATimeout() throws {
+        let meter = try SunSpecTestMeter { 700 }
+        defer { meter.stop() }
+        meter.misbehaviour.withLock { $0.delay = 2 }
+        let source = SunSpecPower(host: "127.0.0.1", port: meter.port, unit: 1, timeout: 0.2, discoveryTimeout: 30)
+        defer { source.close() }
+        #expect(source.sample(at: 1).failureReason == "timeout")
+    }
+
+    /// Every reply is well within the per-request timeout, but the discovery as a whole (marker, common,
+    /// the vendor model, the meter: four replies of at least 0.25 s) cannot end within 0.6 s.
+    @Test func theDiscoveryHasOneDeadline() throws {
+        let meter = try SunSpecTestMeter { 700 }
+        defer { meter.stop() }
+        meter.misbehaviour.withLock { $0.delay = 0.25 }
+        let source = SunSpecPower(host: "127.0.0.1", port: meter.port, unit: 1, timeout: 5, discoveryTimeout: 0.6)
+        defer { source.close() }
+        guard case .failure(let e) = source.sample(at: 1) else {
+            Issue.record("a discovery past its deadline succeeded")
+            return
+        }
+        #expect(e.reason == "timeout" && e.message.contains("discovery"), "\(e.message)")
+    }
+
+    /// A request the meter will not answer for 10 s (the timeout is 20 s) is woken by interrupt(), as the
+    /// sampler's stop() does, and later samples fail at once.
+    @Test func interruptWakesABlockedRequest() throws {
+        let meter = try SunSpecTestMeter { 700 }
+        defer { meter.stop() }
+        meter.misbehaviour.withLock { $0.delay = 10 }
+        let source = SunSpecPower(host: "127.0.0.1", port: meter.port, unit: 1, timeout: 20)
+        let result = Mutex<Result<PowerReading, PowerError>?>(nil)
+        Thread.detachNewThread { [source] in
+            let r = source.sample(at: 1)
+            result.withLock { $0 = r }
+        }
+        #expect(eventually(within: 5) { meter.received.load(ordering: .relaxed) >= 1 })
+        source.interrupt()
+        #expect(eventually(within: 5) { result.withLock { $0 } != nil })
+        #expect(result.withLock { $0 }?.failureReason == "disconnected")
+        #expect(source.sample(at: 100).failureReason == "disconnected")
+        source.close()
+    }
+
+    /// Maps and replies a client must refuse, never trap on or walk for ever: a vendor model whose length
+    /// (65535) runs off the register space, more models before the meter than the walk allows (70; an
+    /// unbounded walk would find the meter after them), replies to another transaction or from another unit.
+    @Test func hostileMapsAndRepliesAreProtocolErrors() throws {
+        let many = (0..<70).map { i in [UInt16(64001 + i), 0] }
+        let cases: [(String, [[UInt16]], (inout SunSpecTestMeter.Misbehaviour) -> Void, String)] = [
+            ("length 65535", [[64001, 65535]], { _ in }, "does not end"),
+            ("70 vendor models", many, { _ in }, "does not end"),
+            ("another transaction", SunSpecTestMeter.defaultVendorModels, { $0.transactionDelta = 1 }, "transaction"),
+            ("another unit", SunSpecTestMeter.defaultVendorModels, { $0.replyUnit = 9 }, "unit"),
+        ]
+        for (what, vendor, misbehave, why) in cases {
+            let meter = try SunSpecTestMeter(vendorModels: vendor) { 500 }
+            defer { meter.stop() }
+            meter.misbehaviour.withLock { misbehave(&$0) }
+            let source = SunSpecPower(host: "127.0.0.1", port: meter.port, unit: 1, timeout: 1)
+            defer { source.close() }
+            guard case .failure(let e) = source.sample(at: 1) else {
+                Issue.record("\(what): a hostile meter gave a reading")
+                continue
+            }
+            #expect(e.reason == "protocol" && e.message.contains(why), "\(what): \(e.message)")
+            #expect(source.meterModel == nil, "\(what)")
+        }
     }
 
     @Test func nothingListeningIsAnErrorNotATrap() {

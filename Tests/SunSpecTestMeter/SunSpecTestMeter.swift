@@ -12,8 +12,8 @@ import Synchronization
 /// outside it, or for more than 125 registers, gets exception 2 or 3 as a real meter answers.
 ///
 /// Its reading comes from `watts` (a closure: a test's value, or the miner's `/status` capacity), and it
-/// counts `TotWhImp` from it. Misbehaviours on demand: `exception`, `notImplemented`, `delay`,
-/// `disconnect()`.
+/// counts `TotWhImp` from it. Misbehaviours on demand: `exception`, `notImplemented`, `delay`, `refuse`,
+/// `silentOutsideMap`, `disconnect()`.
 public final class SunSpecTestMeter: Sendable {
     public struct Misbehaviour: Sendable {
         /// Every request is answered with this exception code.
@@ -24,6 +24,13 @@ public final class SunSpecTestMeter: Sendable {
         public var delay = 0.0
         /// Connections are closed as soon as they are accepted.
         public var refuse = false
+        /// A request outside the register map gets no reply at all (as many devices and gateways do),
+        /// instead of exception 2; the connection stays open.
+        public var silentOutsideMap = false
+        /// Added to the transaction id of every reply (0: the request's).
+        public var transactionDelta: UInt16 = 0
+        /// Every reply comes from this unit id instead of the request's.
+        public var replyUnit: UInt8? = nil
         public init() {}
     }
 
@@ -36,6 +43,8 @@ public final class SunSpecTestMeter: Sendable {
     public let misbehaviour = Mutex(Misbehaviour())
     /// Requests answered (any reply), for tests.
     public let requests = Atomic<Int>(0)
+    /// Requests received (answered or not yet), for tests.
+    public let received = Atomic<Int>(0)
     private let listener: Int32
     private let watts: @Sendable () -> Double
     private let offsets = SunSpecModels.offsets(SunSpecModels.meter)
@@ -43,15 +52,22 @@ public final class SunSpecTestMeter: Sendable {
     private let connections = Mutex<Set<Int32>>([])
     private let stopped = Atomic<Bool>(false)
 
+    /// A vendor model between common and the meter: the client must walk past it by its length.
+    public static let defaultVendorModels: [[UInt16]] = [[64001, 4, 1, 2, 3, 4]]
+
     /// Starts listening on 127.0.0.1:`port` (0: any free port; see `port`).
-    public init(port: Int = 0, base: Int = 40000, model: UInt16 = 203, watts: @escaping @Sendable () -> Double) throws {
+    /// - Parameter vendorModels: the registers between common and the meter model, each block from its ID
+    ///   (a hostile map: a header whose length runs off the map, or more models than a client walks).
+    public init(
+        port: Int = 0, base: Int = 40000, model: UInt16 = 203, vendorModels: [[UInt16]] = defaultVendorModels,
+        watts: @escaping @Sendable () -> Double
+    ) throws {
         self.base = base
         modelID = model
         self.watts = watts
         var r: [UInt16] = [0x5375, 0x6E53]
         r += SunSpecModels.blank(id: 1, SunSpecModels.common)
-        // A vendor model between common and the meter: the client must walk past it by its length.
-        r += [64001, 4, 1, 2, 3, 4]
+        for block in vendorModels { r += block }
         meterAddress = base + r.count
         r += SunSpecModels.blank(id: model, SunSpecModels.meter)
         r += [0xFFFF, 0]
@@ -166,26 +182,29 @@ public final class SunSpecTestMeter: Sendable {
             guard header[2] == 0, header[3] == 0, (2...254).contains(length), let pdu = receive(fd, length - 1) else {
                 return
             }
-            let reply = answer(pdu)
+            received.add(1, ordering: .relaxed)
             let m = misbehaviour.withLock { $0 }
+            guard let reply = answer(pdu, silentOutsideMap: m.silentOutsideMap) else { continue }
             if m.delay > 0 { usleep(UInt32(min(m.delay, 60) * 1e6)) }
+            let transaction = (UInt16(header[0]) << 8 | UInt16(header[1])) &+ m.transactionDelta
             let out =
-                Array(header[0..<4]) + [UInt8((reply.count + 1) >> 8), UInt8((reply.count + 1) & 0xFF), header[6]]
+                [UInt8(transaction >> 8), UInt8(transaction & 0xFF), header[2], header[3]]
+                + [UInt8((reply.count + 1) >> 8), UInt8((reply.count + 1) & 0xFF), m.replyUnit ?? header[6]]
                 + reply
             requests.add(1, ordering: .relaxed)
             guard sendAll(fd, out) else { return }
         }
     }
 
-    /// The reply PDU for a request PDU.
-    func answer(_ pdu: [UInt8]) -> [UInt8] {
+    /// The reply PDU for a request PDU (nil: no reply, for an address outside the map when silent).
+    func answer(_ pdu: [UInt8], silentOutsideMap: Bool = false) -> [UInt8]? {
         if let code = misbehaviour.withLock({ $0.exception }) { return [(pdu.first ?? 0) | 0x80, code] }
         guard pdu.first == 3 else { return [(pdu.first ?? 0) | 0x80, 1] }
         guard pdu.count == 5 else { return [0x83, 3] }
         let address = Int(pdu[1]) << 8 | Int(pdu[2])
         let count = Int(pdu[3]) << 8 | Int(pdu[4])
         guard (1...125).contains(count) else { return [0x83, 3] }
-        guard let r = registers(address: address, count: count) else { return [0x83, 2] }
+        guard let r = registers(address: address, count: count) else { return silentOutsideMap ? nil : [0x83, 2] }
         return [3, UInt8(count * 2)] + r.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xFF)] }
     }
 

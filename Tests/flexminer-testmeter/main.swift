@@ -31,12 +31,18 @@ nonisolated func number(_ key: String, default d: Double? = nil) -> Double? {
     guard let v = Double(text), v.isFinite else { fail("--\(key) must be a number, got \(text)") }
     return v
 }
-let port = Int(number("port", default: 0)!)
-let base = Int(number("base", default: 40000)!)
-let model = UInt16(clamping: Int(number("model", default: 203)!))
-guard (0...65535).contains(port), [0, 40000, 50000].contains(base), (201...204).contains(model) else {
-    fail("--port 0...65535, --base 0|40000|50000, --model 201...204")
+/// A whole number in `range`, checked before it is converted (Int(1e300) would trap).
+nonisolated func integer(_ key: String, default d: Double, in range: ClosedRange<Int>) -> Int {
+    let v = number(key, default: d)!
+    guard v.rounded() == v, v >= Double(range.lowerBound), v <= Double(range.upperBound) else {
+        fail("--port 0...65535, --base 0|40000|50000, --model 201...204 (got --\(key) \(v))")
+    }
+    return Int(v)
 }
+let port = integer("port", default: 0, in: 0...65535)
+let base = integer("base", default: 40000, in: 0...50000)
+let model = UInt16(integer("model", default: 203, in: 201...204))
+guard [0, 40000, 50000].contains(base) else { fail("--port 0...65535, --base 0|40000|50000, --model 201...204") }
 
 /// The miner's capacity from its /status, read over a plain socket (no HTTP library: a test tool).
 final class StatusFollower: @unchecked Sendable {

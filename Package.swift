@@ -188,6 +188,10 @@ let package = Package(
             resources: [.embedInCode("Spec/openadr3-3.0.1.json"), .embedInCode("Spec/openadr3-3.1.0.json")]
         ),
         .executableTarget(name: "flexminer-fakevtn", dependencies: ["FakeVTN"]),
+        // The event report (`flexminer report`): decision logs and telemetry in, per event and per fleet the
+        // baseline, shed, response time and compliance out, as text, JSON, CSV and SVG. A pure core plus
+        // one file of line-by-line reading.
+        .target(name: "Reports", dependencies: ["FlexSupport"]),
         // Replays price series and curtailment events through the same policy, on a virtual clock.
         .target(name: "Simulation", dependencies: ["DemandResponse", "FlexSupport"]),
 
@@ -246,7 +250,7 @@ let package = Package(
             dependencies: [
                 "SHA256", "MiningKernels", "CPUFeatures", "OpenSSLSHA256", "KernelBench", "Chain", "Mining", "NodeRPC",
                 "WorkSources", "DemandResponse", "LoadController", "Simulation", "Operations", "Demo", "FlexSupport",
-                "Stratum", "CFlexBuildInfo",
+                "Stratum", "CFlexBuildInfo", "Reports",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -273,6 +277,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "FlexSupport", "TestSupport"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "DemandResponse", "TestSupport"]),
         .testTarget(
             name: "LoadControllerTests",

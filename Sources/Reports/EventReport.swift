@@ -149,7 +149,7 @@ public struct ReportAssembler: Sendable {
     struct Stream: Sendable {
         var modelled: Bool
         var points: [Point] = []
-        var histogram: [Int32: Int] = [:]
+        var histogram: [Int32: Spacing] = [:]
         var lastTime: Double?
         var samples = 0
         var failed = 0
@@ -157,6 +157,13 @@ public struct ReportAssembler: Sendable {
         var last: Double?
         var truncated = false
         var unsorted = false
+    }
+
+    /// Spacings that fell into one 1 % bucket: how many, and their sum (the median is reported as the
+    /// bucket's mean, not its edge).
+    struct Spacing: Sendable {
+        var count = 0
+        var sum = 0.0
     }
 
     struct HostStreams: Sendable {
@@ -491,13 +498,13 @@ public struct ReportAssembler: Sendable {
 
     static func bucket(_ dt: Double) -> Int32 { Int32((log(min(max(dt, 1e-3), 1e7)) / log(1.01)).rounded()) }
 
-    static func median(_ h: [Int32: Int]) -> Double? {
-        let total = h.values.reduce(0, +)
+    static func median(_ h: [Int32: Spacing]) -> Double? {
+        let total = h.values.reduce(0) { $0 + $1.count }
         guard total > 0 else { return nil }
         var seen = 0
-        for (b, n) in h.sorted(by: { $0.key < $1.key }) {
-            seen += n
-            if seen * 2 >= total { return exp(Double(b) * log(1.01)) }
+        for (_, b) in h.sorted(by: { $0.key < $1.key }) {
+            seen += b.count
+            if seen * 2 >= total { return b.sum / Double(b.count) }
         }
         return nil
     }
@@ -525,7 +532,9 @@ extension ReportAssembler.HostStreams {
         stream.first = min(stream.first ?? s.time, s.time)
         stream.last = max(stream.last ?? s.time, s.time)
         if let last = stream.lastTime, s.time > last {
-            stream.histogram[ReportAssembler.bucket(s.time - last), default: 0] += 1
+            let dt = s.time - last
+            stream.histogram[ReportAssembler.bucket(dt), default: ReportAssembler.Spacing()].count += 1
+            stream.histogram[ReportAssembler.bucket(dt), default: ReportAssembler.Spacing()].sum += dt
         }
         stream.lastTime = s.time
         guard keeps(s.time) else { return }

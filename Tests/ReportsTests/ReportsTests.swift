@@ -359,6 +359,38 @@ struct ReportsTests {
         #expect(!ReportChart.fileName(r.events[0]).contains("/"))
     }
 
+    /// The example of docs/report.md (Tests/Fixtures/report, written by its generate.py): three hosts in
+    /// EEA-7 (17:00–17:15, level 1), 5 s samples. miner-02 (RAPL: 265 W, 9 W from 2 s after the signal)
+    /// lost its samples from 17:05:00 to 17:05:55, and one of its lines is broken.
+    @Test func theDocumentedExample() throws {
+        let dir = Fixtures.directory.appendingPathComponent("report").path
+        let hosts = ["miner-01", "miner-02", "miner-03"]
+        let r = try ReportFiles.report(
+            .init(
+                decisionLogs: hosts.map { "\(dir)/decisions-\($0).jsonl" },
+                telemetry: hosts.map { "\(dir)/telemetry-\($0).jsonl" }, options: ReportOptions()))
+        #expect(r.events.map(\.host) == hosts)
+        #expect(r.events.map(\.powerSource) == ["sunspec", "rapl", "model"])
+        #expect(r.events.map(\.modelled) == [false, false, true])
+        let m2 = r.events[1]
+        #expect(abs(m2.baselineKW! - 0.265) < 1e-9)
+        // 180 sample times in [17:00, 17:15), 12 failed: one at 265 W (17:00:00), 167 at 9 W.
+        let during = (265 + 167 * 9.0) / 168
+        #expect(abs(m2.eventKW! - during / 1000) < 1e-9)
+        // The gap runs from the last good sample (17:04:55) to the next (17:06:00).
+        #expect(m2.gaps.count == 1)
+        #expect(abs(m2.gaps[0].seconds - 65) < 1e-6)
+        #expect(abs(m2.energyAvoidedKWh! - (265 - during) / 1000 * (900 - 65) / 3600) < 1e-9)
+        #expect(abs(m2.responseSeconds! - 5) < 1e-6)
+        // The model drops at the signal: 3250 W to 120 W.
+        #expect(abs(r.events[2].shedKW! - 3.13) < 1e-9)
+        let fleet = try #require(r.fleet.first)
+        #expect(fleet.slowestHost == "miner-01")
+        #expect(fleet.anyModelled)
+        #expect(r.badLineCount == 1)
+        #expect(r.badLines.first?.line == 541)
+    }
+
     /// The telemetry reader: unknown and nested fields skipped, escapes decoded, nulls, wrong types named.
     @Test func telemetryLines() throws {
         let s = try TelemetryLine.parse(

@@ -193,7 +193,7 @@ let package = Package(
         // one file of line-by-line reading.
         .target(name: "Reports", dependencies: ["FlexSupport"]),
         // Replays price series and curtailment events through the same policy, on a virtual clock.
-        .target(name: "Simulation", dependencies: ["DemandResponse", "FlexSupport"]),
+        .target(name: "Simulation", dependencies: ["DemandResponse", "FlexSupport", "Reports"]),
 
         // The services an operator runs: `run` as a ServiceGroup (engine, work, signal sources, HTTP, ticker,
         // decision log), the status report, HTTP status and metrics, the config file and its precedence,
@@ -278,7 +278,8 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "FlexSupport", "TestSupport"]),
-        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "DemandResponse", "TestSupport"]),
+        .testTarget(
+            name: "SimulationTests", dependencies: ["Simulation", "DemandResponse", "Reports", "TestSupport"]),
         .testTarget(
             name: "LoadControllerTests",
             dependencies: [

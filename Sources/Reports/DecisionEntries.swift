@@ -133,6 +133,25 @@ public struct LoggedEvent: Sendable, Hashable {
     /// Things a reader of the report should know (a level raised mid-event, already curtailed, …).
     public var notes: [String] = []
 
+    public init(
+        kind: Kind, source: String, id: String, level: Double, start: Double, haltedAt: Double? = nil,
+        haltLatencyMS: Double? = nil, end: Double?, endReason: String, file: Int = 0, line: Int = 0,
+        notes: [String] = []
+    ) {
+        self.kind = kind
+        self.source = source
+        self.id = id
+        self.level = level
+        self.start = start
+        self.haltedAt = haltedAt
+        self.haltLatencyMS = haltLatencyMS
+        self.end = end
+        self.endReason = endReason
+        self.file = file
+        self.line = line
+        self.notes = notes
+    }
+
     /// The events in the order they started, from one host's entries (of all its decision logs). Pure.
     public static func extract(from entries: [DecisionEntry]) -> [LoggedEvent] {
         let sorted = entries.enumerated().sorted { a, b in

@@ -26,7 +26,29 @@ public enum ReportText {
         return ([line(header)] + rows.map(line)).joined(separator: "\n") + "\n"
     }
 
+    /// The whole report: the events (see `events`), then the inputs, streams and bad lines.
     public static func render(_ r: EventReport) -> String {
+        var out = events(r)
+        out += "\ninputs\n"
+        for i in r.inputs {
+            out +=
+                "  \(i.kind) \(i.path)\(i.host.map { " (host \($0))" } ?? ""): \(i.lines) lines, \(i.badLines) bad\n"
+        }
+        for s in r.streams {
+            out +=
+                "  host \(s.host) \(s.source)\(s.modelled ? " (modelled)" : ""): \(s.samples) samples, \(s.failed) failed, median interval \(s.medianIntervalSeconds.map { num($0, 3) + " s" } ?? "-")\n"
+        }
+        if r.badLineCount > 0 {
+            out += "\n\(r.badLineCount) bad line\(r.badLineCount == 1 ? "" : "s") skipped"
+            out += r.badLineCount > r.badLines.count ? " (first \(r.badLines.count) listed)\n" : "\n"
+            for b in r.badLines { out += "  \(b.description)\n" }
+        }
+        return out
+    }
+
+    /// The constants, the table of host-events with their gaps and notes, and the fleet table (what
+    /// `simulate` prints for its replayed events).
+    public static func events(_ r: EventReport) -> String {
         let o = r.options
         var out = "FlexMiner event report: \(r.events.count) event\(r.events.count == 1 ? "" : "s") on "
         let hosts = Set(r.events.map(\.host)).count
@@ -94,20 +116,6 @@ public enum ReportText {
             }
             out += table(header, rows)
         }
-        out += "\ninputs\n"
-        for i in r.inputs {
-            out +=
-                "  \(i.kind) \(i.path)\(i.host.map { " (host \($0))" } ?? ""): \(i.lines) lines, \(i.badLines) bad\n"
-        }
-        for s in r.streams {
-            out +=
-                "  host \(s.host) \(s.source)\(s.modelled ? " (modelled)" : ""): \(s.samples) samples, \(s.failed) failed, median interval \(s.medianIntervalSeconds.map { num($0, 3) + " s" } ?? "-")\n"
-        }
-        if r.badLineCount > 0 {
-            out += "\n\(r.badLineCount) bad line\(r.badLineCount == 1 ? "" : "s") skipped"
-            out += r.badLineCount > r.badLines.count ? " (first \(r.badLines.count) listed)\n" : "\n"
-            for b in r.badLines { out += "  \(b.description)\n" }
-        }
         return out
     }
 }
@@ -146,8 +154,17 @@ public enum ReportData {
 
     /// The whole report as one pretty-printed JSON document, keys sorted.
     public static func json(_ report: EventReport) -> String {
+        guard
+            let data = try? JSONSerialization.data(
+                withJSONObject: object(report), options: [.sortedKeys, .prettyPrinted])
+        else { return "{}" }
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+
+    /// The report as a JSON object (what `json` prints; `simulate` embeds it as `event_report`).
+    public static func object(_ report: EventReport) -> [String: Any] {
         let o = report.options
-        let object: [String: Any] = [
+        return [
             "schema": schema,
             "window": ["from": t(o.from), "to": t(o.to)],
             "baseline": [
@@ -184,10 +201,6 @@ public enum ReportData {
             },
             "bad_line_count": report.badLineCount,
         ]
-        guard
-            let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
-        else { return "{}" }
-        return String(decoding: data, as: UTF8.self) + "\n"
     }
 
     /// The columns of the CSV, in order.

@@ -361,10 +361,17 @@ public struct ReportAssembler: Sendable {
             if requested > 0 { f.shedPercentOfRequested = shed / requested * 100 }
             let measured = max(0, f.duration - eventGaps.reduce(0) { $0 + $1.seconds })
             f.energyAvoidedKWh = shed * measured / 3600
-            f.compliant = shed >= requested * (1 - options.tolerance)
+            if requested > 0 {
+                f.compliant = shed >= requested * (1 - options.tolerance)
+            } else {
+                // Nothing was asked to go away: compliance would be vacuous, so it is not judged.
+                f.notes.append("the baseline is 0 kW: nothing to shed, compliance not judged")
+            }
             // Response: the first sample at or below baseline − 90 % of the requested shed.
             let threshold = (base - ReportOptions.responseFraction * requested) * 1000
-            if let reach = during.first(where: { $0.watts <= threshold }) {
+            if requested <= 0 {
+                // No shed asked for: no response to time.
+            } else if let reach = during.first(where: { $0.watts <= threshold }) {
                 let anchor = Self.slice(points, -.infinity, e.start).last
                 if let anchor, !anchor.mono.isNaN, !reach.mono.isNaN, reach.mono >= anchor.mono {
                     // Within one run the monotonic clock measures it; a wall-clock step cannot.
@@ -405,7 +412,8 @@ public struct ReportAssembler: Sendable {
                 id: id, hosts: fs.map(\.host), baselineKW: base, shedKW: shed, requestedShedKW: requested,
                 shedPercentOfRequested: requested > 0 ? shed / requested * 100 : nil,
                 energyAvoidedKWh: with.reduce(0) { $0 + ($1.energyAvoidedKWh ?? 0) },
-                compliant: with.isEmpty ? nil : shed >= requested * (1 - options.tolerance), slowestHost: slow?.host,
+                compliant: with.isEmpty || requested <= 0 ? nil : shed >= requested * (1 - options.tolerance),
+                slowestHost: slow?.host,
                 slowestResponseSeconds: slow?.responseSeconds,
                 hostsWithoutFigures: fs.filter { $0.shedKW == nil || $0.baselineKW == nil }.map(\.host),
                 anyModelled: fs.contains { $0.modelled })

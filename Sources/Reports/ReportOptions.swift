@@ -24,6 +24,9 @@ public struct ReportOptions: Sendable, Hashable {
     /// Compliance: shed ≥ requested × (1 − tolerance).
     public var tolerance: Double
 
+    /// The zone's name as printed (Foundation on Linux calls UTC "GMT").
+    public var timeZoneName: String { timeZone.identifier == "GMT" ? "UTC" : timeZone.identifier }
+
     /// The response time is the time until the load reached this fraction of the requested shed.
     public static let responseFraction = 0.9
     /// Days averaged by `mean-of-days`, and how many calendar days back they are looked for.

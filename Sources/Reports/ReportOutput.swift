@@ -62,7 +62,7 @@ public enum ReportText {
             out += "baseline: meter-before, mean load over the \(num(o.baselineMinutes, 0)) min before the signal\n"
         case .meanOfDays:
             out +=
-                "baseline: mean-of-days, the event's clock window on the previous \(ReportOptions.baselineDays) un-curtailed days of the same kind (weekday/weekend), zone \(o.timeZone.identifier)\n"
+                "baseline: mean-of-days, the event's clock window on the previous \(ReportOptions.baselineDays) un-curtailed days of the same kind (weekday/weekend), zone \(o.timeZoneName)\n"
         }
         out +=
             "response: signal received until the load reached \(Int(ReportOptions.responseFraction * 100)) % of the requested shed; compliant: shed >= requested x (1 - \(num(o.tolerance * 100, 0)) % tolerance)\n"
@@ -169,7 +169,7 @@ public enum ReportData {
             "window": ["from": t(o.from), "to": t(o.to)],
             "baseline": [
                 "method": o.baseline.rawValue, "minutes": o.baselineMinutes, "days": ReportOptions.baselineDays,
-                "time_zone": o.timeZone.identifier,
+                "time_zone": o.timeZoneName,
             ],
             "tolerance_percent": r(o.tolerance * 100, 3),
             "response_threshold_percent": ReportOptions.responseFraction * 100,

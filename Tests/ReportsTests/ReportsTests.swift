@@ -314,6 +314,38 @@ struct ReportsTests {
         #expect(abs(e.eventKW! - 0.005) < 1e-9)
     }
 
+    /// How events end: a `stop` ends every curtailment of the run; a log that ends first leaves one open
+    /// (its figures run to the last sample); a second `curtail` with the same id and a higher level raises
+    /// the level, and the halt that follows is its latency.
+    @Test func endsOfEventsAndRaisedLevels() throws {
+        let t0 = F.t0
+        let tel = F.samples(t0 - 900, t0 + 1800, host: "h") { t in t < t0 ? 400 : 0 }
+        let log = [
+            F.curtail(t0, id: "a", level: 0.5), F.halt(t0, receiptMS: 1, after: 0.5),
+            F.curtail(t0 + 60, id: "a", level: 1), F.halt(t0 + 60.001, receiptMS: 2),
+            #"{"event":"stop","hashes":1,"seconds":2,"time":"\#(F.iso(t0 + 600))"}"#,
+            F.curtail(t0 + 900, id: "b"),
+        ]
+        let r = try F.report(logs: [log], telemetry: [tel])
+        #expect(r.events.map(\.event.id) == ["a", "b"])
+        let a = r.events[0]
+        #expect(a.end == t0 + 600)
+        #expect(a.event.endReason == "stop")
+        #expect(a.event.level == 1)
+        #expect(a.event.haltLatencyMS == 2)
+        #expect(a.notes.contains { $0.hasPrefix("level raised to 100 %") })
+        let b = r.events[1]
+        #expect(b.event.endReason == "open")
+        #expect(b.end == t0 + 1799)
+        #expect(b.event.haltLatencyMS == nil)
+        #expect(b.notes.contains { $0.contains("still active at the end of the decision log") })
+        // b's baseline (15 min before t0 + 900) is all 0 W: nothing to shed, so the share is not defined.
+        #expect(b.baselineKW == 0)
+        #expect(b.shedPercentOfRequested == nil)
+        #expect(b.compliant == nil)
+        #expect(ReportData.json(r).contains("\"time_zone\" : \"UTC\""))
+    }
+
     /// A price-driven halt span: from the halt whose reason ends in "price above break-even" to the resume.
     @Test func priceHaltSpan() throws {
         let t0 = F.t0

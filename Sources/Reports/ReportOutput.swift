@@ -156,7 +156,7 @@ public enum ReportData {
     public static func json(_ report: EventReport) -> String {
         guard
             let data = try? JSONSerialization.data(
-                withJSONObject: object(report), options: [.sortedKeys, .prettyPrinted])
+                withJSONObject: object(report), options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
         else { return "{}" }
         return String(decoding: data, as: UTF8.self) + "\n"
     }

@@ -15,9 +15,10 @@ public enum ReportFiles {
     /// Calls `body` with each line of the file (without its newline or a trailing CR) and its number,
     /// never holding more than one chunk and one line: a telemetry file of any size is read in bounded
     /// memory. A line longer than `maxLine` is passed as nil (its number still counts).
+    /// With `maxBytes`, reading stops after the chunk that reaches it (a line cut there is not passed).
     /// - Throws: `InputError` naming the file when it is missing, not a regular file or unreadable.
     public static func forEachLine(
-        _ path: String, maxLine: Int = TelemetryLine.maxLineBytes,
+        _ path: String, maxLine: Int = TelemetryLine.maxLineBytes, maxBytes: Int = .max,
         _ body: (UnsafeBufferPointer<UInt8>?, Int) throws(InputError) -> Void
     ) throws(InputError) {
         var st = stat()
@@ -32,6 +33,7 @@ public enum ReportFiles {
         var carry: [UInt8] = []
         var tooLong = false
         var number = 0
+        var total = 0
         func emit(_ line: UnsafeBufferPointer<UInt8>) throws(InputError) {
             number += 1
             var l = line
@@ -46,6 +48,7 @@ public enum ReportFiles {
                 throw InputError("\(path): cannot read it (\(String(cString: strerror(errno))))")
             }
             if n == 0 { break }
+            total += n
             try buffer.withUnsafeBufferPointer { b throws(InputError) in
                 var start = 0
                 while start < n {
@@ -86,6 +89,8 @@ public enum ReportFiles {
                     start = nl + 1
                 }
             }
+            // A peek at the start of the file: the rest (and a line cut at the chunk's end) is not read.
+            if total >= maxBytes { return }
         }
         if tooLong {
             number += 1
@@ -122,7 +127,9 @@ public enum ReportFiles {
             var host: String?
             var looked = 0
             do {
-                try forEachLine(path) { line, _ throws(InputError) in
+                // The first 4 MiB hold thousands of lines: enough to find one usable, without reading
+                // the whole file twice.
+                try forEachLine(path, maxBytes: 4 << 20) { line, _ throws(InputError) in
                     guard host == nil, looked < 1000, let line else { return }
                     looked += 1
                     host = try? TelemetryLine.parse(line).host

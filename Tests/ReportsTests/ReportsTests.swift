@@ -423,6 +423,38 @@ struct ReportsTests {
         #expect(r.badLines.first?.line == 541)
     }
 
+    /// Line by line across 1 MiB chunks: lines cut by a chunk's end are whole, CRLF is trimmed, a line over
+    /// 64 KiB is passed as nil (counted), a last line without a newline is read, and `maxBytes` stops early.
+    @Test func linesAcrossChunks() throws {
+        let dir = scratchDirectory()
+        var text = ""
+        for i in 0..<1100 { text += String(repeating: Character(UnicodeScalar(UInt8(97 + i % 26))), count: 999) + "\n" }
+        text += String(repeating: "x", count: 70_000) + "\r\n" + "tail\r\n" + "\n" + "last"
+        let path = F.file("lines.txt", [text], in: dir)
+        // F.file adds a final newline; the case without one is checked below on a second file.
+        var lines: [Int: String] = [:]
+        try ReportFiles.forEachLine(path) { line, n throws(InputError) in
+            lines[n] = line.map { String(decoding: $0, as: UTF8.self) } ?? "(too long)"
+        }
+        #expect(lines.count == 1103)  // the empty line is numbered but not passed
+        #expect(lines[1] == String(repeating: "a", count: 999))
+        #expect(lines[1051] == String(repeating: Character(UnicodeScalar(UInt8(97 + 1050 % 26))), count: 999))
+        #expect(lines[1101] == "(too long)")
+        #expect(lines[1102] == "tail")
+        #expect(lines[1103] == nil)
+        #expect(lines[1104] == "last")
+        try Data("one\ntwo".utf8).write(to: URL(fileURLWithPath: dir + "/bare.txt"))
+        var bare: [String] = []
+        try ReportFiles.forEachLine(dir + "/bare.txt") { line, _ throws(InputError) in
+            bare.append(String(decoding: line!, as: UTF8.self))
+        }
+        #expect(bare == ["one", "two"])
+        var peeked = 0
+        try ReportFiles.forEachLine(path, maxBytes: 1) { _, _ throws(InputError) in peeked += 1 }
+        // One chunk (1 MiB) of 1000-byte lines: 1048 whole lines, the 1049th cut and not passed.
+        #expect(peeked == 1048)
+    }
+
     /// The telemetry reader: unknown and nested fields skipped, escapes decoded, nulls, wrong types named.
     @Test func telemetryLines() throws {
         let s = try TelemetryLine.parse(

@@ -4,6 +4,10 @@ import Reports
 import TestSupport
 import Testing
 
+#if canImport(FoundationXML)
+    import FoundationXML
+#endif
+
 /// Constructed decision logs and telemetry whose baseline, shed, response time and compliance are worked
 /// out by hand in each test (plain arithmetic on the numbers written into the lines), never by the module.
 enum Fixture {
@@ -346,6 +350,32 @@ struct ReportsTests {
         #expect(ReportData.json(r).contains("\"time_zone\" : \"UTC\""))
     }
 
+    /// `mean-of-days` in a zone: 2026-12-07T02:00Z is Monday in UTC but Sunday 20:00 in Chicago, so with
+    /// `--timezone America/Chicago` the days are the previous weekend days at 20:00 local (02:00Z the next
+    /// UTC day): Sat Dec 5, Sun Nov 29, Sat Nov 28 (read off a calendar), the weekend days with data.
+    @Test func meanOfDaysInAZone() throws {
+        let event = ISO8601.parseSeconds("2026-12-07T02:00:00Z")!
+        var tel: [String] = []
+        // Local 20:00–20:30 on Dec 5, Nov 29, Nov 28 (CST = UTC−6) and on Friday Dec 4 (a weekday).
+        for (day, load) in [("2026-12-06", 400.0), ("2026-11-30", 200.0), ("2026-11-29", 300.0), ("2026-12-05", 999.0)]
+        {
+            let start = ISO8601.parseSeconds("\(day)T01:50:00Z")!
+            tel += F.samples(start, start + 50 * 60, step: 60, host: "h") { _ in load }
+        }
+        tel += F.samples(event - 600, event + 1800, step: 60, host: "h") { _ in 0 }
+        let log = [F.curtail(event, id: "sun", until: event + 1800)]
+        var options = ReportOptions(baseline: .meanOfDays)
+        options.timeZone = TimeZone(identifier: "America/Chicago")!
+        let r = try F.report(logs: [log], telemetry: [tel], options: options)
+        let e = try #require(r.events.first)
+        #expect(e.baselineDays == ["2026-12-05", "2026-11-29", "2026-11-28"])
+        #expect(abs(e.baselineKW! - (400 + 200 + 300) / 3 / 1000) < 1e-9)
+        // In UTC it is a Monday 02:00 event: of the days with data at 02:00Z only Monday Nov 30 is a weekday.
+        let utc = try F.report(logs: [log], telemetry: [tel], options: ReportOptions(baseline: .meanOfDays))
+        #expect(utc.events.first?.baselineDays == ["2026-11-30"])
+        #expect(abs(utc.events.first!.baselineKW! - 0.2) < 1e-9)
+    }
+
     /// A price-driven halt span: from the halt whose reason ends in "price above break-even" to the resume.
     @Test func priceHaltSpan() throws {
         let t0 = F.t0
@@ -387,6 +417,9 @@ struct ReportsTests {
         #expect(csv[1].contains(#""o, ""q""""#))
         let svg = ReportChart.svg(r.events[0], options: r.options)
         #expect(svg.contains("id=\"baseline\"") && svg.contains("id=\"event-window\"") && svg.contains("id=\"load\""))
+        #if canImport(FoundationXML) || canImport(Darwin)
+            #expect(XMLParser(data: Data(svg.utf8)).parse(), "the SVG is not well-formed XML")
+        #endif
         #expect(ReportChart.fileName(r.events[0]).hasSuffix(".svg"))
         #expect(!ReportChart.fileName(r.events[0]).contains("/"))
     }

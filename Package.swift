@@ -196,8 +196,12 @@ let package = Package(
         .target(name: "SunSpecTestMeter", path: "Tests/SunSpecTestMeter"),
         .executableTarget(
             name: "flexminer-testmeter", dependencies: ["SunSpecTestMeter"], path: "Tests/flexminer-testmeter"),
+        // The event report (`flexminer report`): decision logs and telemetry in, per event and per fleet the
+        // baseline, shed, response time and compliance out, as text, JSON, CSV and SVG. A pure core plus
+        // one file of line-by-line reading.
+        .target(name: "Reports", dependencies: ["FlexSupport"]),
         // Replays price series and curtailment events through the same policy, on a virtual clock.
-        .target(name: "Simulation", dependencies: ["DemandResponse", "FlexSupport"]),
+        .target(name: "Simulation", dependencies: ["DemandResponse", "FlexSupport", "Reports"]),
 
         // The services an operator runs: `run` as a ServiceGroup (engine, work, signal sources, HTTP, ticker,
         // decision log), the status report, HTTP status and metrics, the config file and its precedence,
@@ -254,7 +258,7 @@ let package = Package(
             dependencies: [
                 "SHA256", "MiningKernels", "CPUFeatures", "OpenSSLSHA256", "KernelBench", "Chain", "Mining", "NodeRPC",
                 "WorkSources", "DemandResponse", "LoadController", "Simulation", "Operations", "Demo", "FlexSupport",
-                "Stratum", "CFlexBuildInfo",
+                "Stratum", "CFlexBuildInfo", "Reports",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -283,7 +287,9 @@ let package = Package(
         ),
         .testTarget(
             name: "PowerSourcesTests", dependencies: ["PowerSources", "SunSpecTestMeter", "FlexSupport", "TestSupport"]),
-        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "DemandResponse", "TestSupport"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "FlexSupport", "TestSupport"]),
+        .testTarget(
+            name: "SimulationTests", dependencies: ["Simulation", "DemandResponse", "Reports", "TestSupport"]),
         .testTarget(
             name: "LoadControllerTests",
             dependencies: [

@@ -1,5 +1,6 @@
 import FlexSupport
 import Foundation
+import Reports
 
 /// The simulation as an SVG picture: price over time, the break-even line, the periods mined shaded
 /// (darker = more capacity), curtailment events marked, spikes above the plotted range flagged.
@@ -26,16 +27,13 @@ public enum SimulationChart {
         var yMax = max(p99 * 1.15, beVisible ? breakEven * 1.25 : 0, 10)
         if sorted.last! <= yMax * 1.3 { yMax = max(yMax, sorted.last! * 1.05) }
         let yMin = min(0, sorted.first! * 1.1)
-        let ticks = niceTicks(yMin, yMax)
+        let ticks = SVGPlot.niceTicks(yMin, yMax)
         let yLo = ticks.first!
         let yHi = ticks.last!
         func x(_ t: Double) -> Double { left + (t - t0) / max(t1 - t0, 1) * plotW }
         func y(_ p: Double) -> Double { top + (yHi - min(max(p, yLo), yHi)) / (yHi - yLo) * plotH }
-        func f(_ v: Double) -> String { String(format: "%.1f", v) }
-        func esc(_ s: String) -> String {
-            s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-                .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-        }
+        let f = SVGPlot.f
+        let esc = SVGPlot.escape
 
         var svg = """
             <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" font-family="Helvetica, Arial, sans-serif" font-size="12">
@@ -185,15 +183,5 @@ public enum SimulationChart {
 
             """
         return svg
-    }
-
-    /// Round tick values covering [lo, hi].
-    static func niceTicks(_ lo: Double, _ hi: Double) -> [Double] {
-        let raw = (hi - lo) / 6
-        let magnitude = pow(10, (log10(max(raw, 1e-9))).rounded(.down))
-        let step = [1.0, 2, 2.5, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? magnitude * 10
-        let start = (lo / step).rounded(.down) * step
-        let end = (hi / step).rounded(.up) * step
-        return stride(from: start, through: end + step / 2, by: step).map { $0 }
     }
 }

@@ -1,6 +1,7 @@
 import DemandResponse
 import FlexSupport
 import Foundation
+import Reports
 
 /// The simulation report: what `--report PATH` writes and `--json` prints.
 public struct SimulationReport {
@@ -130,6 +131,8 @@ public struct SimulationReport {
         used["response_deadline_ms"] = site.responseDeadlineSeconds * 1000
         report["inputs"] = used
         report.merge(sections) { _, new in new }
+        // The replayed events as `flexminer report` reports a live one (schema flexminer-report/1).
+        if let events = eventReport() { report["event_report"] = ReportData.object(events) }
         return report
     }
 
@@ -179,6 +182,10 @@ public struct SimulationReport {
             lines.append("events outside the price series (not simulated): lines \(result.eventsOutsideSeries)")
         }
         lines += sectionLines
+        if let events = eventReport() {
+            lines.append("")
+            lines.append(ReportText.events(events).trimmingCharacters(in: .newlines))
+        }
         return lines.joined(separator: "\n")
     }
 }

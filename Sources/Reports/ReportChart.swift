@@ -122,12 +122,16 @@ public enum ReportChart {
         svg +=
             "<text x=\"16\" y=\"\(f(top + plotH / 2))\" transform=\"rotate(-90 16 \(f(top + plotH / 2)))\" text-anchor=\"middle\">kW</text>\n"
         let span = t1 - t0
+        // At most about ten ticks whatever the span: an event whose `until` lies centuries ahead (a
+        // mistyped year) must not draw a tick per day of it (the fuzzer's find: 740,000 ticks).
         let step =
             [60.0, 120, 300, 600, 900, 1800, 3600, 7200, 14_400, 21_600, 43_200, 86_400].first { span / $0 <= 10 }
-            ?? 86_400
+            ?? (span / 10 / 86_400).rounded(.up) * 86_400
+        let days = step >= 86_400
         var tick = (t0 / step).rounded(.up) * step
         while tick <= t1 {
-            let label = String(ISO8601.format(Date(timeIntervalSince1970: tick)).dropFirst(11).prefix(5))
+            let stamp = ISO8601.format(Date(timeIntervalSince1970: tick))
+            let label = String(days ? stamp.prefix(10) : stamp.dropFirst(11).prefix(5))
             svg +=
                 "<line x1=\"\(f(x(tick)))\" x2=\"\(f(x(tick)))\" y1=\"\(f(top + plotH))\" y2=\"\(f(top + plotH + 5))\" stroke=\"#999\"/>\n"
             svg += "<text x=\"\(f(x(tick)))\" y=\"\(f(top + plotH + 18))\" text-anchor=\"middle\">\(label)</text>\n"

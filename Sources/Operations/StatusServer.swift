@@ -21,6 +21,9 @@ public final class StatusServer: Sendable {
         public var metrics: @Sendable () -> String
         /// Handles a signal line as if it came from the `http` source; returns (accepted, reply JSON).
         public var signal: @Sendable (String) -> (Bool, String)
+        /// The same with the controller's whole reply: when given, `POST /pause` and `/resume` answer only
+        /// once the state file holds the change (see `StateDurability`), with `"state_durable"`.
+        public var signalReply: (@Sendable (String) -> LoadController.Reply)?
 
         public init(
             status: @escaping @Sendable () -> String, metrics: @escaping @Sendable () -> String,
@@ -29,6 +32,20 @@ public final class StatusServer: Sendable {
             self.status = status
             self.metrics = metrics
             self.signal = signal
+        }
+
+        /// Routes whose POSTs wait for the state file (see `signalReply`).
+        public init(
+            status: @escaping @Sendable () -> String, metrics: @escaping @Sendable () -> String,
+            signalReply: @escaping @Sendable (String) -> LoadController.Reply
+        ) {
+            self.init(
+                status: status, metrics: metrics,
+                signal: { line in
+                    let r = signalReply(line)
+                    return (r.ok, r.line)
+                })
+            self.signalReply = signalReply
         }
     }
 
@@ -117,6 +134,8 @@ final class HTTPHandler: ChannelInboundHandler {
     let dashboard: DashboardRoutes?
     private var head: HTTPRequestHead?
     private var stallCheck: Scheduled<Void>?
+    /// How long a `POST /pause` or `/resume` waits for the state file before it is answered anyway.
+    var durabilityWait: Duration = StateDurability.replyWait
 
     init(routes: StatusServer.Routes, token: String?, host: String, dashboard: DashboardRoutes? = nil) {
         self.routes = routes
@@ -167,31 +186,51 @@ final class HTTPHandler: ChannelInboundHandler {
         case .end:
             guard let h = head else { return }
             head = nil
-            let (status, type, body) = respond(h, port: context.channel.localAddress?.port)
-            var headers = HTTPHeaders()
-            headers.add(name: "Content-Type", value: type)
-            headers.add(name: "Content-Length", value: String(body.utf8.count))
-            headers.add(name: "Cache-Control", value: "no-store")
-            if type.hasPrefix("text/html") {
-                // The dashboard: only its own script (by hash) runs, and it may talk only to this server.
-                headers.add(name: "Content-Security-Policy", value: Dashboard.contentSecurityPolicy)
-                headers.add(name: "X-Content-Type-Options", value: "nosniff")
-                headers.add(name: "Referrer-Policy", value: "no-referrer")
+            let response = respond(h, port: context.channel.localAddress?.port)
+            guard let durability = response.durability else {
+                write(context, h, response.status, response.type, response.body)
+                return
             }
-            if !h.isKeepAlive { headers.add(name: "Connection", value: "close") }
-            context.write(
-                wrapOutboundOut(.head(HTTPResponseHead(version: h.version, status: status, headers: headers))),
-                promise: nil)
-            var buffer = context.channel.allocator.buffer(capacity: body.utf8.count)
-            buffer.writeString(body)
-            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-            let keepAlive = h.isKeepAlive
-            let channel = context.channel
-            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
-                if !keepAlive { channel.close(promise: nil) }
+            // Acknowledged once the state file holds the change; NIO's pipelining handler holds the
+            // connection's next request until this response has ended, so responses stay in order.
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            durability.settled(on: context.eventLoop, within: durabilityWait).whenSuccess { ok in
+                let (handler, context) = bound.value
+                handler.write(
+                    context, h, response.status, response.type,
+                    LoadController.Reply.line(response.body, durable: ok) + "\n")
             }
-            holdBackIfStalled(context)
         }
+    }
+
+    /// Writes one whole response (and closes the connection after it unless kept alive).
+    private func write(
+        _ context: ChannelHandlerContext, _ h: HTTPRequestHead, _ status: HTTPResponseStatus, _ type: String,
+        _ body: String
+    ) {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: type)
+        headers.add(name: "Content-Length", value: String(body.utf8.count))
+        headers.add(name: "Cache-Control", value: "no-store")
+        if type.hasPrefix("text/html") {
+            // The dashboard: only its own script (by hash) runs, and it may talk only to this server.
+            headers.add(name: "Content-Security-Policy", value: Dashboard.contentSecurityPolicy)
+            headers.add(name: "X-Content-Type-Options", value: "nosniff")
+            headers.add(name: "Referrer-Policy", value: "no-referrer")
+        }
+        if !h.isKeepAlive { headers.add(name: "Connection", value: "close") }
+        context.write(
+            wrapOutboundOut(.head(HTTPResponseHead(version: h.version, status: status, headers: headers))),
+            promise: nil)
+        var buffer = context.channel.allocator.buffer(capacity: body.utf8.count)
+        buffer.writeString(body)
+        context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        let keepAlive = h.isKeepAlive
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+            if !keepAlive { channel.close(promise: nil) }
+        }
+        holdBackIfStalled(context)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -229,23 +268,39 @@ final class HTTPHandler: ChannelInboundHandler {
         context.fireUserInboundEventTriggered(event)
     }
 
-    private func respond(_ h: HTTPRequestHead, port: Int?) -> (HTTPResponseStatus, String, String) {
+    /// One response; `durability` set when it waits for the state file (its body then a JSON line without
+    /// the newline, to which `"state_durable"` is added).
+    struct Response {
+        let status: HTTPResponseStatus
+        let type: String
+        let body: String
+        var durability: StateDurability? = nil
+
+        init(_ status: HTTPResponseStatus, _ type: String, _ body: String, durability: StateDurability? = nil) {
+            self.status = status
+            self.type = type
+            self.body = body
+            self.durability = durability
+        }
+    }
+
+    private func respond(_ h: HTTPRequestHead, port: Int?) -> Response {
         let path = h.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? h.uri
         let json = "application/json"
-        func error(_ s: HTTPResponseStatus, _ message: String) -> (HTTPResponseStatus, String, String) {
+        func error(_ s: HTTPResponseStatus, _ message: String) -> Response {
             let body =
                 (try? JSONSerialization.data(withJSONObject: ["ok": false, "error": message], options: [.sortedKeys]))
                 .map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-            return (s, json, body + "\n")
+            return Response(s, json, body + "\n")
         }
         switch (h.method, path) {
-        case (.GET, "/status"): return (.ok, json, routes.status() + "\n")
+        case (.GET, "/status"): return Response(.ok, json, routes.status() + "\n")
         case (.GET, "/"),
             (.GET, "/index.html") where dashboard != nil:
-            return (.ok, "text/html; charset=utf-8", Dashboard.html)
-        case (.GET, "/history") where dashboard != nil: return (.ok, json, dashboard!.history() + "\n")
-        case (.GET, "/decisions") where dashboard != nil: return (.ok, json, dashboard!.decisions() + "\n")
-        case (.GET, "/metrics"): return (.ok, "text/plain; version=0.0.4; charset=utf-8", routes.metrics())
+            return Response(.ok, "text/html; charset=utf-8", Dashboard.html)
+        case (.GET, "/history") where dashboard != nil: return Response(.ok, json, dashboard!.history() + "\n")
+        case (.GET, "/decisions") where dashboard != nil: return Response(.ok, json, dashboard!.decisions() + "\n")
+        case (.GET, "/metrics"): return Response(.ok, "text/plain; version=0.0.4; charset=utf-8", routes.metrics())
         case (.POST, "/pause"), (.POST, "/resume"):
             if let problem = crossOriginProblem(h, port: port) { return error(.forbidden, problem) }
             if let token {
@@ -261,8 +316,17 @@ final class HTTPHandler: ChannelInboundHandler {
                 path == "/pause"
                 ? #"{"type":"curtail","level":1.0,"id":"http-pause","reason":"POST /pause"}"#
                 : #"{"type":"release","id":"http-pause"}"#
+            if let signalReply = routes.signalReply {
+                let r = signalReply(line)
+                guard let durability = r.durability, durability.settled == nil else {
+                    return Response(
+                        r.ok ? .ok : .badRequest, json,
+                        (r.durability?.settled.map { r.line(durable: $0) } ?? r.line) + "\n")
+                }
+                return Response(r.ok ? .ok : .badRequest, json, r.line, durability: durability)
+            }
             let (ok, reply) = routes.signal(line)
-            return (ok ? .ok : .badRequest, json, reply + "\n")
+            return Response(ok ? .ok : .badRequest, json, reply + "\n")
         case (_, "/status"), (_, "/metrics"), (_, "/pause"), (_, "/resume"):
             return error(.methodNotAllowed, "\(h.method) is not allowed on \(path)")
         default:

@@ -10,10 +10,11 @@ import Synchronization
 
 /// The operator's HTTP surface, off unless `--http HOST:PORT` is given:
 /// `GET /status` (JSON), `GET /metrics` (Prometheus text), `POST /pause` and `POST /resume` (the same as a
-/// `curtail` level 1 / `release` signal with id `http-pause`). Once a token is configured the POSTs
-/// require `Authorization: Bearer TOKEN` on every address, loopback included (a local process or a page in
-/// a local browser can reach loopback too); beyond loopback (which needs `--allow-remote`) a token is
-/// required. Reading (`GET`) needs no token.
+/// `curtail` level 1 / `release` signal with id `http-pause`). Once a token is configured every request
+/// needs `Authorization: Bearer TOKEN` on every address, loopback included (a local process or a page in
+/// a local browser can reach loopback too), reads as well as POSTs: only the dashboard's static page
+/// (`GET /`) loads without it, and its data requests carry it. Without a token (loopback only: beyond
+/// loopback, which needs `--allow-remote`, a token is required) loopback is trusted and nothing needs one.
 public final class StatusServer: Sendable {
     /// What the server shows and does; closures so it depends on no particular miner.
     public struct Routes: Sendable {
@@ -97,7 +98,8 @@ public final class StatusServer: Sendable {
                     try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idleTimeout))
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     if let dashboard {
-                        try channel.pipeline.syncOperations.addHandler(DashboardHandler(routes: dashboard))
+                        try channel.pipeline.syncOperations.addHandler(
+                            DashboardHandler(routes: dashboard, token: token))
                     }
                     try channel.pipeline.syncOperations.addHandler(
                         HTTPHandler(routes: routes, token: token, host: host, dashboard: dashboard))
@@ -218,6 +220,7 @@ final class HTTPHandler: ChannelInboundHandler {
             headers.add(name: "X-Content-Type-Options", value: "nosniff")
             headers.add(name: "Referrer-Policy", value: "no-referrer")
         }
+        if status == .unauthorized { headers.add(name: "WWW-Authenticate", value: HTTPAuth.challenge) }
         if !h.isKeepAlive { headers.add(name: "Connection", value: "close") }
         context.write(
             wrapOutboundOut(.head(HTTPResponseHead(version: h.version, status: status, headers: headers))),
@@ -293,6 +296,13 @@ final class HTTPHandler: ChannelInboundHandler {
                 .map { String(decoding: $0, as: UTF8.self) } ?? "{}"
             return Response(s, json, body + "\n")
         }
+        let page = h.method == .GET && (path == "/" || path == "/index.html")
+        let signal = h.method == .POST && (path == "/pause" || path == "/resume")
+        // Reads too: the status, metrics and history tell anyone who can reach the port when the site is
+        // curtailed. The page itself holds nothing, and a POST is checked below, after its origin.
+        if let token, !page, !signal, !HTTPAuth.authorized(h.headers, token: token) {
+            return error(.unauthorized, HTTPAuth.refusal)
+        }
         switch (h.method, path) {
         case (.GET, "/status"): return Response(.ok, json, routes.status() + "\n")
         case (.GET, "/"),
@@ -303,14 +313,8 @@ final class HTTPHandler: ChannelInboundHandler {
         case (.GET, "/metrics"): return Response(.ok, "text/plain; version=0.0.4; charset=utf-8", routes.metrics())
         case (.POST, "/pause"), (.POST, "/resume"):
             if let problem = crossOriginProblem(h, port: port) { return error(.forbidden, problem) }
-            if let token {
-                let given = h.headers.first(name: "Authorization").map {
-                    $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : ""
-                }
-                guard ConstantTime.equal(given, token)
-                else {
-                    return error(.unauthorized, "missing or wrong token (Authorization: Bearer TOKEN)")
-                }
+            if let token, !HTTPAuth.authorized(h.headers, token: token) {
+                return error(.unauthorized, HTTPAuth.refusal)
             }
             let line =
                 path == "/pause"
@@ -332,5 +336,21 @@ final class HTTPHandler: ChannelInboundHandler {
         default:
             return error(.notFound, "no such endpoint: \(path) (try /status, /metrics, POST /pause, POST /resume)")
         }
+    }
+}
+
+/// The bearer token check every HTTP request goes through once a token is configured.
+enum HTTPAuth {
+    /// The error of a 401.
+    static let refusal = "missing or wrong token (Authorization: Bearer TOKEN)"
+    /// The 401's `WWW-Authenticate` (RFC 6750 §3).
+    static let challenge = #"Bearer realm="flexminer""#
+
+    /// Whether the request carries `Authorization: Bearer TOKEN` with the token (compared in constant time).
+    static func authorized(_ headers: HTTPHeaders, token: String) -> Bool {
+        let given = headers.first(name: "Authorization").map {
+            $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : ""
+        }
+        return ConstantTime.equal(given, token)
     }
 }

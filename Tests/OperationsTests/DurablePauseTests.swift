@@ -39,7 +39,7 @@ struct DurablePauseTests {
             answered.set()
             return r
         }
-        #expect(eventually { load.isHalted })
+        #expect(await polled(within: 10) { load.isHalted })
         // Another connection is served meanwhile (the wait blocks nothing), and sees the halt.
         #expect(decode(try await request(.GET, base + "/status").body)["halted"] as? Bool == true)
         try await Task.sleep(for: .milliseconds(200))

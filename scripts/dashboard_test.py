@@ -3,7 +3,10 @@
 Checks what an operator would: the page loads with no console errors, small and fast; it shows the
 hash rate and "mining"; a curtail sent over the Unix socket turns it to "curtailed" within 2 s with
 the reason, shown as text (an HTML payload in the reason runs nothing); Pause and Resume work; after
-a restart of the miner the page reconnects by itself. A screenshot is written for a person to look at.
+a restart of the miner the page reconnects by itself. Then against a miner with a token: the page loads,
+asks for the token once (kept in the tab's sessionStorage, never in the URL), shows the live state with
+it, Pause works, and a reload does not ask again; the data itself is refused without the token. A
+screenshot is written for a person to look at.
 """
 
 import json
@@ -14,12 +17,15 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 from selenium import webdriver
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 BIN, OUT = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 os.makedirs(OUT, exist_ok=True)
@@ -44,16 +50,17 @@ sock = os.path.join(OUT, "s.sock")
 base = f"http://127.0.0.1:{port}"
 
 
-def start_miner():
+def start_miner(extra=(), url=None):
     log = open(os.path.join(OUT, "miner.log"), "ab")
     p = subprocess.Popen(
         [BIN, "run", "--benchmark-work", "--threads", "1", "--signals", "unix:" + sock, "--http",
-         f"127.0.0.1:{port}", "--decision-log", os.path.join(OUT, "decisions.jsonl"), "--breakeven", "50"],
+         f"127.0.0.1:{port}", "--decision-log", os.path.join(OUT, "decisions.jsonl"), "--breakeven", "50",
+         *extra],
         stdout=log, stderr=log)
     deadline = time.time() + 20
     while time.time() < deadline:
         try:
-            urllib.request.urlopen(base + "/status", timeout=1).read()
+            urllib.request.urlopen(url or (base + "/status"), timeout=1).read()
             return p
         except OSError:
             time.sleep(0.1)
@@ -171,7 +178,60 @@ finally:
     miner.terminate()
     miner.wait(timeout=20)
 
-print(f"screenshots: {OUT}/dashboard.png, {OUT}/dashboard-curtailed.png")
+# A miner with a token: every data request needs it, the page itself loads without it.
+TOKEN = "dashboard-test-token-0123456789"
+token_path = os.path.join(OUT, "token")
+with open(token_path, "w") as f:
+    f.write(TOKEN + "\n")
+os.chmod(token_path, 0o600)
+sock = os.path.join(OUT, "t.sock")
+miner = start_miner(["--token-file", token_path], url=base + "/")
+try:
+    try:
+        urllib.request.urlopen(base + "/status", timeout=2)
+        check(False, "/status without the token is refused (it answered)")
+    except urllib.error.HTTPError as e:
+        check(e.code == 401 and e.headers.get("WWW-Authenticate", "").startswith("Bearer"),
+              f"/status without the token: 401 with a Bearer challenge (got {e.code})")
+    options.set_capability("unhandledPromptBehavior", "ignore")
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=options)
+    try:
+        driver.get(base + "/")
+        try:
+            WebDriverWait(driver, 10).until(expected_conditions.alert_is_present())
+            prompt = driver.switch_to.alert
+            check("Token" in prompt.text, f"the page asks for the token ({prompt.text!r})")
+            prompt.send_keys(TOKEN)
+            prompt.accept()
+        except Exception as e:  # noqa: BLE001 - any failure here is the check's
+            check(False, f"the page asks for the token ({e!r})")
+        ok, text = wait_text(driver, "state", r"^mining$", 10)
+        check(ok, f'with the token, state shows "mining" (got "{text}")')
+        check(TOKEN not in driver.current_url, "the token is not in the URL")
+        check(driver.execute_script("return sessionStorage.getItem('flexminer-token')") == TOKEN,
+              "the token is kept in the tab's sessionStorage")
+        driver.find_element(By.ID, "pause").click()
+        ok, text = wait_text(driver, "state", r"^curtailed$", 3)
+        check(ok, f"with the token, Pause halts the miner ({text})")
+        driver.find_element(By.ID, "resume").click()
+        ok, text = wait_text(driver, "state", r"^mining$", 3)
+        check(ok, f"with the token, Resume resumes it ({text})")
+        driver.refresh()
+        time.sleep(1.5)
+        try:
+            driver.switch_to.alert
+            check(False, "a reload does not ask for the token again (it asked)")
+        except NoAlertPresentException:
+            ok, text = wait_text(driver, "state", r"^mining$", 5)
+            check(ok, f"a reload does not ask for the token again, and shows the state ({text})")
+        driver.save_screenshot(os.path.join(OUT, "dashboard-token.png"))
+    finally:
+        driver.quit()
+finally:
+    miner.terminate()
+    miner.wait(timeout=20)
+
+print(f"screenshots: {OUT}/dashboard.png, {OUT}/dashboard-curtailed.png, {OUT}/dashboard-token.png")
 if failures:
     print(f"dashboard test: {len(failures)} check(s) failed")
     sys.exit(1)

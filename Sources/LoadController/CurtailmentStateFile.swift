@@ -18,6 +18,11 @@ import Synchronization
 /// set is written when changes come faster than the disk), atomically: a temporary file (mode 0600),
 /// fsync, rename over, fsync of the directory. A crash leaves the previous set or the new one.
 ///
+/// Each set handed to `save` gets a generation (1, 2, …). A reply that acknowledges a curtailment waits
+/// (asynchronously, see `StateDurability`) until the file holds that generation or a later one, so a
+/// client told "halted" is not told so about a curtailment a `kill -9` could still lose. The halt itself
+/// never waits for the file.
+///
 /// At start, curtailments whose `until` has passed are dropped. A file that exists but cannot be read or
 /// parsed is reported, kept aside as `PATH.corrupt`, and replaced by one curtailment at level 1 with id
 /// `state-file-unreadable`: a grid operator's curtailment may be in it, so the safe reading is "halted"
@@ -27,7 +32,32 @@ public final class CurtailmentStateFile: Sendable {
     /// The id of the curtailment that stands in for a state file that cannot be read.
     public static let unreadableID = "state-file-unreadable"
 
-    private let pending = Mutex<(set: [String: CurtailSignal]?, writing: Bool, closing: Bool)>((nil, false, false))
+    /// The writer's queue and progress, and who waits for it.
+    struct Pending {
+        /// The set to write next (nil when there is none), and its generation.
+        var set: [String: CurtailSignal]?
+        var setGeneration: UInt64 = 0
+        var writing = false
+        var closing = false
+        /// The generation of the last set handed to `save`.
+        var queued: UInt64 = 0
+        /// The generation of the last set whose write has ended (on disk or failed).
+        var attempted: UInt64 = 0
+        /// The generation of the last set written and fsync'd (later sets supersede earlier ones: once
+        /// generation g is on disk, every earlier one is settled too).
+        var written: UInt64 = 0
+        var waiters: [Int: (generation: UInt64, done: @Sendable (Bool) -> Void)] = [:]
+        var nextWaiter = 0
+    }
+
+    /// Callbacks waiting for a write at once, at most. Each waiting reply holds one (a connection has at
+    /// most one at a time, an HTTP request one); beyond this bound a waiter is answered "not durable" at
+    /// once, so a disk that hangs cannot grow the table.
+    public static let maxWaiters = 4096
+
+    private let pending = Mutex<Pending>(Pending())
+    /// Called on the writer's thread before each write (tests hold the disk back with it).
+    private let beforeWrite: @Sendable () -> Void
     private let wake = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
     private let report: @Sendable (String) -> Void
@@ -40,9 +70,18 @@ public final class CurtailmentStateFile: Sendable {
     /// - Parameter report: told about a file that cannot be read, and about each failed write.
     /// - Throws: `SignalError` when the OS refuses the writer thread: curtailments that would silently not
     ///   be kept across a restart are refused at start instead.
-    public init(path: String, report: @escaping @Sendable (String) -> Void = { _ in }) throws(SignalError) {
+    public convenience init(path: String, report: @escaping @Sendable (String) -> Void = { _ in }) throws(SignalError) {
+        try self.init(path: path, report: report, beforeWrite: {})
+    }
+
+    /// - Parameter beforeWrite: called on the writer's thread before each write (tests make the disk slow).
+    package init(
+        path: String, report: @escaping @Sendable (String) -> Void = { _ in },
+        beforeWrite: @escaping @Sendable () -> Void
+    ) throws(SignalError) {
         self.path = path
         self.report = report
+        self.beforeWrite = beforeWrite
         do throws(ThreadStartError) {
             try JoinableThread.detach(name: "flexminer-state") { [self] in self.run() }
         } catch {
@@ -87,14 +126,56 @@ public final class CurtailmentStateFile: Sendable {
     }
 
     /// Queues `curtailments` to be written (replacing any set not yet written). Never waits for the disk.
-    public func save(_ curtailments: [String: CurtailSignal]) {
-        let queued = pending.withLock { p in
-            guard !p.closing else { return false }
+    /// - Returns: the set's generation, for `settled(_:)` and `whenSettled(_:_:)`; after `close`, the last
+    ///   generation queued (the set is not written).
+    @discardableResult
+    public func save(_ curtailments: [String: CurtailSignal]) -> UInt64 {
+        let (queued, generation) = pending.withLock { p in
+            guard !p.closing else { return (false, p.queued) }
+            p.queued += 1
             p.set = curtailments
-            return true
+            p.setGeneration = p.queued
+            return (true, p.queued)
         }
         if queued { wake.signal() }
+        return generation
     }
+
+    /// Whether the set of `generation` (or a later one) is on disk: true when written and fsync'd, false
+    /// when its write failed, nil while it is still queued or being written.
+    public func settled(_ generation: UInt64) -> Bool? {
+        pending.withLock { p in Self.settled(generation, p) }
+    }
+
+    private static func settled(_ generation: UInt64, _ p: Pending) -> Bool? {
+        if p.written >= generation { return true }
+        if p.attempted >= generation { return false }
+        return nil
+    }
+
+    /// Calls `done` once the set of `generation` is settled (see `settled(_:)`): at once (on this thread)
+    /// when it already is, or when `maxWaiters` are waiting (with false), else on the writer's thread.
+    /// - Returns: a handle for `cancelWait(_:)`, or nil when `done` was called already.
+    @discardableResult
+    public func whenSettled(_ generation: UInt64, _ done: @escaping @Sendable (Bool) -> Void) -> Int? {
+        let (now, id): (Bool?, Int?) = pending.withLock { p in
+            if let s = Self.settled(generation, p) { return (s, nil) }
+            guard p.waiters.count < Self.maxWaiters else { return (false, nil) }
+            p.nextWaiter &+= 1
+            p.waiters[p.nextWaiter] = (generation, done)
+            return (nil, p.nextWaiter)
+        }
+        if let now { done(now) }
+        return id
+    }
+
+    /// Forgets a waiter that no longer needs its answer (its reply went out on a timeout).
+    public func cancelWait(_ id: Int) {
+        _ = pending.withLock { $0.waiters.removeValue(forKey: id) }
+    }
+
+    /// Waiters registered now (tests: the table must drain).
+    public var waiting: Int { pending.withLock { $0.waiters.count } }
 
     /// Writes the last queued set and stops (at shutdown); waits at most `timeout` for the disk.
     public func close(timeout: Duration = .seconds(5)) {
@@ -154,20 +235,32 @@ public final class CurtailmentStateFile: Sendable {
     private func run() {
         while true {
             wake.wait()
-            let (set, closing) = pending.withLock { p in
+            let (set, generation, closing) = pending.withLock { p in
                 let s = p.set
                 p.set = nil
                 p.writing = s != nil
-                return (s, p.closing)
+                return (s, p.setGeneration, p.closing)
             }
             if let set {
+                beforeWrite()
+                var ok = true
                 do throws(SignalErrorBox) {
                     try DurableFile.replace(path, with: Self.encode(set))
                 } catch {
+                    ok = false
                     errorCount.add(1, ordering: .relaxed)
                     report("state file \(error.message); a restart now would not restore the latest curtailments")
                 }
-                pending.withLock { $0.writing = false }
+                // Everyone waiting for this generation or an earlier one is answered, outside the lock.
+                let answered: [@Sendable (Bool) -> Void] = pending.withLock { p in
+                    p.writing = false
+                    p.attempted = generation
+                    if ok { p.written = generation }
+                    let due = p.waiters.filter { $0.value.generation <= generation }
+                    for id in due.keys { p.waiters.removeValue(forKey: id) }
+                    return due.values.map(\.done)
+                }
+                for done in answered { done(ok) }
             }
             if closing && pending.withLock({ $0.set == nil }) {
                 finished.signal()

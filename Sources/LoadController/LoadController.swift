@@ -47,7 +47,21 @@ public final class LoadController: Sendable {
     /// A reply line for the sender (without the newline) and whether the message was accepted.
     public struct Reply: Sendable {
         public let ok: Bool
+        /// The reply as it is when nothing waits for the disk (without `state_durable`).
         public let line: String
+        /// Set (only with a state file) when the reply acknowledges a curtailment or a release, or a change
+        /// of the curtailments kept: a server sends `line(durable:)` once it is settled (see
+        /// `StateDurability`), so the client hears of it only once a restart would keep it.
+        public var durability: StateDurability? = nil
+
+        /// The reply saying whether the state file holds what it acknowledges (`"state_durable"`).
+        public func line(durable: Bool) -> String { Self.line(line, durable: durable) }
+
+        /// `line` (a JSON object) with `"state_durable"` added.
+        public static func line(_ line: String, durable: Bool) -> String {
+            guard line.hasSuffix("}"), line.count > 2 else { return line }
+            return String(line.dropLast()) + #","state_durable":\#(durable)}"#
+        }
     }
 
     /// The controller's state as `status`, `/status` and metrics show it.
@@ -89,8 +103,9 @@ public final class LoadController: Sendable {
         var lastHaltLatency: Duration?
         var lastResumeLatency: Duration?
         var messages: [String: [String: Int]] = [:]
-        /// The curtailments last handed to the state file.
+        /// The curtailments last handed to the state file, and their generation there.
         var saved: [String: CurtailSignal] = [:]
+        var savedGeneration: UInt64 = 0
         /// The policy's thresholds; `reload` replaces them while curtailments and prices stay.
         var config: PolicyConfig
         var priceActive: Bool
@@ -235,6 +250,7 @@ public final class LoadController: Sendable {
             let input: PolicyInput = message == .status ? .tick : .signal(message, source: origin.name)
             let d = Policy.step(&s.policy, input, now: now, config: Self.effective(s))
             s.reason = d.reason
+            let generation = s.savedGeneration
             persist(&s)
             // Act first, write the log after: the log must not delay the halt.
             let (halt, resume) = apply(d, inner: &s)
@@ -249,7 +265,13 @@ public final class LoadController: Sendable {
             if let h = halt { reply["halt_latency_ms"] = Self.ms(h) }
             if let r = receiptToHalted { reply["receipt_to_halted_ms"] = Self.ms(r) }
             if let r = resume { reply["resume_latency_ms"] = Self.ms(r) }
-            return Reply(ok: true, line: Self.json(reply))
+            var answer = Reply(ok: true, line: Self.json(reply))
+            // A curtailment (or its release) is acknowledged once the state file holds it: the reply waits
+            // for the set that holds it, or for the write still pending of the same set (a repeated message).
+            if let stateFile, s.savedGeneration != generation || message.changesCurtailments {
+                answer.durability = StateDurability(file: stateFile, generation: s.savedGeneration)
+            }
+            return answer
         }
     }
 
@@ -477,7 +499,7 @@ public final class LoadController: Sendable {
     private func persist(_ s: inout Inner) {
         guard let stateFile, s.policy.curtailments != s.saved else { return }
         s.saved = s.policy.curtailments
-        stateFile.save(s.saved)
+        s.savedGeneration = stateFile.save(s.saved)
     }
 
     /// Makes the miner match the decision. Returns the measured halt/resume latency when it halted or resumed.
@@ -565,5 +587,15 @@ public final class LoadController: Sendable {
             throw SignalError("missing or wrong \"token\"")
         }
         return envelope
+    }
+}
+
+extension SignalMessage {
+    /// A message whose acknowledgement speaks of the curtailments (kept in the state file).
+    var changesCurtailments: Bool {
+        switch self {
+        case .curtail, .release: return true
+        default: return false
+        }
     }
 }

@@ -59,12 +59,17 @@ final class DashboardHandler: ChannelInboundHandler {
     static let open = Atomic<Int>(0)
 
     let routes: DashboardRoutes
+    /// When set, a stream needs `Authorization: Bearer TOKEN` like every other request.
+    let token: String?
     private var streaming = false
     /// The current request is the stream's: its body and end are not passed on.
     private var swallowing = false
     private var task: RepeatedTask?
 
-    init(routes: DashboardRoutes) { self.routes = routes }
+    init(routes: DashboardRoutes, token: String? = nil) {
+        self.routes = routes
+        self.token = token
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if streaming { return }  // a stream takes no further requests on its connection
@@ -72,21 +77,33 @@ final class DashboardHandler: ChannelInboundHandler {
         case .head(let h):
             let path = h.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? h.uri
             swallowing = h.method == .GET && path == "/events/stream"
-            if swallowing { stream(context: context, head: h) } else { context.fireChannelRead(data) }
+            guard swallowing else {
+                context.fireChannelRead(data)
+                return
+            }
+            if let token, !HTTPAuth.authorized(h.headers, token: token) {
+                refuse(context, h, status: .unauthorized, error: HTTPAuth.refusal)
+            } else {
+                stream(context: context, head: h)
+            }
         case .body, .end:
             if !swallowing { context.fireChannelRead(data) }
         }
     }
 
-    /// The refusal when too many streams are open.
-    private func refuse(_ context: ChannelHandlerContext, _ h: HTTPRequestHead) {
-        let body = #"{"ok":false,"error":"too many event streams"}"# + "\n"
+    /// The refusal when too many streams are open, or without the token.
+    private func refuse(
+        _ context: ChannelHandlerContext, _ h: HTTPRequestHead, status: HTTPResponseStatus = .serviceUnavailable,
+        error: String = "too many event streams"
+    ) {
+        let body = #"{"ok":false,"error":"\#(error)"}"# + "\n"
         var headers = HTTPHeaders()
+        if status == .unauthorized { headers.add(name: "WWW-Authenticate", value: HTTPAuth.challenge) }
         headers.add(name: "Content-Type", value: "application/json")
         headers.add(name: "Content-Length", value: String(body.utf8.count))
         headers.add(name: "Connection", value: "close")
         context.write(
-            wrapOutboundOut(.head(HTTPResponseHead(version: h.version, status: .serviceUnavailable, headers: headers))),
+            wrapOutboundOut(.head(HTTPResponseHead(version: h.version, status: status, headers: headers))),
             promise: nil)
         var buffer = context.channel.allocator.buffer(capacity: body.utf8.count)
         buffer.writeString(body)

@@ -383,10 +383,8 @@ public final class MinerRun: Sendable {
                             if let pool = (work as? any ShareSource)?.poolStatus { metrics.pool(pool) }
                             return metrics.render()
                         },
-                        signal: { line in
-                            let r = controller.handle(line: Array(line.utf8), origin: origin)
-                            return (r.ok, r.line)
-                        }), maxConnections: perSource, listening: listens))
+                        signalReply: { line in controller.handle(line: Array(line.utf8), origin: origin) }),
+                    maxConnections: perSource, listening: listens))
         }
         if s.statusLine { add(StatusLineService(sink: sink, line: { report().statusLine })) }
         if let seconds = s.seconds { add(Timer(seconds: seconds), endsRun: true) }

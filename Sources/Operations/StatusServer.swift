@@ -10,10 +10,11 @@ import Synchronization
 
 /// The operator's HTTP surface, off unless `--http HOST:PORT` is given:
 /// `GET /status` (JSON), `GET /metrics` (Prometheus text), `POST /pause` and `POST /resume` (the same as a
-/// `curtail` level 1 / `release` signal with id `http-pause`). Once a token is configured the POSTs
-/// require `Authorization: Bearer TOKEN` on every address, loopback included (a local process or a page in
-/// a local browser can reach loopback too); beyond loopback (which needs `--allow-remote`) a token is
-/// required. Reading (`GET`) needs no token.
+/// `curtail` level 1 / `release` signal with id `http-pause`). Once a token is configured every request
+/// needs `Authorization: Bearer TOKEN` on every address, loopback included (a local process or a page in
+/// a local browser can reach loopback too), reads as well as POSTs: only the dashboard's static page
+/// (`GET /`) loads without it, and its data requests carry it. Without a token (loopback only: beyond
+/// loopback, which needs `--allow-remote`, a token is required) loopback is trusted and nothing needs one.
 public final class StatusServer: Sendable {
     /// What the server shows and does; closures so it depends on no particular miner.
     public struct Routes: Sendable {
@@ -21,6 +22,9 @@ public final class StatusServer: Sendable {
         public var metrics: @Sendable () -> String
         /// Handles a signal line as if it came from the `http` source; returns (accepted, reply JSON).
         public var signal: @Sendable (String) -> (Bool, String)
+        /// The same with the controller's whole reply: when given, `POST /pause` and `/resume` answer only
+        /// once the state file holds the change (see `StateDurability`), with `"state_durable"`.
+        public var signalReply: (@Sendable (String) -> LoadController.Reply)?
 
         public init(
             status: @escaping @Sendable () -> String, metrics: @escaping @Sendable () -> String,
@@ -29,6 +33,20 @@ public final class StatusServer: Sendable {
             self.status = status
             self.metrics = metrics
             self.signal = signal
+        }
+
+        /// Routes whose POSTs wait for the state file (see `signalReply`).
+        public init(
+            status: @escaping @Sendable () -> String, metrics: @escaping @Sendable () -> String,
+            signalReply: @escaping @Sendable (String) -> LoadController.Reply
+        ) {
+            self.init(
+                status: status, metrics: metrics,
+                signal: { line in
+                    let r = signalReply(line)
+                    return (r.ok, r.line)
+                })
+            self.signalReply = signalReply
         }
     }
 
@@ -80,7 +98,8 @@ public final class StatusServer: Sendable {
                     try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idleTimeout))
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     if let dashboard {
-                        try channel.pipeline.syncOperations.addHandler(DashboardHandler(routes: dashboard))
+                        try channel.pipeline.syncOperations.addHandler(
+                            DashboardHandler(routes: dashboard, token: token))
                     }
                     try channel.pipeline.syncOperations.addHandler(
                         HTTPHandler(routes: routes, token: token, host: host, dashboard: dashboard))
@@ -117,6 +136,8 @@ final class HTTPHandler: ChannelInboundHandler {
     let dashboard: DashboardRoutes?
     private var head: HTTPRequestHead?
     private var stallCheck: Scheduled<Void>?
+    /// How long a `POST /pause` or `/resume` waits for the state file before it is answered anyway.
+    var durabilityWait: Duration = StateDurability.replyWait
 
     init(routes: StatusServer.Routes, token: String?, host: String, dashboard: DashboardRoutes? = nil) {
         self.routes = routes
@@ -167,31 +188,52 @@ final class HTTPHandler: ChannelInboundHandler {
         case .end:
             guard let h = head else { return }
             head = nil
-            let (status, type, body) = respond(h, port: context.channel.localAddress?.port)
-            var headers = HTTPHeaders()
-            headers.add(name: "Content-Type", value: type)
-            headers.add(name: "Content-Length", value: String(body.utf8.count))
-            headers.add(name: "Cache-Control", value: "no-store")
-            if type.hasPrefix("text/html") {
-                // The dashboard: only its own script (by hash) runs, and it may talk only to this server.
-                headers.add(name: "Content-Security-Policy", value: Dashboard.contentSecurityPolicy)
-                headers.add(name: "X-Content-Type-Options", value: "nosniff")
-                headers.add(name: "Referrer-Policy", value: "no-referrer")
+            let response = respond(h, port: context.channel.localAddress?.port)
+            guard let durability = response.durability else {
+                write(context, h, response.status, response.type, response.body)
+                return
             }
-            if !h.isKeepAlive { headers.add(name: "Connection", value: "close") }
-            context.write(
-                wrapOutboundOut(.head(HTTPResponseHead(version: h.version, status: status, headers: headers))),
-                promise: nil)
-            var buffer = context.channel.allocator.buffer(capacity: body.utf8.count)
-            buffer.writeString(body)
-            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-            let keepAlive = h.isKeepAlive
-            let channel = context.channel
-            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
-                if !keepAlive { channel.close(promise: nil) }
+            // Acknowledged once the state file holds the change; NIO's pipelining handler holds the
+            // connection's next request until this response has ended, so responses stay in order.
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            durability.settled(on: context.eventLoop, within: durabilityWait).whenSuccess { ok in
+                let (handler, context) = bound.value
+                handler.write(
+                    context, h, response.status, response.type,
+                    LoadController.Reply.line(response.body, durable: ok) + "\n")
             }
-            holdBackIfStalled(context)
         }
+    }
+
+    /// Writes one whole response (and closes the connection after it unless kept alive).
+    private func write(
+        _ context: ChannelHandlerContext, _ h: HTTPRequestHead, _ status: HTTPResponseStatus, _ type: String,
+        _ body: String
+    ) {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: type)
+        headers.add(name: "Content-Length", value: String(body.utf8.count))
+        headers.add(name: "Cache-Control", value: "no-store")
+        if type.hasPrefix("text/html") {
+            // The dashboard: only its own script (by hash) runs, and it may talk only to this server.
+            headers.add(name: "Content-Security-Policy", value: Dashboard.contentSecurityPolicy)
+            headers.add(name: "X-Content-Type-Options", value: "nosniff")
+            headers.add(name: "Referrer-Policy", value: "no-referrer")
+        }
+        if status == .unauthorized { headers.add(name: "WWW-Authenticate", value: HTTPAuth.challenge) }
+        if !h.isKeepAlive { headers.add(name: "Connection", value: "close") }
+        context.write(
+            wrapOutboundOut(.head(HTTPResponseHead(version: h.version, status: status, headers: headers))),
+            promise: nil)
+        var buffer = context.channel.allocator.buffer(capacity: body.utf8.count)
+        buffer.writeString(body)
+        context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        let keepAlive = h.isKeepAlive
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+            if !keepAlive { channel.close(promise: nil) }
+        }
+        holdBackIfStalled(context)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -229,44 +271,86 @@ final class HTTPHandler: ChannelInboundHandler {
         context.fireUserInboundEventTriggered(event)
     }
 
-    private func respond(_ h: HTTPRequestHead, port: Int?) -> (HTTPResponseStatus, String, String) {
+    /// One response; `durability` set when it waits for the state file (its body then a JSON line without
+    /// the newline, to which `"state_durable"` is added).
+    struct Response {
+        let status: HTTPResponseStatus
+        let type: String
+        let body: String
+        var durability: StateDurability? = nil
+
+        init(_ status: HTTPResponseStatus, _ type: String, _ body: String, durability: StateDurability? = nil) {
+            self.status = status
+            self.type = type
+            self.body = body
+            self.durability = durability
+        }
+    }
+
+    private func respond(_ h: HTTPRequestHead, port: Int?) -> Response {
         let path = h.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? h.uri
         let json = "application/json"
-        func error(_ s: HTTPResponseStatus, _ message: String) -> (HTTPResponseStatus, String, String) {
+        func error(_ s: HTTPResponseStatus, _ message: String) -> Response {
             let body =
                 (try? JSONSerialization.data(withJSONObject: ["ok": false, "error": message], options: [.sortedKeys]))
                 .map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-            return (s, json, body + "\n")
+            return Response(s, json, body + "\n")
+        }
+        let page = h.method == .GET && (path == "/" || path == "/index.html")
+        let signal = h.method == .POST && (path == "/pause" || path == "/resume")
+        // Reads too: the status, metrics and history tell anyone who can reach the port when the site is
+        // curtailed. The page itself holds nothing, and a POST is checked below, after its origin.
+        if let token, !page, !signal, !HTTPAuth.authorized(h.headers, token: token) {
+            return error(.unauthorized, HTTPAuth.refusal)
         }
         switch (h.method, path) {
-        case (.GET, "/status"): return (.ok, json, routes.status() + "\n")
+        case (.GET, "/status"): return Response(.ok, json, routes.status() + "\n")
         case (.GET, "/"),
             (.GET, "/index.html") where dashboard != nil:
-            return (.ok, "text/html; charset=utf-8", Dashboard.html)
-        case (.GET, "/history") where dashboard != nil: return (.ok, json, dashboard!.history() + "\n")
-        case (.GET, "/decisions") where dashboard != nil: return (.ok, json, dashboard!.decisions() + "\n")
-        case (.GET, "/metrics"): return (.ok, "text/plain; version=0.0.4; charset=utf-8", routes.metrics())
+            return Response(.ok, "text/html; charset=utf-8", Dashboard.html)
+        case (.GET, "/history") where dashboard != nil: return Response(.ok, json, dashboard!.history() + "\n")
+        case (.GET, "/decisions") where dashboard != nil: return Response(.ok, json, dashboard!.decisions() + "\n")
+        case (.GET, "/metrics"): return Response(.ok, "text/plain; version=0.0.4; charset=utf-8", routes.metrics())
         case (.POST, "/pause"), (.POST, "/resume"):
             if let problem = crossOriginProblem(h, port: port) { return error(.forbidden, problem) }
-            if let token {
-                let given = h.headers.first(name: "Authorization").map {
-                    $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : ""
-                }
-                guard ConstantTime.equal(given, token)
-                else {
-                    return error(.unauthorized, "missing or wrong token (Authorization: Bearer TOKEN)")
-                }
+            if let token, !HTTPAuth.authorized(h.headers, token: token) {
+                return error(.unauthorized, HTTPAuth.refusal)
             }
             let line =
                 path == "/pause"
                 ? #"{"type":"curtail","level":1.0,"id":"http-pause","reason":"POST /pause"}"#
                 : #"{"type":"release","id":"http-pause"}"#
+            if let signalReply = routes.signalReply {
+                let r = signalReply(line)
+                guard let durability = r.durability, durability.settled == nil else {
+                    return Response(
+                        r.ok ? .ok : .badRequest, json,
+                        (r.durability?.settled.map { r.line(durable: $0) } ?? r.line) + "\n")
+                }
+                return Response(r.ok ? .ok : .badRequest, json, r.line, durability: durability)
+            }
             let (ok, reply) = routes.signal(line)
-            return (ok ? .ok : .badRequest, json, reply + "\n")
+            return Response(ok ? .ok : .badRequest, json, reply + "\n")
         case (_, "/status"), (_, "/metrics"), (_, "/pause"), (_, "/resume"):
             return error(.methodNotAllowed, "\(h.method) is not allowed on \(path)")
         default:
             return error(.notFound, "no such endpoint: \(path) (try /status, /metrics, POST /pause, POST /resume)")
         }
+    }
+}
+
+/// The bearer token check every HTTP request goes through once a token is configured.
+enum HTTPAuth {
+    /// The error of a 401.
+    static let refusal = "missing or wrong token (Authorization: Bearer TOKEN)"
+    /// The 401's `WWW-Authenticate` (RFC 6750 §3).
+    static let challenge = #"Bearer realm="flexminer""#
+
+    /// Whether the request carries `Authorization: Bearer TOKEN` with the token (compared in constant time).
+    static func authorized(_ headers: HTTPHeaders, token: String) -> Bool {
+        let given = headers.first(name: "Authorization").map {
+            $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : ""
+        }
+        return ConstantTime.equal(given, token)
     }
 }

@@ -85,12 +85,10 @@ extension PoolSession {
         case .rejected(let r):
             status.rejected += 1
             answered += 1
-            status.reasons[r, default: 0] += 1
+            status.count(reason: r)
         case .stale(let r):
             status.stale += 1
-            if status.reasons.count < 100 || status.reasons[r] != nil {
-                status.reasons["stale: " + r, default: 0] += 1
-            }
+            status.count(reason: "stale: " + r)
         }
         let reached =
             (options.shares.map { answered >= $0 } ?? false) || (options.blocks.map { acceptedBlocks >= $0 } ?? false)

@@ -109,13 +109,31 @@ public struct PoolStatus: Sendable, Hashable {
     public var blocks = 0
     /// Blocks the pool accepted on a parent that already had one of ours counted (not in `blocks`).
     public var supersededBlocks = 0
-    /// Rejected and stale shares by reason.
+    /// Rejected and stale shares by reason (see `count(reason:)`: bounded).
     public var reasons: [String: Int] = [:]
     public var lastShareTime: Date?
     /// Moves from one pool to another (including back to the primary).
     public var failovers = 0
 
     public init(url: String) { self.url = url }
+
+    /// Distinct reasons kept, at most: the pool writes them, and one that puts a share's id, nonce or time
+    /// in each rejection would otherwise grow this table (and the `reason` labels of
+    /// `flexminer_pool_share_reasons_total`) for as long as the miner runs. Further reasons are counted
+    /// under `other`.
+    public static let maxReasons = 100
+    /// A reason longer than this (UTF-8 bytes) is cut.
+    public static let maxReasonBytes = 200
+
+    /// Counts one rejected or stale share under `reason`, within `maxReasons` and `maxReasonBytes`.
+    public mutating func count(reason: String) {
+        var key = reason
+        if key.utf8.count > Self.maxReasonBytes {
+            key = String(decoding: Array(key.utf8.prefix(Self.maxReasonBytes)), as: UTF8.self)
+        }
+        if reasons[key] == nil && reasons.count >= Self.maxReasons { key = "other" }
+        reasons[key, default: 0] += 1
+    }
 
     public var json: [String: Any] {
         [

@@ -16,6 +16,8 @@ struct Response {
     let status: UInt
     let contentType: String
     let body: String
+    /// The `WWW-Authenticate` header ("" when none).
+    var authenticate = ""
 }
 
 func request(_ method: HTTPMethod, _ url: String, headers: [(String, String)] = []) async throws -> Response {
@@ -26,7 +28,7 @@ func request(_ method: HTTPMethod, _ url: String, headers: [(String, String)] = 
     let body = try await response.body.collect(upTo: 1 << 20)
     return Response(
         status: response.status.code, contentType: response.headers.first(name: "Content-Type") ?? "",
-        body: String(buffer: body))
+        body: String(buffer: body), authenticate: response.headers.first(name: "WWW-Authenticate") ?? "")
 }
 
 func decode(_ s: String) -> [String: Any] {
@@ -98,7 +100,10 @@ struct HTTPTests {
         #expect(
             try await request(.POST, base + "/pause", headers: [("Authorization", "Bearer \(token)")]).status == 200)
         #expect(load.isHalted)
-        #expect(try await request(.GET, base + "/status").status == 200)  // reading needs no token
+        // Reading needs the token too once one is configured.
+        #expect(try await request(.GET, base + "/status").status == 401)
+        #expect(
+            try await request(.GET, base + "/status", headers: [("Authorization", "Bearer \(token)")]).status == 200)
         await server.close()
         try await group.shutdownGracefully()
     }

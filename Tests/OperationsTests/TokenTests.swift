@@ -43,6 +43,17 @@ struct LoopbackTokenTests {
         return (run, port, base)
     }
 
+    /// An event stream's lines up to its first `data:` one (at most 20 lines; the stream itself never ends).
+    func firstEvent(port: Int, request: String) throws -> [String] {
+        let client = try SignalClient(.tcp(host: "127.0.0.1", port: port), timeout: 5)
+        try client.sendRaw(Array(request.utf8))
+        var lines: [String] = []
+        while lines.count < 20, lines.last?.hasPrefix("data:") != true {
+            lines.append(try client.readLine())
+        }
+        return lines
+    }
+
     @Test func aConfiguredTokenIsRequiredOnLoopbackTCPAndHTTP() async throws {
         let dir = scratchDirectory()
         let sink = LogSink.capturing()
@@ -58,18 +69,47 @@ struct LoopbackTokenTests {
             try SignalClient(.tcp(host: "127.0.0.1", port: port)).request(
                 #"{"type":"curtail","level":1,"id":"a","token":"not-the-token-at-all"}"#))
         #expect(wrong["ok"] as? Bool == false, "\(wrong)")
-        #expect(decode(try await request(.GET, base + "/status").body)["halted"] as? Bool == false)
+        let bearer = [("Authorization", "Bearer \(token)")]
+        #expect(decode(try await request(.GET, base + "/status", headers: bearer).body)["halted"] as? Bool == false)
         let obeyed = decode(
             try SignalClient(.tcp(host: "127.0.0.1", port: port)).request(
                 #"{"type":"curtail","level":1,"id":"a","token":"\#(token)"}"#))
         #expect(obeyed["ok"] as? Bool == true, "\(obeyed)")
         #expect(obeyed["halted"] as? Bool == true, "\(obeyed)")
 
-        // HTTP on loopback: the POSTs need the bearer token; reading needs none.
+        // HTTP on loopback: the POSTs need the bearer token, and so do the reads (issue 23: once a token is
+        // configured every TCP and HTTP peer presents it), answered 401 with a Bearer challenge and a JSON
+        // error; only the dashboard's static page loads without it.
         #expect(try await request(.POST, base + "/resume").status == 401)
         #expect(try await request(.POST, base + "/pause").status == 401)
         #expect(try await request(.POST, base + "/pause", headers: [("Authorization", "Bearer wrong")]).status == 401)
-        #expect(try await request(.GET, base + "/status").status == 200)
+        for path in ["/status", "/metrics", "/history", "/decisions", "/nothing"] {
+            for headers in [[], [("Authorization", "Bearer wrong")], [("Authorization", token)]] {
+                let r = try await request(.GET, base + path, headers: headers)
+                #expect(r.status == 401, "GET \(path) with \(headers.count) header(s): \(r.status)")
+                #expect(r.authenticate.hasPrefix("Bearer"), "GET \(path): WWW-Authenticate \(r.authenticate)")
+                #expect((decode(r.body)["error"] as? String)?.contains("token") == true, "\(path): \(r.body)")
+                #expect(!r.body.contains(token))
+            }
+        }
+        #expect(try await request(.GET, base + "/status", headers: bearer).status == 200)
+        let metrics = try await request(.GET, base + "/metrics", headers: bearer)
+        #expect(metrics.status == 200 && metrics.body.contains("flexminer_"))
+        #expect(try await request(.GET, base + "/history", headers: bearer).status == 200)
+        #expect(try await request(.GET, base + "/decisions", headers: bearer).status == 200)
+        #expect(try await request(.GET, base + "/nothing", headers: bearer).status == 404)
+        let page = try await request(.GET, base + "/")
+        #expect(page.status == 200 && page.contentType.hasPrefix("text/html"))
+        // The event stream too: refused and closed without the token, streaming with it.
+        let httpPort = Int(try #require(base.split(separator: ":").last))!
+        let stream = "GET /events/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
+        let refusedStream = rawExchange(port: httpPort, bytes: Array((stream + "\r\n").utf8), timeout: 5)
+        #expect(refusedStream.received.hasPrefix("HTTP/1.1 401"), "\(refusedStream.received)")
+        #expect(refusedStream.received.lowercased().contains("www-authenticate: bearer"))
+        #expect(refusedStream.ending == "end of stream", "\(refusedStream.ending)")
+        let streamed = try firstEvent(port: httpPort, request: stream + "Authorization: Bearer \(token)\r\n\r\n")
+        #expect(streamed.first?.hasPrefix("HTTP/1.1 200") == true, "\(streamed)")
+        #expect(streamed.last?.hasPrefix("data: {") == true, "\(streamed)")
         #expect(
             try await request(.POST, base + "/pause", headers: [("Authorization", "Bearer \(token)")]).status == 200)
         #expect(
@@ -93,6 +133,14 @@ struct LoopbackTokenTests {
         #expect(reply["halted"] as? Bool == true, "\(reply)")
         #expect(try await request(.POST, base + "/resume").status == 200)
         #expect(try await request(.POST, base + "/pause").status == 200)
+        // Reads too, as before: no token configured, nothing asks for one.
+        for path in ["/status", "/metrics", "/history", "/decisions", "/"] {
+            #expect(try await request(.GET, base + path).status == 200, "GET \(path)")
+        }
+        let httpPort = Int(try #require(base.split(separator: ":").last))!
+        let streamed = try firstEvent(port: httpPort, request: "GET /events/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        #expect(streamed.first?.hasPrefix("HTTP/1.1 200") == true, "\(streamed)")
+        #expect(streamed.last?.hasPrefix("data: {") == true, "\(streamed)")
         run.cancel()
         _ = try? await run.value
     }

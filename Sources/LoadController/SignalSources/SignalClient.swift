@@ -110,6 +110,48 @@ public final class SignalClient {
         guard n == bytes.count else { throw osError(.file(path: path), "write") }
     }
 
+    /// The shared token kept in `path` (`flexminer signal --token-file`), trimmed of surrounding white space:
+    /// at least 16 characters, as the miner requires of its own. The token is never part of an error.
+    /// - Returns: the token, and a warning when the file is readable by its group or by others.
+    /// - Throws: `SignalError` naming the file when it is missing, unreadable, empty or too short.
+    public static func readToken(path: String) throws(SignalError) -> (token: String, warning: String?) {
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            throw SignalError("--token-file \(path): cannot read it (\(String(cString: strerror(errno))))")
+        }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            throw SignalError("--token-file \(path): not a regular file")
+        }
+        // A token file is small; anything large is not one (and is not read whole).
+        guard st.st_size <= 4096, let data = FileManager.default.contents(atPath: path) else {
+            throw SignalError("--token-file \(path): cannot read it (larger than 4096 bytes, or unreadable)")
+        }
+        let token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !token.isEmpty else { throw SignalError("--token-file \(path): the file is empty") }
+        guard token.utf8.count >= 16 else {
+            throw SignalError("--token-file \(path): the token must be at least 16 characters")
+        }
+        let mode = st.st_mode & 0o777
+        let warning =
+            mode & 0o077 != 0
+            ? "--token-file \(path): readable by its group or others (mode \(String(mode, radix: 8))); chmod 600 it"
+            : nil
+        return (token, warning)
+    }
+
+    /// `line` with the shared token in its `"token"` field (replacing any), how a socket source takes it.
+    /// A line that is not a JSON object is returned unchanged: the miner answers it with its own error.
+    public static func line(_ line: String, withToken token: String) -> String {
+        guard var object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else {
+            return line
+        }
+        object["token"] = token
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else {
+            return line
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
     /// Whether something accepts connections on the Unix socket at `path`.
     static func canConnect(unixPath path: String) -> Bool {
         (try? SignalClient(.unix(path: path), timeout: 1)) != nil

@@ -35,6 +35,9 @@ public final class SignalSocketServer: Sendable {
         /// How long a client that is being cut off gets to take its last reply (and end its side; what it
         /// still sends meanwhile is read and discarded) before it is closed anyway, with a reset.
         public var closeGrace: Duration = .seconds(2)
+        /// How long the reply to a curtailment waits for the state file to hold it (see `StateDurability`)
+        /// before it is sent anyway, saying `"state_durable":false`.
+        public var durabilityWait: Duration = StateDurability.replyWait
 
         public init() {}
         public static let standard = Limits()
@@ -103,7 +106,8 @@ public final class SignalSocketServer: Sendable {
                     try child.pipeline.syncOperations.addHandler(
                         SignalLineHandler(
                             controller: controller,
-                            origin: SignalOrigin(source: source, connection: n, requiredToken: token)))
+                            origin: SignalOrigin(source: source, connection: n, requiredToken: token),
+                            durabilityWait: limits.durabilityWait))
                 }
             }
         do {
@@ -164,13 +168,26 @@ public final class SignalSocketServer: Sendable {
     }
 }
 
-/// Splits a connection's bytes into lines and answers each one.
+/// Splits a connection's bytes into lines and answers each one, in order.
+///
+/// A reply that acknowledges a change of the curtailments kept in the state file waits (on the event loop,
+/// asynchronously, at most `durabilityWait`) until the file holds it; the replies after it on the same
+/// connection queue behind it, so every client still gets its replies in the order of its lines. Lines
+/// keep being read and acted on meanwhile (a second curtailment halts at once); only when
+/// `maxQueuedReplies` wait does the connection stop reading until they are sent.
 final class SignalLineHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
+    /// Replies waiting behind a state file write before the connection stops reading.
+    static let maxQueuedReplies = 256
+
     let controller: LoadController
     let origin: SignalOrigin
+    let durabilityWait: Duration
+    /// Replies queued behind a durability wait, and the future of the last of them (written in order).
+    private var queued = 0
+    private var tail: EventLoopFuture<Void>?
     private var pending: ByteBuffer?
     private var tokens = Double(SignalSocketServer.maxLinesPerSecond)
     private var lastRefill = ContinuousClock.now
@@ -178,9 +195,12 @@ final class SignalLineHandler: ChannelInboundHandler {
     private var firstLine = true
     private var authenticated = false
 
-    init(controller: LoadController, origin: SignalOrigin) {
+    init(
+        controller: LoadController, origin: SignalOrigin, durabilityWait: Duration = StateDurability.replyWait
+    ) {
         self.controller = controller
         self.origin = origin
+        self.durabilityWait = durabilityWait
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -220,10 +240,12 @@ final class SignalLineHandler: ChannelInboundHandler {
                 }
             }
             guard takeToken(received) else {
-                reply(
-                    context,
-                    #"{"ok":false,"error":"too many messages (limit \#(SignalSocketServer.maxLinesPerSecond) per second); disconnecting"}"#
-                )
+                wrote =
+                    send(
+                        context,
+                        #"{"ok":false,"error":"too many messages (limit \#(SignalSocketServer.maxLinesPerSecond) per second); disconnecting"}"#
+                    ) || wrote
+                if wrote { context.flush() }
                 cut(context, "client flooded")
                 return
             }
@@ -231,12 +253,12 @@ final class SignalLineHandler: ChannelInboundHandler {
                 line.readableBytesView.withContiguousStorageIfAvailable { bytes in
                     controller.handle(line: bytes, origin: origin, receivedAt: received)
                 } ?? controller.handle(line: Array(line.readableBytesView), origin: origin, receivedAt: received)
-            reply(context, answer.line)
-            wrote = true
+            wrote = send(context, answer.line, durability: answer.durability) || wrote
             // A source that needs a token: until a line has proved it, a refused line ends the connection,
             // so a peer without the token costs one line per connection, not a stream of parsed lines.
             if origin.requiredToken != nil && !authenticated {
                 guard answer.ok else {
+                    if wrote { context.flush() }
                     cut(context, "refused before a valid token")
                     return
                 }
@@ -244,15 +266,18 @@ final class SignalLineHandler: ChannelInboundHandler {
             }
             if !context.channel.isWritable {
                 // The client is not reading its replies; it may not grow our memory without bound.
+                if wrote { context.flush() }
                 cut(context, "client not reading replies")
                 return
             }
         }
         if pending!.readableBytes > SignalMessage.maximumLineLength {
-            reply(
+            if send(
                 context,
                 #"{"ok":false,"error":"line too long (over \#(SignalMessage.maximumLineLength) bytes without a newline); disconnecting"}"#
-            )
+            ) || wrote {
+                context.flush()
+            }
             cut(context, "line over \(SignalMessage.maximumLineLength) bytes")
             return
         }
@@ -270,6 +295,37 @@ final class SignalLineHandler: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
+    }
+
+    /// Sends `line` now when nothing waits before it and it needs no durability wait (or the state file
+    /// holds its change already), else queues it behind the replies waiting.
+    /// - Returns: whether it was written now (to be flushed by the caller).
+    private func send(_ context: ChannelHandlerContext, _ line: String, durability: StateDurability? = nil) -> Bool {
+        let settled = durability?.settled
+        if queued == 0 && (durability == nil || settled != nil) {
+            reply(context, settled.map { LoadController.Reply.line(line, durable: $0) } ?? line)
+            return true
+        }
+        let loop = context.eventLoop
+        let ready: EventLoopFuture<String> =
+            durability.map { d in
+                d.settled(on: loop, within: durabilityWait).map { LoadController.Reply.line(line, durable: $0) }
+            } ?? loop.makeSucceededFuture(line)
+        queued += 1
+        if queued == Self.maxQueuedReplies { _ = context.channel.setOption(.autoRead, value: false) }
+        let bound = NIOLoopBound((self, context), eventLoop: loop)
+        let next = (tail ?? loop.makeSucceededVoidFuture()).and(ready).map { _, line in
+            let (handler, context) = bound.value
+            handler.reply(context, line)
+            context.flush()
+            handler.queued -= 1
+            if handler.queued == 0 {
+                handler.tail = nil
+                if !handler.cutOff { _ = context.channel.setOption(.autoRead, value: true) }
+            }
+        }
+        tail = next
+        return false
     }
 
     private func reply(_ context: ChannelHandlerContext, _ line: String) {
@@ -301,7 +357,13 @@ final class SignalLineHandler: ChannelInboundHandler {
         cutOff = true
         controller.discarded(why + "; connection closed", origin: origin, bytes: pending?.readableBytes ?? 0)
         pending = nil
-        context.close(promise: nil)
+        // Replies still waiting for the state file go out first (each within `durabilityWait`).
+        if let tail {
+            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            tail.whenComplete { _ in bound.value.close(promise: nil) }
+        } else {
+            context.close(promise: nil)
+        }
     }
 
     private func takeToken(_ now: ContinuousClock.Instant) -> Bool {

@@ -64,6 +64,8 @@ public final class OpenADRSource: Sendable {
     }
 
     public let configuration: Configuration
+    /// The measured source's energy counter, joules (see `init`).
+    let measuredEnergy: (@Sendable () -> Double?)?
     public let origin: SignalOrigin
     let controller: LoadController
     let client: OpenADRClient
@@ -81,6 +83,8 @@ public final class OpenADRSource: Sendable {
         var lastSample: ContinuousClock.Instant
         var activeSeconds: Double
         var latencyMS: Double?
+        /// The measured source's energy counter (joules) when the interval was applied; nil without one.
+        var energyAtStart: Double? = nil
     }
 
     struct Inner {
@@ -120,10 +124,16 @@ public final class OpenADRSource: Sendable {
     ///   - alert: errors that need the operator (a 4xx, a malformed reply, refused credentials); nil sends
     ///     them to `note`.
     /// - Throws: `OpenADRError(.configuration)` for a bad URL.
+    /// - Parameter measuredEnergy: the measured power source's energy counter in joules (a meter's or
+    ///   RAPL's; nil while it is stale or missing), read when an interval starts and ends so that its
+    ///   `USAGE` report carries what was measured; without it (or when it has no value) the report is
+    ///   `powerWatts` × the active time. It must not wait (it reads the sampler's last value).
     public init(
         configuration: Configuration, controller: LoadController, client: OpenADRClient? = nil,
-        note: @escaping @Sendable (String) -> Void = { _ in }, alert: (@Sendable (String) -> Void)? = nil
+        note: @escaping @Sendable (String) -> Void = { _ in }, alert: (@Sendable (String) -> Void)? = nil,
+        measuredEnergy: (@Sendable () -> Double?)? = nil
     ) throws(OpenADRError) {
+        self.measuredEnergy = measuredEnergy
         self.configuration = configuration
         self.controller = controller
         if let client {
@@ -252,6 +262,7 @@ public final class OpenADRSource: Sendable {
         let mono = ContinuousClock.now
         let status = controller.status
         let drawing = status.capacity  // effective: 0 while halted
+        let energy = measuredEnergy?()
         var lines: [(String, String)] = []  // (line, applied id to note the reply for)
         var finished: [Applied] = []
         state.withLock { s in
@@ -279,7 +290,8 @@ public final class OpenADRSource: Sendable {
                     ]
                     if p.end < Date.distantFuture { fields["until"] = ISO8601.format(p.end) }
                     lines.append((JSONLine.encode(fields), p.id))
-                    s.applied[p.id] = Applied(planned: p, lastSample: mono, activeSeconds: 0)
+                    s.applied[p.id] = Applied(
+                        planned: p, lastSample: mono, activeSeconds: 0, energyAtStart: energy)
                     s.counters.curtailsSent += 1
                 case .price(let usd):
                     guard !s.pricesSent.contains(p.id) else { continue }
@@ -304,7 +316,7 @@ public final class OpenADRSource: Sendable {
             let latency = max(0, Date().timeIntervalSince(state.withLock { $0.applied[id]?.planned.start } ?? Date()))
             state.withLock { $0.applied[id]?.latencyMS = latency * 1000 }
         }
-        if !finished.isEmpty { queueReports(finished) }
+        if !finished.isEmpty { queueReports(finished, energyAtEnd: energy) }
     }
 
     func scheduleLoop() async {
@@ -322,7 +334,14 @@ public final class OpenADRSource: Sendable {
 
     // MARK: Reports
 
-    func queueReports(_ finished: [Applied]) {
+    /// The interval's `USAGE` in kWh: measured (the energy counter's difference) when the counter was read
+    /// at both ends, else the model's watts over the active time, else none.
+    func usageKWh(_ a: Applied, energyAtEnd: Double?) -> Double? {
+        if let e0 = a.energyAtStart, let e1 = energyAtEnd, e1 >= e0 { return (e1 - e0) / 3_600_000 }
+        return configuration.powerWatts.map { $0 * a.activeSeconds / 3_600_000 }
+    }
+
+    func queueReports(_ finished: [Applied], energyAtEnd: Double? = nil) {
         let programID = state.withLock { $0.stored.programID }
         state.withLock { s in
             for a in finished where !s.stored.reported.contains(a.planned.id) {
@@ -334,7 +353,7 @@ public final class OpenADRSource: Sendable {
                         reportName: "flexminer-\(p.id)",
                         resourceName: configuration.resourceName ?? configuration.clientName,
                         intervalID: p.intervalID, start: p.start, durationSeconds: duration,
-                        usageKWh: configuration.powerWatts.map { $0 * a.activeSeconds / 3_600_000 },
+                        usageKWh: usageKWh(a, energyAtEnd: energyAtEnd),
                         responseLatencyMS: a.latencyMS))
                 s.stored.reported.append(p.id)
                 if s.stored.reported.count > 1000 { s.stored.reported.removeFirst(s.stored.reported.count - 1000) }

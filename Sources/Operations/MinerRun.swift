@@ -354,8 +354,10 @@ public final class MinerRun: Sendable {
         if let adr = s.openADR {
             // OpenADR 3: one more service; it schedules curtailments with the controller, never blocks it.
             do {
+                // USAGE reports carry the measured energy when a meter or RAPL is configured.
                 let source = try OpenADRSource(
-                    configuration: adr, controller: controller, note: note, alert: { logger.error("\($0)") })
+                    configuration: adr, controller: controller, note: note, alert: { logger.error("\($0)") },
+                    measuredEnergy: { power.measuredEnergyJoules })
                 openADRSource.withLock { $0 = source }
                 add(OpenADRService(source: source))
             } catch {

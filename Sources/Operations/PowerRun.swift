@@ -111,6 +111,14 @@ final class PowerRun: Sendable {
     /// The samplers' readings now, measured first.
     var readings: [PowerSampler.Reading] { samplers.withLock { $0 }.map { $0.current() } }
 
+    /// The measured source's energy counter (joules since the start) while its reading is fresh; nil
+    /// without a measured source, before its first sample, or when it is stale (a meter gone quiet must not
+    /// make an interval's usage look small). Reads the sampler's last value: never waits on the source.
+    var measuredEnergyJoules: Double? {
+        guard let r = readings.first(where: { !$0.modelled }), !r.stale else { return nil }
+        return r.energyJoules
+    }
+
     /// Stops the samplers (a sample in progress is woken), waits for their threads (2 s at most in all: a
     /// shutdown never hangs on a source), and closes the telemetry, which writes what they queued.
     func stop() {

@@ -52,7 +52,8 @@ final class NotesBox: Sendable {
 func makeRig(
     vtn existing: FakeVTN? = nil, options: FakeVTN.Options = FakeVTN.Options(), poll: Double = 60,
     callback: Bool = false, stale: Double = 60, statePath: String? = nil, powerWatts: Double? = 2000,
-    configure: (inout OpenADRSource.Configuration) -> Void = { _ in }
+    configure: (inout OpenADRSource.Configuration) -> Void = { _ in },
+    measuredEnergy: (@Sendable () -> Double?)? = nil
 ) async throws -> Rig {
     let vtn: FakeVTN
     if let existing { vtn = existing } else { vtn = try await FakeVTN.start(options: options) }
@@ -79,7 +80,8 @@ func makeRig(
     let notes = NotesBox()
     // Alerts (the log's `error` level in `flexminer run`) are kept marked, so tests can tell them apart.
     let source = try OpenADRSource(
-        configuration: c, controller: controller, note: { notes.add($0) }, alert: { notes.add("ERROR " + $0) })
+        configuration: c, controller: controller, note: { notes.add($0) }, alert: { notes.add("ERROR " + $0) },
+        measuredEnergy: measuredEnergy)
     let task = Task { await source.run() }
     return Rig(
         vtn: vtn, load: load, controller: controller, source: source, task: task, secretFile: secretFile, notes: notes,
@@ -180,6 +182,32 @@ struct VENTests {
             #expect(error.message.contains("bad-1") && error.message.contains("intervalPeriod.start"), "\(error)")
         }
         await client.shutdown()
+    }
+
+    /// With a measured source (a meter or RAPL in `run`), the USAGE report is the energy it measured over
+    /// the interval, not the model's: here a meter that reads a constant 5 kW whatever the miner does (the
+    /// model, halted, would say about 0).
+    @Test func usageIsMeasuredWhenAMeterIsThere() async throws {
+        let t0 = ContinuousClock.now
+        let meter: @Sendable () -> Double? = { 5000 * (ContinuousClock.now - t0).seconds }
+        let rig = try await makeRig(poll: 0.5, measuredEnergy: meter)
+        defer { Task { await rig.vtn.close() } }
+        let id = rig.vtn.createEvent(simpleEvent([3], start: 2, duration: 1.5))
+        #expect(await waitUntil(within: 8, every: .milliseconds(20), tick: rig.controller.tick) { rig.load.isHalted })
+        #expect(
+            await waitUntil(within: 10, every: .milliseconds(20), tick: rig.controller.tick) {
+                rig.vtn.reportCount == 1
+            }
+        )
+        let report = decode(try #require(rig.vtn.reportsJSON.first))
+        #expect(report["eventID"] as? String == id)
+        let resources = report["resources"] as? [[String: Any]]
+        let payloads =
+            (resources?.first?["intervals"] as? [[String: Any]])?.first?["payloads"] as? [[String: Any]] ?? []
+        let usage = try #require(payloads.first { $0["type"] as? String == "USAGE" }?["values"] as? [Double])
+        // 5 kW over the 1.5 s interval is 2.08e-3 kWh; the schedule notices a start or end within 0.25 s.
+        #expect(usage.count == 1 && usage[0] >= 5.0 * 1.0 / 3600 && usage[0] <= 5.0 * 2.5 / 3600, "\(usage)")
+        await rig.stop()
     }
 
     @Test func anIntervalCurtailsAtItsStartAndLiftsAtItsEnd_thenIsReported() async throws {

@@ -3,41 +3,6 @@ import FlexSupport
 import Foundation
 import Synchronization
 
-/// What the controller reports as it works (for metrics).
-public enum ControllerEvent: Sendable {
-    /// A line from `source` was accepted (`ok`) or refused.
-    case message(source: String, ok: Bool)
-    case halted(latency: Duration)
-    case resumed(latency: Duration)
-}
-
-/// A place signals arrive from, as the controller sees it.
-public struct SignalOrigin: Sendable, Hashable {
-    /// The source as configured, e.g. "unix:/run/flexminer.sock": the decision log's `source`, and the key
-    /// of the message counters (`/status` `signals`, the metrics), which therefore stay one per source.
-    public let source: String
-    /// The connection's number on a socket source (1, 2, …); nil for a followed file or HTTP.
-    public let connection: Int?
-    /// When set, each message must carry this `"token"`.
-    public let requiredToken: String?
-
-    /// Who set a curtailment, for "a `release` without an id lifts only what the same sender set": the
-    /// source, or on a socket the one connection ("unix:/run/flexminer.sock#3").
-    public var name: String { connection.map { "\(source)#\($0)" } ?? source }
-
-    /// A whole source (a followed file, HTTP) that is one sender.
-    public init(name: String, requiredToken: String? = nil) {
-        self.init(source: name, connection: nil, requiredToken: requiredToken)
-    }
-
-    /// One connection to a socket source.
-    public init(source: String, connection: Int?, requiredToken: String? = nil) {
-        self.source = source
-        self.connection = connection
-        self.requiredToken = requiredToken
-    }
-}
-
 /// The live demand-response controller: feeds signals and clock ticks through the pure `Policy`, applies
 /// each decision to the miner at once (halting synchronously, so the reply can carry the measured
 /// latency), logs every signal and action, and answers each message.
@@ -173,7 +138,7 @@ public final class LoadController: Sendable {
             var reply = statusFields(scratch)
             reply["ok"] = true
             reply["type"] = message.type
-            reply["receipt_to_halted_ms"] = Self.ms(.microseconds(1))
+            reply["receipt_to_halted_ms"] = Duration.microseconds(1).milliseconds
             reply.merge(Self.fields(of: message)) { a, _ in a }
             _ = Self.json(reply)
         }
@@ -221,7 +186,7 @@ public final class LoadController: Sendable {
             var fields: [String: Any] = [
                 "event": "action", "action": "start", "capacity_after": d.capacity, "reason": d.reason,
             ]
-            if let h = halt { fields["halt_latency_ms"] = Self.ms(h) }
+            if let h = halt { fields["halt_latency_ms"] = h.milliseconds }
             log?.write(fields)
             message("\(d.reason) (capacity \(Int((d.capacity * 100).rounded()))%)")
         }
@@ -262,9 +227,9 @@ public final class LoadController: Sendable {
             reply["type"] = message.type
             // The id a later `release` can name (on a socket, an id-less curtailment's is its connection's).
             if case .curtail(let c) = message, let id = c.id { reply["id"] = id }
-            if let h = halt { reply["halt_latency_ms"] = Self.ms(h) }
-            if let r = receiptToHalted { reply["receipt_to_halted_ms"] = Self.ms(r) }
-            if let r = resume { reply["resume_latency_ms"] = Self.ms(r) }
+            if let h = halt { reply["halt_latency_ms"] = h.milliseconds }
+            if let r = receiptToHalted { reply["receipt_to_halted_ms"] = r.milliseconds }
+            if let r = resume { reply["resume_latency_ms"] = r.milliseconds }
             var answer = Reply(ok: true, line: Self.json(reply))
             // A curtailment (or its release) is acknowledged once the state file holds it: the reply waits
             // for the set that holds it, or for the write still pending of the same set (a repeated message).
@@ -482,18 +447,6 @@ public final class LoadController: Sendable {
         message("\(origin.name): rejected a line: \(error)")
     }
 
-    /// On a socket, an id-less curtailment gets its connection's name as id: a `release` without an id
-    /// still lifts it only from that connection, and once the connection is gone (a `flexminer signal`
-    /// call) the operator can lift it with `{"type":"release","id":"unix:/run/f.sock#3"}` — it would
-    /// otherwise stay until its `until`, or for ever with a state file.
-    /// Ids and reasons are cut to `Policy.maxTextBytes` here already, so the reply and the log show what
-    /// is kept.
-    static func scoped(_ message: SignalMessage, to origin: SignalOrigin) -> SignalMessage {
-        let m = Policy.bounded(message)
-        guard origin.connection != nil, case .curtail(let c) = m, c.id == nil else { return m }
-        return .curtail(CurtailSignal(level: c.level, id: origin.name, until: c.until, reason: c.reason))
-    }
-
     /// Hands the curtailments to the state file when they changed (queued: the disk is written by the
     /// state file's own thread).
     private func persist(_ s: inout Inner) {
@@ -522,13 +475,13 @@ public final class LoadController: Sendable {
             "event": "action", "action": d.halt ? "halt" : (d.previousCapacity == 0 ? "resume" : "capacity"),
             "capacity_before": d.previousCapacity, "capacity_after": d.capacity, "reason": d.reason,
         ]
-        if let h = halt { fields["halt_latency_ms"] = Self.ms(h) }
-        if let r = received { fields["receipt_to_halted_ms"] = Self.ms(r) }
-        if let r = resume { fields["resume_latency_ms"] = Self.ms(r) }
+        if let h = halt { fields["halt_latency_ms"] = h.milliseconds }
+        if let r = received { fields["receipt_to_halted_ms"] = r.milliseconds }
+        if let r = resume { fields["resume_latency_ms"] = r.milliseconds }
         log?.write(fields)
         var note =
             "capacity \(Int((d.previousCapacity * 100).rounded()))% -> \(Int((d.capacity * 100).rounded()))%: \(d.reason)"
-        if let r = received ?? halt { note += String(format: " (halted in %.3f ms)", Self.ms(r)) }
+        if let r = received ?? halt { note += String(format: " (halted in %.3f ms)", r.milliseconds) }
         message(note)
     }
 
@@ -542,60 +495,5 @@ public final class LoadController: Sendable {
         if let p = s.policy.price { f["price_usd_per_mwh"] = p }
         if s.priceActive { f["breakeven_usd_per_mwh"] = s.config.breakEvenUSDPerMWh }
         return f
-    }
-
-    static func fields(of m: SignalMessage) -> [String: Any] {
-        switch m {
-        case .price(let p):
-            var f: [String: Any] = ["usd_per_mwh": p.usdPerMWh]
-            if let s = p.intervalStart { f["interval_start"] = ISO8601.format(s) }
-            if let m = p.intervalMinutes { f["interval_minutes"] = m }
-            return f
-        case .curtail(let c):
-            var f: [String: Any] = ["level": c.level]
-            if let id = c.id { f["id"] = id }
-            if let u = c.until { f["until"] = ISO8601.format(u) }
-            if let r = c.reason { f["curtail_reason"] = r }
-            return f
-        case .release(let id): return id.map { ["id": $0] } ?? [:]
-        case .systemLoad(let mw): return ["mw": mw]
-        case .peakWatch(let w):
-            var f: [String: Any] = ["level": w.level, "until": ISO8601.format(w.until)]
-            if let id = w.id { f["id"] = id }
-            if let r = w.reason { f["curtail_reason"] = r }
-            return f
-        case .heartbeat, .status: return [:]
-        }
-    }
-
-    static func ms(_ d: Duration) -> Double {
-        (Double(d.components.seconds) * 1e3 + Double(d.components.attoseconds) * 1e-15)
-    }
-
-    static func json(_ object: [String: Any]) -> String {
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else {
-            return #"{"ok":false,"error":"internal: reply not encodable"}"#
-        }
-        return String(decoding: data, as: UTF8.self)
-    }
-
-    private static func parse(_ line: some Collection<UInt8>, origin: SignalOrigin, now: Date) throws(SignalError)
-        -> SignalEnvelope
-    {
-        let envelope = try SignalMessage.parse(line, now: now)
-        if let required = origin.requiredToken, !ConstantTime.equal(envelope.token, required) {
-            throw SignalError("missing or wrong \"token\"")
-        }
-        return envelope
-    }
-}
-
-extension SignalMessage {
-    /// A message whose acknowledgement speaks of the curtailments (kept in the state file).
-    var changesCurtailments: Bool {
-        switch self {
-        case .curtail, .release: return true
-        default: return false
-        }
     }
 }

@@ -318,6 +318,8 @@ struct EngineControlTests {
         let server = try await SignalSocketServer.start(
             .unix(path: dir + "/s.sock"), controller: c, token: nil, group: group)
         let client = try SignalClient(.unix(path: dir + "/s.sock"))
+        // A worker stores its thread id once it runs: on a loaded machine that is a moment after `init`.
+        #expect(eventually(within: 10) { engine.workerThreadIDs.allSatisfy { $0 > 0 } })
         let tids = engine.workerThreadIDs
         #expect(tids.count == 2 && tids.allSatisfy { $0 > 0 })
         #expect(eventually { ThreadStates.allRunnable(tids) })

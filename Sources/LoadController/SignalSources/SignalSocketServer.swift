@@ -370,7 +370,7 @@ final class SignalLineHandler: ChannelInboundHandler {
         let dt = now - lastRefill
         lastRefill = now
         let rate = Double(SignalSocketServer.maxLinesPerSecond)
-        tokens = Swift.min(rate, tokens + LoadController.ms(dt) / 1000 * rate)
+        tokens = Swift.min(rate, tokens + dt.milliseconds / 1000 * rate)
         guard tokens >= 1 else { return false }
         tokens -= 1
         return true

@@ -148,23 +148,22 @@ struct SimulateCommand: ParsableCommand {
     }
 
     func run() throws {
-        var base = PolicyFile()
-        if let p = policy {
-            do { base = try PolicyFile(contentsOf: p) } catch { throw ValidationError(error.message) }
-        }
-        var overrides = PolicyOverrides()
-        overrides.powerWatts = powerWatts
-        overrides.breakeven = breakeven
-        overrides.hashprice = hashprice
-        overrides.hashrate = hashrate
-        overrides.hysteresis = hysteresis
-        overrides.minOnSeconds = try minOn.map { try parseDuration($0, flag: "--min-on") }
-        overrides.minOffSeconds = try minOff.map { try parseDuration($0, flag: "--min-off") }
-        overrides.hardPrice = hardPrice
-        var (file, watts): (PolicyFile, Double)
-        do { (file, watts) = try overrides.apply(to: base, calibrating: calibrate) } catch {
-            throw ValidationError(error.message)
-        }
+        var job = SimulationJob()
+        job.policyPath = policy
+        job.overrides.powerWatts = powerWatts
+        job.overrides.breakeven = breakeven
+        job.overrides.hashprice = hashprice
+        job.overrides.hashrate = hashrate
+        job.overrides.hysteresis = hysteresis
+        job.overrides.minOnSeconds = try minOn.map { try parseDuration($0, flag: "--min-on") }
+        job.overrides.minOffSeconds = try minOff.map { try parseDuration($0, flag: "--min-off") }
+        job.overrides.hardPrice = hardPrice
+        job.calibrating = calibrate
+        job.responseDeadlineSeconds = try parseDuration(responseDeadline, flag: "--response-deadline")
+        job.files = files
+        (job.fromText, job.toText) = (from, to)
+        job.liveIntervalMs = live ? liveIntervalMs : nil
+        var (file, watts) = try validated { () throws(SimulationError) in try job.policy() }
         var measured: Double? = nil
         if calibrate {
             let r = try KernelBench.measure(.engine(Kernel.best), threads: threads, seconds: 2)
@@ -174,94 +173,42 @@ struct SimulateCommand: ParsableCommand {
             )
             file.hashrateHS = measured
         }
-        var config: PolicyConfig
-        do { config = try file.resolved(measuredHashRate: measured) } catch {
-            throw ValidationError(error.message)
+        let prepared = try validated { () throws(SimulationError) in
+            try job.prepare(file: file, watts: watts, measured: measured)
         }
-        var site = SiteModel(powerWatts: watts, hashRate: file.hashrateHS, usdPerHash: file.usdPerHash)
-        site.responseDeadlineSeconds = try parseDuration(responseDeadline, flag: "--response-deadline")
+        let progress = SimulationJob.terminalProgress(intervals: prepared.inputs.series.points.count)
+        let result: SimulationReport
+        if live {
+            let load = try EngineLiveLoad(threads: threads, intervalMs: liveIntervalMs)
+            defer { load.stop() }
+            result = job.simulate(prepared, live: load, progress: progress)
+        } else {
+            result = job.simulate(prepared, progress: progress)
+        }
+        try validated { () throws(SimulationError) in try SimulationJob.write(result, report: report, chart: chart) }
+        if json {
+            print(String(decoding: result.jsonData(), as: UTF8.self))
+        } else {
+            print(SimulationJob.summaryText(result, reportPath: report, chartPath: chart))
+        }
+    }
 
+    /// The inputs' paths and the price table's options, as given.
+    var files: SimulationInputs.Files {
         var options = PriceSeries.Options()
         options.timeColumn = timeColumn
         options.priceColumn = priceColumn
         options.settlementPoint = settlementPoint
         options.skipBadRows = skipBadRows
-        var files = SimulationInputs.Files()
-        (files.prices, files.priceOptions, files.events) = (prices, options, events)
-        (files.tariff, files.timezone, files.holidays) = (tariff, timezone, holidays)
-        (files.schedule, files.systemLoad, files.transmissionUSDPerKWYear) = (
-            schedule, systemLoad, transmissionUsdPerKwYear
-        )
-        (files.from, files.to) = (from.flatMap { ISO8601.parse($0) }, to.flatMap { ISO8601.parse($0) })
-        let loadStart = ContinuousClock.now
-        let loaded: SimulationInputs
-        do { loaded = try SimulationInputs.load(files, powerWatts: watts) } catch { throw ValidationError("\(error)") }
-        let (series, eventList) = (loaded.series, loaded.events)
-        config = loaded.adjusted(config, keepZone: file.peakTimeZoneGiven)
-
-        let loadSeconds = (ContinuousClock.now - loadStart).seconds
-        let terminal = isatty(STDERR_FILENO) == 1
-        var lastShown = -1
-        let progress: ((Double) -> Void)? =
-            terminal
-            ? { fraction in
-                let percent = Int(fraction * 100)
-                guard percent != lastShown else { return }
-                lastShown = percent
-                FileHandle.standardError.write(Data("\rsimulating \(series.points.count) intervals: \(percent)%".utf8))
-                if percent == 100 { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-            } : nil
-
-        let started = ContinuousClock.now
-        let result: SimulationResult
-        if live {
-            let load = try EngineLiveLoad(threads: threads, intervalMs: liveIntervalMs)
-            defer { load.stop() }
-            result = Simulator.run(
-                series: series, events: eventList, config: config, site: site, live: load, meter: loaded.meter,
-                progress: progress)
-        } else {
-            result = Simulator.run(
-                series: series, events: eventList, config: config, site: site, meter: loaded.meter, progress: progress)
-        }
-        let elapsed = (ContinuousClock.now - started).seconds
-        var inputs: [String: Any] = ["events": events ?? NSNull(), "policy_file": policy ?? NSNull()]
-        for (key, value) in [
-            ("tariff", tariff), ("timezone", timezone), ("holidays", holidays), ("schedule", schedule),
-            ("system_load", systemLoad), ("from", from), ("to", to),
-        ] where value != nil {
-            inputs[key] = value
-        }
-        if live { inputs["live_interval_ms"] = liveIntervalMs }
-        if calibrate { inputs["hashrate_calibrated"] = true }
-        var simReport = SimulationReport(
-            series: series, config: config, site: site, result: result, inputs: inputs, mode: live ? "live" : "model",
-            elapsedSeconds: elapsed)
-        simReport.loadSeconds = loadSeconds
-        if let scenario = loaded.scenario, let meter = loaded.meter {
-            (simReport.sections, simReport.sectionLines) = scenario.report(meter: meter, powerWatts: watts)
-        }
-        if let path = report {
-            do { try simReport.jsonData().write(to: URL(fileURLWithPath: path)) } catch {
-                throw ValidationError("--report \(path): cannot write (\(error.localizedDescription))")
-            }
-        }
-        if let path = chart {
-            do { try SimulationChart.svg(simReport).write(toFile: path, atomically: true, encoding: .utf8) } catch {
-                throw ValidationError("--chart \(path): cannot write (\(error.localizedDescription))")
-            }
-        }
-        if json {
-            print(String(decoding: simReport.jsonData(), as: UTF8.self))
-        } else {
-            print(simReport.summary)
-            if live {
-                for (name, samples) in [("halt", result.haltLatencies), ("resume", result.resumeLatencies)] {
-                    print("live \(name) latency (real workers): \(LatencySummary(samples))")
-                }
-            }
-            if let r = report { print("report: \(r)") }
-            if let c = chart { print("chart: \(c)") }
-        }
+        var f = SimulationInputs.Files()
+        (f.prices, f.priceOptions, f.events) = (prices, options, events)
+        (f.tariff, f.timezone, f.holidays) = (tariff, timezone, holidays)
+        (f.schedule, f.systemLoad, f.transmissionUSDPerKWYear) = (schedule, systemLoad, transmissionUsdPerKwYear)
+        return f
     }
+}
+
+/// A library's refusal as the command's own: ArgumentParser prints a `ValidationError` with the usage.
+func validated<T>(_ body: () throws(SimulationError) -> T) throws -> T {
+    do { return try body() } catch { throw ValidationError(error.message) }
 }

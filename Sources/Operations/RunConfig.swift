@@ -92,15 +92,8 @@ public struct RunConfig: Sendable, Equatable {
     public static let powerStaleRange = 0.5...3600.0
     public static let telemetryMaxMBRange = 1.0...100_000.0
 
-    public static let keys: [String] = [
-        "benchmark_work", "template", "rpc", "rpc_cookie", "rpc_user", "rpc_password", "journal", "payout",
-        "network", "blocks", "out", "coinbase_message", "signals", "policy", "policy_file", "breakeven",
-        "decision_log", "state_file", "start_halted", "allow_remote", "token_file", "threads", "kernel", "priority",
-        "seconds", "http", "log_format", "log_level", "status_line", "openadr3", "pool", "user", "password",
-        "suggest_difficulty", "allow_redirect", "tariff", "schedule", "timezone", "holidays",
-        "socket_group_access", "power", "power_watts", "idle_watts", "power_interval", "power_stale", "telemetry",
-        "telemetry_max_mb", "host_name",
-    ]
+    /// The file's keys, in the table's order.
+    public static var keys: [String] { options.map(\.key) }
 
     /// Reads a configuration file.
     /// - Throws: `ConfigError` naming the file and the key.
@@ -120,61 +113,240 @@ public struct RunConfig: Sendable, Equatable {
         }
     }
 
+    /// Every key of the table, read with its checks.
     init(fields f: JSONFields) throws(InputError) {
         try f.onlyKeys(Self.keys)
-        benchmarkWork = try f.bool("benchmark_work")
-        template = try f.string("template")
-        rpc = try f.string("rpc")
-        rpcCookie = try f.string("rpc_cookie")
-        rpcUser = try f.string("rpc_user")
-        rpcPassword = try f.string("rpc_password")
-        journal = try f.string("journal")
-        payout = try f.string("payout")
-        network = try f.oneOf("network", ["main", "test", "signet", "regtest"])
-        blocks = try f.integer("blocks", in: 1...Int(Int32.max))
-        out = try f.string("out")
-        coinbaseMessage = try f.string("coinbase_message")
-        signals = try f.strings("signals")
-        if let p = try f.fields("policy") {
-            do { policy = try PolicyFile(object: p.object) } catch {
-                throw InputError("field \"policy\": \(error.message)")
-            }
+        for option in Self.options { try option.read(f, &self) }
+    }
+
+    /// The one merge of `run`'s options: each flag given over the file's key (defaults are the reader's,
+    /// for a nil), then every merged value checked against its declaration's range, the error naming the
+    /// flag. Groups that go together are merged together: a flag choosing a work source replaces the
+    /// file's choice entirely, `--rpc-cookie` and `--rpc-user` replace each other, `--policy` replaces the
+    /// file's `"policy"`, and the `"openadr3"` block merges field by field.
+    /// - Throws: `ConfigError` naming the flag.
+    /// - Parameter keys: merge only these keys (the policy's, on a reload); every key when nil.
+    public static func merged(flags: RunConfig, file: RunConfig, keys: Set<String>? = nil) throws(ConfigError)
+        -> RunConfig
+    {
+        var m = RunConfig()
+        for option in options where keys?.contains(option.key) ?? true {
+            option.merge(flags, file, &m)
+            if let problem = option.check(m) { throw ConfigError(problem) }
         }
-        policyFile = try f.string("policy_file")
-        if policy != nil && policyFile != nil { throw InputError("give \"policy\" or \"policy_file\", not both") }
-        breakeven = try f.number("breakeven", in: PolicyFile.Bounds.price)
-        decisionLog = try f.string("decision_log")
-        stateFile = try f.string("state_file")
-        startHalted = try f.bool("start_halted")
-        allowRemote = try f.bool("allow_remote")
-        tokenFile = try f.string("token_file")
-        threads = try f.integer("threads", in: ThreadCount.range)
-        socketGroupAccess = try f.bool("socket_group_access")
-        kernel = try f.string("kernel")
-        priority = try f.oneOf("priority", ["idle", "low", "normal"])
-        seconds = try f.number("seconds", in: 0.001...31_536_000)
-        http = try f.string("http")
-        logFormat = try f.oneOf("log_format", ["human", "json"])
-        logLevel = try f.oneOf("log_level", ["trace", "debug", "info", "notice", "warning", "error", "critical"])
-        statusLine = try f.bool("status_line")
-        openADR3 = try f.fields("openadr3").map { o throws(InputError) in try OpenADR3Config(fields: o) }
-        pool = try f.strings("pool")
-        user = try f.string("user")
-        password = try f.string("password")
-        suggestDifficulty = try f.number("suggest_difficulty", in: 1e-12...1e18)
-        allowRedirect = try f.bool("allow_redirect")
-        tariff = try f.string("tariff")
-        schedule = try f.string("schedule")
-        timezone = try f.string("timezone")
-        holidays = try f.string("holidays")
-        power = try f.string("power")
-        powerWatts = try f.number("power_watts", in: 1...1e9)
-        idleWatts = try f.number("idle_watts", in: 0...1e9)
-        powerInterval = try f.number("power_interval", in: Self.powerIntervalRange)
-        powerStale = try f.number("power_stale", in: Self.powerStaleRange)
-        telemetry = try f.string("telemetry")
-        telemetryMaxMB = try f.number("telemetry_max_mb", in: Self.telemetryMaxMBRange)
-        hostName = try f.string("host_name")
+        return m
+    }
+}
+
+/// One key of the configuration file and the `run` flag that overrides it, declared once: the file's
+/// key and reader (type and range), how a flag merges over it, and the merged value's check, whose
+/// message names the flag. Adding an option: a stored property of `RunConfig`, an entry in
+/// `RunConfig.options`, the flag in `flexminer run`, and its use.
+struct RunOption {
+    /// The file's key, e.g. `allow_redirect`.
+    let key: String
+    /// Reads the key from the file, refusing a wrong type or range with the key's name.
+    let read: (JSONFields, inout RunConfig) throws(InputError) -> Void
+    /// Sets the merged value from the flags' and the file's.
+    var merge: (_ flags: RunConfig, _ file: RunConfig, _ merged: inout RunConfig) -> Void
+    /// The merged value's problem, naming the flag; nil when fine.
+    var check: (RunConfig) -> String? = { _ in nil }
+
+    /// A key whose flag, when given, wins over the file.
+    static func value<T>(
+        _ key: String, _ field: WritableKeyPath<RunConfig, T?>,
+        read: @escaping (JSONFields, String) throws(InputError) -> T?
+    ) -> RunOption {
+        RunOption(
+            key: key, read: { f, c throws(InputError) in c[keyPath: field] = try read(f, key) },
+            merge: { flags, file, m in m[keyPath: field] = flags[keyPath: field] ?? file[keyPath: field] })
+    }
+
+    static func bool(_ key: String, _ field: WritableKeyPath<RunConfig, Bool?>) -> RunOption {
+        value(key, field) { f, k throws(InputError) in try f.bool(k) }
+    }
+
+    static func string(_ key: String, _ field: WritableKeyPath<RunConfig, String?>) -> RunOption {
+        value(key, field) { f, k throws(InputError) in try f.string(k) }
+    }
+
+    static func strings(_ key: String, _ field: WritableKeyPath<RunConfig, [String]?>) -> RunOption {
+        value(key, field) { f, k throws(InputError) in try f.strings(k) }
+    }
+
+    /// A string from `allowed`; `refusal` names the flag for a merged value outside it.
+    static func oneOf(
+        _ key: String, _ field: WritableKeyPath<RunConfig, String?>, _ allowed: [String],
+        refusal: ((String) -> String)? = nil
+    ) -> RunOption {
+        var o = value(key, field) { f, k throws(InputError) in try f.oneOf(k, allowed) }
+        if let refusal { o.check = { c in c[keyPath: field].flatMap { allowed.contains($0) ? nil : refusal($0) } } }
+        return o
+    }
+
+    /// A number within `range`, in the file and (with `refusal`, naming the flag) as merged.
+    static func number(
+        _ key: String, _ field: WritableKeyPath<RunConfig, Double?>, in range: ClosedRange<Double>,
+        refusal: ((Double) -> String)? = nil
+    ) -> RunOption {
+        var o = value(key, field) { f, k throws(InputError) in try f.number(k, in: range) }
+        if let refusal { o.check = { c in c[keyPath: field].flatMap { range.contains($0) ? nil : refusal($0) } } }
+        return o
+    }
+
+    /// A whole number within `range`, in the file and (with `refusal`, naming the flag) as merged.
+    static func integer(
+        _ key: String, _ field: WritableKeyPath<RunConfig, Int?>, in range: ClosedRange<Int>,
+        refusal: ((Int) -> String)? = nil
+    ) -> RunOption {
+        var o = value(key, field) { f, k throws(InputError) in try f.integer(k, in: range) }
+        if let refusal { o.check = { c in c[keyPath: field].flatMap { range.contains($0) ? nil : refusal($0) } } }
+        return o
+    }
+
+    /// This option merged by `merge` instead (a group whose keys go together).
+    func merging(_ merge: @escaping (_ flags: RunConfig, _ file: RunConfig, _ merged: inout RunConfig) -> Void)
+        -> RunOption
+    {
+        var o = self
+        o.merge = merge
+        return o
+    }
+
+    /// This option with `check` on the merged value (a problem naming the flag, or nil).
+    func checking(_ check: @escaping (RunConfig) -> String?) -> RunOption {
+        var o = self
+        o.check = check
+        return o
+    }
+}
+
+extension RunConfig {
+    /// Every key of the file in the order it is read: its type and range, its merge and its check.
+    static var options: [RunOption] { workAndPolicyOptions + runOptions }
+
+    /// The work source, the blocks, the signals and the policy.
+    static var workAndPolicyOptions: [RunOption] {
+        [
+            .bool("benchmark_work", \.benchmarkWork).merging(work(\.benchmarkWork)),
+            .string("template", \.template).merging(work(\.template)),
+            .string("rpc", \.rpc).merging(work(\.rpc)),
+            // A cookie and a user/password pair replace each other: the file's half never joins the flag's.
+            .string("rpc_cookie", \.rpcCookie).merging { c, f, m in
+                m.rpcCookie = c.rpcCookie ?? (c.rpcUser == nil ? f.rpcCookie : nil)
+            },
+            .string("rpc_user", \.rpcUser).merging { c, f, m in
+                m.rpcUser = c.rpcUser ?? (c.rpcCookie == nil ? f.rpcUser : nil)
+            },
+            .string("rpc_password", \.rpcPassword).merging { c, f, m in
+                m.rpcPassword = c.rpcPassword ?? (c.rpcCookie == nil ? f.rpcPassword : nil)
+            },
+            .string("journal", \.journal),
+            .string("payout", \.payout),
+            .oneOf("network", \.network, ["main", "test", "signet", "regtest"]) {
+                "--network must be main, test, signet or regtest, got \($0)"
+            },
+            .integer("blocks", \.blocks, in: 1...Int(Int32.max)) { "--blocks must be 1...\(Int32.max), got \($0)" },
+            .string("out", \.out),
+            .string("coinbase_message", \.coinbaseMessage),
+            .strings("signals", \.signals),
+            policyOption,
+            RunOption(
+                key: "policy_file",
+                read: { f, c throws(InputError) in
+                    c.policyFile = try f.string("policy_file")
+                    if c.policy != nil && c.policyFile != nil {
+                        throw InputError("give \"policy\" or \"policy_file\", not both")
+                    }
+                },
+                merge: { c, f, m in m.policyFile = c.policyFile ?? (f.policy == nil ? f.policyFile : nil) }),
+            .number("breakeven", \.breakeven, in: PolicyFile.Bounds.price),
+        ]
+    }
+
+    /// The run itself: logs, state, threads, HTTP, OpenADR, the pool's options, the calendar, power.
+    static var runOptions: [RunOption] {
+        [
+            .string("decision_log", \.decisionLog),
+            .string("state_file", \.stateFile).checking { $0.stateFile == "" ? "--state-file: empty path" : nil },
+            .bool("start_halted", \.startHalted),
+            .bool("allow_remote", \.allowRemote),
+            .string("token_file", \.tokenFile),
+            .integer("threads", \.threads, in: ThreadCount.range).checking { c in
+                c.threads.flatMap { ThreadCount.problem($0) }
+            },
+            .bool("socket_group_access", \.socketGroupAccess),
+            .string("kernel", \.kernel),
+            .oneOf("priority", \.priority, ["idle", "low", "normal"]),
+            .number("seconds", \.seconds, in: 0.001...31_536_000) {
+                "--seconds must be positive and at most a year, got \($0)"
+            },
+            .string("http", \.http),
+            .oneOf("log_format", \.logFormat, ["human", "json"]),
+            .oneOf("log_level", \.logLevel, ["trace", "debug", "info", "notice", "warning", "error", "critical"]),
+            .bool("status_line", \.statusLine),
+            openADR3Option,
+            .strings("pool", \.pool).merging(work(\.pool)),
+            .string("user", \.user),
+            .string("password", \.password),
+            .number("suggest_difficulty", \.suggestDifficulty, in: 1e-12...1e18) {
+                "--suggest-difficulty must be a positive number (1e-12...1e18), got \($0)"
+            },
+            .bool("allow_redirect", \.allowRedirect),
+            .string("tariff", \.tariff),
+            .string("schedule", \.schedule),
+            .string("timezone", \.timezone),
+            .string("holidays", \.holidays),
+            .string("power", \.power),
+            // `--power-watts` is also the OpenADR block's figure: the flag, then the file's key, then the block's.
+            .number("power_watts", \.powerWatts, in: 1...1e9).merging { c, f, m in
+                m.powerWatts = c.openADR3?.powerWatts ?? c.powerWatts ?? f.powerWatts ?? f.openADR3?.powerWatts
+            },
+            .number("idle_watts", \.idleWatts, in: 0...1e9),
+            .number("power_interval", \.powerInterval, in: powerIntervalRange) {
+                "--power-interval must be 0.25...60 seconds, got \($0)"
+            },
+            .number("power_stale", \.powerStale, in: powerStaleRange),
+            .string("telemetry", \.telemetry),
+            .number("telemetry_max_mb", \.telemetryMaxMB, in: telemetryMaxMBRange) {
+                "--telemetry-max-mb must be 1...100000, got \($0)"
+            },
+            .string("host_name", \.hostName),
+        ]
+    }
+
+    /// Whether these options choose a work source (then the file's choice is replaced entirely).
+    var choosesWork: Bool { benchmarkWork == true || template != nil || rpc != nil || pool != nil }
+
+    /// The merge of a work source's key: the flags' choice when they make one, else the file's.
+    static func work<T>(_ field: WritableKeyPath<RunConfig, T?>) -> (RunConfig, RunConfig, inout RunConfig) -> Void {
+        { c, f, m in m[keyPath: field] = c.choosesWork ? c[keyPath: field] : f[keyPath: field] }
+    }
+
+    /// `"policy"`: an inline policy object; `--policy` (a file) replaces it.
+    static var policyOption: RunOption {
+        RunOption(
+            key: "policy",
+            read: { f, c throws(InputError) in
+                guard let p = try f.fields("policy") else { return }
+                do throws(SignalError) { c.policy = try PolicyFile(object: p.object) } catch {
+                    throw InputError("field \"policy\": \(error.message)")
+                }
+            },
+            merge: { c, f, m in m.policy = c.policyFile == nil ? f.policy : nil })
+    }
+
+    /// `"openadr3"`: the VEN's block, merged field by field under the `--openadr-*` flags.
+    static var openADR3Option: RunOption {
+        RunOption(
+            key: "openadr3",
+            read: { f, c throws(InputError) in
+                c.openADR3 = try f.fields("openadr3").map { o throws(InputError) in try OpenADR3Config(fields: o) }
+            },
+            merge: { c, f, m in
+                guard let flags = c.openADR3 else { return m.openADR3 = f.openADR3 }
+                m.openADR3 = flags.merged(over: f.openADR3 ?? OpenADR3Config())
+            })
     }
 }
 
@@ -241,4 +413,20 @@ public struct OpenADR3Config: Sendable, Equatable {
 
     /// Whether any setting is given.
     public var isEmpty: Bool { self == OpenADR3Config() }
+
+    /// Each of these settings over `file`'s.
+    func merged(over file: OpenADR3Config) -> OpenADR3Config {
+        var m = self
+        m.clientID = clientID ?? file.clientID
+        m.secretFile = secretFile ?? file.secretFile
+        m.program = program ?? file.program
+        m.ven = ven ?? file.ven
+        m.resource = resource ?? file.resource
+        m.poll = poll ?? file.poll
+        m.callback = callback ?? file.callback
+        m.powerWatts = powerWatts ?? file.powerWatts
+        m.state = state ?? file.state
+        m.simpleLevels = simpleLevels ?? file.simpleLevels
+        return m
+    }
 }

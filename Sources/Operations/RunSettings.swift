@@ -98,60 +98,71 @@ public struct RunSettings: Sendable {
         _ flags: RunFlags, file: RunConfig, environment: [String: String], isTerminal: Bool,
         kernel resolveKernel: (String?) throws(ConfigError) -> Kernel
     ) throws(ConfigError) {
-        let c = flags.values
+        let m = try RunConfig.merged(flags: flags.values, file: file)
         origin = (flags, file)
-        // Work: a flag for one source replaces the file's choice entirely.
-        let flagWork = c.benchmarkWork == true || c.template != nil || c.rpc != nil || c.pool != nil
-        let benchmark = flagWork ? c.benchmarkWork == true : file.benchmarkWork == true
-        let template = flagWork ? c.template : file.template
-        let rpc = flagWork ? c.rpc : file.rpc
-        let pools = flagWork ? c.pool : file.pool
-        guard [benchmark, template != nil, rpc != nil, pools != nil].filter({ $0 }).count == 1 else {
-            throw ConfigError(
-                "give exactly one work source: --benchmark-work, --template, --rpc or --pool (or benchmark_work/template/rpc/pool in --config)"
-            )
-        }
-        payout = c.payout ?? file.payout
-        network = c.network ?? file.network
-        if let n = network, !["main", "test", "signet", "regtest"].contains(n) {
-            throw ConfigError("--network must be main, test, signet or regtest, got \(n)")
-        }
-        if let t = template {
-            guard payout != nil else { throw ConfigError("--template needs --payout ADDRESS") }
-            work = .template(path: t)
-        } else if let url = rpc {
-            guard payout != nil else { throw ConfigError("--rpc needs --payout ADDRESS") }
-            let cookie = c.rpcCookie ?? (c.rpcUser == nil ? file.rpcCookie : nil)
-            let user = c.rpcUser ?? (c.rpcCookie == nil ? file.rpcUser : nil)
-            let password = c.rpcPassword ?? (c.rpcCookie == nil ? file.rpcPassword : nil)
-            let credentials: NodeCredentials
-            switch (cookie, user, password) {
-            case (let cookie?, nil, nil): credentials = .cookie(path: cookie)
-            case (nil, let user?, let password?): credentials = .userPassword(user: user, password: password)
-            default: throw ConfigError("give --rpc-cookie PATH, or --rpc-user and --rpc-password")
-            }
-            work = .node(url: url, credentials: credentials)
-        } else if let pools {
-            guard !pools.isEmpty else { throw ConfigError("--pool: give at least one stratum+tcp://HOST:PORT") }
-            guard let user = c.user ?? file.user, !user.isEmpty else { throw ConfigError("--pool needs --user NAME") }
-            work = .pool(urls: pools, user: user, password: c.password ?? file.password ?? "x")
-        } else {
-            work = .benchmark
-        }
-        blocks = c.blocks ?? file.blocks
-        if let b = blocks, !(1...Int(Int32.max)).contains(b) {
-            throw ConfigError("--blocks must be 1...\(Int32.max), got \(b)")
-        }
-        out = c.out ?? file.out ?? "blocks"
-        coinbaseMessage = c.coinbaseMessage ?? file.coinbaseMessage ?? ""
-        journal = c.journal ?? file.journal ?? "flexminer-journal.jsonl"
-        signalTexts = c.signals ?? file.signals ?? []
+        (work, payout) = try Self.work(m)
+        network = m.network
+        blocks = m.blocks
+        out = m.out ?? "blocks"
+        coinbaseMessage = m.coinbaseMessage ?? ""
+        journal = m.journal ?? "flexminer-journal.jsonl"
+        signalTexts = m.signals ?? []
         let calendarTexts = signalTexts.filter { $0.hasPrefix("tariff:") || $0.hasPrefix("schedule:") }
         specs = try signalTexts.filter { !calendarTexts.contains($0) }.map { s throws(ConfigError) in
             do { return try SignalSourceSpec(s) } catch { throw ConfigError("--signals: \(error)") }
         }
-        allowRemote = c.allowRemote ?? file.allowRemote ?? false
-        token = try Self.loadToken(c.tokenFile ?? file.tokenFile, environment: environment)
+        allowRemote = m.allowRemote ?? false
+        token = try Self.loadToken(m.tokenFile, environment: environment)
+        try Self.checkRemote(specs, allowRemote: allowRemote, token: token)
+        if let text = m.http { http = try Self.httpAddress(text, allowRemote: allowRemote, token: token) }
+        (policy, breakevenGiven) = try Self.policy(m)
+        decisionLog = m.decisionLog
+        stateFile = m.stateFile
+        threads = m.threads ?? ThreadCount.default
+        kernel = try resolveKernel(m.kernel)
+        priority = m.priority.flatMap(WorkerPriority.init(rawValue:)) ?? .idle
+        seconds = m.seconds
+        logFormat = m.logFormat.flatMap(FlexLogHandler.Format.init(rawValue:)) ?? .human
+        logLevel = m.logLevel.flatMap(Logger.Level.init(rawValue:)) ?? .info
+        statusLine = m.statusLine ?? (isTerminal && !flags.json)
+        openADR = try Self.openADR(specs: specs, merged: m.openADR3, flags: flags.values.openADR3, policy: policy)
+        suggestDifficulty = m.suggestDifficulty
+        allowRedirect = m.allowRedirect ?? false
+        try loadCalendar(calendarTexts, merged: m)
+        socketGroupAccess = m.socketGroupAccess ?? false
+        power = try Self.power(m, policy: policy)
+    }
+
+    /// The work source (exactly one) and the payout address it needs.
+    static func work(_ m: RunConfig) throws(ConfigError) -> (Work, payout: String?) {
+        let benchmark = m.benchmarkWork == true
+        guard [benchmark, m.template != nil, m.rpc != nil, m.pool != nil].filter({ $0 }).count == 1 else {
+            throw ConfigError(
+                "give exactly one work source: --benchmark-work, --template, --rpc or --pool (or benchmark_work/template/rpc/pool in --config)"
+            )
+        }
+        if let t = m.template {
+            guard m.payout != nil else { throw ConfigError("--template needs --payout ADDRESS") }
+            return (.template(path: t), m.payout)
+        } else if let url = m.rpc {
+            guard m.payout != nil else { throw ConfigError("--rpc needs --payout ADDRESS") }
+            let credentials: NodeCredentials
+            switch (m.rpcCookie, m.rpcUser, m.rpcPassword) {
+            case (let cookie?, nil, nil): credentials = .cookie(path: cookie)
+            case (nil, let user?, let password?): credentials = .userPassword(user: user, password: password)
+            default: throw ConfigError("give --rpc-cookie PATH, or --rpc-user and --rpc-password")
+            }
+            return (.node(url: url, credentials: credentials), m.payout)
+        } else if let pools = m.pool {
+            guard !pools.isEmpty else { throw ConfigError("--pool: give at least one stratum+tcp://HOST:PORT") }
+            guard let user = m.user, !user.isEmpty else { throw ConfigError("--pool needs --user NAME") }
+            return (.pool(urls: pools, user: user, password: m.password ?? "x"), m.payout)
+        }
+        return (.benchmark, m.payout)
+    }
+
+    /// Refuses a source beyond loopback without `--allow-remote` and a token.
+    static func checkRemote(_ specs: [SignalSourceSpec], allowRemote: Bool, token: String?) throws(ConfigError) {
         for spec in specs where !spec.isLocal {
             guard allowRemote else {
                 throw ConfigError("--signals \(spec): binding beyond loopback needs --allow-remote (and --token-file)")
@@ -161,64 +172,41 @@ public struct RunSettings: Sendable {
                     "--signals \(spec): a remote source needs a shared token (--token-file or FLEXMINER_SIGNAL_TOKEN)")
             }
         }
-        if let text = c.http ?? file.http {
-            let address: HostPort
-            do { address = try HostPort(text) } catch { throw ConfigError("--http \(text): \(error.message)") }
-            if !address.isLoopback {
-                guard allowRemote, token != nil else {
-                    throw ConfigError("--http \(text): beyond loopback needs --allow-remote and a token (--token-file)")
-                }
+    }
+
+    /// `--http HOST:PORT`: beyond loopback only with `--allow-remote` and a token.
+    static func httpAddress(_ text: String, allowRemote: Bool, token: String?) throws(ConfigError) -> HostPort {
+        let address: HostPort
+        do { address = try HostPort(text) } catch { throw ConfigError("--http \(text): \(error.message)") }
+        if !address.isLoopback {
+            guard allowRemote, token != nil else {
+                throw ConfigError("--http \(text): beyond loopback needs --allow-remote and a token (--token-file)")
             }
-            http = address
         }
-        (policy, breakevenGiven) = try Self.policy(flags: c, file: file)
-        decisionLog = c.decisionLog ?? file.decisionLog
-        stateFile = c.stateFile ?? file.stateFile
-        if let p = stateFile, p.isEmpty { throw ConfigError("--state-file: empty path") }
-        threads = c.threads ?? file.threads ?? ThreadCount.default
-        if let problem = ThreadCount.problem(threads) { throw ConfigError(problem) }
-        kernel = try resolveKernel(c.kernel ?? file.kernel)
-        priority = (c.priority ?? file.priority).flatMap(WorkerPriority.init(rawValue:)) ?? .idle
-        seconds = c.seconds ?? file.seconds
-        if let s = seconds, !(s > 0 && s <= 31_536_000) {
-            throw ConfigError("--seconds must be positive and at most a year, got \(s)")
-        }
-        logFormat = (c.logFormat ?? file.logFormat).flatMap(FlexLogHandler.Format.init(rawValue:)) ?? .human
-        logLevel = (c.logLevel ?? file.logLevel).flatMap(Logger.Level.init(rawValue:)) ?? .info
-        statusLine = c.statusLine ?? file.statusLine ?? (isTerminal && !flags.json)
-        openADR = try Self.openADR(specs: specs, flags: c.openADR3, file: file.openADR3, policy: policy)
-        suggestDifficulty = c.suggestDifficulty ?? file.suggestDifficulty
-        if let d = suggestDifficulty, !(d.isFinite && d >= 1e-12 && d <= 1e18) {
-            throw ConfigError("--suggest-difficulty must be a positive number (1e-12...1e18), got \(d)")
-        }
-        allowRedirect = c.allowRedirect ?? file.allowRedirect ?? false
-        try loadCalendar(calendarTexts, flags: c, file: file)
-        socketGroupAccess = c.socketGroupAccess ?? file.socketGroupAccess ?? false
-        power = try Self.power(flags: c, file: file, policy: policy)
+        return address
     }
 
     /// The policy: a --policy file replaces the config's; --breakeven and --start-halted override both.
     /// - Returns: the policy and whether `--breakeven` (or `"breakeven"`) was given.
-    static func policy(flags c: RunConfig, file: RunConfig) throws(ConfigError) -> (PolicyFile, Bool) {
+    static func policy(_ m: RunConfig) throws(ConfigError) -> (PolicyFile, Bool) {
         var policy: PolicyFile
-        if let path = c.policyFile ?? (file.policy == nil ? file.policyFile : nil) {
+        if let path = m.policyFile {
             do { policy = try PolicyFile(contentsOf: path) } catch { throw ConfigError(error.message) }
         } else {
-            policy = file.policy ?? PolicyFile()
+            policy = m.policy ?? PolicyFile()
         }
-        let breakeven = c.breakeven ?? file.breakeven
-        if let b = breakeven {
+        if let b = m.breakeven {
             do { policy = try PolicyOverrides(breakeven: b).apply(to: policy) } catch {
                 throw ConfigError(error.message)
             }
         }
-        if let halted = c.startHalted ?? file.startHalted { policy.config.initialCapacity = halted ? 0 : 1 }
+        if let halted = m.startHalted { policy.config.initialCapacity = halted ? 0 : 1 }
         if policy.needsHashRate && policy.config.initialCapacity == 0 {
             throw ConfigError(
                 "--start-halted with a hashprice-based policy needs \"hashrate_hs\" in the policy (nothing may hash to measure it)"
             )
         }
-        return (policy, breakeven != nil)
+        return (policy, m.breakeven != nil)
     }
 
     /// The policy read again as at start (`systemctl reload`, SIGHUP): the config file when one was named
@@ -228,7 +216,8 @@ public struct RunSettings: Sendable {
     public func reloadedPolicy() throws(ConfigError) -> (policy: PolicyFile, breakevenGiven: Bool) {
         var file = origin.file
         if let path = origin.flags.config { file = try RunConfig(contentsOf: path) }
-        return try Self.policy(flags: origin.flags.values, file: file)
+        let keys: Set = ["policy", "policy_file", "breakeven", "start_halted"]
+        return try Self.policy(RunConfig.merged(flags: origin.flags.values, file: file, keys: keys))
     }
 
     /// The shared token from `path`, else from `FLEXMINER_SIGNAL_TOKEN`; at least 16 bytes wherever it
@@ -254,20 +243,20 @@ public struct RunSettings: Sendable {
 }
 
 extension RunSettings {
-    /// The OpenADR 3 source's settings: each `--openadr-*` flag over the file's `"openadr3"` key.
+    /// The OpenADR 3 source's settings from the merged `"openadr3"` block (each `--openadr-*` flag over
+    /// the file's key); `flags` alone, given without a VTN, are refused.
     /// - Throws: `ConfigError` naming the flag.
-    static func openADR(specs: [SignalSourceSpec], flags: OpenADR3Config?, file: OpenADR3Config?, policy: PolicyFile)
-        throws(ConfigError) -> OpenADRSource.Configuration?
-    {
+    static func openADR(
+        specs: [SignalSourceSpec], merged: OpenADR3Config?, flags: OpenADR3Config?, policy: PolicyFile
+    ) throws(ConfigError) -> OpenADRSource.Configuration? {
         let urls = specs.compactMap { spec -> String? in
             if case .openadr3(let url) = spec { return url }
             return nil
         }
-        let f = flags ?? OpenADR3Config()
-        let g = file ?? OpenADR3Config()
+        let m = merged ?? OpenADR3Config()
         guard let url = urls.first else {
             // --power-watts is also the power model's figure: it stands without a VTN.
-            var others = f
+            var others = flags ?? OpenADR3Config()
             others.powerWatts = nil
             if !others.isEmpty {
                 throw ConfigError("--openadr-*: give the VTN as --signals openadr3:http[s]://HOST/BASE_PATH")
@@ -276,29 +265,29 @@ extension RunSettings {
         }
         guard urls.count == 1 else { throw ConfigError("--signals: one openadr3: source at most") }
         var c = OpenADRSource.Configuration(baseURL: url)
-        let clientID = f.clientID ?? g.clientID
-        let secretFile = f.secretFile ?? g.secretFile
+        let clientID = m.clientID
+        let secretFile = m.secretFile
         switch (clientID, secretFile) {
         case (let id?, let path?): c.credentials = OpenADRCredentials(clientID: id, secretFile: path)
         case (nil, nil): break
         default: throw ConfigError("--openadr-client-id and --openadr-secret-file go together")
         }
-        c.program = f.program ?? g.program
-        c.venName = f.ven ?? g.ven
-        c.resourceName = f.resource ?? g.resource
-        if let poll = f.poll ?? g.poll {
+        c.program = m.program
+        c.venName = m.ven
+        c.resourceName = m.resource
+        if let poll = m.poll {
             guard poll >= 1 && poll <= 86_400 else { throw ConfigError("--openadr-poll must be 1...86400 seconds") }
             c.pollSeconds = poll
         }
-        if let text = f.callback ?? g.callback {
+        if let text = m.callback {
             do { c.callback = try HostPort(text) } catch {
                 throw ConfigError("--openadr-callback \(text): \(error.message)")
             }
         }
-        c.powerWatts = f.powerWatts ?? g.powerWatts ?? policy.powerWatts
+        c.powerWatts = m.powerWatts ?? policy.powerWatts
         if let w = c.powerWatts, !(w > 0 && w <= 1e9) { throw ConfigError("--power-watts must be positive") }
-        c.statePath = f.state ?? g.state ?? "flexminer-openadr.json"
-        if let levels = f.simpleLevels ?? g.simpleLevels {
+        c.statePath = m.state ?? "flexminer-openadr.json"
+        if let levels = m.simpleLevels {
             c.simpleLevels = OpenADRPlanner.defaultSimpleLevels.merging(levels) { _, new in new }
         }
         return c
@@ -308,17 +297,17 @@ extension RunSettings {
 extension RunSettings {
     /// Reads the tariff, schedule and holidays at start, so a bad file is an error naming its field before
     /// anything runs.
-    mutating func loadCalendar(_ texts: [String], flags c: RunConfig, file: RunConfig) throws(ConfigError) {
+    mutating func loadCalendar(_ texts: [String], merged m: RunConfig) throws(ConfigError) {
         func path(_ prefix: String, _ key: String?) throws(ConfigError) -> String? {
             let given = texts.filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
             guard given.count <= 1 else { throw ConfigError("--signals: one \(prefix) source at most") }
             if let p = given.first, p.isEmpty { throw ConfigError("--signals \(prefix): empty path") }
             return given.first ?? key
         }
-        let tariffPath = try path("tariff:", c.tariff ?? file.tariff)
-        let schedulePath = try path("schedule:", c.schedule ?? file.schedule)
-        let zone = c.timezone ?? file.timezone
-        let holidaysPath = c.holidays ?? file.holidays
+        let tariffPath = try path("tariff:", m.tariff)
+        let schedulePath = try path("schedule:", m.schedule)
+        let zone = m.timezone
+        let holidaysPath = m.holidays
         guard tariffPath != nil || schedulePath != nil else {
             if zone != nil || holidaysPath != nil {
                 throw ConfigError("--timezone and --holidays go with --signals tariff:PATH")
@@ -372,10 +361,10 @@ extension RunSettings {
     /// `--power`, `--power-watts`, `--idle-watts`, `--power-interval`, `--power-stale`, `--telemetry`,
     /// `--telemetry-max-mb`, `--host-name` over the file's keys.
     /// - Throws: `ConfigError` naming the flag.
-    static func power(flags c: RunConfig, file: RunConfig, policy: PolicyFile) throws(ConfigError) -> PowerSettings {
+    static func power(_ m: RunConfig, policy: PolicyFile) throws(ConfigError) -> PowerSettings {
         var p = PowerSettings()
-        let text = c.power ?? file.power
-        p.modelWatts = c.openADR3?.powerWatts ?? file.powerWatts ?? file.openADR3?.powerWatts ?? policy.powerWatts
+        let text = m.power
+        p.modelWatts = m.powerWatts ?? policy.powerWatts
         if let w = p.modelWatts, !(w.isFinite && w > 0 && w <= 1e9) {
             throw ConfigError("--power-watts must be in (0, 1e9], got \(w)")
         }
@@ -390,42 +379,33 @@ extension RunSettings {
                 p.measured = spec
             }
         }
-        if let idle = c.idleWatts ?? file.idleWatts {
+        if let idle = m.idleWatts {
             guard let full = p.modelWatts else { throw ConfigError("--idle-watts goes with --power-watts") }
             guard idle.isFinite, idle >= 0, idle < full else {
                 throw ConfigError("--idle-watts must be at least 0 and below --power-watts (\(full)), got \(idle)")
             }
             p.idleWatts = idle
         }
-        if let i = c.powerInterval ?? file.powerInterval {
-            guard RunConfig.powerIntervalRange.contains(i) else {
-                throw ConfigError("--power-interval must be 0.25...60 seconds, got \(i)")
-            }
-            p.interval = i
-        }
+        if let i = m.powerInterval { p.interval = i }
         // A value older than three intervals is stale by default: one late sample is not yet an outage.
         p.stale = max(PowerSampler.defaultStale, 3 * p.interval)
-        if let s = c.powerStale ?? file.powerStale {
+        if let s = m.powerStale {
             guard RunConfig.powerStaleRange.contains(s), s >= p.interval else {
                 throw ConfigError(
                     "--power-stale must be 0.5...3600 seconds and at least --power-interval (\(p.interval)), got \(s)")
             }
             p.stale = s
         }
-        p.telemetry = c.telemetry ?? file.telemetry
+        p.telemetry = m.telemetry
         if let t = p.telemetry {
             guard !t.isEmpty else { throw ConfigError("--telemetry: empty path") }
             guard !p.isEmpty else {
                 throw ConfigError("--telemetry needs a power source: --power rapl|sunspec:HOST:PORT or --power-watts W")
             }
         }
-        if let mb = c.telemetryMaxMB ?? file.telemetryMaxMB {
-            guard RunConfig.telemetryMaxMBRange.contains(mb) else {
-                throw ConfigError("--telemetry-max-mb must be 1...100000, got \(mb)")
-            }
-            p.telemetryMaxBytes = Int(mb * 1_048_576)
-        }
-        p.hostName = c.hostName ?? file.hostName ?? TelemetryLog.hostName()
+        // Range-checked in the merge (1...100000), so the conversion cannot trap.
+        if let mb = m.telemetryMaxMB { p.telemetryMaxBytes = Int(mb * 1_048_576) }
+        p.hostName = m.hostName ?? TelemetryLog.hostName()
         guard !p.hostName.isEmpty, p.hostName.utf8.count <= 255 else {
             throw ConfigError("--host-name must be 1...255 bytes")
         }

@@ -65,6 +65,16 @@ public enum NodeCredentials: Sendable, Hashable {
     case cookie(path: String)
     case userPassword(user: String, password: String)
 
+    /// A cookie alone, or a user with a password: what `--rpc-cookie`, `--rpc-user` and `--rpc-password`
+    /// (or their config keys) give. Nil for any other mix; the caller's refusal names the flags.
+    public init?(cookie: String?, user: String?, password: String?) {
+        switch (cookie, user, password) {
+        case (let cookie?, nil, nil): self = .cookie(path: cookie)
+        case (nil, let user?, let password?): self = .userPassword(user: user, password: password)
+        default: return nil
+        }
+    }
+
     func authorizationHeader() throws(NodeRPCError) -> String {
         let pair: String
         switch self {

@@ -86,11 +86,18 @@ public struct RunConfig: Sendable, Equatable {
 
     public init() {}
 
-    /// The bounds of `power_interval`, `power_stale` (seconds) and `telemetry_max_mb`: one home for the file
-    /// and the flags (this file stands alone in the fuzz build, so they live here).
+    /// The bounds of `power_interval`, `power_stale` (seconds), `telemetry_max_mb` and `suggest_difficulty`:
+    /// one home for the file and the flags (this file stands alone in the fuzz build, so they live here).
     public static let powerIntervalRange = 0.25...60.0
     public static let powerStaleRange = 0.5...3600.0
     public static let telemetryMaxMBRange = 1.0...100_000.0
+    public static let suggestDifficultyRange = 1e-12...1e18
+
+    /// `--suggest-difficulty`'s refusal, for `run` and `mine --pool` alike; nil when `d` is in range.
+    public static func suggestDifficultyProblem(_ d: Double) -> String? {
+        suggestDifficultyRange.contains(d)
+            ? nil : "--suggest-difficulty must be a positive number (1e-12...1e18), got \(d)"
+    }
 
     /// The file's keys, in the table's order.
     public static var keys: [String] { options.map(\.key) }
@@ -289,8 +296,8 @@ extension RunConfig {
             .strings("pool", \.pool).merging(work(\.pool)),
             .string("user", \.user),
             .string("password", \.password),
-            .number("suggest_difficulty", \.suggestDifficulty, in: 1e-12...1e18) {
-                "--suggest-difficulty must be a positive number (1e-12...1e18), got \($0)"
+            .number("suggest_difficulty", \.suggestDifficulty, in: suggestDifficultyRange).checking { c in
+                c.suggestDifficulty.flatMap { suggestDifficultyProblem($0) }
             },
             .bool("allow_redirect", \.allowRedirect),
             .string("tariff", \.tariff),

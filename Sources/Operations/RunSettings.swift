@@ -146,12 +146,8 @@ public struct RunSettings: Sendable {
             return (.template(path: t), m.payout)
         } else if let url = m.rpc {
             guard m.payout != nil else { throw ConfigError("--rpc needs --payout ADDRESS") }
-            let credentials: NodeCredentials
-            switch (m.rpcCookie, m.rpcUser, m.rpcPassword) {
-            case (let cookie?, nil, nil): credentials = .cookie(path: cookie)
-            case (nil, let user?, let password?): credentials = .userPassword(user: user, password: password)
-            default: throw ConfigError("give --rpc-cookie PATH, or --rpc-user and --rpc-password")
-            }
+            guard let credentials = NodeCredentials(cookie: m.rpcCookie, user: m.rpcUser, password: m.rpcPassword)
+            else { throw ConfigError("give --rpc-cookie PATH, or --rpc-user and --rpc-password") }
             return (.node(url: url, credentials: credentials), m.payout)
         } else if let pools = m.pool {
             guard !pools.isEmpty else { throw ConfigError("--pool: give at least one stratum+tcp://HOST:PORT") }

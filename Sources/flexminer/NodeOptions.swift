@@ -16,11 +16,10 @@ struct NodeOptions: ParsableArguments {
     var rpcPassword: String?
 
     func credentials() throws -> NodeCredentials {
-        switch (rpcCookie, rpcUser, rpcPassword) {
-        case (let cookie?, nil, nil): return .cookie(path: cookie)
-        case (nil, let user?, let password?): return .userPassword(user: user, password: password)
-        default: throw ValidationError("give --rpc-cookie PATH, or --rpc-user and --rpc-password")
+        guard let credentials = NodeCredentials(cookie: rpcCookie, user: rpcUser, password: rpcPassword) else {
+            throw ValidationError("give --rpc-cookie PATH, or --rpc-user and --rpc-password")
         }
+        return credentials
     }
 
     func client() throws -> NodeRPCClient {

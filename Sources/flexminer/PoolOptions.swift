@@ -1,5 +1,6 @@
 import ArgumentParser
 import FlexSupport
+import Operations
 import Stratum
 import WorkSources
 
@@ -38,8 +39,8 @@ struct PoolOptions: ParsableArguments {
     /// The work source's options for these flags.
     func workOptions(version: String) throws -> PoolWork.Options {
         guard let user, !user.isEmpty else { throw ValidationError("--pool needs --user NAME") }
-        if let d = suggestDifficulty, !(d.isFinite && d >= 1e-12 && d <= 1e18) {
-            throw ValidationError("--suggest-difficulty must be a positive number (1e-12...1e18), got \(d)")
+        if let problem = suggestDifficulty.flatMap({ RunConfig.suggestDifficultyProblem($0) }) {
+            throw ValidationError(problem)
         }
         var o = PoolWork.Options(pools: try urls(), user: user)
         o.password = password ?? "x"

@@ -92,4 +92,34 @@ import Testing
         }
         #expect(path == "/tmp/.cookie")
     }
+
+    /// Each key has its flag (the key with `-` for `_`) and each flag its key, so a key added without a flag
+    /// (or the other way round) fails here. Exceptions: the inline `policy` object and the `openadr3` block
+    /// (the `--openadr-*` flags), `policy_file` is `--policy`, and `tariff`/`schedule` are `--signals`
+    /// sources on the command line.
+    @Test func everyKeyHasItsFlagAndEveryFlagItsKey() throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: flexminerBinary())
+        p.arguments = ["run", "--help"]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let help = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        let flags = Set(help.matches(of: #/--[a-z][a-z0-9-]*[a-z0-9]/#).map { String(help[$0.range]) })
+        let special: [String: String?] = [
+            "policy": nil, "openadr3": nil, "tariff": nil, "schedule": nil, "policy_file": "--policy",
+        ]
+        var expected: Set<String> = []
+        for key in RunConfig.keys {
+            let flag = special[key] ?? "--" + key.replacingOccurrences(of: "_", with: "-")
+            guard let flag else { continue }
+            expected.insert(flag)
+            #expect(flags.contains(flag), "the key \(key) has no flag \(flag) in run --help")
+        }
+        for flag in flags where !flag.hasPrefix("--no-") && !flag.hasPrefix("--openadr-") {
+            let own = ["--config", "--json", "--help", "--version"].contains(flag)
+            #expect(own || expected.contains(flag), "\(flag) has no key in the configuration file")
+        }
+    }
 }

@@ -122,4 +122,36 @@ import Testing
             #expect(own || expected.contains(flag), "\(flag) has no key in the configuration file")
         }
     }
+
+    /// `systemctl reload`: the file's policy keys are read again, the flags given at start still win, and
+    /// a file gone bad is refused naming it (the caller keeps its policy).
+    @Test func aReloadReadsTheFilesPolicyUnderTheFlags() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("runopt-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/flexminer.json"
+        func write(_ breakeven: Double, extra: String = "") throws {
+            try
+                #"{"benchmark_work": true, "policy": {"power_watts": 1000, "breakeven_usd_per_mwh": \#(breakeven)}\#(extra)}"#
+                .write(toFile: path, atomically: true, encoding: .utf8)
+        }
+        func settings(_ edit: (inout RunConfig) -> Void = { _ in }) throws -> RunSettings {
+            var flags = RunFlags()
+            flags.config = path
+            edit(&flags.values)
+            return try RunSettings.resolve(flags, environment: [:], isTerminal: false) { _ in
+                try! Kernel.named(.scalar)
+            }
+        }
+        try write(45)
+        let plain = try settings()
+        let flagged = try settings { $0.breakeven = 30 }
+        #expect(plain.policy.breakEvenUSDPerMWh == 45)
+        try write(50)
+        #expect(try plain.reloadedPolicy().policy.breakEvenUSDPerMWh == 50)
+        let kept = try flagged.reloadedPolicy()
+        #expect(kept.policy.breakEvenUSDPerMWh == 30 && kept.breakevenGiven)
+        try write(50, extra: #", "treads": 2"#)
+        #expect(throws: ConfigError("config \(path): unknown key \"treads\"")) { try plain.reloadedPolicy() }
+    }
 }

@@ -355,7 +355,8 @@ extension RunSettings {
     }
 
     /// `--power`, `--power-watts`, `--idle-watts`, `--power-interval`, `--power-stale`, `--telemetry`,
-    /// `--telemetry-max-mb`, `--host-name` over the file's keys.
+    /// `--telemetry-max-mb`, `--host-name`, as merged over the file's keys (their ranges checked there); the
+    /// checks across them here.
     /// - Throws: `ConfigError` naming the flag.
     static func power(_ m: RunConfig, policy: PolicyFile) throws(ConfigError) -> PowerSettings {
         var p = PowerSettings()

@@ -163,16 +163,18 @@ extension MinerRun {
     }
 
     /// What a power sample needs of the miner: atomics and one short controller lock, never the whole report.
+    /// It holds the engine and the controller only, never the run's parts: the samplers are held by the
+    /// `PowerRun` among those parts, and a cycle would keep the decision log's descriptor open after the run.
     func minerState(_ p: RunParts) -> @Sendable () -> PowerRun.MinerState {
-        { [self] in
-            let c = p.controller.curtailmentBrief
-            let halted = p.engine.isHalted
+        { [self, engine = p.engine, controller = p.controller] in
+            let c = controller.curtailmentBrief
+            let halted = engine.isHalted
             let stopped = workError.withLock { $0 != nil }
             return PowerRun.MinerState(
-                capacity: stopped ? 0 : p.engine.effectiveCapacity,
+                capacity: stopped ? 0 : engine.effectiveCapacity,
                 state: StatusReport.state(
                     stopped: stopped, stale: c.stale, halted: halted, curtailment: c.curtailment,
-                    capacitySetting: p.engine.capacity),
+                    capacitySetting: engine.capacity),
                 curtailments: c.ids)
         }
     }

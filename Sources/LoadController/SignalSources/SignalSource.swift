@@ -50,15 +50,3 @@ public struct SignalSourceContext: Sendable {
         self.listening = listening
     }
 }
-
-extension SignalSourceSpec {
-    /// The text before the first colon: the key of the source's kind in the registry.
-    public var scheme: String {
-        switch self {
-        case .unix: "unix"
-        case .tcp: "tcp"
-        case .file: "file"
-        case .openadr3: "openadr3"
-        }
-    }
-}

@@ -19,6 +19,11 @@ import WorkSources
 /// `--seconds` timer. The group starts them together and, on SIGINT/SIGTERM or when the timer ends,
 /// shuts them down in reverse order: the status line and the sources first (no new signals), then
 /// the work, then the engine (workers halted and joined), and the decision log last.
+///
+/// `run` is a composition of builders (`openDecisionLog`, `openStateFile`, `startEngine`, `startController`,
+/// `openEventLoops`, `services`, …), each registering how to close what it opened with the run's
+/// `RunCleanup` as soon as it is open: a step that fails closes everything opened before it. The signal
+/// sources come from `SignalSourceRegistry`, one kind per `--signals` scheme.
 public final class MinerRun: Sendable {
     public let settings: RunSettings
     public let version: String

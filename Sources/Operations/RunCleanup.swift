@@ -6,17 +6,19 @@ import Synchronization
 ///
 /// Each closer runs at most once: the service that closes its resource at the graceful shutdown calls the
 /// same closer that `closeAll()` would, so a resource is closed by whichever comes first.
-final class RunCleanup: Sendable {
+package final class RunCleanup: Sendable {
     private let closers = Mutex<[Closer]>([])
 
+    package init() {}
+
     /// One resource's closing, run at most once.
-    final class Closer: Sendable {
+    package final class Closer: Sendable {
         private let body: Mutex<(@Sendable () async -> Void)?>
 
-        init(_ body: @escaping @Sendable () async -> Void) { self.body = Mutex(body) }
+        package init(_ body: @escaping @Sendable () async -> Void) { self.body = Mutex(body) }
 
         /// Closes the resource unless it was closed already.
-        func callAsFunction() async {
+        package func callAsFunction() async {
             let run = body.withLock { b in
                 defer { b = nil }
                 return b
@@ -28,14 +30,14 @@ final class RunCleanup: Sendable {
     /// Registers how to close what was just opened.
     /// - Returns: the closer, for the service that owns the resource while the run is on.
     @discardableResult
-    func owns(_ close: @escaping @Sendable () async -> Void) -> Closer {
+    package func owns(_ close: @escaping @Sendable () async -> Void) -> Closer {
         let closer = Closer(close)
         closers.withLock { $0.append(closer) }
         return closer
     }
 
     /// Closes everything not closed yet, the most recently opened first.
-    func closeAll() async {
+    package func closeAll() async {
         let all = closers.withLock { c in
             defer { c = [] }
             return c

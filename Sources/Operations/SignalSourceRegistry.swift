@@ -12,22 +12,22 @@ struct SignalSourceRequest: Sendable {
 }
 
 /// One kind of signal source: its scheme, how `run` serves it, and how it is made.
-struct SignalSourceKind: Sendable {
+package struct SignalSourceKind: Sendable {
     /// The `--signals` scheme (`SignalSourceSpec.scheme`).
-    let scheme: String
+    package let scheme: String
     /// Served on an event loop thread of its own, real-time when permitted: a socket on the control path.
-    var controlThread = false
+    package var controlThread = false
     /// Systemd's READY=1 waits until it listens; an outbound client (OpenADR) does not hold the start up.
-    var holdsReadiness = true
+    package var holdsReadiness = true
     /// Takes an equal share of the descriptor limit (it accepts connections, OpenADR's callback included).
-    var acceptsConnections = true
+    package var acceptsConnections = true
     /// Makes the source (opening nothing yet: it opens in its `run()`, and closes there).
     let make: @Sendable (SignalSourceRequest) throws(ConfigError) -> any SignalSource
 }
 
 /// Every kind of signal source `flexminer run` knows, in one place: adding one is its file and a line here.
-enum SignalSourceRegistry {
-    static let kinds: [SignalSourceKind] = [
+package enum SignalSourceRegistry {
+    package static let kinds: [SignalSourceKind] = [
         .init(scheme: "unix", controlThread: true) { r throws(ConfigError) in try socket(r) },
         .init(scheme: "tcp", controlThread: true) { r throws(ConfigError) in try socket(r) },
         .init(scheme: "file", acceptsConnections: false) { r throws(ConfigError) in try file(r) },
@@ -36,7 +36,7 @@ enum SignalSourceRegistry {
 
     /// The kind registered for `spec`'s scheme.
     /// - Throws: `ConfigError` naming the source when no kind serves it.
-    static func kind(of spec: SignalSourceSpec) throws(ConfigError) -> SignalSourceKind {
+    package static func kind(of spec: SignalSourceSpec) throws(ConfigError) -> SignalSourceKind {
         guard let kind = kinds.first(where: { $0.scheme == spec.scheme }) else {
             throw ConfigError("--signals \(spec): no signal source of this kind in this build")
         }

@@ -1,7 +1,9 @@
 import Foundation
+import LoadController
 import Logging
 import MiningKernels
 import Operations
+import Synchronization
 import TestSupport
 import Testing
 
@@ -80,5 +82,52 @@ struct RunCleanupTests {
         #expect(events(dir + "/decisions.jsonl").last == "stop")
         #expect(log.contains { $0.contains("power: model") })
         #expect(try String(contentsOfFile: dir + "/s.sock", encoding: .utf8) == "not a socket")
+    }
+}
+
+/// The run's closings: each once, the most recently opened first, whoever calls first.
+@Suite("run: closings")
+struct RunCleanupOrderTests {
+    final class Record: Sendable {
+        let closed = Mutex<[String]>([])
+        func add(_ name: String) { closed.withLock { $0.append(name) } }
+    }
+
+    @Test func eachResourceIsClosedOnceInReverseOrder() async {
+        let cleanup = RunCleanup()
+        let record = Record()
+        cleanup.owns { record.add("decision log") }
+        let power = cleanup.owns { record.add("power") }
+        cleanup.owns { record.add("engine") }
+        // The service that owns the samplers stops them at the graceful shutdown: closeAll does not again.
+        await power()
+        await power()
+        await cleanup.closeAll()
+        await cleanup.closeAll()
+        #expect(record.closed.withLock { $0 } == ["power", "engine", "decision log"])
+    }
+}
+
+/// One kind per `--signals` scheme, served as before: sockets on control threads, a followed file without a
+/// share of the descriptors, OpenADR 3 not holding up systemd's READY=1.
+@Suite("run: signal source kinds")
+struct SignalSourceRegistryTests {
+    @Test(arguments: [
+        ("unix:/run/f.sock", true, true, true), ("tcp:127.0.0.1:7781", true, true, true),
+        ("file:/tmp/p.jsonl", false, true, false), ("openadr3:https://vtn.example/openadr3", false, false, true),
+    ])
+    func everySchemeHasItsKind(text: String, controlThread: Bool, holdsReadiness: Bool, acceptsConnections: Bool)
+        throws
+    {
+        let kind = try SignalSourceRegistry.kind(of: SignalSourceSpec(text))
+        #expect(kind.scheme == text.prefix { $0 != ":" }.description)
+        #expect(kind.controlThread == controlThread)
+        #expect(kind.holdsReadiness == holdsReadiness)
+        #expect(kind.acceptsConnections == acceptsConnections)
+    }
+
+    @Test func schemesAreRegisteredOnce() {
+        let schemes = SignalSourceRegistry.kinds.map(\.scheme)
+        #expect(Set(schemes).count == schemes.count, "\(schemes)")
     }
 }

@@ -144,13 +144,15 @@ let package = Package(
         // LoadActuator that a decision commands.
         .target(name: "DemandResponse", dependencies: ["FlexSupport"]),
         // The live controller and its signal sources (Unix/TCP sockets on SwiftNIO, followed files), the
-        // decision log. A new signal source is one more file in Sources/LoadController/SignalSources/.
+        // decision log. A new signal source is one `SignalSource` file (here, or in the module that owns its
+        // dependencies) and one line in Operations' `SignalSourceRegistry`.
         .target(
             name: "LoadController",
             dependencies: [
                 "DemandResponse", "FlexSupport", "ServerSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // Wire client only: an OpenADR 3 VTN (OAuth 2 client credentials, programs, VENs, events, subscriptions,

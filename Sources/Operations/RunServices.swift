@@ -9,11 +9,11 @@ import WorkSources
 
 /// Waits for the graceful shutdown, then does `body` (halting the engine, closing the decision log).
 struct AfterShutdown: Service {
-    let body: @Sendable () -> Void
+    let body: @Sendable () async -> Void
 
     func run() async throws {
         try? await gracefulShutdown()
-        body()
+        await body()
     }
 }
 
@@ -92,52 +92,6 @@ struct WorkService: Service {
         } catch {}
         await source.shutdown()
         try? await gracefulShutdown()
-    }
-}
-
-/// One signal source (a Unix or TCP socket, or a followed file), open from start to shutdown.
-struct SignalSourceService: Service {
-    let spec: SignalSourceSpec
-    let controller: LoadController
-    let token: String?
-    let group: any EventLoopGroup
-    let note: @Sendable (String) -> Void
-    var limits = SignalSocketServer.Limits.standard
-    /// Unix sockets mode 0660 (the group may send signals) instead of 0600.
-    var groupAccess = false
-    /// Told the source's name once it listens (or follows its file): readiness for systemd.
-    var listening: @Sendable (String) -> Void = { _ in }
-
-    func run() async throws {
-        switch spec {
-        case .unix, .tcp:
-            let server = try await SignalSocketServer.start(
-                spec, controller: controller, token: token, group: group, limits: limits, groupAccess: groupAccess)
-            note("listening for signals on \(spec)\(server.port.map { " (port \($0))" } ?? "")")
-            listening(spec.description)
-            try? await gracefulShutdown()
-            await server.close()
-        case .file(let path):
-            let follower = try SignalFileFollower(path: path, controller: controller, note: note)
-            note("following signals in \(spec)")
-            listening(spec.description)
-            try? await gracefulShutdown()
-            follower.stop()
-        case .openadr3:
-            break  // served by OpenADRService (see MinerRun)
-        }
-    }
-}
-
-/// The `tariff:`/`schedule:` sources' timer, from start to shutdown.
-struct CalendarService: Service {
-    let source: CalendarSource
-    let note: @Sendable (String) -> Void
-
-    func run() async throws {
-        note("following \(source.name) (prices at local hour boundaries, windows as they open)")
-        if let tariff = source.tariff { note("tariff (\(tariff.clock.identifier)): \(tariff.tariff.summary)") }
-        try? await cancelWhenGracefulShutdown { await source.run() }
     }
 }
 

@@ -165,6 +165,12 @@ struct SourceTests {
         ] {
             #expect(throws: SignalError.self) { try SignalSourceSpec(bad) }
         }
+        // The list of what --signals takes is built from the kinds; scripts and operators read it as it was.
+        #expect(
+            throws: SignalError(
+                "signal source udp:1: expected unix:PATH, tcp:HOST:PORT, file:PATH or openadr3:http[s]://HOST/BASE_PATH"
+            )
+        ) { try SignalSourceSpec("udp:1") }
     }
 }
 

@@ -55,7 +55,7 @@ public final class SignalClient {
             }
             var one: Int32 = 1
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-        case .file, .openadr3:
+        case .file, .openadr3, .registered:
             throw SignalError("\(spec): not a socket source (a file takes lines by appending: SignalClient.append)")
         }
         var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - timeout.rounded(.down)) * 1e6))

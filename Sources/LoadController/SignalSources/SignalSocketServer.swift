@@ -134,7 +134,7 @@ public final class SignalSocketServer: Sendable {
                     .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 let channel = try await bootstrap.bind(host: host, port: port).get()
                 return SignalSocketServer(spec: spec, channel: channel, table: table)
-            case .file, .openadr3:
+            case .file, .openadr3, .registered:
                 throw SignalError("\(spec): not a socket source")
             }
         } catch let error as SignalError {

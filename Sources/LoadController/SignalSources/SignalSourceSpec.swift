@@ -1,15 +1,31 @@
 import DemandResponse
 import FlexSupport
 
-/// Where signals come from, as written on the command line: `unix:PATH`, `tcp:HOST:PORT` or `file:PATH`.
+/// Where signals come from, as written on the command line: `unix:PATH`, `tcp:HOST:PORT`, `file:PATH`,
+/// `openadr3:URL`, or a kind registered beyond these (`registeredSchemes`).
 public enum SignalSourceSpec: Sendable, Hashable, CustomStringConvertible {
     case unix(path: String)
     case tcp(host: String, port: Int)
     case file(path: String)
     /// An OpenADR 3 VTN (`openadr3:http[s]://HOST[:PORT]/BASE_PATH`), read by `OpenADRSource`.
     case openadr3(url: String)
+    /// A source of a kind in `registeredSchemes`: its scheme and the text after `scheme:`, which its own
+    /// `SignalSource` type reads.
+    case registered(scheme: String, address: String)
 
-    /// Parses `unix:PATH`, `tcp:HOST:PORT` (IPv6 as `tcp:[::1]:PORT`) or `file:PATH`.
+    /// The kinds beyond the four built in, each an outbound client served by a `SignalSource` type in a
+    /// module of its own and made by its line in Operations' `SignalSourceRegistry`: the scheme, and its
+    /// usage for the error that lists what `--signals` takes ("openadr2b:http[s]://HOST/PATH").
+    public static let registeredSchemes: [(scheme: String, usage: String)] = []
+
+    /// What `--signals` takes, in the order the error for an unknown source lists it.
+    static var usages: [String] {
+        ["unix:PATH", "tcp:HOST:PORT", "file:PATH", "openadr3:http[s]://HOST/BASE_PATH"]
+            + registeredSchemes.map(\.usage)
+    }
+
+    /// Parses `unix:PATH`, `tcp:HOST:PORT` (IPv6 as `tcp:[::1]:PORT`), `file:PATH`, `openadr3:URL` or a
+    /// registered `scheme:ADDRESS`.
     /// - Throws: `SignalError` naming the source text and what is wrong with it.
     public init(_ text: String) throws(SignalError) {
         if text.hasPrefix("unix:") {
@@ -37,10 +53,14 @@ public enum SignalSourceSpec: Sendable, Hashable, CustomStringConvertible {
                 throw SignalError("signal source \(text): expected openadr3:http[s]://HOST[:PORT]/BASE_PATH")
             }
             self = .openadr3(url: url)
+        } else if let kind = Self.registeredSchemes.first(where: { text.hasPrefix($0.scheme + ":") }) {
+            let address = String(text.dropFirst(kind.scheme.count + 1))
+            guard !address.isEmpty else { throw SignalError("signal source \(text): expected \(kind.usage)") }
+            self = .registered(scheme: kind.scheme, address: address)
         } else {
-            throw SignalError(
-                "signal source \(text): expected unix:PATH, tcp:HOST:PORT, file:PATH or openadr3:http[s]://HOST/BASE_PATH"
-            )
+            let usages = Self.usages
+            let list = usages.dropLast().joined(separator: ", ") + " or " + (usages.last ?? "")
+            throw SignalError("signal source \(text): expected \(list)")
         }
     }
 
@@ -50,6 +70,18 @@ public enum SignalSourceSpec: Sendable, Hashable, CustomStringConvertible {
         case .file(let p): "file:\(p)"
         case .tcp(let h, let port): "tcp:\(HostPort(host: h, port: port))"
         case .openadr3(let url): "openadr3:\(url)"
+        case .registered(let scheme, let address): "\(scheme):\(address)"
+        }
+    }
+
+    /// The text before the first colon: the key of the source's kind in Operations' `SignalSourceRegistry`.
+    public var scheme: String {
+        switch self {
+        case .unix: "unix"
+        case .tcp: "tcp"
+        case .file: "file"
+        case .openadr3: "openadr3"
+        case .registered(let scheme, _): scheme
         }
     }
 
@@ -58,7 +90,7 @@ public enum SignalSourceSpec: Sendable, Hashable, CustomStringConvertible {
     public var isSocket: Bool {
         switch self {
         case .unix, .tcp: true
-        case .file, .openadr3: false
+        case .file, .openadr3, .registered: false
         }
     }
 
@@ -72,8 +104,8 @@ public enum SignalSourceSpec: Sendable, Hashable, CustomStringConvertible {
     public var isLocal: Bool {
         switch self {
         case .unix, .file: true
-        // An outbound client: it listens nowhere, and its callback checks a bearer token of its own.
-        case .openadr3: true
+        // Outbound clients: they listen nowhere, and a callback checks a bearer token of its own.
+        case .openadr3, .registered: true
         case .tcp(let host, _): Loopback.contains(host: host)
         }
     }

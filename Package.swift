@@ -188,6 +188,11 @@ let package = Package(
             resources: [.embedInCode("Spec/openadr3-3.0.1.json"), .embedInCode("Spec/openadr3-3.1.0.json")]
         ),
         .executableTarget(name: "flexminer-fakevtn", dependencies: ["FakeVTN"]),
+        // libxml2, the XML parser OpenADR 2.0b messages are read with (never string matching).
+        .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
+        // OpenADR 2.0b (the B profile, simple HTTP pull), pure: XML reading through libxml2 with limits, the
+        // messages a VEN sends and reads, and the VEN as a state machine; no I/O.
+        .target(name: "OpenADR2b", dependencies: ["CLibXML2", "OpenADR", "FlexSupport"]),
         // What the host draws: the PowerSource protocol and one file per source (the model, RAPL, a SunSpec
         // meter over Modbus TCP), the sampler that runs them off the control path, and the telemetry log.
         .target(name: "PowerSources", dependencies: ["FlexSupport"]),
@@ -317,6 +322,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        .testTarget(name: "OpenADR2bTests", dependencies: ["OpenADR2b", "FlexSupport", "TestSupport"]),
         .testTarget(name: "MiningTests", dependencies: ["Mining", "Chain", "SHA256", "MiningKernels", "TestSupport"]),
         // A stratum v1 pool of the project's own for tests and scripts/test: SwiftNIO, and share checks with
         // its own coinbase/merkle code and OpenSSL, never with the modules under test.

@@ -104,17 +104,19 @@ public struct VENMachine: Sendable {
 
     /// What `/status` shows.
     public struct Status: Sendable, Hashable {
-        public var registered: Bool
+        public var registered = false
         public var venID: String?
         public var registrationID: String?
         public var vtnID: String?
         public var lastPoll: Date?
-        public var eventsKnown: Int
+        public var eventsKnown = 0
         /// Event id → the modification number opted into.
-        public var optedIn: [String: Int]
-        public var reportsSent: Int
-        public var failures: Int
+        public var optedIn: [String: Int] = [:]
+        public var reportsSent = 0
+        public var failures = 0
         public var lastError: String?
+
+        public init() {}
     }
 
     /// What the request in flight was.
@@ -146,8 +148,7 @@ public struct VENMachine: Sendable {
     var nextReport: [String: Date] = [:]
     var counter = 0
     var logged: Set<String> = []
-    public internal(set) var status = Status(
-        registered: false, eventsKnown: 0, optedIn: [:], reportsSent: 0, failures: 0)
+    public internal(set) var status = Status()
 
     public init(_ config: Configuration) {
         self.config = config

@@ -1,3 +1,4 @@
+import FakeVTN2b
 import FlexSupport
 import Foundation
 import OpenADR2b

@@ -340,6 +340,9 @@ let package = Package(
             dependencies: [
                 "OpenADR2b", "OpenADR2bSignals", "FakeVTN2b", "LoadController", "DemandResponse", "Mining",
                 "MiningKernels", "FlexSupport", "TestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         .testTarget(name: "MiningTests", dependencies: ["Mining", "Chain", "SHA256", "MiningKernels", "TestSupport"]),

@@ -38,6 +38,8 @@ extension VENMachine {
             }
             // Some VTNs put their report requests here rather than in a later oadrCreateReport.
             if !requests.isEmpty { adoptReports(requests, now: now, &out) }
+        case (.registerReport, .response(let r)) where r.ok:
+            break  // a VTN with no report requests may answer with a plain oadrResponse
         case (_, .response(let r)) where !r.ok:
             // A poll or request refused (the VTN no longer knows this VEN, typically): register again.
             out.append(.log(.error, "openadr2b: the VTN refused \(request.name): \(r.code) \(r.description)"))

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import DemandResponse
 import FakeVTN2b
 import FlexSupport
@@ -5,6 +6,8 @@ import Foundation
 import LoadController
 import Mining
 import MiningKernels
+import NIOCore
+import NIOHTTP1
 import OpenADR2b
 import OpenADR2bSignals
 import TestSupport
@@ -132,5 +135,23 @@ struct SourceTests {
         #expect(rig.vtn.venIDs.count == 1, "the same VEN, not a second one")
         await rig.stop()
         await rig.vtn.close()
+    }
+
+    @Test("the fake VTN refuses text/xml (415) and anything but POST, as real VTNs do")
+    func contentType() async throws {
+        let vtn = try await FakeVTN2b.start()
+        for (method, type, expected) in [
+            (HTTPMethod.POST, "text/xml", 415), (.POST, "application/xml", 200), (.GET, "application/xml", 405),
+        ] {
+            var request = HTTPClientRequest(url: vtn.baseURL + "/OadrPoll")
+            request.method = method
+            request.headers.add(name: "Content-Type", value: type)
+            if method == .POST { request.body = .bytes(ByteBuffer(string: VTNXML.payload("<p:oadrPoll/>"))) }
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
+            _ = try await response.body.collect(upTo: 1 << 20)
+            #expect(Int(response.status.code) == expected, "\(method) \(type)")
+        }
+        #expect(vtn.refusedContentType == 1)
+        await vtn.close()
     }
 }

@@ -54,8 +54,10 @@ public struct VENMachine: Sendable {
         case start(now: Date, restoring: Snapshot?)
         /// The VTN's answer to the request in flight (the HTTP body of a 2xx).
         case reply([UInt8], now: Date)
-        /// The request in flight got no answer: the connection failed, or an HTTP error status.
-        case failed(String, now: Date)
+        /// The request in flight got no answer: the connection failed, or an HTTP error status. `refused`
+        /// for a 4xx: the VTN will refuse it again until a setting changes (logged at `error`, and retried
+        /// at the longest backoff rather than hammering the VTN).
+        case failed(String, now: Date, refused: Bool = false)
         /// Time passed (at or after the last `.wake`), with what the load draws now (nil: unknown).
         case tick(now: Date, reading: OADRReport.Reading?)
     }
@@ -178,11 +180,18 @@ public struct VENMachine: Sendable {
             guard let request = inFlight else { return [.log(.warning, "openadr2b: a reply with no request")] }
             inFlight = nil
             handleReply(request, bytes, now: now, &out)
-        case .failed(let why, let t):
+        case .failed(let why, let t, let refused):
             now = t
-            guard inFlight != nil else { return [] }
+            guard let request = inFlight else { return [] }
             inFlight = nil
-            fail("the VTN did not answer: \(why)", now: now, &out)
+            if refused {
+                backoff.saturate()
+                fail(
+                    "the VTN refused \(request.name) (\(why)): a setting or conformance problem", now: now,
+                    level: .error, &out)
+            } else {
+                fail("the VTN did not answer: \(why)", now: now, &out)
+            }
         case .tick(let t, let reading):
             now = t
             queueDueReports(now: now, reading: reading, &out)

@@ -152,8 +152,11 @@ public final class OpenADR2bSource: Sendable {
         do {
             let response = try await http.execute(request, timeout: .seconds(configuration.requestTimeoutSeconds))
             var buffer = try await response.body.collect(upTo: XMLDocument.maximumBytes)
-            guard (200...299).contains(response.status.code) else {
-                return .failed("HTTP \(response.status.code) from \(service.rawValue)", now: Date())
+            let code = Int(response.status.code)
+            guard (200...299).contains(code) else {
+                // 408 and 429 are the VTN busy, not a refusal.
+                let refused = (400...499).contains(code) && code != 408 && code != 429
+                return .failed("HTTP \(code) from \(service.rawValue)", now: Date(), refused: refused)
             }
             return .reply(buffer.readBytes(length: buffer.readableBytes) ?? [], now: Date())
         } catch {

@@ -152,6 +152,19 @@ struct VENMachineTests {
         #expect(m.status.failures == 2)
     }
 
+    @Test("a 4xx refusal is an error naming the request, retried at the longest backoff")
+    func refused() {
+        var m = Self.registered()
+        let t1 = Self.t0.addingTimeInterval(10)
+        _ = m.event(.tick(now: t1, reading: nil))
+        let a = m.event(.failed("HTTP 415 from OadrPoll", now: t1, refused: true))
+        #expect(
+            a.contains {
+                if case .log(.error, let t) = $0 { t.contains("oadrPoll") && t.contains("415") } else { false }
+            })
+        #expect(Self.wake(a) == t1.addingTimeInterval(8))
+    }
+
     @Test("hostile or malformed replies: an error naming the problem, a retry, no trap")
     func hostileReply() {
         var m = Self.registered()

@@ -201,6 +201,7 @@ let package = Package(
                 "OpenADR2b", "OpenADRSignals", "LoadController", "FlexSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // A 2.0b VTN of the project's own for tests: its own XML templates and its own reading of requests

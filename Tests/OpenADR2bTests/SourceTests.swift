@@ -88,6 +88,9 @@ struct SourceTests {
         ] {
             #expect(requests.contains(r), "the VEN never sent \(r)")
         }
+        let json = rig.source.statusJSON
+        #expect(json["registered"] as? Bool == true && json["ven_id"] as? String == "ven-1")
+        #expect(json["opted_in"] as? [String: Int] == ["E1": 0] && (json["curtails_sent"] as? Int ?? 0) >= 1)
         let mode = try FileManager.default.attributesOfItem(atPath: rig.statePath)[.posixPermissions] as? Int
         #expect(mode == 0o600)
         await rig.stop()

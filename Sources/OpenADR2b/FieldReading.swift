@@ -6,11 +6,11 @@ import OpenADR
 /// name the message and the field (`oadrDistributeEvent: eiEvent[2].eiActivePeriod.duration: ...`).
 struct FieldReader {
     /// The element read.
-    let element: XMLElement
+    let element: ReadElement
     /// Where it is, for messages (`oadrDistributeEvent.oadrEvent[0]`).
     let path: String
 
-    init(_ element: XMLElement, path: String) {
+    init(_ element: ReadElement, path: String) {
         self.element = element
         self.path = path
     }

@@ -4,7 +4,7 @@ import OpenADR
 
 /// The messages a FlexMiner VEN sends, as complete documents (`oadrPayload` › `oadrSignedObject` › the
 /// message), every OpenADR namespace declared on the root with FlexMiner's prefixes. Element order follows
-/// `oadr_20b.xsd` (checked by the schema test); all supplied text is escaped by `XMLNode`.
+/// `oadr_20b.xsd` (checked by the schema test); all supplied text is escaped by `WriteElement`.
 public enum OADRMessage {
     /// What the VEN says in `oadrCreatePartyRegistration`.
     public struct Registration: Sendable, Hashable {
@@ -40,41 +40,41 @@ public enum OADRMessage {
     }
 
     /// The document around `message`.
-    static func document(_ message: XMLNode) -> String {
-        let signed = XMLNode("oadr:oadrSignedObject", attributes: [("oadr:Id", "oadrSignedObject")], [message])
+    static func document(_ message: WriteElement) -> String {
+        let signed = WriteElement("oadr:oadrSignedObject", attributes: [("oadr:Id", "oadrSignedObject")], [message])
         return #"<?xml version="1.0" encoding="UTF-8"?>"# + "\n"
-            + XMLNode("oadr:oadrPayload", [signed]).xml(declareNamespaces: true)
+            + WriteElement("oadr:oadrPayload", [signed]).xml(declareNamespaces: true)
     }
 
     /// A message element with the 2.0b schema version.
-    static func message(_ name: String, _ children: [XMLNode]) -> XMLNode {
-        XMLNode("oadr:" + name, attributes: [("ei:schemaVersion", "2.0b")], children)
+    static func message(_ name: String, _ children: [WriteElement]) -> WriteElement {
+        WriteElement("oadr:" + name, attributes: [("ei:schemaVersion", "2.0b")], children)
     }
 
-    static func eiResponse(code: Int, description: String, requestID: String) -> XMLNode {
-        XMLNode(
+    static func eiResponse(code: Int, description: String, requestID: String) -> WriteElement {
+        WriteElement(
             "ei:eiResponse",
             [
-                XMLNode("ei:responseCode", String(code)), XMLNode("ei:responseDescription", description),
-                XMLNode("pyld:requestID", requestID),
+                WriteElement("ei:responseCode", String(code)), WriteElement("ei:responseDescription", description),
+                WriteElement("pyld:requestID", requestID),
             ])
     }
 
     /// `oadrQueryRegistration` (EiRegisterParty): what the VTN offers, before registering.
     public static func queryRegistration(requestID: String) -> String {
-        document(message("oadrQueryRegistration", [XMLNode("pyld:requestID", requestID)]))
+        document(message("oadrQueryRegistration", [WriteElement("pyld:requestID", requestID)]))
     }
 
     /// `oadrCreatePartyRegistration` (EiRegisterParty): profile 2.0b, simple HTTP, pull.
     public static func createPartyRegistration(requestID: String, _ r: Registration) -> String {
-        var c = [XMLNode("pyld:requestID", requestID)]
-        if let id = r.registrationID { c.append(XMLNode("ei:registrationID", id)) }
-        if let id = r.venID { c.append(XMLNode("ei:venID", id)) }
+        var c = [WriteElement("pyld:requestID", requestID)]
+        if let id = r.registrationID { c.append(WriteElement("ei:registrationID", id)) }
+        if let id = r.venID { c.append(WriteElement("ei:venID", id)) }
         c += [
-            XMLNode("oadr:oadrProfileName", "2.0b"), XMLNode("oadr:oadrTransportName", "simpleHttp"),
-            XMLNode("oadr:oadrReportOnly", "false"),
-            XMLNode("oadr:oadrXmlSignature", r.xmlSignature ? "true" : "false"),
-            XMLNode("oadr:oadrVenName", r.venName), XMLNode("oadr:oadrHttpPullModel", "true"),
+            WriteElement("oadr:oadrProfileName", "2.0b"), WriteElement("oadr:oadrTransportName", "simpleHttp"),
+            WriteElement("oadr:oadrReportOnly", "false"),
+            WriteElement("oadr:oadrXmlSignature", r.xmlSignature ? "true" : "false"),
+            WriteElement("oadr:oadrVenName", r.venName), WriteElement("oadr:oadrHttpPullModel", "true"),
         ]
         return document(message("oadrCreatePartyRegistration", c))
     }
@@ -85,8 +85,8 @@ public enum OADRMessage {
             message(
                 "oadrCancelPartyRegistration",
                 [
-                    XMLNode("pyld:requestID", requestID), XMLNode("ei:registrationID", registrationID),
-                    XMLNode("ei:venID", venID),
+                    WriteElement("pyld:requestID", requestID), WriteElement("ei:registrationID", registrationID),
+                    WriteElement("ei:venID", venID),
                 ]))
     }
 
@@ -97,13 +97,13 @@ public enum OADRMessage {
                 "oadrCanceledPartyRegistration",
                 [
                     eiResponse(code: 200, description: "OK", requestID: requestID),
-                    XMLNode("ei:registrationID", registrationID), XMLNode("ei:venID", venID),
+                    WriteElement("ei:registrationID", registrationID), WriteElement("ei:venID", venID),
                 ]))
     }
 
     /// `oadrPoll` (OadrPoll).
     public static func poll(venID: String) -> String {
-        document(message("oadrPoll", [XMLNode("ei:venID", venID)]))
+        document(message("oadrPoll", [WriteElement("ei:venID", venID)]))
     }
 
     /// `oadrRequestEvent` (EiEvent): every event the VTN has for this VEN.
@@ -111,31 +111,35 @@ public enum OADRMessage {
         document(
             message(
                 "oadrRequestEvent",
-                [XMLNode("pyld:eiRequestEvent", [XMLNode("pyld:requestID", requestID), XMLNode("ei:venID", venID)])]))
+                [
+                    WriteElement(
+                        "pyld:eiRequestEvent",
+                        [WriteElement("pyld:requestID", requestID), WriteElement("ei:venID", venID)])
+                ]))
     }
 
     /// `oadrCreatedEvent` (EiEvent): opt in or out of each event, by id and modification number.
     public static func createdEvent(venID: String, responses: [EventResponse]) -> String {
         let each = responses.map { r in
-            XMLNode(
+            WriteElement(
                 "ei:eventResponse",
                 [
-                    XMLNode("ei:responseCode", "200"), XMLNode("ei:responseDescription", "OK"),
-                    XMLNode("pyld:requestID", r.requestID),
-                    XMLNode(
+                    WriteElement("ei:responseCode", "200"), WriteElement("ei:responseDescription", "OK"),
+                    WriteElement("pyld:requestID", r.requestID),
+                    WriteElement(
                         "ei:qualifiedEventID",
                         [
-                            XMLNode("ei:eventID", r.eventID),
-                            XMLNode("ei:modificationNumber", String(r.modificationNumber)),
+                            WriteElement("ei:eventID", r.eventID),
+                            WriteElement("ei:modificationNumber", String(r.modificationNumber)),
                         ]
                     ),
-                    XMLNode("ei:optType", r.optIn ? "optIn" : "optOut"),
+                    WriteElement("ei:optType", r.optIn ? "optIn" : "optOut"),
                 ])
         }
         var c = [eiResponse(code: 200, description: "OK", requestID: "")]
-        if !each.isEmpty { c.append(XMLNode("ei:eventResponses", each)) }
-        c.append(XMLNode("ei:venID", venID))
-        return document(message("oadrCreatedEvent", [XMLNode("pyld:eiCreatedEvent", c)]))
+        if !each.isEmpty { c.append(WriteElement("ei:eventResponses", each)) }
+        c.append(WriteElement("ei:venID", venID))
+        return document(message("oadrCreatedEvent", [WriteElement("pyld:eiCreatedEvent", c)]))
     }
 
     /// `oadrResponse`: the plain acknowledgement (of `oadrRequestReregistration`, among others).
@@ -145,6 +149,9 @@ public enum OADRMessage {
         document(
             message(
                 "oadrResponse",
-                [eiResponse(code: code, description: description, requestID: requestID), XMLNode("ei:venID", venID)]))
+                [
+                    eiResponse(code: code, description: description, requestID: requestID),
+                    WriteElement("ei:venID", venID),
+                ]))
     }
 }

@@ -38,12 +38,12 @@ public enum OADRReport {
         }
     }
 
-    static func duration(_ seconds: Double) -> XMLNode {
-        XMLNode("xcal:duration", [XMLNode("xcal:duration", ISODuration.format(seconds: seconds))])
+    static func duration(_ seconds: Double) -> WriteElement {
+        WriteElement("xcal:duration", [WriteElement("xcal:duration", ISODuration.format(seconds: seconds))])
     }
 
-    static func dtstart(_ date: Date) -> XMLNode {
-        XMLNode("xcal:dtstart", [XMLNode("xcal:date-time", ISO8601.format(date))])
+    static func dtstart(_ date: Date) -> WriteElement {
+        WriteElement("xcal:dtstart", [WriteElement("xcal:date-time", ISO8601.format(date))])
     }
 
     static func number(_ v: Double) -> String {
@@ -51,60 +51,60 @@ public enum OADRReport {
         return v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(v)
     }
 
-    static func description(rID: String, resourceID: String, usage: Bool, supply: Supply) -> XMLNode {
+    static func description(rID: String, resourceID: String, usage: Bool, supply: Supply) -> WriteElement {
         var c = [
-            XMLNode("ei:rID", rID),
-            XMLNode("ei:reportDataSource", [XMLNode("ei:resourceID", resourceID)]),
-            XMLNode("ei:reportType", usage ? "usage" : "x-resourceStatus"),
+            WriteElement("ei:rID", rID),
+            WriteElement("ei:reportDataSource", [WriteElement("ei:resourceID", resourceID)]),
+            WriteElement("ei:reportType", usage ? "usage" : "x-resourceStatus"),
         ]
         if usage {
             c.append(
-                XMLNode(
+                WriteElement(
                     "power:powerReal",
                     [
-                        XMLNode("power:itemDescription", "RealPower"), XMLNode("power:itemUnits", "W"),
-                        XMLNode("scale:siScaleCode", "none"),
-                        XMLNode(
+                        WriteElement("power:itemDescription", "RealPower"), WriteElement("power:itemUnits", "W"),
+                        WriteElement("scale:siScaleCode", "none"),
+                        WriteElement(
                             "power:powerAttributes",
                             [
-                                XMLNode("power:hertz", number(supply.hertz)),
-                                XMLNode("power:voltage", number(supply.voltage)), XMLNode("power:ac", "true"),
+                                WriteElement("power:hertz", number(supply.hertz)),
+                                WriteElement("power:voltage", number(supply.voltage)), WriteElement("power:ac", "true"),
                             ]),
                     ]))
         }
-        c.append(XMLNode("ei:readingType", usage ? "Direct Read" : "x-notApplicable"))
+        c.append(WriteElement("ei:readingType", usage ? "Direct Read" : "x-notApplicable"))
         c.append(
-            XMLNode(
+            WriteElement(
                 "oadr:oadrSamplingRate",
                 [
-                    XMLNode("oadr:oadrMinPeriod", "PT1S"), XMLNode("oadr:oadrMaxPeriod", "PT1H"),
-                    XMLNode("oadr:oadrOnChange", "false"),
+                    WriteElement("oadr:oadrMinPeriod", "PT1S"), WriteElement("oadr:oadrMaxPeriod", "PT1H"),
+                    WriteElement("oadr:oadrOnChange", "false"),
                 ]))
-        return XMLNode("oadr:oadrReportDescription", c)
+        return WriteElement("oadr:oadrReportDescription", c)
     }
 
     /// `oadrRegisterReport` (EiReport): the two metadata reports.
     public static func register(
         requestID: String, venID: String, resourceID: String, createdAt: Date, supply: Supply = Supply()
     ) -> String {
-        func metadata(_ name: String, _ specifier: String, _ rID: String, usage: Bool) -> XMLNode {
-            XMLNode(
+        func metadata(_ name: String, _ specifier: String, _ rID: String, usage: Bool) -> WriteElement {
+            WriteElement(
                 "oadr:oadrReport",
                 [
                     duration(3600),
                     description(rID: rID, resourceID: resourceID, usage: usage, supply: supply),
-                    XMLNode("ei:reportRequestID", "0"), XMLNode("ei:reportSpecifierID", specifier),
-                    XMLNode("ei:reportName", name), XMLNode("ei:createdDateTime", ISO8601.format(createdAt)),
+                    WriteElement("ei:reportRequestID", "0"), WriteElement("ei:reportSpecifierID", specifier),
+                    WriteElement("ei:reportName", name), WriteElement("ei:createdDateTime", ISO8601.format(createdAt)),
                 ])
         }
         return OADRMessage.document(
             OADRMessage.message(
                 "oadrRegisterReport",
                 [
-                    XMLNode("pyld:requestID", requestID),
+                    WriteElement("pyld:requestID", requestID),
                     metadata("METADATA_TELEMETRY_USAGE", usageSpecifierID, powerRID, usage: true),
                     metadata("METADATA_TELEMETRY_STATUS", statusSpecifierID, statusRID, usage: false),
-                    XMLNode("ei:venID", venID),
+                    WriteElement("ei:venID", venID),
                 ]))
     }
 
@@ -114,41 +114,42 @@ public enum OADRReport {
         requestID: String, venID: String, request: ReportRequest, reportID: String, reading: Reading,
         start: Date, seconds: Double, createdAt: Date
     ) -> String {
-        var payloads: [XMLNode] = []
+        var payloads: [WriteElement] = []
         for rID in request.rIDs where rID == powerRID || rID == statusRID {
             let quality = reading.measured ? "Quality Good - Non Specific" : "Quality Uncertain - Non Specific"
             let value =
                 rID == powerRID
-                ? XMLNode("ei:payloadFloat", [XMLNode("ei:value", number(reading.watts))])
-                : XMLNode(
+                ? WriteElement("ei:payloadFloat", [WriteElement("ei:value", number(reading.watts))])
+                : WriteElement(
                     "oadr:oadrPayloadResourceStatus",
                     [
-                        XMLNode("oadr:oadrOnline", reading.online ? "true" : "false"),
-                        XMLNode("oadr:oadrManualOverride", "false"),
+                        WriteElement("oadr:oadrOnline", reading.online ? "true" : "false"),
+                        WriteElement("oadr:oadrManualOverride", "false"),
                     ])
             payloads.append(
-                XMLNode(
+                WriteElement(
                     "ei:interval",
                     [
                         dtstart(start), duration(seconds),
-                        XMLNode(
+                        WriteElement(
                             "oadr:oadrReportPayload",
-                            [XMLNode("ei:rID", rID), value]
-                                + (rID == powerRID ? [XMLNode("oadr:oadrDataQuality", quality)] : [])),
+                            [WriteElement("ei:rID", rID), value]
+                                + (rID == powerRID ? [WriteElement("oadr:oadrDataQuality", quality)] : [])),
                     ]))
         }
         let name = request.specifierID == statusSpecifierID ? "TELEMETRY_STATUS" : "TELEMETRY_USAGE"
-        let report = XMLNode(
+        let report = WriteElement(
             "oadr:oadrReport",
             [
-                dtstart(start), duration(seconds), XMLNode("strm:intervals", payloads),
-                XMLNode("ei:eiReportID", reportID), XMLNode("ei:reportRequestID", request.reportRequestID),
-                XMLNode("ei:reportSpecifierID", request.specifierID), XMLNode("ei:reportName", name),
-                XMLNode("ei:createdDateTime", ISO8601.format(createdAt)),
+                dtstart(start), duration(seconds), WriteElement("strm:intervals", payloads),
+                WriteElement("ei:eiReportID", reportID), WriteElement("ei:reportRequestID", request.reportRequestID),
+                WriteElement("ei:reportSpecifierID", request.specifierID), WriteElement("ei:reportName", name),
+                WriteElement("ei:createdDateTime", ISO8601.format(createdAt)),
             ])
         return OADRMessage.document(
             OADRMessage.message(
-                "oadrUpdateReport", [XMLNode("pyld:requestID", requestID), report, XMLNode("ei:venID", venID)]))
+                "oadrUpdateReport",
+                [WriteElement("pyld:requestID", requestID), report, WriteElement("ei:venID", venID)]))
     }
 
     /// `oadrCreatedReport` (EiReport): the report requests now pending.
@@ -169,7 +170,7 @@ public enum OADRReport {
                 "oadrRegisteredReport",
                 [
                     OADRMessage.eiResponse(code: 200, description: "OK", requestID: requestID),
-                    XMLNode("ei:venID", venID),
+                    WriteElement("ei:venID", venID),
                 ]))
     }
 
@@ -179,8 +180,8 @@ public enum OADRReport {
                 name,
                 [
                     OADRMessage.eiResponse(code: 200, description: "OK", requestID: requestID),
-                    XMLNode("oadr:oadrPendingReports", pending.map { XMLNode("ei:reportRequestID", $0) }),
-                    XMLNode("ei:venID", venID),
+                    WriteElement("oadr:oadrPendingReports", pending.map { WriteElement("ei:reportRequestID", $0) }),
+                    WriteElement("ei:venID", venID),
                 ]))
     }
 }

@@ -73,7 +73,7 @@ public enum VTNMessage: Sendable, Hashable {
     /// - Throws: `OpenADR2bError` (`.xml` for bytes that are not acceptable XML, `.malformed` naming the
     ///   field otherwise).
     public static func parse(_ bytes: [UInt8]) throws(OpenADR2bError) -> VTNMessage {
-        let root = try XMLDocument.parse(bytes)
+        let root = try XMLReader.parse(bytes)
         guard root.namespace == oadrNS, root.name == "oadrPayload" else {
             throw OpenADR2bError(
                 .malformed,

@@ -1,14 +1,14 @@
 /// An element to write: a prefixed name (one of `OADRNamespace.declarations`' prefixes), attributes, and
 /// either text or children. Messages are built from these values, so every piece of text a VEN or VTN
 /// supplies goes through the one escaping function.
-public struct XMLNode: Sendable {
+public struct WriteElement: Sendable {
     public let name: String
     public let attributes: [(String, String)]
     public let content: Content
 
     public enum Content: Sendable {
         case text(String)
-        case children([XMLNode])
+        case children([WriteElement])
     }
 
     /// An element with text (escaped when written).
@@ -19,7 +19,7 @@ public struct XMLNode: Sendable {
     }
 
     /// An element with children.
-    public init(_ name: String, attributes: [(String, String)] = [], _ children: [XMLNode]) {
+    public init(_ name: String, attributes: [(String, String)] = [], _ children: [WriteElement]) {
         self.name = name
         self.attributes = attributes
         content = .children(children)

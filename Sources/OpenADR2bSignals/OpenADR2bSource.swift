@@ -151,7 +151,7 @@ public final class OpenADR2bSource: Sendable {
         request.body = .bytes(ByteBuffer(string: body))
         do {
             let response = try await http.execute(request, timeout: .seconds(configuration.requestTimeoutSeconds))
-            var buffer = try await response.body.collect(upTo: XMLDocument.maximumBytes)
+            var buffer = try await response.body.collect(upTo: XMLReader.maximumBytes)
             let code = Int(response.status.code)
             guard (200...299).contains(code) else {
                 // 408 and 429 are the VTN busy, not a refusal.

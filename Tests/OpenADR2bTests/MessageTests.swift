@@ -70,7 +70,7 @@ struct MessageTests {
     @Test("every message is well-formed 2.0b: oadrPayload › oadrSignedObject › the message, by namespace")
     func wellFormed() throws {
         for (name, xml) in Self.all {
-            let root = try XMLDocument.parse(xml)
+            let root = try XMLReader.parse(xml)
             #expect(root.namespace == OADRNamespace.oadr && root.name == "oadrPayload", "\(name)")
             let message = root.child(OADRNamespace.oadr, "oadrSignedObject")?.children.first
             #expect(message?.name == name)
@@ -82,7 +82,7 @@ struct MessageTests {
     @Test("text is escaped: what a field carried reads back exactly (characters XML cannot carry replaced)")
     func escaping() throws {
         let xml = OADRMessage.poll(venID: "a&b<c>\"d'\u{1}")
-        let root = try XMLDocument.parse(xml)
+        let root = try XMLReader.parse(xml)
         let ven = root.descendant([
             (OADRNamespace.oadr, "oadrSignedObject"), (OADRNamespace.oadr, "oadrPoll"), (OADRNamespace.ei, "venID"),
         ])
@@ -93,7 +93,7 @@ struct MessageTests {
     func createdEvent() throws {
         let xml = OADRMessage.createdEvent(
             venID: "v", responses: [.init(eventID: "E1", modificationNumber: 3, requestID: "None", optIn: true)])
-        let root = try XMLDocument.parse(xml)
+        let root = try XMLReader.parse(xml)
         let r = root.descendant([
             (OADRNamespace.oadr, "oadrSignedObject"), (OADRNamespace.oadr, "oadrCreatedEvent"),
             (OADRNamespace.pyld, "eiCreatedEvent"), (OADRNamespace.ei, "eventResponses"),
@@ -109,7 +109,7 @@ struct MessageTests {
     @Test("oadrCreatePartyRegistration: profile 2.0b, simpleHttp, pull, the signature flag")
     func registration() throws {
         let xml = OADRMessage.createPartyRegistration(requestID: "r", .init(venName: "host-1"))
-        let m = try XMLDocument.parse(xml).descendant([
+        let m = try XMLReader.parse(xml).descendant([
             (OADRNamespace.oadr, "oadrSignedObject"), (OADRNamespace.oadr, "oadrCreatePartyRegistration"),
         ])
         #expect(m?.child(OADRNamespace.oadr, "oadrProfileName")?.text == "2.0b")

@@ -21,14 +21,14 @@ struct VENMachineTests {
     static func sends(_ actions: [VENMachine.Action]) -> [String] {
         actions.compactMap {
             guard case .send(let service, let body) = $0 else { return nil }
-            let m = try? XMLDocument.parse(body).child(OADRNamespace.oadr, "oadrSignedObject")?.children.first?.name
+            let m = try? XMLReader.parse(body).child(OADRNamespace.oadr, "oadrSignedObject")?.children.first?.name
             return "\(service.rawValue) \(m ?? "?")"
         }
     }
 
-    static func body(_ actions: [VENMachine.Action]) -> XMLElement? {
+    static func body(_ actions: [VENMachine.Action]) -> ReadElement? {
         for case .send(_, let body) in actions {
-            return try? XMLDocument.parse(body).child(OADRNamespace.oadr, "oadrSignedObject")?.children.first
+            return try? XMLReader.parse(body).child(OADRNamespace.oadr, "oadrSignedObject")?.children.first
         }
         return nil
     }

@@ -3,19 +3,19 @@ import Foundation
 
 /// One XML element as OpenADR 2.0b reads it: its namespace URI (never the prefix, which each VTN
 /// chooses), local name, attributes, child elements and the text directly inside it. A plain value:
-/// libxml2's tree is copied into it and freed at once, so nothing outside `XMLDocument.parse` touches C.
-public struct XMLElement: Sendable, Hashable {
+/// libxml2's tree is copied into it and freed at once, so nothing outside `XMLReader.parse` touches C.
+public struct ReadElement: Sendable, Hashable {
     /// The namespace URI ("" when the element has none).
     public let namespace: String
     public let name: String
     /// Attributes by local name (OpenADR's `ei:schemaVersion` and `oadr:Id` are told apart by name alone).
     public let attributes: [String: String]
-    public let children: [XMLElement]
+    public let children: [ReadElement]
     /// Text and CDATA directly inside this element, concatenated (whitespace kept).
     public let text: String
 
     public init(
-        namespace: String, name: String, attributes: [String: String] = [:], children: [XMLElement] = [],
+        namespace: String, name: String, attributes: [String: String] = [:], children: [ReadElement] = [],
         text: String = ""
     ) {
         self.namespace = namespace
@@ -26,17 +26,17 @@ public struct XMLElement: Sendable, Hashable {
     }
 
     /// The first child named `name` in `namespace`.
-    public func child(_ namespace: String, _ name: String) -> XMLElement? {
+    public func child(_ namespace: String, _ name: String) -> ReadElement? {
         children.first { $0.namespace == namespace && $0.name == name }
     }
 
     /// Every child named `name` in `namespace`, in document order.
-    public func children(_ namespace: String, _ name: String) -> [XMLElement] {
+    public func children(_ namespace: String, _ name: String) -> [ReadElement] {
         children.filter { $0.namespace == namespace && $0.name == name }
     }
 
     /// The element reached by following `path` from here (each step a namespace and a local name).
-    public func descendant(_ path: [(String, String)]) -> XMLElement? {
+    public func descendant(_ path: [(String, String)]) -> ReadElement? {
         var e = self
         for (ns, name) in path {
             guard let next = e.child(ns, name) else { return nil }
@@ -53,7 +53,7 @@ public struct XMLElement: Sendable, Hashable {
 /// declared, expanded or fetched: "billion laughs" and external entities are refused before libxml2 sees
 /// them), no network (`XML_PARSE_NONET`), no entity substitution (`XML_PARSE_NOENT` is never set), and a
 /// depth limit while the tree is copied out.
-public enum XMLDocument {
+public enum XMLReader {
     /// The largest document read (an oadrDistributeEvent with many events is tens of kilobytes).
     public static let maximumBytes = 1 << 20
     /// The deepest element nesting read (OpenADR 2.0b messages nest about 14 deep).
@@ -61,7 +61,7 @@ public enum XMLDocument {
 
     /// The document's root element.
     /// - Throws: `OpenADR2bError` `.xml` naming what is wrong (size, DOCTYPE, syntax, depth).
-    public static func parse(_ data: [UInt8]) throws(OpenADR2bError) -> XMLElement {
+    public static func parse(_ data: [UInt8]) throws(OpenADR2bError) -> ReadElement {
         guard data.count <= maximumBytes else {
             throw OpenADR2bError(.xml, "document of \(data.count) bytes is over the limit of \(maximumBytes)")
         }
@@ -96,18 +96,18 @@ public enum XMLDocument {
     }
 
     /// As `parse`, from a string (tests and the fake VTN).
-    public static func parse(_ text: String) throws(OpenADR2bError) -> XMLElement {
+    public static func parse(_ text: String) throws(OpenADR2bError) -> ReadElement {
         try parse(Array(text.utf8))
     }
 
     /// libxml2 sets up its globals once, before any thread parses.
     private static let initialize: Void = { xmlInitParser() }()
 
-    private static func element(_ node: xmlNodePtr, depth: Int) throws(OpenADR2bError) -> XMLElement {
+    private static func element(_ node: xmlNodePtr, depth: Int) throws(OpenADR2bError) -> ReadElement {
         guard depth <= maximumDepth else {
             throw OpenADR2bError(.xml, "elements nested deeper than \(maximumDepth)")
         }
-        var children: [XMLElement] = []
+        var children: [ReadElement] = []
         var text = ""
         var child = node.pointee.children
         while let c = child {
@@ -135,7 +135,7 @@ public enum XMLDocument {
             attributes[string(a.pointee.name)] = value
             attr = a.pointee.next
         }
-        return XMLElement(
+        return ReadElement(
             namespace: string(node.pointee.ns?.pointee.href), name: string(node.pointee.name),
             attributes: attributes, children: children, text: text)
     }

@@ -2,16 +2,16 @@ import OpenADR2b
 import Testing
 
 @Suite("OpenADR 2.0b XML reading")
-struct XMLDocumentTests {
+struct XMLReaderTests {
     @Test("elements are found by namespace URI, whatever the prefix")
     func namespacesNotPrefixes() throws {
-        let a = try XMLDocument.parse(
+        let a = try XMLReader.parse(
             """
             <x:oadrPayload xmlns:x="http://openadr.org/oadr-2.0b/2012/07"><x:oadrSignedObject>
             <y:venID xmlns:y="http://docs.oasis-open.org/ns/energyinterop/201110"> ven &amp; 1 </y:venID>
             </x:oadrSignedObject></x:oadrPayload>
             """)
-        let b = try XMLDocument.parse(
+        let b = try XMLReader.parse(
             """
             <oadrPayload xmlns="http://openadr.org/oadr-2.0b/2012/07"><oadrSignedObject>
             <venID xmlns="http://docs.oasis-open.org/ns/energyinterop/201110"> ven &amp; 1 </venID>
@@ -22,7 +22,7 @@ struct XMLDocumentTests {
             #expect(ven?.trimmedText == "ven & 1")
         }
         // The right local name in the wrong namespace is not the element.
-        let wrong = try XMLDocument.parse(
+        let wrong = try XMLReader.parse(
             #"<oadrPayload xmlns="urn:not-openadr"><oadrSignedObject/></oadrPayload>"#)
         #expect(wrong.child(OADRNamespace.oadr, "oadrSignedObject") == nil)
     }
@@ -51,7 +51,7 @@ struct XMLDocumentTests {
         ])
     func hostile(_ input: String, _ expected: String) {
         #expect {
-            _ = try XMLDocument.parse(input)
+            _ = try XMLReader.parse(input)
         } throws: { error in
             guard let e = error as? OpenADR2bError else { return false }
             return e.kind == .xml && e.message.contains(expected)
@@ -60,7 +60,7 @@ struct XMLDocumentTests {
 
     @Test("attributes by local name, text and CDATA concatenated, comments ignored")
     func attributesAndText() throws {
-        let root = try XMLDocument.parse(
+        let root = try XMLReader.parse(
             #"<r xmlns:ei="urn:e" ei:schemaVersion="2.0b" Id="x"><!-- c -->a<![CDATA[<b>]]>c</r>"#)
         #expect(root.attributes["schemaVersion"] == "2.0b")
         #expect(root.attributes["Id"] == "x")

@@ -29,7 +29,10 @@ extension VENMachine {
             guard r.ok else {
                 return fail("the VTN refused oadrCreatedEvent: \(r.code) \(r.description)", now: now, &out)
             }
-            for x in responses { responded[x.eventID] = x.modificationNumber }
+            for x in responses {
+                responded[x.eventID] = x.modificationNumber
+                if x.optIn { optedOut.remove(x.eventID) } else { optedOut.insert(x.eventID) }
+            }
             backoff.reset()
             save(&out)
         case (.registerReport, .registeredReport(let r, let requests)):
@@ -182,12 +185,20 @@ extension VENMachine {
         for gone in events where !ids.contains(gone.eventID) {
             out.append(.log(.info, "openadr2b: event \(gone.eventID) is no longer distributed: cancelled"))
             responded[gone.eventID] = nil
+            optedOut.remove(gone.eventID)
         }
         var responses: [OADRMessage.EventResponse] = []
         for e in d.events where e.responseRequired && responded[e.eventID] != e.modificationNumber {
+            if !follows(e) {
+                logOnce(
+                    .info,
+                    "openadr2b: event \(e.eventID.prefix(60)) is for market context \(e.marketContext.prefix(100)), "
+                        + "not \(config.marketContext ?? ""): opted out", &out)
+            }
             responses.append(
                 OADRMessage.EventResponse(
-                    eventID: e.eventID, modificationNumber: e.modificationNumber, requestID: d.requestID, optIn: true))
+                    eventID: e.eventID, modificationNumber: e.modificationNumber, requestID: d.requestID,
+                    optIn: follows(e)))
         }
         for e in d.events where events.first(where: { $0.eventID == e.eventID }) != e {
             out.append(

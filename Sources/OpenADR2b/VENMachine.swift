@@ -15,6 +15,9 @@ public struct VENMachine: Sendable {
         public var venName: String
         /// The VTN's id when the operator pins it (`--openadr-vtn-id`): another VTN is refused.
         public var vtnID: String?
+        /// `--openadr-market-context`: follow (and opt into) only this program's events; others are opted
+        /// out of. Nil: every event.
+        public var marketContext: String?
         /// `--openadr-poll`: poll at least this often, whatever the VTN asks.
         public var pollLimitSeconds: Double
         /// The resource named in reports.
@@ -26,11 +29,13 @@ public struct VENMachine: Sendable {
         public var requestPrefix: String
 
         public init(
-            venName: String, vtnID: String? = nil, pollLimitSeconds: Double = 10, resourceID: String? = nil,
-            planner: EventPlanner, retryInitial: Double = 1, retryMax: Double = 60, requestPrefix: String = "fm"
+            venName: String, vtnID: String? = nil, marketContext: String? = nil, pollLimitSeconds: Double = 10,
+            resourceID: String? = nil, planner: EventPlanner, retryInitial: Double = 1, retryMax: Double = 60,
+            requestPrefix: String = "fm"
         ) {
             self.venName = venName
             self.vtnID = vtnID
+            self.marketContext = marketContext
             self.pollLimitSeconds = pollLimitSeconds
             self.resourceID = resourceID ?? venName
             self.planner = planner
@@ -89,11 +94,14 @@ public struct VENMachine: Sendable {
         /// Event id → the modification number opted into.
         public var responded: [String: Int]
         public var reportRequests: [ReportRequest]
+        /// The events answered with optOut (another market context).
+        public var optedOut: [String]?
 
         public init(
             venID: String, registrationID: String, vtnID: String, pollSeconds: Double?, events: [DistributedEvent],
-            responded: [String: Int], reportRequests: [ReportRequest]
+            responded: [String: Int], reportRequests: [ReportRequest], optedOut: [String]? = nil
         ) {
+            self.optedOut = optedOut
             self.venID = venID
             self.registrationID = registrationID
             self.vtnID = vtnID
@@ -146,6 +154,7 @@ public struct VENMachine: Sendable {
     var backoff: Backoff
     var events: [DistributedEvent] = []
     var responded: [String: Int] = [:]
+    var optedOut: Set<String> = []
     var reportRequests: [ReportRequest] = []
     var nextReport: [String: Date] = [:]
     var counter = 0
@@ -210,6 +219,7 @@ public struct VENMachine: Sendable {
         requestedPollSeconds = s.pollSeconds
         events = s.events
         responded = s.responded
+        optedOut = Set(s.optedOut ?? [])
         reportRequests = s.reportRequests
         for r in reportRequests { nextReport[r.reportRequestID] = now.addingTimeInterval(reportPeriod(r)) }
         out.append(.log(.info, "openadr2b: resuming registration \(s.registrationID) as VEN \(s.venID)"))
@@ -274,7 +284,8 @@ public struct VENMachine: Sendable {
         guard let reg = registration else { return nil }
         return Snapshot(
             venID: reg.venID, registrationID: reg.registrationID, vtnID: vtnID ?? "", pollSeconds: requestedPollSeconds,
-            events: events, responded: responded, reportRequests: reportRequests)
+            events: events, responded: responded, reportRequests: reportRequests,
+            optedOut: optedOut.isEmpty ? nil : optedOut.sorted())
     }
 
     mutating func save(_ out: inout [Action]) {
@@ -288,17 +299,22 @@ public struct VENMachine: Sendable {
         status.registrationID = registration?.registrationID
         status.vtnID = vtnID
         status.eventsKnown = events.count
-        status.optedIn = responded
+        status.optedIn = responded.filter { !optedOut.contains($0.key) }
     }
 
     /// The schedule of every known event from `now`, and the notes on what was ignored (each logged once).
     mutating func emitSchedule(now: Date, _ out: inout [Action]) {
         var all: [ScheduledInterval] = []
-        for e in events {
+        for e in events where follows(e) {
             let (intervals, ignored) = config.planner.plan(e, now: now)
             all += intervals
             for note in ignored { logOnce(.info, "openadr2b: \(note)", &out) }
         }
         out.append(.schedule(all))
+    }
+
+    /// Whether the event is in the configured market context (every event without one).
+    func follows(_ e: DistributedEvent) -> Bool {
+        config.marketContext.map { $0 == e.marketContext } ?? true
     }
 }

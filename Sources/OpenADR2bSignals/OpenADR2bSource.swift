@@ -21,6 +21,8 @@ public final class OpenADR2bSource: Sendable {
         public var baseURL: String
         public var venName: String
         public var vtnID: String?
+        /// `--openadr-market-context`: follow only this program's events.
+        public var marketContext: String?
         /// `--openadr-poll`: poll at least this often.
         public var pollSeconds: Double = 10
         public var statePath: String?
@@ -97,7 +99,8 @@ public final class OpenADR2bSource: Sendable {
             startAfterFraction: { eventID in Self.fraction(name + "\u{0}" + eventID) })
         return VENMachine(
             .init(
-                venName: name, vtnID: configuration.vtnID, pollLimitSeconds: configuration.pollSeconds,
+                venName: name, vtnID: configuration.vtnID, marketContext: configuration.marketContext,
+                pollLimitSeconds: configuration.pollSeconds,
                 planner: planner, retryInitial: configuration.retryInitial, retryMax: configuration.retryMax,
                 requestPrefix: "fm-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)))
     }

@@ -10,10 +10,10 @@ struct VENMachineTests {
     static let t0 = ISO8601.parse("2030-01-01T11:59:00Z")!
     static let eventStart = ISO8601.parse("2030-01-01T12:00:00Z")!
 
-    static func machine(vtnID: String? = nil, poll: Double = 10) -> VENMachine {
+    static func machine(vtnID: String? = nil, marketContext: String? = nil, poll: Double = 10) -> VENMachine {
         VENMachine(
             .init(
-                venName: "host-1", vtnID: vtnID, pollLimitSeconds: poll,
+                venName: "host-1", vtnID: vtnID, marketContext: marketContext, pollLimitSeconds: poll,
                 planner: EventPlanner(simpleLevels: [0: 0, 1: 0.5, 2: 1, 3: 1]), retryInitial: 1, retryMax: 8))
     }
 
@@ -48,8 +48,8 @@ struct VENMachineTests {
     }
 
     /// A machine registered as V1/R1, its first event request answered with no events.
-    static func registered(poll: Double = 10) -> VENMachine {
-        var m = machine(poll: poll)
+    static func registered(poll: Double = 10, marketContext: String? = nil) -> VENMachine {
+        var m = machine(marketContext: marketContext, poll: poll)
         _ = m.event(.start(now: t0, restoring: nil))
         _ = reply(&m, VTNXML.createdPartyRegistration(poll: "PT10S"))
         _ = reply(&m, VTNXML.createdPartyRegistration(venID: "V1", registrationID: "R1", poll: "PT10S"))
@@ -150,6 +150,26 @@ struct VENMachineTests {
         a = Self.reply(&m, VTNXML.distribute([VTNXML.event()]), at: t2.addingTimeInterval(3))
         #expect(Self.schedule(a) == ["openadr2b:E1:0"])
         #expect(m.status.failures == 2)
+    }
+
+    @Test("--openadr-market-context: another program's events are opted out of and not followed")
+    func marketContext() {
+        var m = Self.registered(marketContext: "http://my-program")
+        let t1 = Self.t0.addingTimeInterval(10)
+        _ = m.event(.tick(now: t1, reading: nil))
+        var a = Self.reply(&m, VTNXML.distribute([VTNXML.event()]), at: t1)  // market context http://mc
+        #expect(Self.schedule(a) == [])
+        let r = Self.body(a)?.descendant([
+            (OADRNamespace.pyld, "eiCreatedEvent"), (OADRNamespace.ei, "eventResponses"),
+            (OADRNamespace.ei, "eventResponse"),
+        ])
+        #expect(r?.child(OADRNamespace.ei, "optType")?.text == "optOut")
+        a = Self.reply(&m, VTNXML.response(), at: t1)
+        #expect(m.status.optedIn.isEmpty)
+        var follows = Self.registered(marketContext: "http://mc")
+        _ = follows.event(.tick(now: t1, reading: nil))
+        a = Self.reply(&follows, VTNXML.distribute([VTNXML.event()]), at: t1)
+        #expect(Self.schedule(a) == ["openadr2b:E1:0"])
     }
 
     @Test("a 4xx refusal is an error naming the request, retried at the longest backoff")

@@ -190,6 +190,25 @@ let package = Package(
             resources: [.embedInCode("Spec/openadr3-3.0.1.json"), .embedInCode("Spec/openadr3-3.1.0.json")]
         ),
         .executableTarget(name: "flexminer-fakevtn", dependencies: ["FakeVTN"]),
+        // libxml2, the XML parser OpenADR 2.0b messages are read with (never string matching).
+        .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
+        // OpenADR 2.0b (the B profile, simple HTTP pull), pure: XML reading through libxml2 with limits, the
+        // messages a VEN sends and reads, and the VEN as a state machine; no I/O.
+        .target(name: "OpenADR2b", dependencies: ["CLibXML2", "OpenADR", "FlexSupport"]),
+        // The OpenADR 2.0b signal source: the VEN machine run over HTTP (AsyncHTTPClient), its intervals sent to
+        // the controller as OpenADR 3's are (and through its SIMPLE level map), a 0600 state file.
+        .target(
+            name: "OpenADR2bSignals",
+            dependencies: [
+                "OpenADR2b", "OpenADRSignals", "LoadController", "FlexSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // A 2.0b VTN of the project's own for tests: its own XML templates and its own reading of requests
+        // (Foundation's parser), never the module under test; misbehaves as real VTNs do.
+        .target(name: "FakeVTN2b", dependencies: ["OpenADR", "FlexSupport"], path: "Tests/FakeVTN2b"),
         // What the host draws: the PowerSource protocol and one file per source (the model, RAPL, a SunSpec
         // meter over Modbus TCP), the sampler that runs them off the control path, and the telemetry log.
         .target(name: "PowerSources", dependencies: ["FlexSupport"]),
@@ -317,6 +336,16 @@ let package = Package(
                 "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "OpenADR2bTests",
+            dependencies: [
+                "OpenADR2b", "OpenADR2bSignals", "FakeVTN2b", "LoadController", "DemandResponse", "Mining",
+                "MiningKernels", "FlexSupport", "TestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         .testTarget(name: "MiningTests", dependencies: ["Mining", "Chain", "SHA256", "MiningKernels", "TestSupport"]),

@@ -1,0 +1,168 @@
+import FlexSupport
+import Foundation
+import OpenADR
+import Synchronization
+
+/// An OpenADR 2.0b VTN of the project's own (simple HTTP, pull), for tests: its XML comes from its own
+/// string templates (`VTNXML`) and requests are read with Foundation's parser (`RequestCheck`), never with
+/// the module under test. It misbehaves as real VTNs do: `eventStatus` stays `far`, report requests come
+/// inside `oadrRegisteredReport`, polled events carry a literal `None` request id, `text/xml` is refused,
+/// it can ask for re-registration, and it can vanish (`close`) mid-event.
+public final class FakeVTN2b: Sendable {
+    public static let prefix = "/OpenADR2/Simple/2.0b"
+
+    struct Inner {
+        var nextVEN = 1
+        var vens: [String: String] = [:]  // venID → registrationID
+        /// Events as XML, by id, in order; `version` changes with every edit.
+        var events: [(id: String, xml: String)] = []
+        var version = 0
+        var delivered: [String: Int] = [:]  // venID → the version last distributed to it
+        var queued: [String: [String]] = [:]  // venID → messages for its next polls
+        /// What was asked: "service message".
+        var requests: [String] = []
+        var optIns: [String] = []  // "eventID:modification:optType"
+        var updateReports = 0
+        var refusedContentType = 0
+        /// Gone: every request answered 503, as a VTN behind a load balancer while it is down.
+        var away = false
+    }
+
+    let state = Mutex(Inner())
+    private let server = Mutex<TinyHTTPServer?>(nil)
+    private let portBox = Atomic<Int>(0)
+    public var port: Int { portBox.load(ordering: .relaxed) }
+    /// The poll frequency the VTN asks for.
+    public let pollFrequency: String
+
+    init(pollFrequency: String) { self.pollFrequency = pollFrequency }
+
+    /// Starts serving on 127.0.0.1 (`port` 0: a free one).
+    public static func start(port: Int = 0, pollFrequency: String = "PT1S") async throws -> FakeVTN2b {
+        let vtn = FakeVTN2b(pollFrequency: pollFrequency)
+        let s = try await TinyHTTPServer.start(host: "127.0.0.1", port: port, maxConnections: 64) { [vtn] in
+            vtn.handle($0)
+        }
+        vtn.portBox.store(s.port, ordering: .relaxed)
+        vtn.server.withLock { $0 = s }
+        return vtn
+    }
+
+    /// `http://127.0.0.1:PORT/OpenADR2/Simple/2.0b`.
+    public var baseURL: String { "http://127.0.0.1:\(port)\(Self.prefix)" }
+
+    /// Stops listening (open keep-alive connections stay until the client drops them).
+    public func close() async { await server.withLock { $0 }?.close() }
+
+    /// The VTN vanishes (`true`: every request gets 503) or comes back.
+    public func setAway(_ away: Bool) { state.withLock { $0.away = away } }
+
+    /// Publishes (or replaces) an event whose status stays `far` whatever the time.
+    public func setEvent(id: String, modification: Int = 0, start: Date, seconds: Int, level: Int = 2) {
+        let xml = VTNXML.event(
+            id: id, modification: modification, status: "far", start: ISO8601.format(start),
+            duration: "PT\(seconds)S", signals: [VTNXML.Signal(intervals: [("PT\(seconds)S", String(level))])])
+        state.withLock { s in
+            s.events.removeAll { $0.id == id }
+            s.events.append((id, xml))
+            s.version += 1
+        }
+    }
+
+    /// Drops an event (a VEN learns of it by its absence from the next distribution).
+    public func removeEvent(id: String) {
+        state.withLock { s in
+            s.events.removeAll { $0.id == id }
+            s.version += 1
+        }
+    }
+
+    /// Every registered VEN is asked to register again on its next poll.
+    public func requestReregistration() {
+        state.withLock { s in for ven in s.vens.keys { s.queued[ven, default: []].append(VTNXML.requestReregistration) }
+        }
+    }
+
+    public var requests: [String] { state.withLock { $0.requests } }
+    public var optIns: [String] { state.withLock { $0.optIns } }
+    public var updateReports: Int { state.withLock { $0.updateReports } }
+    public var refusedContentType: Int { state.withLock { $0.refusedContentType } }
+    public var venIDs: [String] { state.withLock { Array($0.vens.keys) } }
+
+    static func xml(_ s: String) -> TinyHTTPServer.Response {
+        TinyHTTPServer.Response(status: 200, contentType: "application/xml", body: Data(s.utf8))
+    }
+
+    func handle(_ r: TinyHTTPServer.Request) -> TinyHTTPServer.Response {
+        guard !state.withLock({ $0.away }) else { return .problem(503, "VTN unavailable") }
+        guard r.method == "POST" else { return .problem(405, "POST only") }
+        guard r.path.hasPrefix(Self.prefix + "/") else { return .problem(404, "not under \(Self.prefix)") }
+        let service = String(r.path.dropFirst(Self.prefix.count + 1))
+        // Real VTNs refuse anything but application/xml (text/xml included).
+        guard
+            r.header("Content-Type")?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces)
+                == "application/xml"
+        else {
+            state.withLock { $0.refusedContentType += 1 }
+            return .problem(415, "Content-Type must be application/xml")
+        }
+        guard let check = RequestCheck.read(r.body) else { return .problem(400, "not an OpenADR 2.0b payload") }
+        state.withLock { $0.requests.append("\(service) \(check.message)") }
+        switch (service, check.message) {
+        case ("EiRegisterParty", "oadrQueryRegistration"):
+            return Self.xml(VTNXML.createdPartyRegistration(poll: pollFrequency))
+        case ("EiRegisterParty", "oadrCreatePartyRegistration"):
+            let ids = state.withLock { s -> (String, String) in
+                if let ven = check.first("venID"), let reg = s.vens[ven] { return (ven, reg) }
+                let ven = "ven-\(s.nextVEN)"
+                s.nextVEN += 1
+                s.vens[ven] = "reg-\(ven)"
+                return (ven, "reg-\(ven)")
+            }
+            return Self.xml(
+                VTNXML.createdPartyRegistration(venID: ids.0, registrationID: ids.1, poll: pollFrequency))
+        case ("EiReport", "oadrRegisterReport"):
+            // The report requests inside oadrRegisteredReport, as some VTNs send them: the VEN's usage report.
+            let specifier = check.texts["reportSpecifierID"]?.first ?? ""
+            let rID = check.texts["rID"]?.first ?? ""
+            return Self.xml(
+                VTNXML.registeredReport([VTNXML.reportRequest(id: "RR-1", specifier: specifier, back: "PT1S", rID: rID)]
+                ))
+        case ("EiReport", "oadrUpdateReport"):
+            state.withLock { $0.updateReports += 1 }
+            return Self.xml(VTNXML.response())
+        case ("EiEvent", "oadrRequestEvent"):
+            return Self.xml(distribution(to: check.first("venID") ?? ""))
+        case ("EiEvent", "oadrCreatedEvent"):
+            let ids = check.texts["eventID"] ?? []
+            let mods = check.texts["modificationNumber"] ?? []
+            let opts = check.texts["optType"] ?? []
+            state.withLock { s in
+                for (i, id) in ids.enumerated() where i < mods.count && i < opts.count {
+                    s.optIns.append("\(id):\(mods[i]):\(opts[i])")
+                }
+            }
+            return Self.xml(VTNXML.response())
+        case ("OadrPoll", "oadrPoll"):
+            let ven = check.first("venID") ?? ""
+            let queued = state.withLock { s -> String? in
+                guard var q = s.queued[ven], !q.isEmpty else { return nil }
+                let first = q.removeFirst()
+                s.queued[ven] = q
+                return first
+            }
+            if let queued { return Self.xml(queued) }
+            let changed = state.withLock { $0.delivered[ven] != $0.version }
+            return Self.xml(changed ? distribution(to: ven) : VTNXML.response())
+        default:
+            return Self.xml(VTNXML.response())
+        }
+    }
+
+    /// Every event, with the literal `None` request id some VTNs send on polled events.
+    func distribution(to ven: String) -> String {
+        let (events, version) = state.withLock { ($0.events.map(\.xml), $0.version) }
+        state.withLock { $0.delivered[ven] = version }
+        return VTNXML.distribute(events, requestID: "None")
+    }
+}

@@ -17,6 +17,10 @@ import Synchronization
 /// network), a `release` when an event is deleted or changed under an active interval, and the price at
 /// a PRICE interval's start. After each interval taken part in, a report goes to the VTN.
 ///
+/// Every one of those decisions is `VENStateMachine`'s (pure, tested with tables of events); this class is
+/// its shell: it performs the requests, waits and controller calls the machine asks for, and feeds it
+/// each result (`take`, `performNow`, `perform`).
+///
 /// This file is its own target (`OpenADRSignals`), so `LoadController` does not depend on AsyncHTTPClient.
 public final class OpenADRSource: Sendable {
     /// The `--openadr-*` settings.

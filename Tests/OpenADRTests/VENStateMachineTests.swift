@@ -298,4 +298,26 @@ import Testing
         #expect(take(&m, .reportSent(try #require(m.nextReport)), at: 125) == [])
         #expect(m.nextReport == nil && m.counters.reportsSent == 1 && m.health.reportError == nil)
     }
+
+    /// A PRICE interval: its price goes out once, at its start; a USAGE report uses the measured energy
+    /// counter when it was read at both ends of a curtailed interval.
+    @Test func priceOnceAndMeasuredUsage() throws {
+        let json = """
+            {"id":"p1","programID":"P1","intervalPeriod":{"start":"2026-12-01T12:00:00Z","duration":"PT1H"},
+             "payloadDescriptors":[{"payloadType":"PRICE","units":"KWH","currency":"USD"}],
+             "intervals":[{"id":0,"payloads":[{"type":"PRICE","values":[0.25]}]}]}
+            """
+        let price = try OpenADR.Event(fields: JSONFields(json: Data(json.utf8)))
+        var m = machine()
+        enrolled(&m, events: [price, try event("e1", start: 0, minutes: 1)], at: -5)
+        let first = take(&m, .tick(drawing: 1, energy: 1_000_000), at: 0)
+        #expect(
+            first.contains("type=price usd_per_mwh=250 interval_start=2026-12-01T12:00:00.000Z interval_minutes=60"))
+        #expect(first.contains { $0.hasPrefix("type=curtail id=openadr:e1:0") })
+        #expect(take(&m, .tick(drawing: 1, energy: 1_000_000), at: 1) == [])
+        #expect(take(&m, .tick(drawing: 0, energy: 1_360_000), at: 60) == ["save", "wake reports"])
+        // 360 kJ measured: 0.1 kWh (the model would say 3600 W × 60 s = 0.06 kWh).
+        #expect(abs((m.nextReport?.usageKWh ?? 0) - 0.1) < 1e-9)
+        #expect(m.counters.pricesSent == 1 && m.counters.curtailsSent == 1)
+    }
 }

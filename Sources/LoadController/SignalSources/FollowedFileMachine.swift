@@ -8,7 +8,7 @@
 /// One request is outstanding at a time: `.open` is answered by `.opened` or `.openFailed`, `.read` by
 /// `.read`, `.endOfFile` or `.stopped`, `.readBack` by `.readBack`. Like the reader, it depends on nothing
 /// else in the package (the fuzz target compiles the two files alone).
-package struct FollowedFileMachine {
+package struct FollowedFileMachine: Sendable {
     /// What `stat`/`fstat` said about a file.
     package struct FileStatus: Sendable, Hashable {
         package var device: UInt
@@ -75,7 +75,7 @@ package struct FollowedFileMachine {
     }
 
     /// The file being read.
-    struct Open: Hashable {
+    struct Open: Sendable, Hashable {
         var device: UInt
         var inode: UInt
         var offset = 0
@@ -88,8 +88,8 @@ package struct FollowedFileMachine {
     }
 
     /// Reads in a row on one wake-up, and what comes after the last.
-    struct Drain: Hashable {
-        enum Then: Hashable {
+    struct Drain: Sendable, Hashable {
+        enum Then: Sendable, Hashable {
             case nothing
             /// The path now names another file (`path`), or none: close this one and follow.
             case replaced(FileStatus?)
@@ -102,7 +102,7 @@ package struct FollowedFileMachine {
     }
 
     /// What the machine waits for.
-    enum Step: Hashable {
+    enum Step: Sendable, Hashable {
         case idle
         case opening
         /// The wake-up's check that the file still holds what was read, with its `fstat`.

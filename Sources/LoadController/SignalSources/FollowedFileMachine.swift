@@ -1,9 +1,14 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The followed signal file's reading logic as a pure state machine (the shape of AsyncHTTPClient's
 /// `HTTPConnectionPool.StateMachine`): `FollowedFileReader` feeds it what the file system said (the
 /// path's and the open file's status, the bytes a read returned, the bytes read back to check them) and
-/// performs the actions it returns, in order. The machine makes no system call, so what it does on an
-/// append, a truncation, a rotation, a rewrite in place (before a wake-up or overtaking a read), a
-/// removal, a line too long or a partial last line is tested with tables of events and actions.
+/// performs the actions it returns, in order. The machine makes no system call (memcmp is the one libc
+/// function it uses), so what it does on an append, a truncation, a rotation, a rewrite in place (before
+/// a wake-up or overtaking a read), a removal, a line too long or a partial last line is tested with
+/// tables of events and actions.
 ///
 /// One request is outstanding at a time: `.open` is answered by `.opened` or `.openFailed`, `.read` by
 /// `.read`, `.endOfFile` or `.stopped`, `.readBack` by `.readBack`. Like the reader, it depends on nothing
@@ -254,6 +259,7 @@ package struct FollowedFileMachine: Sendable {
     /// a partial last line kept.
     mutating func accept(_ bytes: [UInt8]) -> [Action] {
         guard var f = file else { return [] }
+        file = nil  // `f` alone holds the windows: appending to them copies nothing
         f.offset += bytes.count
         if f.head.count < window { f.head.append(contentsOf: bytes.prefix(window - f.head.count)) }
         f.tail.append(contentsOf: bytes.suffix(window))
@@ -296,7 +302,11 @@ package struct FollowedFileMachine: Sendable {
         guard let f = file else { return true }
         func same(_ got: [UInt8]?, _ expected: [UInt8]) -> Bool {
             guard let got else { return true }
-            return got.count >= expected.count && got.prefix(expected.count).elementsEqual(expected)
+            guard got.count >= expected.count else { return false }
+            // memcmp: a byte-wise loop over two 64 KiB windows per read is slow in a debug build.
+            return got.withUnsafeBytes { g in
+                expected.withUnsafeBytes { e in e.isEmpty || memcmp(g.baseAddress!, e.baseAddress!, e.count) == 0 }
+            }
         }
         return same(head, f.head) && same(tail, f.tail)
     }

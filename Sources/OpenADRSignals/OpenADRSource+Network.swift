@@ -47,86 +47,68 @@ extension OpenADRSource {
     public var status: Status {
         let version = client.version
         return state.withLock { s in
-            let h = s.health
+            let m = s.machine
+            let h = m.health
             return Status(
                 mode: h.subscribed ? "webhook" : "poll", pollSeconds: h.currentPollSeconds, state: h.state,
-                version: version, programID: s.stored.programID, venID: s.stored.venID,
-                subscriptionID: h.subscribed ? s.stored.subscriptionID : nil,
+                version: version, programID: m.stored.programID, venID: m.stored.venID,
+                subscriptionID: h.subscribed ? m.stored.subscriptionID : nil,
                 lastReadAgeSeconds: h.lastRead.map { (ContinuousClock.now - $0).seconds }, error: h.error?.message,
                 errorCategory: h.error?.category, errorSince: h.errorSince,
                 subscriptionError: h.subscriptionError?.message, reportError: h.reportError?.message,
-                counters: s.counters)
+                counters: m.counters)
         }
     }
 
     // MARK: Network
 
+    /// The network task: serves the callback, then performs what the machine asks (enrol, subscribe, read,
+    /// wait) and feeds it each result, until cancelled or until only a change of settings can help.
     func networkLoop() async {
-        var backoff = Backoff(startSeconds: configuration.retryInitial, maxSeconds: configuration.retryMax)
-        var enrolled = false
-        var subscribed = false
-        var nextSubscription = ContinuousClock.now
         let server = await startCallback()
-        setMode(subscribed: false)
-        while !Task.isCancelled {
-            do throws(OpenADRError) {
-                if !enrolled {
-                    try await enrol()
-                    enrolled = true
-                    state.withLock { $0.health.state = "enrolled" }
-                }
-                if !subscribed, let server, ContinuousClock.now >= nextSubscription {
-                    // A VTN that refuses the subscription still serves events: poll meanwhile. A refusal (4xx)
-                    // will not mend by itself: ask again in 5 minutes, not on every read.
-                    do {
-                        try await subscribe(port: server.port)
-                        subscribed = true
-                        state.withLock { $0.health.subscriptionError = nil }
-                    } catch {
-                        nextSubscription = .now + (error.isTransient ? .zero : .seconds(300))
-                        state.withLock { $0.health.subscriptionError = error }
-                        let text = "openadr3: no subscription (\(error.message)); polling every "
-                        report(error, text + "\(Self.seconds(configuration.pollWithoutSubscription)) s")
-                    }
-                    setMode(subscribed: subscribed)
-                }
-                try await poll()
-                state.withLock { s in
-                    s.health.error = nil
-                    s.health.errorSince = nil
-                    s.health.lastRead = .now
-                }
-                backoff.reset()
-                await wakeup.wait(timeout: nextRead(subscribed: subscribed))
-            } catch {
-                state.withLock { s in
-                    s.counters.pollFailures += 1
-                    if s.health.error == nil { s.health.errorSince = Date() }
-                    s.health.error = error
-                }
-                // Silent: no heartbeat. The controller's fail-safe decides what the load does meanwhile.
-                if error.kind == .configuration && error.status == 409 {
-                    // Only a change of settings helps (the message says which): stop asking.
-                    state.withLock { $0.health.state = "stopped" }
-                    alert("openadr3: \(error.message); stopped (restart with the change)")
-                    break
-                }
-                // Settings, credentials or requests the VTN refuses will not mend soon: wait the longest.
-                if !error.isTransient { backoff.saturate() }
-                let delay = backoff.next()
-                report(error, "openadr3: \(error.message); retrying in \(Int(delay.seconds.rounded(.up))) s")
-                await wakeup.wait(timeout: delay)
-            }
+        var actions = take(.started(callbackPort: server?.port))
+        while !Task.isCancelled, let result = await perform(actions) {
+            actions = take(result)
         }
         await server?.close()
     }
 
-    /// A transient error is a note; anything an operator must fix is an alert (the log's `error` level).
-    func report(_ error: OpenADRError, _ text: String) {
-        if error.isTransient { note(text) } else { alert(text + " [\(error.category)]") }
+    /// Performs `actions` in order up to the request or wait among them (the machine puts it last) and
+    /// returns its result; nil when the network task ends.
+    func perform(_ actions: [VENStateMachine.Action]) async -> VENStateMachine.Event? {
+        for action in actions {
+            switch action {
+            case .readProgram(let name):
+                do throws(OpenADRError) { return .programFound(try await client.program(name)) } catch {
+                    return .failed(error)
+                }
+            case .registerVEN(let name):
+                do throws(OpenADRError) { return .registered(venID: try await client.registerVEN(name: name)) } catch {
+                    return .failed(error)
+                }
+            case .subscribe(let url, let programID, let old):
+                if let old { try? await client.unsubscribe(id: old) }
+                do throws(OpenADRError) {
+                    let id = try await client.subscribe(
+                        clientName: configuration.clientName, programID: programID, callbackURL: url,
+                        bearerToken: callbackToken)
+                    return .subscribed(id: id)
+                } catch {
+                    return .subscriptionFailed(error)
+                }
+            case .readEvents(let programID):
+                do throws(OpenADRError) { return .eventsRead(try await client.events(programID: programID)) } catch {
+                    return .failed(error)
+                }
+            case .wait(let timeout):
+                await wakeup.wait(timeout: timeout)
+                return .woke
+            case .endNetwork: return nil
+            default: performNow([action])
+            }
+        }
+        return nil
     }
-
-    static func seconds(_ s: Double) -> String { s == s.rounded() ? String(Int(s)) : String(format: "%.1f", s) }
 
     func startCallback() async -> TinyHTTPServer? {
         guard let cb = configuration.callback else { return nil }
@@ -141,74 +123,6 @@ extension OpenADRSource {
         }
     }
 
-    func setMode(subscribed: Bool) {
-        let seconds = subscribed ? configuration.pollSeconds : pollWithoutSubscription
-        let changed = state.withLock { s -> Bool in
-            defer {
-                s.health.subscribed = subscribed
-                s.health.currentPollSeconds = seconds
-            }
-            return s.health.subscribed != subscribed || s.health.currentPollSeconds != seconds
-        }
-        if changed || !subscribed {
-            logOnce(
-                "openadr3: mode \(subscribed ? "webhook" : "poll"), reading events every \(Self.seconds(seconds)) s")
-        }
-    }
-
-    var pollWithoutSubscription: Double {
-        min(configuration.pollSeconds, max(0.2, configuration.pollWithoutSubscription))
-    }
-
-    /// How long to wait before the next read: the mode's period, cut short to read once more about a
-    /// second before the next known interval starts (a change published at the last moment is seen).
-    func nextRead(subscribed: Bool) -> Duration {
-        var wait = subscribed ? configuration.pollSeconds : pollWithoutSubscription
-        let now = Date()
-        let next = state.withLock { s in s.plan.values.map(\.start).filter { $0 > now }.min() }
-        if let next {
-            let lead = next.timeIntervalSince(now) - 1
-            if lead > 0.2 { wait = min(wait, lead) }
-        }
-        return .milliseconds(Int64(wait * 1000))
-    }
-
-    func enrol() async throws(OpenADRError) {
-        if let name = configuration.program {
-            let p = try await client.program(name)
-            state.withLock { $0.stored.programID = p.id }
-            note("openadr3: program \(p.name) (\(p.id))")
-        }
-        if let ven = configuration.venName {
-            let id = try await client.registerVEN(name: ven)
-            state.withLock { $0.stored.venID = id }
-            note("openadr3: VEN \(ven) (\(id))")
-        }
-    }
-
-    func subscribe(port: Int) async throws(OpenADRError) {
-        guard let cb = configuration.callback else { return }
-        let url = configuration.callbackURL ?? "http://\(HostPort(host: cb.host, port: port))/openadr/callback"
-        let (old, programID) = state.withLock { ($0.stored.subscriptionID, $0.stored.programID) }
-        // A subscription left by a run that did not shut down cleanly would call a dead callback.
-        if let old { try? await client.unsubscribe(id: old) }
-        let id = try await client.subscribe(
-            clientName: configuration.clientName, programID: programID, callbackURL: url,
-            bearerToken: callbackToken)
-        state.withLock { $0.stored.subscriptionID = id }
-        save()
-        note("openadr3: subscribed to EVENT changes (\(id)), callback \(url)")
-    }
-
-    func poll() async throws(OpenADRError) {
-        let programID = state.withLock { $0.stored.programID }
-        let events = try await client.events(programID: programID)
-        state.withLock { $0.counters.polls += 1 }
-        // The VTN answered: the source is alive.
-        _ = controller.handle(line: Array(#"{"type":"heartbeat"}"#.utf8), origin: origin)
-        updatePlan(events, save: true)
-    }
-
     /// The notification callback: answers the VTN's echo challenge; any authorised POST wakes the
     /// network task to re-read events (bodies differ between servers, so none is trusted for content).
     func callback(_ r: TinyHTTPServer.Request) -> TinyHTTPServer.Response {
@@ -217,8 +131,7 @@ extension OpenADRSource {
         }
         guard r.method == "POST" || r.method == "PUT" else { return .problem(405, "POST a notification") }
         guard ConstantTime.equal(r.bearer, callbackToken) else { return .problem(401, "missing or wrong bearer token") }
-        state.withLock { $0.counters.notifications += 1 }
-        wakeup.signal()
+        performNow(take(.notification))
         return .json(200, ["ok": true])
     }
 }

@@ -113,11 +113,15 @@ let package = Package(
             ]
         ),
 
+        // The one newline framer (a NIO ByteToMessageDecoder with a maximum line length) of the line
+        // protocols: the signal sockets and the stratum client. Its own module: a client needs no server parts.
+        .target(name: "LineFraming", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
+
         // Wire client only: stratum v1 to pools (newline-delimited JSON-RPC over TCP on SwiftNIO).
         .target(
             name: "Stratum",
             dependencies: [
-                "SHA256", "FlexSupport",
+                "SHA256", "FlexSupport", "LineFraming",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -137,8 +141,17 @@ let package = Package(
         ),
 
         // What the product's servers (signal sockets, the HTTP API, the OpenADR callback) share on SwiftNIO:
-        // the lingering close that lets an error reply reach a client that is still sending.
-        .target(name: "ServerSupport", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
+        // the lingering close that lets an error reply reach a client that is still sending, and the one
+        // HTTP server foundation (limits, idle timeout, back-pressure, bodies, bearer tokens, responses).
+        .target(
+            name: "ServerSupport",
+            dependencies: [
+                "FlexSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
 
         // Demand response: signal protocol v1, the pure policy (the same code live and simulated), and the
         // LoadActuator that a decision commands.
@@ -148,7 +161,7 @@ let package = Package(
         .target(
             name: "LoadController",
             dependencies: [
-                "DemandResponse", "FlexSupport", "ServerSupport",
+                "DemandResponse", "FlexSupport", "ServerSupport", "LineFraming",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

@@ -1,6 +1,7 @@
 import DemandResponse
 import FlexSupport
 import Foundation
+import LineFraming
 import NIOCore
 import NIOPosix
 import ServerSupport
@@ -104,6 +105,8 @@ public final class SignalSocketServer: Sendable {
                     try child.pipeline.syncOperations.addHandler(
                         IdleStateHandler(readTimeout: TimeAmount(limits.idleTimeout)))
                     try child.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(LineFrameDecoder(maxLength: SignalMessage.maximumLineLength)))
+                    try child.pipeline.syncOperations.addHandler(
                         SignalLineHandler(
                             controller: controller,
                             origin: SignalOrigin(source: source, connection: n, requiredToken: token),
@@ -168,7 +171,7 @@ public final class SignalSocketServer: Sendable {
     }
 }
 
-/// Splits a connection's bytes into lines and answers each one, in order.
+/// Answers each line of a connection (split by `LineFrameDecoder` before it), in order.
 ///
 /// A reply that acknowledges a change of the curtailments kept in the state file waits (on the event loop,
 /// asynchronously, at most `durabilityWait`) until the file holds it; the replies after it on the same
@@ -188,7 +191,6 @@ final class SignalLineHandler: ChannelInboundHandler {
     /// Replies queued behind a durability wait, and the future of the last of them (written in order).
     private var queued = 0
     private var tail: EventLoopFuture<Void>?
-    private var pending: ByteBuffer?
     private var tokens = Double(SignalSocketServer.maxLinesPerSecond)
     private var lastRefill = ContinuousClock.now
     private var cutOff = false
@@ -208,93 +210,77 @@ final class SignalLineHandler: ChannelInboundHandler {
             cut(context, "no line for too long (idle)")
             return
         }
+        if let partial = event as? LineFrameDecoder.PartialLineAtEOF {
+            if !cutOff {
+                controller.discarded("client disconnected mid-line", origin: origin, bytes: partial.bytes)
+            }
+            return
+        }
         context.fireUserInboundEventTriggered(event)
     }
 
+    /// One line from the framer (without its newline). Replies are written here and flushed once per read
+    /// (`channelReadComplete`), so a client sending many lines at once gets its replies in few packets.
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !cutOff else { return }
+        let line = unwrapInboundIn(data)
+        // Only an empty line may go unanswered.
+        if line.readableBytes == 0 { return }
         let received = ContinuousClock.now
-        var incoming = unwrapInboundIn(data)
-        if pending == nil {
-            pending = incoming
-        } else {
-            pending!.writeBuffer(&incoming)
-        }
-        var wrote = false
-        while let newline = pending!.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
-            let length = newline - pending!.readableBytesView.startIndex
-            var line = pending!.readSlice(length: length)!
-            pending!.moveReaderIndex(forwardBy: 1)
-            if line.readableBytesView.last == UInt8(ascii: "\r") {
-                line = line.getSlice(at: line.readerIndex, length: length - 1)!
-            }
-            // Only an empty line may go unanswered.
-            if line.readableBytes == 0 { continue }
-            if firstLine {
-                firstLine = false
-                // Another protocol spoken to this port (a web page in a local browser can POST to it): the
-                // request's body may hold valid signal lines, so nothing after its request line is read.
-                if Self.isHTTPRequestLine(line.readableBytesView) {
-                    cut(context, "an HTTP request, not the signal protocol")
-                    return
-                }
-            }
-            guard takeToken(received) else {
-                wrote =
-                    send(
-                        context,
-                        #"{"ok":false,"error":"too many messages (limit \#(SignalSocketServer.maxLinesPerSecond) per second); disconnecting"}"#
-                    ) || wrote
-                if wrote { context.flush() }
-                cut(context, "client flooded")
-                return
-            }
-            let answer =
-                line.readableBytesView.withContiguousStorageIfAvailable { bytes in
-                    controller.handle(line: bytes, origin: origin, receivedAt: received)
-                } ?? controller.handle(line: Array(line.readableBytesView), origin: origin, receivedAt: received)
-            wrote = send(context, answer.line, durability: answer.durability) || wrote
-            // A source that needs a token: until a line has proved it, a refused line ends the connection,
-            // so a peer without the token costs one line per connection, not a stream of parsed lines.
-            if origin.requiredToken != nil && !authenticated {
-                guard answer.ok else {
-                    if wrote { context.flush() }
-                    cut(context, "refused before a valid token")
-                    return
-                }
-                authenticated = true
-            }
-            if !context.channel.isWritable {
-                // The client is not reading its replies; it may not grow our memory without bound.
-                if wrote { context.flush() }
-                cut(context, "client not reading replies")
+        if firstLine {
+            firstLine = false
+            // Another protocol spoken to this port (a web page in a local browser can POST to it): the
+            // request's body may hold valid signal lines, so nothing after its request line is read.
+            if Self.isHTTPRequestLine(line.readableBytesView) {
+                cut(context, "an HTTP request, not the signal protocol")
                 return
             }
         }
-        if pending!.readableBytes > SignalMessage.maximumLineLength {
-            if send(
+        guard takeToken(received) else {
+            _ = send(
                 context,
-                #"{"ok":false,"error":"line too long (over \#(SignalMessage.maximumLineLength) bytes without a newline); disconnecting"}"#
-            ) || wrote {
-                context.flush()
-            }
-            cut(context, "line over \(SignalMessage.maximumLineLength) bytes")
+                #"{"ok":false,"error":"too many messages (limit \#(SignalSocketServer.maxLinesPerSecond) per second); disconnecting"}"#
+            )
+            cut(context, "client flooded")
             return
         }
-        if pending!.readableBytes == 0 { pending = nil } else { pending!.discardReadBytes() }
-        if wrote { context.flush() }
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        if let p = pending, p.readableBytes > 0, !cutOff {
-            controller.discarded("client disconnected mid-line", origin: origin, bytes: p.readableBytes)
+        let answer =
+            line.readableBytesView.withContiguousStorageIfAvailable { bytes in
+                controller.handle(line: bytes, origin: origin, receivedAt: received)
+            } ?? controller.handle(line: Array(line.readableBytesView), origin: origin, receivedAt: received)
+        _ = send(context, answer.line, durability: answer.durability)
+        // A source that needs a token: until a line has proved it, a refused line ends the connection,
+        // so a peer without the token costs one line per connection, not a stream of parsed lines.
+        if origin.requiredToken != nil && !authenticated {
+            guard answer.ok else {
+                cut(context, "refused before a valid token")
+                return
+            }
+            authenticated = true
         }
-        pending = nil
-        context.fireChannelInactive()
+        if !context.channel.isWritable {
+            // The client is not reading its replies; it may not grow our memory without bound.
+            cut(context, "client not reading replies")
+        }
     }
 
+    func channelReadComplete(context: ChannelHandlerContext) {
+        context.flush()
+        context.fireChannelReadComplete()
+    }
+
+    /// The framer's refusal of a line over the limit: answered with the reason, then the connection ends.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        context.close(promise: nil)
+        guard !cutOff else { return }  // the framer passes on nothing more after its error; nothing to add
+        guard let long = error as? LineFrameDecoder.LineTooLong else {
+            context.close(promise: nil)
+            return
+        }
+        _ = send(
+            context,
+            #"{"ok":false,"error":"line too long (over \#(SignalMessage.maximumLineLength) bytes without a newline); disconnecting"}"#
+        )
+        cut(context, "line over \(SignalMessage.maximumLineLength) bytes", bytes: long.length)
     }
 
     /// Sends `line` now when nothing waits before it and it needs no durability wait (or the state file
@@ -353,10 +339,11 @@ final class SignalLineHandler: ChannelInboundHandler {
     /// Ends the connection after the replies written so far: the lingering close at the head of the
     /// pipeline flushes them, shuts down the write side, discards what the client still sends, and closes
     /// within the source's `Limits.closeGrace` (also when the client does not read).
-    private func cut(_ context: ChannelHandlerContext, _ why: String) {
+    private func cut(_ context: ChannelHandlerContext, _ why: String, bytes: Int = 0) {
         cutOff = true
-        controller.discarded(why + "; connection closed", origin: origin, bytes: pending?.readableBytes ?? 0)
-        pending = nil
+        controller.discarded(why + "; connection closed", origin: origin, bytes: bytes)
+        // The replies written so far go out before the close.
+        context.flush()
         // Replies still waiting for the state file go out first (each within `durabilityWait`).
         if let tail {
             let bound = NIOLoopBound(context, eventLoop: context.eventLoop)

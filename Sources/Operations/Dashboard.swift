@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import SHA256
+import ServerSupport
 import Synchronization
 
 /// The operator's page at `GET /`: one self-contained HTML file embedded in the binary (no external
@@ -81,7 +82,7 @@ final class DashboardHandler: ChannelInboundHandler {
                 context.fireChannelRead(data)
                 return
             }
-            if let token, !HTTPAuth.authorized(h.headers, token: token) {
+            if let token, !BearerToken.authorized(h.headers, token: token) {
                 refuse(context, h, status: .unauthorized, error: HTTPAuth.refusal)
             } else {
                 stream(context: context, head: h)
@@ -98,18 +99,9 @@ final class DashboardHandler: ChannelInboundHandler {
     ) {
         let body = #"{"ok":false,"error":"\#(error)"}"# + "\n"
         var headers = HTTPHeaders()
-        if status == .unauthorized { headers.add(name: "WWW-Authenticate", value: HTTPAuth.challenge) }
-        headers.add(name: "Content-Type", value: "application/json")
-        headers.add(name: "Content-Length", value: String(body.utf8.count))
-        headers.add(name: "Connection", value: "close")
-        context.write(
-            wrapOutboundOut(.head(HTTPResponseHead(version: h.version, status: status, headers: headers))),
-            promise: nil)
-        var buffer = context.channel.allocator.buffer(capacity: body.utf8.count)
-        buffer.writeString(body)
-        context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-        let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+        if status == .unauthorized { headers.add(name: "WWW-Authenticate", value: BearerToken.challenge) }
+        context.writeHTTPResponse(
+            to: h, status: status, contentType: "application/json", headers: headers, body: body, close: true)
     }
 
     private func stream(context: ChannelHandlerContext, head: HTTPRequestHead) {

@@ -280,8 +280,26 @@ let package = Package(
 
         // Helpers shared by the test targets: fixtures, scratch directories, `eventually`, a seeded RNG
         // that prints its seed, a fake load.
-        .target(name: "TestSupport", dependencies: ["DemandResponse", "FlexSupport"], path: "Tests/TestSupport"),
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                "DemandResponse", "FlexSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            path: "Tests/TestSupport"
+        ),
         .testTarget(name: "FlexSupportTests", dependencies: ["FlexSupport", "TestSupport"]),
+        // The servers' NIO foundation on EmbeddedChannel: the line framer, the HTTP set-up, bearer tokens.
+        .testTarget(
+            name: "ServerSupportTests",
+            dependencies: [
+                "ServerSupport", "LineFraming", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "SHA256Tests", dependencies: ["SHA256", "OpenSSLSHA256", "TestSupport"]),
         .testTarget(name: "ChainTests", dependencies: ["Chain", "SHA256", "FlexSupport", "TestSupport"]),
         .testTarget(name: "DemandResponseTests", dependencies: ["DemandResponse", "FlexSupport", "TestSupport"]),
@@ -308,6 +326,7 @@ let package = Package(
             dependencies: [
                 "LoadController", "DemandResponse", "Mining", "MiningKernels", "Chain", "FlexSupport", "KernelBench",
                 "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),

@@ -24,11 +24,18 @@ package struct LineFrameDecoder: ByteToMessageDecoder {
     package struct LineTooLong: Error, Sendable, Hashable {
         package let length: Int
         package let maxLength: Int
+
+        package init(length: Int, maxLength: Int) {
+            self.length = length
+            self.maxLength = maxLength
+        }
     }
 
     /// The stream ended `bytes` bytes into a line that never got its newline; those bytes were dropped.
     package struct PartialLineAtEOF: Sendable, Hashable {
         package let bytes: Int
+
+        package init(bytes: Int) { self.bytes = bytes }
     }
 
     package init(maxLength: Int) {

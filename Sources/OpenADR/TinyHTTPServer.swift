@@ -72,17 +72,34 @@ public final class TinyHTTPServer: Sendable {
         maxBody: Int = 1 << 20, maxConnections: Int = 64,
         handler: @escaping @Sendable (Request) -> Response
     ) async throws(OpenADRError) -> TinyHTTPServer {
-        var limits = HTTPServerLimits()
-        limits.backlog = 64
-        limits.maxConnections = maxConnections
         do {
-            let channel = try await HTTPServerFoundation.bind(host: host, port: port, group: group, limits: limits) {
-                pipeline in
+            let channel = try await HTTPServerFoundation.bind(
+                host: host, port: port, group: group, limits: limits(maxConnections: maxConnections)
+            ) { pipeline in
                 try addHandlers(pipeline, maxBody: maxBody, handler: handler)
             }
             return TinyHTTPServer(host: host, port: channel.localAddress?.port ?? port, channel: channel)
         } catch {
             throw OpenADRError(.configuration, "\(HostPort(host: host, port: port)): cannot listen (\(error))")
+        }
+    }
+
+    /// The foundation's bounds (a minute's idle timeout, back-pressure) with this server's backlog and
+    /// connection limit.
+    static func limits(maxConnections: Int = 64) -> HTTPServerLimits {
+        var limits = HTTPServerLimits()
+        limits.backlog = 64
+        limits.maxConnections = maxConnections
+        return limits
+    }
+
+    /// One connection's whole pipeline, as `start` builds it (tests build it on an `EmbeddedChannel`).
+    package static func configureConnection(
+        _ pipeline: ChannelPipeline.SynchronousOperations, maxBody: Int = 1 << 20,
+        handler: @escaping @Sendable (Request) -> Response
+    ) throws {
+        try HTTPServerFoundation.configurePipeline(pipeline, limits: limits()) { pipeline in
+            try addHandlers(pipeline, maxBody: maxBody, handler: handler)
         }
     }
 

@@ -78,18 +78,35 @@ public final class StatusServer: Sendable {
         if !Loopback.contains(host: host) && token == nil {
             throw ConfigError("--http \(host):\(port): beyond loopback the HTTP API needs a token")
         }
-        var limits = HTTPServerLimits()
-        limits.maxConnections = maxConnections
-        limits.idleTimeout = idleTimeout
-        limits.stalledTimeout = stalledTimeout
         do {
-            let channel = try await HTTPServerFoundation.bind(host: host, port: port, group: group, limits: limits) {
-                pipeline in
+            let channel = try await HTTPServerFoundation.bind(
+                host: host, port: port, group: group, limits: limits(maxConnections: maxConnections)
+            ) { pipeline in
                 try addHandlers(pipeline, token: token, routes: routes, host: host, dashboard: dashboard)
             }
             return StatusServer(host: host, port: channel.localAddress?.port ?? port, channel: channel)
         } catch {
             throw ConfigError("--http \(host):\(port): cannot listen (\(error))")
+        }
+    }
+
+    /// The API's bounds on the foundation's (see `HTTPServerFoundation`).
+    static func limits(maxConnections: Int = maxConnections) -> HTTPServerLimits {
+        var limits = HTTPServerLimits()
+        limits.maxConnections = maxConnections
+        limits.idleTimeout = idleTimeout
+        limits.stalledTimeout = stalledTimeout
+        return limits
+    }
+
+    /// One connection's whole pipeline, as `start` builds it (tests build it on an `EmbeddedChannel`).
+    /// `host` is the address the server was asked to bind (its origin, for the cross-origin check).
+    package static func configureConnection(
+        _ pipeline: ChannelPipeline.SynchronousOperations, token: String?, routes: Routes, host: String,
+        dashboard: DashboardRoutes? = nil
+    ) throws {
+        try HTTPServerFoundation.configurePipeline(pipeline, limits: limits()) { pipeline in
+            try addHandlers(pipeline, token: token, routes: routes, host: host, dashboard: dashboard)
         }
     }
 

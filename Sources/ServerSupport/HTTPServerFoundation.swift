@@ -27,7 +27,7 @@ package struct HTTPServerLimits: Sendable {
 /// 1. `LingeringCloseHandler`: every close lingers, so a response (NIO's 400 for a malformed request or
 ///    a header over its 80 KiB limit, any answer with `Connection: close`) reaches a client that is still
 ///    sending.
-/// 2. `IdleStateHandler`: the read-idle event after `idleTimeout`.
+/// 2. `ReadTimeoutHandler`: the read-idle event after `idleTimeout`.
 /// 3. NIO's HTTP server pipeline (parser, pipelining: one request answered at a time, protocol errors
 ///    answered with 400).
 /// 4. The server's own handlers (`configure`), which answer requests (see `writeHTTPResponse`,
@@ -66,7 +66,7 @@ package enum HTTPServerFoundation {
         configure: (ChannelPipeline.SynchronousOperations) throws -> Void
     ) throws {
         try pipeline.addHandler(LingeringCloseHandler())
-        try pipeline.addHandler(IdleStateHandler(readTimeout: limits.idleTimeout))
+        try pipeline.addHandler(ReadTimeoutHandler(timeout: limits.idleTimeout))
         try pipeline.configureHTTPServerPipeline()
         try configure(pipeline)
         try pipeline.addHandler(HTTPConnectionGuard(stalledTimeout: limits.stalledTimeout))

@@ -97,20 +97,9 @@ public final class SignalSocketServer: Sendable {
                                 grace: limits.closeGrace))
                         return
                     }
-                    // First in the pipeline: every close lingers, so an error reply reaches a client that is
-                    // still sending (the connection over the limit above closes at once instead: lingering
-                    // would let a flood of connections hold descriptors the other sources need).
-                    try child.pipeline.syncOperations.addHandler(
-                        LingeringCloseHandler(maxTime: TimeAmount(limits.closeGrace)))
-                    try child.pipeline.syncOperations.addHandler(
-                        IdleStateHandler(readTimeout: TimeAmount(limits.idleTimeout)))
-                    try child.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(LineFrameDecoder(maxLength: SignalMessage.maximumLineLength)))
-                    try child.pipeline.syncOperations.addHandler(
-                        SignalLineHandler(
-                            controller: controller,
-                            origin: SignalOrigin(source: source, connection: n, requiredToken: token),
-                            durabilityWait: limits.durabilityWait))
+                    try configureConnection(
+                        child.pipeline.syncOperations, controller: controller,
+                        origin: SignalOrigin(source: source, connection: n, requiredToken: token), limits: limits)
                 }
             }
         do {
@@ -145,6 +134,22 @@ public final class SignalSocketServer: Sendable {
         } catch {
             throw SignalError("signal source \(spec): cannot listen (\(error))")
         }
+    }
+
+    /// One accepted connection's pipeline (tests build it on an `EmbeddedChannel`). First: every close
+    /// lingers, so an error reply reaches a client that is still sending (a connection over the limit
+    /// closes at once instead: lingering would let a flood of connections hold descriptors the other
+    /// sources need). Then the idle timeout, the line framer and the protocol.
+    /// - Parameter now: the clock of the rate limit (a test's can stand still).
+    package static func configureConnection(
+        _ pipeline: ChannelPipeline.SynchronousOperations, controller: LoadController, origin: SignalOrigin,
+        limits: Limits = .standard, now: @escaping () -> ContinuousClock.Instant = { ContinuousClock.now }
+    ) throws {
+        try pipeline.addHandler(LingeringCloseHandler(maxTime: TimeAmount(limits.closeGrace)))
+        try pipeline.addHandler(ReadTimeoutHandler(timeout: TimeAmount(limits.idleTimeout)))
+        try pipeline.addHandler(ByteToMessageHandler(LineFrameDecoder(maxLength: SignalMessage.maximumLineLength)))
+        try pipeline.addHandler(
+            SignalLineHandler(controller: controller, origin: origin, durabilityWait: limits.durabilityWait, now: now))
     }
 
     /// Stops accepting, closes every connection and removes the socket file.
@@ -191,18 +196,21 @@ final class SignalLineHandler: ChannelInboundHandler {
     /// Replies queued behind a durability wait, and the future of the last of them (written in order).
     private var queued = 0
     private var tail: EventLoopFuture<Void>?
-    private var tokens = Double(SignalSocketServer.maxLinesPerSecond)
-    private var lastRefill = ContinuousClock.now
+    private let now: () -> ContinuousClock.Instant
+    private var rate: LineRateLimit
     private var cutOff = false
     private var firstLine = true
     private var authenticated = false
 
     init(
-        controller: LoadController, origin: SignalOrigin, durabilityWait: Duration = StateDurability.replyWait
+        controller: LoadController, origin: SignalOrigin, durabilityWait: Duration = StateDurability.replyWait,
+        now: @escaping () -> ContinuousClock.Instant = { ContinuousClock.now }
     ) {
         self.controller = controller
         self.origin = origin
         self.durabilityWait = durabilityWait
+        self.now = now
+        self.rate = LineRateLimit(perSecond: SignalSocketServer.maxLinesPerSecond, now: now())
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -226,7 +234,7 @@ final class SignalLineHandler: ChannelInboundHandler {
         let line = unwrapInboundIn(data)
         // Only an empty line may go unanswered.
         if line.readableBytes == 0 { return }
-        let received = ContinuousClock.now
+        let received = now()
         if firstLine {
             firstLine = false
             // Another protocol spoken to this port (a web page in a local browser can POST to it): the
@@ -236,7 +244,7 @@ final class SignalLineHandler: ChannelInboundHandler {
                 return
             }
         }
-        guard takeToken(received) else {
+        guard rate.take(at: received) else {
             _ = send(
                 context,
                 #"{"ok":false,"error":"too many messages (limit \#(SignalSocketServer.maxLinesPerSecond) per second); disconnecting"}"#
@@ -353,10 +361,26 @@ final class SignalLineHandler: ChannelInboundHandler {
         }
     }
 
-    private func takeToken(_ now: ContinuousClock.Instant) -> Bool {
+}
+
+/// A token bucket: `perSecond` lines a second sustained, bursts up to the same number. A pure value, the
+/// time given, so it is tested on a virtual clock.
+package struct LineRateLimit {
+    package let perSecond: Int
+    private var tokens: Double
+    private var lastRefill: ContinuousClock.Instant
+
+    package init(perSecond: Int, now: ContinuousClock.Instant) {
+        self.perSecond = perSecond
+        self.tokens = Double(perSecond)
+        self.lastRefill = now
+    }
+
+    /// Whether one more line may be taken at `now` (and takes it).
+    package mutating func take(at now: ContinuousClock.Instant) -> Bool {
         let dt = now - lastRefill
         lastRefill = now
-        let rate = Double(SignalSocketServer.maxLinesPerSecond)
+        let rate = Double(perSecond)
         tokens = Swift.min(rate, tokens + dt.milliseconds / 1000 * rate)
         guard tokens >= 1 else { return false }
         tokens -= 1

@@ -55,14 +55,13 @@ public final class TinyHTTPServer: Sendable {
         }
     }
 
-    public let host: String
-    public let port: Int
-    private let channel: any Channel
+    private let listener: HTTPListener
+    public var host: String { listener.host }
+    /// The bound port (the one picked when asked for port 0).
+    public var port: Int { listener.port }
 
-    private init(host: String, port: Int, channel: any Channel) {
-        self.host = host
-        self.port = port
-        self.channel = channel
+    private init(_ listener: HTTPListener) {
+        self.listener = listener
     }
 
     /// Binds `host:port` (port 0 picks a free one) and serves `handler`, with the protections of
@@ -73,12 +72,12 @@ public final class TinyHTTPServer: Sendable {
         handler: @escaping @Sendable (Request) -> Response
     ) async throws(OpenADRError) -> TinyHTTPServer {
         do {
-            let channel = try await HTTPServerFoundation.bind(
+            let listener = try await HTTPServerFoundation.bind(
                 host: host, port: port, group: group, limits: limits(maxConnections: maxConnections)
             ) { pipeline in
                 try addHandlers(pipeline, maxBody: maxBody, handler: handler)
             }
-            return TinyHTTPServer(host: host, port: channel.localAddress?.port ?? port, channel: channel)
+            return TinyHTTPServer(listener)
         } catch {
             throw OpenADRError(.configuration, "\(HostPort(host: host, port: port)): cannot listen (\(error))")
         }
@@ -115,7 +114,7 @@ public final class TinyHTTPServer: Sendable {
 
     /// Stops listening (connections in flight finish).
     public func close() async {
-        try? await channel.close()
+        await listener.close()
     }
 
     /// Answers each whole request with `handler`'s response (a 413 problem when the body was over

@@ -48,9 +48,10 @@ public final class StatusServer: Sendable {
         }
     }
 
-    public let host: String
-    public let port: Int
-    private let channel: any Channel
+    private let listener: HTTPListener
+    public var host: String { listener.host }
+    /// The bound port (the one picked when asked for port 0).
+    public var port: Int { listener.port }
 
     /// Connections open at once; more are closed as they arrive.
     public static let maxConnections = 64
@@ -59,10 +60,8 @@ public final class StatusServer: Sendable {
     /// A client that does not read its responses gets this long before it is closed.
     public static let stalledTimeout: TimeAmount = .seconds(5)
 
-    private init(host: String, port: Int, channel: any Channel) {
-        self.host = host
-        self.port = port
-        self.channel = channel
+    private init(_ listener: HTTPListener) {
+        self.listener = listener
     }
 
     /// Binds and serves.
@@ -79,12 +78,12 @@ public final class StatusServer: Sendable {
             throw ConfigError("--http \(host):\(port): beyond loopback the HTTP API needs a token")
         }
         do {
-            let channel = try await HTTPServerFoundation.bind(
+            let listener = try await HTTPServerFoundation.bind(
                 host: host, port: port, group: group, limits: limits(maxConnections: maxConnections)
             ) { pipeline in
                 try addHandlers(pipeline, token: token, routes: routes, host: host, dashboard: dashboard)
             }
-            return StatusServer(host: host, port: channel.localAddress?.port ?? port, channel: channel)
+            return StatusServer(listener)
         } catch {
             throw ConfigError("--http \(host):\(port): cannot listen (\(error))")
         }
@@ -121,8 +120,9 @@ public final class StatusServer: Sendable {
         try pipeline.addHandler(HTTPHandler(routes: routes, token: token, host: host, dashboard: dashboard))
     }
 
+    /// Stops listening.
     public func close() async {
-        try? await channel.close()
+        await listener.close()
     }
 }
 

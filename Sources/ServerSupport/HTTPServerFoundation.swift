@@ -37,12 +37,12 @@ package struct HTTPServerLimits: Sendable {
 package enum HTTPServerFoundation {
     /// Binds `host:port` (port 0 picks a free one) and serves. `configure` adds the server's handlers to a
     /// new connection's pipeline, on its event loop.
-    /// - Returns: the listening channel (close it to stop listening).
+    /// - Returns: the listening server.
     /// - Throws: what binding throws; the caller names the address.
     package static func bind(
         host: String, port: Int, group: any EventLoopGroup, limits: HTTPServerLimits = HTTPServerLimits(),
         configure: @escaping @Sendable (ChannelPipeline.SynchronousOperations) throws -> Void
-    ) async throws -> any Channel {
+    ) async throws -> HTTPListener {
         let open = ConnectionCount()
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: limits.backlog)
@@ -57,7 +57,8 @@ package enum HTTPServerFoundation {
                     try configurePipeline(channel.pipeline.syncOperations, limits: limits, configure: configure)
                 }
             }
-        return try await bootstrap.bind(host: host, port: port).get()
+        let channel = try await bootstrap.bind(host: host, port: port).get()
+        return HTTPListener(host: host, port: channel.localAddress?.port ?? port, channel: channel)
     }
 
     /// A connection's pipeline as described above (tests build it on an `EmbeddedChannel`).
@@ -70,6 +71,26 @@ package enum HTTPServerFoundation {
         try pipeline.configureHTTPServerPipeline()
         try configure(pipeline)
         try pipeline.addHandler(HTTPConnectionGuard(stalledTimeout: limits.stalledTimeout))
+    }
+}
+
+/// A server listening: its address and how to stop it.
+package final class HTTPListener: Sendable {
+    /// The host it was asked to bind.
+    package let host: String
+    /// The bound port (the one picked when asked for port 0).
+    package let port: Int
+    private let channel: any Channel
+
+    init(host: String, port: Int, channel: any Channel) {
+        self.host = host
+        self.port = port
+        self.channel = channel
+    }
+
+    /// Stops listening (connections in flight finish).
+    package func close() async {
+        try? await channel.close()
     }
 }
 

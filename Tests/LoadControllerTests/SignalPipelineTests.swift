@@ -83,19 +83,38 @@ struct SignalPipelineTests {
         #expect(s.connection.isOpen)
     }
 
-    @Test func withATokenARefusedFirstLineEndsTheConnection() throws {
-        let token = "a-token-of-24-characters"
-        let s = try connect(token: token)
-        try s.connection.send(#"{"type":"status"}"# + "\n" + #"{"type":"status","token":"\#(token)"}"# + "\n")
+    static let token = "a-token-of-24-characters"
+
+    /// On a source that needs a token, a peer that has not proved it gets one refused line per connection
+    /// (then it is closed), so it cannot keep the signal thread parsing a stream of lines.
+    @Test(arguments: [
+        #"{"type":"curtail","level":1,"token":"wrong-token-of-24-chars!"}"#, #"{"type":"status"}"#, "garbage",
+    ])
+    func withATokenARefusedFirstLineEndsTheConnection(first: String) throws {
+        let s = try connect(token: Self.token)
+        try s.connection.send(first + "\n" + #"{"type":"status","token":"\#(Self.token)"}"# + "\n")
         let replies = try s.connection.receivedLines().map(decode)
+        // The next line (valid this time) is never answered.
         #expect(replies.count == 1)
         #expect(replies.first?["ok"] as? Bool == false)
         #expect(!s.connection.isOpen)
+        #expect(!s.load.isHalted)
+    }
 
-        let proved = try connect(token: token)
-        try proved.connection.send(#"{"type":"status","token":"\#(token)"}"# + "\n" + "garbage\n")
-        #expect(try proved.connection.receivedLines().count == 2)
-        #expect(proved.connection.isOpen)
+    /// A client that has proved the token keeps its connection through later mistakes.
+    @Test func withATokenAClientThatProvedItKeepsItsConnection() throws {
+        let s = try connect(token: Self.token)
+        try s.connection.send(
+            [
+                #"{"type":"status","token":"\#(Self.token)"}"#, "garbage",
+                #"{"type":"curtail","level":7,"token":"\#(Self.token)"}"#,
+                #"{"type":"curtail","level":1,"token":"\#(Self.token)"}"#,
+            ].joined(separator: "\n") + "\n")
+        let replies = try s.connection.receivedLines().map(decode)
+        #expect(replies.map { $0["ok"] as? Bool } == [true, false, false, true])
+        #expect(replies.last?["halted"] as? Bool == true)
+        #expect(s.connection.isOpen)
+        #expect(s.controller.status.activeCurtailments == 1)
     }
 
     @Test func aBurstOverTheRateLimitIsAnsweredUpToTheLimitThenCutOff() throws {

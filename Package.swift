@@ -368,6 +368,7 @@ let package = Package(
             dependencies: [
                 "Stratum", "WorkSources", "Chain", "Mining", "MiningKernels", "SHA256", "OpenSSLSHA256", "FlexSupport",
                 "LoadController", "DemandResponse", "Operations", "StratumTestPool", "TestSupport", "NodeRPC",
+                "LineFraming",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

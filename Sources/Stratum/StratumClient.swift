@@ -156,7 +156,7 @@ public final class StratumClient: Sendable {
     /// Why the connection's stream ended, as a `StratumError`: a line over the limit is a malformed
     /// message (a pool may not grow our memory without bound), anything else not already one is a lost
     /// connection.
-    static func streamError(_ url: StratumURL, _ error: any Error) -> StratumError {
+    package static func streamError(_ url: StratumURL, _ error: any Error) -> StratumError {
         if let error = error as? StratumError { return error }
         if let long = error as? LineFrameDecoder.LineTooLong {
             return StratumError(

@@ -50,7 +50,8 @@ public struct DashboardRoutes: Sendable {
 /// second. Sits in the HTTP pipeline before the API's handler (which serves the page, `/history` and
 /// `/decisions` with every other request) and passes everything else on. Bounded: at most `maxClients`
 /// streams at once (503 beyond), and a stream whose client does not read loses frames (skipped while
-/// the channel is not writable) rather than growing a buffer.
+/// the channel is not writable) rather than growing a buffer; one that stays unwritable for the
+/// server's stalled timeout is reset (`HTTPConnectionGuard`), freeing its place.
 final class DashboardHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart

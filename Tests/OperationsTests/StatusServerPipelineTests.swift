@@ -131,4 +131,18 @@ struct StatusServerPipelineTests {
         #expect(try c.received().contains("data: "))
         c.end()
     }
+
+    /// A stream whose client takes nothing more (its buffer full) is reset after the stalled timeout,
+    /// freeing its place among the streams.
+    @Test func aStalledEventStreamIsReset() throws {
+        let c = try api(token: nil)
+        try c.send(get("/events/stream"))
+        _ = try c.received()
+        c.channel.isWritable = false
+        c.channel.pipeline.fireChannelWritabilityChanged()
+        c.advance(StatusServer.stalledTimeout - .seconds(1))
+        #expect(c.isOpen)
+        c.advance(.seconds(2))
+        #expect(!c.isOpen)
+    }
 }

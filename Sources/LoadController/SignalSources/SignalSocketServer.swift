@@ -245,7 +245,7 @@ final class SignalLineHandler: ChannelInboundHandler {
             }
         }
         guard rate.take(at: received) else {
-            _ = send(
+            send(
                 context,
                 #"{"ok":false,"error":"too many messages (limit \#(SignalSocketServer.maxLinesPerSecond) per second); disconnecting"}"#
             )
@@ -256,7 +256,7 @@ final class SignalLineHandler: ChannelInboundHandler {
             line.readableBytesView.withContiguousStorageIfAvailable { bytes in
                 controller.handle(line: bytes, origin: origin, receivedAt: received)
             } ?? controller.handle(line: Array(line.readableBytesView), origin: origin, receivedAt: received)
-        _ = send(context, answer.line, durability: answer.durability)
+        send(context, answer.line, durability: answer.durability)
         // A source that needs a token: until a line has proved it, a refused line ends the connection,
         // so a peer without the token costs one line per connection, not a stream of parsed lines.
         if origin.requiredToken != nil && !authenticated {
@@ -284,21 +284,21 @@ final class SignalLineHandler: ChannelInboundHandler {
             context.close(promise: nil)
             return
         }
-        _ = send(
+        send(
             context,
             #"{"ok":false,"error":"line too long (over \#(SignalMessage.maximumLineLength) bytes without a newline); disconnecting"}"#
         )
         cut(context, "line over \(SignalMessage.maximumLineLength) bytes", bytes: long.length)
     }
 
-    /// Sends `line` now when nothing waits before it and it needs no durability wait (or the state file
-    /// holds its change already), else queues it behind the replies waiting.
-    /// - Returns: whether it was written now (to be flushed by the caller).
-    private func send(_ context: ChannelHandlerContext, _ line: String, durability: StateDurability? = nil) -> Bool {
+    /// Writes `line` now when nothing waits before it and it needs no durability wait (or the state file
+    /// holds its change already; flushed at the end of the read, or by `cut`), else queues it behind the
+    /// replies waiting (each flushed when it is written).
+    private func send(_ context: ChannelHandlerContext, _ line: String, durability: StateDurability? = nil) {
         let settled = durability?.settled
         if queued == 0 && (durability == nil || settled != nil) {
             reply(context, settled.map { LoadController.Reply.line(line, durable: $0) } ?? line)
-            return true
+            return
         }
         let loop = context.eventLoop
         let ready: EventLoopFuture<String> =
@@ -319,7 +319,6 @@ final class SignalLineHandler: ChannelInboundHandler {
             }
         }
         tail = next
-        return false
     }
 
     private func reply(_ context: ChannelHandlerContext, _ line: String) {

@@ -113,11 +113,15 @@ let package = Package(
             ]
         ),
 
+        // The one newline framer (a NIO ByteToMessageDecoder with a maximum line length) of the line
+        // protocols: the signal sockets and the stratum client. Its own module: a client needs no server parts.
+        .target(name: "LineFraming", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
+
         // Wire client only: stratum v1 to pools (newline-delimited JSON-RPC over TCP on SwiftNIO).
         .target(
             name: "Stratum",
             dependencies: [
-                "SHA256", "FlexSupport",
+                "SHA256", "FlexSupport", "LineFraming",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -137,8 +141,17 @@ let package = Package(
         ),
 
         // What the product's servers (signal sockets, the HTTP API, the OpenADR callback) share on SwiftNIO:
-        // the lingering close that lets an error reply reach a client that is still sending.
-        .target(name: "ServerSupport", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
+        // the lingering close that lets an error reply reach a client that is still sending, and the one
+        // HTTP server foundation (limits, idle timeout, back-pressure, bodies, bearer tokens, responses).
+        .target(
+            name: "ServerSupport",
+            dependencies: [
+                "FlexSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
 
         // Demand response: signal protocol v1, the pure policy (the same code live and simulated), and the
         // LoadActuator that a decision commands.
@@ -149,7 +162,7 @@ let package = Package(
         .target(
             name: "LoadController",
             dependencies: [
-                "DemandResponse", "FlexSupport", "ServerSupport",
+                "DemandResponse", "FlexSupport", "ServerSupport", "LineFraming",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -288,8 +301,26 @@ let package = Package(
 
         // Helpers shared by the test targets: fixtures, scratch directories, `eventually`, a seeded RNG
         // that prints its seed, a fake load.
-        .target(name: "TestSupport", dependencies: ["DemandResponse", "FlexSupport"], path: "Tests/TestSupport"),
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                "DemandResponse", "FlexSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            path: "Tests/TestSupport"
+        ),
         .testTarget(name: "FlexSupportTests", dependencies: ["FlexSupport", "TestSupport"]),
+        // The servers' NIO foundation on EmbeddedChannel: the line framer, the HTTP set-up, bearer tokens.
+        .testTarget(
+            name: "ServerSupportTests",
+            dependencies: [
+                "ServerSupport", "LineFraming", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "SHA256Tests", dependencies: ["SHA256", "OpenSSLSHA256", "TestSupport"]),
         .testTarget(name: "ChainTests", dependencies: ["Chain", "SHA256", "FlexSupport", "TestSupport"]),
         .testTarget(name: "DemandResponseTests", dependencies: ["DemandResponse", "FlexSupport", "TestSupport"]),
@@ -316,6 +347,7 @@ let package = Package(
             dependencies: [
                 "LoadController", "DemandResponse", "Mining", "MiningKernels", "Chain", "FlexSupport", "KernelBench",
                 "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
@@ -367,6 +399,7 @@ let package = Package(
             dependencies: [
                 "Stratum", "WorkSources", "Chain", "Mining", "MiningKernels", "SHA256", "OpenSSLSHA256", "FlexSupport",
                 "LoadController", "DemandResponse", "Operations", "StratumTestPool", "TestSupport", "NodeRPC",
+                "LineFraming",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -186,9 +186,21 @@ public enum JSONScalar {
 public enum JSONLine {
     /// `object` as one line of JSON with sorted keys (`{}` if it cannot be encoded).
     public static func encode(_ object: [String: Any]) -> String {
+        encoded(object) ?? "{}"
+    }
+
+    /// `object` as one line of JSON with sorted keys, or nil if it cannot be encoded (the caller says
+    /// what then: keep the line it had, skip the entry, throw).
+    public static func encoded(_ object: [String: Any]) -> String? {
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else {
-            return "{}"
+            return nil
         }
         return String(decoding: data, as: UTF8.self)
+    }
+
+    /// `object` as one line of a JSON-lines file: sorted keys and the newline, ready to append; nil if it
+    /// cannot be encoded.
+    public static func fileLine(_ object: [String: Any]) -> [UInt8]? {
+        encoded(object).map { Array($0.utf8) + [UInt8(ascii: "\n")] }
     }
 }

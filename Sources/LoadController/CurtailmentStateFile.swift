@@ -228,8 +228,7 @@ public final class CurtailmentStateFile: Sendable {
             return o
         }
         let object: [String: Any] = ["version": 1, "curtailments": list]
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
-        return [UInt8](data) + [UInt8(ascii: "\n")]
+        return JSONLine.fileLine(object) ?? [UInt8(ascii: "\n")]
     }
 
     private func run() {

@@ -113,10 +113,10 @@ public final class DecisionLog: Sendable {
     public func write(_ fields: [String: Any], time: Date = Date()) {
         var object = fields
         object["time"] = ISO8601.format(time)
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
-        mirror?(String(decoding: data, as: UTF8.self))
+        guard let line = JSONLine.encoded(object) else { return }
+        mirror?(line)
         guard fd >= 0 else { return }
-        var bytes = [UInt8](data)
+        var bytes = Array(line.utf8)
         bytes.append(UInt8(ascii: "\n"))
         let queued = queue.withLock { q in
             guard !q.closing else { return false }
@@ -174,9 +174,7 @@ public final class DecisionLog: Sendable {
                     "event": "log_dropped", "count": dropped, "time": ISO8601.format(Date()),
                     "error": "the disk did not keep up: \(dropped) entries dropped",
                 ]
-                if let data = try? JSONSerialization.data(withJSONObject: note, options: [.sortedKeys]) {
-                    append([UInt8](data) + [UInt8(ascii: "\n")])
-                }
+                if let line = JSONLine.fileLine(note) { append(line) }
             }
             for entry in batch {
                 append(entry)

@@ -43,10 +43,7 @@ extension LoadController {
     }
 
     static func json(_ object: [String: Any]) -> String {
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else {
-            return #"{"ok":false,"error":"internal: reply not encodable"}"#
-        }
-        return String(decoding: data, as: UTF8.self)
+        JSONLine.encoded(object) ?? #"{"ok":false,"error":"internal: reply not encodable"}"#
     }
 
     static func parse(_ line: some Collection<UInt8>, origin: SignalOrigin, now: Date) throws(SignalError)

@@ -1,3 +1,4 @@
+import FlexSupport
 import Foundation
 
 /// Keeps the shared token out of logs: a refused line is logged as a preview with the value of its
@@ -27,9 +28,7 @@ enum Redaction {
         {
             var copy = object
             for key in object.keys where key.lowercased() == "token" { copy[key] = placeholder }
-            if let data = try? JSONSerialization.data(withJSONObject: copy, options: [.sortedKeys]) {
-                return Array(data)
-            }
+            if let line = JSONLine.encoded(copy) { return Array(line.utf8) }
         }
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)

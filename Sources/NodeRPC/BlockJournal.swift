@@ -207,12 +207,10 @@ public final class BlockJournal: Sendable {
     }
 
     private func append(_ object: [String: Any]) throws(JournalError) {
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else {
-            throw JournalError("cannot encode a journal line")
-        }
+        guard let line = JSONLine.fileLine(object) else { throw JournalError("cannot encode a journal line") }
         let fd = try openForAppend()
         defer { close(fd) }
-        var bytes = Array(data) + [UInt8(ascii: "\n")]
+        var bytes = line
         // A torn last line (a crash or a full disk mid-write) must not swallow this record: start a
         // new line. Reading one byte keeps this cheap whatever the journal's size.
         var info = stat()

@@ -4,7 +4,6 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import ServerSupport
-import Synchronization
 
 /// A small HTTP/1.1 server on SwiftNIO for the VEN's notification callback (and the project's fake VTN):
 /// one synchronous handler per request, bodies up to `maxBody`, at most `maxConnections` open at once.
@@ -25,9 +24,7 @@ public final class TinyHTTPServer: Sendable {
         }
 
         /// The `Authorization: Bearer …` token, if any.
-        public var bearer: String? {
-            header("Authorization").flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
-        }
+        public var bearer: String? { BearerToken.parse(header("Authorization")) }
     }
 
     /// The handler's answer.
@@ -58,63 +55,76 @@ public final class TinyHTTPServer: Sendable {
         }
     }
 
-    public let host: String
-    public let port: Int
-    private let channel: any Channel
+    private let listener: HTTPListener
+    public var host: String { listener.host }
+    /// The bound port (the one picked when asked for port 0).
+    public var port: Int { listener.port }
 
-    private init(host: String, port: Int, channel: any Channel) {
-        self.host = host
-        self.port = port
-        self.channel = channel
+    private init(_ listener: HTTPListener) {
+        self.listener = listener
     }
 
-    /// Binds `host:port` (port 0 picks a free one) and serves `handler`.
+    /// Binds `host:port` (port 0 picks a free one) and serves `handler`, with the protections of
+    /// `HTTPServerFoundation` (idle timeout, back-pressure, lingering close).
     public static func start(
         host: String, port: Int, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         maxBody: Int = 1 << 20, maxConnections: Int = 64,
         handler: @escaping @Sendable (Request) -> Response
     ) async throws(OpenADRError) -> TinyHTTPServer {
-        let open = Atomic<Int>(0)
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 64)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                // Bounded: beyond `maxConnections` a new connection is closed at once.
-                if open.add(1, ordering: .relaxed).newValue > maxConnections {
-                    open.subtract(1, ordering: .relaxed)
-                    return channel.close()
-                }
-                channel.closeFuture.whenComplete { _ in open.subtract(1, ordering: .relaxed) }
-                return channel.eventLoop.makeCompletedFuture {
-                    // First: every close lingers, so a response (a 400 for a malformed request, any answer
-                    // with `Connection: close`) reaches a client that is still sending.
-                    try channel.pipeline.syncOperations.addHandler(LingeringCloseHandler())
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(Handler(maxBody: maxBody, handler: handler))
-                }
-            }
         do {
-            let channel = try await bootstrap.bind(host: host, port: port).get()
-            return TinyHTTPServer(host: host, port: channel.localAddress?.port ?? port, channel: channel)
+            let listener = try await HTTPServerFoundation.bind(
+                host: host, port: port, group: group, limits: limits(maxConnections: maxConnections)
+            ) { pipeline in
+                try addHandlers(pipeline, maxBody: maxBody, handler: handler)
+            }
+            return TinyHTTPServer(listener)
         } catch {
             throw OpenADRError(.configuration, "\(HostPort(host: host, port: port)): cannot listen (\(error))")
         }
     }
 
-    /// Stops listening (connections in flight finish).
-    public func close() async {
-        try? await channel.close()
+    /// The foundation's bounds (a minute's idle timeout, back-pressure) with this server's backlog and
+    /// connection limit.
+    static func limits(maxConnections: Int = 64) -> HTTPServerLimits {
+        var limits = HTTPServerLimits()
+        limits.backlog = 64
+        limits.maxConnections = maxConnections
+        return limits
     }
 
+    /// One connection's whole pipeline, as `start` builds it (tests build it on an `EmbeddedChannel`).
+    package static func configureConnection(
+        _ pipeline: ChannelPipeline.SynchronousOperations, maxBody: Int = 1 << 20,
+        handler: @escaping @Sendable (Request) -> Response
+    ) throws {
+        try HTTPServerFoundation.configurePipeline(pipeline, limits: limits()) { pipeline in
+            try addHandlers(pipeline, maxBody: maxBody, handler: handler)
+        }
+    }
+
+    /// The server's own handlers, after the foundation's: requests whole (bodies up to `maxBody`), then
+    /// `handler`.
+    static func addHandlers(
+        _ pipeline: ChannelPipeline.SynchronousOperations, maxBody: Int,
+        handler: @escaping @Sendable (Request) -> Response
+    ) throws {
+        try pipeline.addHandler(HTTPRequestAggregator(maxBody: maxBody))
+        try pipeline.addHandler(Handler(maxBody: maxBody, handler: handler))
+    }
+
+    /// Stops listening (connections in flight finish).
+    public func close() async {
+        await listener.close()
+    }
+
+    /// Answers each whole request with `handler`'s response (a 413 problem when the body was over
+    /// `maxBody`).
     final class Handler: ChannelInboundHandler {
-        typealias InboundIn = HTTPServerRequestPart
+        typealias InboundIn = HTTPServerRequest
         typealias OutboundOut = HTTPServerResponsePart
 
         let maxBody: Int
         let handler: @Sendable (Request) -> Response
-        var head: HTTPRequestHead?
-        var body = Data()
-        var tooLarge = false
 
         init(maxBody: Int, handler: @escaping @Sendable (Request) -> Response) {
             self.maxBody = maxBody
@@ -122,59 +132,37 @@ public final class TinyHTTPServer: Sendable {
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            switch unwrapInboundIn(data) {
-            case .head(let h):
-                head = h
-                body = Data()
-                tooLarge = false
-            case .body(var chunk):
-                if body.count + chunk.readableBytes > maxBody {
-                    tooLarge = true
-                } else if let bytes = chunk.readBytes(length: chunk.readableBytes) {
-                    body.append(contentsOf: bytes)
-                }
-            case .end:
-                guard let h = head else { return }
-                head = nil
-                let response: Response
-                if tooLarge {
-                    response = .problem(413, "body over \(maxBody) bytes")
-                } else {
-                    let parts = h.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
-                    var query: [String: String] = [:]
-                    if parts.count > 1 {
-                        for pair in parts[1].split(separator: "&") {
-                            let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-                            let key = String(kv[0]).removingPercentEncoding ?? String(kv[0])
-                            let value = kv.count > 1 ? String(kv[1]).replacingOccurrences(of: "+", with: " ") : ""
-                            query[key] = value.removingPercentEncoding ?? value
-                        }
-                    }
-                    response = handler(
-                        Request(
-                            method: h.method.rawValue, path: String(parts.first ?? ""), query: query,
-                            headers: h.headers.map { ($0.name, $0.value) }, body: body))
-                }
-                var headers = HTTPHeaders()
-                headers.add(name: "Content-Type", value: response.contentType)
-                headers.add(name: "Content-Length", value: String(response.body.count))
-                if !h.isKeepAlive { headers.add(name: "Connection", value: "close") }
-                context.write(
-                    wrapOutboundOut(
-                        .head(
-                            HTTPResponseHead(
-                                version: h.version, status: HTTPResponseStatus(statusCode: response.status),
-                                headers: headers))), promise: nil)
-                var buffer = context.channel.allocator.buffer(capacity: response.body.count)
-                buffer.writeBytes(response.body)
-                context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-                let keepAlive = h.isKeepAlive
-                let channel = context.channel
-                context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
-                    if !keepAlive { channel.close(promise: nil) }
-                }
-                body = Data()
+            var request = unwrapInboundIn(data)
+            let h = request.head
+            let response: Response
+            if request.bodyTooLarge {
+                response = .problem(413, "body over \(maxBody) bytes")
+            } else {
+                let body = Data(request.body.readBytes(length: request.body.readableBytes) ?? [])
+                response = handler(Self.request(h, body: body))
             }
+            var buffer = context.channel.allocator.buffer(capacity: response.body.count)
+            buffer.writeBytes(response.body)
+            context.writeHTTPResponse(
+                to: h, status: HTTPResponseStatus(statusCode: response.status), contentType: response.contentType,
+                body: buffer)
+        }
+
+        /// The handler's view of a request: the path, the query decoded, the headers and the body.
+        static func request(_ h: HTTPRequestHead, body: Data) -> Request {
+            let parts = h.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+            var query: [String: String] = [:]
+            if parts.count > 1 {
+                for pair in parts[1].split(separator: "&") {
+                    let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                    let key = String(kv[0]).removingPercentEncoding ?? String(kv[0])
+                    let value = kv.count > 1 ? String(kv[1]).replacingOccurrences(of: "+", with: " ") : ""
+                    query[key] = value.removingPercentEncoding ?? value
+                }
+            }
+            return Request(
+                method: h.method.rawValue, path: String(parts.first ?? ""), query: query,
+                headers: h.headers.map { ($0.name, $0.value) }, body: body)
         }
 
         func errorCaught(context: ChannelHandlerContext, error: any Error) {

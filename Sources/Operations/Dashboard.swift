@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import SHA256
+import ServerSupport
 import Synchronization
 
 /// The operator's page at `GET /`: one self-contained HTML file embedded in the binary (no external
@@ -49,7 +50,8 @@ public struct DashboardRoutes: Sendable {
 /// second. Sits in the HTTP pipeline before the API's handler (which serves the page, `/history` and
 /// `/decisions` with every other request) and passes everything else on. Bounded: at most `maxClients`
 /// streams at once (503 beyond), and a stream whose client does not read loses frames (skipped while
-/// the channel is not writable) rather than growing a buffer.
+/// the channel is not writable) rather than growing a buffer; one that stays unwritable for the
+/// server's stalled timeout is reset (`HTTPConnectionGuard`), freeing its place.
 final class DashboardHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -81,7 +83,7 @@ final class DashboardHandler: ChannelInboundHandler {
                 context.fireChannelRead(data)
                 return
             }
-            if let token, !HTTPAuth.authorized(h.headers, token: token) {
+            if let token, !BearerToken.authorized(h.headers, token: token) {
                 refuse(context, h, status: .unauthorized, error: HTTPAuth.refusal)
             } else {
                 stream(context: context, head: h)
@@ -98,18 +100,9 @@ final class DashboardHandler: ChannelInboundHandler {
     ) {
         let body = #"{"ok":false,"error":"\#(error)"}"# + "\n"
         var headers = HTTPHeaders()
-        if status == .unauthorized { headers.add(name: "WWW-Authenticate", value: HTTPAuth.challenge) }
-        headers.add(name: "Content-Type", value: "application/json")
-        headers.add(name: "Content-Length", value: String(body.utf8.count))
-        headers.add(name: "Connection", value: "close")
-        context.write(
-            wrapOutboundOut(.head(HTTPResponseHead(version: h.version, status: status, headers: headers))),
-            promise: nil)
-        var buffer = context.channel.allocator.buffer(capacity: body.utf8.count)
-        buffer.writeString(body)
-        context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-        let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+        if status == .unauthorized { headers.add(name: "WWW-Authenticate", value: BearerToken.challenge) }
+        context.writeHTTPResponse(
+            to: h, status: status, contentType: "application/json", headers: headers, body: body, close: true)
     }
 
     private func stream(context: ChannelHandlerContext, head: HTTPRequestHead) {

@@ -47,8 +47,7 @@ public struct FlexLogHandler: LogHandler {
                 "time": time, "level": "\(event.level)", "label": label, "message": "\(event.message)",
             ]
             for (k, v) in all where object[k] == nil { object[k] = "\(v)" }
-            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
-            line = String(decoding: data, as: UTF8.self)
+            line = JSONLine.encoded(object) ?? ""
         }
         output.write(line)
     }

@@ -4,9 +4,7 @@ import Foundation
 import LoadController
 import NIOCore
 import NIOHTTP1
-import NIOPosix
 import ServerSupport
-import Synchronization
 
 /// The operator's HTTP surface, off unless `--http HOST:PORT` is given:
 /// `GET /status` (JSON), `GET /metrics` (Prometheus text), `POST /pause` and `POST /resume` (the same as a
@@ -50,9 +48,10 @@ public final class StatusServer: Sendable {
         }
     }
 
-    public let host: String
-    public let port: Int
-    private let channel: any Channel
+    private let listener: HTTPListener
+    public var host: String { listener.host }
+    /// The bound port (the one picked when asked for port 0).
+    public var port: Int { listener.port }
 
     /// Connections open at once; more are closed as they arrive.
     public static let maxConnections = 64
@@ -61,10 +60,8 @@ public final class StatusServer: Sendable {
     /// A client that does not read its responses gets this long before it is closed.
     public static let stalledTimeout: TimeAmount = .seconds(5)
 
-    private init(host: String, port: Int, channel: any Channel) {
-        self.host = host
-        self.port = port
-        self.channel = channel
+    private init(_ listener: HTTPListener) {
+        self.listener = listener
     }
 
     /// Binds and serves.
@@ -80,51 +77,57 @@ public final class StatusServer: Sendable {
         if !Loopback.contains(host: host) && token == nil {
             throw ConfigError("--http \(host):\(port): beyond loopback the HTTP API needs a token")
         }
-        let open = OpenCount()
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 32)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            // Back-pressure: a response is only written while the client takes them (see HTTPHandler).
-            .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 128 * 1024))
-            .childChannelOption(.maxMessagesPerRead, value: 4)
-            .childChannelInitializer { channel in
-                let n = open.count.add(1, ordering: .relaxed).newValue
-                channel.closeFuture.whenComplete { _ in open.count.subtract(1, ordering: .relaxed) }
-                guard n <= maxConnections else { return channel.close() }
-                return channel.eventLoop.makeCompletedFuture {
-                    // First: every close lingers, so a response (a 400 for a malformed request, any answer
-                    // with `Connection: close`) reaches a client that is still sending.
-                    try channel.pipeline.syncOperations.addHandler(LingeringCloseHandler())
-                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idleTimeout))
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    if let dashboard {
-                        try channel.pipeline.syncOperations.addHandler(
-                            DashboardHandler(routes: dashboard, token: token))
-                    }
-                    try channel.pipeline.syncOperations.addHandler(
-                        HTTPHandler(routes: routes, token: token, host: host, dashboard: dashboard))
-                }
-            }
         do {
-            let channel = try await bootstrap.bind(host: host, port: port).get()
-            return StatusServer(host: host, port: channel.localAddress?.port ?? port, channel: channel)
+            let listener = try await HTTPServerFoundation.bind(
+                host: host, port: port, group: group, limits: limits(maxConnections: maxConnections)
+            ) { pipeline in
+                try addHandlers(pipeline, token: token, routes: routes, host: host, dashboard: dashboard)
+            }
+            return StatusServer(listener)
         } catch {
             throw ConfigError("--http \(host):\(port): cannot listen (\(error))")
         }
     }
 
+    /// The API's bounds on the foundation's (see `HTTPServerFoundation`).
+    static func limits(maxConnections: Int = maxConnections) -> HTTPServerLimits {
+        var limits = HTTPServerLimits()
+        limits.maxConnections = maxConnections
+        limits.idleTimeout = idleTimeout
+        limits.stalledTimeout = stalledTimeout
+        return limits
+    }
+
+    /// One connection's whole pipeline, as `start` builds it (tests build it on an `EmbeddedChannel`).
+    /// `host` is the address the server was asked to bind (its origin, for the cross-origin check).
+    package static func configureConnection(
+        _ pipeline: ChannelPipeline.SynchronousOperations, token: String?, routes: Routes, host: String,
+        dashboard: DashboardRoutes? = nil
+    ) throws {
+        try HTTPServerFoundation.configurePipeline(pipeline, limits: limits()) { pipeline in
+            try addHandlers(pipeline, token: token, routes: routes, host: host, dashboard: dashboard)
+        }
+    }
+
+    /// The API's own handlers, after the foundation's (see `HTTPServerFoundation`): the dashboard's event
+    /// stream first when served, then the requests whole (no route takes a body: bodies are dropped).
+    static func addHandlers(
+        _ pipeline: ChannelPipeline.SynchronousOperations, token: String?, routes: Routes, host: String,
+        dashboard: DashboardRoutes?
+    ) throws {
+        if let dashboard { try pipeline.addHandler(DashboardHandler(routes: dashboard, token: token)) }
+        try pipeline.addHandler(HTTPRequestAggregator(maxBody: 0))
+        try pipeline.addHandler(HTTPHandler(routes: routes, token: token, host: host, dashboard: dashboard))
+    }
+
+    /// Stops listening.
     public func close() async {
-        try? await channel.close()
+        await listener.close()
     }
 }
 
-/// Connections open now (a class: an atomic cannot be captured by the initializer closure).
-final class OpenCount: Sendable {
-    let count = Atomic<Int>(0)
-}
-
 final class HTTPHandler: ChannelInboundHandler {
-    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundIn = HTTPServerRequest
     typealias OutboundOut = HTTPServerResponsePart
 
     let routes: StatusServer.Routes
@@ -134,8 +137,6 @@ final class HTTPHandler: ChannelInboundHandler {
     /// The dashboard's page and data, when served (`GET /`, `/history`, `/decisions`): answered here so
     /// that they go through the same back-pressure as every other request.
     let dashboard: DashboardRoutes?
-    private var head: HTTPRequestHead?
-    private var stallCheck: Scheduled<Void>?
     /// How long a `POST /pause` or `/resume` waits for the state file before it is answered anyway.
     var durabilityWait: Duration = StateDurability.replyWait
 
@@ -182,26 +183,20 @@ final class HTTPHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let h): head = h
-        case .body: break  // no route takes a body
-        case .end:
-            guard let h = head else { return }
-            head = nil
-            let response = respond(h, port: context.channel.localAddress?.port)
-            guard let durability = response.durability else {
-                write(context, h, response.status, response.type, response.body)
-                return
-            }
-            // Acknowledged once the state file holds the change; NIO's pipelining handler holds the
-            // connection's next request until this response has ended, so responses stay in order.
-            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            durability.settled(on: context.eventLoop, within: durabilityWait).whenSuccess { ok in
-                let (handler, context) = bound.value
-                handler.write(
-                    context, h, response.status, response.type,
-                    LoadController.Reply.line(response.body, durable: ok) + "\n")
-            }
+        let h = unwrapInboundIn(data).head
+        let response = respond(h, port: context.channel.localAddress?.port)
+        guard let durability = response.durability else {
+            write(context, h, response.status, response.type, response.body)
+            return
+        }
+        // Acknowledged once the state file holds the change; NIO's pipelining handler holds the
+        // connection's next request until this response has ended, so responses stay in order.
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        durability.settled(on: context.eventLoop, within: durabilityWait).whenSuccess { ok in
+            let (handler, context) = bound.value
+            handler.write(
+                context, h, response.status, response.type,
+                LoadController.Reply.line(response.body, durable: ok) + "\n")
         }
     }
 
@@ -211,8 +206,6 @@ final class HTTPHandler: ChannelInboundHandler {
         _ body: String
     ) {
         var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: type)
-        headers.add(name: "Content-Length", value: String(body.utf8.count))
         headers.add(name: "Cache-Control", value: "no-store")
         if type.hasPrefix("text/html") {
             // The dashboard: only its own script (by hash) runs, and it may talk only to this server.
@@ -220,55 +213,12 @@ final class HTTPHandler: ChannelInboundHandler {
             headers.add(name: "X-Content-Type-Options", value: "nosniff")
             headers.add(name: "Referrer-Policy", value: "no-referrer")
         }
-        if status == .unauthorized { headers.add(name: "WWW-Authenticate", value: HTTPAuth.challenge) }
-        if !h.isKeepAlive { headers.add(name: "Connection", value: "close") }
-        context.write(
-            wrapOutboundOut(.head(HTTPResponseHead(version: h.version, status: status, headers: headers))),
-            promise: nil)
-        var buffer = context.channel.allocator.buffer(capacity: body.utf8.count)
-        buffer.writeString(body)
-        context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-        let keepAlive = h.isKeepAlive
-        let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
-            if !keepAlive { channel.close(promise: nil) }
-        }
-        holdBackIfStalled(context)
+        if status == .unauthorized { headers.add(name: "WWW-Authenticate", value: BearerToken.challenge) }
+        context.writeHTTPResponse(to: h, status: status, contentType: type, headers: headers, body: body)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
-    }
-
-    /// The client stopped reading: stop reading its requests (pipelined ones would otherwise be answered
-    /// into memory without bound), and close it if it does not resume within `stalledTimeout`.
-    private func holdBackIfStalled(_ context: ChannelHandlerContext) {
-        guard !context.channel.isWritable else { return }
-        let channel = context.channel
-        _ = channel.setOption(.autoRead, value: false)
-        stallCheck?.cancel()
-        stallCheck = channel.eventLoop.scheduleTask(in: StatusServer.stalledTimeout) {
-            // The client reads none of its replies: reset it at once (a lingering close could not deliver
-            // anything and would keep reading its requests).
-            if !channel.isWritable { channel.triggerUserOutboundEvent(LingeringCloseHandler.Abort(), promise: nil) }
-        }
-    }
-
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable {
-            stallCheck?.cancel()
-            stallCheck = nil
-            _ = context.channel.setOption(.autoRead, value: true)
-        }
-        context.fireChannelWritabilityChanged()
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
-            context.close(promise: nil)
-            return
-        }
-        context.fireUserInboundEventTriggered(event)
     }
 
     /// One response; `durability` set when it waits for the state file (its body then a JSON line without
@@ -291,16 +241,13 @@ final class HTTPHandler: ChannelInboundHandler {
         let path = h.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? h.uri
         let json = "application/json"
         func error(_ s: HTTPResponseStatus, _ message: String) -> Response {
-            let body =
-                (try? JSONSerialization.data(withJSONObject: ["ok": false, "error": message], options: [.sortedKeys]))
-                .map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-            return Response(s, json, body + "\n")
+            Response(s, json, JSONLine.encode(["ok": false, "error": message]) + "\n")
         }
         let page = h.method == .GET && (path == "/" || path == "/index.html")
         let signal = h.method == .POST && (path == "/pause" || path == "/resume")
         // Reads too: the status, metrics and history tell anyone who can reach the port when the site is
         // curtailed. The page itself holds nothing, and a POST is checked below, after its origin.
-        if let token, !page, !signal, !HTTPAuth.authorized(h.headers, token: token) {
+        if let token, !page, !signal, !BearerToken.authorized(h.headers, token: token) {
             return error(.unauthorized, HTTPAuth.refusal)
         }
         switch (h.method, path) {
@@ -313,7 +260,7 @@ final class HTTPHandler: ChannelInboundHandler {
         case (.GET, "/metrics"): return Response(.ok, "text/plain; version=0.0.4; charset=utf-8", routes.metrics())
         case (.POST, "/pause"), (.POST, "/resume"):
             if let problem = crossOriginProblem(h, port: port) { return error(.forbidden, problem) }
-            if let token, !HTTPAuth.authorized(h.headers, token: token) {
+            if let token, !BearerToken.authorized(h.headers, token: token) {
                 return error(.unauthorized, HTTPAuth.refusal)
             }
             let line =
@@ -339,18 +286,8 @@ final class HTTPHandler: ChannelInboundHandler {
     }
 }
 
-/// The bearer token check every HTTP request goes through once a token is configured.
+/// The bearer token check every HTTP request goes through once a token is configured (`BearerToken`).
 enum HTTPAuth {
     /// The error of a 401.
     static let refusal = "missing or wrong token (Authorization: Bearer TOKEN)"
-    /// The 401's `WWW-Authenticate` (RFC 6750 §3).
-    static let challenge = #"Bearer realm="flexminer""#
-
-    /// Whether the request carries `Authorization: Bearer TOKEN` with the token (compared in constant time).
-    static func authorized(_ headers: HTTPHeaders, token: String) -> Bool {
-        let given = headers.first(name: "Authorization").map {
-            $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : ""
-        }
-        return ConstantTime.equal(given, token)
-    }
 }

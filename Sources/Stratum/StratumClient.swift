@@ -1,5 +1,6 @@
 import FlexSupport
 import Foundation
+import LineFraming
 import Logging
 import NIOCore
 import NIOPosix
@@ -115,7 +116,7 @@ public final class StratumClient: Sendable {
                         try ch.pipeline.syncOperations.addHandler(
                             IdleToError(seconds: idle.nanoseconds / 1_000_000_000))
                         try ch.pipeline.syncOperations.addHandler(
-                            ByteToMessageHandler(StratumLineDecoder(max: maxLine)))
+                            ByteToMessageHandler(LineFrameDecoder(maxLength: maxLine)))
                         return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
                             wrappingChannelSynchronously: ch,
                             configuration: .init(backPressureStrategy: .init(lowWatermark: 2, highWatermark: 16)))
@@ -138,9 +139,10 @@ public final class StratumClient: Sendable {
                 }
             }
         } catch {
-            failPending(error as? StratumError ?? Self.connectionError(url, error))
+            let error = Self.streamError(url, error)
+            failPending(error)
             if state.withLock({ $0.closedByUs }) { return }
-            throw error as? StratumError ?? Self.connectionError(url, error)
+            throw error
         }
         failPending(StratumError(.connection, "\(url): connection closed"))
         if state.withLock({ $0.closedByUs }) { return }
@@ -149,6 +151,18 @@ public final class StratumClient: Sendable {
 
     static func connectionError(_ url: StratumURL, _ error: any Error) -> StratumError {
         StratumError(.connection, "\(url): connection lost (\(error))")
+    }
+
+    /// Why the connection's stream ended, as a `StratumError`: a line over the limit is a malformed
+    /// message (a pool may not grow our memory without bound), anything else not already one is a lost
+    /// connection.
+    package static func streamError(_ url: StratumURL, _ error: any Error) -> StratumError {
+        if let error = error as? StratumError { return error }
+        if let long = error as? LineFrameDecoder.LineTooLong {
+            return StratumError(
+                .malformed, "pool message: line over \(long.maxLength) bytes (\(long.length) without a newline)")
+        }
+        return connectionError(url, error)
     }
 
     /// Closes the connection; `run` then returns.
@@ -356,43 +370,6 @@ public final class StratumClient: Sendable {
                     JSONLine.encode(["id": id, "result": NSNull(), "error": [20, "unsupported method", NSNull()]]))
             }
         }
-    }
-}
-
-/// Splits the stream into lines (`\n`, optional `\r`), refusing a line longer than `max` bytes: a
-/// pool may not grow our memory without bound.
-struct StratumLineDecoder: ByteToMessageDecoder {
-    typealias InboundOut = ByteBuffer
-    let max: Int
-
-    init(max: Int) { self.max = max }
-
-    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) else {
-            if buffer.readableBytes > max { throw lineTooLong(buffer.readableBytes) }
-            return .needMoreData
-        }
-        let length = newline - buffer.readerIndex
-        guard length <= max else { throw lineTooLong(length) }
-        var line = buffer.readSlice(length: length)!
-        buffer.moveReaderIndex(forwardBy: 1)
-        if line.readableBytesView.last == UInt8(ascii: "\r") {
-            line = line.getSlice(at: line.readerIndex, length: length - 1)!
-        }
-        context.fireChannelRead(wrapInboundOut(line))
-        return .continue
-    }
-
-    mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws
-        -> DecodingState
-    {
-        while try decode(context: context, buffer: &buffer) == .continue {}
-        buffer.moveReaderIndex(to: buffer.writerIndex)  // a partial last line is dropped with the connection
-        return .needMoreData
-    }
-
-    func lineTooLong(_ n: Int) -> StratumError {
-        StratumError(.malformed, "pool message: line over \(max) bytes (\(n) without a newline)")
     }
 }
 

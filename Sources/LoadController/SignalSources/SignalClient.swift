@@ -146,10 +146,7 @@ public final class SignalClient {
             return line
         }
         object["token"] = token
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else {
-            return line
-        }
-        return String(decoding: data, as: UTF8.self)
+        return JSONLine.encoded(object) ?? line
     }
 
     /// Whether something accepts connections on the Unix socket at `path`.

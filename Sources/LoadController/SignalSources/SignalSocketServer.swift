@@ -1,6 +1,7 @@
 import DemandResponse
 import FlexSupport
 import Foundation
+import LineFraming
 import NIOCore
 import NIOPosix
 import ServerSupport
@@ -96,18 +97,9 @@ public final class SignalSocketServer: Sendable {
                                 grace: limits.closeGrace))
                         return
                     }
-                    // First in the pipeline: every close lingers, so an error reply reaches a client that is
-                    // still sending (the connection over the limit above closes at once instead: lingering
-                    // would let a flood of connections hold descriptors the other sources need).
-                    try child.pipeline.syncOperations.addHandler(
-                        LingeringCloseHandler(maxTime: TimeAmount(limits.closeGrace)))
-                    try child.pipeline.syncOperations.addHandler(
-                        IdleStateHandler(readTimeout: TimeAmount(limits.idleTimeout)))
-                    try child.pipeline.syncOperations.addHandler(
-                        SignalLineHandler(
-                            controller: controller,
-                            origin: SignalOrigin(source: source, connection: n, requiredToken: token),
-                            durabilityWait: limits.durabilityWait))
+                    try configureConnection(
+                        child.pipeline.syncOperations, controller: controller,
+                        origin: SignalOrigin(source: source, connection: n, requiredToken: token), limits: limits)
                 }
             }
         do {
@@ -144,6 +136,22 @@ public final class SignalSocketServer: Sendable {
         }
     }
 
+    /// One accepted connection's pipeline (tests build it on an `EmbeddedChannel`). First: every close
+    /// lingers, so an error reply reaches a client that is still sending (a connection over the limit
+    /// closes at once instead: lingering would let a flood of connections hold descriptors the other
+    /// sources need). Then the idle timeout, the line framer and the protocol.
+    /// - Parameter now: the clock of the rate limit (a test's can stand still).
+    package static func configureConnection(
+        _ pipeline: ChannelPipeline.SynchronousOperations, controller: LoadController, origin: SignalOrigin,
+        limits: Limits = .standard, now: @escaping () -> ContinuousClock.Instant = { ContinuousClock.now }
+    ) throws {
+        try pipeline.addHandler(LingeringCloseHandler(maxTime: TimeAmount(limits.closeGrace)))
+        try pipeline.addHandler(ReadTimeoutHandler(timeout: TimeAmount(limits.idleTimeout)))
+        try pipeline.addHandler(ByteToMessageHandler(LineFrameDecoder(maxLength: SignalMessage.maximumLineLength)))
+        try pipeline.addHandler(
+            SignalLineHandler(controller: controller, origin: origin, durabilityWait: limits.durabilityWait, now: now))
+    }
+
     /// Stops accepting, closes every connection and removes the socket file.
     public func close() async {
         try? await channel.close()
@@ -168,7 +176,7 @@ public final class SignalSocketServer: Sendable {
     }
 }
 
-/// Splits a connection's bytes into lines and answers each one, in order.
+/// Answers each line of a connection (split by `LineFrameDecoder` before it), in order.
 ///
 /// A reply that acknowledges a change of the curtailments kept in the state file waits (on the event loop,
 /// asynchronously, at most `durabilityWait`) until the file holds it; the replies after it on the same
@@ -188,19 +196,21 @@ final class SignalLineHandler: ChannelInboundHandler {
     /// Replies queued behind a durability wait, and the future of the last of them (written in order).
     private var queued = 0
     private var tail: EventLoopFuture<Void>?
-    private var pending: ByteBuffer?
-    private var tokens = Double(SignalSocketServer.maxLinesPerSecond)
-    private var lastRefill = ContinuousClock.now
+    private let now: () -> ContinuousClock.Instant
+    private var rate: LineRateLimit
     private var cutOff = false
     private var firstLine = true
     private var authenticated = false
 
     init(
-        controller: LoadController, origin: SignalOrigin, durabilityWait: Duration = StateDurability.replyWait
+        controller: LoadController, origin: SignalOrigin, durabilityWait: Duration = StateDurability.replyWait,
+        now: @escaping () -> ContinuousClock.Instant = { ContinuousClock.now }
     ) {
         self.controller = controller
         self.origin = origin
         self.durabilityWait = durabilityWait
+        self.now = now
+        self.rate = LineRateLimit(perSecond: SignalSocketServer.maxLinesPerSecond, now: now())
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -208,103 +218,87 @@ final class SignalLineHandler: ChannelInboundHandler {
             cut(context, "no line for too long (idle)")
             return
         }
+        if let partial = event as? LineFrameDecoder.PartialLineAtEOF {
+            if !cutOff {
+                controller.discarded("client disconnected mid-line", origin: origin, bytes: partial.bytes)
+            }
+            return
+        }
         context.fireUserInboundEventTriggered(event)
     }
 
+    /// One line from the framer (without its newline). Replies are written here and flushed once per read
+    /// (`channelReadComplete`), so a client sending many lines at once gets its replies in few packets.
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !cutOff else { return }
-        let received = ContinuousClock.now
-        var incoming = unwrapInboundIn(data)
-        if pending == nil {
-            pending = incoming
-        } else {
-            pending!.writeBuffer(&incoming)
-        }
-        var wrote = false
-        while let newline = pending!.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
-            let length = newline - pending!.readableBytesView.startIndex
-            var line = pending!.readSlice(length: length)!
-            pending!.moveReaderIndex(forwardBy: 1)
-            if line.readableBytesView.last == UInt8(ascii: "\r") {
-                line = line.getSlice(at: line.readerIndex, length: length - 1)!
-            }
-            // Only an empty line may go unanswered.
-            if line.readableBytes == 0 { continue }
-            if firstLine {
-                firstLine = false
-                // Another protocol spoken to this port (a web page in a local browser can POST to it): the
-                // request's body may hold valid signal lines, so nothing after its request line is read.
-                if Self.isHTTPRequestLine(line.readableBytesView) {
-                    cut(context, "an HTTP request, not the signal protocol")
-                    return
-                }
-            }
-            guard takeToken(received) else {
-                wrote =
-                    send(
-                        context,
-                        #"{"ok":false,"error":"too many messages (limit \#(SignalSocketServer.maxLinesPerSecond) per second); disconnecting"}"#
-                    ) || wrote
-                if wrote { context.flush() }
-                cut(context, "client flooded")
-                return
-            }
-            let answer =
-                line.readableBytesView.withContiguousStorageIfAvailable { bytes in
-                    controller.handle(line: bytes, origin: origin, receivedAt: received)
-                } ?? controller.handle(line: Array(line.readableBytesView), origin: origin, receivedAt: received)
-            wrote = send(context, answer.line, durability: answer.durability) || wrote
-            // A source that needs a token: until a line has proved it, a refused line ends the connection,
-            // so a peer without the token costs one line per connection, not a stream of parsed lines.
-            if origin.requiredToken != nil && !authenticated {
-                guard answer.ok else {
-                    if wrote { context.flush() }
-                    cut(context, "refused before a valid token")
-                    return
-                }
-                authenticated = true
-            }
-            if !context.channel.isWritable {
-                // The client is not reading its replies; it may not grow our memory without bound.
-                if wrote { context.flush() }
-                cut(context, "client not reading replies")
+        let line = unwrapInboundIn(data)
+        // Only an empty line may go unanswered.
+        if line.readableBytes == 0 { return }
+        let received = now()
+        if firstLine {
+            firstLine = false
+            // Another protocol spoken to this port (a web page in a local browser can POST to it): the
+            // request's body may hold valid signal lines, so nothing after its request line is read.
+            if Self.isHTTPRequestLine(line.readableBytesView) {
+                cut(context, "an HTTP request, not the signal protocol")
                 return
             }
         }
-        if pending!.readableBytes > SignalMessage.maximumLineLength {
-            if send(
+        guard rate.take(at: received) else {
+            send(
                 context,
-                #"{"ok":false,"error":"line too long (over \#(SignalMessage.maximumLineLength) bytes without a newline); disconnecting"}"#
-            ) || wrote {
-                context.flush()
-            }
-            cut(context, "line over \(SignalMessage.maximumLineLength) bytes")
+                #"{"ok":false,"error":"too many messages (limit \#(SignalSocketServer.maxLinesPerSecond) per second); disconnecting"}"#
+            )
+            cut(context, "client flooded")
             return
         }
-        if pending!.readableBytes == 0 { pending = nil } else { pending!.discardReadBytes() }
-        if wrote { context.flush() }
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        if let p = pending, p.readableBytes > 0, !cutOff {
-            controller.discarded("client disconnected mid-line", origin: origin, bytes: p.readableBytes)
+        let answer =
+            line.readableBytesView.withContiguousStorageIfAvailable { bytes in
+                controller.handle(line: bytes, origin: origin, receivedAt: received)
+            } ?? controller.handle(line: Array(line.readableBytesView), origin: origin, receivedAt: received)
+        send(context, answer.line, durability: answer.durability)
+        // A source that needs a token: until a line has proved it, a refused line ends the connection,
+        // so a peer without the token costs one line per connection, not a stream of parsed lines.
+        if origin.requiredToken != nil && !authenticated {
+            guard answer.ok else {
+                cut(context, "refused before a valid token")
+                return
+            }
+            authenticated = true
         }
-        pending = nil
-        context.fireChannelInactive()
+        if !context.channel.isWritable {
+            // The client is not reading its replies; it may not grow our memory without bound.
+            cut(context, "client not reading replies")
+        }
     }
 
+    func channelReadComplete(context: ChannelHandlerContext) {
+        context.flush()
+        context.fireChannelReadComplete()
+    }
+
+    /// The framer's refusal of a line over the limit: answered with the reason, then the connection ends.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        context.close(promise: nil)
+        guard !cutOff else { return }  // the framer passes on nothing more after its error; nothing to add
+        guard let long = error as? LineFrameDecoder.LineTooLong else {
+            context.close(promise: nil)
+            return
+        }
+        send(
+            context,
+            #"{"ok":false,"error":"line too long (over \#(SignalMessage.maximumLineLength) bytes without a newline); disconnecting"}"#
+        )
+        cut(context, "line over \(SignalMessage.maximumLineLength) bytes", bytes: long.length)
     }
 
-    /// Sends `line` now when nothing waits before it and it needs no durability wait (or the state file
-    /// holds its change already), else queues it behind the replies waiting.
-    /// - Returns: whether it was written now (to be flushed by the caller).
-    private func send(_ context: ChannelHandlerContext, _ line: String, durability: StateDurability? = nil) -> Bool {
+    /// Writes `line` now when nothing waits before it and it needs no durability wait (or the state file
+    /// holds its change already; flushed at the end of the read, or by `cut`), else queues it behind the
+    /// replies waiting (each flushed when it is written).
+    private func send(_ context: ChannelHandlerContext, _ line: String, durability: StateDurability? = nil) {
         let settled = durability?.settled
         if queued == 0 && (durability == nil || settled != nil) {
             reply(context, settled.map { LoadController.Reply.line(line, durable: $0) } ?? line)
-            return true
+            return
         }
         let loop = context.eventLoop
         let ready: EventLoopFuture<String> =
@@ -325,7 +319,6 @@ final class SignalLineHandler: ChannelInboundHandler {
             }
         }
         tail = next
-        return false
     }
 
     private func reply(_ context: ChannelHandlerContext, _ line: String) {
@@ -353,10 +346,11 @@ final class SignalLineHandler: ChannelInboundHandler {
     /// Ends the connection after the replies written so far: the lingering close at the head of the
     /// pipeline flushes them, shuts down the write side, discards what the client still sends, and closes
     /// within the source's `Limits.closeGrace` (also when the client does not read).
-    private func cut(_ context: ChannelHandlerContext, _ why: String) {
+    private func cut(_ context: ChannelHandlerContext, _ why: String, bytes: Int = 0) {
         cutOff = true
-        controller.discarded(why + "; connection closed", origin: origin, bytes: pending?.readableBytes ?? 0)
-        pending = nil
+        controller.discarded(why + "; connection closed", origin: origin, bytes: bytes)
+        // The replies written so far go out before the close.
+        context.flush()
         // Replies still waiting for the state file go out first (each within `durabilityWait`).
         if let tail {
             let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
@@ -366,10 +360,26 @@ final class SignalLineHandler: ChannelInboundHandler {
         }
     }
 
-    private func takeToken(_ now: ContinuousClock.Instant) -> Bool {
+}
+
+/// A token bucket: `perSecond` lines a second sustained, bursts up to the same number. A pure value, the
+/// time given, so it is tested on a virtual clock.
+package struct LineRateLimit {
+    package let perSecond: Int
+    private var tokens: Double
+    private var lastRefill: ContinuousClock.Instant
+
+    package init(perSecond: Int, now: ContinuousClock.Instant) {
+        self.perSecond = perSecond
+        self.tokens = Double(perSecond)
+        self.lastRefill = now
+    }
+
+    /// Whether one more line may be taken at `now` (and takes it).
+    package mutating func take(at now: ContinuousClock.Instant) -> Bool {
         let dt = now - lastRefill
         lastRefill = now
-        let rate = Double(SignalSocketServer.maxLinesPerSecond)
+        let rate = Double(perSecond)
         tokens = Swift.min(rate, tokens + dt.milliseconds / 1000 * rate)
         guard tokens >= 1 else { return false }
         tokens -= 1

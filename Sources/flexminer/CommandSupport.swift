@@ -35,9 +35,7 @@ extension KernelSelection {
 
 /// Prints a flat JSON object with sorted keys on one line.
 func printJSON(_ object: [String: Any]) {
-    if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) {
-        print(String(decoding: data, as: UTF8.self))
-    }
+    if let line = JSONLine.encoded(object) { print(line) }
 }
 
 /// `300`, `300s`, `5m`, `1h`, `1h30m`, `250ms` → seconds.

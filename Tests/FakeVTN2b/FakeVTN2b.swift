@@ -30,29 +30,48 @@ public final class FakeVTN2b: Sendable {
 
     let state = Mutex(Inner())
     private let server = Mutex<TinyHTTPServer?>(nil)
+    private let front = Mutex<TLSFront?>(nil)
     private let portBox = Atomic<Int>(0)
+    private let tlsPortBox = Atomic<Int>(0)
+    /// The plain HTTP port (with TLS: the port behind the TLS side, for tests that bypass it).
     public var port: Int { portBox.load(ordering: .relaxed) }
+    public typealias TLSSettings = TLSFront.Settings
     /// The poll frequency the VTN asks for.
     public let pollFrequency: String
 
     init(pollFrequency: String) { self.pollFrequency = pollFrequency }
 
-    /// Starts serving on 127.0.0.1 (`port` 0: a free one).
-    public static func start(port: Int = 0, pollFrequency: String = "PT1S") async throws -> FakeVTN2b {
+    /// Starts serving on 127.0.0.1 (`port` 0: a free one); with `tls`, HTTPS requiring a client certificate
+    /// (`baseURL` is then the HTTPS one).
+    public static func start(
+        port: Int = 0, pollFrequency: String = "PT1S", tls: TLSSettings? = nil
+    ) async throws -> FakeVTN2b {
         let vtn = FakeVTN2b(pollFrequency: pollFrequency)
         let s = try await TinyHTTPServer.start(host: "127.0.0.1", port: port, maxConnections: 64) { [vtn] in
             vtn.handle($0)
         }
         vtn.portBox.store(s.port, ordering: .relaxed)
         vtn.server.withLock { $0 = s }
+        if let tls {
+            let f = try await TLSFront.start(tls, backendPort: s.port)
+            vtn.tlsPortBox.store(f.port, ordering: .relaxed)
+            vtn.front.withLock { $0 = f }
+        }
         return vtn
     }
 
-    /// `http://127.0.0.1:PORT/OpenADR2/Simple/2.0b`.
-    public var baseURL: String { "http://127.0.0.1:\(port)\(Self.prefix)" }
+    /// `http://127.0.0.1:PORT/OpenADR2/Simple/2.0b`, or `https://…` with TLS.
+    public var baseURL: String {
+        let tlsPort = tlsPortBox.load(ordering: .relaxed)
+        return tlsPort == 0
+            ? "http://127.0.0.1:\(port)\(Self.prefix)" : "https://127.0.0.1:\(tlsPort)\(Self.prefix)"
+    }
 
     /// Stops listening (open keep-alive connections stay until the client drops them).
-    public func close() async { await server.withLock { $0 }?.close() }
+    public func close() async {
+        await front.withLock { $0 }?.close()
+        await server.withLock { $0 }?.close()
+    }
 
     /// The VTN vanishes (`true`: every request gets 503) or comes back.
     public func setAway(_ away: Bool) { state.withLock { $0.away = away } }

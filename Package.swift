@@ -193,6 +193,8 @@ let package = Package(
         .executableTarget(name: "flexminer-fakevtn", dependencies: ["FakeVTN"]),
         // libxml2, the XML parser OpenADR 2.0b messages are read with (never string matching).
         .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
+        // xmlsec1 (OpenSSL backend) through a small shim: XML Signature for OpenADR 2.0b messages.
+        .systemLibrary(name: "CXMLSec", pkgConfig: "xmlsec1-openssl", providers: [.apt(["libxmlsec1-dev"])]),
         // OpenADR 2.0b (the B profile, simple HTTP pull), pure: XML reading through libxml2 with limits, the
         // messages a VEN sends and reads, and the VEN as a state machine; no I/O.
         .target(name: "OpenADR2b", dependencies: ["CLibXML2", "OpenADR", "FlexSupport"]),
@@ -201,7 +203,7 @@ let package = Package(
         .target(
             name: "OpenADR2bSignals",
             dependencies: [
-                "OpenADR2b", "OpenADRSignals", "LoadController", "FlexSupport", "SHA256",
+                "OpenADR2b", "OpenADRSignals", "LoadController", "FlexSupport", "SHA256", "CXMLSec",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -44,6 +44,8 @@ struct OADRTLSTransport: Sendable {
     let context: NIOSSLContext
     let fingerprint: String?
     let certificatePath: String?
+    /// The PEM key and certificate messages are signed with (the TLS ones, as 2.0b requires), when set.
+    let signing: (key: [UInt8], cert: [UInt8])?
 
     /// The transport for these settings, or nil when none is set (plain AsyncHTTPClient then).
     static func make(_ c: OpenADR2bSource.Configuration) throws(OADRTransportError) -> OADRTLSTransport? {
@@ -57,6 +59,7 @@ struct OADRTLSTransport: Sendable {
         }
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv12
+        var signing: (key: [UInt8], cert: [UInt8])?
         if let path = c.certificatePath, let keyPath = c.privateKeyPath {
             let chain: [NIOSSLCertificate]
             do { chain = try NIOSSLCertificate.fromPEMFile(path) } catch {
@@ -70,6 +73,11 @@ struct OADRTLSTransport: Sendable {
             }
             tls.certificateChain = chain.map { .certificate($0) }
             tls.privateKey = .privateKey(key)
+            // Read again as bytes for xmlsec1 (it takes PEM); the files were just readable.
+            guard let k = FileManager.default.contents(atPath: keyPath), k.count <= 1 << 20,
+                let c = FileManager.default.contents(atPath: path), c.count <= 1 << 20
+            else { throw OADRTransportError("cannot read \(keyPath) or \(path) for signing (or over 1 MiB)") }
+            signing = (Array(k), Array(c))
         }
         if let ca = c.caPath {
             let roots: [NIOSSLCertificate]
@@ -88,7 +96,8 @@ struct OADRTLSTransport: Sendable {
         }
         do {
             let context = try NIOSSLContext(configuration: tls)
-            return OADRTLSTransport(context: context, fingerprint: fingerprint, certificatePath: c.certificatePath)
+            return OADRTLSTransport(
+                context: context, fingerprint: fingerprint, certificatePath: c.certificatePath, signing: signing)
         } catch {
             throw OADRTransportError(
                 "cannot use the key \(c.privateKeyPath ?? "-") with the certificate \(c.certificatePath ?? "-") (\(error))"
@@ -96,8 +105,16 @@ struct OADRTLSTransport: Sendable {
         }
     }
 
-    /// POSTs `body` to `url` and returns the status and up to `limit` bytes of the answer.
-    func post(url: String, body: String, timeout: TimeAmount, limit: Int) async throws -> (Int, [UInt8]) {
+    /// What one exchange returned: the HTTP status, up to `limit` bytes of the answer, and the VTN's TLS
+    /// certificate (DER) on that connection, which a signed answer's signer must be.
+    struct Answer {
+        let status: Int
+        let body: [UInt8]
+        let peerDER: [UInt8]?
+    }
+
+    /// POSTs `body` to `url`.
+    func post(url: String, body: String, timeout: TimeAmount, limit: Int) async throws -> Answer {
         guard let u = URL(string: url), let host = u.host, !host.isEmpty else {
             throw OADRTransportError("not a URL: \(url)")
         }
@@ -107,10 +124,11 @@ struct OADRTLSTransport: Sendable {
         let mismatch = MismatchBox()
         let seconds = Int64(max(1, timeout.nanoseconds / 1_000_000_000))
         do {
-            return try await withDeadline(seconds: seconds) {
+            let (status, answer) = try await withDeadline(seconds: seconds) {
                 try await self.exchange(
                     host: host, port: port, path: path, body: body, limit: limit, mismatch: mismatch)
             }
+            return Answer(status: status, body: answer, peerDER: mismatch.peer.withLock { $0 })
         } catch {
             if let m = mismatch.value.withLock({ $0 }) { throw OADRTransportError(m) }
             if error is OADRTransportError { throw error }
@@ -172,9 +190,11 @@ struct OADRTLSTransport: Sendable {
     private static func check(
         _ cert: NIOSSLCertificate, expected: String?, on loop: any EventLoop, mismatch: MismatchBox
     ) -> EventLoopFuture<Void> {
-        guard let expected else { return loop.makeSucceededVoidFuture() }
         do {
-            let got = OADRFingerprint.of(der: try cert.toDERBytes())
+            let der = try cert.toDERBytes()
+            mismatch.peer.withLock { $0 = der }
+            guard let expected else { return loop.makeSucceededVoidFuture() }
+            let got = OADRFingerprint.of(der: der)
             guard got == expected else {
                 let m = "the VTN's certificate fingerprint is \(got), not the configured \(expected)"
                 mismatch.value.withLock { $0 = m }
@@ -187,10 +207,11 @@ struct OADRTLSTransport: Sendable {
     }
 }
 
-/// Where the handshake's fingerprint check leaves its finding, so the error shown is the mismatch and not
-/// the TLS layer's rewording of it.
+/// Where the handshake's check leaves its findings: the mismatch (so the error shown is it, not the TLS
+/// layer's rewording of it) and the VTN's certificate.
 final class MismatchBox: Sendable {
     let value = Mutex<String?>(nil)
+    let peer = Mutex<[UInt8]?>(nil)
 }
 
 /// Runs `body`, or throws when it takes longer than `seconds` (the task is cancelled).

@@ -56,6 +56,8 @@ public final class OpenADR2bSource: Sendable {
         var status = VENMachine.Status()
         var curtailsSent = 0
         var releasesSent = 0
+        /// The VTN's ReplayProtect nonces seen within the replay window, with their timestamps.
+        var nonces: [String: Date] = [:]
     }
 
     public let configuration: Configuration
@@ -115,7 +117,8 @@ public final class OpenADR2bSource: Sendable {
                 venName: name, vtnID: configuration.vtnID, marketContext: configuration.marketContext,
                 pollLimitSeconds: configuration.pollSeconds,
                 planner: planner, retryInitial: configuration.retryInitial, retryMax: configuration.retryMax,
-                requestPrefix: "fm-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)))
+                requestPrefix: "fm-" + String(UInt32.random(in: 0...UInt32.max), radix: 16),
+                xmlSignature: configuration.certificatePath != nil && configuration.privateKeyPath != nil))
     }
 
     /// A stable draw in [0, 1) from `text` (FNV-1a), so a fleet spreads within `startafter` and a restart
@@ -165,16 +168,7 @@ public final class OpenADR2bSource: Sendable {
         case .failure(let error):
             return .failed(error.description, now: Date(), refused: true)
         case .success(let transport?):
-            do {
-                let (code, bytes) = try await transport.post(
-                    url: configuration.baseURL + "/" + service.rawValue, body: body,
-                    timeout: .seconds(configuration.requestTimeoutSeconds), limit: XMLReader.maximumBytes)
-                return answer(service, code: code, bytes: bytes)
-            } catch {
-                // A TLS refusal or a fingerprint mismatch is a setting to fix, not the VTN being busy.
-                return .failed(
-                    "\(service.rawValue): \(String(describing: error).prefix(300))", now: Date(), refused: true)
-            }
+            return await postTLS(transport, service, body)
         case .success(nil):
             break
         }

@@ -26,6 +26,9 @@ public final class FakeVTN2b: Sendable {
         var refusedContentType = 0
         /// Gone: every request answered 503, as a VTN behind a load balancer while it is down.
         var away = false
+        var signing = Signing.none
+        var verifiedSignatures = 0
+        var badSignatures = 0
     }
 
     let state = Mutex(Inner())
@@ -39,14 +42,19 @@ public final class FakeVTN2b: Sendable {
     /// The poll frequency the VTN asks for.
     public let pollFrequency: String
 
-    init(pollFrequency: String) { self.pollFrequency = pollFrequency }
+    let tlsSettings: TLSSettings?
+
+    init(pollFrequency: String, tls: TLSSettings?) {
+        self.pollFrequency = pollFrequency
+        tlsSettings = tls
+    }
 
     /// Starts serving on 127.0.0.1 (`port` 0: a free one); with `tls`, HTTPS requiring a client certificate
     /// (`baseURL` is then the HTTPS one).
     public static func start(
         port: Int = 0, pollFrequency: String = "PT1S", tls: TLSSettings? = nil
     ) async throws -> FakeVTN2b {
-        let vtn = FakeVTN2b(pollFrequency: pollFrequency)
+        let vtn = FakeVTN2b(pollFrequency: pollFrequency, tls: tls)
         let s = try await TinyHTTPServer.start(host: "127.0.0.1", port: port, maxConnections: 64) { [vtn] in
             vtn.handle($0)
         }
@@ -112,7 +120,37 @@ public final class FakeVTN2b: Sendable {
         TinyHTTPServer.Response(status: 200, contentType: "application/xml", body: Data(s.utf8))
     }
 
+    /// How the VTN signs its answers (with TLS): not at all, properly, or signed and then altered.
+    public enum Signing: Sendable { case none, sign, tamper }
+
+    /// Sets how answers are signed (with the TLS certificate and key; the xmlsec1 CLI).
+    public func setSigning(_ mode: Signing) { state.withLock { $0.signing = mode } }
+    /// Requests whose XML signature xmlsec1 verified against the client CA, and those it did not.
+    public var signatures: (verified: Int, refused: Int) {
+        state.withLock { ($0.verifiedSignatures, $0.badSignatures) }
+    }
+
     func handle(_ r: TinyHTTPServer.Request) -> TinyHTTPServer.Response {
+        var response = respond(r)
+        guard let tls = tlsSettings else { return response }
+        let mode = state.withLock { $0.signing }
+        if r.method == "POST", !r.body.isEmpty, mode != .none {
+            let ok = VTNSigner.verify(r.body, ca: tls.clientCAPath)
+            state.withLock { ok ? ($0.verifiedSignatures += 1) : ($0.badSignatures += 1) }
+        }
+        guard response.status == 200, mode != .none else { return response }
+        guard
+            var signed = VTNSigner.sign(
+                String(decoding: response.body, as: UTF8.self), key: tls.keyPath, cert: tls.certificatePath)
+        else { return .problem(500, "the fake VTN cannot sign (is the xmlsec1 CLI installed?)") }
+        if mode == .tamper, let end = signed.range(of: "</p:oadrSignedObject>") {
+            signed.insert(contentsOf: " ", at: end.lowerBound)
+        }
+        response.body = Data(signed.utf8)
+        return response
+    }
+
+    func respond(_ r: TinyHTTPServer.Request) -> TinyHTTPServer.Response {
         guard !state.withLock({ $0.away }) else { return .problem(503, "VTN unavailable") }
         guard r.method == "POST" else { return .problem(405, "POST only") }
         guard r.path.hasPrefix(Self.prefix + "/") else { return .problem(404, "not under \(Self.prefix)") }

@@ -101,6 +101,7 @@ struct TLSTests {
         let controller = LoadController(actuator: engine, config: PolicyConfig(breakEvenUSDPerMWh: 50))
         controller.start()
         let fingerprint = try pki.vtnFingerprint()
+        vtn.setSigning(.sign)
         let (source, task) = Self.source(vtn, controller: controller) { c in
             c.certificatePath = pki.venCert
             c.privateKeyPath = pki.venKey
@@ -112,6 +113,10 @@ struct TLSTests {
         #expect(await waitUntil(within: 10, every: .milliseconds(10), tick: controller.tick) { engine.isHalted })
         #expect(await waitUntil(within: 10) { vtn.updateReports > 0 })
         #expect(vtn.optIns == ["T1:0:optIn"])
+        // Every request was signed, and xmlsec1 (the fake's own verifier) accepted each signature.
+        let signatures = vtn.signatures
+        #expect(signatures.verified >= 6 && signatures.refused == 0, "\(signatures)")
+        #expect(source.status.lastError == nil, "\(source.status.lastError ?? "")")
         task.cancel()
         await task.value
         await vtn.close()
@@ -190,6 +195,28 @@ struct TLSTests {
             await task.value
         }
         #expect(vtn.requests.isEmpty)
+        await vtn.close()
+    }
+
+    @Test(
+        "with signatures on, a tampered or an unsigned answer from the VTN is refused with a named error",
+        arguments: [(FakeVTN2b.Signing.tamper, "does not verify"), (.none, "not signed")])
+    func badVTNSignature(mode: FakeVTN2b.Signing, named: String) async throws {
+        let pki = try TestPKI.make()
+        let vtn = try await Self.vtn(pki)
+        vtn.setSigning(mode)
+        let controller = LoadController(actuator: FakeLoad(), config: PolicyConfig(breakEvenUSDPerMWh: 50))
+        let (source, task) = Self.source(vtn, controller: controller) { c in
+            c.certificatePath = pki.venCert
+            c.privateKeyPath = pki.venKey
+            c.caPath = pki.ca
+        }
+        #expect(
+            await waitUntil(within: 10) { source.status.lastError?.contains(named) == true },
+            "\(source.status.lastError ?? "")")
+        #expect(!source.status.registered)
+        task.cancel()
+        await task.value
         await vtn.close()
     }
 

@@ -121,7 +121,14 @@ public final class FakeVTN2b: Sendable {
     }
 
     /// How the VTN signs its answers (with TLS): not at all, properly, or signed and then altered.
-    public enum Signing: Sendable { case none, sign, tamper }
+    public enum Signing: Sendable, Equatable {
+        case none, sign, tamper
+        /// Signed properly, but with another key and certificate than the TLS ones.
+        case otherKey(key: String, cert: String)
+    }
+
+    /// Whether the xmlsec1 CLI the fake signs and verifies with is installed.
+    public static var canSign: Bool { VTNSigner.xmlsec1 != nil }
 
     /// Sets how answers are signed (with the TLS certificate and key; the xmlsec1 CLI).
     public func setSigning(_ mode: Signing) { state.withLock { $0.signing = mode } }
@@ -139,9 +146,11 @@ public final class FakeVTN2b: Sendable {
             state.withLock { ok ? ($0.verifiedSignatures += 1) : ($0.badSignatures += 1) }
         }
         guard response.status == 200, mode != .none else { return response }
+        var signer = (key: tls.keyPath, cert: tls.certificatePath)
+        if case .otherKey(let key, let cert) = mode { signer = (key, cert) }
         guard
             var signed = VTNSigner.sign(
-                String(decoding: response.body, as: UTF8.self), key: tls.keyPath, cert: tls.certificatePath)
+                String(decoding: response.body, as: UTF8.self), key: signer.key, cert: signer.cert)
         else { return .problem(500, "the fake VTN cannot sign (is the xmlsec1 CLI installed?)") }
         if mode == .tamper, let end = signed.range(of: "</p:oadrSignedObject>") {
             signed.insert(contentsOf: " ", at: end.lowerBound)

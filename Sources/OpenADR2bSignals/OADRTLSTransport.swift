@@ -131,7 +131,6 @@ struct OADRTLSTransport: Sendable {
             return Answer(status: status, body: answer, peerDER: mismatch.peer.withLock { $0 })
         } catch {
             if let m = mismatch.value.withLock({ $0 }) { throw OADRTransportError(m) }
-            if error is OADRTransportError { throw error }
             let cert = certificatePath.map { " (client certificate \($0))" } ?? ""
             throw OADRTransportError("TLS exchange with \(host):\(port) failed\(cert): \(error)")
         }

@@ -43,9 +43,12 @@ static inline void fm_set_error(char *err, int errLen, const char *text) {
     if (err && errLen > 0) { strncpy(err, text, (size_t)errLen - 1); err[errLen - 1] = 0; }
 }
 
-/// Parses with no network, no entity expansion and no DTD loading.
+/// Parses with no network, no entity expansion and no DTD loading; a document with a DTD is refused (2.0b
+/// messages have none, and a DTD could declare ID attributes or entities).
 static inline xmlDocPtr fm_parse(const char *xml, int len) {
-    return xmlReadMemory(xml, len, "oadrPayload.xml", NULL, XML_PARSE_NONET);
+    xmlDocPtr doc = xmlReadMemory(xml, len, "oadrPayload.xml", NULL, XML_PARSE_NONET);
+    if (doc && doc->intSubset) { xmlFreeDoc(doc); return NULL; }
+    return doc;
 }
 
 /// The element child of `parent` named `name` in namespace `ns`, if exactly one.

@@ -35,6 +35,11 @@ struct SignatureTests {
         let pki = try TestPKI.make()
         let xml = try Self.signed(pki).replacingOccurrences(of: "ven-1", with: "ven-2")
         #expect(throws: OADRXMLSignature.Failure.self) { try OADRXMLSignature.verify(payload: Array(xml.utf8)) }
+        // A DTD (which could declare IDs or entities) is refused before any signature work.
+        let signed = try Self.signed(pki)
+        let withDTD = signed.replacingOccurrences(
+            of: "?>", with: "?><!DOCTYPE oadr:oadrPayload [<!ENTITY e \"x\">]>", options: [], range: nil)
+        #expect(throws: OADRXMLSignature.Failure.self) { try OADRXMLSignature.verify(payload: Array(withDTD.utf8)) }
     }
 
     @Test(

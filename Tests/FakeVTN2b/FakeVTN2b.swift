@@ -27,6 +27,7 @@ public final class FakeVTN2b: Sendable {
         /// Gone: every request answered 503, as a VTN behind a load balancer while it is down.
         var away = false
         var signing = Signing.none
+        var firstSigned: Data?
         var verifiedSignatures = 0
         var badSignatures = 0
     }
@@ -123,6 +124,10 @@ public final class FakeVTN2b: Sendable {
     /// How the VTN signs its answers (with TLS): not at all, properly, or signed and then altered.
     public enum Signing: Sendable, Equatable {
         case none, sign, tamper
+        /// Signed an hour ago (outside any replay window).
+        case stale
+        /// The first signed answer, sent again for every request (the same nonce: a replay).
+        case replay
         /// Signed properly, but with another key and certificate than the TLS ones.
         case otherKey(key: String, cert: String)
     }
@@ -148,14 +153,20 @@ public final class FakeVTN2b: Sendable {
         guard response.status == 200, mode != .none else { return response }
         var signer = (key: tls.keyPath, cert: tls.certificatePath)
         if case .otherKey(let key, let cert) = mode { signer = (key, cert) }
+        if mode == .replay, let first = state.withLock({ $0.firstSigned }) {
+            response.body = first
+            return response
+        }
+        let when = mode == .stale ? Date().addingTimeInterval(-3600) : Date()
         guard
             var signed = VTNSigner.sign(
-                String(decoding: response.body, as: UTF8.self), key: signer.key, cert: signer.cert)
+                String(decoding: response.body, as: UTF8.self), key: signer.key, cert: signer.cert, now: when)
         else { return .problem(500, "the fake VTN cannot sign (is the xmlsec1 CLI installed?)") }
         if mode == .tamper, let end = signed.range(of: "</p:oadrSignedObject>") {
             signed.insert(contentsOf: " ", at: end.lowerBound)
         }
         response.body = Data(signed.utf8)
+        state.withLock { $0.firstSigned = $0.firstSigned ?? response.body }
         return response
     }
 

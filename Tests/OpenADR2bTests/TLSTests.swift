@@ -203,7 +203,7 @@ struct TLSTests {
     @Test(
         "with signatures on, a tampered, unsigned or otherwise-signed answer from the VTN is refused, named",
         .enabled(if: FakeVTN2b.canSign, "needs the xmlsec1 CLI: scripts/ensure-deps --with-test-tools"),
-        arguments: ["tamper", "unsigned", "other key"])
+        arguments: ["tamper", "unsigned", "other key", "stale", "replay"])
     func badVTNSignature(kind: String) async throws {
         let pki = try TestPKI.make()
         let vtn = try await Self.vtn(pki)
@@ -211,6 +211,8 @@ struct TLSTests {
             switch kind {
             case "tamper": (.tamper, "does not verify")
             case "unsigned": (.none, "not signed")
+            case "stale": (.stale, "outside the 300 s replay window")
+            case "replay": (.replay, "a replay")
             default: (.otherKey(key: pki.rogueKey, cert: pki.rogueCert), "not its TLS certificate")
             }
         vtn.setSigning(mode)

@@ -40,6 +40,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
@@ -205,6 +206,8 @@ let package = Package(
         .executableTarget(name: "flexminer-fakevtn", dependencies: ["FakeVTN"]),
         // libxml2, the XML parser OpenADR 2.0b messages are read with (never string matching).
         .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
+        // xmlsec1 (OpenSSL backend) through a small shim: XML Signature for OpenADR 2.0b messages.
+        .systemLibrary(name: "CXMLSec", pkgConfig: "xmlsec1-openssl", providers: [.apt(["libxmlsec1-dev"])]),
         // OpenADR 2.0b (the B profile, simple HTTP pull), pure: XML reading through libxml2 with limits, the
         // messages a VEN sends and reads, and the VEN as a state machine; no I/O.
         .target(name: "OpenADR2b", dependencies: ["CLibXML2", "OpenADR", "FlexSupport"]),
@@ -213,15 +216,26 @@ let package = Package(
         .target(
             name: "OpenADR2bSignals",
             dependencies: [
-                "OpenADR2b", "OpenADRSignals", "LoadController", "FlexSupport",
+                "OpenADR2b", "OpenADRSignals", "LoadController", "FlexSupport", "SHA256", "CXMLSec",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // A 2.0b VTN of the project's own for tests: its own XML templates and its own reading of requests
         // (Foundation's parser), never the module under test; misbehaves as real VTNs do.
-        .target(name: "FakeVTN2b", dependencies: ["OpenADR", "FlexSupport"], path: "Tests/FakeVTN2b"),
+        .target(
+            name: "FakeVTN2b",
+            dependencies: [
+                "OpenADR", "FlexSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            path: "Tests/FakeVTN2b"),
         // What the host draws: the PowerSource protocol and one file per source (the model, RAPL, a SunSpec
         // meter over Modbus TCP), the sampler that runs them off the control path, and the telemetry log.
         .target(name: "PowerSources", dependencies: ["FlexSupport"]),

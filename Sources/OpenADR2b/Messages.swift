@@ -12,7 +12,7 @@ public enum OADRMessage {
         /// The ids the VTN gave before (re-registration), else nil.
         public var venID: String?
         public var registrationID: String?
-        /// Whether messages are signed (XML Signature); this session's VEN never signs.
+        /// Whether messages are signed (XML Signature): true when the VEN has a certificate and key.
         public var xmlSignature: Bool
 
         public init(venName: String, venID: String? = nil, registrationID: String? = nil, xmlSignature: Bool = false) {

@@ -16,7 +16,8 @@ extension VENMachine {
             queue(
                 .eiRegisterParty,
                 OADRMessage.createPartyRegistration(
-                    requestID: nextRequestID(), OADRMessage.Registration(venName: config.venName)),
+                    requestID: nextRequestID(),
+                    OADRMessage.Registration(venName: config.venName, xmlSignature: config.xmlSignature)),
                 .createPartyRegistration)
         case (.createPartyRegistration, .createdPartyRegistration(let r)):
             guard checkRegistration(r, request: request, now: now, &out) else { return }
@@ -162,7 +163,8 @@ extension VENMachine {
                 OADRMessage.createPartyRegistration(
                     requestID: nextRequestID(),
                     OADRMessage.Registration(
-                        venName: config.venName, venID: reg.venID, registrationID: reg.registrationID)),
+                        venName: config.venName, venID: reg.venID, registrationID: reg.registrationID,
+                        xmlSignature: config.xmlSignature)),
                 .createPartyRegistration)
         case .cancelPartyRegistration(let requestID, let registrationID):
             queue(

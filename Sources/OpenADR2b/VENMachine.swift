@@ -27,12 +27,15 @@ public struct VENMachine: Sendable {
         public var retryMax: Double
         /// Makes request ids unique across restarts (the shell gives a random one).
         public var requestPrefix: String
+        /// Whether the shell signs messages (XML Signature): said in `oadrCreatePartyRegistration`.
+        public var xmlSignature: Bool
 
         public init(
             venName: String, vtnID: String? = nil, marketContext: String? = nil, pollLimitSeconds: Double = 10,
             resourceID: String? = nil, planner: EventPlanner, retryInitial: Double = 1, retryMax: Double = 60,
-            requestPrefix: String = "fm"
+            requestPrefix: String = "fm", xmlSignature: Bool = false
         ) {
+            self.xmlSignature = xmlSignature
             self.venName = venName
             self.vtnID = vtnID
             self.marketContext = marketContext

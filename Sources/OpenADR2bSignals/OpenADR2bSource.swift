@@ -33,6 +33,15 @@ public final class OpenADR2bSource: Sendable {
         public var retryMax: Double = 60
         /// The longest wait for one answer, seconds.
         public var requestTimeoutSeconds: Int64 = 10
+        /// `--openadr-cert`: the VEN's client certificate chain (PEM) for mutual TLS; with `privateKeyPath`.
+        public var certificatePath: String?
+        /// `--openadr-key`: the private key (PEM) of `certificatePath`.
+        public var privateKeyPath: String?
+        /// `--openadr-ca`: the roots (PEM) the VTN's certificate must chain to; nil: the system's.
+        public var caPath: String?
+        /// `--openadr-vtn-fingerprint`: the VTN certificate's OpenADR fingerprint (last 10 bytes of the SHA-256
+        /// of its DER form, `AB:CD:…`); checked in every handshake when set.
+        public var vtnFingerprint: String?
 
         public init(baseURL: String, venName: String) {
             self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
@@ -47,6 +56,8 @@ public final class OpenADR2bSource: Sendable {
         var status = VENMachine.Status()
         var curtailsSent = 0
         var releasesSent = 0
+        /// The VTN's ReplayProtect nonces seen within the replay window, with their timestamps.
+        var nonces: [String: Date] = [:]
     }
 
     public let configuration: Configuration
@@ -58,6 +69,9 @@ public final class OpenADR2bSource: Sendable {
     /// What the load draws now for reports (measured, else the model); nil: not known.
     let reading: @Sendable () -> OADRReport.Reading?
     let state = Mutex(Inner())
+    /// Mutual TLS when any certificate setting is given (else AsyncHTTPClient); a setting error is kept and
+    /// shown in `/status` on every attempt instead of trapping.
+    let tls: Result<OADRTLSTransport?, OADRTransportError>
 
     /// - Parameters:
     ///   - note: operator messages (`info` and `warning`); `alert`: errors the operator must act on.
@@ -74,6 +88,7 @@ public final class OpenADR2bSource: Sendable {
         self.alert = alert ?? note
         self.reading = reading
         origin = SignalOrigin(name: "openadr2b:\(configuration.baseURL)")
+        tls = Result { () throws(OADRTransportError) in try OADRTLSTransport.make(configuration) }
     }
 
     /// What `/status` shows.
@@ -102,7 +117,8 @@ public final class OpenADR2bSource: Sendable {
                 venName: name, vtnID: configuration.vtnID, marketContext: configuration.marketContext,
                 pollLimitSeconds: configuration.pollSeconds,
                 planner: planner, retryInitial: configuration.retryInitial, retryMax: configuration.retryMax,
-                requestPrefix: "fm-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)))
+                requestPrefix: "fm-" + String(UInt32.random(in: 0...UInt32.max), radix: 16),
+                xmlSignature: configuration.certificatePath != nil && configuration.privateKeyPath != nil))
     }
 
     /// A stable draw in [0, 1) from `text` (FNV-1a), so a fleet spreads within `startafter` and a restart
@@ -148,6 +164,14 @@ public final class OpenADR2bSource: Sendable {
     }
 
     func post(_ service: VENMachine.Service, _ body: String) async -> VENMachine.Input {
+        switch tls {
+        case .failure(let error):
+            return .failed(error.description, now: Date(), refused: true)
+        case .success(let transport?):
+            return await postTLS(transport, service, body)
+        case .success(nil):
+            break
+        }
         var request = HTTPClientRequest(url: configuration.baseURL + "/" + service.rawValue)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/xml")
@@ -155,15 +179,19 @@ public final class OpenADR2bSource: Sendable {
         do {
             let response = try await http.execute(request, timeout: .seconds(configuration.requestTimeoutSeconds))
             var buffer = try await response.body.collect(upTo: XMLReader.maximumBytes)
-            let code = Int(response.status.code)
-            guard (200...299).contains(code) else {
-                // 408 and 429 are the VTN busy, not a refusal.
-                let refused = (400...499).contains(code) && code != 408 && code != 429
-                return .failed("HTTP \(code) from \(service.rawValue)", now: Date(), refused: refused)
-            }
-            return .reply(buffer.readBytes(length: buffer.readableBytes) ?? [], now: Date())
+            return answer(
+                service, code: Int(response.status.code), bytes: buffer.readBytes(length: buffer.readableBytes) ?? [])
         } catch {
             return .failed("\(service.rawValue): \(String(describing: error).prefix(200))", now: Date())
         }
+    }
+
+    func answer(_ service: VENMachine.Service, code: Int, bytes: [UInt8]) -> VENMachine.Input {
+        guard (200...299).contains(code) else {
+            // 408 and 429 are the VTN busy, not a refusal.
+            let refused = (400...499).contains(code) && code != 408 && code != 429
+            return .failed("HTTP \(code) from \(service.rawValue)", now: Date(), refused: refused)
+        }
+        return .reply(bytes, now: Date())
     }
 }

@@ -26,33 +26,61 @@ public final class FakeVTN2b: Sendable {
         var refusedContentType = 0
         /// Gone: every request answered 503, as a VTN behind a load balancer while it is down.
         var away = false
+        var signing = Signing.none
+        var firstSigned: Data?
+        var verifiedSignatures = 0
+        var badSignatures = 0
     }
 
     let state = Mutex(Inner())
     private let server = Mutex<TinyHTTPServer?>(nil)
+    private let front = Mutex<TLSFront?>(nil)
     private let portBox = Atomic<Int>(0)
+    private let tlsPortBox = Atomic<Int>(0)
+    /// The plain HTTP port (with TLS: the port behind the TLS side, for tests that bypass it).
     public var port: Int { portBox.load(ordering: .relaxed) }
+    public typealias TLSSettings = TLSFront.Settings
     /// The poll frequency the VTN asks for.
     public let pollFrequency: String
 
-    init(pollFrequency: String) { self.pollFrequency = pollFrequency }
+    let tlsSettings: TLSSettings?
 
-    /// Starts serving on 127.0.0.1 (`port` 0: a free one).
-    public static func start(port: Int = 0, pollFrequency: String = "PT1S") async throws -> FakeVTN2b {
-        let vtn = FakeVTN2b(pollFrequency: pollFrequency)
+    init(pollFrequency: String, tls: TLSSettings?) {
+        self.pollFrequency = pollFrequency
+        tlsSettings = tls
+    }
+
+    /// Starts serving on 127.0.0.1 (`port` 0: a free one); with `tls`, HTTPS requiring a client certificate
+    /// (`baseURL` is then the HTTPS one).
+    public static func start(
+        port: Int = 0, pollFrequency: String = "PT1S", tls: TLSSettings? = nil
+    ) async throws -> FakeVTN2b {
+        let vtn = FakeVTN2b(pollFrequency: pollFrequency, tls: tls)
         let s = try await TinyHTTPServer.start(host: "127.0.0.1", port: port, maxConnections: 64) { [vtn] in
             vtn.handle($0)
         }
         vtn.portBox.store(s.port, ordering: .relaxed)
         vtn.server.withLock { $0 = s }
+        if let tls {
+            let f = try await TLSFront.start(tls, backendPort: s.port)
+            vtn.tlsPortBox.store(f.port, ordering: .relaxed)
+            vtn.front.withLock { $0 = f }
+        }
         return vtn
     }
 
-    /// `http://127.0.0.1:PORT/OpenADR2/Simple/2.0b`.
-    public var baseURL: String { "http://127.0.0.1:\(port)\(Self.prefix)" }
+    /// `http://127.0.0.1:PORT/OpenADR2/Simple/2.0b`, or `https://…` with TLS.
+    public var baseURL: String {
+        let tlsPort = tlsPortBox.load(ordering: .relaxed)
+        return tlsPort == 0
+            ? "http://127.0.0.1:\(port)\(Self.prefix)" : "https://127.0.0.1:\(tlsPort)\(Self.prefix)"
+    }
 
     /// Stops listening (open keep-alive connections stay until the client drops them).
-    public func close() async { await server.withLock { $0 }?.close() }
+    public func close() async {
+        await front.withLock { $0 }?.close()
+        await server.withLock { $0 }?.close()
+    }
 
     /// The VTN vanishes (`true`: every request gets 503) or comes back.
     public func setAway(_ away: Bool) { state.withLock { $0.away = away } }
@@ -93,7 +121,56 @@ public final class FakeVTN2b: Sendable {
         TinyHTTPServer.Response(status: 200, contentType: "application/xml", body: Data(s.utf8))
     }
 
+    /// How the VTN signs its answers (with TLS): not at all, properly, or signed and then altered.
+    public enum Signing: Sendable, Equatable {
+        case none, sign, tamper
+        /// Signed an hour ago (outside any replay window).
+        case stale
+        /// The first signed answer, sent again for every request (the same nonce: a replay).
+        case replay
+        /// Signed properly, but with another key and certificate than the TLS ones.
+        case otherKey(key: String, cert: String)
+    }
+
+    /// Whether the xmlsec1 CLI the fake signs and verifies with is installed.
+    public static var canSign: Bool { VTNSigner.xmlsec1 != nil }
+
+    /// Sets how answers are signed (with the TLS certificate and key; the xmlsec1 CLI).
+    public func setSigning(_ mode: Signing) { state.withLock { $0.signing = mode } }
+    /// Requests whose XML signature xmlsec1 verified against the client CA, and those it did not.
+    public var signatures: (verified: Int, refused: Int) {
+        state.withLock { ($0.verifiedSignatures, $0.badSignatures) }
+    }
+
     func handle(_ r: TinyHTTPServer.Request) -> TinyHTTPServer.Response {
+        var response = respond(r)
+        guard let tls = tlsSettings else { return response }
+        let mode = state.withLock { $0.signing }
+        if r.method == "POST", !r.body.isEmpty, mode != .none {
+            let ok = VTNSigner.verify(r.body, ca: tls.clientCAPath)
+            state.withLock { ok ? ($0.verifiedSignatures += 1) : ($0.badSignatures += 1) }
+        }
+        guard response.status == 200, mode != .none else { return response }
+        var signer = (key: tls.keyPath, cert: tls.certificatePath)
+        if case .otherKey(let key, let cert) = mode { signer = (key, cert) }
+        if mode == .replay, let first = state.withLock({ $0.firstSigned }) {
+            response.body = first
+            return response
+        }
+        let when = mode == .stale ? Date().addingTimeInterval(-3600) : Date()
+        guard
+            var signed = VTNSigner.sign(
+                String(decoding: response.body, as: UTF8.self), key: signer.key, cert: signer.cert, now: when)
+        else { return .problem(500, "the fake VTN cannot sign (is the xmlsec1 CLI installed?)") }
+        if mode == .tamper, let end = signed.range(of: "</p:oadrSignedObject>") {
+            signed.insert(contentsOf: " ", at: end.lowerBound)
+        }
+        response.body = Data(signed.utf8)
+        state.withLock { $0.firstSigned = $0.firstSigned ?? response.body }
+        return response
+    }
+
+    func respond(_ r: TinyHTTPServer.Request) -> TinyHTTPServer.Response {
         guard !state.withLock({ $0.away }) else { return .problem(503, "VTN unavailable") }
         guard r.method == "POST" else { return .problem(405, "POST only") }
         guard r.path.hasPrefix(Self.prefix + "/") else { return .problem(404, "not under \(Self.prefix)") }

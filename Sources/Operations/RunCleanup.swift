@@ -11,19 +11,31 @@ package final class RunCleanup: Sendable {
 
     package init() {}
 
-    /// One resource's closing, run at most once.
+    /// One resource's closing, run at most once; every caller returns only once it has finished.
     package final class Closer: Sendable {
-        private let body: Mutex<(@Sendable () async -> Void)?>
+        private enum State {
+            case open(@Sendable () async -> Void)
+            case closing(Task<Void, Never>)
+        }
+        private let state: Mutex<State>
 
-        package init(_ body: @escaping @Sendable () async -> Void) { self.body = Mutex(body) }
+        package init(_ body: @escaping @Sendable () async -> Void) { self.state = Mutex(.open(body)) }
 
-        /// Closes the resource unless it was closed already.
+        /// Closes the resource unless it was closed already, and waits for the closing: a caller that comes
+        /// second (`closeAll()` after the service's own shutdown, or the other way round) must not return
+        /// while the first is still flushing the file, or "closed" would not yet be true.
         package func callAsFunction() async {
-            let run = body.withLock { b in
-                defer { b = nil }
-                return b
+            let task = state.withLock { s -> Task<Void, Never> in
+                switch s {
+                case .open(let body):
+                    let t = Task { await body() }
+                    s = .closing(t)
+                    return t
+                case .closing(let t):
+                    return t
+                }
             }
-            await run?()
+            await task.value
         }
     }
 

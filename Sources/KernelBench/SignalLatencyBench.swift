@@ -231,19 +231,40 @@ public enum SignalLatencyBench {
         defer { saved?.restore() }
         samples.observer = ControlThread.currentPolicy
         var rng = SystemRandomNumberGenerator()
-        let curtail = Array(#"{"type":"curtail","level":1.0,"id":"bench"}"#.utf8) + [10]
-        let release = Array(#"{"type":"release","id":"bench"}"#.utf8) + [10]
+        let probe = Probe(client: client, engine: engine, tids: tids, traced: [controlTID] + tids)
         Thread.sleep(forTimeInterval: 0.1)
         let stolenBefore = ThreadStates.stolenTime()
         let runStart = ContinuousClock.now
-        let traced = [controlTID] + tids
         for index in 0..<events {
             Thread.sleep(forTimeInterval: Double.random(in: 0.001...0.005, using: &rng))
+            try probe.curtail(index: index, into: &samples)
+            Thread.sleep(forTimeInterval: 0.001)
+            try probe.release(into: &samples)
+        }
+        samples.wall = .now - runStart
+        if let a = stolenBefore, let b = ThreadStates.stolenTime() { samples.stolen = b - a }
+        return samples
+    }
+
+    /// One curtail/release cycle's steps: a line written to the socket, the workers watched until they
+    /// are all blocked (or runnable again), the controller's reply read.
+    private struct Probe {
+        let client: SignalClient
+        let engine: MiningEngine
+        /// The workers' thread ids, and the control thread's followed by them.
+        let tids: [Int32]
+        let traced: [Int32]
+        let curtailLine = Array(#"{"type":"curtail","level":1.0,"id":"bench"}"#.utf8) + [10]
+        let releaseLine = Array(#"{"type":"release","id":"bench"}"#.utf8) + [10]
+
+        /// A curtailment: the time until every worker is blocked, the controller's own figures from its
+        /// reply, and a slow one taken apart.
+        func curtail(index: Int, into samples: inout Samples) throws(SignalError) {
             // Read before the line is written and after the halt is seen, so never inside the measurement.
             let before = traced.map { ThreadStates.accounting(tid: $0) }
             let cpus = tids.map { ThreadStates.lastCPU(tid: $0) }
-            var start = ContinuousClock.now
-            try client.sendRaw(curtail)
+            let start = ContinuousClock.now
+            try client.sendRaw(curtailLine)
             var slowTotal: Duration? = nil
             var decide: Duration? = nil
             var after: [ThreadStates.Accounting?] = []
@@ -266,20 +287,21 @@ public enum SignalLatencyBench {
                     decide = .nanoseconds(Int64((ms - h) * 1e6))
                 }
             }
-            if let total = slowTotal {
-                samples.slowCount += 1
-                if samples.slow.count < slowLimit {
-                    var e = takeApart(
-                        total: total, written: start, trace: engine.lastHaltTrace, decide: decide, before: before,
-                        after: after)
-                    e.workerCPUs = cpus
-                    e.index = index
-                    samples.slow.append(e)
-                }
-            }
-            Thread.sleep(forTimeInterval: 0.001)
-            start = ContinuousClock.now
-            try client.sendRaw(release)
+            guard let total = slowTotal else { return }
+            samples.slowCount += 1
+            guard samples.slow.count < slowLimit else { return }
+            var e = takeApart(
+                total: total, written: start, trace: engine.lastHaltTrace, decide: decide, before: before,
+                after: after)
+            e.workerCPUs = cpus
+            e.index = index
+            samples.slow.append(e)
+        }
+
+        /// A release: the time until every worker is runnable, and the controller's resume latency.
+        func release(into samples: inout Samples) throws(SignalError) {
+            let start = ContinuousClock.now
+            try client.sendRaw(releaseLine)
             if let t = waitFor({ ThreadStates.allRunnable(tids) }, since: start) {
                 samples.resumes.append(t)
             } else {
@@ -292,9 +314,6 @@ public enum SignalLatencyBench {
                 samples.resumeInside.append(.nanoseconds(Int64(ms * 1e6)))
             }
         }
-        samples.wall = .now - runStart
-        if let a = stolenBefore, let b = ThreadStates.stolenTime() { samples.stolen = b - a }
-        return samples
     }
 
     /// Splits a slow curtailment into its steps and names what the thread of the longest one was doing.

@@ -27,6 +27,7 @@ public final class BoundedLineWriter: Sendable {
         /// After the last line at `close`: flush to stable storage, close the file.
         public var finish: @Sendable () -> Void
 
+        /// A sink; `dropped` and `finish` do nothing unless given.
         public init(
             write: @escaping @Sendable ([UInt8]) -> Void, dropped: @escaping @Sendable (Int) -> Void = { _ in },
             finish: @escaping @Sendable () -> Void = {}

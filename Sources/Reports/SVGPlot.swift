@@ -6,6 +6,7 @@ import Foundation
 /// the same way (the document's start, the title, the y grid and its labels, x ticks, a level line, the
 /// frame). One home, so the two charts cannot drift apart; what each chart plots stays with it.
 public struct SVGPlot: Sendable {
+    /// The canvas, in pixels.
     public let width: Double
     public let height: Double
     /// The plot area: its left and top edges, its width and height.

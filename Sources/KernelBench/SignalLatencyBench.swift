@@ -231,66 +231,15 @@ public enum SignalLatencyBench {
         defer { saved?.restore() }
         samples.observer = ControlThread.currentPolicy
         var rng = SystemRandomNumberGenerator()
-        let curtail = Array(#"{"type":"curtail","level":1.0,"id":"bench"}"#.utf8) + [10]
-        let release = Array(#"{"type":"release","id":"bench"}"#.utf8) + [10]
+        let probe = Probe(client: client, engine: engine, tids: tids, traced: [controlTID] + tids)
         Thread.sleep(forTimeInterval: 0.1)
         let stolenBefore = ThreadStates.stolenTime()
         let runStart = ContinuousClock.now
-        let traced = [controlTID] + tids
         for index in 0..<events {
             Thread.sleep(forTimeInterval: Double.random(in: 0.001...0.005, using: &rng))
-            // Read before the line is written and after the halt is seen, so never inside the measurement.
-            let before = traced.map { ThreadStates.accounting(tid: $0) }
-            let cpus = tids.map { ThreadStates.lastCPU(tid: $0) }
-            var start = ContinuousClock.now
-            try client.sendRaw(curtail)
-            var slowTotal: Duration? = nil
-            var decide: Duration? = nil
-            var after: [ThreadStates.Accounting?] = []
-            if let t = waitFor({ ThreadStates.allBlocked(tids) }, since: start) {
-                samples.halts.append(t)
-                if t > slowThreshold {
-                    slowTotal = t
-                    after = traced.map { ThreadStates.accounting(tid: $0) }
-                }
-            } else {
-                samples.timeouts += 1
-            }
-            let reply = try client.readLine()
-            if let obj = try? JSONSerialization.jsonObject(with: Data(reply.utf8)) as? [String: Any],
-                let ms = obj["receipt_to_halted_ms"] as? Double, ms.isFinite, ms >= 0, ms < 1e9
-            {
-                samples.receiptToHalted.append(.nanoseconds(Int64(ms * 1e6)))
-                // Receipt → halt() began = receipt → halted - halt()'s own latency.
-                if let h = obj["halt_latency_ms"] as? Double, h.isFinite, h >= 0, h <= ms {
-                    decide = .nanoseconds(Int64((ms - h) * 1e6))
-                }
-            }
-            if let total = slowTotal {
-                samples.slowCount += 1
-                if samples.slow.count < slowLimit {
-                    var e = takeApart(
-                        total: total, written: start, trace: engine.lastHaltTrace, decide: decide, before: before,
-                        after: after)
-                    e.workerCPUs = cpus
-                    e.index = index
-                    samples.slow.append(e)
-                }
-            }
+            try probe.curtail(index: index, into: &samples)
             Thread.sleep(forTimeInterval: 0.001)
-            start = ContinuousClock.now
-            try client.sendRaw(release)
-            if let t = waitFor({ ThreadStates.allRunnable(tids) }, since: start) {
-                samples.resumes.append(t)
-            } else {
-                samples.timeouts += 1
-            }
-            let r = try client.readLine()
-            if let obj = try? JSONSerialization.jsonObject(with: Data(r.utf8)) as? [String: Any],
-                let ms = obj["resume_latency_ms"] as? Double, ms.isFinite, ms >= 0, ms < 1e9
-            {
-                samples.resumeInside.append(.nanoseconds(Int64(ms * 1e6)))
-            }
+            try probe.release(into: &samples)
         }
         samples.wall = .now - runStart
         if let a = stolenBefore, let b = ThreadStates.stolenTime() { samples.stolen = b - a }
@@ -370,7 +319,7 @@ public enum SignalLatencyBench {
         return e
     }
 
-    private static func waitFor(_ done: () -> Bool, since start: ContinuousClock.Instant) -> Duration? {
+    static func waitFor(_ done: () -> Bool, since start: ContinuousClock.Instant) -> Duration? {
         // Sleep between looks: a busy-polling observer would itself take a CPU from the controller.
         while !done() {
             if ContinuousClock.now - start > .seconds(1) { return nil }

@@ -1,7 +1,6 @@
 import DemandResponse
 import FlexSupport
 import Foundation
-import NIOCore
 import Synchronization
 
 #if canImport(Glibc)
@@ -26,33 +25,21 @@ public final class DecisionLog: Sendable {
     /// Entries waiting for the writer, at most.
     public static let queueLimit = 4096
 
-    private struct Queue {
-        /// A ring: dropping the oldest when full is O(1) under the controller's lock.
-        var entries = CircularBuffer<[UInt8]>(initialCapacity: 64)
-        var dropped = 0
-        var closing = false
-        /// Entries taken by the writer and not yet written.
-        var writing = 0
-    }
-
     private let fd: Int32
-    private let queue = Mutex(Queue())
-    private let wake = DispatchSemaphore(value: 0)
-    private let finished = DispatchSemaphore(value: 0)
+    /// The queue and its thread; nil for a log kept only in memory.
+    private let writer: BoundedLineWriter?
     private let report: @Sendable (String) -> Void
     /// Told every entry as it is written (the dashboard's in-memory ring of recent decisions).
     private let mirror: (@Sendable (String) -> Void)?
     private let errorCount = Atomic<Int>(0)
-    private let droppedCount = Atomic<Int>(0)
     private let reported = Atomic<Bool>(false)
-    private let closed = Atomic<Bool>(false)
     /// Only the writer thread touches it: whether the file may end inside an entry.
     private let torn: Mutex<Bool>
 
     /// Entries that could not be written (disk full, I/O error), since the start.
     public var errors: Int { errorCount.load(ordering: .relaxed) }
     /// Entries dropped because the queue was full (the disk did not keep up), since the start.
-    public var dropped: Int { droppedCount.load(ordering: .relaxed) }
+    public var dropped: Int { writer?.dropped ?? 0 }
 
     /// Opens (creating mode 0600, or appending to) the log.
     /// - Parameter report: told once, on the first failed write, what failed (the CLI logs it on stderr).
@@ -86,8 +73,14 @@ public final class DecisionLog: Sendable {
         var last: UInt8 = UInt8(ascii: "\n")
         if fstat(d, &st) == 0, st.st_size > 0 { _ = pread(d, &last, 1, st.st_size - 1) }
         torn = Mutex(last != UInt8(ascii: "\n"))
+        let writer = BoundedLineWriter(limit: Self.queueLimit)
+        self.writer = writer
         do throws(ThreadStartError) {
-            try JoinableThread.detach(name: "flexminer-dlog") { [self] in self.run() }
+            try writer.start(
+                name: "flexminer-dlog",
+                BoundedLineWriter.Sink(
+                    write: { [self] in append($0) }, dropped: { [self] in noteDropped($0) },
+                    finish: { [fd] in fsync(fd) }))
         } catch {
             // A log without its writer would queue, then drop, every decision: refuse it at start instead.
             throw SignalError("decision log \(path): \(error)")
@@ -99,6 +92,7 @@ public final class DecisionLog: Sendable {
     public init(inMemory mirror: @escaping @Sendable (String) -> Void) {
         path = "(memory)"
         fd = -1
+        writer = nil
         report = { _ in }
         self.mirror = mirror
         torn = Mutex(false)
@@ -115,77 +109,33 @@ public final class DecisionLog: Sendable {
         object["time"] = ISO8601.format(time)
         guard let line = JSONLine.encoded(object) else { return }
         mirror?(line)
-        guard fd >= 0 else { return }
+        guard let writer else { return }
         var bytes = Array(line.utf8)
         bytes.append(UInt8(ascii: "\n"))
-        let queued = queue.withLock { q in
-            guard !q.closing else { return false }
-            if q.entries.count >= Self.queueLimit {
-                q.entries.removeFirst()
-                q.dropped += 1
-                droppedCount.add(1, ordering: .relaxed)
-            }
-            q.entries.append(bytes)
-            return true
-        }
-        if queued { wake.signal() }
+        writer.enqueue(bytes)
     }
 
     /// Waits (at most `timeout`) until every queued entry has been written (tests; before reading it).
     /// - Returns: whether it was.
     @discardableResult
-    public func flush(timeout: Duration = .seconds(5)) -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if queue.withLock({ $0.entries.isEmpty && $0.writing == 0 }) { return true }
-            usleep(500)
-        }
-        return false
-    }
+    public func flush(timeout: Duration = .seconds(5)) -> Bool { writer?.flush(timeout: timeout) ?? true }
 
     /// Writes what is queued, flushes it to stable storage and closes (at shutdown). Waits at most
     /// `timeout` for a blocked disk; what is still queued then is reported as lost.
     public func close(timeout: Duration = .seconds(5)) {
-        guard fd >= 0, !closed.exchange(true, ordering: .relaxed) else { return }
-        queue.withLock { $0.closing = true }
-        wake.signal()
-        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) * 1e-18
-        if finished.wait(timeout: .now() + seconds) == .timedOut {
-            let left = queue.withLock { $0.entries.count + $0.writing }
-            report("decision log \(path): the disk did not take the last \(left) entries within \(seconds) s")
-        }
+        guard let left = writer?.close(timeout: timeout) else { return }
+        report("decision log \(path): the disk did not take the last \(left) entries within \(timeout.seconds) s")
     }
 
     // MARK: The writer thread
 
-    private func run() {
-        while true {
-            wake.wait()
-            let (batch, dropped, closing) = queue.withLock { q in
-                let taken = Array(q.entries)
-                q.entries.removeAll(keepingCapacity: true)
-                q.writing = taken.count
-                let d = q.dropped
-                q.dropped = 0
-                return (taken, d, q.closing)
-            }
-            if dropped > 0 {
-                let note: [String: Any] = [
-                    "event": "log_dropped", "count": dropped, "time": ISO8601.format(Date()),
-                    "error": "the disk did not keep up: \(dropped) entries dropped",
-                ]
-                if let line = JSONLine.fileLine(note) { append(line) }
-            }
-            for entry in batch {
-                append(entry)
-                queue.withLock { $0.writing -= 1 }
-            }
-            if closing && queue.withLock({ $0.entries.isEmpty }) {
-                fsync(fd)
-                finished.signal()
-                return
-            }
-        }
+    /// Entries the queue dropped: one `log_dropped` entry says how many, once writing works again.
+    private func noteDropped(_ dropped: Int) {
+        let note: [String: Any] = [
+            "event": "log_dropped", "count": dropped, "time": ISO8601.format(Date()),
+            "error": "the disk did not keep up: \(dropped) entries dropped",
+        ]
+        if let line = JSONLine.fileLine(note) { append(line) }
     }
 
     /// One entry, in one `write(2)` with O_APPEND (entries never interleave, even across processes).

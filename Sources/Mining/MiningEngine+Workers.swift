@@ -23,33 +23,7 @@ extension MiningEngine {
         var seenGeneration: UInt64 = .max
         var dutyPeriodStart = ContinuousClock.now
         while !control.stopping.load(ordering: .relaxed) {
-            // Control: may this worker hash now?
-            switch control.mode(for: w.index, workers: threadCount) {
-            case .park:
-                // One clock read per park (never per batch): the halt trace's acknowledgement time. The
-                // two other parks below record theirs too.
-                w.parkedAt.store(offset(.now), ordering: .relaxed)
-                control.park { [control, threadCount] in
-                    control.mode(for: w.index, workers: threadCount) != .park
-                        || control.stopping.load(ordering: .relaxed)
-                }
-                settle(w)
-                dutyPeriodStart = .now
-                continue
-            case .duty(let percent):
-                let period = Duration.milliseconds(100)
-                let elapsed = ContinuousClock.now - dutyPeriodStart
-                if elapsed >= period {
-                    dutyPeriodStart = .now
-                } else if elapsed >= period * Double(percent) / 100 {
-                    w.parkedAt.store(offset(.now), ordering: .relaxed)
-                    control.sleep(until: dutyPeriodStart + period)
-                    settle(w)
-                    continue
-                }
-            case .run:
-                break
-            }
+            guard mayHash(w, dutyPeriodStart: &dutyPeriodStart) else { continue }
             // Job: pick up a new one as soon as it is published.
             let generation = control.jobGeneration.load(ordering: .acquiring)
             if generation != seenGeneration {
@@ -74,18 +48,7 @@ extension MiningEngine {
                 settle(w)  // a boost must not outlive a halt on this path either (it loops without hashing)
                 continue
             }
-            let count = Swift.min(UInt64(batchSize), state.end - start)
-            var first = UInt32(truncatingIfNeeded: start)
-            var remaining = count
-            while remaining > 0 {
-                let r = kernel.scan(
-                    state.scanJob, first: first, count: remaining, targetHigh: state.targetHigh, out: out)
-                for i in 0..<r.candidates { verify(out[i], state: state, worker: w.index) }
-                remaining -= r.scanned
-                first &+= UInt32(truncatingIfNeeded: r.scanned)
-                if r.scanned == 0 { break }
-            }
-            w.hashes.add(count, ordering: .relaxed)
+            hashBatch(state, from: start, worker: w, out: out)
             settle(w)
             if state.inFlight.subtract(1, ordering: .sequentiallyConsistent).newValue == 0
                 && state.passedEnd.load(ordering: .sequentiallyConsistent)
@@ -93,6 +56,58 @@ extension MiningEngine {
                 reportExhaustedIfFinished(state)
             }
         }
+    }
+
+    /// Control: whether this worker may hash now. When it may not, it has parked (halted, or the off part
+    /// of a duty cycle) and the caller goes round again. Inlined: it runs once per batch.
+    @inline(__always)
+    private func mayHash(_ w: WorkerState, dutyPeriodStart: inout ContinuousClock.Instant) -> Bool {
+        switch control.mode(for: w.index, workers: threadCount) {
+        case .park:
+            // One clock read per park (never per batch): the halt trace's acknowledgement time. The
+            // two other parks record theirs too.
+            w.parkedAt.store(offset(.now), ordering: .relaxed)
+            control.park { [control, threadCount] in
+                control.mode(for: w.index, workers: threadCount) != .park
+                    || control.stopping.load(ordering: .relaxed)
+            }
+            settle(w)
+            dutyPeriodStart = .now
+            return false
+        case .duty(let percent):
+            let period = Duration.milliseconds(100)
+            let elapsed = ContinuousClock.now - dutyPeriodStart
+            if elapsed >= period {
+                dutyPeriodStart = .now
+            } else if elapsed >= period * Double(percent) / 100 {
+                w.parkedAt.store(offset(.now), ordering: .relaxed)
+                control.sleep(until: dutyPeriodStart + period)
+                settle(w)
+                return false
+            }
+            return true
+        case .run:
+            return true
+        }
+    }
+
+    /// Hashes one batch of `state`'s nonces from `start`, verifying every candidate the kernel reports,
+    /// and counts the hashes. Inlined: the hot path.
+    @inline(__always)
+    private func hashBatch(
+        _ state: JobState, from start: UInt64, worker w: WorkerState, out: UnsafeMutableBufferPointer<UInt32>
+    ) {
+        let count = Swift.min(UInt64(batchSize), state.end - start)
+        var first = UInt32(truncatingIfNeeded: start)
+        var remaining = count
+        while remaining > 0 {
+            let r = kernel.scan(state.scanJob, first: first, count: remaining, targetHigh: state.targetHigh, out: out)
+            for i in 0..<r.candidates { verify(out[i], state: state, worker: w.index) }
+            remaining -= r.scanned
+            first &+= UInt32(truncatingIfNeeded: r.scanned)
+            if r.scanned == 0 { break }
+        }
+        w.hashes.add(count, ordering: .relaxed)
     }
 
     func verify(_ nonce: UInt32, state: JobState, worker: Int) {

@@ -22,29 +22,19 @@ public final class TelemetryLog: Sendable {
     public static let defaultQueueLimit = 1024
     public let queueLimit: Int
 
-    private struct Queue {
-        var lines: [[UInt8]] = []
-        var closing = false
-        var writing = 0
-    }
-
     private struct File {
         var fd: Int32
         var size: Int
     }
 
-    private let queue = Mutex(Queue())
+    private let writer: BoundedLineWriter
     private let file: Mutex<File>
-    private let wake = DispatchSemaphore(value: 0)
-    private let finished = DispatchSemaphore(value: 0)
-    private let droppedCount = Atomic<Int>(0)
     private let errorCount = Atomic<Int>(0)
     private let reported = Atomic<Bool>(false)
-    private let closed = Atomic<Bool>(false)
     private let report: @Sendable (String) -> Void
 
     /// Lines dropped because the queue was full, since the start.
-    public var dropped: Int { droppedCount.load(ordering: .relaxed) }
+    public var dropped: Int { writer.dropped }
     /// Lines that could not be written (disk full, I/O error), since the start.
     public var errors: Int { errorCount.load(ordering: .relaxed) }
 
@@ -59,9 +49,12 @@ public final class TelemetryLog: Sendable {
         self.maxBytes = maxBytes
         self.queueLimit = max(1, queueLimit)
         self.report = report
+        writer = BoundedLineWriter(limit: queueLimit)
         file = Mutex(try Self.open(path))
         do throws(ThreadStartError) {
-            try JoinableThread.detach(name: "flexminer-telem") { [self] in run() }
+            try writer.start(
+                name: "flexminer-telem",
+                BoundedLineWriter.Sink(write: { [self] in append($0) }, finish: { [self] in closeFile() }))
         } catch {
             throw PowerError("telemetry", "--telemetry \(path): \(error)")
         }
@@ -87,61 +80,26 @@ public final class TelemetryLog: Sendable {
     public func write(_ object: [String: Any]) {
         var bytes = Array(JSONLine.encode(object).utf8)
         bytes.append(UInt8(ascii: "\n"))
-        let queued = queue.withLock { q in
-            guard !q.closing else { return false }
-            if q.lines.count >= queueLimit {
-                q.lines.removeFirst()
-                droppedCount.add(1, ordering: .relaxed)
-            }
-            q.lines.append(bytes)
-            return true
-        }
-        if queued { wake.signal() }
+        writer.enqueue(bytes)
     }
 
     /// Waits (at most `timeout`) until every queued line is written (tests).
     @discardableResult
-    public func flush(timeout: Duration = .seconds(5)) -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if queue.withLock({ $0.lines.isEmpty && $0.writing == 0 }) { return true }
-            usleep(500)
-        }
-        return false
-    }
+    public func flush(timeout: Duration = .seconds(5)) -> Bool { writer.flush(timeout: timeout) }
 
     /// Writes what is queued and closes; waits at most `timeout` for the disk.
     public func close(timeout: Duration = .seconds(2)) {
-        guard !closed.exchange(true, ordering: .relaxed) else { return }
-        queue.withLock { $0.closing = true }
-        wake.signal()
-        if finished.wait(timeout: .now() + timeout.seconds) == .timedOut {
+        if writer.close(timeout: timeout) != nil {
             report("telemetry \(path): the disk did not take the last lines within \(timeout.seconds) s")
         }
     }
 
-    private func run() {
-        while true {
-            wake.wait()
-            let (batch, closing) = queue.withLock { q in
-                let taken = q.lines
-                q.lines.removeAll(keepingCapacity: true)
-                q.writing = taken.count
-                return (taken, q.closing)
-            }
-            for line in batch {
-                append(line)
-                queue.withLock { $0.writing -= 1 }
-            }
-            if closing && queue.withLock({ $0.lines.isEmpty }) {
-                file.withLock { f in
-                    fsync(f.fd)
-                    Glibc.close(f.fd)
-                    f.fd = -1
-                }
-                finished.signal()
-                return
-            }
+    /// The writer's last step: what was written reaches the disk, and the file is closed.
+    private func closeFile() {
+        file.withLock { f in
+            fsync(f.fd)
+            Glibc.close(f.fd)
+            f.fd = -1
         }
     }
 

@@ -157,92 +157,43 @@ public struct LoggedEvent: Sendable, Hashable {
         let sorted = entries.enumerated().sorted { a, b in
             a.element.time != b.element.time ? a.element.time < b.element.time : a.offset < b.offset
         }.map(\.element)
-        var done: [LoggedEvent] = []
-        var open: [String: LoggedEvent] = [:]
-        var openOrder: [String] = []
-        var price: LoggedEvent?
-        var untilOf: [String: Double] = [:]
+        var tracker = EventTracker()
+        for entry in sorted { tracker.read(entry) }
+        return tracker.finish().sorted { $0.start != $1.start ? $0.start < $1.start : $0.id < $1.id }
+    }
+}
 
-        func close(_ key: String, at t: Double, reason: String) {
-            guard var e = open.removeValue(forKey: key) else { return }
-            openOrder.removeAll { $0 == key }
-            e.end = t
-            e.endReason = reason
-            done.append(e)
-        }
-        func expire(before t: Double) {
+/// The events of one host's log read entry by entry, in time order: the curtailments open (by source and
+/// id, in the order they started), the price halt open, and those that have ended.
+private struct EventTracker {
+    var done: [LoggedEvent] = []
+    var open: [String: LoggedEvent] = [:]
+    var openOrder: [String] = []
+    var price: LoggedEvent?
+    var untilOf: [String: Double] = [:]
+
+    mutating func read(_ entry: DecisionEntry) {
+        expire(before: entry.time)
+        switch entry.kind {
+        case .curtail(let source, let id, let level, let until, let before):
+            curtail(entry, source: source, id: id, level: level, before: before)
+            untilOf["\(source)#\(id ?? "")"] = until
+        case .release(let source, let id):
             for key in openOrder {
-                if let u = untilOf[key], u <= t { close(key, at: u, reason: "until") }
+                guard let e = open[key] else { continue }
+                let matches = id.map { e.id == $0 } ?? (e.source == source)
+                if matches { close(key, at: entry.time, reason: "release") }
             }
+        case .action(let a):
+            action(entry, a)
+        case .stop:
+            for key in openOrder { close(key, at: entry.time, reason: "stop") }
+            endPriceHalt(at: entry.time, reason: "stop")
         }
+    }
 
-        for entry in sorted {
-            expire(before: entry.time)
-            switch entry.kind {
-            case .curtail(let source, let id, let level, let until, let before):
-                let key = "\(source)#\(id ?? "")"
-                if var e = open[key] {
-                    if level > e.level {
-                        e.notes.append(
-                            "level raised to \(Int((level * 100).rounded())) % at \(ISO8601.format(Date(timeIntervalSince1970: entry.time)))"
-                        )
-                        e.level = level
-                        e.haltedAt = nil
-                        e.haltLatencyMS = nil
-                    }
-                    open[key] = e
-                } else {
-                    var e = LoggedEvent(
-                        kind: .curtailment, source: source, id: id ?? "(no id)", level: level, start: entry.time,
-                        end: nil, endReason: "open", file: entry.file, line: entry.line)
-                    if let before, before <= 1 - level + 0.005 {
-                        e.notes.append(
-                            "the miner was already at \(Int((before * 100).rounded())) % capacity when it arrived")
-                        e.haltedAt = entry.time
-                        e.haltLatencyMS = 0
-                    }
-                    open[key] = e
-                    openOrder.append(key)
-                }
-                untilOf[key] = until
-            case .release(let source, let id):
-                for key in openOrder {
-                    guard let e = open[key] else { continue }
-                    let matches = id.map { e.id == $0 } ?? (e.source == source)
-                    if matches { close(key, at: entry.time, reason: "release") }
-                }
-            case .action(let a):
-                for key in openOrder {
-                    guard var e = open[key], e.haltedAt == nil, a.capacityAfter <= 1 - e.level + 0.005 else { continue }
-                    e.haltedAt = entry.time
-                    e.haltLatencyMS = a.receiptToHaltedMS ?? max(0, (entry.time - e.start) * 1000)
-                    open[key] = e
-                }
-                if var p = price, a.capacityAfter > 0 {
-                    p.end = entry.time
-                    p.endReason = "resumed"
-                    done.append(p)
-                    price = nil
-                } else if price == nil, a.isPriceHalt {
-                    let latency = a.receiptToHaltedMS ?? a.haltLatencyMS ?? 0
-                    let start = entry.time - latency / 1000
-                    price = LoggedEvent(
-                        kind: .price, source: "price",
-                        id: "price@\(ISO8601.format(Date(timeIntervalSince1970: start)))",
-                        level: 1, start: start, haltedAt: entry.time, haltLatencyMS: latency, end: nil,
-                        endReason: "open", file: entry.file, line: entry.line)
-                }
-            case .stop:
-                for key in openOrder { close(key, at: entry.time, reason: "stop") }
-                if var p = price {
-                    p.end = entry.time
-                    p.endReason = "stop"
-                    done.append(p)
-                    price = nil
-                }
-            }
-        }
-        // Still open when the log ends: an `until` ends it; otherwise the report decides (the data's end).
+    /// Still open when the log ends: an `until` ends it; otherwise the report decides (the data's end).
+    mutating func finish() -> [LoggedEvent] {
         for key in openOrder {
             guard var e = open[key] else { continue }
             if let u = untilOf[key] {
@@ -252,6 +203,76 @@ public struct LoggedEvent: Sendable, Hashable {
             done.append(e)
         }
         if let price { done.append(price) }
-        return done.sorted { $0.start != $1.start ? $0.start < $1.start : $0.id < $1.id }
+        return done
+    }
+
+    private mutating func close(_ key: String, at t: Double, reason: String) {
+        guard var e = open.removeValue(forKey: key) else { return }
+        openOrder.removeAll { $0 == key }
+        e.end = t
+        e.endReason = reason
+        done.append(e)
+    }
+
+    private mutating func expire(before t: Double) {
+        for key in openOrder {
+            if let u = untilOf[key], u <= t { close(key, at: u, reason: "until") }
+        }
+    }
+
+    /// A new curtailment, or a repeat of an open one (noted when it raises the level).
+    private mutating func curtail(_ entry: DecisionEntry, source: String, id: String?, level: Double, before: Double?) {
+        let key = "\(source)#\(id ?? "")"
+        if var e = open[key] {
+            if level > e.level {
+                e.notes.append(
+                    "level raised to \(Int((level * 100).rounded())) % at \(ISO8601.format(Date(timeIntervalSince1970: entry.time)))"
+                )
+                e.level = level
+                e.haltedAt = nil
+                e.haltLatencyMS = nil
+            }
+            open[key] = e
+            return
+        }
+        var e = LoggedEvent(
+            kind: .curtailment, source: source, id: id ?? "(no id)", level: level, start: entry.time,
+            end: nil, endReason: "open", file: entry.file, line: entry.line)
+        if let before, before <= 1 - level + 0.005 {
+            e.notes.append("the miner was already at \(Int((before * 100).rounded())) % capacity when it arrived")
+            e.haltedAt = entry.time
+            e.haltLatencyMS = 0
+        }
+        open[key] = e
+        openOrder.append(key)
+    }
+
+    /// An action: the curtailments it satisfies are halted; it ends a price halt or starts one.
+    private mutating func action(_ entry: DecisionEntry, _ a: DecisionEntry.Action) {
+        for key in openOrder {
+            guard var e = open[key], e.haltedAt == nil, a.capacityAfter <= 1 - e.level + 0.005 else { continue }
+            e.haltedAt = entry.time
+            e.haltLatencyMS = a.receiptToHaltedMS ?? max(0, (entry.time - e.start) * 1000)
+            open[key] = e
+        }
+        if price != nil, a.capacityAfter > 0 {
+            endPriceHalt(at: entry.time, reason: "resumed")
+        } else if price == nil, a.isPriceHalt {
+            let latency = a.receiptToHaltedMS ?? a.haltLatencyMS ?? 0
+            let start = entry.time - latency / 1000
+            price = LoggedEvent(
+                kind: .price, source: "price",
+                id: "price@\(ISO8601.format(Date(timeIntervalSince1970: start)))",
+                level: 1, start: start, haltedAt: entry.time, haltLatencyMS: latency, end: nil,
+                endReason: "open", file: entry.file, line: entry.line)
+        }
+    }
+
+    private mutating func endPriceHalt(at t: Double, reason: String) {
+        guard var p = price else { return }
+        p.end = t
+        p.endReason = reason
+        done.append(p)
+        price = nil
     }
 }

@@ -23,17 +23,7 @@ extension ReportAssembler {
             return ra != rb ? ra < rb : a.key < b.key
         }
         var notes = e.notes
-        // The end: logged, or (still open) the data's end, at most `to`.
-        var end = e.end ?? .infinity
-        if e.end == nil {
-            let last = ordered.compactMap { $0.value.points.last?.time }.max() ?? e.start
-            end = min(max(last, e.start), options.to ?? .infinity)
-            notes.append("still active at the end of the decision log: figures up to the last sample")
-        }
-        if let to = options.to, end > to {
-            notes.append("cut at --to")
-            end = to
-        }
+        let end = eventEnd(e, streams: ordered.map(\.value), notes: &notes)
         let days = options.baseline == .meanOfDays ? Self.candidateDays(e, all: all, options: options, end: end) : []
         func hasSamples(_ s: Stream, _ a: Double, _ b: Double) -> Bool { !Self.slice(s.points, a, b).isEmpty }
         let chosen =
@@ -62,85 +52,106 @@ extension ReportAssembler {
             f.notes.append("more than \(ReportOptions.maxSamplesPerStream) samples in the windows: later ones dropped")
         }
         let median = Self.median(stream.histogram)
-        let points = stream.points
-
-        // Baseline.
         switch options.baseline {
-        case .meterBefore:
-            let a = e.start - m
-            let b = e.start
-            f.baselineStart = a
-            f.baselineEnd = b
-            let s = Self.slice(points, a, b)
-            f.baselineSamples = s.count
-            if !s.isEmpty { f.baselineKW = Self.mean(s) / 1000 }
-            f.gaps += Self.gaps(points, a, b, median: median, window: "baseline")
-        case .meanOfDays:
-            var means: [Double] = []
-            var skipped = 0
-            for d in days where means.count < ReportOptions.baselineDays {
-                let s = Self.slice(points, d.start, d.end)
-                let g = Self.gaps(points, d.start, d.end, median: median, window: "day")
-                if s.isEmpty || !g.isEmpty {
-                    skipped += 1
-                    continue
-                }
-                means.append(Self.mean(s))
-                f.baselineSamples += s.count
-                f.baselineDays.append(d.label)
-            }
-            if !means.isEmpty { f.baselineKW = means.reduce(0, +) / Double(means.count) / 1000 }
-            if means.count < ReportOptions.baselineDays {
-                f.notes.append(
-                    "mean-of-days: \(means.count) of \(ReportOptions.baselineDays) days found in the \(ReportOptions.daysSearched) days before (\(skipped) skipped for missing data or gaps)"
-                )
-            }
+        case .meterBefore: Self.meterBefore(&f, stream.points, from: e.start - m, median: median)
+        case .meanOfDays: Self.meanOfDays(&f, stream.points, days: days, median: median)
         }
         if f.baselineKW == nil { f.notes.append("no baseline: no samples in the baseline window") }
-
-        // During the event.
-        let during = Self.slice(points, e.start, end)
-        f.eventSamples = during.count
-        if !during.isEmpty { f.eventKW = Self.mean(during) / 1000 }
-        let eventGaps = Self.gaps(points, e.start, end, median: median, window: "event")
-        f.gaps += eventGaps
-        if let base = f.baselineKW, let load = f.eventKW {
-            let requested = e.level * base
-            let shed = base - load
-            f.requestedShedKW = requested
-            f.shedKW = shed
-            if requested > 0 { f.shedPercentOfRequested = shed / requested * 100 }
-            let measured = max(0, f.duration - eventGaps.reduce(0) { $0 + $1.seconds })
-            f.energyAvoidedKWh = shed * measured / 3600
-            if requested > 0 {
-                f.compliant = shed >= requested * (1 - options.tolerance)
-            } else {
-                // Nothing was asked to go away: compliance would be vacuous, so it is not judged.
-                f.notes.append("the baseline is 0 kW: nothing to shed, compliance not judged")
-            }
-            // Response: the first sample at or below baseline − 90 % of the requested shed.
-            let threshold = (base - ReportOptions.responseFraction * requested) * 1000
-            if requested <= 0 {
-                // No shed asked for: no response to time.
-            } else if let reach = during.first(where: { $0.watts <= threshold }) {
-                let anchor = Self.slice(points, -.infinity, e.start).last
-                if let anchor, !anchor.mono.isNaN, !reach.mono.isNaN, reach.mono >= anchor.mono {
-                    // Within one run the monotonic clock measures it; a wall-clock step cannot.
-                    f.responseSeconds = max(0, (reach.mono - anchor.mono) - (e.start - anchor.time))
-                } else {
-                    f.responseSeconds = max(0, reach.time - e.start)
-                }
-            } else {
-                f.notes.append("the load never reached 90 % of the requested shed")
-            }
-        }
+        duringEvent(&f, stream.points, median: median)
         if f.modelled { f.notes.append("figures are modelled (\(source)), not measured") }
 
         // The chart's points, thinned to min/max pairs per bucket.
-        let window = Self.slice(points, f.chartStart, f.chartEnd)
+        let window = Self.slice(stream.points, f.chartStart, f.chartEnd)
         f.chartPoints = ReportChart.thinned(
             window.map { ($0.time, $0.watts / 1000) }, start: f.chartStart, end: f.chartEnd)
         return f
+    }
+
+    /// The end of the figures: logged, or (still open) the data's end, at most `to`; noted when not logged.
+    private func eventEnd(_ e: LoggedEvent, streams: [Stream], notes: inout [String]) -> Double {
+        var end = e.end ?? .infinity
+        if e.end == nil {
+            let last = streams.compactMap { $0.points.last?.time }.max() ?? e.start
+            end = min(max(last, e.start), options.to ?? .infinity)
+            notes.append("still active at the end of the decision log: figures up to the last sample")
+        }
+        if let to = options.to, end > to {
+            notes.append("cut at --to")
+            end = to
+        }
+        return end
+    }
+
+    /// The meter-before baseline: the mean load from `a` to the event's start.
+    private static func meterBefore(_ f: inout HostEventFigures, _ points: [Point], from a: Double, median: Double?) {
+        let b = f.event.start
+        f.baselineStart = a
+        f.baselineEnd = b
+        let s = slice(points, a, b)
+        f.baselineSamples = s.count
+        if !s.isEmpty { f.baselineKW = mean(s) / 1000 }
+        f.gaps += gaps(points, a, b, median: median, window: "baseline")
+    }
+
+    /// The mean-of-days baseline: the mean of the first `baselineDays` candidate days with data and no gaps.
+    private static func meanOfDays(_ f: inout HostEventFigures, _ points: [Point], days: [Day], median: Double?) {
+        var means: [Double] = []
+        var skipped = 0
+        for d in days where means.count < ReportOptions.baselineDays {
+            let s = slice(points, d.start, d.end)
+            let g = gaps(points, d.start, d.end, median: median, window: "day")
+            if s.isEmpty || !g.isEmpty {
+                skipped += 1
+                continue
+            }
+            means.append(mean(s))
+            f.baselineSamples += s.count
+            f.baselineDays.append(d.label)
+        }
+        if !means.isEmpty { f.baselineKW = means.reduce(0, +) / Double(means.count) / 1000 }
+        if means.count < ReportOptions.baselineDays {
+            f.notes.append(
+                "mean-of-days: \(means.count) of \(ReportOptions.baselineDays) days found in the \(ReportOptions.daysSearched) days before (\(skipped) skipped for missing data or gaps)"
+            )
+        }
+    }
+
+    /// The load during the event against the baseline: shed, energy avoided, compliance, response.
+    private func duringEvent(_ f: inout HostEventFigures, _ points: [Point], median: Double?) {
+        let e = f.event
+        let during = Self.slice(points, e.start, f.end)
+        f.eventSamples = during.count
+        if !during.isEmpty { f.eventKW = Self.mean(during) / 1000 }
+        let eventGaps = Self.gaps(points, e.start, f.end, median: median, window: "event")
+        f.gaps += eventGaps
+        guard let base = f.baselineKW, let load = f.eventKW else { return }
+        let requested = e.level * base
+        let shed = base - load
+        f.requestedShedKW = requested
+        f.shedKW = shed
+        if requested > 0 { f.shedPercentOfRequested = shed / requested * 100 }
+        let measured = max(0, f.duration - eventGaps.reduce(0) { $0 + $1.seconds })
+        f.energyAvoidedKWh = shed * measured / 3600
+        guard requested > 0 else {
+            // Nothing was asked to go away: compliance would be vacuous, so it is not judged, and there is
+            // no response to time.
+            f.notes.append("the baseline is 0 kW: nothing to shed, compliance not judged")
+            return
+        }
+        f.compliant = shed >= requested * (1 - options.tolerance)
+        // Response: the first sample at or below baseline − 90 % of the requested shed.
+        let threshold = (base - ReportOptions.responseFraction * requested) * 1000
+        guard let reach = during.first(where: { $0.watts <= threshold }) else {
+            f.notes.append("the load never reached 90 % of the requested shed")
+            return
+        }
+        let anchor = Self.slice(points, -.infinity, e.start).last
+        if let anchor, !anchor.mono.isNaN, !reach.mono.isNaN, reach.mono >= anchor.mono {
+            // Within one run the monotonic clock measures it; a wall-clock step cannot.
+            f.responseSeconds = max(0, (reach.mono - anchor.mono) - (e.start - anchor.time))
+        } else {
+            f.responseSeconds = max(0, reach.time - e.start)
+        }
     }
 
     static func fleet(_ figures: [HostEventFigures], options: ReportOptions) -> [FleetFigures] {

@@ -72,50 +72,13 @@ public struct PriceSeries: Sendable {
         // String/NSString searching per field would take most of it.
         let bytes = [UInt8](data)
         guard String(validating: bytes, as: UTF8.self) != nil else { throw SimulationError("\(path): not UTF-8 text") }
-        var lineRanges: [Range<Int>] = []
-        lineRanges.reserveCapacity(bytes.count / 24)
-        var start = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
-        for i in bytes.indices where bytes[i] == 10 {
-            lineRanges.append(start..<(i > start && bytes[i - 1] == 13 ? i - 1 : i))
-            start = i + 1
-        }
-        if start < bytes.count { lineRanges.append(start..<(bytes.last == 13 ? bytes.count - 1 : bytes.count)) }
+        let lineRanges = lines(bytes)
         guard let headerRange = lineRanges.first, !headerRange.isEmpty else {
             throw SimulationError("\(path): empty file")
         }
         var fieldBuffer: [Range<Int>] = []
         CSV.fields(bytes, headerRange, into: &fieldBuffer)
-        let header = fieldBuffer.map { CSV.text(bytes, $0) }
-        func column(_ name: String) -> Int? { header.firstIndex(of: name) }
-        func require(_ name: String, _ flag: String) throws(SimulationError) -> Int {
-            guard let i = column(name) else {
-                throw SimulationError(
-                    "\(path): no column \"\(name)\" (\(flag)); the header has: \(header.joined(separator: ", "))")
-            }
-            return i
-        }
-        let ercot = ["DeliveryDate", "DeliveryHour", "DeliveryInterval"].allSatisfy { column($0) != nil }
-        let layout: Layout = ercot && options.timeColumn == nil ? .ercot : .table
-        let priceName = options.priceColumn ?? (layout == .ercot ? "SettlementPointPrice" : "rtm_usd_per_mwh")
-        let timeName =
-            options.timeColumn ?? (layout == .ercot ? "DeliveryDate+DeliveryHour+DeliveryInterval" : "interval_start")
-        let priceIndex = try require(priceName, "--price-column")
-        let timeIndex = layout == .table ? try require(timeName, "--time-column") : 0
-        let ercotColumns =
-            layout == .ercot
-            ? (column("DeliveryDate")!, column("DeliveryHour")!, column("DeliveryInterval")!, column("DSTFlag")) : nil
-        var pointIndex: Int? = nil
-        let wantedPoint = options.settlementPoint.map { Array($0.utf8) }
-        if let sp = options.settlementPoint {
-            guard let i = column("SettlementPointName") ?? column("settlement_point") else {
-                throw SimulationError(
-                    "\(path): --settlement-point \(sp) given, but there is no SettlementPointName or settlement_point column"
-                )
-            }
-            pointIndex = i
-        }
-        let needed = max(priceIndex, timeIndex, pointIndex ?? 0)
-
+        let columns = try Columns(header: fieldBuffer.map { CSV.text(bytes, $0) }, path: path, options: options)
         var points: [PricePoint] = []
         points.reserveCapacity(lineRanges.count)
         var skipped: [String] = []
@@ -125,40 +88,10 @@ public struct PriceSeries: Sendable {
             if bytes[range].allSatisfy({ $0 == 32 || $0 == 44 }) { continue }  // blank lines
             let lineNumber = n + 1
             CSV.fields(bytes, range, into: &fieldBuffer)
-            let f = fieldBuffer
             do throws(SimulationError) {
-                guard needed < f.count else {
-                    throw SimulationError("line \(lineNumber): \(f.count) fields, the header has \(header.count)")
-                }
-                if let pi = pointIndex, let want = wantedPoint, !bytes[CSV.trimmed(bytes, f[pi])].elementsEqual(want) {
-                    continue
-                }
-                let priceRange = CSV.trimmed(bytes, f[priceIndex])
-                guard let price = CSV.double(bytes, priceRange), price.isFinite else {
-                    throw SimulationError(
-                        "line \(lineNumber): price \"\(CSV.text(bytes, priceRange).prefix(40))\" is not a number")
-                }
-                let time: Double
-                var repeated = false
-                if let (d, h, i, dst) = ercotColumns {
-                    guard d < f.count, h < f.count, i < f.count else {
-                        throw SimulationError("line \(lineNumber): \(f.count) fields, the header has \(header.count)")
-                    }
-                    time = try ercotTime(
-                        date: CSV.text(bytes, f[d]), hour: CSV.text(bytes, f[h]), interval: CSV.text(bytes, f[i]),
-                        line: lineNumber)
-                    if let dst, dst < f.count { repeated = CSV.text(bytes, CSV.trimmed(bytes, f[dst])) == "Y" }
-                } else {
-                    let timeRange = CSV.trimmed(bytes, f[timeIndex])
-                    guard let parsed = bytes[timeRange].withUnsafeBufferPointer({ TimeText.parse(bytes: $0) }) else {
-                        throw SimulationError(
-                            "line \(lineNumber): time \"\(CSV.text(bytes, timeRange).prefix(40))\" is not an ISO 8601 date-time"
-                        )
-                    }
-                    time = parsed
-                }
-                points.append(PricePoint(time: time, usdPerMWh: price, line: lineNumber))
-                dstRepeat.append(repeated)
+                guard let row = try columns.row(bytes, fieldBuffer, line: lineNumber) else { continue }
+                points.append(PricePoint(time: row.time, usdPerMWh: row.price, line: lineNumber))
+                dstRepeat.append(row.repeated)
             } catch {
                 if options.skipBadRows {
                     skipped.append(error.message)
@@ -169,7 +102,106 @@ public struct PriceSeries: Sendable {
         }
         return try finish(
             points, dstRepeat: dstRepeat, skipped: skipped, path: path, options: options,
-            timeName: timeName, priceName: priceName, layout: layout)
+            timeName: columns.timeName, priceName: columns.priceName, layout: columns.layout)
+    }
+
+    /// The lines of `bytes` (after a UTF-8 byte order mark), without their CR LF or LF.
+    private static func lines(_ bytes: [UInt8]) -> [Range<Int>] {
+        var lineRanges: [Range<Int>] = []
+        lineRanges.reserveCapacity(bytes.count / 24)
+        var start = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
+        for i in bytes.indices where bytes[i] == 10 {
+            lineRanges.append(start..<(i > start && bytes[i - 1] == 13 ? i - 1 : i))
+            start = i + 1
+        }
+        if start < bytes.count { lineRanges.append(start..<(bytes.last == 13 ? bytes.count - 1 : bytes.count)) }
+        return lineRanges
+    }
+
+    /// Where a file's fields are, from its header and the options: its layout, the price and time columns
+    /// (or ERCOT's date, hour, interval and DST flag), the settlement point's.
+    private struct Columns {
+        let header: [String]
+        let layout: Layout
+        let priceName: String
+        let timeName: String
+        let priceIndex: Int
+        let timeIndex: Int
+        let ercot: (date: Int, hour: Int, interval: Int, dst: Int?)?
+        var pointIndex: Int? = nil
+        let wantedPoint: [UInt8]?
+        /// Fields a row needs at least.
+        let needed: Int
+
+        init(header: [String], path: String, options: Options) throws(SimulationError) {
+            func column(_ name: String) -> Int? { header.firstIndex(of: name) }
+            func require(_ name: String, _ flag: String) throws(SimulationError) -> Int {
+                guard let i = column(name) else {
+                    throw SimulationError(
+                        "\(path): no column \"\(name)\" (\(flag)); the header has: \(header.joined(separator: ", "))")
+                }
+                return i
+            }
+            self.header = header
+            let ercot = ["DeliveryDate", "DeliveryHour", "DeliveryInterval"].allSatisfy { column($0) != nil }
+            layout = ercot && options.timeColumn == nil ? .ercot : .table
+            priceName = options.priceColumn ?? (layout == .ercot ? "SettlementPointPrice" : "rtm_usd_per_mwh")
+            timeName =
+                options.timeColumn
+                ?? (layout == .ercot ? "DeliveryDate+DeliveryHour+DeliveryInterval" : "interval_start")
+            priceIndex = try require(priceName, "--price-column")
+            timeIndex = layout == .table ? try require(timeName, "--time-column") : 0
+            self.ercot =
+                layout == .ercot
+                ? (column("DeliveryDate")!, column("DeliveryHour")!, column("DeliveryInterval")!, column("DSTFlag"))
+                : nil
+            wantedPoint = options.settlementPoint.map { Array($0.utf8) }
+            if let sp = options.settlementPoint {
+                guard let i = column("SettlementPointName") ?? column("settlement_point") else {
+                    throw SimulationError(
+                        "\(path): --settlement-point \(sp) given, but there is no SettlementPointName or settlement_point column"
+                    )
+                }
+                pointIndex = i
+            }
+            needed = max(priceIndex, timeIndex, pointIndex ?? 0)
+        }
+
+        /// One row's time, price and DST flag; nil for another settlement point's row.
+        /// - Throws: `SimulationError` naming the line and the field.
+        func row(_ bytes: [UInt8], _ f: [Range<Int>], line lineNumber: Int) throws(SimulationError) -> (
+            time: Double, price: Double, repeated: Bool
+        )? {
+            guard needed < f.count else {
+                throw SimulationError("line \(lineNumber): \(f.count) fields, the header has \(header.count)")
+            }
+            if let pi = pointIndex, let want = wantedPoint, !bytes[CSV.trimmed(bytes, f[pi])].elementsEqual(want) {
+                return nil
+            }
+            let priceRange = CSV.trimmed(bytes, f[priceIndex])
+            guard let price = CSV.double(bytes, priceRange), price.isFinite else {
+                throw SimulationError(
+                    "line \(lineNumber): price \"\(CSV.text(bytes, priceRange).prefix(40))\" is not a number")
+            }
+            guard let (d, h, i, dst) = ercot else {
+                let timeRange = CSV.trimmed(bytes, f[timeIndex])
+                guard let parsed = bytes[timeRange].withUnsafeBufferPointer({ TimeText.parse(bytes: $0) }) else {
+                    throw SimulationError(
+                        "line \(lineNumber): time \"\(CSV.text(bytes, timeRange).prefix(40))\" is not an ISO 8601 date-time"
+                    )
+                }
+                return (parsed, price, false)
+            }
+            guard d < f.count, h < f.count, i < f.count else {
+                throw SimulationError("line \(lineNumber): \(f.count) fields, the header has \(header.count)")
+            }
+            let time = try ercotTime(
+                date: CSV.text(bytes, f[d]), hour: CSV.text(bytes, f[h]), interval: CSV.text(bytes, f[i]),
+                line: lineNumber)
+            var repeated = false
+            if let dst, dst < f.count { repeated = CSV.text(bytes, CSV.trimmed(bytes, f[dst])) == "Y" }
+            return (time, price, repeated)
+        }
     }
 
     private static func finish(

@@ -209,6 +209,8 @@ let package = Package(
         // A 2.0b VTN of the project's own for tests: its own XML templates and its own reading of requests
         // (Foundation's parser), never the module under test; misbehaves as real VTNs do.
         .target(name: "FakeVTN2b", dependencies: ["OpenADR", "FlexSupport"], path: "Tests/FakeVTN2b"),
+        // Runs it for `scripts/fleet-drill --openadr2b` and the README's walk-through (an admin port publishes events).
+        .executableTarget(name: "flexminer-fakevtn2b", dependencies: ["FakeVTN2b", "OpenADR", "FlexSupport"]),
         // What the host draws: the PowerSource protocol and one file per source (the model, RAPL, a SunSpec
         // meter over Modbus TCP), the sampler that runs them off the control path, and the telemetry log.
         .target(name: "PowerSources", dependencies: ["FlexSupport"]),
@@ -232,7 +234,7 @@ let package = Package(
             dependencies: [
                 "DemandResponse", "LoadController", "Mining", "MiningKernels", "CPUFeatures", "WorkSources", "NodeRPC",
                 "Chain", "Simulation", "FlexSupport", "SHA256", "Stratum",
-                "OpenADR", "OpenADRSignals", "ServerSupport", "PowerSources",
+                "OpenADR", "OpenADRSignals", "OpenADR2b", "OpenADR2bSignals", "ServerSupport", "PowerSources",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -33,6 +33,13 @@ public final class OpenADR2bSource: Sendable {
         public var retryMax: Double = 60
         /// The longest wait for one answer, seconds.
         public var requestTimeoutSeconds: Int64 = 10
+        /// `--openadr-cert`, `--openadr-key`: the client certificate and its key (PEM) for mutual TLS and
+        /// message signatures; `--openadr-ca`: the CA bundle the VTN's certificate is checked against;
+        /// `--openadr-vtn-fingerprint`: the VTN certificate's fingerprint (last 10 bytes of its SHA-256).
+        public var certificatePath: String?
+        public var privateKeyPath: String?
+        public var caPath: String?
+        public var vtnFingerprint: String?
 
         public init(baseURL: String, venName: String) {
             self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL

@@ -32,7 +32,8 @@ func usage() -> Never {
 /// A whole number in `range`, or the usage error naming `what` (never a trap on bad input).
 func number(_ text: String?, _ what: String, in range: ClosedRange<Int>) -> Int {
     guard let text, let n = Int(text), range.contains(n) else {
-        FileHandle.standardError.write(Data("flexminer-fakevtn2b: \(what) must be \(range), got \(text ?? "nothing")\n".utf8))
+        FileHandle.standardError.write(
+            Data("flexminer-fakevtn2b: \(what) must be \(range), got \(text ?? "nothing")\n".utf8))
         exit(2)
     }
     return n
@@ -47,9 +48,13 @@ func admin(_ vtn: FakeVTN2b, _ r: TinyHTTPServer.Request) -> TinyHTTPServer.Resp
     }
     switch (r.method, r.path) {
     case ("POST", "/admin/event"):
-        guard let id = r.query["id"], !id.isEmpty, id.utf8.count <= 128 else { return .problem(400, "id: 1...128 bytes") }
+        guard let id = r.query["id"], !id.isEmpty, id.utf8.count <= 128 else {
+            return .problem(400, "id: 1...128 bytes")
+        }
         guard let lead = value("lead", -86_400...86_400, default: 0) else { return .problem(400, "lead: seconds") }
-        guard let seconds = value("seconds", 1...86_400, default: 20) else { return .problem(400, "seconds: 1...86400") }
+        guard let seconds = value("seconds", 1...86_400, default: 20) else {
+            return .problem(400, "seconds: 1...86400")
+        }
         guard let level = value("level", 0...3, default: 3) else { return .problem(400, "level: 0...3") }
         guard let modification = value("modification", 0...1e6, default: 0) else {
             return .problem(400, "modification: 0...1000000")

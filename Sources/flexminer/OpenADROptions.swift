@@ -45,7 +45,9 @@ struct OpenADROptions: ParsableArguments {
     @Option(name: .customLong("openadr-key"), help: "OpenADR 2.0b: the client certificate's private key (PEM).")
     var key: String?
 
-    @Option(name: .customLong("openadr-ca"), help: "OpenADR 2.0b: CA bundle (PEM) the VTN's certificate is checked against.")
+    @Option(
+        name: .customLong("openadr-ca"), help: "OpenADR 2.0b: CA bundle (PEM) the VTN's certificate is checked against."
+    )
     var ca: String?
 
     @Option(

@@ -299,7 +299,7 @@ let package = Package(
             name: "OperationsTests",
             dependencies: [
                 "Operations", "LoadController", "DemandResponse", "WorkSources", "FlexSupport", "Mining",
-                "MiningKernels", "PowerSources", "SunSpecTestMeter",
+                "MiningKernels", "PowerSources", "SunSpecTestMeter", "OpenADR2b", "OpenADR2bSignals",
                 "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOPosix", package: "swift-nio"),

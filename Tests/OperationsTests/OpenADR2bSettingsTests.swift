@@ -2,6 +2,7 @@ import FlexSupport
 import Foundation
 import LoadController
 import MiningKernels
+import OpenADR2b
 import OpenADR2bSignals
 import Operations
 import Testing
@@ -116,5 +117,29 @@ struct OpenADR2bSettingsTests {
             $0.openADR2b = two
         }
         #expect(shared.contains("need state files of their own"))
+    }
+
+    /// `/metrics` carries the source's registration and running totals; a total counts up by the difference
+    /// (never twice), as Prometheus' counters must.
+    @Test func metricsFollowTheSourcesStatus() {
+        let metrics = MinerMetrics()
+        var status = VENMachine.Status()
+        status.registered = true
+        status.eventsKnown = 2
+        status.reportsSent = 3
+        status.failures = 1
+        status.lastPoll = Date(timeIntervalSince1970: 1_800_000_000)
+        metrics.openADR2b(status, curtailsSent: 1)
+        status.reportsSent = 5
+        metrics.openADR2b(status, curtailsSent: 1)
+        let text = metrics.render()
+        for line in [
+            "flexminer_openadr2b_registered 1.0", "flexminer_openadr2b_events_known 2.0",
+            "flexminer_openadr2b_reports_sent_total 5", "flexminer_openadr2b_failures_total 1",
+            "flexminer_openadr2b_curtailments_sent_total 1",
+            "flexminer_openadr2b_last_poll_timestamp_seconds 1800000000.0",
+        ] {
+            #expect(text.split(separator: "\n").contains { $0 == line }, "missing \(line) in\n\(text)")
+        }
     }
 }

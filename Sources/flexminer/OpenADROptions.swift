@@ -19,7 +19,9 @@ struct OpenADROptions: ParsableArguments {
     @Option(name: .customLong("openadr-resource"), help: "Resource name in reports (default: the VEN's name).")
     var resource: String?
 
-    @Option(name: .customLong("openadr-poll"), help: "Seconds between event reads (default 15).")
+    @Option(
+        name: .customLong("openadr-poll"),
+        help: "Seconds between event reads (default 15; OpenADR 2.0b: poll at least this often, default 10).")
     var poll: Double?
 
     @Option(
@@ -28,7 +30,8 @@ struct OpenADROptions: ParsableArguments {
     var callback: String?
 
     @Option(
-        name: .customLong("openadr-state"), help: "State file for the known schedule (default flexminer-openadr.json).")
+        name: .customLong("openadr-state"),
+        help: "State file for the known schedule (default flexminer-openadr.json; 2.0b: flexminer-openadr2b.json).")
     var state: String?
 
     @Option(name: .customLong("openadr-vtn-id"), help: "OpenADR 2.0b: the VTN's id (its messages must carry it).")

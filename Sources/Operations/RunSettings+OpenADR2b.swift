@@ -53,6 +53,16 @@ extension RunSettings {
             )
         }
         c.powerWatts = powerWatts
+        let tlsFlags = [
+            m.cert.map { _ in "--openadr-cert" }, m.key.map { _ in "--openadr-key" }, m.ca.map { _ in "--openadr-ca" },
+            m.vtnFingerprint.map { _ in "--openadr-vtn-fingerprint" },
+        ].compactMap { $0 }
+        // The certificates are TLS settings: over plain HTTP they would be silently unused.
+        if !https, !tlsFlags.isEmpty {
+            throw ConfigError(
+                "\(tlsFlags.joined(separator: ", ")): need an https:// VTN (--signals openadr2b:https://HOST/PREFIX), not \(url)"
+            )
+        }
         switch (m.cert, m.key) {
         case (let cert?, let key?):
             c.certificatePath = cert

@@ -40,23 +40,24 @@ struct OpenADR2bSettingsTests {
 
     @Test func theSharedFlagsAndItsOwnMakeTheConfiguration() throws {
         let s = try resolve {
-            $0.signals = ["openadr2b:\(Self.vtn)/"]
+            $0.signals = ["openadr2b:https://vtn.example/OpenADR2/Simple/2.0b/"]
             var shared = OpenADR3Config()
             (shared.ven, shared.poll, shared.state, shared.powerWatts) = ("site-7", 5, "/tmp/o2b.json", 3250)
             $0.openADR3 = shared
             var own = OpenADR2bConfig()
             (own.ven, own.poll, own.state) = ("site-7", 5, "/tmp/o2b.json")
             (own.vtnID, own.marketContext, own.vtnFingerprint) = ("VTN-1", "http://mc", "AB:CD:EF:01:23:45:67:89:AB:CD")
+            (own.cert, own.key) = ("/etc/fm/ven.pem", "/etc/fm/ven.key")
             $0.openADR2b = own
             $0.powerWatts = 3250
         }
         #expect(s.openADR == nil)
         let c = try #require(s.openADR2b)
-        #expect(c.baseURL == Self.vtn)
+        #expect(c.baseURL == "https://vtn.example/OpenADR2/Simple/2.0b")
         #expect(c.venName == "site-7" && c.vtnID == "VTN-1" && c.marketContext == "http://mc")
         #expect(c.pollSeconds == 5 && c.statePath == "/tmp/o2b.json" && c.powerWatts == 3250)
         #expect(c.vtnFingerprint == "ab:cd:ef:01:23:45:67:89:ab:cd")
-        #expect(c.certificatePath == nil)
+        #expect(c.certificatePath == "/etc/fm/ven.pem" && c.privateKeyPath == "/etc/fm/ven.key")
     }
 
     @Test func flagsOverTheFilesOpenADR2bBlock() throws {
@@ -91,10 +92,14 @@ struct OpenADR2bSettingsTests {
         }
         #expect(with { $0.ven = nil }.contains("--openadr-ven"))
         #expect(with { $0.poll = 0.5 }.contains("--openadr-poll"))
-        #expect(with { $0.cert = "/c.pem" } == "--openadr-cert and --openadr-key go together")
+        let https = "https://vtn.example/OpenADR2/Simple/2.0b"
+        #expect(with({ $0.cert = "/c.pem" }, url: https) == "--openadr-cert and --openadr-key go together")
+        #expect(with { $0.ca = "/ca.pem" }.hasPrefix("--openadr-ca: need an https:// VTN"))
         #expect(
             with({ _ in }, url: "https://vtn.example/x").contains("https needs --openadr-cert PEM and --openadr-key"))
-        #expect(with { $0.vtnFingerprint = "abcd" }.contains("--openadr-vtn-fingerprint abcd"))
+        #expect(
+            with({ ($0.cert, $0.key, $0.vtnFingerprint) = ("/c.pem", "/k.pem", "abcd") }, url: https).contains(
+                "--openadr-vtn-fingerprint abcd"))
         #expect(with { _ in } == "accepted")
         // Its own flags without a 2.0b VTN.
         let alone = refusal {

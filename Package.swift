@@ -236,6 +236,8 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             path: "Tests/FakeVTN2b"),
+        // Runs it for `scripts/fleet-drill --openadr2b` and the README's walk-through (an admin port publishes events).
+        .executableTarget(name: "flexminer-fakevtn2b", dependencies: ["FakeVTN2b", "OpenADR", "FlexSupport"]),
         // What the host draws: the PowerSource protocol and one file per source (the model, RAPL, a SunSpec
         // meter over Modbus TCP), the sampler that runs them off the control path, and the telemetry log.
         .target(name: "PowerSources", dependencies: ["FlexSupport"]),
@@ -259,7 +261,7 @@ let package = Package(
             dependencies: [
                 "DemandResponse", "LoadController", "Mining", "MiningKernels", "CPUFeatures", "WorkSources", "NodeRPC",
                 "Chain", "Simulation", "FlexSupport", "SHA256", "Stratum",
-                "OpenADR", "OpenADRSignals", "ServerSupport", "PowerSources",
+                "OpenADR", "OpenADRSignals", "OpenADR2b", "OpenADR2bSignals", "ServerSupport", "PowerSources",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -342,7 +344,7 @@ let package = Package(
             name: "OperationsTests",
             dependencies: [
                 "Operations", "LoadController", "DemandResponse", "WorkSources", "FlexSupport", "Mining",
-                "MiningKernels", "PowerSources", "SunSpecTestMeter",
+                "MiningKernels", "PowerSources", "SunSpecTestMeter", "OpenADR2b", "OpenADR2bSignals",
                 "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOPosix", package: "swift-nio"),

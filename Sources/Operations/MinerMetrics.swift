@@ -33,12 +33,14 @@ import WorkSources
 /// | `flexminer_calibrated_hash_rate_hs` (the kernel's calibrated one-thread rate × threads) | gauge |
 /// | `flexminer_state_file_errors_total` | counter |
 /// | `flexminer_work_stopped` (0/1: the work source stopped for good, e.g. the journal cannot be written) | gauge |
+/// | `flexminer_openadr2b_registered` (0/1), `flexminer_openadr2b_events_known`, `flexminer_openadr2b_last_poll_timestamp_seconds` | gauge |
+/// | `flexminer_openadr2b_reports_sent_total`, `flexminer_openadr2b_failures_total`, `flexminer_openadr2b_curtailments_sent_total` | counter |
 ///
 /// The fleet's alert rules (`packaging/prometheus/flexminer-rules.yml`) use these names: renaming one is a
 /// contract change.
 public final class MinerMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
-    private let factory: PrometheusMetricsFactory
+    let factory: PrometheusMetricsFactory
     private let hashes: CoreMetrics.Counter
     private let hashRate: CoreMetrics.Gauge
     private let capacity: CoreMetrics.Gauge
@@ -65,8 +67,8 @@ public final class MinerMetrics: Sendable {
     private let stateFileErrors: CoreMetrics.Counter
     private let countedStateFileErrors = Atomic<Int>(0)
     private let workStopped: CoreMetrics.Gauge
-    /// Pool counts already added to the counters (the pool reports running totals).
-    private let countedPool = Mutex<[String: Int]>([:])
+    /// Pool and OpenADR 2.0b counts already added to the counters (they report running totals).
+    let countedPool = Mutex<[String: Int]>([:])
 
     public init() {
         registry = PrometheusCollectorRegistry()

@@ -4,6 +4,7 @@ import LoadController
 import Mining
 import MiningKernels
 import NIOCore
+import OpenADR2bSignals
 import OpenADRSignals
 import ServiceLifecycle
 import WorkSources
@@ -111,6 +112,7 @@ extension MinerRun {
             workStopped: r.workError != nil
         )
         p.metrics.updatePower(r.power, telemetryDropped: r.telemetryDropped)
+        if let source = r.openADR2b { p.metrics.openADR2b(source.status, curtailsSent: source.curtailsSent) }
         if let fileLog = p.fileLog { p.metrics.updateDecisionLog(errors: fileLog.errors, dropped: fileLog.dropped) }
         if let pool = (p.work as? any ShareSource)?.poolStatus { p.metrics.pool(pool) }
     }
@@ -156,6 +158,7 @@ extension MinerRun {
         r.signalSources = sourceHealth.report(configured: s.signalTexts + (s.http == nil ? [] : ["http"]))
         r.pool = (p.work as? any ShareSource)?.poolStatus
         r.openADR = p.sources.withLock { $0.lazy.compactMap { ($0 as? OpenADRService)?.source }.first }?.status
+        r.openADR2b = p.sources.withLock { $0.lazy.compactMap { ($0 as? OpenADR2bService)?.source }.first }
         r.power = p.power.readings
         r.telemetryDropped = p.power.telemetry?.dropped
         r.telemetryErrors = p.power.telemetry?.errors

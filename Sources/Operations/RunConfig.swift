@@ -52,6 +52,8 @@ public struct RunConfig: Sendable, Equatable {
     public var statusLine: Bool?
     /// `"openadr3"`: the OpenADR 3 VEN's settings (see `OpenADR3Config`).
     public var openADR3: OpenADR3Config?
+    /// `"openadr2b"`: the OpenADR 2.0b VEN's settings (see `OpenADR2bConfig`).
+    public var openADR2b: OpenADR2bConfig?
     /// `"pool"`: stratum+tcp URLs, tried in order; with `"user"` and `"password"`.
     public var pool: [String]?
     public var user: String?
@@ -293,6 +295,7 @@ extension RunConfig {
             .oneOf("log_level", \.logLevel, ["trace", "debug", "info", "notice", "warning", "error", "critical"]),
             .bool("status_line", \.statusLine),
             openADR3Option,
+            openADR2bOption,
             .strings("pool", \.pool).merging(work(\.pool)),
             .string("user", \.user),
             .string("password", \.password),

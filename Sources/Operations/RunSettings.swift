@@ -7,6 +7,7 @@ import Mining
 import MiningKernels
 import NodeRPC
 import OpenADR
+import OpenADR2bSignals
 import OpenADRSignals
 import PowerSources
 
@@ -60,6 +61,8 @@ public struct RunSettings: Sendable {
     public var statusLine: Bool
     /// The OpenADR 3 VEN, when `--signals` has an `openadr3:` source.
     public var openADR: OpenADRSource.Configuration? = nil
+    /// The OpenADR 2.0b VEN, when `--signals` has an `openadr2b:` source.
+    public var openADR2b: OpenADR2bSource.Configuration? = nil
     /// With `--pool`: the difficulty to suggest, and whether `client.reconnect` may move to another host.
     public var suggestDifficulty: Double?
     public var allowRedirect = false
@@ -126,6 +129,9 @@ public struct RunSettings: Sendable {
         logLevel = m.logLevel.flatMap(Logger.Level.init(rawValue:)) ?? .info
         statusLine = m.statusLine ?? (isTerminal && !flags.json)
         openADR = try Self.openADR(specs: specs, merged: m.openADR3, flags: flags.values.openADR3, policy: policy)
+        openADR2b = try Self.openADR2b(
+            specs: specs, merged: m.openADR2b, flags: flags.values.openADR2b,
+            powerWatts: m.powerWatts ?? policy.powerWatts, openADR3State: openADR?.statePath)
         suggestDifficulty = m.suggestDifficulty
         allowRedirect = m.allowRedirect ?? false
         try loadCalendar(calendarTexts, merged: m)
@@ -254,6 +260,10 @@ extension RunSettings {
             // --power-watts is also the power model's figure: it stands without a VTN.
             var others = flags ?? OpenADR3Config()
             others.powerWatts = nil
+            if !openADR2bURLs(specs).isEmpty {
+                // Shared with the 2.0b VEN.
+                (others.ven, others.poll, others.state) = (nil, nil, nil)
+            }
             if !others.isEmpty {
                 throw ConfigError("--openadr-*: give the VTN as --signals openadr3:http[s]://HOST/BASE_PATH")
             }

@@ -1,6 +1,9 @@
 import FlexSupport
 import LoadController
+import OpenADR2b
+import OpenADR2bSignals
 import OpenADRSignals
+import PowerSources
 
 /// What a kind's factory gets: the parsed `--signals` text, what every source shares, and the run's
 /// settings and power (for a source configured by flags of its own, as OpenADR 3 by `--openadr-*`).
@@ -32,6 +35,9 @@ package enum SignalSourceRegistry {
         .init(scheme: "tcp", controlThread: true) { r throws(ConfigError) in try socket(r) },
         .init(scheme: "file", acceptsConnections: false) { r throws(ConfigError) in try file(r) },
         .init(scheme: "openadr3", holdsReadiness: false) { r throws(ConfigError) in try openADR3(r) },
+        .init(scheme: "openadr2b", holdsReadiness: false, acceptsConnections: false) { r throws(ConfigError) in
+            try openADR2b(r)
+        },
     ]
 
     /// The kind registered for `spec`'s scheme.
@@ -70,5 +76,28 @@ package enum SignalSourceRegistry {
         } catch {
             throw ConfigError(error.message)
         }
+    }
+
+    /// OpenADR 2.0b: the settings' `--openadr-*` configuration; reports carry the measured power when a
+    /// meter or RAPL is configured and fresh, else the model's (labelled as such). Reading the power takes
+    /// the samplers' last values and never waits; the source schedules curtailments, never blocks them.
+    static func openADR2b(_ r: SignalSourceRequest) throws(ConfigError) -> any SignalSource {
+        guard let configuration = r.settings.openADR2b else {
+            throw ConfigError("--signals \(r.spec): no OpenADR 2.0b configuration")
+        }
+        let power = r.power
+        let controller = r.context.controller
+        let source = OpenADR2bSource(
+            configuration: configuration, controller: controller, note: r.context.note, alert: r.context.alert,
+            reading: { powerReading(power.readings, curtailment: controller.curtailmentBrief.curtailment) })
+        return OpenADR2bService(source: source)
+    }
+
+    /// The reading a 2.0b report sends: the fresh measured value first, else the model's; nil when neither
+    /// is known. `online` says the load is not fully curtailed.
+    static func powerReading(_ readings: [PowerSampler.Reading], curtailment: Double) -> OADRReport.Reading? {
+        let fresh = readings.first { !$0.modelled && !$0.stale && $0.watts != nil } ?? readings.first { $0.modelled }
+        guard let r = fresh, let watts = r.watts else { return nil }
+        return OADRReport.Reading(watts: watts, measured: !r.modelled, online: curtailment < 1)
     }
 }

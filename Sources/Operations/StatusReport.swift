@@ -3,6 +3,7 @@ import FlexSupport
 import Foundation
 import LoadController
 import Mining
+import OpenADR2bSignals
 import OpenADRSignals
 import PowerSources
 import Synchronization
@@ -75,6 +76,9 @@ public struct StatusReport: Sendable {
     public var pool: PoolStatus? = nil
     /// The OpenADR 3 source, when there is one: mode (webhook/poll), version, enrolment, the error to act on.
     public var openADR: OpenADRSource.Status? = nil
+    /// The OpenADR 2.0b source, when there is one: `/status` shows its `statusJSON` (registration, VEN id,
+    /// last poll, events known, opt-ins, reports sent, failures, the error).
+    public var openADR2b: OpenADR2bSource? = nil
     /// The power sources' readings, measured first then the model (empty without `--power`/`--power-watts`).
     public var power: [PowerSampler.Reading] = []
     /// Telemetry lines dropped (the disk did not keep up) and lost to write errors; nil without `--telemetry`.
@@ -152,6 +156,7 @@ public struct StatusReport: Sendable {
         object["state_file_errors"] = stateFileErrors ?? NSNull()
         if let pool { object["pool"] = pool.json }
         if let openADR { object["openadr3"] = openADR.json }
+        if let openADR2b { object["openadr2b"] = openADR2b.statusJSON }
         if !power.isEmpty || telemetryDropped != nil {
             // Measured and modelled side by side: each object says its source, watts, modelled, stale, error.
             object["power"] =

@@ -44,7 +44,7 @@ struct RunOptions: ParsableArguments {
     @Option(
         name: .customLong("signals"), parsing: .upToNextOption,
         help:
-            "Signal sources: unix:PATH, tcp:HOST:PORT, file:PATH, openadr3:URL, tariff:PATH (URDB JSON), schedule:PATH (none: mine at full capacity, fail-safe unarmed)."
+            "Signal sources: unix:PATH, tcp:HOST:PORT, file:PATH, openadr3:URL, openadr2b:URL, tariff:PATH (URDB JSON), schedule:PATH (none: mine at full capacity, fail-safe unarmed)."
     )
     var signals: [String] = []
 
@@ -138,7 +138,7 @@ struct RunOptions: ParsableArguments {
     @Option(help: "The telemetry's host name (default: this host's name).")
     var hostName: String?
 
-    @OptionGroup(title: "OpenADR 3 (with --signals openadr3:URL)") var openADR: OpenADROptions
+    @OptionGroup(title: "OpenADR 3 and 2.0b (with --signals openadr3:URL or openadr2b:URL)") var openADR: OpenADROptions
 
     /// A `--kernel` name (nil: `auto`) as the one kernel `run` mines with.
     static func resolveKernel(_ name: String?) throws(ConfigError) -> Kernel {
@@ -185,6 +185,7 @@ struct RunOptions: ParsableArguments {
         v.logLevel = logLevel?.rawValue
         v.statusLine = statusLine
         v.openADR3 = openADR.config
+        v.openADR2b = openADR.config2b
         v.pool = pool.pools.isEmpty ? nil : pool.pools
         v.user = pool.user
         v.password = pool.password

@@ -165,10 +165,11 @@ struct SourceTests {
         ] {
             #expect(throws: SignalError.self) { try SignalSourceSpec(bad) }
         }
-        // The list of what --signals takes is built from the kinds; scripts and operators read it as it was.
+        // The list of what --signals takes is built from the kinds (the registered ones last); scripts and
+        // operators read it as it was.
         #expect(
             throws: SignalError(
-                "signal source udp:1: expected unix:PATH, tcp:HOST:PORT, file:PATH or openadr3:http[s]://HOST/BASE_PATH"
+                "signal source udp:1: expected unix:PATH, tcp:HOST:PORT, file:PATH, openadr3:http[s]://HOST/BASE_PATH or openadr2b:http[s]://HOST/PATH"
             )
         ) { try SignalSourceSpec("udp:1") }
     }

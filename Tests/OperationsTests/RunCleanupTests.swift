@@ -109,12 +109,14 @@ struct RunCleanupOrderTests {
 }
 
 /// One kind per `--signals` scheme, served as before: sockets on control threads, a followed file without a
-/// share of the descriptors, OpenADR 3 not holding up systemd's READY=1.
+/// share of the descriptors, OpenADR 3 and 2.0b not holding up systemd's READY=1.
 @Suite("run: signal source kinds")
 struct SignalSourceRegistryTests {
     @Test(arguments: [
         ("unix:/run/f.sock", true, true, true), ("tcp:127.0.0.1:7781", true, true, true),
         ("file:/tmp/p.jsonl", false, true, false), ("openadr3:https://vtn.example/openadr3", false, false, true),
+        // OpenADR 2.0b polls: it accepts no connection (no share of the descriptors) and holds nothing up.
+        ("openadr2b:https://vtn.example/OpenADR2/Simple/2.0b", false, false, false),
     ])
     func everySchemeHasItsKind(text: String, controlThread: Bool, holdsReadiness: Bool, acceptsConnections: Bool)
         throws

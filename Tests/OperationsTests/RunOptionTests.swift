@@ -64,8 +64,8 @@ import Testing
             "benchmark_work", "template", "rpc", "rpc_cookie", "rpc_user", "rpc_password", "journal", "payout",
             "network", "blocks", "out", "coinbase_message", "signals", "policy", "policy_file", "breakeven",
             "decision_log", "state_file", "start_halted", "allow_remote", "token_file", "threads", "kernel",
-            "priority", "seconds", "http", "log_format", "log_level", "status_line", "openadr3", "pool", "user",
-            "password", "suggest_difficulty", "allow_redirect", "tariff", "schedule", "timezone", "holidays",
+            "priority", "seconds", "http", "log_format", "log_level", "status_line", "openadr3", "openadr2b", "pool",
+            "user", "password", "suggest_difficulty", "allow_redirect", "tariff", "schedule", "timezone", "holidays",
             "socket_group_access", "power", "power_watts", "idle_watts", "power_interval", "power_stale",
             "telemetry", "telemetry_max_mb", "host_name",
         ]
@@ -94,8 +94,8 @@ import Testing
     }
 
     /// Each key has its flag (the key with `-` for `_`) and each flag its key, so a key added without a flag
-    /// (or the other way round) fails here. Exceptions: the inline `policy` object and the `openadr3` block
-    /// (the `--openadr-*` flags), `policy_file` is `--policy`, and `tariff`/`schedule` are `--signals`
+    /// (or the other way round) fails here. Exceptions: the inline `policy` object and the `openadr3` and
+    /// `openadr2b` blocks (the `--openadr-*` flags), `policy_file` is `--policy`, and `tariff`/`schedule` are `--signals`
     /// sources on the command line.
     @Test func everyKeyHasItsFlagAndEveryFlagItsKey() throws {
         let p = Process()
@@ -108,7 +108,7 @@ import Testing
         p.waitUntilExit()
         let flags = Set(help.matches(of: #/--[a-z][a-z0-9-]*[a-z0-9]/#).map { String(help[$0.range]) })
         let special: [String: String?] = [
-            "policy": nil, "openadr3": nil, "tariff": nil, "schedule": nil, "policy_file": "--policy",
+            "policy": nil, "openadr3": nil, "openadr2b": nil, "tariff": nil, "schedule": nil, "policy_file": "--policy",
         ]
         var expected: Set<String> = []
         for key in RunConfig.keys {

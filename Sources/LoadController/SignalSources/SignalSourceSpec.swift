@@ -16,7 +16,9 @@ public enum SignalSourceSpec: Sendable, Hashable, CustomStringConvertible {
     /// The kinds beyond the four built in, each an outbound client served by a `SignalSource` type in a
     /// module of its own and made by its line in Operations' `SignalSourceRegistry`: the scheme, and its
     /// usage for the error that lists what `--signals` takes ("openadr2b:http[s]://HOST/PATH").
-    public static let registeredSchemes: [(scheme: String, usage: String)] = []
+    public static let registeredSchemes: [(scheme: String, usage: String)] = [
+        ("openadr2b", "openadr2b:http[s]://HOST/PATH")
+    ]
 
     /// What `--signals` takes, in the order the error for an unknown source lists it.
     static var usages: [String] {

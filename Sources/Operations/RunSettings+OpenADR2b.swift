@@ -1,0 +1,103 @@
+import FlexSupport
+import LoadController
+import OpenADR2bSignals
+
+extension RunSettings {
+    /// The `openadr2b:` URLs among the signal sources.
+    static func openADR2bURLs(_ specs: [SignalSourceSpec]) -> [String] {
+        specs.compactMap { spec -> String? in
+            if case .registered("openadr2b", let url) = spec { return url }
+            return nil
+        }
+    }
+
+    /// The OpenADR 2.0b source's settings from the merged `"openadr2b"` block (each `--openadr-*` flag over
+    /// the file's key); its own flags given without an `openadr2b:` source are refused.
+    /// - Parameter powerWatts: the model's draw at full capacity (`--power-watts`, else the policy's).
+    /// - Throws: `ConfigError` naming the flag.
+    static func openADR2b(
+        specs: [SignalSourceSpec], merged: OpenADR2bConfig?, flags: OpenADR2bConfig?, powerWatts: Double?,
+        openADR3State: String?
+    ) throws(ConfigError) -> OpenADR2bSource.Configuration? {
+        let urls = openADR2bURLs(specs)
+        guard let url = urls.first else {
+            if let own = flags?.ownFlags, !own.isEmpty {
+                throw ConfigError(
+                    "\(own.joined(separator: ", ")): give the VTN as --signals openadr2b:http[s]://HOST[:PORT]/PREFIX")
+            }
+            return nil
+        }
+        guard urls.count == 1 else { throw ConfigError("--signals: one openadr2b: source at most") }
+        let https = url.hasPrefix("https://")
+        guard https || url.hasPrefix("http://"), url.count > 8 else {
+            throw ConfigError("--signals openadr2b:\(url): expected openadr2b:http[s]://HOST[:PORT]/PREFIX")
+        }
+        let m = merged ?? OpenADR2bConfig()
+        guard let ven = m.ven, !ven.isEmpty, ven.utf8.count <= 256 else {
+            throw ConfigError("--signals openadr2b:\(url) needs --openadr-ven NAME (1...256 bytes)")
+        }
+        var c = OpenADR2bSource.Configuration(baseURL: url, venName: ven)
+        c.vtnID = m.vtnID
+        c.marketContext = m.marketContext
+        if let poll = m.poll {
+            guard OpenADR2bConfig.pollRange.contains(poll) else {
+                throw ConfigError("--openadr-poll must be 1...86400 seconds, got \(poll)")
+            }
+            c.pollSeconds = poll
+        }
+        c.statePath = m.state ?? "flexminer-openadr2b.json"
+        if let s = c.statePath, s.isEmpty { throw ConfigError("--openadr-state: empty path") }
+        if c.statePath == openADR3State {
+            throw ConfigError(
+                "--openadr-state \(c.statePath ?? ""): the openadr3: and openadr2b: sources need state files of their own (give \"state\" in the config file's \"openadr3\" and \"openadr2b\" blocks)"
+            )
+        }
+        c.powerWatts = powerWatts
+        let tlsFlags = [
+            m.cert.map { _ in "--openadr-cert" }, m.key.map { _ in "--openadr-key" }, m.ca.map { _ in "--openadr-ca" },
+            m.vtnFingerprint.map { _ in "--openadr-vtn-fingerprint" },
+        ].compactMap { $0 }
+        // The certificates are TLS settings: over plain HTTP they would be silently unused.
+        if !https, !tlsFlags.isEmpty {
+            throw ConfigError(
+                "\(tlsFlags.joined(separator: ", ")): need an https:// VTN (--signals openadr2b:https://HOST/PREFIX), not \(url)"
+            )
+        }
+        switch (m.cert, m.key) {
+        case (let cert?, let key?):
+            c.certificatePath = cert
+            c.privateKeyPath = key
+        case (nil, nil):
+            // A 2.0b VTN requires a client certificate over TLS: without one the VTN refuses every request.
+            if https {
+                throw ConfigError(
+                    "--signals openadr2b:\(url): https needs --openadr-cert PEM and --openadr-key PEM (a 2.0b VTN requires a client certificate)"
+                )
+            }
+        default: throw ConfigError("--openadr-cert and --openadr-key go together")
+        }
+        c.caPath = m.ca
+        if let fp = m.vtnFingerprint {
+            c.vtnFingerprint = try fingerprint(fp)
+        }
+        return c
+    }
+
+    /// `--openadr-vtn-fingerprint`: 10 bytes as hex, with or without `:` between them (as the OpenADR
+    /// Alliance's tools print them), kept as lowercase hex pairs joined by `:`.
+    static func fingerprint(_ text: String) throws(ConfigError) -> String {
+        let hex = text.filter { $0 != ":" }.lowercased()
+        guard hex.count == 20, hex.allSatisfy({ $0.isHexDigit && $0.isASCII }) else {
+            throw ConfigError(
+                "--openadr-vtn-fingerprint \(text): expected 10 bytes as hex (the last 10 bytes of the SHA-256 of the VTN's certificate)"
+            )
+        }
+        var pairs: [String] = []
+        var rest = Substring(hex)
+        while !rest.isEmpty {
+            pairs.append(String(rest.prefix(2)))
+            rest = rest.dropFirst(2)
+        }
+        return pairs.joined(separator: ":")
+    }
+}

@@ -1,5 +1,5 @@
 /// The Bitcoin networks an address can belong to.
-public enum Network: String, Sendable, CaseIterable, Hashable {
+package enum Network: String, Sendable, CaseIterable, Hashable {
     case main, test, signet, regtest
 
     var base58PubkeyHash: UInt8 { self == .main ? 0x00 : 0x6f }
@@ -15,14 +15,14 @@ public enum Network: String, Sendable, CaseIterable, Hashable {
 
 /// A payout destination: an address decoded to the scriptPubKey it pays, with the networks it is
 /// valid on (testnet and signet share their formats).
-public struct PayoutAddress: Hashable, Sendable {
-    public let text: String
-    public let scriptPubKey: [UInt8]
-    public let networks: Set<Network>
+package struct PayoutAddress: Hashable, Sendable {
+    package let text: String
+    package let scriptPubKey: [UInt8]
+    package let networks: Set<Network>
 
     /// Decodes base58 P2PKH/P2SH, bech32 (witness v0) and bech32m (v1+, e.g. P2TR) addresses.
     /// - Throws: `ChainError` saying why `text` is not a valid address.
-    public init(_ text: String) throws(ChainError) {
+    package init(_ text: String) throws(ChainError) {
         self.text = text
         if let (hrp, data, variant) = Bech32.decode(text) {
             let nets = Set(Network.allCases.filter { $0.bech32HRP == hrp })
@@ -63,7 +63,7 @@ public struct PayoutAddress: Hashable, Sendable {
 
     /// Decodes `text` and requires it to be valid on `network`.
     /// - Throws: `ChainError` when it is invalid or for another network.
-    public init(_ text: String, network: Network) throws(ChainError) {
+    package init(_ text: String, network: Network) throws(ChainError) {
         try self.init(text)
         guard networks.contains(network) else {
             let names = networks.map(\.rawValue).sorted().joined(separator: "/")

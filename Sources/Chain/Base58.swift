@@ -1,5 +1,5 @@
 /// Base58 and Base58Check as Bitcoin uses them (addresses of P2PKH/P2SH).
-public enum Base58 {
+package enum Base58 {
     static let alphabet = Array("123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz".utf8)
     static let index: [Int8] = {
         var t = [Int8](repeating: -1, count: 128)
@@ -7,7 +7,7 @@ public enum Base58 {
         return t
     }()
 
-    public static func encode(_ bytes: [UInt8]) -> String {
+    package static func encode(_ bytes: [UInt8]) -> String {
         let zeros = bytes.prefix { $0 == 0 }.count
         var digits: [UInt8] = []  // base-58 digits, least significant first
         for byte in bytes {
@@ -27,7 +27,7 @@ public enum Base58 {
     }
 
     /// Nil for characters outside the alphabet (including whitespace).
-    public static func decode(_ text: String) -> [UInt8]? {
+    package static func decode(_ text: String) -> [UInt8]? {
         let chars = Array(text.utf8)
         let zeros = chars.prefix { $0 == alphabet[0] }.count
         var bytes: [UInt8] = []  // least significant first
@@ -48,12 +48,12 @@ public enum Base58 {
     }
 
     /// Payload of a Base58Check string, or nil when the checksum or encoding is wrong.
-    public static func decodeCheck(_ text: String) -> [UInt8]? {
+    package static func decodeCheck(_ text: String) -> [UInt8]? {
         guard let raw = decode(text), raw.count >= 4 else { return nil }
         let payload = Array(raw.dropLast(4))
         guard Array(hash256(payload).prefix(4)) == Array(raw.suffix(4)) else { return nil }
         return payload
     }
 
-    public static func encodeCheck(_ payload: [UInt8]) -> String { encode(payload + hash256(payload).prefix(4)) }
+    package static func encodeCheck(_ payload: [UInt8]) -> String { encode(payload + hash256(payload).prefix(4)) }
 }

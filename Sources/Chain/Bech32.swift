@@ -1,6 +1,6 @@
 /// Bech32 (BIP173) and Bech32m (BIP350) for segwit addresses.
-public enum Bech32 {
-    public enum Variant: Sendable { case bech32, bech32m }
+package enum Bech32 {
+    package enum Variant: Sendable { case bech32, bech32m }
 
     static let charset = Array("qpzry9x8gf2tvdw0s3jn54khce6mua7l".utf8)
 
@@ -20,7 +20,7 @@ public enum Bech32 {
     static func constant(_ v: Variant) -> UInt32 { v == .bech32 ? 1 : 0x2bc8_30a3 }
 
     /// (hrp, 5-bit data without checksum, variant), or nil when the string is not valid bech32/bech32m.
-    public static func decode(_ text: String) -> (hrp: String, data: [UInt8], variant: Variant)? {
+    package static func decode(_ text: String) -> (hrp: String, data: [UInt8], variant: Variant)? {
         let bytes = Array(text.utf8)
         guard bytes.count <= 90, bytes.allSatisfy({ $0 >= 33 && $0 <= 126 }) else { return nil }
         let hasLower = bytes.contains { $0 >= 97 && $0 <= 122 }
@@ -46,7 +46,7 @@ public enum Bech32 {
         return (String(decoding: hrp, as: UTF8.self), Array(data.dropLast(6)), variant)
     }
 
-    public static func encode(hrp: String, data: [UInt8], variant: Variant) -> String {
+    package static func encode(hrp: String, data: [UInt8], variant: Variant) -> String {
         let h = Array(hrp.utf8)
         let mod = polymod(expand(h) + data + [0, 0, 0, 0, 0, 0]) ^ constant(variant)
         let checksum = (0..<6).map { UInt8((mod >> UInt32(5 * (5 - $0))) & 31) }

@@ -4,19 +4,19 @@ import SHA256
 ///
 /// Hashes (`previousBlockHash`, `merkleRoot`) are stored in internal byte order (as serialized);
 /// `hash` and the `…Hex` accessors use Bitcoin's reversed display order, as RPC and explorers do.
-public struct BlockHeader: Hashable, Sendable {
-    public var version: Int32
+package struct BlockHeader: Hashable, Sendable {
+    package var version: Int32
     /// 32 bytes, internal byte order. Set only through `init`, which checks the length: a header's
     /// `bytes` are 80 bytes whatever it came from, which `scanJob` relies on.
-    public private(set) var previousBlockHash: [UInt8]
+    package private(set) var previousBlockHash: [UInt8]
     /// 32 bytes, internal byte order (set only through `init`, like `previousBlockHash`).
-    public private(set) var merkleRoot: [UInt8]
-    public var time: UInt32
-    public var bits: CompactTarget
-    public var nonce: UInt32
+    package private(set) var merkleRoot: [UInt8]
+    package var time: UInt32
+    package var bits: CompactTarget
+    package var nonce: UInt32
 
     /// - Throws: `ChainError` unless both hashes are 32 bytes.
-    public init(
+    package init(
         version: Int32, previousBlockHash: [UInt8], merkleRoot: [UInt8], time: UInt32, bits: CompactTarget,
         nonce: UInt32
     ) throws(ChainError) {
@@ -36,7 +36,7 @@ public struct BlockHeader: Hashable, Sendable {
 
     /// Parses the 80-byte serialization.
     /// - Throws: `ChainError` unless `bytes` is exactly 80 bytes.
-    public init(bytes: some Collection<UInt8>) throws(ChainError) {
+    package init(bytes: some Collection<UInt8>) throws(ChainError) {
         let b = Array(bytes)
         guard b.count == 80 else { throw ChainError(.badLength, "a block header is 80 bytes, got \(b.count)") }
         self.init(exactly80: b)
@@ -44,7 +44,7 @@ public struct BlockHeader: Hashable, Sendable {
 
     /// The header a scan job was made from. Cannot fail: a job's header is always 80 bytes (its only
     /// check), so both hashes are 32.
-    public init(_ job: HeaderScanJob) { self.init(exactly80: job.header) }
+    package init(_ job: HeaderScanJob) { self.init(exactly80: job.header) }
 
     /// Parses a serialization already known to be 80 bytes: its hash fields are 32 bytes each.
     private init(exactly80 b: [UInt8]) {
@@ -59,7 +59,7 @@ public struct BlockHeader: Hashable, Sendable {
 
     /// Parses 160 hex digits.
     /// - Throws: `ChainError` naming `name` when `hex` is not an 80-byte header in hex.
-    public init(hex: String, name: String = "header") throws(ChainError) {
+    package init(hex: String, name: String = "header") throws(ChainError) {
         let bytes: [UInt8]
         do { bytes = try Hex.decode(hex, name: name) } catch { throw ChainError(.badHex, error.message) }
         guard bytes.count == 80 else {
@@ -70,7 +70,7 @@ public struct BlockHeader: Hashable, Sendable {
     }
 
     /// The exact 80-byte serialization (little-endian integers).
-    public var bytes: [UInt8] {
+    package var bytes: [UInt8] {
         var out = [UInt8]()
         out.reserveCapacity(80)
         func put(_ v: UInt32) {
@@ -85,19 +85,19 @@ public struct BlockHeader: Hashable, Sendable {
         return out
     }
 
-    public var hex: String { Hex.encode(bytes) }
+    package var hex: String { Hex.encode(bytes) }
 
     /// The kernels' view of this header (midstate and tail words). Cannot fail: `bytes` is always 80
     /// bytes, the one thing `HeaderScanJob` checks, because the hashes are checked in `init` and
     /// cannot be replaced afterwards.
-    public var scanJob: HeaderScanJob { HeaderScanJob(exactly80: bytes) }
+    package var scanJob: HeaderScanJob { HeaderScanJob(exactly80: bytes) }
 
     /// SHA-256d of the header (reference implementation).
-    public var hash: SHA256Digest { SHA256.hashTwice(bytes) }
+    package var hash: SHA256Digest { SHA256.hashTwice(bytes) }
 
     /// The header hash as a 256-bit number (Bitcoin reads the digest little-endian).
-    public var hashValue256: UInt256 { UInt256(digest: hash) }
+    package var hashValue256: UInt256 { UInt256(digest: hash) }
 
     /// Whether the header hash is at or below `target`.
-    public func meets(_ target: UInt256) -> Bool { target.isMet(by: hash) }
+    package func meets(_ target: UInt256) -> Bool { target.isMet(by: hash) }
 }

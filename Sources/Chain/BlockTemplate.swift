@@ -3,47 +3,47 @@ import Foundation
 import SHA256
 
 /// A `getblocktemplate` result (BIP22/23, with BIP9 and BIP145 fields), validated.
-public struct BlockTemplate: Sendable, Hashable {
-    public struct Transaction: Sendable, Hashable {
-        public let data: [UInt8]
+package struct BlockTemplate: Sendable, Hashable {
+    package struct Transaction: Sendable, Hashable {
+        package let data: [UInt8]
         /// Internal byte order.
-        public let txid: [UInt8]
+        package let txid: [UInt8]
         /// wtxid, internal byte order (equals txid for non-witness transactions).
-        public let hash: [UInt8]
-        public let depends: [Int]
-        public let fee: Int64?
-        public let sigops: Int?
-        public let weight: Int?
+        package let hash: [UInt8]
+        package let depends: [Int]
+        package let fee: Int64?
+        package let sigops: Int?
+        package let weight: Int?
     }
 
-    public let version: Int32
-    public let rules: [String]
-    public let vbavailable: [String: Int]
-    public let previousBlockHash: [UInt8]
-    public let transactions: [Transaction]
-    public let coinbaseValue: Int64
-    public let coinbaseAux: [String: String]
-    public let longPollID: String?
-    public let target: UInt256
-    public let minTime: UInt32
-    public let mutable: [String]
-    public let nonceRange: String?
-    public let sigopLimit: Int?
-    public let sizeLimit: Int?
-    public let weightLimit: Int?
-    public let curTime: UInt32
-    public let bits: CompactTarget
-    public let height: Int
+    package let version: Int32
+    package let rules: [String]
+    package let vbavailable: [String: Int]
+    package let previousBlockHash: [UInt8]
+    package let transactions: [Transaction]
+    package let coinbaseValue: Int64
+    package let coinbaseAux: [String: String]
+    package let longPollID: String?
+    package let target: UInt256
+    package let minTime: UInt32
+    package let mutable: [String]
+    package let nonceRange: String?
+    package let sigopLimit: Int?
+    package let sizeLimit: Int?
+    package let weightLimit: Int?
+    package let curTime: UInt32
+    package let bits: CompactTarget
+    package let height: Int
     /// The commitment output's scriptPubKey, when the block must commit to witnesses.
-    public let defaultWitnessCommitment: [UInt8]?
+    package let defaultWitnessCommitment: [UInt8]?
     /// The coinbase's merkle branch over the template's txids, computed once: a new coinbase (an
     /// extranonce roll) then costs log₂(n) hashes for its merkle root, not the whole tree.
-    public let coinbaseBranch: [[UInt8]]
+    package let coinbaseBranch: [[UInt8]]
 
     /// Parses a `getblocktemplate` result: the bare result object, or a whole JSON-RPC response
     /// (`{"result": …, "error": …, "id": …}`).
     /// - Throws: `ChainError` naming the missing or malformed field, or the node's error.
-    public init(json: Data) throws(ChainError) {
+    package init(json: Data) throws(ChainError) {
         do {
             try self.init(fields: JSONFields(json: json, what: "template"))
         } catch let error as InputError {
@@ -129,10 +129,10 @@ public struct BlockTemplate: Sendable, Hashable {
     }
 
     /// The network the template's target implies when it is unambiguous (regtest's easy target).
-    public var impliedNetwork: Network? { bits.bits == 0x207f_ffff ? .regtest : nil }
+    package var impliedNetwork: Network? { bits.bits == 0x207f_ffff ? .regtest : nil }
 
     /// The coinbase for this template.
-    public func coinbase(payoutScript: [UInt8], extranonce: UInt64, message: [UInt8] = []) throws(ChainError)
+    package func coinbase(payoutScript: [UInt8], extranonce: UInt64, message: [UInt8] = []) throws(ChainError)
         -> Coinbase
     {
         try Coinbase(
@@ -142,7 +142,7 @@ public struct BlockTemplate: Sendable, Hashable {
 
     /// The header for `coinbase` (merkle root over the coinbase txid and the template's txids), at
     /// `time` (raised to `mintime` if below) and `nonce`.
-    public func header(coinbase: Coinbase, time: UInt32? = nil, nonce: UInt32 = 0) -> BlockHeader {
+    package func header(coinbase: Coinbase, time: UInt32? = nil, nonce: UInt32 = 0) -> BlockHeader {
         let root = Merkle.root(first: coinbase.txid, branch: coinbaseBranch)
         return try! BlockHeader(  // both hashes are 32 bytes by construction
             version: version, previousBlockHash: previousBlockHash, merkleRoot: root,
@@ -150,7 +150,7 @@ public struct BlockTemplate: Sendable, Hashable {
     }
 
     /// The serialized block: header, transaction count, coinbase, then the template's transactions.
-    public func block(header: BlockHeader, coinbase: Coinbase) -> [UInt8] {
+    package func block(header: BlockHeader, coinbase: Coinbase) -> [UInt8] {
         var w = ByteWriter()
         w.append(header.bytes)
         w.appendCompactSize(UInt64(transactions.count + 1))

@@ -4,19 +4,19 @@
 /// message push; one output paying the block reward to the payout script, then the witness
 /// commitment output when the block commits to witnesses (with the 32-byte zero witness reserved
 /// value as the coinbase input's witness).
-public struct Coinbase: Hashable, Sendable {
-    public let height: Int
+package struct Coinbase: Hashable, Sendable {
+    package let height: Int
     /// Changed only by `with(extranonce:)`, which keeps what `init` checked.
-    public private(set) var extranonce: UInt64
-    public let message: [UInt8]
-    public let payoutScript: [UInt8]
-    public let value: Int64
+    package private(set) var extranonce: UInt64
+    package let message: [UInt8]
+    package let payoutScript: [UInt8]
+    package let value: Int64
     /// The full scriptPubKey of the commitment output (`default_witness_commitment`), if any.
-    public let witnessCommitment: [UInt8]?
+    package let witnessCommitment: [UInt8]?
 
     /// - Throws: `ChainError` when the scriptSig would leave the 2–100 bytes consensus allows, or the
     ///   height or value is out of range.
-    public init(
+    package init(
         height: Int, extranonce: UInt64, message: [UInt8] = [], payoutScript: [UInt8], value: Int64,
         witnessCommitment: [UInt8]?
     ) throws(ChainError) {
@@ -40,14 +40,14 @@ public struct Coinbase: Hashable, Sendable {
 
     /// The same coinbase with another extranonce. Cannot fail: the extranonce is always one 8-byte push,
     /// so the scriptSig keeps the size `init` checked, and nothing else changes.
-    public func with(extranonce: UInt64) -> Coinbase {
+    package func with(extranonce: UInt64) -> Coinbase {
         var rolled = self
         rolled.extranonce = extranonce
         return rolled
     }
 
     /// The height as BIP34 requires: `CScript() << height` (OP_0, OP_1…OP_16, or a minimal number push).
-    public static func heightPush(_ height: Int) -> [UInt8] {
+    package static func heightPush(_ height: Int) -> [UInt8] {
         if height == 0 { return [0x00] }
         if height <= 16 { return [0x50 + UInt8(height)] }
         var num: [UInt8] = []
@@ -60,7 +60,7 @@ public struct Coinbase: Hashable, Sendable {
         return [UInt8(num.count)] + num
     }
 
-    public var scriptSig: [UInt8] {
+    package var scriptSig: [UInt8] {
         var w = ByteWriter()
         w.append(Coinbase.heightPush(height))
         var nonce = ByteWriter()
@@ -71,13 +71,13 @@ public struct Coinbase: Hashable, Sendable {
     }
 
     /// Serialization without witness: what the txid hashes.
-    public var strippedBytes: [UInt8] { serialize(witness: false) }
+    package var strippedBytes: [UInt8] { serialize(witness: false) }
 
     /// Serialization as it goes into the block (with witness when committing to witnesses).
-    public var bytes: [UInt8] { serialize(witness: witnessCommitment != nil) }
+    package var bytes: [UInt8] { serialize(witness: witnessCommitment != nil) }
 
     /// The txid in internal byte order.
-    public var txid: [UInt8] { hash256(strippedBytes) }
+    package var txid: [UInt8] { hash256(strippedBytes) }
 
     private func serialize(witness: Bool) -> [UInt8] {
         var w = ByteWriter()
@@ -113,7 +113,7 @@ extension Coinbase {
     /// The BIP34 height at the start of a serialized coinbase's scriptSig (a pool's coinbase, say), or
     /// nil when the bytes are not a one-input transaction starting with a height push. A prefix is
     /// enough (stratum's coinbase1 holds the scriptSig's start).
-    public static func height(inSerialized b: [UInt8]) -> Int? {
+    package static func height(inSerialized b: [UInt8]) -> Int? {
         var i = 4  // version
         guard b.count > 5 else { return nil }
         if b[4] == 0x00 && b[5] == 0x01 { i += 2 }  // segwit marker and flag

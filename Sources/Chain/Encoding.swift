@@ -1,19 +1,19 @@
 import SHA256
 
 /// Bitcoin's serialization primitives: little-endian integers and CompactSize lengths.
-public struct ByteWriter: Sendable {
-    public private(set) var bytes: [UInt8] = []
+package struct ByteWriter: Sendable {
+    package private(set) var bytes: [UInt8] = []
 
-    public init() {}
+    package init() {}
 
-    public mutating func append(_ b: some Sequence<UInt8>) { bytes.append(contentsOf: b) }
+    package mutating func append(_ b: some Sequence<UInt8>) { bytes.append(contentsOf: b) }
 
-    public mutating func appendLE<T: FixedWidthInteger>(_ v: T) {
+    package mutating func appendLE<T: FixedWidthInteger>(_ v: T) {
         for i in 0..<(T.bitWidth / 8) { bytes.append(UInt8(truncatingIfNeeded: v >> (8 * i))) }
     }
 
     /// CompactSize: 1, 3, 5 or 9 bytes.
-    public mutating func appendCompactSize(_ n: UInt64) {
+    package mutating func appendCompactSize(_ n: UInt64) {
         switch n {
         case 0..<0xfd: bytes.append(UInt8(n))
         case 0xfd...0xffff:
@@ -29,7 +29,7 @@ public struct ByteWriter: Sendable {
     }
 
     /// A script push of `data` (direct push, PUSHDATA1/2 as needed).
-    public mutating func appendPush(_ data: [UInt8]) {
+    package mutating func appendPush(_ data: [UInt8]) {
         switch data.count {
         case 0..<0x4c: bytes.append(UInt8(data.count))
         case 0x4c...0xff: bytes += [0x4c, UInt8(data.count)]

@@ -2,8 +2,8 @@ import SHA256
 
 /// Merkle trees of transaction hashes (internal byte order), as Bitcoin builds them: pairwise
 /// SHA-256d, the last hash paired with itself on odd levels.
-public enum Merkle {
-    public static func root(_ hashes: [[UInt8]]) -> [UInt8] {
+package enum Merkle {
+    package static func root(_ hashes: [[UInt8]]) -> [UInt8] {
         guard !hashes.isEmpty else { return [UInt8](repeating: 0, count: 32) }
         var level = hashes
         while level.count > 1 {
@@ -15,7 +15,7 @@ public enum Merkle {
 
     /// The BIP141 witness commitment script for wtxids (coinbase's wtxid is taken as zero) and a zero
     /// witness reserved value: OP_RETURN, push 36: aa21a9ed + SHA-256d(witness root ‖ reserved).
-    public static func witnessCommitmentScript(wtxids: [[UInt8]]) -> [UInt8] {
+    package static func witnessCommitmentScript(wtxids: [[UInt8]]) -> [UInt8] {
         let root = Merkle.root([[UInt8](repeating: 0, count: 32)] + wtxids)
         return [0x6a, 0x24, 0xaa, 0x21, 0xa9, 0xed] + hash256(root + [UInt8](repeating: 0, count: 32))
     }
@@ -23,7 +23,7 @@ public enum Merkle {
     /// The merkle branch of the first leaf (the coinbase): the sibling hash at each level, bottom up.
     /// With it, a new coinbase needs log₂(n) hashes for the root instead of the whole tree (what an
     /// extranonce roll and a stratum job use). `hashesAfterFirst` are the other leaves, in order.
-    public static func branch(hashesAfterFirst rest: [[UInt8]]) -> [[UInt8]] {
+    package static func branch(hashesAfterFirst rest: [[UInt8]]) -> [[UInt8]] {
         var branch: [[UInt8]] = []
         // The level's entries except the path's own node (which is always at index 0).
         var level = rest
@@ -38,7 +38,7 @@ public enum Merkle {
     }
 
     /// The root from the first leaf's hash and its branch.
-    public static func root(first: [UInt8], branch: [[UInt8]]) -> [UInt8] {
+    package static func root(first: [UInt8], branch: [[UInt8]]) -> [UInt8] {
         branch.reduce(first) { hash256($0 + $1) }
     }
 }

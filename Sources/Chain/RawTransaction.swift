@@ -1,5 +1,5 @@
 /// Splitting serialized blocks into transactions and computing txids, for checking blocks.
-public enum RawTransaction {
+package enum RawTransaction {
     /// Reads a CompactSize at `i`, advancing it.
     static func compactSize(_ b: [UInt8], _ i: inout Int) throws(ChainError) -> Int {
         guard i < b.count else { throw ChainError(.badLength, "truncated transaction data") }
@@ -21,7 +21,7 @@ public enum RawTransaction {
     }
 
     /// Parses the transaction starting at `i` and returns its txid (internal order), advancing `i`.
-    public static func parse(_ b: [UInt8], at i: inout Int) throws(ChainError) -> (txid: [UInt8], bytes: [UInt8]) {
+    package static func parse(_ b: [UInt8], at i: inout Int) throws(ChainError) -> (txid: [UInt8], bytes: [UInt8]) {
         let start = i
         var stripped: [UInt8] = []
         try skip(4, b, &i)
@@ -57,7 +57,7 @@ public enum RawTransaction {
     }
 
     /// The header and the txids of a serialized block.
-    public static func parseBlock(_ b: [UInt8]) throws(ChainError) -> (header: BlockHeader, txids: [[UInt8]]) {
+    package static func parseBlock(_ b: [UInt8]) throws(ChainError) -> (header: BlockHeader, txids: [[UInt8]]) {
         guard b.count >= 81 else { throw ChainError(.badLength, "a block is at least 81 bytes, got \(b.count)") }
         let header = try BlockHeader(bytes: b[0..<80])
         var i = 80

@@ -15,13 +15,13 @@ import WorkSources
 /// socket, and a simulated day of real ERCOT prices. The template and the prices are embedded in the
 /// binary, so a `flexminer` copied anywhere runs it; `fixtures` overrides them with a directory laid
 /// out like `Tests/Fixtures`.
-public struct Demo: Sendable {
-    public var out: String
-    public var fixtures: String?
-    public var threads: Int
-    public var drillEvents: Int
+package struct Demo: Sendable {
+    package var out: String
+    package var fixtures: String?
+    package var threads: Int
+    package var drillEvents: Int
 
-    public init(out: String, fixtures: String?, threads: Int, drillEvents: Int) {
+    package init(out: String, fixtures: String?, threads: Int, drillEvents: Int) {
         self.out = out
         self.fixtures = fixtures
         self.threads = threads
@@ -29,9 +29,9 @@ public struct Demo: Sendable {
     }
 
     /// Why the demo could not run, or which steps failed.
-    public struct Failure: Error, CustomStringConvertible {
-        public let message: String
-        public var description: String { message }
+    package struct Failure: Error, CustomStringConvertible {
+        package let message: String
+        package var description: String { message }
     }
 
     /// The regtest template (Bitcoin Core getblocktemplate) and the day of prices, embedded or from
@@ -46,7 +46,7 @@ public struct Demo: Sendable {
 
     /// Runs every step, printing as it goes.
     /// - Throws: `Failure` when a step could not run or did not pass.
-    public func run() throws(Failure) {
+    package func run() throws(Failure) {
         do { try steps() } catch let f as Failure { throw f } catch { throw Failure(message: "\(error)") }
     }
 

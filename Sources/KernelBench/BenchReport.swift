@@ -4,11 +4,12 @@ import MiningKernels
 import OpenSSLSHA256
 
 /// What `flexminer bench` prints: the table and the JSON object.
-public enum BenchReport {
+package enum BenchReport {
     /// The results as a table, one line per subject, with the ratio to OpenSSL's one-shot baseline and,
     /// per CPU-second, to the first kernel measured (`first`: the median CPU-second rate of each subject,
     /// in `results`' order; see `medianPerCPUSecond`).
-    public static func table(_ results: [BenchResult], baseline: BenchResult?, perCPUSecond: [Double?] = []) -> String {
+    package static func table(_ results: [BenchResult], baseline: BenchResult?, perCPUSecond: [Double?] = []) -> String
+    {
         var out = ""
         func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
         func lpad(_ s: String, _ n: Int) -> String { s.count >= n ? s : String(repeating: " ", count: n - s.count) + s }
@@ -33,7 +34,7 @@ public enum BenchReport {
     }
 
     /// The median over runs of hashes per CPU-second (per core), nil where a run was not timed by CPU.
-    public static func medianPerCPUSecond(_ runs: [BenchResult]) -> Double? {
+    package static func medianPerCPUSecond(_ runs: [BenchResult]) -> Double? {
         let rates = runs.compactMap(\.hashesPerCPUSecond).sorted()
         guard rates.count == runs.count, !rates.isEmpty else { return nil }
         return rates[rates.count / 2]
@@ -67,7 +68,7 @@ public enum BenchReport {
     }
 
     /// The results as one JSON object (`flexminer bench --json`).
-    public static func json(
+    package static func json(
         _ results: [BenchResult], samples: [[BenchResult]], baseline: BenchResult?, features: CPUFeatures,
         choice: KernelChoice
     ) throws -> String {

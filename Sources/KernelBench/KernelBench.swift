@@ -8,14 +8,14 @@ import SHA256
 import Synchronization
 
 /// What is measured: one of FlexMiner's kernels, or OpenSSL called per nonce as a naive miner would.
-public enum BenchSubject: Sendable, Hashable, CustomStringConvertible {
+package enum BenchSubject: Sendable, Hashable, CustomStringConvertible {
     /// The bare kernel in a loop on each thread.
     case kernel(Kernel)
     /// The kernel driven by `MiningEngine` (batches, control checks, shared nonce cursor).
     case engine(Kernel)
     case openssl(OpenSSLSHA256.HeaderHasher.Mode)
 
-    public var name: String {
+    package var name: String {
         switch self {
         case .kernel(let k): k.name.rawValue
         case .engine(let k): "engine.\(k.name.rawValue)"
@@ -23,7 +23,7 @@ public enum BenchSubject: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .kernel(let k): k.description
         case .engine(let k): "engine \(k.description)"
@@ -33,31 +33,31 @@ public enum BenchSubject: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// One measurement: `hashes` SHA-256d header hashes in `seconds` on `threads` threads.
-public struct BenchResult: Sendable {
-    public let subject: BenchSubject
-    public let threads: Int
-    public let hashes: UInt64
-    public let seconds: Double
+package struct BenchResult: Sendable {
+    package let subject: BenchSubject
+    package let threads: Int
+    package let hashes: UInt64
+    package let seconds: Double
     /// CPU time the measuring threads were charged while hashing (nil for engine subjects): on a shared
     /// machine, hashes per CPU-second compare kernels where wall-clock rates measure the neighbours.
-    public var cpuSeconds: Double? = nil
-    public var hashesPerSecond: Double { seconds > 0 ? Double(hashes) / seconds : 0 }
+    package var cpuSeconds: Double? = nil
+    package var hashesPerSecond: Double { seconds > 0 ? Double(hashes) / seconds : 0 }
     /// Hashes per second of CPU time charged to the threads (per core), when measured.
-    public var hashesPerCPUSecond: Double? { cpuSeconds.flatMap { $0 > 0 ? Double(hashes) / $0 : nil } }
+    package var hashesPerCPUSecond: Double? { cpuSeconds.flatMap { $0 > 0 ? Double(hashes) / $0 : nil } }
 }
 
 /// Measures hash rates over a real nonce search: every thread scans its own header's nonces with the
 /// kernel exactly as the miner does (midstate per job, early reject against a target), and every
 /// candidate is re-checked by the reference, so nothing can be optimized away.
-public enum KernelBench {
+package enum KernelBench {
     /// Nonces per kernel call; between calls a thread checks the clock. About a millisecond of work.
-    public static let chunk: UInt64 = 1 << 15
+    package static let chunk: UInt64 = 1 << 15
 
     /// Hashes per second of `subject`. `threads` must be in `ThreadCount.range`: every command checks its
     /// `--threads` with `ThreadCount.problem` before it gets here.
     /// - Throws: `EngineError` for an engine subject whose worker threads the OS would not start (a
     ///   process or memory limit); nothing else throws.
-    public static func measure(_ subject: BenchSubject, threads: Int, seconds: Double, seed: UInt64 = 1)
+    package static func measure(_ subject: BenchSubject, threads: Int, seconds: Double, seed: UInt64 = 1)
         throws(EngineError) -> BenchResult
     {
         let loop: LoopSubject
@@ -174,7 +174,7 @@ extension KernelBench {
     /// before each halt.
     /// `threads` must be in `ThreadCount.range` (checked by the caller, as for `measure`).
     /// - Throws: `EngineError` when the OS would not start the worker threads.
-    public static func controlLatencies(
+    package static func controlLatencies(
         kernel: Kernel, threads: Int, cycles: Int, priority: WorkerPriority = .idle
     ) throws(EngineError) -> (halt: LatencySummary, resume: LatencySummary, boosts: Int) {
         let engine = try MiningEngine(kernel: kernel, threads: threads, priority: priority)
@@ -196,6 +196,6 @@ extension KernelBench {
 
 /// Keeps a value alive so the optimizer cannot delete the work that produced it.
 @inline(never)
-public func blackHole<T>(_ value: T) {
+package func blackHole<T>(_ value: T) {
     withExtendedLifetime(value) {}
 }

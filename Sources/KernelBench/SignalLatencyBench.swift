@@ -10,10 +10,10 @@ import NIOPosix
 #endif
 
 /// Scheduler states of threads as /proc shows them: how a halt is checked from outside the engine.
-public enum ThreadStates {
+package enum ThreadStates {
     /// The state letter of thread `tid` of process `pid` (R running/runnable, S sleeping, D, …), or nil.
     /// Bytes only, no text: the bench's observer calls it every 20 µs.
-    public static func state(pid: Int32 = getpid(), tid: Int32) -> UInt8? {
+    package static func state(pid: Int32 = getpid(), tid: Int32) -> UInt8? {
         var path = "/proc/\(pid)/task/\(tid)/stat"
         let fd = path.withUTF8 { p in
             p.withMemoryRebound(to: CChar.self) { open($0.baseAddress!, O_RDONLY | O_CLOEXEC) }
@@ -29,25 +29,25 @@ public enum ThreadStates {
     }
 
     /// What the scheduler has accounted to one thread so far.
-    public struct Accounting: Sendable {
+    package struct Accounting: Sendable {
         /// Time on a CPU. Under paravirtual steal accounting (KVM guests) time the hypervisor took the
         /// vCPU away is not counted; interrupt time is, unless the kernel has IRQ_TIME_ACCOUNTING.
-        public var onCPU: Duration
+        package var onCPU: Duration
         /// Time runnable but waiting for a CPU (from schedstat); nil when the kernel does not collect it
         /// (it does with `sysctl kernel.task_delayacct=1` or schedstats).
-        public var waiting: Duration?
+        package var waiting: Duration?
         /// Involuntary context switches: times another thread of this OS took its CPU.
-        public var preempted: Int
+        package var preempted: Int
         /// Page faults served without I/O (code or data touched for the first time).
-        public var minorFaults: Int
+        package var minorFaults: Int
 
-        public init(onCPU: Duration, waiting: Duration?, preempted: Int, minorFaults: Int) {
+        package init(onCPU: Duration, waiting: Duration?, preempted: Int, minorFaults: Int) {
             (self.onCPU, self.waiting, self.preempted, self.minorFaults) = (onCPU, waiting, preempted, minorFaults)
         }
     }
 
     /// The accounting of thread `tid` of this process, or nil when it is gone.
-    public static func accounting(tid: Int32) -> Accounting? {
+    package static func accounting(tid: Int32) -> Accounting? {
         guard let cpu = ThreadCPUTime.of(thread: tid) else { return nil }
         let task = "/proc/\(getpid())/task/\(tid)"
         var waiting: Duration? = nil
@@ -80,7 +80,7 @@ public enum ThreadStates {
 
     /// Time the hypervisor reported as stolen from this machine's CPUs so far (/proc/stat, all CPUs,
     /// in clock ticks: 10 ms resolution), or nil when not reported.
-    public static func stolenTime() -> Duration? {
+    package static func stolenTime() -> Duration? {
         guard let text = smallFile("/proc/stat"), let line = text.split(separator: "\n").first,
             line.hasPrefix("cpu ")
         else { return nil }
@@ -92,7 +92,7 @@ public enum ThreadStates {
     }
 
     /// The CPU thread `tid` last ran on (/proc stat field 39), or nil.
-    public static func lastCPU(pid: Int32 = getpid(), tid: Int32) -> Int? { statField(39, pid: pid, tid: tid) }
+    package static func lastCPU(pid: Int32 = getpid(), tid: Int32) -> Int? { statField(39, pid: pid, tid: tid) }
 
     /// Numeric field `number` (counted from 1, as proc(5) does) of /proc/PID/task/TID/stat, or nil.
     static func statField(_ number: Int, pid: Int32 = getpid(), tid: Int32) -> Int? {
@@ -104,12 +104,12 @@ public enum ThreadStates {
     }
 
     /// Whether every thread in `tids` is blocked (sleeping, not runnable).
-    public static func allBlocked(_ tids: [Int32], pid: Int32 = getpid()) -> Bool {
+    package static func allBlocked(_ tids: [Int32], pid: Int32 = getpid()) -> Bool {
         tids.allSatisfy { state(pid: pid, tid: $0).map { $0 == UInt8(ascii: "S") || $0 == UInt8(ascii: "D") } ?? true }
     }
 
     /// Whether every thread in `tids` is running or runnable.
-    public static func allRunnable(_ tids: [Int32], pid: Int32 = getpid()) -> Bool {
+    package static func allRunnable(_ tids: [Int32], pid: Int32 = getpid()) -> Bool {
         tids.allSatisfy { state(pid: pid, tid: $0) == UInt8(ascii: "R") }
     }
 }
@@ -117,40 +117,40 @@ public enum ThreadStates {
 /// Curtailment latency as an operator would see it: from a `curtail` line written to the Unix socket
 /// until every worker thread is blocked according to /proc, and from `release` until every worker is
 /// runnable again, with all CPUs hashing between events.
-public enum SignalLatencyBench {
-    public struct Samples: Sendable {
+package enum SignalLatencyBench {
+    package struct Samples: Sendable {
         /// Socket write to all workers blocked (/proc).
-        public var halts: [Duration] = []
+        package var halts: [Duration] = []
         /// Socket write to all workers runnable (/proc).
-        public var resumes: [Duration] = []
+        package var resumes: [Duration] = []
         /// The controller's own receipt-to-halted figure from each reply.
-        public var receiptToHalted: [Duration] = []
+        package var receiptToHalted: [Duration] = []
         /// The engine's own resume latency (call to every wanted worker unparked) from each reply.
-        public var resumeInside: [Duration] = []
+        package var resumeInside: [Duration] = []
         /// Events whose state was not observed within the timeout.
-        public var timeouts = 0
+        package var timeouts = 0
         /// The signal thread's scheduling policy ("fifo" when it could be raised, else "other").
-        public var controlThread = "other"
+        package var controlThread = "other"
         /// The observer's (the thread writing the lines and polling /proc).
-        public var observer = "other"
+        package var observer = "other"
         /// Curtailments slower than `slowThreshold` from outside, each taken apart (at most
         /// `slowLimit` kept; `slowCount` counts them all).
-        public var slow: [SlowHalt] = []
-        public var slowCount = 0
+        package var slow: [SlowHalt] = []
+        package var slowCount = 0
         /// Steal time the hypervisor reported over the run (/proc/stat, 10 ms resolution).
-        public var stolen: Duration?
+        package var stolen: Duration?
         /// How long the run took.
-        public var wall: Duration = .zero
+        package var wall: Duration = .zero
     }
 
     /// Outside halts slower than this are taken apart step by step.
-    public static let slowThreshold = Duration.milliseconds(1)
-    public static let slowLimit = 100
+    package static let slowThreshold = Duration.milliseconds(1)
+    package static let slowLimit = 100
 
     /// One slow curtailment, step by step: where its time went and what the scheduler says the thread
     /// responsible for that step was doing.
-    public struct SlowHalt: Sendable {
-        public enum Step: Sendable, Equatable {
+    package struct SlowHalt: Sendable {
+        package enum Step: Sendable, Equatable {
             /// Line written → `halt()` began: the socket, the control thread's wake-up, decoding, policy.
             case controller
             /// `halt()` began → this worker counted itself parked: its batch, its wake-up if boosted.
@@ -158,7 +158,7 @@ public enum SignalLatencyBench {
             /// Last worker parked → every worker blocked in /proc: falling asleep, the observer's polling.
             case asleep
         }
-        public enum Cause: String, Sendable {
+        package enum Cause: String, Sendable {
             /// The thread was on a CPU as this OS counts it: work, interrupts, or a hypervisor stall not
             /// reported as steal.
             case onCPU = "on CPU"
@@ -171,41 +171,41 @@ public enum SignalLatencyBench {
             case offCPU = "off CPU, not preempted"
         }
         /// Line written → every worker blocked (/proc).
-        public var total: Duration
+        package var total: Duration
         /// Line written → `halt()` began.
-        public var controller: Duration?
+        package var controller: Duration?
         /// Of that, the controller's receipt (its read of the line) → `halt()` began: parsing and policy.
         /// The rest is the socket and the control thread's wake-up.
-        public var decide: Duration?
+        package var decide: Duration?
         /// `halt()` began → worker i parked.
-        public var workers: [Duration?]
+        package var workers: [Duration?]
         /// Last worker parked → all blocked seen.
-        public var asleep: Duration?
+        package var asleep: Duration?
         /// The CPU each worker was on (last ran on) just before the line was written.
-        public var workerCPUs: [Int?] = []
+        package var workerCPUs: [Int?] = []
         /// The longest step, and what its thread was doing.
-        public var step: Step
-        public var cause: Cause
+        package var step: Step
+        package var cause: Cause
         /// That thread's accounting over the event (line written → all blocked). The cause is named
         /// from it; for the controller step, without its CPU time inside `halt()` (`haltCPU`).
-        public var onCPU: Duration?
-        public var waiting: Duration?
-        public var preempted: Int?
-        public var minorFaults: Int?
+        package var onCPU: Duration?
+        package var waiting: Duration?
+        package var preempted: Int?
+        package var minorFaults: Int?
         /// `halt()` began → its first boost of every worker done (syscalls), and how many re-boosts followed.
-        public var boosting: Duration?
-        public var reboosts = 0
+        package var boosting: Duration?
+        package var reboosts = 0
         /// CPU time the controller was charged inside `halt()`.
-        public var haltCPU: Duration?
+        package var haltCPU: Duration?
         /// Which event of the run it was (0: the first, whose code paths run for the first time).
-        public var index = 0
+        package var index = 0
         /// Every traced thread's accounting over the event: the control thread, then each worker.
-        public var threads: [ThreadStates.Accounting?] = []
+        package var threads: [ThreadStates.Accounting?] = []
     }
 
     /// Runs `events` curtail/release cycles against `engine` (which must be hashing) through a real
     /// controller and Unix socket at `socketPath`. Blocking: call it from a thread that may block.
-    public static func run(engine: MiningEngine, events: Int, socketPath: String) throws(SignalError) -> Samples {
+    package static func run(engine: MiningEngine, events: Int, socketPath: String) throws(SignalError) -> Samples {
         let controller = LoadController(
             actuator: engine, config: PolicyConfig(breakEvenUSDPerMWh: .greatestFiniteMagnitude), priceActive: false)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -248,7 +248,7 @@ public enum SignalLatencyBench {
 
     /// Splits a slow curtailment into its steps and names what the thread of the longest one was doing.
     /// `before`/`after`: accounting of the control thread, then of each worker.
-    public static func takeApart(
+    package static func takeApart(
         total: Duration, written: ContinuousClock.Instant, trace: MiningEngine.HaltTrace, decide: Duration?,
         before: [ThreadStates.Accounting?], after: [ThreadStates.Accounting?]
     ) -> SlowHalt {
@@ -357,7 +357,7 @@ public enum SignalLatencyBench {
 
 extension SignalSocketServer {
     /// `close()` for synchronous callers.
-    public func closeBlocking() throws {
+    package func closeBlocking() throws {
         let done = DispatchSemaphore(value: 0)
         Task {
             await self.close()
@@ -368,7 +368,7 @@ extension SignalSocketServer {
 }
 
 extension SignalLatencyBench.SlowHalt.Step: CustomStringConvertible {
-    public var description: String {
+    package var description: String {
         switch self {
         case .controller: "controller"
         case .worker(let i): "worker \(i)"
@@ -381,7 +381,7 @@ extension SignalLatencyBench.SlowHalt {
     private static func ms(_ d: Duration?) -> Double? { d?.milliseconds }
 
     /// The step and cause in a few words, for tallies: "worker: waiting for a CPU".
-    public var kind: String {
+    package var kind: String {
         switch step {
         case .controller:
             // Split where the reply says how long parsing and policy took.
@@ -393,7 +393,7 @@ extension SignalLatencyBench.SlowHalt {
     }
 
     /// One line: the total, each step, and the cause named for the longest.
-    public var summary: String {
+    package var summary: String {
         func f(_ d: Duration?) -> String { Self.ms(d).map { String(format: "%.3f", $0) } ?? "?" }
         let w = workers.enumerated().map { "w\($0.offset) \(f($0.element))" }.joined(separator: ", ")
         var s =
@@ -407,7 +407,7 @@ extension SignalLatencyBench.SlowHalt {
     }
 
     /// The same as JSON-ready fields (milliseconds).
-    public var json: [String: Any] {
+    package var json: [String: Any] {
         var o: [String: Any] = [
             "total_ms": Self.ms(total) ?? 0, "step": step.description, "cause": cause.rawValue, "kind": kind,
             "workers_ms": workers.map { Self.ms($0) ?? -1 },

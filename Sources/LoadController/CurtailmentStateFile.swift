@@ -27,10 +27,10 @@ import Synchronization
 /// parsed is reported, kept aside as `PATH.corrupt`, and replaced by one curtailment at level 1 with id
 /// `state-file-unreadable`: a grid operator's curtailment may be in it, so the safe reading is "halted"
 /// until someone looks and sends `{"type":"release","id":"state-file-unreadable"}`.
-public final class CurtailmentStateFile: Sendable {
-    public let path: String
+package final class CurtailmentStateFile: Sendable {
+    package let path: String
     /// The id of the curtailment that stands in for a state file that cannot be read.
-    public static let unreadableID = "state-file-unreadable"
+    package static let unreadableID = "state-file-unreadable"
 
     /// The writer's queue and progress, and who waits for it.
     struct Pending {
@@ -53,7 +53,7 @@ public final class CurtailmentStateFile: Sendable {
     /// Callbacks waiting for a write at once, at most. Each waiting reply holds one (a connection has at
     /// most one at a time, an HTTP request one); beyond this bound a waiter is answered "not durable" at
     /// once, so a disk that hangs cannot grow the table.
-    public static let maxWaiters = 4096
+    package static let maxWaiters = 4096
 
     private let pending = Mutex<Pending>(Pending())
     /// Called on the writer's thread before each write (tests hold the disk back with it).
@@ -65,12 +65,13 @@ public final class CurtailmentStateFile: Sendable {
     private let closed = Atomic<Bool>(false)
 
     /// Writes that failed since the start (each also reported).
-    public var errors: Int { errorCount.load(ordering: .relaxed) }
+    package var errors: Int { errorCount.load(ordering: .relaxed) }
 
     /// - Parameter report: told about a file that cannot be read, and about each failed write.
     /// - Throws: `SignalError` when the OS refuses the writer thread: curtailments that would silently not
     ///   be kept across a restart are refused at start instead.
-    public convenience init(path: String, report: @escaping @Sendable (String) -> Void = { _ in }) throws(SignalError) {
+    package convenience init(path: String, report: @escaping @Sendable (String) -> Void = { _ in }) throws(SignalError)
+    {
         try self.init(path: path, report: report, beforeWrite: {})
     }
 
@@ -93,7 +94,7 @@ public final class CurtailmentStateFile: Sendable {
     /// Curtailments set by a socket connection come back under the source `restored:…`: no connection of
     /// this run can lift them with an id-less release; their id (an id-less one has its connection's name)
     /// and their `until` still do.
-    public func load(now: Date) -> [String: CurtailSignal] {
+    package func load(now: Date) -> [String: CurtailSignal] {
         guard let data = FileManager.default.contents(atPath: path) else {
             if access(path, F_OK) != 0 && errno == ENOENT { return [:] }
             return unreadable("cannot read it (\(String(cString: strerror(errno))))", now: now)
@@ -129,7 +130,7 @@ public final class CurtailmentStateFile: Sendable {
     /// - Returns: the set's generation, for `settled(_:)` and `whenSettled(_:_:)`; after `close`, the last
     ///   generation queued (the set is not written).
     @discardableResult
-    public func save(_ curtailments: [String: CurtailSignal]) -> UInt64 {
+    package func save(_ curtailments: [String: CurtailSignal]) -> UInt64 {
         let (queued, generation) = pending.withLock { p in
             guard !p.closing else { return (false, p.queued) }
             p.queued += 1
@@ -143,7 +144,7 @@ public final class CurtailmentStateFile: Sendable {
 
     /// Whether the set of `generation` (or a later one) is on disk: true when written and fsync'd, false
     /// when its write failed, nil while it is still queued or being written.
-    public func settled(_ generation: UInt64) -> Bool? {
+    package func settled(_ generation: UInt64) -> Bool? {
         pending.withLock { p in Self.settled(generation, p) }
     }
 
@@ -157,7 +158,7 @@ public final class CurtailmentStateFile: Sendable {
     /// when it already is, or when `maxWaiters` are waiting (with false), else on the writer's thread.
     /// - Returns: a handle for `cancelWait(_:)`, or nil when `done` was called already.
     @discardableResult
-    public func whenSettled(_ generation: UInt64, _ done: @escaping @Sendable (Bool) -> Void) -> Int? {
+    package func whenSettled(_ generation: UInt64, _ done: @escaping @Sendable (Bool) -> Void) -> Int? {
         let (now, id): (Bool?, Int?) = pending.withLock { p in
             if let s = Self.settled(generation, p) { return (s, nil) }
             guard p.waiters.count < Self.maxWaiters else { return (false, nil) }
@@ -170,15 +171,15 @@ public final class CurtailmentStateFile: Sendable {
     }
 
     /// Forgets a waiter that no longer needs its answer (its reply went out on a timeout).
-    public func cancelWait(_ id: Int) {
+    package func cancelWait(_ id: Int) {
         _ = pending.withLock { $0.waiters.removeValue(forKey: id) }
     }
 
     /// Waiters registered now (tests: the table must drain).
-    public var waiting: Int { pending.withLock { $0.waiters.count } }
+    package var waiting: Int { pending.withLock { $0.waiters.count } }
 
     /// Writes the last queued set and stops (at shutdown); waits at most `timeout` for the disk.
-    public func close(timeout: Duration = .seconds(5)) {
+    package func close(timeout: Duration = .seconds(5)) {
         guard !closed.exchange(true, ordering: .relaxed) else { return }
         pending.withLock { $0.closing = true }
         wake.signal()
@@ -190,7 +191,7 @@ public final class CurtailmentStateFile: Sendable {
 
     /// Waits (at most `timeout`) until the queued set is on disk (tests).
     @discardableResult
-    public func flush(timeout: Duration = .seconds(5)) -> Bool {
+    package func flush(timeout: Duration = .seconds(5)) -> Bool {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if pending.withLock({ $0.set == nil && !$0.writing }) { return true }

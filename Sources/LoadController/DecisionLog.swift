@@ -20,10 +20,10 @@ import Synchronization
 ///
 /// The file is created mode 0600 (it names sources and reasons), and its directory is fsync'd when it is
 /// created.
-public final class DecisionLog: Sendable {
-    public let path: String
+package final class DecisionLog: Sendable {
+    package let path: String
     /// Entries waiting for the writer, at most.
-    public static let queueLimit = 4096
+    package static let queueLimit = 4096
 
     private let fd: Int32
     /// The queue and its thread; nil for a log kept only in memory.
@@ -37,15 +37,15 @@ public final class DecisionLog: Sendable {
     private let torn: Mutex<Bool>
 
     /// Entries that could not be written (disk full, I/O error), since the start.
-    public var errors: Int { errorCount.load(ordering: .relaxed) }
+    package var errors: Int { errorCount.load(ordering: .relaxed) }
     /// Entries dropped because the queue was full (the disk did not keep up), since the start.
-    public var dropped: Int { writer?.dropped ?? 0 }
+    package var dropped: Int { writer?.dropped ?? 0 }
 
     /// Opens (creating mode 0600, or appending to) the log.
     /// - Parameter report: told once, on the first failed write, what failed (the CLI logs it on stderr).
     /// - Throws: `SignalError` naming the path and the OS error.
     /// - Parameter mirror: told every entry (encoded) as it is queued, on the caller's thread: keep it cheap.
-    public init(
+    package init(
         path: String, report: @escaping @Sendable (String) -> Void = { _ in },
         mirror: (@Sendable (String) -> Void)? = nil
     ) throws(SignalError) {
@@ -89,7 +89,7 @@ public final class DecisionLog: Sendable {
 
     /// A log kept only in memory (no file, no writer thread): every entry goes to `mirror`. For a miner
     /// run without `--decision-log` whose dashboard still lists the recent decisions.
-    public init(inMemory mirror: @escaping @Sendable (String) -> Void) {
+    package init(inMemory mirror: @escaping @Sendable (String) -> Void) {
         path = "(memory)"
         fd = -1
         writer = nil
@@ -104,7 +104,7 @@ public final class DecisionLog: Sendable {
     }
 
     /// Queues one entry; `time` (ISO 8601, UTC, milliseconds) is added. Never waits for the disk.
-    public func write(_ fields: [String: Any], time: Date = Date()) {
+    package func write(_ fields: [String: Any], time: Date = Date()) {
         var object = fields
         object["time"] = ISO8601.format(time)
         guard let line = JSONLine.encoded(object) else { return }
@@ -118,11 +118,11 @@ public final class DecisionLog: Sendable {
     /// Waits (at most `timeout`) until every queued entry has been written (tests; before reading it).
     /// - Returns: whether it was.
     @discardableResult
-    public func flush(timeout: Duration = .seconds(5)) -> Bool { writer?.flush(timeout: timeout) ?? true }
+    package func flush(timeout: Duration = .seconds(5)) -> Bool { writer?.flush(timeout: timeout) ?? true }
 
     /// Writes what is queued, flushes it to stable storage and closes (at shutdown). Waits at most
     /// `timeout` for a blocked disk; what is still queued then is reported as lost.
-    public func close(timeout: Duration = .seconds(5)) {
+    package func close(timeout: Duration = .seconds(5)) {
         guard let left = writer?.close(timeout: timeout) else { return }
         report("decision log \(path): the disk did not take the last \(left) entries within \(timeout.seconds) s")
     }

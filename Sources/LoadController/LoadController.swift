@@ -8,58 +8,58 @@ import Synchronization
 /// latency), logs every signal and action, and answers each message.
 ///
 /// Calls are serialized by one lock: decisions reach the miner in the order the signals arrived.
-public final class LoadController: Sendable {
+package final class LoadController: Sendable {
     /// A reply line for the sender (without the newline) and whether the message was accepted.
-    public struct Reply: Sendable {
-        public let ok: Bool
+    package struct Reply: Sendable {
+        package let ok: Bool
         /// The reply as it is when nothing waits for the disk (without `state_durable`).
-        public let line: String
+        package let line: String
         /// Set (only with a state file) when the reply acknowledges a curtailment or a release, or a change
         /// of the curtailments kept: a server sends `line(durable:)` once it is settled (see
         /// `StateDurability`), so the client hears of it only once a restart would keep it.
-        public var durability: StateDurability? = nil
+        package var durability: StateDurability? = nil
 
         /// The reply saying whether the state file holds what it acknowledges (`"state_durable"`).
-        public func line(durable: Bool) -> String { Self.line(line, durable: durable) }
+        package func line(durable: Bool) -> String { Self.line(line, durable: durable) }
 
         /// `line` (a JSON object) with `"state_durable"` added.
-        public static func line(_ line: String, durable: Bool) -> String {
+        package static func line(_ line: String, durable: Bool) -> String {
             guard line.hasSuffix("}"), line.count > 2 else { return line }
             return String(line.dropLast()) + #","state_durable":\#(durable)}"#
         }
     }
 
     /// The controller's state as `status`, `/status` and metrics show it.
-    public struct Status: Sendable {
+    package struct Status: Sendable {
         /// What the miner is doing: 0 while halted, else the policy's capacity (see
         /// `effectiveCapacity(setting:halted:)`, the one definition).
-        public let capacity: Double
-        public let halted: Bool
-        public let activeWorkers: Int
-        public let threads: Int
-        public let price: Double?
-        public let breakEven: Double?
+        package let capacity: Double
+        package let halted: Bool
+        package let activeWorkers: Int
+        package let threads: Int
+        package let price: Double?
+        package let breakEven: Double?
         /// The largest active curtailment level (0 when none).
-        public let curtailment: Double
-        public let activeCurtailments: Int
-        public let stale: Bool
-        public let reason: String
-        public let lastHaltLatency: Duration?
-        public let lastResumeLatency: Duration?
-        public let hashRate: Double
+        package let curtailment: Double
+        package let activeCurtailments: Int
+        package let stale: Bool
+        package let reason: String
+        package let lastHaltLatency: Duration?
+        package let lastResumeLatency: Duration?
+        package let hashRate: Double
         /// Messages by source name and result ("ok" / "error").
-        public let messages: [String: [String: Int]]
+        package let messages: [String: [String: Int]]
         /// The active curtailments, by source and id (at most the policy's bound), for the dashboard.
-        public var curtailments: [ActiveCurtailment] = []
+        package var curtailments: [ActiveCurtailment] = []
     }
 
     /// One active curtailment: who set it, its id, level, `until` and reason.
-    public struct ActiveCurtailment: Sendable, Hashable {
-        public let source: String
-        public let id: String?
-        public let level: Double
-        public let until: Date?
-        public let reason: String?
+    package struct ActiveCurtailment: Sendable, Hashable {
+        package let source: String
+        package let id: String?
+        package let level: Double
+        package let until: Date?
+        package let reason: String?
     }
 
     struct Inner {
@@ -77,9 +77,9 @@ public final class LoadController: Sendable {
     }
 
     /// The policy's thresholds in force (the start's, or the last `reload`'s).
-    public var config: PolicyConfig { inner.withLock { $0.config } }
+    package var config: PolicyConfig { inner.withLock { $0.config } }
     /// Whether a break-even price is configured (otherwise prices are recorded but never curtail).
-    public var priceActive: Bool { inner.withLock { $0.priceActive } }
+    package var priceActive: Bool { inner.withLock { $0.priceActive } }
     private let actuator: any LoadActuator
     private let log: DecisionLog?
     private let stateFile: CurtailmentStateFile?
@@ -93,7 +93,7 @@ public final class LoadController: Sendable {
     ///     `until` and log timestamps on the second); a fake in tests.
     ///   - message: human-readable notes for the operator (stderr by default in the CLI).
     ///   - stateFile: where the active curtailments are kept across restarts; `start()` restores them.
-    public init(
+    package init(
         actuator: any LoadActuator, config: PolicyConfig, priceActive: Bool = true, log: DecisionLog? = nil,
         clock: PolicyClock = .system, message: @escaping @Sendable (String) -> Void = { _ in },
         observer: (@Sendable (ControllerEvent) -> Void)? = nil, stateFile: CurtailmentStateFile? = nil
@@ -110,7 +110,7 @@ public final class LoadController: Sendable {
     }
 
     /// Lines of every kind, for the warm-up at construction (each must parse, or its path stays cold).
-    public static let warmUpLines = [
+    package static let warmUpLines = [
         #"{"type":"price","usd_per_mwh":42.5,"interval_start":"2024-06-01T14:00:00Z","interval_minutes":15}"#,
         #"{"type":"curtail","level":1.0,"id":"warm-up","until":"2999-06-01T15:00:00Z","reason":"warm-up"}"#,
         #"{"type":"release","id":"warm-up"}"#, #"{"type":"heartbeat"}"#, #"{"type":"status"}"#,
@@ -145,7 +145,7 @@ public final class LoadController: Sendable {
     }
 
     /// With one virtual clock for durations and dates (time-compressed drills, tests).
-    public convenience init(
+    package convenience init(
         actuator: any LoadActuator, config: PolicyConfig, priceActive: Bool = true, log: DecisionLog? = nil,
         clock: @escaping @Sendable () -> Date, message: @escaping @Sendable (String) -> Void = { _ in },
         observer: (@Sendable (ControllerEvent) -> Void)? = nil
@@ -159,7 +159,7 @@ public final class LoadController: Sendable {
     /// `--start-halted`, or what the restored curtailments allow) and logs the start.
     /// - Parameter restored: curtailments already read from the state file (by a caller that needed them
     ///   before the start); nil reads the state file here.
-    public func start(restoring restored: [String: CurtailSignal]? = nil) {
+    package func start(restoring restored: [String: CurtailSignal]? = nil) {
         let now = clock.now()
         let restored = restored ?? stateFile?.load(now: now.wall) ?? [:]
         inner.withLock { s in
@@ -194,7 +194,7 @@ public final class LoadController: Sendable {
 
     /// Handles one line from `origin` and returns the one reply it gets.
     /// - Parameter receivedAt: when the line arrived (for the receipt-to-halted latency).
-    public func handle(
+    package func handle(
         line: some Collection<UInt8>, origin: SignalOrigin, receivedAt: ContinuousClock.Instant = .now
     ) -> Reply {
         let now = clock.now()
@@ -247,7 +247,7 @@ public final class LoadController: Sendable {
     /// - Parameter replay: the lines are history (a file read from its start): they update the price and
     ///   curtailments without counting as fresh starts or stops against the dwell times; the latest price
     ///   then decides once, held only by the miner's real dwell.
-    public func handle(batch lines: [ArraySlice<UInt8>], origin: SignalOrigin, replay: Bool = false) {
+    package func handle(batch lines: [ArraySlice<UInt8>], origin: SignalOrigin, replay: Bool = false) {
         guard lines.count > 1 || replay else {
             if let only = lines.first { _ = handle(line: only, origin: origin) }
             return
@@ -307,7 +307,7 @@ public final class LoadController: Sendable {
     }
 
     /// Records a line that could not be answered (a partial line at EOF or on disconnect).
-    public func discarded(_ what: String, origin: SignalOrigin, bytes: Int) {
+    package func discarded(_ what: String, origin: SignalOrigin, bytes: Int) {
         observer?(.message(source: origin.source, ok: false))
         inner.withLock { $0.messages[origin.source, default: [:]]["error", default: 0] += 1 }
         var fields: [String: Any] = [
@@ -320,7 +320,7 @@ public final class LoadController: Sendable {
 
     /// Lets time act: curtailments expiring, dwell times ending, ramp steps, stale signals. Call it often
     /// (the CLI does every 100 ms).
-    public func tick() {
+    package func tick() {
         inner.withLock { s in
             let d = Policy.step(&s.policy, .tick, now: clock.now(), config: Self.effective(s))
             persist(&s)
@@ -340,7 +340,7 @@ public final class LoadController: Sendable {
     /// hard price, ramp, fail-safe) without a restart. Active curtailments, the last price and the dwell
     /// clocks stay: a reload never lifts a curtailment. The new thresholds decide at once (one tick), and
     /// the reload goes into the decision log.
-    public func reload(config new: PolicyConfig, priceActive active: Bool) {
+    package func reload(config new: PolicyConfig, priceActive active: Bool) {
         let now = clock.now()
         inner.withLock { s in
             let before = s.policy.capacity
@@ -365,7 +365,7 @@ public final class LoadController: Sendable {
         }
     }
 
-    public var status: Status {
+    package var status: Status {
         inner.withLock { s in
             Status(
                 capacity: effectiveCapacity(setting: s.policy.capacity, halted: actuator.isHalted),
@@ -387,7 +387,7 @@ public final class LoadController: Sendable {
     /// What the power telemetry reads each sample, under one short lock (not `status`: no messages, no
     /// latencies): fail-safe or not, the highest curtailment level, and the active curtailments' ids (the
     /// source's name for one without an id), in key order.
-    public var curtailmentBrief: (stale: Bool, curtailment: Double, ids: [String]) {
+    package var curtailmentBrief: (stale: Bool, curtailment: Double, ids: [String]) {
         inner.withLock { s in
             (
                 s.policy.stale, s.policy.curtailments.values.map(\.level).max() ?? 0,
@@ -399,7 +399,7 @@ public final class LoadController: Sendable {
     }
 
     /// The current state as a one-line JSON object (what a `status` message gets, plus `"ok"`).
-    public var statusJSON: String { inner.withLock { Self.json(statusFields($0)) } }
+    package var statusJSON: String { inner.withLock { Self.json(statusFields($0)) } }
 
     // MARK: Internals
 

@@ -3,7 +3,7 @@ import FlexSupport
 import Foundation
 
 /// What the controller reports as it works (for metrics).
-public enum ControllerEvent: Sendable {
+package enum ControllerEvent: Sendable {
     /// A line from `source` was accepted (`ok`) or refused.
     case message(source: String, ok: Bool)
     case halted(latency: Duration)
@@ -11,26 +11,26 @@ public enum ControllerEvent: Sendable {
 }
 
 /// A place signals arrive from, as the controller sees it.
-public struct SignalOrigin: Sendable, Hashable {
+package struct SignalOrigin: Sendable, Hashable {
     /// The source as configured, e.g. "unix:/run/flexminer.sock": the decision log's `source`, and the key
     /// of the message counters (`/status` `signals`, the metrics), which therefore stay one per source.
-    public let source: String
+    package let source: String
     /// The connection's number on a socket source (1, 2, …); nil for a followed file or HTTP.
-    public let connection: Int?
+    package let connection: Int?
     /// When set, each message must carry this `"token"`.
-    public let requiredToken: String?
+    package let requiredToken: String?
 
     /// Who set a curtailment, for "a `release` without an id lifts only what the same sender set": the
     /// source, or on a socket the one connection ("unix:/run/flexminer.sock#3").
-    public var name: String { connection.map { "\(source)#\($0)" } ?? source }
+    package var name: String { connection.map { "\(source)#\($0)" } ?? source }
 
     /// A whole source (a followed file, HTTP) that is one sender.
-    public init(name: String, requiredToken: String? = nil) {
+    package init(name: String, requiredToken: String? = nil) {
         self.init(source: name, connection: nil, requiredToken: requiredToken)
     }
 
     /// One connection to a socket source.
-    public init(source: String, connection: Int?, requiredToken: String? = nil) {
+    package init(source: String, connection: Int?, requiredToken: String? = nil) {
         self.source = source
         self.connection = connection
         self.requiredToken = requiredToken

@@ -6,25 +6,25 @@ import NIOCore
 /// has happened before the reply waits (the control path never waits for the disk), and the wait is
 /// asynchronous and bounded: a disk that does not answer within the bound gets the reply sent anyway,
 /// with `"state_durable":false`.
-public struct StateDurability: Sendable {
-    public let file: CurtailmentStateFile
+package struct StateDurability: Sendable {
+    package let file: CurtailmentStateFile
     /// The generation of the set that holds the change (`CurtailmentStateFile.save`).
-    public let generation: UInt64
+    package let generation: UInt64
 
     /// How long a reply waits for the state file at most before it is sent saying `"state_durable":false`.
-    public static let replyWait: Duration = .seconds(3)
+    package static let replyWait: Duration = .seconds(3)
 
-    public init(file: CurtailmentStateFile, generation: UInt64) {
+    package init(file: CurtailmentStateFile, generation: UInt64) {
         self.file = file
         self.generation = generation
     }
 
     /// True once the change is on disk, false when its write failed, nil while it is queued or being written.
-    public var settled: Bool? { file.settled(generation) }
+    package var settled: Bool? { file.settled(generation) }
 
     /// A future that succeeds with true once the change is on disk, and with false when its write failed or
     /// `timeout` passed first. Call it on `loop`; nothing blocks: the state file's thread completes it.
-    public func settled(on loop: any EventLoop, within timeout: Duration) -> EventLoopFuture<Bool> {
+    package func settled(on loop: any EventLoop, within timeout: Duration) -> EventLoopFuture<Bool> {
         if let now = settled { return loop.makeSucceededFuture(now) }
         let promise = loop.makePromise(of: Bool.self)
         // Only touched on the loop: whichever of the write and the timer comes first answers.

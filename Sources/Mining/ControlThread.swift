@@ -11,36 +11,36 @@ import Foundation
 /// What it runs is bounded (64 KiB lines, `maxLinesPerSecond` per client, capped clients), one thread
 /// per source keeps a flood on one source from delaying another, and `Budget` drops a flooded thread
 /// to normal priority. The HTTP server (status, metrics, dashboard) is kept off these threads.
-public enum ControlThread {
+package enum ControlThread {
     /// Raises the calling thread to `SCHED_FIFO` 1 for good (a thread already real-time is left as it
     /// is). Returns 0, or the errno (EPERM without the permission; then nothing changed).
-    public static func raiseCurrent() -> Int32 {
+    package static func raiseCurrent() -> Int32 {
         var policy: Int32 = 0
         var priority: Int32 = 0
         return fm_self_boost(&policy, &priority)
     }
 
     /// A thread's policy before `raiseCurrentSaved`, to put back.
-    public struct Saved: Sendable {
+    package struct Saved: Sendable {
         let policy: Int32
         let priority: Int32
         /// Puts the calling thread (the one that was raised) back under its saved policy.
-        public func restore() { fm_self_restore(policy, priority) }
+        package func restore() { fm_self_restore(policy, priority) }
     }
 
     /// Raises the calling thread to `SCHED_FIFO` 1 for a while; nil when not permitted (nothing changed).
-    public static func raiseCurrentSaved() -> Saved? {
+    package static func raiseCurrentSaved() -> Saved? {
         var policy: Int32 = 0
         var priority: Int32 = 0
         return fm_self_boost(&policy, &priority) == 0 ? Saved(policy: policy, priority: priority) : nil
     }
 
     /// The calling thread's kernel thread id (what /proc/PID/task lists).
-    public static var currentThreadID: Int32 { fm_gettid() }
+    package static var currentThreadID: Int32 { fm_gettid() }
 
     /// The calling thread's scheduling policy as `chrt` names it: "fifo", "rr", "other", "batch",
     /// "idle".
-    public static var currentPolicy: String {
+    package static var currentPolicy: String {
         switch sched_getscheduler(0) & ~0x4000_0000 {  // without SCHED_RESET_ON_FORK
         case SCHED_FIFO: "fifo"
         case SCHED_RR: "rr"
@@ -59,10 +59,10 @@ extension ControlThread {
     /// other thread), and it is raised again once a window stays under `resumeShare`.
     ///
     /// Call `check()` on the control thread only, every window (e.g. 100 ms from its event loop).
-    public final class Budget: @unchecked Sendable {
+    package final class Budget: @unchecked Sendable {
         // @unchecked: every stored property is read and written only on the one thread that calls
         // `check()` (the control event loop's), never concurrently.
-        public enum Change: Sendable, Equatable {
+        package enum Change: Sendable, Equatable {
             /// Over budget: now at normal priority; the share of a CPU it used.
             case lowered(share: Double)
             case raised
@@ -74,14 +74,14 @@ extension ControlThread {
         var lastWall: ContinuousClock.Instant?
         var lowered = false
 
-        public init(maxShare: Double = 0.5, resumeShare: Double = 0.1) {
+        package init(maxShare: Double = 0.5, resumeShare: Double = 0.1) {
             self.maxShare = maxShare
             self.resumeShare = resumeShare
         }
 
         /// Compares the thread's CPU time with the wall time since the last call; changes its policy when
         /// it crossed a threshold, and says so.
-        public func check() -> Change? {
+        package func check() -> Change? {
             let cpu = ThreadCPUTime.current()
             let now = ContinuousClock.now
             defer { (lastCPU, lastWall) = (cpu, now) }
@@ -92,7 +92,7 @@ extension ControlThread {
 
         /// The policy change for a window in which the thread used `share` of a CPU (separate from the
         /// clocks so that tests can feed it).
-        public func decide(share: Double) -> Change? {
+        package func decide(share: Double) -> Change? {
             if !lowered && share > maxShare {
                 // Only a thread that is real-time is lowered (and later raised back).
                 guard currentPolicy == "fifo" else { return nil }

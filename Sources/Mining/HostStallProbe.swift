@@ -25,42 +25,42 @@ import Foundation
 ///
 /// It keeps every usable CPU busy for the whole run (with a 100 ms pause after every 700 ms, well under
 /// the kernel's real-time throttle of 950 ms a second): run it on a host that is not mining.
-public enum HostStallProbe {
-    public struct CPUReport: Sendable, Equatable {
-        public var cpu: Int
+package enum HostStallProbe {
+    package struct CPUReport: Sendable, Equatable {
+        package var cpu: Int
         /// Whether its thread ran at `SCHED_FIFO` (otherwise ordinary threads of this OS count too).
-        public var realTime = false
+        package var realTime = false
         /// Whether its thread was pinned to `cpu` (otherwise it may have measured another CPU too).
-        public var pinned = false
+        package var pinned = false
         /// Time it was measuring (the pauses excluded).
-        public var measured: Duration = .zero
-        public var stalls = 0
-        public var stalled: Duration = .zero
-        public var longest: Duration = .zero
+        package var measured: Duration = .zero
+        package var stalls = 0
+        package var stalled: Duration = .zero
+        package var longest: Duration = .zero
         /// Stalls longer than 1 and 2 ms.
-        public var over1ms = 0
-        public var over2ms = 0
-        public var preempted = 0
-        public var stolen = 0
-        public var hidden = 0
+        package var over1ms = 0
+        package var over2ms = 0
+        package var preempted = 0
+        package var stolen = 0
+        package var hidden = 0
 
-        public init(cpu: Int) { self.cpu = cpu }
+        package init(cpu: Int) { self.cpu = cpu }
 
         /// Stalls per second of measuring.
-        public var perSecond: Double { measured > .zero ? Double(stalls) / measured.seconds : 0 }
+        package var perSecond: Double { measured > .zero ? Double(stalls) / measured.seconds : 0 }
     }
 
     /// Gaps at least this long are stalls (a few hundred times a clock read).
-    public static let defaultThreshold = Duration.microseconds(500)
+    package static let defaultThreshold = Duration.microseconds(500)
 
     /// What a gap says, from the probe thread's own CPU clock and involuntary switches over it.
-    public enum Kind: Sendable, Equatable {
+    package enum Kind: Sendable, Equatable {
         case preempted, stolen, hidden
     }
 
     /// Names a stall of `gap` over which the thread's CPU clock advanced by `cpu` and its involuntary
     /// context switches went up by `switches`.
-    public static func kind(gap: Duration, cpu: Duration, switches: Int) -> Kind {
+    package static func kind(gap: Duration, cpu: Duration, switches: Int) -> Kind {
         if switches > 0 { return .preempted }
         // Less than a quarter of the gap on the CPU clock: the time was not this thread's.
         return cpu * 4 < gap ? .stolen : .hidden
@@ -71,7 +71,7 @@ public enum HostStallProbe {
     ///   - cpus: the CPUs to probe (default: every CPU this process may use).
     ///   - realTime: raise the probe threads to `SCHED_FIFO` 1 when permitted (tests pass false, so as
     ///     not to take CPUs from other tests).
-    public static func run(
+    package static func run(
         for duration: Duration, threshold: Duration = defaultThreshold, cpus: [Int]? = nil, realTime: Bool = true
     ) -> [CPUReport] {
         let cpus = cpus ?? CPUAffinity.allowedCPUs()

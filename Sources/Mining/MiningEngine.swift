@@ -14,18 +14,18 @@ import Synchronization
 /// Control flows to the workers only through atomics read once per batch; a batch is sized to about
 /// 50 µs of hashing, so a halt takes effect within that. Workers that must not hash sleep on a futex
 /// (no spinning, no lock shared with the controller).
-public final class MiningEngine: Sendable {
-    public let kernel: Kernel
-    public let threadCount: Int
+package final class MiningEngine: Sendable {
+    package let kernel: Kernel
+    package let threadCount: Int
     /// Nonces per batch: between batches a worker checks the control word and the current job.
-    public let batchSize: UInt32
-    public let priority: WorkerPriority
+    package let batchSize: UInt32
+    package let priority: WorkerPriority
     /// Whether each worker is pinned to its own CPU (round-robin over the CPUs this process may use).
-    public let pinsThreads: Bool
+    package let pinsThreads: Bool
     let cpus: [Int]
 
     /// Solutions and exhaustion notices, in the order they happened. Finishes when the engine stops.
-    public let events: AsyncStream<MiningEvent>
+    package let events: AsyncStream<MiningEvent>
     let continuation: AsyncStream<MiningEvent>.Continuation
 
     let source: (any JobSource)?
@@ -58,7 +58,7 @@ public final class MiningEngine: Sendable {
     ///   - pinThreads: pin worker i to the i-th usable CPU (default off: on the VMs measured, pinning
     ///     made resumes slower, since a pinned worker must wait for its own idle vCPU to wake).
     /// - Throws: `EngineError` for a thread count outside 1...1024 or when threads cannot start.
-    public init(
+    package init(
         kernel: Kernel = .best, threads: Int = ProcessInfo.processInfo.activeProcessorCount, batchSize: UInt32? = nil,
         priority: WorkerPriority = .idle, pinThreads: Bool = false, source: (any JobSource)? = nil
     ) throws(EngineError) {
@@ -105,7 +105,7 @@ public final class MiningEngine: Sendable {
 
     /// Replaces the current job on all workers at once. Solutions still in flight for the old job
     /// are reported with `isStale`.
-    public func setJob(_ job: MiningJob) {
+    package func setJob(_ job: MiningJob) {
         let state = JobState(job)
         current.withLock {
             $0 = state
@@ -117,7 +117,7 @@ public final class MiningEngine: Sendable {
     }
 
     /// Stops hashing the current job (workers idle until the next `setJob`).
-    public func clearJob() {
+    package func clearJob() {
         current.withLock {
             $0 = nil
             currentLineage.store(0, ordering: .sequentiallyConsistent)
@@ -125,21 +125,21 @@ public final class MiningEngine: Sendable {
         control.jobGeneration.add(1, ordering: .sequentiallyConsistent)
     }
 
-    public var currentJob: MiningJob? { current.withLock { $0?.job } }
+    package var currentJob: MiningJob? { current.withLock { $0?.job } }
 
     /// Kernel thread ids of the workers (0 for one not started yet): what /proc/self/task lists, so that
     /// halts can be checked from outside the engine. Workers are named `flexminer-wN`.
-    public var workerThreadIDs: [Int32] { workers.map { $0.threadID.load(ordering: .sequentiallyConsistent) } }
+    package var workerThreadIDs: [Int32] { workers.map { $0.threadID.load(ordering: .sequentiallyConsistent) } }
 
     /// Worker threads that have started and not yet exited (0 after `stop()`).
-    public var liveWorkerThreads: Int { liveThreads.load(ordering: .sequentiallyConsistent) }
+    package var liveWorkerThreads: Int { liveThreads.load(ordering: .sequentiallyConsistent) }
 
     // MARK: Control surface
 
     /// Sets the share of the machine to hash with, in 1 % steps: whole workers, plus a duty cycle on
     /// the last one for the fraction (e.g. 0.5 of 3 workers: one full, one hashing 50 ms of every
     /// 100 ms). Values are clamped to [0, 1]; NaN means 0.
-    public func setCapacity(_ fraction: Double) {
+    package func setCapacity(_ fraction: Double) {
         let percent = fraction.isNaN ? 0 : Int((Swift.min(Swift.max(fraction, 0), 1) * 100).rounded())
         control.setCapacity(percent: percent, workers: threadCount)
         control.wakeAll()
@@ -147,14 +147,14 @@ public final class MiningEngine: Sendable {
 
     /// The capacity last set, in [0, 1]: the duty fraction the workers hash at when not halted (a halt
     /// leaves it as it was). What the host is doing is `effectiveCapacity`.
-    public var capacity: Double { Double(control.capacityPercent.load(ordering: .relaxed)) / 100 }
+    package var capacity: Double { Double(control.capacityPercent.load(ordering: .relaxed)) / 100 }
 
     /// What the workers are doing, in [0, 1]: 0 while halted (a curtailment, the fail-safe, a pause, a
     /// work source that stopped), else the capacity set.
-    public var effectiveCapacity: Double { Self.effectiveCapacity(setting: capacity, halted: isHalted) }
+    package var effectiveCapacity: Double { Self.effectiveCapacity(setting: capacity, halted: isHalted) }
 
     /// The effective capacity of a setting and a halt: DemandResponse's one definition.
-    public static func effectiveCapacity(setting: Double, halted: Bool) -> Double {
+    package static func effectiveCapacity(setting: Double, halted: Bool) -> Double {
         DemandResponse.effectiveCapacity(setting: setting, halted: halted)
     }
 
@@ -174,7 +174,7 @@ public final class MiningEngine: Sendable {
     /// policy is restored before returning): otherwise each of its wake-ups — the grace timeout, every
     /// acknowledgement — can wait for another process's time slice (milliseconds) on a busy machine.
     @discardableResult
-    public func halt() -> Duration {
+    package func halt() -> Duration {
         let start = ContinuousClock.now
         haltStartedAt.store(offset(start), ordering: .relaxed)
         var (policy, priority): (Int32, Int32) = (0, 0)
@@ -237,23 +237,23 @@ public final class MiningEngine: Sendable {
     /// When the last `halt()` began and ended and when each worker last went to park: what a benchmark
     /// needs to tell which step of a slow halt took the time (the controller, or which worker). The
     /// fields are separate atomics: with two `halt()` calls at once they may mix.
-    public struct HaltTrace: Sendable {
-        public let started: ContinuousClock.Instant?
-        public let finished: ContinuousClock.Instant?
+    package struct HaltTrace: Sendable {
+        package let started: ContinuousClock.Instant?
+        package let finished: ContinuousClock.Instant?
         /// When the first boost of every worker (one syscall each) was done; nil when boosting is not
         /// permitted.
-        public let boosted: ContinuousClock.Instant?
+        package let boosted: ContinuousClock.Instant?
         /// Rounds of waiting up to 1 ms after the grace period, each after boosting the workers again
         /// (when permitted).
-        public let reboosts: Int
+        package let reboosts: Int
         /// CPU time the halting thread was charged during `halt()` (a real-time caller polls through the
         /// grace period, then sleeps between re-boosts).
-        public let cpu: Duration?
+        package let cpu: Duration?
         /// Per worker, the last time it counted itself parked (halted, beyond capacity, between duty
         /// periods, without a job), if it ever did: before `started` when it was parked already.
-        public let parked: [ContinuousClock.Instant?]
+        package let parked: [ContinuousClock.Instant?]
 
-        public init(
+        package init(
             started: ContinuousClock.Instant?, finished: ContinuousClock.Instant?, boosted: ContinuousClock.Instant?,
             reboosts: Int, cpu: Duration?, parked: [ContinuousClock.Instant?]
         ) {
@@ -265,7 +265,7 @@ public final class MiningEngine: Sendable {
     }
 
     /// The trace of the latest halt. Read it after `halt()` returned (the offsets are separate atomics).
-    public var lastHaltTrace: HaltTrace {
+    package var lastHaltTrace: HaltTrace {
         func instant(_ ns: Int64) -> ContinuousClock.Instant? { ns < 0 ? nil : origin + .nanoseconds(ns) }
         return HaltTrace(
             started: instant(haltStartedAt.load(ordering: .relaxed)),
@@ -290,10 +290,10 @@ public final class MiningEngine: Sendable {
 
     /// How long `halt()` waits for workers to finish their batch before boosting the ones still out
     /// again: a few batches (a batch is about 50 µs).
-    public static let boostAfter = Duration.microseconds(150)
+    package static let boostAfter = Duration.microseconds(150)
 
     /// Workers given real-time priority by `halt()` so far (0 where the boost is not permitted).
-    public var haltBoosts: Int { boosts.load(ordering: .relaxed) }
+    package var haltBoosts: Int { boosts.load(ordering: .relaxed) }
 
     private func boostWorkers() {
         guard Self.workerBoostPermitted.load(ordering: .relaxed) else { return }
@@ -324,7 +324,7 @@ public final class MiningEngine: Sendable {
     /// Tries the workers' boost once on a running worker (it drops back after its batch, as after a
     /// halt): true when halts can boost workers, false when the boost is refused, nil when no worker
     /// has started yet.
-    public func probeWorkerBoost() -> Bool? {
+    package func probeWorkerBoost() -> Bool? {
         guard Self.workerBoostPermitted.load(ordering: .relaxed) else { return false }
         guard let w = workers.first(where: { $0.threadID.load(ordering: .sequentiallyConsistent) != 0 }) else {
             return nil
@@ -357,7 +357,7 @@ public final class MiningEngine: Sendable {
     /// Lets halted workers hash again in the same job, from where they were. Returns once every worker
     /// the capacity allows is running, with the measured latency.
     @discardableResult
-    public func resume() -> Duration {
+    package func resume() -> Duration {
         let start = ContinuousClock.now
         control.halted.store(false, ordering: .sequentiallyConsistent)
         control.bumpEpoch()
@@ -372,31 +372,31 @@ public final class MiningEngine: Sendable {
         return latency
     }
 
-    public var isHalted: Bool { control.halted.load(ordering: .relaxed) }
+    package var isHalted: Bool { control.halted.load(ordering: .relaxed) }
 
     /// Latency samples kept, at most (as many as `bench --halts` takes); the oldest tenth goes when full,
     /// so a miner that halts for years keeps a bounded history.
-    public static let latencySampleLimit = 1_000_000
+    package static let latencySampleLimit = 1_000_000
 
     /// Appends `sample`, dropping the oldest tenth first when `samples` is at the limit.
-    public static func keep(_ sample: Duration, in samples: inout [Duration]) {
+    package static func keep(_ sample: Duration, in samples: inout [Duration]) {
         if samples.count >= latencySampleLimit { samples.removeFirst(latencySampleLimit / 10) }
         samples.append(sample)
     }
 
     /// Every halt and resume latency measured so far, up to `latencySampleLimit` (for benchmarks and the
     /// run's summary).
-    public var measuredHaltLatencies: [Duration] { haltLatencies.withLock { $0 } }
-    public var measuredResumeLatencies: [Duration] { resumeLatencies.withLock { $0 } }
+    package var measuredHaltLatencies: [Duration] { haltLatencies.withLock { $0 } }
+    package var measuredResumeLatencies: [Duration] { resumeLatencies.withLock { $0 } }
 
     /// The latest `n` of them: what a status request summarises, copied without the rest.
-    public func measuredHaltLatencies(last n: Int) -> [Duration] { haltLatencies.withLock { Array($0.suffix(n)) } }
-    public func measuredResumeLatencies(last n: Int) -> [Duration] {
+    package func measuredHaltLatencies(last n: Int) -> [Duration] { haltLatencies.withLock { Array($0.suffix(n)) } }
+    package func measuredResumeLatencies(last n: Int) -> [Duration] {
         resumeLatencies.withLock { Array($0.suffix(n)) }
     }
 
     /// Halts and joins every thread and finishes `events`. Safe to call more than once.
-    public func stop() {
+    package func stop() {
         stopNow()
     }
 
@@ -415,26 +415,26 @@ public final class MiningEngine: Sendable {
     // MARK: Statistics
 
     /// A consistent-enough view of the engine, taken without stopping the workers.
-    public struct Snapshot: Sendable {
-        public let totalHashes: UInt64
-        public let hashesPerWorker: [UInt64]
+    package struct Snapshot: Sendable {
+        package let totalHashes: UInt64
+        package let hashesPerWorker: [UInt64]
         /// Hash rate over the last 5 and 60 seconds (or since start, if shorter).
-        public let hashRate5s: Double
-        public let hashRate60s: Double
+        package let hashRate5s: Double
+        package let hashRate60s: Double
         /// The duty fraction set (`capacity` of `setCapacity`), kept while halted.
-        public let capacitySetting: Double
-        public let halted: Bool
+        package let capacitySetting: Double
+        package let halted: Bool
         /// What the workers are doing: 0 while halted, else `capacitySetting`.
-        public var effectiveCapacity: Double {
+        package var effectiveCapacity: Double {
             MiningEngine.effectiveCapacity(setting: capacitySetting, halted: halted)
         }
-        public let activeWorkers: Int
-        public let parkedWorkers: Int
-        public let jobsStarted: Int
-        public let lastHaltLatency: Duration?
+        package let activeWorkers: Int
+        package let parkedWorkers: Int
+        package let jobsStarted: Int
+        package let lastHaltLatency: Duration?
     }
 
-    public func snapshot() -> Snapshot {
+    package func snapshot() -> Snapshot {
         let per = workers.map { $0.hashes.load(ordering: .relaxed) }
         let total = per.reduce(0, +)
         let now = ContinuousClock.now

@@ -8,7 +8,7 @@ import CFlexThreads
 
 /// Scheduling priority for hashing threads. Lower than normal so that the threads that receive
 /// control signals win the CPU from busy workers.
-public enum WorkerPriority: String, Sendable, CaseIterable {
+package enum WorkerPriority: String, Sendable, CaseIterable {
     /// The process's own priority.
     case normal
     /// nice 19 for each worker thread.

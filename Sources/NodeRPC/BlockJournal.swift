@@ -15,25 +15,25 @@ import SHA256
 /// itself survives a power cut); every record is fsync'd. A record cut short by a crash or a full disk
 /// leaves a torn last line: the next append starts on a new line, so the torn one is skipped on
 /// reading and never swallows the record after it.
-public final class BlockJournal: Sendable {
-    public let path: String
+package final class BlockJournal: Sendable {
+    package let path: String
     /// Where `rescue` writes a block when the journal itself cannot be written: `$TMPDIR` (or `/tmp`)
     /// by default, which is often another file system than a full or read-only journal's.
-    public let rescueDirectory: String
+    package let rescueDirectory: String
 
-    public struct Entry: Sendable, Hashable {
-        public let hash: String
-        public let height: Int
-        public let hex: String
+    package struct Entry: Sendable, Hashable {
+        package let hash: String
+        package let height: Int
+        package let hex: String
     }
 
-    public init(path: String, rescueDirectory: String = BlockJournal.defaultRescueDirectory) {
+    package init(path: String, rescueDirectory: String = BlockJournal.defaultRescueDirectory) {
         self.path = path
         self.rescueDirectory = rescueDirectory
     }
 
     /// `$TMPDIR` when set, else `/tmp`.
-    public static var defaultRescueDirectory: String {
+    package static var defaultRescueDirectory: String {
         let tmp = ProcessInfo.processInfo.environment["TMPDIR"] ?? ""
         return tmp.isEmpty ? "/tmp" : tmp
     }
@@ -42,19 +42,19 @@ public final class BlockJournal: Sendable {
     /// a journal (a missing or read-only directory, a path under a regular file) is refused before
     /// any work is done.
     /// - Throws: `JournalError` naming the path.
-    public func prepare() throws(JournalError) {
+    package func prepare() throws(JournalError) {
         let fd = try openForAppend()
         close(fd)
     }
 
     /// Appends the solved block and fsyncs before returning.
     /// - Throws: `JournalError` naming the path when it cannot write.
-    public func recordSolved(hash: String, height: Int, hex: String) throws(JournalError) {
+    package func recordSolved(hash: String, height: Int, hex: String) throws(JournalError) {
         try append(Self.solvedRecord(hash: hash, height: height, hex: hex))
     }
 
     /// Appends the node's verdict for `hash`.
-    public func recordSubmitted(hash: String, result: SubmitResult) throws(JournalError) {
+    package func recordSubmitted(hash: String, result: SubmitResult) throws(JournalError) {
         try append([
             "event": "submitted", "hash": hash, "result": result.description, "time": Date().timeIntervalSince1970,
         ])
@@ -63,18 +63,18 @@ public final class BlockJournal: Sendable {
     /// A block found as a pool share: what the miner holds of it. The pool holds the other transactions,
     /// so it cannot be resubmitted to a node; the record is the evidence (header, coinbase, branch) and
     /// the pool's verdict follows as a `submitted` record.
-    public struct PoolBlock: Sendable, Hashable {
-        public var hash: String
+    package struct PoolBlock: Sendable, Hashable {
+        package var hash: String
         /// From the coinbase's BIP34 push; nil when it cannot be read.
-        public var height: Int?
-        public var header: [UInt8]
-        public var coinbase: [UInt8]
-        public var merkleBranch: [[UInt8]]
-        public var pool: String
-        public var jobID: String
-        public var extranonce2: [UInt8]
+        package var height: Int?
+        package var header: [UInt8]
+        package var coinbase: [UInt8]
+        package var merkleBranch: [[UInt8]]
+        package var pool: String
+        package var jobID: String
+        package var extranonce2: [UInt8]
 
-        public init(
+        package init(
             hash: String, height: Int?, header: [UInt8], coinbase: [UInt8], merkleBranch: [[UInt8]], pool: String,
             jobID: String, extranonce2: [UInt8]
         ) {
@@ -101,7 +101,7 @@ public final class BlockJournal: Sendable {
 
     /// Appends a block found as a pool share and fsyncs before returning (before the share is sent).
     /// - Throws: `JournalError` naming the path when it cannot write.
-    public func recordPoolBlock(_ block: PoolBlock) throws(JournalError) {
+    package func recordPoolBlock(_ block: PoolBlock) throws(JournalError) {
         try append(block.record)
     }
 
@@ -109,7 +109,7 @@ public final class BlockJournal: Sendable {
     /// `rescueDirectory` (mode 0600, fsync'd).
     /// - Returns: the rescue file's path.
     /// - Throws: `JournalError` naming the rescue file (the caller then logs the record in full).
-    public func rescue(_ block: PoolBlock) throws(JournalError) -> String {
+    package func rescue(_ block: PoolBlock) throws(JournalError) -> String {
         let file = rescueFile(name: "flexminer-rescued-pool-\(Self.fileSafe(block.hash)).jsonl")
         try file.recordPoolBlock(block)
         return file.path
@@ -130,7 +130,7 @@ public final class BlockJournal: Sendable {
     /// - Returns: the rescue file's path.
     /// - Throws: `JournalError` naming the rescue file when it cannot be written either (the caller
     ///   then prints the hex in full: it is the last copy).
-    public func rescue(hash: String, height: Int, hex: String) throws(JournalError) -> String {
+    package func rescue(hash: String, height: Int, hex: String) throws(JournalError) -> String {
         let file = rescueFile(name: "flexminer-rescued-\(height)-\(Self.fileSafe(hash)).jsonl")
         try file.recordSolved(hash: hash, height: height, hex: hex)
         return file.path
@@ -138,7 +138,7 @@ public final class BlockJournal: Sendable {
 
     /// Solved blocks without a verdict, in the order they were solved (each hash once). Lines that
     /// cannot be parsed (a write cut short by a crash or a full disk) are skipped and counted.
-    public func pending() throws(JournalError) -> (blocks: [Entry], skippedLines: Int) {
+    package func pending() throws(JournalError) -> (blocks: [Entry], skippedLines: Int) {
         var info = stat()
         guard stat(path, &info) == 0 else {
             if errno == ENOENT { return ([], 0) }
@@ -260,10 +260,10 @@ public final class BlockJournal: Sendable {
     }
 }
 
-public struct JournalError: Error, Hashable, Sendable, CustomStringConvertible {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
+package struct JournalError: Error, Hashable, Sendable, CustomStringConvertible {
+    package let message: String
+    package init(_ message: String) { self.message = message }
+    package var description: String { message }
 }
 
 /// Whole writes and directory syncs for the files that hold solved blocks (the journal, block files).

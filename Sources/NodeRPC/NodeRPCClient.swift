@@ -6,8 +6,8 @@ import NIOCore
 import NIOHTTP1
 
 /// What went wrong talking to the node. Messages never contain credentials.
-public struct NodeRPCError: Error, Hashable, Sendable, CustomStringConvertible {
-    public enum Kind: String, Sendable, Hashable {
+package struct NodeRPCError: Error, Hashable, Sendable, CustomStringConvertible {
+    package enum Kind: String, Sendable, Hashable {
         /// HTTP 401: wrong user/password or cookie.
         case unauthorized
         /// Could not connect, or the connection dropped.
@@ -26,31 +26,31 @@ public struct NodeRPCError: Error, Hashable, Sendable, CustomStringConvertible {
         case unavailable
     }
 
-    public let kind: Kind
-    public let message: String
+    package let kind: Kind
+    package let message: String
     /// The JSON-RPC error code, for `.rpc` (nil when the node's error has none, e.g. a bare string).
-    public let code: Int?
+    package let code: Int?
     /// The node's own error message, for `.rpc`.
-    public let nodeMessage: String?
+    package let nodeMessage: String?
 
-    public init(_ kind: Kind, _ message: String, code: Int? = nil, nodeMessage: String? = nil) {
+    package init(_ kind: Kind, _ message: String, code: Int? = nil, nodeMessage: String? = nil) {
         self.kind = kind
         self.message = message
         self.code = code
         self.nodeMessage = nodeMessage
     }
 
-    public var description: String { message }
+    package var description: String { message }
 
     /// JSON-RPC error codes that a node in trouble returns for a while and then stops returning:
     /// -1 (misc, e.g. "TestBlockValidity failed" while the mempool changes), -9 (not connected),
     /// -10 (initial block download), -28 (warming up), -32603 (internal error).
-    public static let transientRPCCodes: Set<Int> = [-1, -9, -10, -28, -32603]
+    package static let transientRPCCodes: Set<Int> = [-1, -9, -10, -28, -32603]
 
     /// Whether asking again later can succeed: a dropped or refused connection, a timeout, an HTTP 5xx
     /// or non-JSON answer, or a node error in `transientRPCCodes`. Wrong credentials, another chain,
     /// a bad request and JSON that is not JSON-RPC are not: retrying would only hide them.
-    public var isTransient: Bool {
+    package var isTransient: Bool {
         switch kind {
         case .connection, .timeout, .unavailable: true
         case .rpc: code.map(Self.transientRPCCodes.contains) ?? false
@@ -60,14 +60,14 @@ public struct NodeRPCError: Error, Hashable, Sendable, CustomStringConvertible {
 }
 
 /// How to authenticate to bitcoind.
-public enum NodeCredentials: Sendable, Hashable {
+package enum NodeCredentials: Sendable, Hashable {
     /// bitcoind's `.cookie` file (`__cookie__:PASSWORD`), read on every request so node restarts work.
     case cookie(path: String)
     case userPassword(user: String, password: String)
 
     /// A cookie alone, or a user with a password: what `--rpc-cookie`, `--rpc-user` and `--rpc-password`
     /// (or their config keys) give. Nil for any other mix; the caller's refusal names the flags.
-    public init?(cookie: String?, user: String?, password: String?) {
+    package init?(cookie: String?, user: String?, password: String?) {
         switch (cookie, user, password) {
         case (let cookie?, nil, nil): self = .cookie(path: cookie)
         case (nil, let user?, let password?): self = .userPassword(user: user, password: password)
@@ -94,7 +94,7 @@ public enum NodeCredentials: Sendable, Hashable {
 }
 
 /// The result of `submitblock`.
-public enum SubmitResult: Sendable, Hashable, CustomStringConvertible {
+package enum SubmitResult: Sendable, Hashable, CustomStringConvertible {
     case accepted
     /// The node's reason string (e.g. "high-hash", "duplicate", "bad-txnmrklroot").
     case rejected(String)
@@ -102,7 +102,7 @@ public enum SubmitResult: Sendable, Hashable, CustomStringConvertible {
     /// code is nil when the error is not an object with an integer code (a bare string, a number).
     case error(code: Int?, message: String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .accepted: "accepted"
         case .rejected(let r): r
@@ -112,13 +112,13 @@ public enum SubmitResult: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Whether submitting again could change the answer (it cannot: all three are the node's verdict).
-    public var isFinal: Bool { true }
+    package var isFinal: Bool { true }
 }
 
 /// A JSON-RPC client for Bitcoin Core over HTTP/1.1 (keep-alive, timeouts, Basic auth), on
 /// AsyncHTTPClient.
-public final class NodeRPCClient: Sendable {
-    public let url: String
+package final class NodeRPCClient: Sendable {
+    package let url: String
     let credentials: NodeCredentials
     let client: HTTPClient
     let requestTimeout: TimeAmount
@@ -127,7 +127,8 @@ public final class NodeRPCClient: Sendable {
     ///   - url: e.g. "http://127.0.0.1:18443".
     ///   - requestTimeout: for ordinary calls; long polls use their own.
     /// - Throws: `NodeRPCError` when `url` is not an http URL.
-    public init(url: String, credentials: NodeCredentials, requestTimeout: Duration = .seconds(30)) throws(NodeRPCError)
+    package init(url: String, credentials: NodeCredentials, requestTimeout: Duration = .seconds(30))
+        throws(NodeRPCError)
     {
         guard let u = URL(string: url), u.scheme == "http", u.host != nil else {
             throw NodeRPCError(.connection, "--rpc: expected http://HOST:PORT")
@@ -150,7 +151,7 @@ public final class NodeRPCClient: Sendable {
     }
 
     /// Closes connections. Call once, when done.
-    public func shutdown() async {
+    package func shutdown() async {
         try? await client.shutdown()
     }
 
@@ -168,7 +169,7 @@ public final class NodeRPCClient: Sendable {
     /// - Throws: `NodeRPCError`: `.rpc` when the node answered an error (of any JSON type: an object,
     ///   a string, a number), `.unavailable` for an HTTP 5xx without a JSON-RPC error or a body that is
     ///   not JSON (transient), `.malformed` for JSON that is not a JSON-RPC response.
-    public func callRaw(_ method: String, params: [Any], timeout: Duration? = nil) async throws(NodeRPCError) -> Data {
+    package func callRaw(_ method: String, params: [Any], timeout: Duration? = nil) async throws(NodeRPCError) -> Data {
         try await call(method, params: params, timeout: timeout).body
     }
 
@@ -218,7 +219,7 @@ public final class NodeRPCClient: Sendable {
     /// - Throws: `NodeRPCError`: `.unauthorized` for HTTP 401/403; `.rpc` when the node answered an
     ///   error of any JSON type; `.unavailable` (transient) for an HTTP 5xx without a JSON-RPC error or
     ///   a body that is not JSON; `.malformed` for a 4xx without JSON or JSON that is not JSON-RPC.
-    public static func reply(
+    package static func reply(
         method: String, status: Int, body: Data, url: String, authorization: String = ""
     ) throws(NodeRPCError) -> JSONFields {
         let http = "HTTP \(status)"
@@ -295,7 +296,7 @@ public final class NodeRPCClient: Sendable {
     }
 
     /// `getblocktemplate {"rules":["segwit"]}`, long-polling when `longPollID` is given.
-    public func getBlockTemplate(longPollID: String? = nil, timeout: Duration? = nil) async throws(NodeRPCError)
+    package func getBlockTemplate(longPollID: String? = nil, timeout: Duration? = nil) async throws(NodeRPCError)
         -> BlockTemplate
     {
         var request: [String: Any] = ["rules": ["segwit"]]
@@ -310,7 +311,7 @@ public final class NodeRPCClient: Sendable {
     /// string result is the node's reason; an error of any JSON type is the node's verdict too.
     /// - Throws: `NodeRPCError` when there is no verdict: transport failures, an HTTP 5xx, or an
     ///   answer of any other shape (`.malformed`: the block stays pending, never taken as accepted).
-    public func submitBlock(hex: String) async throws(NodeRPCError) -> SubmitResult {
+    package func submitBlock(hex: String) async throws(NodeRPCError) -> SubmitResult {
         let response: Response
         do { response = try await call("submitblock", params: [hex]) } catch {
             // A JSON-RPC error (e.g. -22 for bytes that do not decode) is the node's verdict too.
@@ -323,7 +324,7 @@ public final class NodeRPCClient: Sendable {
     /// The verdict of a `submitblock` reply that `reply(method:status:body:)` returned (no error):
     /// `"result":null` with `"error":null` is an acceptance, a string result the node's reason.
     /// - Throws: `NodeRPCError.malformed` for any other shape (never taken as an acceptance).
-    public static func verdict(_ fields: JSONFields) throws(NodeRPCError) -> SubmitResult {
+    package static func verdict(_ fields: JSONFields) throws(NodeRPCError) -> SubmitResult {
         // `reply` has checked that "error" is absent or null; an acceptance must say so explicitly.
         guard fields.keys.contains("error") else {
             throw NodeRPCError(.malformed, "submitblock: the node's answer has no \"error\": null")
@@ -338,13 +339,13 @@ public final class NodeRPCClient: Sendable {
     }
 
     /// The node's chain name, as the payout address's network.
-    public func network() async throws(NodeRPCError) -> Network {
+    package func network() async throws(NodeRPCError) -> Network {
         try Self.network(try await call("getblockchaininfo", params: []).fields)
     }
 
     /// The network of a `getblockchaininfo` reply that `reply(method:status:body:)` returned.
     /// - Throws: `NodeRPCError`: `.malformed` without a `chain` string, `.wrongChain` for an unknown one.
-    public static func network(_ fields: JSONFields) throws(NodeRPCError) -> Network {
+    package static func network(_ fields: JSONFields) throws(NodeRPCError) -> Network {
         let chain: String
         do throws(InputError) {
             guard let info = try fields.fields("result") else { throw InputError("field \"result\" is null") }
@@ -360,7 +361,7 @@ public final class NodeRPCClient: Sendable {
     }
 
     /// `getbestblockhash`: the tip's hash as 64 hex digits (display order).
-    public func bestBlockHash() async throws(NodeRPCError) -> String {
+    package func bestBlockHash() async throws(NodeRPCError) -> String {
         let response = try await call("getbestblockhash", params: [])
         guard let hash = try? response.fields.string("result"), hash.utf8.count == 64, hash.allSatisfy(\.isHexDigit)
         else {

@@ -2,17 +2,17 @@ import FlexSupport
 import Foundation
 
 /// An OpenADR 3 program, as much of it as a VEN needs.
-public struct Program: Sendable, Hashable {
-    public let id: String
-    public let name: String
+package struct Program: Sendable, Hashable {
+    package let id: String
+    package let name: String
 
-    public init(id: String, name: String) {
+    package init(id: String, name: String) {
         self.id = id
         self.name = name
     }
 
     /// Reads one program object; errors name `path` and the field.
-    public init(fields f: JSONFields) throws(InputError) {
+    package init(fields f: JSONFields) throws(InputError) {
         id = try f.requiredString("id")
         name = try f.string("programName") ?? ""
     }
@@ -20,21 +20,21 @@ public struct Program: Sendable, Hashable {
 
 /// When something happens: `start` plus an ISO 8601 `duration`, optionally shifted by up to
 /// `randomizeStart` so that a fleet does not switch all at once.
-public struct IntervalPeriod: Sendable, Hashable {
-    public var start: Date?
+package struct IntervalPeriod: Sendable, Hashable {
+    package var start: Date?
     /// Seconds; nil when absent. `P9999Y` (OpenADR's "indefinite") is `.infinity`.
-    public var duration: Double?
+    package var duration: Double?
     /// Seconds, ≥ 0.
-    public var randomizeStart: Double?
+    package var randomizeStart: Double?
 
-    public init(start: Date?, duration: Double?, randomizeStart: Double? = nil) {
+    package init(start: Date?, duration: Double?, randomizeStart: Double? = nil) {
         self.start = start
         self.duration = duration
         self.randomizeStart = randomizeStart
     }
 
     /// Timestamps that carry no zone, or a space instead of `T`, are read as UTC (servers write both).
-    public init(fields f: JSONFields) throws(InputError) {
+    package init(fields f: JSONFields) throws(InputError) {
         start = try f.date("start", noZone: .utc)
         duration = try Self.duration(f, "duration")
         randomizeStart = try Self.duration(f, "randomizeStart")
@@ -50,18 +50,18 @@ public struct IntervalPeriod: Sendable, Hashable {
 }
 
 /// One payload of an interval: a type (`SIMPLE`, `PRICE`, `IMPORT_CAPACITY_LIMIT`, …) and its values.
-public struct Payload: Sendable, Hashable {
-    public let type: String
+package struct Payload: Sendable, Hashable {
+    package let type: String
     /// The numeric values in order; strings and booleans (allowed by the spec) are left out.
-    public let numbers: [Double]
+    package let numbers: [Double]
 
-    public init(type: String, numbers: [Double]) {
+    package init(type: String, numbers: [Double]) {
         self.type = type
         self.numbers = numbers
     }
 
     /// Reads one payload object (`{"type": …, "values": […]}`); errors name the field.
-    public init(fields f: JSONFields) throws(InputError) {
+    package init(fields f: JSONFields) throws(InputError) {
         type = try f.requiredString("type")
         let values = try f.array("values") ?? []
         numbers = values.compactMap { JSONScalar.number($0) }.filter(\.isFinite)
@@ -69,19 +69,19 @@ public struct Payload: Sendable, Hashable {
 }
 
 /// The units of an event's payloads (`payloadDescriptors`).
-public struct PayloadDescriptor: Sendable, Hashable {
-    public let payloadType: String
-    public let units: String?
-    public let currency: String?
+package struct PayloadDescriptor: Sendable, Hashable {
+    package let payloadType: String
+    package let units: String?
+    package let currency: String?
 
-    public init(payloadType: String, units: String?, currency: String?) {
+    package init(payloadType: String, units: String?, currency: String?) {
         self.payloadType = payloadType
         self.units = units
         self.currency = currency
     }
 
     /// Reads one `payloadDescriptors` entry; errors name the field.
-    public init(fields f: JSONFields) throws(InputError) {
+    package init(fields f: JSONFields) throws(InputError) {
         payloadType = try f.requiredString("payloadType")
         units = try f.string("units")
         currency = try f.string("currency")
@@ -89,20 +89,20 @@ public struct PayloadDescriptor: Sendable, Hashable {
 }
 
 /// One interval of an event.
-public struct EventInterval: Sendable, Hashable {
-    public let id: Int
+package struct EventInterval: Sendable, Hashable {
+    package let id: Int
     /// Its own period, when given; otherwise it follows the previous interval (see `Event.schedule`).
-    public let intervalPeriod: IntervalPeriod?
-    public let payloads: [Payload]
+    package let intervalPeriod: IntervalPeriod?
+    package let payloads: [Payload]
 
-    public init(id: Int, intervalPeriod: IntervalPeriod? = nil, payloads: [Payload]) {
+    package init(id: Int, intervalPeriod: IntervalPeriod? = nil, payloads: [Payload]) {
         self.id = id
         self.intervalPeriod = intervalPeriod
         self.payloads = payloads
     }
 
     /// Reads one interval object; errors name the field (`intervals[2].payloads[0].type`).
-    public init(fields f: JSONFields) throws(InputError) {
+    package init(fields f: JSONFields) throws(InputError) {
         id = try f.requiredInteger("id", in: Int(Int32.min)...Int(Int32.max))
         intervalPeriod = try f.fields("intervalPeriod").map { p throws(InputError) in try IntervalPeriod(fields: p) }
         payloads = try Self.objects(f, "payloads").map { p throws(InputError) in try Payload(fields: p) }
@@ -126,18 +126,18 @@ public struct EventInterval: Sendable, Hashable {
 }
 
 /// An OpenADR 3 event.
-public struct Event: Sendable, Hashable {
-    public let id: String
-    public let programID: String
-    public let name: String?
-    public let priority: Int?
+package struct Event: Sendable, Hashable {
+    package let id: String
+    package let programID: String
+    package let name: String?
+    package let priority: Int?
     /// When the VTN last changed it (a modified event gets a new one), as the VTN wrote it.
-    public let modificationDateTime: String?
-    public let intervalPeriod: IntervalPeriod?
-    public let payloadDescriptors: [PayloadDescriptor]
-    public let intervals: [EventInterval]
+    package let modificationDateTime: String?
+    package let intervalPeriod: IntervalPeriod?
+    package let payloadDescriptors: [PayloadDescriptor]
+    package let intervals: [EventInterval]
 
-    public init(
+    package init(
         id: String, programID: String, name: String? = nil, priority: Int? = nil, modificationDateTime: String? = nil,
         intervalPeriod: IntervalPeriod?, payloadDescriptors: [PayloadDescriptor] = [], intervals: [EventInterval]
     ) {
@@ -152,7 +152,7 @@ public struct Event: Sendable, Hashable {
     }
 
     /// Reads one event object as VTNs write it; errors name the field.
-    public init(fields f: JSONFields) throws(InputError) {
+    package init(fields f: JSONFields) throws(InputError) {
         id = try f.requiredString("id")
         programID = try f.requiredString("programID")
         name = try f.string("eventName")
@@ -168,12 +168,12 @@ public struct Event: Sendable, Hashable {
     }
 
     /// One interval placed in time.
-    public struct TimedInterval: Sendable, Hashable {
-        public let id: Int
-        public let start: Date
+    package struct TimedInterval: Sendable, Hashable {
+        package let id: Int
+        package let start: Date
         /// `.distantFuture` for an indefinite interval.
-        public let end: Date
-        public let payloads: [Payload]
+        package let end: Date
+        package let payloads: [Payload]
     }
 
     /// The intervals placed in time. An interval without its own period inherits the event's duration
@@ -181,7 +181,7 @@ public struct Event: Sendable, Hashable {
     /// period uses its start (or follows on) and duration (or the event's). `offset` (the VEN's draw
     /// within `randomizeStart`) shifts every interval. Intervals that cannot be placed (no start
     /// anywhere, no duration) are left out and named in `problems`.
-    public func schedule(offset: Double = 0) -> (intervals: [TimedInterval], problems: [String]) {
+    package func schedule(offset: Double = 0) -> (intervals: [TimedInterval], problems: [String]) {
         var out: [TimedInterval] = []
         var problems: [String] = []
         var next = intervalPeriod?.start
@@ -206,16 +206,16 @@ public struct Event: Sendable, Hashable {
     }
 
     /// The descriptor for a payload type, if the event has one.
-    public func descriptor(for type: String) -> PayloadDescriptor? {
+    package func descriptor(for type: String) -> PayloadDescriptor? {
         payloadDescriptors.first { $0.payloadType == type }
     }
 }
 
 /// ISO 8601 durations as OpenADR writes them: `PT15M`, `PT1H30M`, `P1D`, `PT0.5S`, `P1W`.
-public enum ISODuration {
+package enum ISODuration {
     /// Seconds, or nil when `text` is not a duration. Years and months count as 365 and 30 days;
     /// `P9999Y` (OpenADR's "indefinite") is `.infinity`.
-    public static func seconds(_ text: String) -> Double? {
+    package static func seconds(_ text: String) -> Double? {
         var s = Substring(text.uppercased())
         var sign = 1.0
         if s.first == "-" {
@@ -263,7 +263,7 @@ public enum ISODuration {
     /// Any Double is written (a VTN may send durations of any size): whole seconds below 1e15 as integers
     /// (an `Int` conversion beyond that would trap), larger or fractional ones with `%.3f`, which reads back
     /// to the same value; not finite as the spec's "infinite" `P9999Y` (NaN as zero).
-    public static func format(seconds: Double) -> String {
+    package static func format(seconds: Double) -> String {
         guard seconds.isFinite else { return seconds > 0 ? "P9999Y" : "PT0S" }
         let s = max(0, seconds)
         return s == s.rounded() && s < 1e15 ? "PT\(Int(s))S" : String(format: "PT%.3fS", s)
@@ -273,7 +273,7 @@ public enum ISODuration {
 extension Event {
     /// The event as an OpenADR 3 JSON object again (for the VEN's state file and the fake VTN): every
     /// field this model reads, written back in the spec's shape.
-    public var object: [String: Any] {
+    package var object: [String: Any] {
         var o: [String: Any] = ["objectType": "EVENT", "id": id, "programID": programID]
         if let name { o["eventName"] = name }
         if let priority { o["priority"] = priority }
@@ -300,7 +300,7 @@ extension Event {
 
 extension IntervalPeriod {
     /// The period as OpenADR writes it (`start` in UTC, durations as `PT…S`).
-    public var object: [String: Any] {
+    package var object: [String: Any] {
         var o: [String: Any] = [:]
         if let start { o["start"] = ISO8601.format(start) }
         if let d = duration { o["duration"] = d.isFinite ? ISODuration.format(seconds: d) : "P9999Y" }

@@ -2,9 +2,9 @@ import FlexSupport
 import Foundation
 
 /// A VEN record on the VTN: its id and name.
-public struct VENRecord: Sendable, Hashable {
-    public let id: String
-    public let name: String
+package struct VENRecord: Sendable, Hashable {
+    package let id: String
+    package let name: String
 }
 
 extension OpenADRClient {
@@ -37,7 +37,7 @@ extension OpenADRClient {
     // MARK: Programs, VENs
 
     /// `GET /programs`, every page.
-    public func programs() async throws(OpenADRError) -> [Program] {
+    package func programs() async throws(OpenADRError) -> [Program] {
         let items = try await list("/programs")
         do { return try items.map { f throws(InputError) in try Program(fields: f) } } catch {
             throw error.openADR("GET /programs")
@@ -45,7 +45,7 @@ extension OpenADRClient {
     }
 
     /// The program whose id or `programName` is `nameOrID` (the id wins when both match).
-    public func program(_ nameOrID: String) async throws(OpenADRError) -> Program {
+    package func program(_ nameOrID: String) async throws(OpenADRError) -> Program {
         let all = try await programs()
         if let p = all.first(where: { $0.id == nameOrID }) ?? all.first(where: { $0.name == nameOrID }) { return p }
         throw OpenADRError(
@@ -56,7 +56,7 @@ extension OpenADRClient {
 
     /// The VEN records this client may see (`GET /vens`, every page; `venName` filters, and is checked
     /// here too: some servers ignore it).
-    public func vens(named name: String? = nil) async throws(OpenADRError) -> [VENRecord] {
+    package func vens(named name: String? = nil) async throws(OpenADRError) -> [VENRecord] {
         let items = try await list("/vens", query: name.map { [("venName", $0)] } ?? [])
         var out: [VENRecord] = []
         do {
@@ -72,7 +72,7 @@ extension OpenADRClient {
     /// record with that name this client already has. A 409 (the name is taken, or the VTN allows one VEN
     /// per credential) adopts this client's record by that name when there is one (even if the name filter
     /// missed it), else is a configuration error saying what to change.
-    public func registerVEN(name: String) async throws(OpenADRError) -> String {
+    package func registerVEN(name: String) async throws(OpenADRError) -> String {
         if let found = try await vens(named: name).first { return found.id }
         let reply = try await negotiate { v throws(OpenADRError) in
             try await self.call("POST", "/vens", json: v.venRequest(name: name))
@@ -116,7 +116,7 @@ extension OpenADRClient {
     /// ignore `programID`. A malformed event makes the whole read fail, naming it and the field: acting
     /// on a schedule with a hole in it would be worse than keeping the last good one.
     /// - Parameter programID: nil reads every event the VEN may see.
-    public func events(programID: String?) async throws(OpenADRError) -> [Event] {
+    package func events(programID: String?) async throws(OpenADRError) -> [Event] {
         let items = try await list("/events", query: programID.map { [("programID", $0)] } ?? [])
         var out: [Event] = []
         for item in items {
@@ -137,7 +137,7 @@ extension OpenADRClient {
     /// program, calling `callbackURL` with `bearerToken`. Returns the subscription's id.
     /// - Parameter programID: nil subscribes to every program the VEN may see (3.1.0 only: 3.0.1 requires
     ///   a program, so that is a configuration error there).
-    public func subscribe(clientName: String, programID: String?, callbackURL: String, bearerToken: String)
+    package func subscribe(clientName: String, programID: String?, callbackURL: String, bearerToken: String)
         async throws(OpenADRError) -> String
     {
         let reply = try await negotiate { v throws(OpenADRError) in
@@ -163,7 +163,7 @@ extension OpenADRClient {
     }
 
     /// `DELETE /subscriptions/{id}`; a subscription already gone (404) counts as removed.
-    public func unsubscribe(id: String) async throws(OpenADRError) {
+    package func unsubscribe(id: String) async throws(OpenADRError) {
         let reply = try await call("DELETE", "/subscriptions/\(Self.formEncode(id))")
         if reply.status == 404 { return }
         try reply.check("DELETE /subscriptions")
@@ -171,7 +171,7 @@ extension OpenADRClient {
 
     /// `POST /reports`. Returns the report's id.
     @discardableResult
-    public func postReport(_ report: IntervalReport) async throws(OpenADRError) -> String? {
+    package func postReport(_ report: IntervalReport) async throws(OpenADRError) -> String? {
         let reply = try await call("POST", "/reports", json: report.object)
         try reply.check("POST /reports")
         return (try? reply.object().string("id")).flatMap { $0 }

@@ -7,35 +7,35 @@ import Synchronization
 
 /// OAuth 2 client credentials for a VTN. The secret is read from a file on every token request (so it
 /// can be rotated without a restart) and never kept in a message, a log or a URL.
-public struct OpenADRCredentials: Sendable, Hashable, CustomStringConvertible {
-    public let clientID: String
-    public let secretFile: String
+package struct OpenADRCredentials: Sendable, Hashable, CustomStringConvertible {
+    package let clientID: String
+    package let secretFile: String
 
-    public init(clientID: String, secretFile: String) {
+    package init(clientID: String, secretFile: String) {
         self.clientID = clientID
         self.secretFile = secretFile
     }
 
     /// Says which client and file, never the secret.
-    public var description: String { "client \(clientID) (secret in \(secretFile))" }
+    package var description: String { "client \(clientID) (secret in \(secretFile))" }
 }
 
 /// A report for one event interval, as `POST /reports` takes it.
-public struct IntervalReport: Sendable, Hashable {
-    public var programID: String
-    public var eventID: String
-    public var clientName: String
-    public var reportName: String
-    public var resourceName: String
-    public var intervalID: Int
-    public var start: Date
-    public var durationSeconds: Double
+package struct IntervalReport: Sendable, Hashable {
+    package var programID: String
+    package var eventID: String
+    package var clientName: String
+    package var reportName: String
+    package var resourceName: String
+    package var intervalID: Int
+    package var start: Date
+    package var durationSeconds: Double
     /// kWh drawn during the interval (nil without a known power draw).
-    public var usageKWh: Double?
+    package var usageKWh: Double?
     /// From the interval's start (or the VEN learning of it, if later) to the load responding.
-    public var responseLatencyMS: Double?
+    package var responseLatencyMS: Double?
 
-    public init(
+    package init(
         programID: String, eventID: String, clientName: String, reportName: String, resourceName: String,
         intervalID: Int, start: Date, durationSeconds: Double, usageKWh: Double?, responseLatencyMS: Double?
     ) {
@@ -52,7 +52,7 @@ public struct IntervalReport: Sendable, Hashable {
     }
 
     /// The OpenADR 3 report object.
-    public var object: [String: Any] {
+    package var object: [String: Any] {
         var descriptors: [[String: Any]] = []
         var payloads: [[String: Any]] = []
         if let kwh = usageKWh {
@@ -88,21 +88,21 @@ public struct IntervalReport: Sendable, Hashable {
 /// credentials, programs, VENs, events (paged), subscriptions and reports, on AsyncHTTPClient. Every
 /// reply is read with `JSONFields`: a malformed one is an `OpenADRError` naming the field. Requests are
 /// shaped for the version the base path names (`OpenADRVersion`); see `OpenADRClient+Resources.swift`.
-public final class OpenADRClient: Sendable {
+package final class OpenADRClient: Sendable {
     /// The VTN's base URL without a trailing slash, e.g. `https://vtn.example/openadr3/3.0.1`.
-    public let baseURL: String
+    package let baseURL: String
     let credentials: OpenADRCredentials?
     let client: HTTPClient
     let ownsClient: Bool
     let timeout: TimeAmount
     /// Entries per page of every list (`limit`: at most 50, the specification's bound), and the most pages
     /// read (bounded whatever the VTN does).
-    public let pageSize: Int
-    public let maxPages: Int
+    package let pageSize: Int
+    package let maxPages: Int
     /// The version the base path names, or the one a VTN accepted after a fallback (nil: not known yet).
     let negotiated = Mutex<OpenADRVersion?>(nil)
     /// The OpenADR version in use ("3.1.0"), when known.
-    public var version: String? { negotiated.withLock { $0?.rawValue } }
+    package var version: String? { negotiated.withLock { $0?.rawValue } }
 
     struct Token {
         var value: String
@@ -112,13 +112,13 @@ public final class OpenADRClient: Sendable {
     let token = Mutex<Token?>(nil)
     /// Requests made (for tests and status).
     let requestCount = Atomic<Int>(0)
-    public var requests: Int { requestCount.load(ordering: .relaxed) }
+    package var requests: Int { requestCount.load(ordering: .relaxed) }
 
     /// - Parameters:
     ///   - baseURL: `http[s]://HOST[:PORT]/BASE_PATH`; credentials in the URL are refused.
     ///   - credentials: nil for a VTN without auth (a test server).
     /// - Throws: `OpenADRError(.configuration)` naming what is wrong with the URL.
-    public init(
+    package init(
         baseURL: String, credentials: OpenADRCredentials?, httpClient: HTTPClient? = nil,
         requestTimeout: Duration = .seconds(10), pageSize: Int = 50, maxPages: Int = 200
     ) throws(OpenADRError) {
@@ -143,7 +143,7 @@ public final class OpenADRClient: Sendable {
     }
 
     /// Closes connections. Call once, when done.
-    public func shutdown() async {
+    package func shutdown() async {
         if ownsClient { try? await client.shutdown() }
     }
 

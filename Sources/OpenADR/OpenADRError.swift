@@ -3,9 +3,9 @@ import Foundation
 
 /// What went wrong talking to a VTN. Messages name the request and, for a malformed reply, the field;
 /// they never contain the client secret or a token.
-public struct OpenADRError: Error, Hashable, Sendable, CustomStringConvertible {
+package struct OpenADRError: Error, Hashable, Sendable, CustomStringConvertible {
     /// What callers branch on.
-    public enum Kind: String, Sendable, Hashable {
+    package enum Kind: String, Sendable, Hashable {
         /// HTTP 401/403 after a fresh token: the credentials are refused.
         case unauthorized
         /// Could not connect, the connection dropped, or the request timed out.
@@ -18,22 +18,22 @@ public struct OpenADRError: Error, Hashable, Sendable, CustomStringConvertible {
         case configuration
     }
 
-    public let kind: Kind
-    public let message: String
+    package let kind: Kind
+    package let message: String
     /// The HTTP status, for `.http` and `.unauthorized`.
-    public let status: Int?
+    package let status: Int?
 
-    public init(_ kind: Kind, _ message: String, status: Int? = nil) {
+    package init(_ kind: Kind, _ message: String, status: Int? = nil) {
         self.kind = kind
         self.message = message
         self.status = status
     }
 
-    public var description: String { message }
+    package var description: String { message }
 
     /// Whether trying again later can help (a VTN that is down, overloaded or restarting). Any other 4xx
     /// is a configuration or conformance error: the request will be refused again until something changes.
-    public var isTransient: Bool {
+    package var isTransient: Bool {
         switch kind {
         case .connection: true
         case .http: (status ?? 500) >= 500 || status == 429 || status == 408
@@ -44,7 +44,7 @@ public struct OpenADRError: Error, Hashable, Sendable, CustomStringConvertible {
     /// What an operator should read it as: "transient" (the VTN away or overloaded: retried with backoff),
     /// "unauthorized" (the credentials), "configuration" (a setting the VTN refuses) or "conformance"
     /// (a request or reply outside the specification: a 4xx refusal or a malformed reply).
-    public var category: String {
+    package var category: String {
         if isTransient { return "transient" }
         switch kind {
         case .unauthorized: return "unauthorized"

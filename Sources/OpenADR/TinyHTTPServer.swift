@@ -8,39 +8,39 @@ import ServerSupport
 /// A small HTTP/1.1 server on SwiftNIO for the VEN's notification callback (and the project's fake VTN):
 /// one synchronous handler per request, bodies up to `maxBody`, at most `maxConnections` open at once.
 /// Handlers must not block: they record and return (the work happens elsewhere).
-public final class TinyHTTPServer: Sendable {
+package final class TinyHTTPServer: Sendable {
     /// One request as the handler sees it.
-    public struct Request: Sendable {
-        public let method: String
+    package struct Request: Sendable {
+        package let method: String
         /// The path without the query.
-        public let path: String
-        public let query: [String: String]
-        public let headers: [(String, String)]
-        public let body: Data
+        package let path: String
+        package let query: [String: String]
+        package let headers: [(String, String)]
+        package let body: Data
 
         /// The first header with this name (case-insensitive).
-        public func header(_ name: String) -> String? {
+        package func header(_ name: String) -> String? {
             headers.first { $0.0.lowercased() == name.lowercased() }?.1
         }
 
         /// The `Authorization: Bearer …` token, if any.
-        public var bearer: String? { BearerToken.parse(header("Authorization")) }
+        package var bearer: String? { BearerToken.parse(header("Authorization")) }
     }
 
     /// The handler's answer.
-    public struct Response: Sendable {
-        public var status: Int
-        public var contentType: String
-        public var body: Data
+    package struct Response: Sendable {
+        package var status: Int
+        package var contentType: String
+        package var body: Data
 
-        public init(status: Int, contentType: String = "application/json", body: Data) {
+        package init(status: Int, contentType: String = "application/json", body: Data) {
             self.status = status
             self.contentType = contentType
             self.body = body
         }
 
         /// A JSON answer (sorted keys).
-        public static func json(_ status: Int, _ object: Any) -> Response {
+        package static func json(_ status: Int, _ object: Any) -> Response {
             let data =
                 (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .fragmentsAllowed]))
                 ?? Data()
@@ -48,7 +48,7 @@ public final class TinyHTTPServer: Sendable {
         }
 
         /// An RFC 7807 problem, as OpenADR servers answer errors.
-        public static func problem(_ status: Int, _ detail: String) -> Response {
+        package static func problem(_ status: Int, _ detail: String) -> Response {
             var r = json(status, ["title": "error", "status": status, "detail": detail])
             r.contentType = "application/problem+json"
             return r
@@ -56,9 +56,9 @@ public final class TinyHTTPServer: Sendable {
     }
 
     private let listener: HTTPListener
-    public var host: String { listener.host }
+    package var host: String { listener.host }
     /// The bound port (the one picked when asked for port 0).
-    public var port: Int { listener.port }
+    package var port: Int { listener.port }
 
     private init(_ listener: HTTPListener) {
         self.listener = listener
@@ -66,7 +66,7 @@ public final class TinyHTTPServer: Sendable {
 
     /// Binds `host:port` (port 0 picks a free one) and serves `handler`, with the protections of
     /// `HTTPServerFoundation` (idle timeout, back-pressure, lingering close).
-    public static func start(
+    package static func start(
         host: String, port: Int, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         maxBody: Int = 1 << 20, maxConnections: Int = 64,
         handler: @escaping @Sendable (Request) -> Response
@@ -113,7 +113,7 @@ public final class TinyHTTPServer: Sendable {
     }
 
     /// Stops listening (connections in flight finish).
-    public func close() async {
+    package func close() async {
         await listener.close()
     }
 

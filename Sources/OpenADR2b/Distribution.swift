@@ -3,13 +3,13 @@ import Foundation
 
 /// `oadrDistributeEvent`: every event the VTN has for this VEN (an event missing from a later
 /// distribution has been cancelled).
-public struct Distribution: Sendable, Hashable {
+package struct Distribution: Sendable, Hashable {
     /// Echoed in `oadrCreatedEvent` as sent (some VTNs send a literal "None").
-    public var requestID: String
-    public var vtnID: String
-    public var events: [DistributedEvent]
+    package var requestID: String
+    package var vtnID: String
+    package var events: [DistributedEvent]
 
-    public init(requestID: String, vtnID: String, events: [DistributedEvent]) {
+    package init(requestID: String, vtnID: String, events: [DistributedEvent]) {
         self.requestID = requestID
         self.vtnID = vtnID
         self.events = events
@@ -18,47 +18,47 @@ public struct Distribution: Sendable, Hashable {
 
 /// One `oadrEvent`. `eventStatus` is kept for the log only: some VTNs leave it `far` for the whole event, so
 /// whether it is active or over comes from the times (`cancelled` is the one status obeyed).
-public struct DistributedEvent: Sendable, Hashable, Codable {
-    public var eventID: String
-    public var modificationNumber: Int
-    public var marketContext: String
-    public var status: String
+package struct DistributedEvent: Sendable, Hashable, Codable {
+    package var eventID: String
+    package var modificationNumber: Int
+    package var marketContext: String
+    package var status: String
     /// `testEvent` other than absent or `false` (2.0b lets it carry a description).
-    public var testEvent: Bool
+    package var testEvent: Bool
     /// `eiActivePeriod`'s `dtstart`.
-    public var start: Date
+    package var start: Date
     /// `eiActivePeriod`'s duration; 0 means "until cancelled" (the intervals then say how long).
-    public var durationSeconds: Double
+    package var durationSeconds: Double
     /// `tolerance/tolerate/startafter`: each VEN starts within this window after `start`.
-    public var startAfterSeconds: Double
+    package var startAfterSeconds: Double
     /// `x-eiRampUp` and `x-eiRecovery` (informational: a miner stops and starts within milliseconds).
-    public var rampUpSeconds: Double?
-    public var recoverySeconds: Double?
-    public var signals: [EventSignal]
+    package var rampUpSeconds: Double?
+    package var recoverySeconds: Double?
+    package var signals: [EventSignal]
     /// `oadrResponseRequired` is `always` (else `never`).
-    public var responseRequired: Bool
+    package var responseRequired: Bool
 
-    public var cancelled: Bool { status.lowercased() == "cancelled" }
+    package var cancelled: Bool { status.lowercased() == "cancelled" }
 }
 
 /// One `eiEventSignal`.
-public struct EventSignal: Sendable, Hashable, Codable {
-    public var name: String
-    public var type: String
-    public var id: String
+package struct EventSignal: Sendable, Hashable, Codable {
+    package var name: String
+    package var type: String
+    package var id: String
     /// The signal's item base (`oadr:currencyPerKWh`, `power:realPower`, …), when it has one.
-    public var item: ItemBase?
-    public var intervals: [SignalInterval]
+    package var item: ItemBase?
+    package var intervals: [SignalInterval]
 }
 
 /// What a signal's values are in: the item element's local name, its units and its SI scale code.
-public struct ItemBase: Sendable, Hashable, Codable {
-    public var kind: String
-    public var units: String
-    public var scale: String
+package struct ItemBase: Sendable, Hashable, Codable {
+    package var kind: String
+    package var units: String
+    package var scale: String
 
     /// The factor of `siScaleCode` (`k` 1e3, `M` 1e6, `none` 1, …); nil for a code 2.0b does not define.
-    public var multiplier: Double? {
+    package var multiplier: Double? {
         let codes: [String: Double] = [
             "p": 1e-12, "n": 1e-9, "micro": 1e-6, "m": 1e-3, "c": 1e-2, "d": 1e-1, "none": 1, "k": 1e3, "M": 1e6,
             "G": 1e9, "T": 1e12,
@@ -68,11 +68,11 @@ public struct ItemBase: Sendable, Hashable, Codable {
 }
 
 /// One interval of a signal: its own duration, in order after the previous one.
-public struct SignalInterval: Sendable, Hashable, Codable {
+package struct SignalInterval: Sendable, Hashable, Codable {
     /// `xcal:uid` (the interval's position when the VTN sends none).
-    public var uid: String
-    public var durationSeconds: Double
-    public var value: Double
+    package var uid: String
+    package var durationSeconds: Double
+    package var value: Double
 }
 
 extension Distribution {

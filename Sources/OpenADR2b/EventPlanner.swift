@@ -2,8 +2,8 @@ import FlexSupport
 import Foundation
 
 /// One interval of a 2.0b event as the controller will get it: a curtailment with its `until`, or a price.
-public struct ScheduledInterval: Sendable, Hashable, Codable {
-    public enum Action: Sendable, Hashable, Codable {
+package struct ScheduledInterval: Sendable, Hashable, Codable {
+    package enum Action: Sendable, Hashable, Codable {
         /// Shed this fraction of capacity.
         case curtail(level: Double)
         /// The price for the interval, in USD/MWh.
@@ -12,29 +12,29 @@ public struct ScheduledInterval: Sendable, Hashable, Codable {
 
     /// `openadr2b:<eventID>:<intervalUID>` (a price: the same with `:price`): the curtailment's id in the
     /// controller and the decision log.
-    public var id: String
-    public var eventID: String
-    public var start: Date
-    public var end: Date
-    public var action: Action
+    package var id: String
+    package var eventID: String
+    package var start: Date
+    package var end: Date
+    package var action: Action
     /// Why, for the decision log (`SIMPLE 2`, `LOAD_CONTROL x-loadControlCapacity 0.4`).
-    public var reason: String
+    package var reason: String
 }
 
 /// Turns 2.0b events into scheduled intervals: a pure function of the event, the settings and the time
 /// (intervals already over are left out), so it is tested on its own.
-public struct EventPlanner: Sendable {
+package struct EventPlanner: Sendable {
     /// SIMPLE level → curtailment level: the OpenADR 3 source's map (`OpenADRPlanner.defaultSimpleLevels`,
     /// passed in by the source so that both protocols share one).
-    public var simpleLevels: [Int: Double]
+    package var simpleLevels: [Int: Double]
     /// The load's draw, for LOAD_DISPATCH setpoints and deltas in watts.
-    public var powerWatts: Double?
+    package var powerWatts: Double?
     /// Follow test events (else they are logged and left alone).
-    public var actOnTestEvents: Bool
+    package var actOnTestEvents: Bool
     /// This VEN's place in an event's `startafter` window, in [0, 1) (stable per VEN and event).
-    public var startAfterFraction: @Sendable (String) -> Double
+    package var startAfterFraction: @Sendable (String) -> Double
 
-    public init(
+    package init(
         simpleLevels: [Int: Double], powerWatts: Double? = nil, actOnTestEvents: Bool = false,
         startAfterFraction: @escaping @Sendable (String) -> Double = { _ in 0 }
     ) {
@@ -46,7 +46,7 @@ public struct EventPlanner: Sendable {
 
     /// The intervals of `event` that end after `now`, and notes on what was ignored (stable texts, so
     /// the caller can log each once).
-    public func plan(_ event: DistributedEvent, now: Date) -> (intervals: [ScheduledInterval], ignored: [String]) {
+    package func plan(_ event: DistributedEvent, now: Date) -> (intervals: [ScheduledInterval], ignored: [String]) {
         if event.cancelled { return ([], []) }
         if event.testEvent && !actOnTestEvents {
             return ([], ["event \(event.eventID.prefix(60)): a test event (logged, not followed)"])

@@ -5,17 +5,17 @@ import OpenADR
 /// The messages a FlexMiner VEN sends, as complete documents (`oadrPayload` › `oadrSignedObject` › the
 /// message), every OpenADR namespace declared on the root with FlexMiner's prefixes. Element order follows
 /// `oadr_20b.xsd` (checked by the schema test); all supplied text is escaped by `WriteElement`.
-public enum OADRMessage {
+package enum OADRMessage {
     /// What the VEN says in `oadrCreatePartyRegistration`.
-    public struct Registration: Sendable, Hashable {
-        public var venName: String
+    package struct Registration: Sendable, Hashable {
+        package var venName: String
         /// The ids the VTN gave before (re-registration), else nil.
-        public var venID: String?
-        public var registrationID: String?
+        package var venID: String?
+        package var registrationID: String?
         /// Whether messages are signed (XML Signature): true when the VEN has a certificate and key.
-        public var xmlSignature: Bool
+        package var xmlSignature: Bool
 
-        public init(venName: String, venID: String? = nil, registrationID: String? = nil, xmlSignature: Bool = false) {
+        package init(venName: String, venID: String? = nil, registrationID: String? = nil, xmlSignature: Bool = false) {
             self.venName = venName
             self.venID = venID
             self.registrationID = registrationID
@@ -24,14 +24,14 @@ public enum OADRMessage {
     }
 
     /// One event's answer in `oadrCreatedEvent`.
-    public struct EventResponse: Sendable, Hashable {
-        public var eventID: String
-        public var modificationNumber: Int
+    package struct EventResponse: Sendable, Hashable {
+        package var eventID: String
+        package var modificationNumber: Int
         /// The `requestID` of the `oadrDistributeEvent` it answers (echoed as sent, even a literal "None").
-        public var requestID: String
-        public var optIn: Bool
+        package var requestID: String
+        package var optIn: Bool
 
-        public init(eventID: String, modificationNumber: Int, requestID: String, optIn: Bool) {
+        package init(eventID: String, modificationNumber: Int, requestID: String, optIn: Bool) {
             self.eventID = eventID
             self.modificationNumber = modificationNumber
             self.requestID = requestID
@@ -61,12 +61,12 @@ public enum OADRMessage {
     }
 
     /// `oadrQueryRegistration` (EiRegisterParty): what the VTN offers, before registering.
-    public static func queryRegistration(requestID: String) -> String {
+    package static func queryRegistration(requestID: String) -> String {
         document(message("oadrQueryRegistration", [WriteElement("pyld:requestID", requestID)]))
     }
 
     /// `oadrCreatePartyRegistration` (EiRegisterParty): profile 2.0b, simple HTTP, pull.
-    public static func createPartyRegistration(requestID: String, _ r: Registration) -> String {
+    package static func createPartyRegistration(requestID: String, _ r: Registration) -> String {
         var c = [WriteElement("pyld:requestID", requestID)]
         if let id = r.registrationID { c.append(WriteElement("ei:registrationID", id)) }
         if let id = r.venID { c.append(WriteElement("ei:venID", id)) }
@@ -80,7 +80,7 @@ public enum OADRMessage {
     }
 
     /// `oadrCancelPartyRegistration` (EiRegisterParty): leave the program.
-    public static func cancelPartyRegistration(requestID: String, registrationID: String, venID: String) -> String {
+    package static func cancelPartyRegistration(requestID: String, registrationID: String, venID: String) -> String {
         document(
             message(
                 "oadrCancelPartyRegistration",
@@ -91,7 +91,7 @@ public enum OADRMessage {
     }
 
     /// `oadrCanceledPartyRegistration` (EiRegisterParty): the answer to the VTN's cancellation.
-    public static func canceledPartyRegistration(requestID: String, registrationID: String, venID: String) -> String {
+    package static func canceledPartyRegistration(requestID: String, registrationID: String, venID: String) -> String {
         document(
             message(
                 "oadrCanceledPartyRegistration",
@@ -102,12 +102,12 @@ public enum OADRMessage {
     }
 
     /// `oadrPoll` (OadrPoll).
-    public static func poll(venID: String) -> String {
+    package static func poll(venID: String) -> String {
         document(message("oadrPoll", [WriteElement("ei:venID", venID)]))
     }
 
     /// `oadrRequestEvent` (EiEvent): every event the VTN has for this VEN.
-    public static func requestEvent(requestID: String, venID: String) -> String {
+    package static func requestEvent(requestID: String, venID: String) -> String {
         document(
             message(
                 "oadrRequestEvent",
@@ -119,7 +119,7 @@ public enum OADRMessage {
     }
 
     /// `oadrCreatedEvent` (EiEvent): opt in or out of each event, by id and modification number.
-    public static func createdEvent(venID: String, responses: [EventResponse]) -> String {
+    package static func createdEvent(venID: String, responses: [EventResponse]) -> String {
         let each = responses.map { r in
             WriteElement(
                 "ei:eventResponse",
@@ -143,7 +143,7 @@ public enum OADRMessage {
     }
 
     /// `oadrResponse`: the plain acknowledgement (of `oadrRequestReregistration`, among others).
-    public static func response(requestID: String, venID: String, code: Int = 200, description: String = "OK")
+    package static func response(requestID: String, venID: String, code: Int = 200, description: String = "OK")
         -> String
     {
         document(

@@ -1,8 +1,8 @@
 /// What went wrong with an OpenADR 2.0b exchange. Messages name the message and field they are about;
 /// they never contain key material.
-public struct OpenADR2bError: Error, Hashable, Sendable, CustomStringConvertible {
+package struct OpenADR2bError: Error, Hashable, Sendable, CustomStringConvertible {
     /// What callers branch on.
-    public enum Kind: String, Sendable, Hashable {
+    package enum Kind: String, Sendable, Hashable {
         /// The bytes are not acceptable XML (size, DTD, syntax, depth).
         case xml
         /// Well-formed XML that is not the OpenADR 2.0b message expected (the message names the field).
@@ -13,13 +13,13 @@ public struct OpenADR2bError: Error, Hashable, Sendable, CustomStringConvertible
         case transport
     }
 
-    public let kind: Kind
-    public let message: String
+    package let kind: Kind
+    package let message: String
 
-    public init(_ kind: Kind, _ message: String) {
+    package init(_ kind: Kind, _ message: String) {
         self.kind = kind
         self.message = message
     }
 
-    public var description: String { message }
+    package var description: String { message }
 }

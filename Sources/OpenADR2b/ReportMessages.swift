@@ -4,24 +4,24 @@ import OpenADR
 
 /// The reports FlexMiner offers: real power (`TELEMETRY_USAGE`) and the resource's status
 /// (`TELEMETRY_STATUS`), one data point each.
-public enum OADRReport {
+package enum OADRReport {
     /// The `rID` of the real-power data point.
-    public static let powerRID = "flexminer-power"
+    package static let powerRID = "flexminer-power"
     /// The `rID` of the status data point.
-    public static let statusRID = "flexminer-status"
+    package static let statusRID = "flexminer-status"
     /// The report specifier ids of the two metadata reports.
-    public static let usageSpecifierID = "flexminer-telemetry-usage"
-    public static let statusSpecifierID = "flexminer-telemetry-status"
+    package static let usageSpecifierID = "flexminer-telemetry-usage"
+    package static let statusSpecifierID = "flexminer-telemetry-status"
 
     /// A power reading for `oadrUpdateReport`.
-    public struct Reading: Sendable, Hashable {
-        public var watts: Double
+    package struct Reading: Sendable, Hashable {
+        package var watts: Double
         /// Measured by a meter or RAPL (`Quality Good`), else the model's estimate (`Quality Uncertain`).
-        public var measured: Bool
+        package var measured: Bool
         /// Whether the load is drawing (not halted) for the status report.
-        public var online: Bool
+        package var online: Bool
 
-        public init(watts: Double, measured: Bool, online: Bool) {
+        package init(watts: Double, measured: Bool, online: Bool) {
             self.watts = watts
             self.measured = measured
             self.online = online
@@ -29,10 +29,10 @@ public enum OADRReport {
     }
 
     /// The grid's AC nature for `power:powerAttributes` (required by the schema for real power).
-    public struct Supply: Sendable, Hashable {
-        public var hertz: Double = 60
-        public var voltage: Double = 240
-        public init(hertz: Double = 60, voltage: Double = 240) {
+    package struct Supply: Sendable, Hashable {
+        package var hertz: Double = 60
+        package var voltage: Double = 240
+        package init(hertz: Double = 60, voltage: Double = 240) {
             self.hertz = hertz
             self.voltage = voltage
         }
@@ -84,7 +84,7 @@ public enum OADRReport {
     }
 
     /// `oadrRegisterReport` (EiReport): the two metadata reports.
-    public static func register(
+    package static func register(
         requestID: String, venID: String, resourceID: String, createdAt: Date, supply: Supply = Supply()
     ) -> String {
         func metadata(_ name: String, _ specifier: String, _ rID: String, usage: Bool) -> WriteElement {
@@ -110,7 +110,7 @@ public enum OADRReport {
 
     /// `oadrUpdateReport` (EiReport): one interval of the report `request` asked for, with a value for each
     /// of its data points that FlexMiner has (power, status).
-    public static func update(
+    package static func update(
         requestID: String, venID: String, request: ReportRequest, reportID: String, reading: Reading,
         start: Date, seconds: Double, createdAt: Date
     ) -> String {
@@ -153,18 +153,18 @@ public enum OADRReport {
     }
 
     /// `oadrCreatedReport` (EiReport): the report requests now pending.
-    public static func created(requestID: String, venID: String, pending: [String]) -> String {
+    package static func created(requestID: String, venID: String, pending: [String]) -> String {
         pendingReply("oadrCreatedReport", requestID: requestID, venID: venID, pending: pending)
     }
 
     /// `oadrCanceledReport` (EiReport): the report requests still pending after a cancellation.
-    public static func canceled(requestID: String, venID: String, pending: [String]) -> String {
+    package static func canceled(requestID: String, venID: String, pending: [String]) -> String {
         pendingReply("oadrCanceledReport", requestID: requestID, venID: venID, pending: pending)
     }
 
     /// `oadrRegisteredReport` (EiReport): the answer to a VTN's own `oadrRegisterReport` (FlexMiner asks
     /// for none of the VTN's reports).
-    public static func registered(requestID: String, venID: String) -> String {
+    package static func registered(requestID: String, venID: String) -> String {
         OADRMessage.document(
             OADRMessage.message(
                 "oadrRegisteredReport",

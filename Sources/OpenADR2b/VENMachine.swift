@@ -9,28 +9,28 @@ import Foundation
 ///
 /// One request is in flight at a time (simple HTTP pull is a conversation of one VEN with one VTN): after a
 /// `.send` the shell feeds `.reply` or `.failed` before anything else but `.tick`.
-public struct VENMachine: Sendable {
+package struct VENMachine: Sendable {
     /// The settings (`--openadr-*`).
-    public struct Configuration: Sendable {
-        public var venName: String
+    package struct Configuration: Sendable {
+        package var venName: String
         /// The VTN's id when the operator pins it (`--openadr-vtn-id`): another VTN is refused.
-        public var vtnID: String?
+        package var vtnID: String?
         /// `--openadr-market-context`: follow (and opt into) only this program's events; others are opted
         /// out of. Nil: every event.
-        public var marketContext: String?
+        package var marketContext: String?
         /// `--openadr-poll`: poll at least this often, whatever the VTN asks.
-        public var pollLimitSeconds: Double
+        package var pollLimitSeconds: Double
         /// The resource named in reports.
-        public var resourceID: String
-        public var planner: EventPlanner
-        public var retryInitial: Double
-        public var retryMax: Double
+        package var resourceID: String
+        package var planner: EventPlanner
+        package var retryInitial: Double
+        package var retryMax: Double
         /// Makes request ids unique across restarts (the shell gives a random one).
-        public var requestPrefix: String
+        package var requestPrefix: String
         /// Whether the shell signs messages (XML Signature): said in `oadrCreatePartyRegistration`.
-        public var xmlSignature: Bool
+        package var xmlSignature: Bool
 
-        public init(
+        package init(
             venName: String, vtnID: String? = nil, marketContext: String? = nil, pollLimitSeconds: Double = 10,
             resourceID: String? = nil, planner: EventPlanner, retryInitial: Double = 1, retryMax: Double = 60,
             requestPrefix: String = "fm", xmlSignature: Bool = false
@@ -49,7 +49,7 @@ public struct VENMachine: Sendable {
     }
 
     /// The 2.0b services under the VTN's prefix.
-    public enum Service: String, Sendable, Hashable {
+    package enum Service: String, Sendable, Hashable {
         case eiRegisterParty = "EiRegisterParty"
         case oadrPoll = "OadrPoll"
         case eiEvent = "EiEvent"
@@ -57,7 +57,7 @@ public struct VENMachine: Sendable {
     }
 
     /// What the shell tells the machine.
-    public enum Input: Sendable {
+    package enum Input: Sendable {
         /// Begin: register, or resume the registration of `restoring` (the state file).
         case start(now: Date, restoring: Snapshot?)
         /// The VTN's answer to the request in flight (the HTTP body of a 2xx).
@@ -70,10 +70,10 @@ public struct VENMachine: Sendable {
         case tick(now: Date, reading: OADRReport.Reading?)
     }
 
-    public enum LogLevel: String, Sendable, Hashable { case info, warning, error }
+    package enum LogLevel: String, Sendable, Hashable { case info, warning, error }
 
     /// What the shell does, in order.
-    public enum Action: Sendable, Hashable {
+    package enum Action: Sendable, Hashable {
         /// POST `body` to the service; then feed `.reply` or `.failed`.
         case send(Service, body: String)
         /// Feed a `.tick` at this time (earlier is harmless).
@@ -88,19 +88,19 @@ public struct VENMachine: Sendable {
     }
 
     /// What survives a restart: the registration, the events known and the answers given.
-    public struct Snapshot: Sendable, Hashable, Codable {
-        public var venID: String
-        public var registrationID: String
-        public var vtnID: String
-        public var pollSeconds: Double?
-        public var events: [DistributedEvent]
+    package struct Snapshot: Sendable, Hashable, Codable {
+        package var venID: String
+        package var registrationID: String
+        package var vtnID: String
+        package var pollSeconds: Double?
+        package var events: [DistributedEvent]
         /// Event id → the modification number opted into.
-        public var responded: [String: Int]
-        public var reportRequests: [ReportRequest]
+        package var responded: [String: Int]
+        package var reportRequests: [ReportRequest]
         /// The events answered with optOut (another market context).
-        public var optedOut: [String]?
+        package var optedOut: [String]?
 
-        public init(
+        package init(
             venID: String, registrationID: String, vtnID: String, pollSeconds: Double?, events: [DistributedEvent],
             responded: [String: Int], reportRequests: [ReportRequest], optedOut: [String]? = nil
         ) {
@@ -116,20 +116,20 @@ public struct VENMachine: Sendable {
     }
 
     /// What `/status` shows.
-    public struct Status: Sendable, Hashable {
-        public var registered = false
-        public var venID: String?
-        public var registrationID: String?
-        public var vtnID: String?
-        public var lastPoll: Date?
-        public var eventsKnown = 0
+    package struct Status: Sendable, Hashable {
+        package var registered = false
+        package var venID: String?
+        package var registrationID: String?
+        package var vtnID: String?
+        package var lastPoll: Date?
+        package var eventsKnown = 0
         /// Event id → the modification number opted into.
-        public var optedIn: [String: Int] = [:]
-        public var reportsSent = 0
-        public var failures = 0
-        public var lastError: String?
+        package var optedIn: [String: Int] = [:]
+        package var reportsSent = 0
+        package var failures = 0
+        package var lastError: String?
 
-        public init() {}
+        package init() {}
     }
 
     /// What the request in flight was.
@@ -162,9 +162,9 @@ public struct VENMachine: Sendable {
     var nextReport: [String: Date] = [:]
     var counter = 0
     var logged: Set<String> = []
-    public internal(set) var status = Status()
+    package internal(set) var status = Status()
 
-    public init(_ config: Configuration) {
+    package init(_ config: Configuration) {
         self.config = config
         backoff = Backoff(startSeconds: config.retryInitial, maxSeconds: config.retryMax)
     }
@@ -180,7 +180,7 @@ public struct VENMachine: Sendable {
     }
 
     /// Feeds one input; returns what to do, in order.
-    public mutating func event(_ input: Input) -> [Action] {
+    package mutating func event(_ input: Input) -> [Action] {
         var out: [Action] = []
         let now: Date
         switch input {

@@ -2,44 +2,44 @@ import FlexSupport
 import Foundation
 
 /// `ei:eiResponse`: the VTN's verdict on a request.
-public struct OADRResponse: Sendable, Hashable {
-    public var code: Int
-    public var description: String
-    public var requestID: String
+package struct OADRResponse: Sendable, Hashable {
+    package var code: Int
+    package var description: String
+    package var requestID: String
 
-    public init(code: Int, description: String = "", requestID: String = "") {
+    package init(code: Int, description: String = "", requestID: String = "") {
         self.code = code
         self.description = description
         self.requestID = requestID
     }
 
     /// 2.0b's success codes are the HTTP-like 2xx.
-    public var ok: Bool { (200...299).contains(code) }
+    package var ok: Bool { (200...299).contains(code) }
 }
 
 /// `oadrCreatedPartyRegistration`.
-public struct CreatedPartyRegistration: Sendable, Hashable {
-    public var response: OADRResponse
-    public var registrationID: String?
-    public var venID: String?
-    public var vtnID: String
+package struct CreatedPartyRegistration: Sendable, Hashable {
+    package var response: OADRResponse
+    package var registrationID: String?
+    package var venID: String?
+    package var vtnID: String
     /// `oadrRequestedOadrPollFreq` in seconds.
-    public var pollSeconds: Double?
+    package var pollSeconds: Double?
     /// The profile names the VTN offers (`2.0a`, `2.0b`).
-    public var profiles: [String]
+    package var profiles: [String]
 }
 
 /// One report the VTN asks for (`oadrReportRequest`), inside `oadrRegisteredReport` or `oadrCreateReport`.
-public struct ReportRequest: Sendable, Hashable, Codable {
-    public var reportRequestID: String
-    public var specifierID: String
+package struct ReportRequest: Sendable, Hashable, Codable {
+    package var reportRequestID: String
+    package var specifierID: String
     /// How often to measure, and how often to send (`reportBackDuration`); 0 means "once".
-    public var granularitySeconds: Double
-    public var reportBackSeconds: Double
+    package var granularitySeconds: Double
+    package var reportBackSeconds: Double
     /// The data points asked for.
-    public var rIDs: [String]
+    package var rIDs: [String]
 
-    public init(
+    package init(
         reportRequestID: String, specifierID: String, granularitySeconds: Double, reportBackSeconds: Double,
         rIDs: [String]
     ) {
@@ -52,7 +52,7 @@ public struct ReportRequest: Sendable, Hashable, Codable {
 }
 
 /// A message from a VTN, read with a real XML parser and every field checked.
-public enum VTNMessage: Sendable, Hashable {
+package enum VTNMessage: Sendable, Hashable {
     case createdPartyRegistration(CreatedPartyRegistration)
     case response(OADRResponse)
     case distributeEvent(Distribution)
@@ -67,12 +67,12 @@ public enum VTNMessage: Sendable, Hashable {
     case other(String)
 
     /// The largest number of events, intervals or report requests read from one message.
-    public static let maximumItems = 1000
+    package static let maximumItems = 1000
 
     /// Reads one message (`oadrPayload` › `oadrSignedObject` › message).
     /// - Throws: `OpenADR2bError` (`.xml` for bytes that are not acceptable XML, `.malformed` naming the
     ///   field otherwise).
-    public static func parse(_ bytes: [UInt8]) throws(OpenADR2bError) -> VTNMessage {
+    package static func parse(_ bytes: [UInt8]) throws(OpenADR2bError) -> VTNMessage {
         let root = try XMLReader.parse(bytes)
         guard root.namespace == oadrNS, root.name == "oadrPayload" else {
             throw OpenADR2bError(

@@ -4,17 +4,17 @@ import Foundation
 /// One XML element as OpenADR 2.0b reads it: its namespace URI (never the prefix, which each VTN
 /// chooses), local name, attributes, child elements and the text directly inside it. A plain value:
 /// libxml2's tree is copied into it and freed at once, so nothing outside `XMLReader.parse` touches C.
-public struct ReadElement: Sendable, Hashable {
+package struct ReadElement: Sendable, Hashable {
     /// The namespace URI ("" when the element has none).
-    public let namespace: String
-    public let name: String
+    package let namespace: String
+    package let name: String
     /// Attributes by local name (OpenADR's `ei:schemaVersion` and `oadr:Id` are told apart by name alone).
-    public let attributes: [String: String]
-    public let children: [ReadElement]
+    package let attributes: [String: String]
+    package let children: [ReadElement]
     /// Text and CDATA directly inside this element, concatenated (whitespace kept).
-    public let text: String
+    package let text: String
 
-    public init(
+    package init(
         namespace: String, name: String, attributes: [String: String] = [:], children: [ReadElement] = [],
         text: String = ""
     ) {
@@ -26,17 +26,17 @@ public struct ReadElement: Sendable, Hashable {
     }
 
     /// The first child named `name` in `namespace`.
-    public func child(_ namespace: String, _ name: String) -> ReadElement? {
+    package func child(_ namespace: String, _ name: String) -> ReadElement? {
         children.first { $0.namespace == namespace && $0.name == name }
     }
 
     /// Every child named `name` in `namespace`, in document order.
-    public func children(_ namespace: String, _ name: String) -> [ReadElement] {
+    package func children(_ namespace: String, _ name: String) -> [ReadElement] {
         children.filter { $0.namespace == namespace && $0.name == name }
     }
 
     /// The element reached by following `path` from here (each step a namespace and a local name).
-    public func descendant(_ path: [(String, String)]) -> ReadElement? {
+    package func descendant(_ path: [(String, String)]) -> ReadElement? {
         var e = self
         for (ns, name) in path {
             guard let next = e.child(ns, name) else { return nil }
@@ -46,22 +46,22 @@ public struct ReadElement: Sendable, Hashable {
     }
 
     /// The text with surrounding whitespace removed.
-    public var trimmedText: String { text.trimmingCharacters(in: .whitespacesAndNewlines) }
+    package var trimmedText: String { text.trimmingCharacters(in: .whitespacesAndNewlines) }
 }
 
 /// Parsing untrusted XML with libxml2: a size limit before parsing, no DTD at all (so no entity can be
 /// declared, expanded or fetched: "billion laughs" and external entities are refused before libxml2 sees
 /// them), no network (`XML_PARSE_NONET`), no entity substitution (`XML_PARSE_NOENT` is never set), and a
 /// depth limit while the tree is copied out.
-public enum XMLReader {
+package enum XMLReader {
     /// The largest document read (an oadrDistributeEvent with many events is tens of kilobytes).
-    public static let maximumBytes = 1 << 20
+    package static let maximumBytes = 1 << 20
     /// The deepest element nesting read (OpenADR 2.0b messages nest about 14 deep).
-    public static let maximumDepth = 48
+    package static let maximumDepth = 48
 
     /// The document's root element.
     /// - Throws: `OpenADR2bError` `.xml` naming what is wrong (size, DOCTYPE, syntax, depth).
-    public static func parse(_ data: [UInt8]) throws(OpenADR2bError) -> ReadElement {
+    package static func parse(_ data: [UInt8]) throws(OpenADR2bError) -> ReadElement {
         guard data.count <= maximumBytes else {
             throw OpenADR2bError(.xml, "document of \(data.count) bytes is over the limit of \(maximumBytes)")
         }
@@ -96,7 +96,7 @@ public enum XMLReader {
     }
 
     /// As `parse`, from a string (tests and the fake VTN).
-    public static func parse(_ text: String) throws(OpenADR2bError) -> ReadElement {
+    package static func parse(_ text: String) throws(OpenADR2bError) -> ReadElement {
         try parse(Array(text.utf8))
     }
 

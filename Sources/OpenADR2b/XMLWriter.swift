@@ -1,32 +1,32 @@
 /// An element to write: a prefixed name (one of `OADRNamespace.declarations`' prefixes), attributes, and
 /// either text or children. Messages are built from these values, so every piece of text a VEN or VTN
 /// supplies goes through the one escaping function.
-public struct WriteElement: Sendable {
-    public let name: String
-    public let attributes: [(String, String)]
-    public let content: Content
+package struct WriteElement: Sendable {
+    package let name: String
+    package let attributes: [(String, String)]
+    package let content: Content
 
-    public enum Content: Sendable {
+    package enum Content: Sendable {
         case text(String)
         case children([WriteElement])
     }
 
     /// An element with text (escaped when written).
-    public init(_ name: String, _ text: String, attributes: [(String, String)] = []) {
+    package init(_ name: String, _ text: String, attributes: [(String, String)] = []) {
         self.name = name
         self.attributes = attributes
         content = .text(text)
     }
 
     /// An element with children.
-    public init(_ name: String, attributes: [(String, String)] = [], _ children: [WriteElement]) {
+    package init(_ name: String, attributes: [(String, String)] = [], _ children: [WriteElement]) {
         self.name = name
         self.attributes = attributes
         content = .children(children)
     }
 
     /// The element as XML, without a declaration; `declareNamespaces` adds every OpenADR prefix to it.
-    public func xml(declareNamespaces: Bool = false) -> String {
+    package func xml(declareNamespaces: Bool = false) -> String {
         var out = ""
         write(to: &out, declareNamespaces: declareNamespaces)
         return out
@@ -54,11 +54,11 @@ public struct WriteElement: Sendable {
 }
 
 /// The one escaping of text and attribute values in OpenADR 2.0b output.
-public enum XMLEscape {
+package enum XMLEscape {
     /// `s` with `& < > " '` escaped, and characters XML 1.0 cannot carry (controls other than tab, CR and
     /// LF, lone surrogates, U+FFFE/FFFF) replaced by U+FFFD, so that any string gives a well-formed
     /// document.
-    public static func text(_ s: String) -> String {
+    package static func text(_ s: String) -> String {
         var out = ""
         out.reserveCapacity(s.utf8.count)
         for scalar in s.unicodeScalars {

@@ -8,15 +8,15 @@ import Synchronization
 
 /// The VTN certificate fingerprint as the OpenADR Alliance defines it (and openleadr computes it): the last
 /// 10 bytes of the SHA-256 of the DER certificate, as upper-case hex pairs joined by colons.
-public enum OADRFingerprint {
+package enum OADRFingerprint {
     /// The fingerprint of a DER certificate, `AB:CD:…` (10 pairs).
-    public static func of(der: [UInt8]) -> String {
+    package static func of(der: [UInt8]) -> String {
         SHA256.hash(der).bytes.suffix(10).map { String(format: "%02X", $0) }.joined(separator: ":")
     }
 
     /// `text` in the canonical form (colons or none, any case, surrounding space), or nil when it is not 10
     /// bytes of hex.
-    public static func normalized(_ text: String) -> String? {
+    package static func normalized(_ text: String) -> String? {
         let hex = text.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: ":", with: "").uppercased()
         guard hex.count == 20, hex.allSatisfy(\.isHexDigit) else { return nil }
         var pairs: [String] = []

@@ -5,12 +5,12 @@ import ServiceLifecycle
 
 /// The 2.0b source as one service of `flexminer run`: it runs from start to the graceful shutdown (the
 /// registration stays with the VTN and in the state file; a restart resumes it).
-public struct OpenADR2bService: Service {
-    public let source: OpenADR2bSource
+package struct OpenADR2bService: Service {
+    package let source: OpenADR2bSource
 
-    public init(source: OpenADR2bSource) { self.source = source }
+    package init(source: OpenADR2bSource) { self.source = source }
 
-    public func run() async throws {
+    package func run() async throws {
         let source = self.source
         await cancelWhenGracefulShutdown { await source.run() }
     }
@@ -19,7 +19,7 @@ public struct OpenADR2bService: Service {
 extension OpenADR2bSource {
     /// What `/status` shows under `"openadr2b"` (snake_case, as OpenADR 3's object): registration, VEN id,
     /// last poll, events known, opt-ins, reports sent, errors, curtailments sent.
-    public var statusJSON: [String: Any] {
+    package var statusJSON: [String: Any] {
         let s = status
         return [
             "registered": s.registered, "ven_id": s.venID ?? NSNull(), "registration_id": s.registrationID ?? NSNull(),

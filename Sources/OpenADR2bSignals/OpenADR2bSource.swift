@@ -14,36 +14,36 @@ import Synchronization
 /// end, whatever happens to the network), a `release` when an interval is cancelled under way, and the
 /// price at a price interval's start: the same shape as the OpenADR 3 source. Neither task is on the
 /// control path.
-public final class OpenADR2bSource: Sendable {
+package final class OpenADR2bSource: Sendable {
     /// The `--openadr-*` settings for 2.0b.
-    public struct Configuration: Sendable {
+    package struct Configuration: Sendable {
         /// `http[s]://HOST[:PORT]/PREFIX` (the services are `<base>/EiRegisterParty`, …).
-        public var baseURL: String
-        public var venName: String
-        public var vtnID: String?
+        package var baseURL: String
+        package var venName: String
+        package var vtnID: String?
         /// `--openadr-market-context`: follow only this program's events.
-        public var marketContext: String?
+        package var marketContext: String?
         /// `--openadr-poll`: poll at least this often.
-        public var pollSeconds: Double = 10
-        public var statePath: String?
-        public var powerWatts: Double?
-        public var simpleLevels: [Int: Double] = OpenADRPlanner.defaultSimpleLevels
-        public var actOnTestEvents = false
-        public var retryInitial: Double = 1
-        public var retryMax: Double = 60
+        package var pollSeconds: Double = 10
+        package var statePath: String?
+        package var powerWatts: Double?
+        package var simpleLevels: [Int: Double] = OpenADRPlanner.defaultSimpleLevels
+        package var actOnTestEvents = false
+        package var retryInitial: Double = 1
+        package var retryMax: Double = 60
         /// The longest wait for one answer, seconds.
-        public var requestTimeoutSeconds: Int64 = 10
+        package var requestTimeoutSeconds: Int64 = 10
         /// `--openadr-cert`: the VEN's client certificate chain (PEM) for mutual TLS; with `privateKeyPath`.
-        public var certificatePath: String?
+        package var certificatePath: String?
         /// `--openadr-key`: the private key (PEM) of `certificatePath`.
-        public var privateKeyPath: String?
+        package var privateKeyPath: String?
         /// `--openadr-ca`: the roots (PEM) the VTN's certificate must chain to; nil: the system's.
-        public var caPath: String?
+        package var caPath: String?
         /// `--openadr-vtn-fingerprint`: the VTN certificate's OpenADR fingerprint (last 10 bytes of the SHA-256
         /// of its DER form, `AB:CD:…`); checked in every handshake when set.
-        public var vtnFingerprint: String?
+        package var vtnFingerprint: String?
 
-        public init(baseURL: String, venName: String) {
+        package init(baseURL: String, venName: String) {
             self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
             self.venName = venName
         }
@@ -60,8 +60,8 @@ public final class OpenADR2bSource: Sendable {
         var nonces: [String: Date] = [:]
     }
 
-    public let configuration: Configuration
-    public let origin: SignalOrigin
+    package let configuration: Configuration
+    package let origin: SignalOrigin
     let controller: LoadController
     let http: HTTPClient
     let note: @Sendable (String) -> Void
@@ -76,7 +76,7 @@ public final class OpenADR2bSource: Sendable {
     /// - Parameters:
     ///   - note: operator messages (`info` and `warning`); `alert`: errors the operator must act on.
     ///   - reading: the current power for reports; it must not wait (the sampler's last value).
-    public init(
+    package init(
         configuration: Configuration, controller: LoadController, httpClient: HTTPClient = .shared,
         note: @escaping @Sendable (String) -> Void = { _ in }, alert: (@Sendable (String) -> Void)? = nil,
         reading: @escaping @Sendable () -> OADRReport.Reading? = { nil }
@@ -92,13 +92,15 @@ public final class OpenADR2bSource: Sendable {
     }
 
     /// What `/status` shows.
-    public var status: VENMachine.Status { state.withLock { $0.status } }
+    package var status: VENMachine.Status { state.withLock { $0.status } }
     /// The intervals known, by start.
-    public var plan: [ScheduledInterval] { state.withLock { $0.plan.sorted { ($0.start, $0.id) < ($1.start, $1.id) } } }
-    public var curtailsSent: Int { state.withLock { $0.curtailsSent } }
+    package var plan: [ScheduledInterval] {
+        state.withLock { $0.plan.sorted { ($0.start, $0.id) < ($1.start, $1.id) } }
+    }
+    package var curtailsSent: Int { state.withLock { $0.curtailsSent } }
 
     /// Runs until cancelled.
-    public func run() async {
+    package func run() async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.networkLoop() }
             group.addTask { await self.scheduleLoop() }

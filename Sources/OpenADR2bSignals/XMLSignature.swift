@@ -6,17 +6,17 @@ import Foundation
 /// cryptography are the library's, never hand-written. The signature is the profile's: `ds:Signature` first
 /// in `oadrPayload`, exclusive C14N, SHA-256, RSA-SHA256 or ECDSA-SHA256 by the key, the certificate in
 /// KeyInfo, and a signed `dsp:ReplayProtect` (timestamp, nonce).
-public enum OADRXMLSignature {
+package enum OADRXMLSignature {
     /// A signature that is missing, broken or not the VTN's, worded for `/status`.
-    public struct Failure: Error, CustomStringConvertible {
-        public let description: String
+    package struct Failure: Error, CustomStringConvertible {
+        package let description: String
     }
 
     /// What a valid signature carries: its signer's certificate (DER) and the replay protection.
-    public struct Verified: Sendable {
-        public let signerDER: [UInt8]
-        public let timestamp: Date
-        public let nonce: String
+    package struct Verified: Sendable {
+        package let signerDER: [UInt8]
+        package let timestamp: Date
+        package let nonce: String
     }
 
     /// The largest payload signed or verified (the XML reader's limit).
@@ -25,7 +25,7 @@ public enum OADRXMLSignature {
     private static let initialized: Int32 = fm_xmlsec_init()
 
     /// `payload` (an `oadrPayload` document) signed with `keyPEM` and its `certPEM`.
-    public static func sign(
+    package static func sign(
         payload: String, keyPEM: [UInt8], certPEM: [UInt8], now: Date = Date(), nonce: String = newNonce()
     ) throws(Failure) -> String {
         guard initialized == 0 else { throw Failure(description: "xmlsec1 did not start (\(initialized))") }
@@ -48,7 +48,7 @@ public enum OADRXMLSignature {
 
     /// Checks `payload`'s signature against the certificate in its KeyInfo; nil when it carries none. The
     /// caller decides whether that certificate is the VTN's and whether the timestamp is fresh.
-    public static func verify(payload: [UInt8]) throws(Failure) -> Verified? {
+    package static func verify(payload: [UInt8]) throws(Failure) -> Verified? {
         guard initialized == 0 else { throw Failure(description: "xmlsec1 did not start (\(initialized))") }
         guard payload.count <= maximumBytes else { throw Failure(description: "payload over \(maximumBytes) bytes") }
         var cert = [UInt8](repeating: 0, count: 16384)
@@ -89,7 +89,7 @@ public enum OADRXMLSignature {
     }
 
     /// 16 random bytes as hex.
-    public static func newNonce() -> String {
+    package static func newNonce() -> String {
         (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
     }
 }

@@ -4,8 +4,8 @@ import OpenADR
 
 /// What one event interval asks of the load, placed in time: a pure function of the events and the
 /// settings (no clock, no network), so it is tested on its own.
-public struct PlannedInterval: Sendable, Hashable {
-    public enum Action: Sendable, Hashable {
+package struct PlannedInterval: Sendable, Hashable {
+    package enum Action: Sendable, Hashable {
         /// Shed this fraction of capacity (SIMPLE through the level map, IMPORT_CAPACITY_LIMIT).
         case curtail(level: Double)
         /// The price for the interval (PRICE, converted to USD/MWh).
@@ -13,29 +13,29 @@ public struct PlannedInterval: Sendable, Hashable {
     }
 
     /// `openadr:<eventID>:<intervalID>`: the curtailment's id in the controller and the decision log.
-    public let id: String
-    public let programID: String
-    public let eventID: String
-    public let intervalID: Int
-    public let start: Date
-    public let end: Date
-    public let action: Action
+    package let id: String
+    package let programID: String
+    package let eventID: String
+    package let intervalID: Int
+    package let start: Date
+    package let end: Date
+    package let action: Action
     /// Why, for the decision log (`SIMPLE 3`, `IMPORT_CAPACITY_LIMIT 2 KW`).
-    public let reason: String
+    package let reason: String
 }
 
 /// Turns OpenADR events into planned intervals.
-public struct OpenADRPlanner: Sendable {
+package struct OpenADRPlanner: Sendable {
     /// SIMPLE level → curtailment level (0: none). Default 0→0, 1→0.5, 2→1, 3→1.
-    public var simpleLevels: [Int: Double]
+    package var simpleLevels: [Int: Double]
     /// The load's draw, for IMPORT_CAPACITY_LIMIT (a limit in kW becomes 1 − limit / power).
-    public var powerWatts: Double?
+    package var powerWatts: Double?
     /// Seeds each event's draw within its `randomizeStart` (the VEN's name: stable across restarts).
-    public var venName: String
+    package var venName: String
 
-    public static let defaultSimpleLevels: [Int: Double] = [0: 0, 1: 0.5, 2: 1, 3: 1]
+    package static let defaultSimpleLevels: [Int: Double] = [0: 0, 1: 0.5, 2: 1, 3: 1]
 
-    public init(simpleLevels: [Int: Double] = defaultSimpleLevels, powerWatts: Double? = nil, venName: String = "") {
+    package init(simpleLevels: [Int: Double] = defaultSimpleLevels, powerWatts: Double? = nil, venName: String = "") {
         self.simpleLevels = simpleLevels
         self.powerWatts = powerWatts
         self.venName = venName
@@ -43,7 +43,7 @@ public struct OpenADRPlanner: Sendable {
 
     /// The planned intervals of `events`, and notes on what was ignored (each a stable text, so the
     /// caller can log each once).
-    public func plan(_ events: [Event]) -> (intervals: [PlannedInterval], ignored: [String]) {
+    package func plan(_ events: [Event]) -> (intervals: [PlannedInterval], ignored: [String]) {
         var out: [PlannedInterval] = []
         var ignored: [String] = []
         for event in events {
@@ -126,7 +126,7 @@ public struct OpenADRPlanner: Sendable {
 
     /// This VEN's start offset for `event`: a fraction of `randomizeStart` drawn from a hash of the VEN's
     /// name and the event id, so a fleet spreads out and a restart keeps the same draw.
-    public func offset(for event: Event) -> Double {
+    package func offset(for event: Event) -> Double {
         guard let r = event.intervalPeriod?.randomizeStart, r > 0, r.isFinite else { return 0 }
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for b in (venName + "\u{0}" + event.id).utf8 {

@@ -3,6 +3,6 @@ import LoadController
 /// `openadr3:URL` is one kind of signal source: an outbound client (it listens nowhere but for its
 /// callback, which checks a bearer token of its own).
 extension OpenADRService: SignalSource {
-    public var scheme: String { "openadr3" }
-    public var name: String { "openadr3:\(source.configuration.baseURL)" }
+    package var scheme: String { "openadr3" }
+    package var name: String { "openadr3:\(source.configuration.baseURL)" }
 }

@@ -7,29 +7,29 @@ import OpenADR
 extension OpenADRSource {
     /// The source as `/status` shows it: how it gets events (`webhook` with a subscription, else `poll`),
     /// how often it reads them, the VTN's version, and the error an operator must see.
-    public struct Status: Sendable, Hashable {
+    package struct Status: Sendable, Hashable {
         /// "webhook" (subscribed: notifications, plus a read every `pollSeconds`) or "poll" (reads only).
-        public var mode: String
-        public var pollSeconds: Double
+        package var mode: String
+        package var pollSeconds: Double
         /// "enrolling", "enrolled", or "stopped" (a setting must change; see `error`).
-        public var state: String
-        public var version: String?
-        public var programID: String?
-        public var venID: String?
-        public var subscriptionID: String?
-        public var lastReadAgeSeconds: Double?
+        package var state: String
+        package var version: String?
+        package var programID: String?
+        package var venID: String?
+        package var subscriptionID: String?
+        package var lastReadAgeSeconds: Double?
         /// The last read's error (nil after a good read), its category (`OpenADRError.category`) and since when.
-        public var error: String?
-        public var errorCategory: String?
-        public var errorSince: Date?
+        package var error: String?
+        package var errorCategory: String?
+        package var errorSince: Date?
         /// Why there is no subscription, when the VTN refused it.
-        public var subscriptionError: String?
+        package var subscriptionError: String?
         /// Why the last report was not taken (nil once one is).
-        public var reportError: String? = nil
-        public var counters: Counters
+        package var reportError: String? = nil
+        package var counters: Counters
 
         /// The `openadr3` object of `/status`.
-        public var json: [String: Any] {
+        package var json: [String: Any] {
             [
                 "mode": mode, "poll_seconds": pollSeconds, "state": state, "version": version ?? NSNull(),
                 "program_id": programID ?? NSNull(), "ven_id": venID ?? NSNull(),
@@ -44,7 +44,7 @@ extension OpenADRSource {
         }
     }
 
-    public var status: Status {
+    package var status: Status {
         let version = client.version
         return state.withLock { s in
             let m = s.machine

@@ -22,55 +22,55 @@ import Synchronization
 /// each result (`take`, `performNow`, `perform`).
 ///
 /// This file is its own target (`OpenADRSignals`), so `LoadController` does not depend on AsyncHTTPClient.
-public final class OpenADRSource: Sendable {
+package final class OpenADRSource: Sendable {
     /// The `--openadr-*` settings.
-    public struct Configuration: Sendable, Hashable {
+    package struct Configuration: Sendable, Hashable {
         /// `http[s]://HOST[:PORT]/BASE_PATH`.
-        public var baseURL: String
-        public var credentials: OpenADRCredentials?
+        package var baseURL: String
+        package var credentials: OpenADRCredentials?
         /// The program's name or id; nil: every event the VTN shows this VEN.
-        public var program: String?
+        package var program: String?
         /// Register (or reuse) a VEN record with this name; nil: do not register.
-        public var venName: String?
+        package var venName: String?
         /// The resource named in reports (default: the VEN's name, else the host name).
-        public var resourceName: String?
-        public var pollSeconds: Double = 15
+        package var resourceName: String?
+        package var pollSeconds: Double = 15
         /// Without a subscription (no callback, or the VTN refused it) reads are this often at most, so that
         /// an event published a few seconds ahead is known before it starts.
-        public var pollWithoutSubscription: Double = 2
+        package var pollWithoutSubscription: Double = 2
         /// Serve the notification callback here and subscribe.
-        public var callback: HostPort?
+        package var callback: HostPort?
         /// The URL the VTN calls (default `http://<callback>/openadr/callback`).
-        public var callbackURL: String?
-        public var powerWatts: Double?
-        public var simpleLevels: [Int: Double] = OpenADRPlanner.defaultSimpleLevels
+        package var callbackURL: String?
+        package var powerWatts: Double?
+        package var simpleLevels: [Int: Double] = OpenADRPlanner.defaultSimpleLevels
         /// The state file (the known schedule survives a restart); nil: none.
-        public var statePath: String?
+        package var statePath: String?
         /// First and longest delay between retries after a failure.
-        public var retryInitial: Double = 1
-        public var retryMax: Double = 30
+        package var retryInitial: Double = 1
+        package var retryMax: Double = 30
 
-        public init(baseURL: String) { self.baseURL = baseURL }
+        package init(baseURL: String) { self.baseURL = baseURL }
 
         var clientName: String { venName ?? resourceName ?? ProcessInfo.processInfo.hostName }
     }
 
     /// What the source has done (for tests and status).
-    public struct Counters: Sendable, Hashable {
-        public var polls = 0
-        public var pollFailures = 0
-        public var notifications = 0
-        public var reportsSent = 0
-        public var reportFailures = 0
-        public var curtailsSent = 0
-        public var releasesSent = 0
-        public var pricesSent = 0
+    package struct Counters: Sendable, Hashable {
+        package var polls = 0
+        package var pollFailures = 0
+        package var notifications = 0
+        package var reportsSent = 0
+        package var reportFailures = 0
+        package var curtailsSent = 0
+        package var releasesSent = 0
+        package var pricesSent = 0
     }
 
-    public let configuration: Configuration
+    package let configuration: Configuration
     /// The measured source's energy counter, joules (see `init`).
     let measuredEnergy: (@Sendable () -> Double?)?
-    public let origin: SignalOrigin
+    package let origin: SignalOrigin
     let controller: LoadController
     let client: OpenADRClient
     let note: @Sendable (String) -> Void
@@ -98,7 +98,7 @@ public final class OpenADRSource: Sendable {
     ///   RAPL's; nil while it is stale or missing), read when an interval starts and ends so that its
     ///   `USAGE` report carries what was measured; without it (or when it has no value) the report is
     ///   `powerWatts` × the active time. It must not wait (it reads the sampler's last value).
-    public init(
+    package init(
         configuration: Configuration, controller: LoadController, client: OpenADRClient? = nil,
         note: @escaping @Sendable (String) -> Void = { _ in }, alert: (@Sendable (String) -> Void)? = nil,
         measuredEnergy: (@Sendable () -> Double?)? = nil
@@ -120,17 +120,17 @@ public final class OpenADRSource: Sendable {
         callbackToken = bytes.map { String(format: "%02x", $0) }.joined()
     }
 
-    public var counters: Counters { state.withLock { $0.machine.counters } }
+    package var counters: Counters { state.withLock { $0.machine.counters } }
     /// The callback's port once it listens (port 0 picks one).
-    public var callbackPort: Int? { state.withLock { $0.callbackPort } }
+    package var callbackPort: Int? { state.withLock { $0.callbackPort } }
     /// The planned intervals, by start.
-    public var plan: [PlannedInterval] {
+    package var plan: [PlannedInterval] {
         state.withLock { $0.machine.plan.values.sorted { ($0.start, $0.id) < ($1.start, $1.id) } }
     }
 
     /// Runs until cancelled (the service's graceful shutdown): restores the saved schedule, enrols,
     /// reads events, schedules, reports; removes the subscription on the way out.
-    public func run() async {
+    package func run() async {
         restore()
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.scheduleLoop() }

@@ -9,19 +9,19 @@ import OpenADR
 /// What the VEN knows and must keep across a restart: the program, the last events read (so the
 /// schedule still runs while the VTN is unreachable), the live subscription (to remove a stale one)
 /// and the intervals already reported. JSON, written atomically (temp file, fsync, rename), mode 0600.
-public struct OpenADRState: Sendable, Hashable {
-    public var programID: String?
-    public var venID: String?
-    public var subscriptionID: String?
-    public var events: [Event] = []
+package struct OpenADRState: Sendable, Hashable {
+    package var programID: String?
+    package var venID: String?
+    package var subscriptionID: String?
+    package var events: [Event] = []
     /// Ids of intervals already reported (bounded: the latest 1,000).
-    public var reported: [String] = []
+    package var reported: [String] = []
 
-    public init() {}
+    package init() {}
 
     /// Reads the state file; a missing file is an empty state.
     /// - Throws: `InputError` naming the file and the field.
-    public static func load(path: String) throws(InputError) -> OpenADRState {
+    package static func load(path: String) throws(InputError) -> OpenADRState {
         guard FileManager.default.fileExists(atPath: path) else { return OpenADRState() }
         do throws(InputError) {
             let f = try JSONFields(json: InputFile.data(path), what: "the OpenADR state")
@@ -44,7 +44,7 @@ public struct OpenADRState: Sendable, Hashable {
 
     /// Writes the state atomically with mode 0600.
     /// - Throws: `InputError` naming the file and the system's reason.
-    public func save(path: String) throws(InputError) {
+    package func save(path: String) throws(InputError) {
         var o: [String: Any] = [
             "version": 1, "events": events.map(\.object), "reported": Array(reported.suffix(1000)),
             "saved": ISO8601.format(Date()),

@@ -8,13 +8,13 @@ import Synchronization
 /// The operator's page at `GET /`: one self-contained HTML file embedded in the binary (no external
 /// requests), served with a Content-Security-Policy that allows only its own script (by hash), its
 /// own styles and requests back to this server, so that text from outside shown on it can never run.
-public enum Dashboard {
+package enum Dashboard {
     /// The page.
-    public static let html: String = String(decoding: PackageResources.dashboard_html, as: UTF8.self)
+    package static let html: String = String(decoding: PackageResources.dashboard_html, as: UTF8.self)
 
     /// `script-src` by the SHA-256 of the page's one inline script: inline event handlers and injected
     /// scripts are refused by the browser even if text were ever interpreted as HTML.
-    public static let contentSecurityPolicy: String = {
+    package static let contentSecurityPolicy: String = {
         var script = ""
         if let open = html.range(of: "<script>"),
             let close = html.range(of: "</script>", range: open.upperBound..<html.endIndex)
@@ -28,15 +28,15 @@ public enum Dashboard {
 }
 
 /// What the dashboard reads, as closures so that it depends on no particular miner.
-public struct DashboardRoutes: Sendable {
+package struct DashboardRoutes: Sendable {
     /// `/status` JSON (also each Server-Sent Event).
-    public var status: @Sendable () -> String
+    package var status: @Sendable () -> String
     /// `GET /history`.
-    public var history: @Sendable () -> String
+    package var history: @Sendable () -> String
     /// `GET /decisions`.
-    public var decisions: @Sendable () -> String
+    package var decisions: @Sendable () -> String
 
-    public init(
+    package init(
         status: @escaping @Sendable () -> String, history: @escaping @Sendable () -> String,
         decisions: @escaping @Sendable () -> String
     ) {

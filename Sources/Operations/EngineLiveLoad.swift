@@ -7,21 +7,21 @@ import Simulation
 
 /// The real engine for `simulate --live`: hashing an unsolvable job, commanded by the simulated policy,
 /// with one interval per `intervalMs` of wall-clock time.
-public final class EngineLiveLoad: LiveLoad {
+package final class EngineLiveLoad: LiveLoad {
     let engine: MiningEngine
     let intervalMs: Double
     var start: ContinuousClock.Instant?
 
-    public init(threads: Int, intervalMs: Double) throws(EngineError) {
+    package init(threads: Int, intervalMs: Double) throws(EngineError) {
         engine = try MiningEngine(threads: threads)
         let job = MiningJob.unsolvable(seed: 11)
         engine.setJob(job)
         self.intervalMs = intervalMs
     }
 
-    public var load: any LoadActuator { engine }
+    package var load: any LoadActuator { engine }
 
-    public func pace(interval index: Int) {
+    package func pace(interval index: Int) {
         let now = ContinuousClock.now
         guard let start else {
             start = now
@@ -31,5 +31,5 @@ public final class EngineLiveLoad: LiveLoad {
         if due > now { Thread.sleep(forTimeInterval: (due - now).seconds) }
     }
 
-    public func stop() { engine.stop() }
+    package func stop() { engine.stop() }
 }

@@ -4,17 +4,17 @@ import Synchronization
 
 /// The last hour of the miner, one sample a second, for the dashboard's charts (`GET /history`). A
 /// fixed ring: filled by the status ticker (never by the hashing threads), read by HTTP requests.
-public final class HistoryRing: Sendable {
-    public struct Sample: Sendable {
-        public var time: Double
-        public var hashRate: Double
-        public var capacity: Double
-        public var activeWorkers: Int
-        public var price: Double?
-        public var breakEven: Double?
-        public var state: String
+package final class HistoryRing: Sendable {
+    package struct Sample: Sendable {
+        package var time: Double
+        package var hashRate: Double
+        package var capacity: Double
+        package var activeWorkers: Int
+        package var price: Double?
+        package var breakEven: Double?
+        package var state: String
 
-        public init(
+        package init(
             time: Double, hashRate: Double, capacity: Double, activeWorkers: Int, price: Double?, breakEven: Double?,
             state: String
         ) {
@@ -28,16 +28,16 @@ public final class HistoryRing: Sendable {
         }
     }
 
-    public let capacity: Int
+    package let capacity: Int
     private let ring: Mutex<(samples: [Sample], next: Int)>
 
     /// - Parameter capacity: samples kept (3600: an hour of 1-second samples).
-    public init(capacity: Int = 3600) {
+    package init(capacity: Int = 3600) {
         self.capacity = max(1, capacity)
         ring = Mutex(([], 0))
     }
 
-    public func record(_ s: Sample) {
+    package func record(_ s: Sample) {
         ring.withLock { r in
             if r.samples.count < capacity {
                 r.samples.append(s)
@@ -49,14 +49,14 @@ public final class HistoryRing: Sendable {
     }
 
     /// Oldest first.
-    public var samples: [Sample] {
+    package var samples: [Sample] {
         ring.withLock { r in
             r.samples.count < capacity ? r.samples : Array(r.samples[r.next...] + r.samples[..<r.next])
         }
     }
 
     /// `{"interval_seconds":1,"samples":[{"t","hash_rate","capacity","active_workers","price","breakeven","state"}]}`
-    public var json: String {
+    package var json: String {
         let list: [[String: Any]] = samples.map { s in
             [
                 "t": s.time, "hash_rate": s.hashRate, "capacity": s.capacity, "active_workers": s.activeWorkers,
@@ -69,17 +69,17 @@ public final class HistoryRing: Sendable {
 
 /// The last decisions (the decision log's entries), kept in memory for the dashboard
 /// (`GET /decisions`), whether or not a decision log file is configured.
-public final class RecentDecisions: Sendable {
-    public let capacity: Int
+package final class RecentDecisions: Sendable {
+    package let capacity: Int
     private let ring: Mutex<(entries: [String], total: Int)>
 
-    public init(capacity: Int = 50) {
+    package init(capacity: Int = 50) {
         self.capacity = max(1, capacity)
         ring = Mutex(([], 0))
     }
 
     /// Records one entry (already encoded as a JSON object).
-    public func record(_ json: String) {
+    package func record(_ json: String) {
         ring.withLock { r in
             r.entries.append(json)
             if r.entries.count > capacity { r.entries.removeFirst(r.entries.count - capacity) }
@@ -88,10 +88,10 @@ public final class RecentDecisions: Sendable {
     }
 
     /// Entries recorded since start (the dashboard reloads the list when it changes).
-    public var total: Int { ring.withLock { $0.total } }
+    package var total: Int { ring.withLock { $0.total } }
 
     /// `{"total":N,"decisions":[…]}`, oldest first.
-    public var json: String {
+    package var json: String {
         let (entries, total) = ring.withLock { ($0.entries, $0.total) }
         return "{\"decisions\":[" + entries.joined(separator: ",") + "],\"total\":\(total)}"
     }

@@ -9,28 +9,28 @@ import Synchronization
 /// (`{"time":…,"level":"info","label":"flexminer","message":…,"source":…}`). The line is formatted on the
 /// caller's thread and written by the sink's own (see `LogSink`), so logging never waits for stderr.
 /// Secrets are never passed to the logger in the first place.
-public struct FlexLogHandler: LogHandler {
-    public enum Format: String, Sendable, CaseIterable { case human, json }
+package struct FlexLogHandler: LogHandler {
+    package enum Format: String, Sendable, CaseIterable { case human, json }
 
-    public var metadata: Logger.Metadata = [:]
-    public var logLevel: Logger.Level
+    package var metadata: Logger.Metadata = [:]
+    package var logLevel: Logger.Level
     let label: String
     let format: Format
     let output: LogSink
 
-    public init(label: String, format: Format, level: Logger.Level, output: LogSink = .standardError) {
+    package init(label: String, format: Format, level: Logger.Level, output: LogSink = .standardError) {
         self.label = label
         self.format = format
         self.logLevel = level
         self.output = output
     }
 
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    package subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
-    public func log(event: LogEvent) {
+    package func log(event: LogEvent) {
         var all = metadata
         if let extra = event.metadata { all.merge(extra) { _, new in new } }
         let time = LogSink.timestamp()
@@ -60,10 +60,10 @@ public struct FlexLogHandler: LogHandler {
 /// own writes them. A full stderr pipe (a log shipper that stalled, a terminal on hold) therefore never
 /// stops the controller, which logs every decision, from answering a curtail. At exit the queue gets up
 /// to two seconds to drain.
-public final class LogSink: Sendable {
-    public static let standardError = LogSink(fd: 2)
+package final class LogSink: Sendable {
+    package static let standardError = LogSink(fd: 2)
     /// Lines waiting for the writer, at most.
-    public static let queueLimit = 1024
+    package static let queueLimit = 1024
     private let fd: Int32
     private let captured = Mutex<[String]?>(nil)
     /// Called before each line (the terminal status line uses it to clear itself).
@@ -83,21 +83,21 @@ public final class LogSink: Sendable {
     init(fd: Int32) { self.fd = fd }
 
     /// A sink writing to `fileDescriptor` (which it does not close).
-    public convenience init(fileDescriptor: Int32) { self.init(fd: fileDescriptor) }
+    package convenience init(fileDescriptor: Int32) { self.init(fd: fileDescriptor) }
 
     /// A sink that keeps lines in memory.
-    public static func capturing() -> LogSink {
+    package static func capturing() -> LogSink {
         let s = LogSink(fd: -1)
         s.captured.withLock { $0 = [] }
         return s
     }
 
-    public var lines: [String] { captured.withLock { $0 ?? [] } }
+    package var lines: [String] { captured.withLock { $0 ?? [] } }
 
     /// Lines dropped because the queue was full, since the start.
-    public var dropped: Int { droppedCount.load(ordering: .relaxed) }
+    package var dropped: Int { droppedCount.load(ordering: .relaxed) }
 
-    public func setBeforeWrite(_ hook: (@Sendable () -> Void)?) { beforeWrite.withLock { $0 = hook } }
+    package func setBeforeWrite(_ hook: (@Sendable () -> Void)?) { beforeWrite.withLock { $0 = hook } }
 
     /// Queues one line (a newline is added). Never waits for the reader of the file descriptor.
     func write(_ line: String) {
@@ -134,7 +134,7 @@ public final class LogSink: Sendable {
     /// Waits (at most `timeout`) until the queued lines are written.
     /// - Returns: whether they were.
     @discardableResult
-    public func flush(timeout: Duration = .seconds(2)) -> Bool {
+    package func flush(timeout: Duration = .seconds(2)) -> Bool {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if queue.withLock({ $0.lines.isEmpty && $0.writing == 0 }) { return true }

@@ -5,7 +5,7 @@ import OpenADR2b
 extension MinerMetrics {
     /// Brings the OpenADR 2.0b source's gauges and counters up to date from its status (running totals),
     /// the same status `/status` shows.
-    public func openADR2b(_ s: VENMachine.Status, curtailsSent: Int) {
+    package func openADR2b(_ s: VENMachine.Status, curtailsSent: Int) {
         func gauge(_ label: String, _ value: Double) {
             CoreMetrics.Gauge(label: label, factory: factory).record(value)
         }

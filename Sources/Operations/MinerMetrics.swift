@@ -38,8 +38,8 @@ import WorkSources
 ///
 /// The fleet's alert rules (`packaging/prometheus/flexminer-rules.yml`) use these names: renaming one is a
 /// contract change.
-public final class MinerMetrics: Sendable {
-    public let registry: PrometheusCollectorRegistry
+package final class MinerMetrics: Sendable {
+    package let registry: PrometheusCollectorRegistry
     let factory: PrometheusMetricsFactory
     private let hashes: CoreMetrics.Counter
     private let hashRate: CoreMetrics.Gauge
@@ -70,7 +70,7 @@ public final class MinerMetrics: Sendable {
     /// Pool and OpenADR 2.0b counts already added to the counters (they report running totals).
     let countedPool = Mutex<[String: Int]>([:])
 
-    public init() {
+    package init() {
         registry = PrometheusCollectorRegistry()
         var f = PrometheusMetricsFactory(registry: registry)
         // Halts take microseconds to milliseconds: the default buckets (5 ms and up) would say nothing.
@@ -114,7 +114,7 @@ public final class MinerMetrics: Sendable {
     }
 
     /// Feeds controller events (wire it as the controller's observer).
-    public func record(_ event: ControllerEvent) {
+    package func record(_ event: ControllerEvent) {
         switch event {
         case .message(let source, let ok):
             CoreMetrics.Counter(
@@ -129,7 +129,7 @@ public final class MinerMetrics: Sendable {
 
     /// One solved block ("found"), and then its outcome where there is one ("superseded" instead of
     /// "accepted" for a block on a parent that already had one of ours counted).
-    public func block(_ outcome: BlockOutcome, superseded: Bool = false) {
+    package func block(_ outcome: BlockOutcome, superseded: Bool = false) {
         func count(_ result: String) {
             CoreMetrics.Counter(label: "flexminer_blocks_total", dimensions: [("result", result)], factory: factory)
                 .increment()
@@ -146,7 +146,7 @@ public final class MinerMetrics: Sendable {
 
     /// Brings the gauges and the hash counter up to date (before each scrape and once a second), from the
     /// same report as `/status`, so that the two never disagree.
-    public func update(_ report: StatusReport) {
+    package func update(_ report: StatusReport) {
         let engine = report.engine
         let total = engine.totalHashes
         let previous = countedHashes.exchange(total, ordering: .relaxed)
@@ -166,7 +166,7 @@ public final class MinerMetrics: Sendable {
 
     /// What the fleet's alerts compare against: the calibrated hash rate, state-file write errors (total
     /// since the start) and whether the work source stopped for good.
-    public func updateService(calibratedHashRate: Double?, stateFileErrors errors: Int?, workStopped stopped: Bool) {
+    package func updateService(calibratedHashRate: Double?, stateFileErrors errors: Int?, workStopped stopped: Bool) {
         calibrated.record(calibratedHashRate ?? .nan)
         workStopped.record(stopped ? 1 : 0)
         if let errors {
@@ -177,7 +177,7 @@ public final class MinerMetrics: Sendable {
 
     /// Brings the power gauges and energy counters up to date from the samplers' readings (NaN while a
     /// reading is stale: the last good value is never shown as current).
-    public func updatePower(_ readings: [PowerSampler.Reading], telemetryDropped dropped: Int?) {
+    package func updatePower(_ readings: [PowerSampler.Reading], telemetryDropped dropped: Int?) {
         for r in readings {
             CoreMetrics.Gauge(label: "flexminer_power_watts", dimensions: [("source", r.source)], factory: factory)
                 .record(r.watts ?? .nan)
@@ -198,7 +198,7 @@ public final class MinerMetrics: Sendable {
 
     /// One failed sample of `source`, by reason: a reason outside `PowerError.reasons` counts as "other", so
     /// nothing a meter sends can add a label value.
-    public func powerError(source: String, reason: String) {
+    package func powerError(source: String, reason: String) {
         CoreMetrics.Counter(
             label: "flexminer_power_errors_total",
             dimensions: [("source", source), ("reason", PowerError.label(reason))],
@@ -207,7 +207,7 @@ public final class MinerMetrics: Sendable {
     }
 
     /// Brings the decision log's error and drop counters up to date (totals since the start).
-    public func updateDecisionLog(errors: Int, dropped: Int) {
+    package func updateDecisionLog(errors: Int, dropped: Int) {
         let e = countedLogErrors.exchange(errors, ordering: .relaxed)
         if errors > e { logErrors.increment(by: Int64(errors - e)) }
         let d = countedLogDropped.exchange(dropped, ordering: .relaxed)
@@ -215,7 +215,7 @@ public final class MinerMetrics: Sendable {
     }
 
     /// Brings the pool's gauges and counters up to date from its running totals.
-    public func pool(_ p: PoolStatus) {
+    package func pool(_ p: PoolStatus) {
         func gauge(_ label: String, _ value: Double, _ dims: [(String, String)] = []) {
             CoreMetrics.Gauge(label: label, dimensions: dims, factory: factory).record(value)
         }
@@ -242,7 +242,7 @@ public final class MinerMetrics: Sendable {
     }
 
     /// The registry in Prometheus text format (version 0.0.4).
-    public func render() -> String { registry.emitToString() }
+    package func render() -> String { registry.emitToString() }
 
     static func nanoseconds(_ d: Duration) -> Int64 {
         d.components.seconds * 1_000_000_000 + d.components.attoseconds / 1_000_000_000

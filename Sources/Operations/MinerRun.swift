@@ -24,18 +24,18 @@ import WorkSources
 /// `openEventLoops`, `services`, …), each registering how to close what it opened with the run's
 /// `RunCleanup` as soon as it is open: a step that fails closes everything opened before it. The signal
 /// sources come from `SignalSourceRegistry`, one kind per `--signals` scheme.
-public final class MinerRun: Sendable {
-    public let settings: RunSettings
-    public let version: String
+package final class MinerRun: Sendable {
+    package let settings: RunSettings
+    package let version: String
     let logger: Logger
     let sink: LogSink
     let blockCounts = Mutex(BlockCounts())
     let workError = Mutex<String?>(nil)
     let finalReport = Mutex<StatusReport?>(nil)
     /// The last hour, one sample a second, for the dashboard.
-    public let history = HistoryRing()
+    package let history = HistoryRing()
     /// The last 50 decision-log entries, for the dashboard.
-    public let decisions = RecentDecisions()
+    package let decisions = RecentDecisions()
     /// Energy and its cost, integrated by the ticker from capacity × power and the current price.
     let energy = Mutex((kwh: 0.0, usd: 0.0))
     /// Per signal source: lines accepted and refused, and when the last one arrived.
@@ -47,7 +47,7 @@ public final class MinerRun: Sendable {
 
     /// - Parameter notifier: where to send `READY=1`, `STATUS=`, `STOPPING=1` and the watchdog's pets
     ///   (`SystemdNotifier.fromEnvironment()` under systemd); nil sends nothing.
-    public init(
+    package init(
         settings: RunSettings, version: String, logger: Logger, sink: LogSink = .standardError,
         notifier: SystemdNotifier? = nil
     ) {
@@ -64,7 +64,7 @@ public final class MinerRun: Sendable {
     /// - Returns: the controller's reason after the reload.
     /// - Throws: `ConfigError` naming the file and the key, or when the run has not started or has ended.
     @discardableResult
-    public func reloadPolicy() throws(ConfigError) -> String {
+    package func reloadPolicy() throws(ConfigError) -> String {
         guard let reload = reloader.withLock({ $0 }) else { throw ConfigError("reload: the run is not on") }
         return try reload()
     }
@@ -72,7 +72,7 @@ public final class MinerRun: Sendable {
     /// Runs until SIGINT/SIGTERM or `--seconds`, and returns the summary.
     /// - Throws: `ConfigError` for what is wrong before mining can start (a file, a socket in use). Whatever
     ///   the run had opened by then (decision log, state file, power samplers, engine, event loops) is closed.
-    public func run(workSource: (any WorkSource)? = nil) async throws -> RunSummary {
+    package func run(workSource: (any WorkSource)? = nil) async throws -> RunSummary {
         let owned = RunCleanup()
         do {
             let (parts, services) = try await build(workSource: workSource, owned: owned)

@@ -4,20 +4,20 @@ import FlexSupport
 /// names as the flags (`_` for `-`, e.g. `"openadr_vtn_id"`; the short forms without `openadr_` are accepted
 /// too, as in the `"openadr3"` block). The VTN's URL is the `openadr2b:` entry of `signals`. `--openadr-ven`,
 /// `--openadr-poll` and `--openadr-state` are shared with OpenADR 3: given as flags, they set both blocks.
-public struct OpenADR2bConfig: Sendable, Equatable {
-    public var ven: String?
-    public var vtnID: String?
-    public var marketContext: String?
-    public var poll: Double?
+package struct OpenADR2bConfig: Sendable, Equatable {
+    package var ven: String?
+    package var vtnID: String?
+    package var marketContext: String?
+    package var poll: Double?
     /// Where the registration and the known events are kept (default `flexminer-openadr2b.json`).
-    public var state: String?
+    package var state: String?
     /// The client certificate, its key, the CA bundle (PEM paths) and the VTN's fingerprint.
-    public var cert: String?
-    public var key: String?
-    public var ca: String?
-    public var vtnFingerprint: String?
+    package var cert: String?
+    package var key: String?
+    package var ca: String?
+    package var vtnFingerprint: String?
 
-    public init() {}
+    package init() {}
 
     static let names = ["ven", "vtn_id", "market_context", "poll", "state", "cert", "key", "ca", "vtn_fingerprint"]
 
@@ -44,7 +44,7 @@ public struct OpenADR2bConfig: Sendable, Equatable {
     }
 
     /// Whether any setting is given.
-    public var isEmpty: Bool { self == OpenADR2bConfig() }
+    package var isEmpty: Bool { self == OpenADR2bConfig() }
 
     /// The settings only a 2.0b VTN takes (not the ones shared with OpenADR 3), by flag, for the error when
     /// they are given without an `openadr2b:` source.

@@ -17,96 +17,96 @@ import Foundation
 ///   "log_format": "json"
 /// }
 /// ```
-public struct RunConfig: Sendable, Equatable {
-    public var benchmarkWork: Bool?
-    public var template: String?
-    public var rpc: String?
-    public var rpcCookie: String?
-    public var rpcUser: String?
-    public var rpcPassword: String?
-    public var journal: String?
-    public var payout: String?
-    public var network: String?
-    public var blocks: Int?
-    public var out: String?
-    public var coinbaseMessage: String?
-    public var signals: [String]?
+package struct RunConfig: Sendable, Equatable {
+    package var benchmarkWork: Bool?
+    package var template: String?
+    package var rpc: String?
+    package var rpcCookie: String?
+    package var rpcUser: String?
+    package var rpcPassword: String?
+    package var journal: String?
+    package var payout: String?
+    package var network: String?
+    package var blocks: Int?
+    package var out: String?
+    package var coinbaseMessage: String?
+    package var signals: [String]?
     /// `"policy"`: an inline policy object (the policy file's keys) …
-    public var policy: PolicyFile?
+    package var policy: PolicyFile?
     /// … or `"policy_file"`: a path to one.
-    public var policyFile: String?
-    public var breakeven: Double?
-    public var decisionLog: String?
+    package var policyFile: String?
+    package var breakeven: Double?
+    package var decisionLog: String?
     /// `"state_file"`: where active curtailments are kept across restarts.
-    public var stateFile: String?
-    public var startHalted: Bool?
-    public var allowRemote: Bool?
-    public var tokenFile: String?
-    public var threads: Int?
-    public var kernel: String?
-    public var priority: String?
-    public var seconds: Double?
-    public var http: String?
-    public var logFormat: String?
-    public var logLevel: String?
-    public var statusLine: Bool?
+    package var stateFile: String?
+    package var startHalted: Bool?
+    package var allowRemote: Bool?
+    package var tokenFile: String?
+    package var threads: Int?
+    package var kernel: String?
+    package var priority: String?
+    package var seconds: Double?
+    package var http: String?
+    package var logFormat: String?
+    package var logLevel: String?
+    package var statusLine: Bool?
     /// `"openadr3"`: the OpenADR 3 VEN's settings (see `OpenADR3Config`).
-    public var openADR3: OpenADR3Config?
+    package var openADR3: OpenADR3Config?
     /// `"openadr2b"`: the OpenADR 2.0b VEN's settings (see `OpenADR2bConfig`).
-    public var openADR2b: OpenADR2bConfig?
+    package var openADR2b: OpenADR2bConfig?
     /// `"pool"`: stratum+tcp URLs, tried in order; with `"user"` and `"password"`.
-    public var pool: [String]?
-    public var user: String?
-    public var password: String?
+    package var pool: [String]?
+    package var user: String?
+    package var password: String?
     /// `"suggest_difficulty"`: asked of the pool (`mining.suggest_difficulty`); positive.
-    public var suggestDifficulty: Double?
+    package var suggestDifficulty: Double?
     /// `"allow_redirect"`: follow a pool's `client.reconnect` to another host.
-    public var allowRedirect: Bool?
+    package var allowRedirect: Bool?
     /// `"tariff"`: a URDB rate (JSON), as `--signals tariff:PATH`; `"schedule"`: a schedule file, as
     /// `--signals schedule:PATH`; `"timezone"`: the tariff's IANA zone; `"holidays"`: dates read as weekends.
-    public var tariff: String?
-    public var schedule: String?
-    public var timezone: String?
-    public var holidays: String?
+    package var tariff: String?
+    package var schedule: String?
+    package var timezone: String?
+    package var holidays: String?
     /// `"socket_group_access"`: Unix signal sockets are mode 0660 (the process's group may send signals).
-    public var socketGroupAccess: Bool?
+    package var socketGroupAccess: Bool?
     /// `"power"`: the measured power source (`rapl`, `sunspec:HOST:PORT[/UNIT]`) or `model`.
-    public var power: String?
+    package var power: String?
     /// `"power_watts"`: the draw at full capacity, for the model (also `--power-watts`, the OpenADR
     /// figure; the policy's `power_watts` when neither is given).
-    public var powerWatts: Double?
+    package var powerWatts: Double?
     /// `"idle_watts"`: the model's draw with every worker halted (default 0).
-    public var idleWatts: Double?
+    package var idleWatts: Double?
     /// `"power_interval"`, `"power_stale"`: seconds between samples, and after which a value is stale.
-    public var powerInterval: Double?
-    public var powerStale: Double?
+    package var powerInterval: Double?
+    package var powerStale: Double?
     /// `"telemetry"`: the telemetry file (JSON lines); `"telemetry_max_mb"`: its size before rotation.
-    public var telemetry: String?
-    public var telemetryMaxMB: Double?
+    package var telemetry: String?
+    package var telemetryMaxMB: Double?
     /// `"host_name"`: the telemetry's `host` (default: the host's name).
-    public var hostName: String?
+    package var hostName: String?
 
-    public init() {}
+    package init() {}
 
     /// The bounds of `power_interval`, `power_stale` (seconds), `telemetry_max_mb` and `suggest_difficulty`:
     /// one home for the file and the flags (this file stands alone in the fuzz build, so they live here).
-    public static let powerIntervalRange = 0.25...60.0
-    public static let powerStaleRange = 0.5...3600.0
-    public static let telemetryMaxMBRange = 1.0...100_000.0
-    public static let suggestDifficultyRange = 1e-12...1e18
+    package static let powerIntervalRange = 0.25...60.0
+    package static let powerStaleRange = 0.5...3600.0
+    package static let telemetryMaxMBRange = 1.0...100_000.0
+    package static let suggestDifficultyRange = 1e-12...1e18
 
     /// `--suggest-difficulty`'s refusal, for `run` and `mine --pool` alike; nil when `d` is in range.
-    public static func suggestDifficultyProblem(_ d: Double) -> String? {
+    package static func suggestDifficultyProblem(_ d: Double) -> String? {
         suggestDifficultyRange.contains(d)
             ? nil : "--suggest-difficulty must be a positive number (1e-12...1e18), got \(d)"
     }
 
     /// The file's keys, in the table's order.
-    public static var keys: [String] { options.map(\.key) }
+    package static var keys: [String] { options.map(\.key) }
 
     /// Reads a configuration file.
     /// - Throws: `ConfigError` naming the file and the key.
-    public init(contentsOf path: String) throws(ConfigError) {
+    package init(contentsOf path: String) throws(ConfigError) {
         do throws(InputError) {
             try self.init(fields: JSONFields(json: InputFile.data(path), what: "the configuration"))
         } catch {
@@ -114,7 +114,7 @@ public struct RunConfig: Sendable, Equatable {
         }
     }
 
-    public init(json data: Data) throws(ConfigError) {
+    package init(json data: Data) throws(ConfigError) {
         do throws(InputError) {
             try self.init(fields: JSONFields(json: data, what: "the configuration"))
         } catch {
@@ -135,7 +135,7 @@ public struct RunConfig: Sendable, Equatable {
     /// file's `"policy"`, and the `"openadr3"` block merges field by field.
     /// - Throws: `ConfigError` naming the flag.
     /// - Parameter keys: merge only these keys (the policy's, on a reload); every key when nil.
-    public static func merged(flags: RunConfig, file: RunConfig, keys: Set<String>? = nil) throws(ConfigError)
+    package static func merged(flags: RunConfig, file: RunConfig, keys: Set<String>? = nil) throws(ConfigError)
         -> RunConfig
     {
         var m = RunConfig()
@@ -361,30 +361,30 @@ extension RunConfig {
 }
 
 /// Why a configuration was refused.
-public struct ConfigError: Error, Hashable, Sendable, CustomStringConvertible {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
+package struct ConfigError: Error, Hashable, Sendable, CustomStringConvertible {
+    package let message: String
+    package init(_ message: String) { self.message = message }
+    package var description: String { message }
 }
 
 /// `"openadr3": {...}` in the config file, and the `--openadr-*` flags: the same names (flag names with
 /// `_` for `-`, e.g. `"openadr_client_id"`; the short forms without `openadr_` are accepted too). The
 /// VTN's URL is the `openadr3:` entry of `signals`; the secret is only ever read from a file.
-public struct OpenADR3Config: Sendable, Equatable {
-    public var clientID: String?
-    public var secretFile: String?
-    public var program: String?
-    public var ven: String?
-    public var resource: String?
-    public var poll: Double?
-    public var callback: String?
-    public var powerWatts: Double?
+package struct OpenADR3Config: Sendable, Equatable {
+    package var clientID: String?
+    package var secretFile: String?
+    package var program: String?
+    package var ven: String?
+    package var resource: String?
+    package var poll: Double?
+    package var callback: String?
+    package var powerWatts: Double?
     /// Where the known schedule is kept (default `flexminer-openadr.json`).
-    public var state: String?
+    package var state: String?
     /// SIMPLE value → curtail level, e.g. `{"0":0,"1":0.5,"2":1,"3":1}`.
-    public var simpleLevels: [Int: Double]?
+    package var simpleLevels: [Int: Double]?
 
-    public init() {}
+    package init() {}
 
     static let names = [
         "client_id", "secret_file", "program", "ven", "resource", "poll", "callback", "state", "simple_levels",
@@ -422,7 +422,7 @@ public struct OpenADR3Config: Sendable, Equatable {
     }
 
     /// Whether any setting is given.
-    public var isEmpty: Bool { self == OpenADR3Config() }
+    package var isEmpty: Bool { self == OpenADR3Config() }
 
     /// Each of these settings over `file`'s.
     func merged(over file: OpenADR3Config) -> OpenADR3Config {

@@ -13,21 +13,21 @@ import PowerSources
 
 /// `flexminer run`'s flags as given, before they are merged over the config file: the same keys as
 /// the file (nil: not given), plus the file's path and `--json`.
-public struct RunFlags: Sendable {
-    public var config: String?
+package struct RunFlags: Sendable {
+    package var config: String?
     /// The flags' values; `policyFile` is `--policy`, `kernel` a name as given (`auto` or a kernel).
-    public var values = RunConfig()
+    package var values = RunConfig()
     /// `--json`: the summary is printed as JSON (and the status line is off unless asked for).
-    public var json = false
+    package var json = false
 
-    public init() {}
+    package init() {}
 }
 
 /// The run options after merging flags over the config file, checked. Precedence: a flag given on the
 /// command line wins over the file; a flag choosing a work source replaces the file's choice entirely;
 /// `--policy` replaces the file's policy; `--breakeven` and `--start-halted` override any policy.
-public struct RunSettings: Sendable {
-    public enum Work: Sendable {
+package struct RunSettings: Sendable {
+    package enum Work: Sendable {
         case benchmark
         case template(path: String)
         case node(url: String, credentials: NodeCredentials)
@@ -35,51 +35,51 @@ public struct RunSettings: Sendable {
         case pool(urls: [String], user: String, password: String)
     }
 
-    public var work: Work
-    public var payout: String?
-    public var network: String?
-    public var blocks: Int?
-    public var out: String
-    public var coinbaseMessage: String
-    public var journal: String
-    public var specs: [SignalSourceSpec]
-    public var signalTexts: [String]
-    public var policy: PolicyFile
-    public var breakevenGiven: Bool
-    public var decisionLog: String?
+    package var work: Work
+    package var payout: String?
+    package var network: String?
+    package var blocks: Int?
+    package var out: String
+    package var coinbaseMessage: String
+    package var journal: String
+    package var specs: [SignalSourceSpec]
+    package var signalTexts: [String]
+    package var policy: PolicyFile
+    package var breakevenGiven: Bool
+    package var decisionLog: String?
     /// Where the active curtailments are kept across restarts (`--state-file`); none by default.
-    public var stateFile: String?
-    public var token: String?
-    public var allowRemote: Bool
-    public var threads: Int
-    public var kernel: Kernel
-    public var priority: WorkerPriority
-    public var seconds: Double?
-    public var http: HostPort?
-    public var logFormat: FlexLogHandler.Format
-    public var logLevel: Logger.Level
-    public var statusLine: Bool
+    package var stateFile: String?
+    package var token: String?
+    package var allowRemote: Bool
+    package var threads: Int
+    package var kernel: Kernel
+    package var priority: WorkerPriority
+    package var seconds: Double?
+    package var http: HostPort?
+    package var logFormat: FlexLogHandler.Format
+    package var logLevel: Logger.Level
+    package var statusLine: Bool
     /// The OpenADR 3 VEN, when `--signals` has an `openadr3:` source.
-    public var openADR: OpenADRSource.Configuration? = nil
+    package var openADR: OpenADRSource.Configuration? = nil
     /// The OpenADR 2.0b VEN, when `--signals` has an `openadr2b:` source.
-    public var openADR2b: OpenADR2bSource.Configuration? = nil
+    package var openADR2b: OpenADR2bSource.Configuration? = nil
     /// With `--pool`: the difficulty to suggest, and whether `client.reconnect` may move to another host.
-    public var suggestDifficulty: Double?
-    public var allowRedirect = false
+    package var suggestDifficulty: Double?
+    package var allowRedirect = false
     /// The `tariff:` and `schedule:` sources (one timer for both, so a schedule's price window and the
     /// tariff's hourly price never race), and their name in the decision log.
-    public var calendar: CalendarSignals? = nil
-    public var calendarName = ""
+    package var calendar: CalendarSignals? = nil
+    package var calendarName = ""
     /// Unix signal sockets are mode 0660 instead of 0600: the process's group may send signals.
-    public var socketGroupAccess = false
+    package var socketGroupAccess = false
     /// The power sources, their sampling and the telemetry file.
-    public var power = PowerSettings()
+    package var power = PowerSettings()
     /// The flags and the config file as given at start, for `reloadedPolicy()`.
     var origin: (flags: RunFlags, file: RunConfig)
 
     /// Whether any signal source is configured: without one, nothing can go stale, so the fail-safe is
     /// unarmed (HTTP pause/resume still works).
-    public var hasSignalSources: Bool { !specs.isEmpty || calendar != nil }
+    package var hasSignalSources: Bool { !specs.isEmpty || calendar != nil }
 
     /// - Parameters:
     ///   - file: the config file's contents (read from `flags.config` when nil).
@@ -87,7 +87,7 @@ public struct RunSettings: Sendable {
     ///   - isTerminal: whether stdout is a terminal (the status line's default).
     ///   - kernel: resolves a kernel name (`auto` when nil); throws for an unknown one.
     /// - Throws: `ConfigError` naming the flag or key.
-    public static func resolve(
+    package static func resolve(
         _ c: RunFlags, file given: RunConfig? = nil,
         environment: [String: String] = ProcessInfo.processInfo.environment,
         isTerminal: Bool = isatty(STDOUT_FILENO) == 1, kernel: (String?) throws(ConfigError) -> Kernel
@@ -215,7 +215,7 @@ public struct RunSettings: Sendable {
     /// (its `"policy"`, `"policy_file"` and `"breakeven"`), the policy file it or `--policy` names, and the
     /// flags given at start, which still win. Only the policy is taken; the other keys need a restart.
     /// - Throws: `ConfigError` naming the file and the key; the caller keeps the policy it has.
-    public func reloadedPolicy() throws(ConfigError) -> (policy: PolicyFile, breakevenGiven: Bool) {
+    package func reloadedPolicy() throws(ConfigError) -> (policy: PolicyFile, breakevenGiven: Bool) {
         var file = origin.file
         if let path = origin.flags.config { file = try RunConfig(contentsOf: path) }
         let keys: Set = ["policy", "policy_file", "breakeven", "start_halted"]
@@ -345,23 +345,23 @@ extension RunSettings {
 extension RunSettings {
     /// What the host draws: a measured source (`--power rapl` or `sunspec:…`) and the model (whenever
     /// `--power-watts` is known), sampled every `interval` seconds off the control path.
-    public struct PowerSettings: Sendable {
+    package struct PowerSettings: Sendable {
         /// `rapl` or `sunspec:…`; nil for none (the model alone, or no power at all).
-        public var measured: PowerSourceSpec? = nil
+        package var measured: PowerSourceSpec? = nil
         /// The draw at full capacity: the model runs whenever this is known.
-        public var modelWatts: Double? = nil
-        public var idleWatts = 0.0
-        public var interval = PowerSampler.defaultInterval
-        public var stale = PowerSampler.defaultStale
-        public var telemetry: String? = nil
-        public var telemetryMaxBytes = 100 << 20
+        package var modelWatts: Double? = nil
+        package var idleWatts = 0.0
+        package var interval = PowerSampler.defaultInterval
+        package var stale = PowerSampler.defaultStale
+        package var telemetry: String? = nil
+        package var telemetryMaxBytes = 100 << 20
         /// The telemetry's `host`.
-        public var hostName = ""
+        package var hostName = ""
 
-        public init() {}
+        package init() {}
 
         /// Whether any source runs.
-        public var isEmpty: Bool { measured == nil && modelWatts == nil }
+        package var isEmpty: Bool { measured == nil && modelWatts == nil }
     }
 
     /// `--power`, `--power-watts`, `--idle-watts`, `--power-interval`, `--power-stale`, `--telemetry`,

@@ -10,25 +10,25 @@ import Synchronization
 import WorkSources
 
 /// Blocks solved during a run, by outcome.
-public struct BlockCounts: Sendable, Hashable {
-    public var found = 0
-    public var accepted = 0
-    public var rejected = 0
-    public var unsubmitted = 0
+package struct BlockCounts: Sendable, Hashable {
+    package var found = 0
+    package var accepted = 0
+    package var rejected = 0
+    package var unsubmitted = 0
     /// Accepted by a pool on a parent that already had one of ours counted: found, not counted as accepted
     /// (only one of them can be on the chain).
-    public var superseded = 0
+    package var superseded = 0
 
-    public init() {}
+    package init() {}
 
     /// Counts `block` by its outcome, or as superseded.
-    public mutating func count(_ block: SolvedBlock) {
+    package mutating func count(_ block: SolvedBlock) {
         guard block.superseded else { return count(block.outcome) }
         found += 1
         superseded += 1
     }
 
-    public mutating func count(_ outcome: BlockOutcome) {
+    package mutating func count(_ outcome: BlockOutcome) {
         found += 1
         switch outcome {
         case .written: break
@@ -41,65 +41,65 @@ public struct BlockCounts: Sendable, Hashable {
 
 /// The miner's state at one moment: the one value behind `/status`, the terminal status line and the
 /// summary printed at the end of `run`, so that they never disagree.
-public struct StatusReport: Sendable {
-    public var version: String
-    public var kernel: String
-    public var kernelReason: String?
-    public var threads: Int
-    public var engine: MiningEngine.Snapshot
-    public var controller: LoadController.Status
-    public var blocks: BlockCounts
-    public var workKind: String
-    public var workOrigin: String
+package struct StatusReport: Sendable {
+    package var version: String
+    package var kernel: String
+    package var kernelReason: String?
+    package var threads: Int
+    package var engine: MiningEngine.Snapshot
+    package var controller: LoadController.Status
+    package var blocks: BlockCounts
+    package var workKind: String
+    package var workOrigin: String
     /// Why the work source stopped for good, if it did (the workers are then halted).
-    public var workError: String?
-    public var uptimeSeconds: Double
+    package var workError: String?
+    package var uptimeSeconds: Double
     /// Halt and resume latency percentiles over the run (the engine's samples), for the dashboard.
-    public var haltLatencyP99: Duration? = nil
-    public var resumeLatencyP99: Duration? = nil
+    package var haltLatencyP99: Duration? = nil
+    package var resumeLatencyP99: Duration? = nil
     /// Energy drawn so far and what it cost at the prices received, when a power figure is configured.
-    public var powerWatts: Double? = nil
-    public var energyKWh: Double = 0
-    public var energyCostUSD: Double = 0
+    package var powerWatts: Double? = nil
+    package var energyKWh: Double = 0
+    package var energyCostUSD: Double = 0
     /// Decision-log entries so far (the dashboard reloads its list when this changes).
-    public var decisionsTotal: Int = 0
+    package var decisionsTotal: Int = 0
     /// Each signal source's health: lines accepted and refused, seconds since its last line.
-    public var signalSources: [SourceHealth.Entry] = []
+    package var signalSources: [SourceHealth.Entry] = []
     /// Decision-log entries that could not be written (nil without `--decision-log`).
-    public var decisionLogErrors: Int? = nil
+    package var decisionLogErrors: Int? = nil
     /// Decision-log entries dropped because the disk did not keep up (nil without `--decision-log`).
-    public var decisionLogDropped: Int? = nil
+    package var decisionLogDropped: Int? = nil
     /// State-file writes that failed (nil without `--state-file`).
-    public var stateFileErrors: Int? = nil
+    package var stateFileErrors: Int? = nil
     /// The pool, when mining for one: URL, connected, difficulty, shares by result and reason, last share
     /// time, failovers.
-    public var pool: PoolStatus? = nil
+    package var pool: PoolStatus? = nil
     /// The OpenADR 3 source, when there is one: mode (webhook/poll), version, enrolment, the error to act on.
-    public var openADR: OpenADRSource.Status? = nil
+    package var openADR: OpenADRSource.Status? = nil
     /// The OpenADR 2.0b source, when there is one: `/status` shows its `statusJSON` (registration, VEN id,
     /// last poll, events known, opt-ins, reports sent, failures, the error).
-    public var openADR2b: OpenADR2bSource? = nil
+    package var openADR2b: OpenADR2bSource? = nil
     /// The power sources' readings, measured first then the model (empty without `--power`/`--power-watts`).
-    public var power: [PowerSampler.Reading] = []
+    package var power: [PowerSampler.Reading] = []
     /// Telemetry lines dropped (the disk did not keep up) and lost to write errors; nil without `--telemetry`.
-    public var telemetryDropped: Int? = nil
-    public var telemetryErrors: Int? = nil
+    package var telemetryDropped: Int? = nil
+    package var telemetryErrors: Int? = nil
 
     /// What the host is doing, in [0, 1]: 0 while halted (curtailed, fail-safe, paused, by price) or when
     /// the work source stopped (nothing to hash), else the duty fraction set (`engine.capacitySetting`).
     /// `capacity` in `/status`, the metrics, the dashboard and the status line.
-    public var capacity: Double { workError != nil ? 0 : engine.effectiveCapacity }
+    package var capacity: Double { workError != nil ? 0 : engine.effectiveCapacity }
 
     /// The state in one word: "fail-safe", "curtailed", "halted" (by price or pause), "partial"
     /// (throttled) or "mining".
-    public var state: String {
+    package var state: String {
         Self.state(
             stopped: workError != nil, stale: controller.stale, halted: engine.halted,
             curtailment: controller.curtailment, capacitySetting: engine.capacitySetting)
     }
 
     /// `state` from its parts (the power telemetry's, without a whole report).
-    public static func state(stopped: Bool, stale: Bool, halted: Bool, curtailment: Double, capacitySetting: Double)
+    package static func state(stopped: Bool, stale: Bool, halted: Bool, curtailment: Double, capacitySetting: Double)
         -> String
     {
         if stopped { return "stopped" }  // failed for good or finished: nothing is hashed
@@ -109,7 +109,7 @@ public struct StatusReport: Sendable {
     }
 
     /// `GET /status`: one JSON object.
-    public var json: String {
+    package var json: String {
         let st = controller
         var object: [String: Any] = [
             "version": version, "kernel": kernel, "cpu_features": CPUFeatures.current.names, "threads": threads,
@@ -170,7 +170,7 @@ public struct StatusReport: Sendable {
     }
 
     /// The terminal status line (without the carriage return and erase sequence).
-    public var statusLine: String {
+    package var statusLine: String {
         let price = controller.price.map { String(format: "%.2f USD/MWh", $0) } ?? "no price"
         let line = String(
             format: "%.2f MH/s · capacity %d%% · %@ · %@ · %@", engine.hashRate5s / 1e6,
@@ -189,11 +189,11 @@ public struct StatusReport: Sendable {
 }
 
 /// What `run` prints at the end: from the last status report and the run's latency samples.
-public struct RunSummary: Sendable {
-    public let text: String
-    public let json: String
+package struct RunSummary: Sendable {
+    package let text: String
+    package let json: String
 
-    public init(report r: StatusReport, halts: [Duration], resumes: [Duration]) {
+    package init(report r: StatusReport, halts: [Duration], resumes: [Duration]) {
         let elapsed = max(r.uptimeSeconds, 1e-9)
         let h = LatencySummary(halts)
         let s = LatencySummary(resumes)
@@ -227,21 +227,21 @@ public struct RunSummary: Sendable {
 /// Lines per signal source, accepted and refused, and the age of the last one: the dashboard's health
 /// column. Sources are grouped by name without a connection suffix (`unix:/s#3` counts as `unix:/s`), so
 /// the table stays as small as the configured sources.
-public final class SourceHealth: Sendable {
-    public struct Entry: Sendable {
-        public let name: String
-        public let ok: Int
-        public let error: Int
-        public let lastMessageAge: Double?
+package final class SourceHealth: Sendable {
+    package struct Entry: Sendable {
+        package let name: String
+        package let ok: Int
+        package let error: Int
+        package let lastMessageAge: Double?
     }
 
     private let table = Mutex<[String: (ok: Int, error: Int, last: ContinuousClock.Instant)]>([:])
     /// Sources named from outside are bounded: lines from beyond this many names are counted under "other".
     static let maxSources = 64
 
-    public init() {}
+    package init() {}
 
-    public func record(source: String, ok: Bool) {
+    package func record(source: String, ok: Bool) {
         let base = source.split(separator: "#", maxSplits: 1).first.map(String.init) ?? source
         table.withLock { t in
             let key = t[base] != nil || t.count < Self.maxSources ? base : "other"
@@ -253,7 +253,7 @@ public final class SourceHealth: Sendable {
     }
 
     /// The configured sources first (also those that never spoke), then any other name seen.
-    public func report(configured: [String]) -> [Entry] {
+    package func report(configured: [String]) -> [Entry] {
         let now = ContinuousClock.now
         return table.withLock { t in
             var names = configured

@@ -13,18 +13,18 @@ import ServerSupport
 /// a local browser can reach loopback too), reads as well as POSTs: only the dashboard's static page
 /// (`GET /`) loads without it, and its data requests carry it. Without a token (loopback only: beyond
 /// loopback, which needs `--allow-remote`, a token is required) loopback is trusted and nothing needs one.
-public final class StatusServer: Sendable {
+package final class StatusServer: Sendable {
     /// What the server shows and does; closures so it depends on no particular miner.
-    public struct Routes: Sendable {
-        public var status: @Sendable () -> String
-        public var metrics: @Sendable () -> String
+    package struct Routes: Sendable {
+        package var status: @Sendable () -> String
+        package var metrics: @Sendable () -> String
         /// Handles a signal line as if it came from the `http` source; returns (accepted, reply JSON).
-        public var signal: @Sendable (String) -> (Bool, String)
+        package var signal: @Sendable (String) -> (Bool, String)
         /// The same with the controller's whole reply: when given, `POST /pause` and `/resume` answer only
         /// once the state file holds the change (see `StateDurability`), with `"state_durable"`.
-        public var signalReply: (@Sendable (String) -> LoadController.Reply)?
+        package var signalReply: (@Sendable (String) -> LoadController.Reply)?
 
-        public init(
+        package init(
             status: @escaping @Sendable () -> String, metrics: @escaping @Sendable () -> String,
             signal: @escaping @Sendable (String) -> (Bool, String)
         ) {
@@ -34,7 +34,7 @@ public final class StatusServer: Sendable {
         }
 
         /// Routes whose POSTs wait for the state file (see `signalReply`).
-        public init(
+        package init(
             status: @escaping @Sendable () -> String, metrics: @escaping @Sendable () -> String,
             signalReply: @escaping @Sendable (String) -> LoadController.Reply
         ) {
@@ -49,16 +49,16 @@ public final class StatusServer: Sendable {
     }
 
     private let listener: HTTPListener
-    public var host: String { listener.host }
+    package var host: String { listener.host }
     /// The bound port (the one picked when asked for port 0).
-    public var port: Int { listener.port }
+    package var port: Int { listener.port }
 
     /// Connections open at once; more are closed as they arrive.
-    public static let maxConnections = 64
+    package static let maxConnections = 64
     /// A connection that sends nothing for this long is closed.
-    public static let idleTimeout: TimeAmount = .seconds(60)
+    package static let idleTimeout: TimeAmount = .seconds(60)
     /// A client that does not read its responses gets this long before it is closed.
-    public static let stalledTimeout: TimeAmount = .seconds(5)
+    package static let stalledTimeout: TimeAmount = .seconds(5)
 
     private init(_ listener: HTTPListener) {
         self.listener = listener
@@ -70,7 +70,7 @@ public final class StatusServer: Sendable {
     ///     loopback.
     ///   - dashboard: when given, `GET /` serves the operator's page and its data.
     ///   - maxConnections: connections open at once; more are closed as they arrive.
-    public static func start(
+    package static func start(
         host: String, port: Int, token: String?, routes: Routes, dashboard: DashboardRoutes? = nil,
         group: any EventLoopGroup, maxConnections: Int = maxConnections
     ) async throws(ConfigError) -> StatusServer {
@@ -121,7 +121,7 @@ public final class StatusServer: Sendable {
     }
 
     /// Stops listening.
-    public func close() async {
+    package func close() async {
         await listener.close()
     }
 }

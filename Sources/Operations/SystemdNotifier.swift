@@ -9,9 +9,9 @@ import Synchronization
 /// Every send is non-blocking (`MSG_DONTWAIT`): the control path pets the watchdog, and it never waits
 /// on systemd. A send that fails (systemd gone, its queue full) is counted in `failures`, never fatal:
 /// systemd then acts on what it did not hear (a missed watchdog restarts the service).
-public final class SystemdNotifier: Sendable {
+package final class SystemdNotifier: Sendable {
     /// How often systemd expects `WATCHDOG=1` (`$WATCHDOG_USEC`), when the watchdog is on for this process.
-    public let watchdogInterval: Duration?
+    package let watchdogInterval: Duration?
     private let fd: Int32
     /// The `sockaddr_un` bytes, and their length (an abstract name has no terminating NUL).
     private let address: [UInt8]
@@ -24,7 +24,7 @@ public final class SystemdNotifier: Sendable {
     /// From the service manager's environment.
     /// - Returns: nil when `$NOTIFY_SOCKET` is unset or empty (not started by systemd as `Type=notify`).
     /// - Throws: `ConfigError` naming the variable when it is set but unusable.
-    public static func fromEnvironment(
+    package static func fromEnvironment(
         _ environment: [String: String] = ProcessInfo.processInfo.environment, pid: Int32 = getpid()
     ) throws(ConfigError) -> SystemdNotifier? {
         guard let socket = environment["NOTIFY_SOCKET"], !socket.isEmpty else { return nil }
@@ -48,7 +48,7 @@ public final class SystemdNotifier: Sendable {
     ///   - socket: `$NOTIFY_SOCKET`: an absolute path or `@name` (abstract namespace).
     ///   - watchdog: the watchdog interval, or nil for none.
     /// - Throws: `ConfigError` naming `NOTIFY_SOCKET` for a name that is neither, or too long.
-    public init(socket: String, watchdog: Duration?) throws(ConfigError) {
+    package init(socket: String, watchdog: Duration?) throws(ConfigError) {
         var bytes = Array(socket.utf8)
         guard bytes.first == UInt8(ascii: "/") || bytes.first == UInt8(ascii: "@") else {
             throw ConfigError("NOTIFY_SOCKET: expected an absolute path or @name, got \"\(socket.prefix(120))\"")
@@ -73,13 +73,13 @@ public final class SystemdNotifier: Sendable {
     deinit { close(fd) }
 
     /// Lines sent, and sends that failed (each failure is also a line not heard by systemd).
-    public var sent: Int { sentCount.load(ordering: .relaxed) }
-    public var failures: Int { failureCount.load(ordering: .relaxed) }
+    package var sent: Int { sentCount.load(ordering: .relaxed) }
+    package var failures: Int { failureCount.load(ordering: .relaxed) }
 
     /// Sends one notification (`KEY=value` lines). Never blocks.
     /// - Returns: whether the datagram was handed to the kernel.
     @discardableResult
-    public func send(_ text: String) -> Bool {
+    package func send(_ text: String) -> Bool {
         let payload = Array(text.utf8)
         let n = address.withUnsafeBytes { a in
             payload.withUnsafeBytes { p in
@@ -97,16 +97,16 @@ public final class SystemdNotifier: Sendable {
     }
 
     /// `READY=1` with the first status line.
-    public func ready(status: String) { send("READY=1\nSTATUS=\(Self.oneLine(status))") }
+    package func ready(status: String) { send("READY=1\nSTATUS=\(Self.oneLine(status))") }
     /// `STATUS=`: what `systemctl status` shows.
-    public func status(_ line: String) { send("STATUS=\(Self.oneLine(line))") }
+    package func status(_ line: String) { send("STATUS=\(Self.oneLine(line))") }
     /// `STOPPING=1`: the shutdown has begun.
-    public func stopping() { send("STOPPING=1") }
+    package func stopping() { send("STOPPING=1") }
 
     /// Pets the watchdog when half its interval has passed since the last pet (systemd's advice). Call it
     /// from the control path's own loop, after each turn: a wedged controller stops petting and systemd
     /// restarts the service, however busy the miner's workers are.
-    public func petWatchdog(now: ContinuousClock.Instant = .now) {
+    package func petWatchdog(now: ContinuousClock.Instant = .now) {
         guard let interval = watchdogInterval else { return }
         let elapsed = now - origin
         let t = elapsed.components.seconds &* 1_000_000_000 &+ elapsed.components.attoseconds / 1_000_000_000

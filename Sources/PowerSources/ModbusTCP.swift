@@ -10,13 +10,13 @@ import Synchronization
 /// A frame is the MBAP header (transaction id, protocol id 0, the length of what follows, the unit id)
 /// and the PDU (function code, then for a request the first register and the count; for a reply the byte
 /// count and the registers, big-endian; for an exception the function code | 0x80 and the exception code).
-public enum ModbusFrame {
+package enum ModbusFrame {
     /// The most registers one request may ask for (the Modbus application protocol's limit).
-    public static let maxRegisters = 125
-    public static let headerLength = 7
+    package static let maxRegisters = 125
+    package static let headerLength = 7
 
     /// The request for `count` registers from `address`.
-    public static func readHoldingRegisters(transaction: UInt16, unit: UInt8, address: UInt16, count: UInt16)
+    package static func readHoldingRegisters(transaction: UInt16, unit: UInt8, address: UInt16, count: UInt16)
         -> [UInt8]
     {
         [
@@ -27,7 +27,7 @@ public enum ModbusFrame {
 
     /// The PDU length the header announces (what follows the unit id), or an error for a header that
     /// cannot be ours.
-    public static func bodyLength(header h: [UInt8], transaction: UInt16, unit: UInt8) -> Result<Int, PowerError> {
+    package static func bodyLength(header h: [UInt8], transaction: UInt16, unit: UInt8) -> Result<Int, PowerError> {
         guard h.count == headerLength else { return .failure(PowerError("protocol", "modbus: short header")) }
         let tid = UInt16(h[0]) << 8 | UInt16(h[1])
         let protocolID = UInt16(h[2]) << 8 | UInt16(h[3])
@@ -49,7 +49,7 @@ public enum ModbusFrame {
     }
 
     /// The registers of a function 3 reply's PDU, or its exception.
-    public static func registers(pdu p: [UInt8], count: Int) -> Result<[UInt16], PowerError> {
+    package static func registers(pdu p: [UInt8], count: Int) -> Result<[UInt16], PowerError> {
         guard let function = p.first else { return .failure(PowerError("protocol", "modbus: empty reply")) }
         if function == 0x83 {
             guard p.count == 2 else { return .failure(PowerError("protocol", "modbus: malformed exception reply")) }

@@ -4,12 +4,12 @@ import Synchronization
 /// full capacity (`--power-watts`) and with every worker halted (`--idle-watts`, default 0, which makes the
 /// model the old `power_watts × capacity` estimate). Always labelled modelled: it is what the host should
 /// draw, not what it drew.
-public final class ModelPower: PowerSource {
-    public let kind = "model"
-    public let modelled = true
-    public let fullWatts: Double
-    public let idleWatts: Double
-    public let threads: Int
+package final class ModelPower: PowerSource {
+    package let kind = "model"
+    package let modelled = true
+    package let fullWatts: Double
+    package let idleWatts: Double
+    package let threads: Int
     /// Workers hashing now, as a fraction of `threads` may be (capacity × threads: a duty cycle of one half
     /// on four workers counts two).
     private let activeWorkers: @Sendable () -> Double
@@ -21,7 +21,7 @@ public final class ModelPower: PowerSource {
     ///   - threads: the number of workers (≥ 1).
     ///   - activeWorkers: how many workers hash now (0...threads, fractions allowed).
     /// - Throws: `PowerError` ("spec") naming the flag when a figure is out of range.
-    public init(
+    package init(
         fullWatts: Double, idleWatts: Double, threads: Int, activeWorkers: @escaping @Sendable () -> Double
     ) throws(PowerError) {
         guard fullWatts.isFinite, fullWatts > 0, fullWatts <= 1e9 else {
@@ -39,17 +39,17 @@ public final class ModelPower: PowerSource {
     }
 
     /// Watts per active worker.
-    public var perWorkerWatts: Double { (fullWatts - idleWatts) / Double(threads) }
+    package var perWorkerWatts: Double { (fullWatts - idleWatts) / Double(threads) }
 
     /// The modelled draw with `active` workers hashing (clamped to 0...threads).
-    public func watts(active: Double) -> Double {
+    package func watts(active: Double) -> Double {
         let a = active.isFinite ? min(max(active, 0), Double(threads)) : 0
         return idleWatts + perWorkerWatts * a
     }
 
     /// The draw now; the energy integrates the previous sample's draw over the time since it (a step in
     /// capacity counts from the sample that saw it).
-    public func sample(at now: Double) -> Result<PowerReading, PowerError> {
+    package func sample(at now: Double) -> Result<PowerReading, PowerError> {
         let w = watts(active: activeWorkers())
         let energy = integral.withLock { i in
             if let last = i.last, now > last.at { i.energy += last.watts * (now - last.at) }

@@ -8,22 +8,22 @@ import Synchronization
 ///
 /// The last good value is kept with its monotonic time, and is never reported as current once it is older
 /// than `stale` seconds: `current()` then says stale, with no watts.
-public final class PowerSampler: Sendable {
+package final class PowerSampler: Sendable {
     /// `--power-interval` and `--power-stale` by default, in seconds (their bounds are the config's).
-    public static let defaultInterval = 1.0
-    public static let defaultStale = 5.0
+    package static let defaultInterval = 1.0
+    package static let defaultStale = 5.0
 
     /// One sample as taken: for the telemetry and the metrics.
-    public struct Sample: Sendable {
-        public let source: String
-        public let modelled: Bool
+    package struct Sample: Sendable {
+        package let source: String
+        package let modelled: Bool
         /// Wall-clock time of the sample.
-        public let time: Date
+        package let time: Date
         /// Monotonic seconds (see `Monotonic`).
-        public let monotonic: Double
-        public let result: Result<PowerReading, PowerError>
+        package let monotonic: Double
+        package let result: Result<PowerReading, PowerError>
 
-        public init(
+        package init(
             source: String, modelled: Bool, time: Date, monotonic: Double, result: Result<PowerReading, PowerError>
         ) {
             self.source = source
@@ -35,25 +35,25 @@ public final class PowerSampler: Sendable {
     }
 
     /// What the source is known to draw now.
-    public struct Reading: Sendable {
-        public let source: String
-        public let modelled: Bool
+    package struct Reading: Sendable {
+        package let source: String
+        package let modelled: Bool
         /// The last good value while it is fresh; nil when stale or never measured.
-        public let watts: Double?
+        package let watts: Double?
         /// The energy counted since the start (the last good value's, kept when stale).
-        public let energyJoules: Double?
+        package let energyJoules: Double?
         /// True when the last good value is older than `stale` seconds, or there has never been one.
-        public let stale: Bool
+        package let stale: Bool
         /// Seconds since the last good value (nil: none yet).
-        public let age: Double?
+        package let age: Double?
         /// The last sample's failure, when the last sample failed.
-        public let error: PowerError?
+        package let error: PowerError?
         /// Failed samples by reason, since the start.
-        public let errors: [String: Int]
-        public let samples: Int
+        package let errors: [String: Int]
+        package let samples: Int
 
         /// `/status`'s object for this source.
-        public var json: [String: Any] {
+        package var json: [String: Any] {
             [
                 "source": source, "modelled": modelled, "watts": watts ?? NSNull(),
                 "energy_j": energyJoules ?? NSNull(), "stale": stale, "age_s": age ?? NSNull(),
@@ -72,9 +72,9 @@ public final class PowerSampler: Sendable {
         var started = false
     }
 
-    public let source: any PowerSource
-    public let interval: Double
-    public let stale: Double
+    package let source: any PowerSource
+    package let interval: Double
+    package let stale: Double
     private let state = Mutex(State())
     private let wake = DispatchSemaphore(value: 0)
     /// Signalled once when the thread has ended (the source closed).
@@ -85,13 +85,13 @@ public final class PowerSampler: Sendable {
 
     /// The interval the sampler holds itself to, whatever it is given (0, a negative or NaN would make it
     /// spin): `run` holds `--power-interval` to the narrower `RunConfig.powerIntervalRange`.
-    public static let intervalLimits = 0.01...3600.0
+    package static let intervalLimits = 0.01...3600.0
 
     /// - Parameters:
     ///   - interval: seconds between samples, held to `intervalLimits` (NaN: `defaultInterval`).
     ///   - stale: seconds after which the last good value is no longer current.
     ///   - onSample: told every sample, on the sampler's thread (the telemetry queues it; keep it cheap).
-    public init(
+    package init(
         source: any PowerSource, interval: Double, stale: Double,
         onSample: @escaping @Sendable (Sample) -> Void = { _ in }
     ) {
@@ -105,7 +105,7 @@ public final class PowerSampler: Sendable {
 
     /// Starts the sampling thread.
     /// - Throws: `ThreadStartError` when the OS refuses a thread.
-    public func start() throws(ThreadStartError) {
+    package func start() throws(ThreadStartError) {
         try JoinableThread.detach(name: "flexminer-power") { [self] in run() }
         state.withLock { $0.started = true }
     }
@@ -114,7 +114,7 @@ public final class PowerSampler: Sendable {
     /// detached, so a source stuck where `interrupt()` cannot reach, a DNS lookup, never holds up the
     /// shutdown). True when it has ended, or never started.
     @discardableResult
-    public func join(timeout: Duration) -> Bool {
+    package func join(timeout: Duration) -> Bool {
         guard state.withLock({ $0.started }) else { return true }
         guard finished.wait(timeout: .now() + timeout.seconds) == .success else { return false }
         finished.signal()  // a later join returns at once too
@@ -123,14 +123,14 @@ public final class PowerSampler: Sendable {
 
     /// Asks the thread to end and returns at once: a sample in progress (a meter that does not answer) is
     /// woken (`PowerSource.interrupt()`), and the thread then closes the source.
-    public func stop() {
+    package func stop() {
         state.withLock { $0.stopping = true }
         source.interrupt()
         wake.signal()
     }
 
     /// The reading as of `now` (monotonic seconds); never waits for the source.
-    public func current(now: Double = Monotonic.seconds()) -> Reading {
+    package func current(now: Double = Monotonic.seconds()) -> Reading {
         state.withLock { s in
             let age = s.last.map { max(0, now - $0.at) }
             let fresh = age.map { $0 <= stale } ?? false
@@ -143,7 +143,7 @@ public final class PowerSampler: Sendable {
 
     /// Takes one sample now and records it (the thread's body; tests call it directly).
     @discardableResult
-    public func sampleOnce() -> Sample {
+    package func sampleOnce() -> Sample {
         let now = Monotonic.seconds()
         let result = source.sample(at: now)
         let taken = Monotonic.seconds()

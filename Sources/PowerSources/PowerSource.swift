@@ -6,13 +6,13 @@ import FlexSupport
 
 /// One sample of a power source: the mean power since the previous sample and the energy counted since
 /// the source was opened.
-public struct PowerReading: Sendable, Hashable {
+package struct PowerReading: Sendable, Hashable {
     /// Mean power over the sample, in W.
-    public var watts: Double
+    package var watts: Double
     /// Energy since the source was opened, in J (nil when the source cannot count it).
-    public var energyJoules: Double?
+    package var energyJoules: Double?
 
-    public init(watts: Double, energyJoules: Double?) {
+    package init(watts: Double, energyJoules: Double?) {
         self.watts = watts
         self.energyJoules = energyJoules
     }
@@ -22,41 +22,41 @@ public struct PowerReading: Sendable, Hashable {
 /// "exception 2", "not implemented", "unreadable", "missing", "disconnected", "protocol", …): it is a metric
 /// label and the telemetry's `error`; `message` says what and where, for `/status` and the log. Nothing a
 /// meter sends may become a reason of its own: `PowerError.exception(_:)` and `label(_:)` keep the set fixed.
-public struct PowerError: Error, Sendable, Hashable, CustomStringConvertible {
-    public let reason: String
-    public let message: String
+package struct PowerError: Error, Sendable, Hashable, CustomStringConvertible {
+    package let reason: String
+    package let message: String
 
-    public init(_ reason: String, _ message: String) {
+    package init(_ reason: String, _ message: String) {
         self.reason = reason
         self.message = message
     }
 
-    public var description: String { message }
+    package var description: String { message }
 
     /// The Modbus exception codes with a reason of their own (the Modbus application protocol's: 1-6, 8, 10
     /// and 11); any other code a meter sends is "exception other", its number kept in the message.
-    public static let standardExceptionCodes: [UInt8] = [1, 2, 3, 4, 5, 6, 8, 10, 11]
+    package static let standardExceptionCodes: [UInt8] = [1, 2, 3, 4, 5, 6, 8, 10, 11]
 
     /// Every reason that may reach a metric label or the telemetry: the one allow-list.
-    public static let reasons: Set<String> = Set(
+    package static let reasons: Set<String> = Set(
         [
             "timeout", "not implemented", "unreadable", "missing", "disconnected", "protocol", "stale", "spec",
             "telemetry", "exception other", "other",
         ] + standardExceptionCodes.map { "exception \($0)" })
 
     /// The reason for a Modbus exception `code`: "exception N" for a standard code, else "exception other".
-    public static func exceptionReason(_ code: UInt8) -> String {
+    package static func exceptionReason(_ code: UInt8) -> String {
         standardExceptionCodes.contains(code) ? "exception \(code)" : "exception other"
     }
 
     /// `reason` when it is in `reasons`, else "other": what a label or a count by reason may carry.
-    public static func label(_ reason: String) -> String { reasons.contains(reason) ? reason : "other" }
+    package static func label(_ reason: String) -> String { reasons.contains(reason) ? reason : "other" }
 }
 
 /// A way to know what the host draws: one file per kind in this module (`ModelPower`, `RAPLPower`,
 /// `SunSpecPower`). The `PowerSampler` calls `sample(at:)` from its own thread only, never from the control
 /// path, so a source may block (up to its own timeout) on a file or a socket.
-public protocol PowerSource: AnyObject, Sendable {
+package protocol PowerSource: AnyObject, Sendable {
     /// "model", "rapl" or "sunspec": the `source` label of the metrics and the telemetry.
     var kind: String { get }
     /// True only for an estimate (the model): shown as modelled wherever it appears.
@@ -75,20 +75,20 @@ public protocol PowerSource: AnyObject, Sendable {
 }
 
 extension PowerSource {
-    public func begin(at now: Double) {}
-    public func close() {}
-    public func interrupt() {}
+    package func begin(at now: Double) {}
+    package func close() {}
+    package func interrupt() {}
 }
 
 /// `--power SOURCE` as given: `model`, `rapl` or `sunspec:HOST:PORT[/UNIT]`.
-public enum PowerSourceSpec: Sendable, Hashable, CustomStringConvertible {
+package enum PowerSourceSpec: Sendable, Hashable, CustomStringConvertible {
     case model
     case rapl
     /// A SunSpec meter over Modbus TCP; `unit` is the Modbus unit id (default 1).
     case sunspec(host: String, port: Int, unit: UInt8)
 
     /// - Throws: `PowerError` ("spec") naming `--power` and what is wrong.
-    public init(_ text: String) throws(PowerError) {
+    package init(_ text: String) throws(PowerError) {
         switch text {
         case "model": self = .model
         case "rapl": self = .rapl
@@ -115,7 +115,7 @@ public enum PowerSourceSpec: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .model: "model"
         case .rapl: "rapl"
@@ -127,8 +127,8 @@ public enum PowerSourceSpec: Sendable, Hashable, CustomStringConvertible {
 
 /// The monotonic clock as seconds (CLOCK_MONOTONIC): the telemetry's `mono_s`, the sampler's schedule and
 /// the staleness of a reading. Differences are durations; the origin means nothing.
-public enum Monotonic {
-    public static func seconds() -> Double {
+package enum Monotonic {
+    package static func seconds() -> Double {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9

@@ -12,31 +12,31 @@ import Synchronization
 /// across the wrap.
 ///
 /// Missing or unreadable counters are errors, never a zero: at start (`init` throws) and at each sample.
-public final class RAPLPower: PowerSource {
-    public let kind = "rapl"
-    public let modelled = false
+package final class RAPLPower: PowerSource {
+    package let kind = "rapl"
+    package let modelled = false
     /// Where powercap is (`FLEXMINER_POWERCAP_ROOT` overrides it for tests).
-    public let root: String
+    package let root: String
 
     /// One package zone.
-    public struct Zone: Sendable, Hashable {
-        public let name: String
-        public let directory: String
+    package struct Zone: Sendable, Hashable {
+        package let name: String
+        package let directory: String
         /// Where the counter wraps, in µJ.
-        public let maxRange: UInt64
+        package let maxRange: UInt64
     }
 
-    public let zones: [Zone]
+    package let zones: [Zone]
     /// Each zone's last counter and the time it was read; energy since the start.
     private let counters: Mutex<(values: [UInt64], at: Double, energy: Double)>
 
-    public static let defaultRoot = "/sys/class/powercap"
-    public static let rootVariable = "FLEXMINER_POWERCAP_ROOT"
+    package static let defaultRoot = "/sys/class/powercap"
+    package static let rootVariable = "FLEXMINER_POWERCAP_ROOT"
 
     /// Finds the package zones and reads their counters once (so a host without them is refused at start);
     /// `begin(at:)` takes them again when sampling starts.
     /// - Throws: `PowerError` ("missing" or "unreadable") saying what is missing or how to grant access.
-    public init(
+    package init(
         environment: [String: String] = ProcessInfo.processInfo.environment, now: Double = Monotonic.seconds()
     ) throws(PowerError) {
         let root = environment[Self.rootVariable] ?? Self.defaultRoot
@@ -89,7 +89,7 @@ public final class RAPLPower: PowerSource {
     /// Takes the starting counters again, now (the sampler's thread, one interval before the first sample):
     /// the first sample's watts and energy then cover that interval, not the start-up. A counter that
     /// cannot be read keeps the starting point of `init`; the sample will name the error.
-    public func begin(at now: Double) {
+    package func begin(at now: Double) {
         var values: [UInt64] = []
         for z in zones {
             guard let v = try? Self.read(z.directory + "/energy_uj") else { return }
@@ -101,7 +101,7 @@ public final class RAPLPower: PowerSource {
         }
     }
 
-    public func sample(at now: Double) -> Result<PowerReading, PowerError> {
+    package func sample(at now: Double) -> Result<PowerReading, PowerError> {
         var values: [UInt64] = []
         for z in zones {
             do { values.append(try Self.read(z.directory + "/energy_uj")) } catch { return .failure(error) }
@@ -121,7 +121,7 @@ public final class RAPLPower: PowerSource {
     }
 
     /// The energy between two readings of a counter that wraps past `range` back to 0.
-    public static func delta(from old: UInt64, to new: UInt64, range: UInt64) -> UInt64 {
+    package static func delta(from old: UInt64, to new: UInt64, range: UInt64) -> UInt64 {
         new >= old ? new - old : (range >= old ? range - old : 0) + new
     }
 

@@ -4,42 +4,42 @@
 /// Offsets are from the SunSpec model definitions (models 201, 202, 203 and 204 share one layout, the
 /// `ac_meter` group of length 105): counted from the model's `ID` register, `W` is at 18, `W_SF` at 22,
 /// `TotWhImp` (acc32, two registers) at 46 and `TotWh_SF` at 54.
-public enum SunSpecMap {
+package enum SunSpecMap {
     /// "SunS" in two registers.
-    public static let marker: [UInt16] = [0x5375, 0x6E53]
+    package static let marker: [UInt16] = [0x5375, 0x6E53]
     /// Where a map may start, in the order they are tried.
-    public static let bases = [40000, 0, 50000]
+    package static let bases = [40000, 0, 50000]
     /// The model id that ends the chain.
-    public static let endModel: UInt16 = 0xFFFF
-    public static let meterModels: Set<UInt16> = [201, 202, 203, 204]
+    package static let endModel: UInt16 = 0xFFFF
+    package static let meterModels: Set<UInt16> = [201, 202, 203, 204]
     /// The model that must follow the marker (common: manufacturer, model, serial number).
-    public static let commonModel: UInt16 = 1
+    package static let commonModel: UInt16 = 1
 
     /// Offsets within a meter model, from its `ID` register.
-    public enum Meter {
-        public static let w = 18
-        public static let wSF = 22
-        public static let totWhImp = 46
-        public static let totWhSF = 54
+    package enum Meter {
+        package static let w = 18
+        package static let wSF = 22
+        package static let totWhImp = 46
+        package static let totWhSF = 54
         /// The registers read each sample: `W` through `TotWh_SF`.
-        public static let span = totWhSF - w + 1
+        package static let span = totWhSF - w + 1
         /// The shortest model length (L) that holds `TotWh_SF` (L counts from the register after L).
-        public static let minimumLength = totWhSF - 1
+        package static let minimumLength = totWhSF - 1
     }
 
     /// Not-implemented values, by SunSpec type.
-    public static let notImplementedInt16: UInt16 = 0x8000
-    public static let notImplementedUInt16: UInt16 = 0xFFFF
-    public static let notImplementedSunSSF: UInt16 = 0x8000
-    public static let notImplementedAcc32: UInt32 = 0
+    package static let notImplementedInt16: UInt16 = 0x8000
+    package static let notImplementedUInt16: UInt16 = 0xFFFF
+    package static let notImplementedSunSSF: UInt16 = 0x8000
+    package static let notImplementedAcc32: UInt32 = 0
 
     /// A model header in the chain: its id, length (registers after the header) and the address of `ID`.
-    public struct Model: Sendable, Hashable {
-        public let id: UInt16
-        public let length: Int
-        public let address: Int
+    package struct Model: Sendable, Hashable {
+        package let id: UInt16
+        package let length: Int
+        package let address: Int
 
-        public init(id: UInt16, length: Int, address: Int) {
+        package init(id: UInt16, length: Int, address: Int) {
             self.id = id
             self.length = length
             self.address = address
@@ -47,18 +47,18 @@ public enum SunSpecMap {
     }
 
     /// What walking the chain needs next: the header at `address`, or the answer.
-    public enum Walk: Sendable, Hashable {
+    package enum Walk: Sendable, Hashable {
         case readHeader(address: Int)
         case found(Model)
         case failed(PowerError)
     }
 
     /// The bounded number of models walked before giving up (a loop or a broken map).
-    public static let maxModels = 64
+    package static let maxModels = 64
 
     /// The next step after reading the header `(id, length)` at `address`, `walked` models in (the first,
     /// `walked` 0, must be model 1).
-    public static func step(header: [UInt16], address: Int, walked: Int) -> Walk {
+    package static func step(header: [UInt16], address: Int, walked: Int) -> Walk {
         guard header.count == 2 else { return .failed(PowerError("protocol", "sunspec: short model header")) }
         let id = header[0]
         let length = Int(header[1])
@@ -87,14 +87,14 @@ public enum SunSpecMap {
     }
 
     /// One meter reading, from the registers `W` … `TotWh_SF` (`Meter.span` of them).
-    public struct Values: Sendable, Hashable {
-        public let watts: Double
+    package struct Values: Sendable, Hashable {
+        package let watts: Double
         /// Imported energy in Wh, nil when not implemented.
-        public let importedWh: Double?
+        package let importedWh: Double?
     }
 
     /// Decodes `W`, `W_SF`, `TotWhImp` and `TotWh_SF`.
-    public static func decode(_ r: [UInt16]) -> Result<Values, PowerError> {
+    package static func decode(_ r: [UInt16]) -> Result<Values, PowerError> {
         guard r.count == Meter.span else { return .failure(PowerError("protocol", "sunspec: short meter block")) }
         func at(_ offset: Int) -> UInt16 { r[offset - Meter.w] }
         let w = at(Meter.w)

@@ -10,15 +10,15 @@ import Synchronization
 /// fail at once with "disconnected", so a dead meter costs the sampler nothing. The whole discovery (the
 /// connect, the three bases, the chain) has one deadline, `discoveryTimeout`; `interrupt()` and `close()`
 /// wake a request in progress from any thread.
-public final class SunSpecPower: PowerSource {
-    public let kind = "sunspec"
-    public let modelled = false
-    public let host: String
-    public let port: Int
-    public let unit: UInt8
-    public let timeout: Double
+package final class SunSpecPower: PowerSource {
+    package let kind = "sunspec"
+    package let modelled = false
+    package let host: String
+    package let port: Int
+    package let unit: UInt8
+    package let timeout: Double
     /// Seconds the whole discovery may take.
-    public let discoveryTimeout: Double
+    package let discoveryTimeout: Double
 
     private struct State {
         var connection: ModbusTCPConnection? = nil
@@ -38,7 +38,7 @@ public final class SunSpecPower: PowerSource {
     /// - Parameters:
     ///   - timeout: seconds each connect or request may take.
     ///   - discoveryTimeout: seconds the whole discovery may take (default: five requests' worth).
-    public init(host: String, port: Int, unit: UInt8, timeout: Double = 1, discoveryTimeout: Double? = nil) {
+    package init(host: String, port: Int, unit: UInt8, timeout: Double = 1, discoveryTimeout: Double? = nil) {
         self.host = host
         self.port = port
         self.unit = unit
@@ -47,9 +47,9 @@ public final class SunSpecPower: PowerSource {
     }
 
     /// Where the meter model was found (nil until then): for `/status` and the tests.
-    public var meterModel: SunSpecMap.Model? { state.withLock { $0.model } }
+    package var meterModel: SunSpecMap.Model? { state.withLock { $0.model } }
 
-    public func sample(at now: Double) -> Result<PowerReading, PowerError> {
+    package func sample(at now: Double) -> Result<PowerReading, PowerError> {
         state.withLock { s in
             if s.connection == nil || s.model == nil {
                 guard now >= s.retryAt else {
@@ -166,9 +166,9 @@ public final class SunSpecPower: PowerSource {
 
     /// Wakes a request in progress (from any thread: the sampler is stopping); it and every later sample
     /// fail at once as "disconnected".
-    public func interrupt() { interruption.fire() }
+    package func interrupt() { interruption.fire() }
 
-    public func close() {
+    package func close() {
         // First wake a request in progress, which holds the state: the lock is then free at once.
         interruption.fire()
         state.withLock { s in

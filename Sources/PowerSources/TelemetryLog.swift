@@ -15,12 +15,12 @@ import Synchronization
 /// not written but counted in `errors`, and the rotation is tried again with the next one: PATH never grows
 /// past `maxBytes`. A line the disk takes only in part (disk full) is cut off again (`ftruncate` to the last
 /// line's end): the file holds whole lines only.
-public final class TelemetryLog: Sendable {
-    public let path: String
-    public let maxBytes: Int
+package final class TelemetryLog: Sendable {
+    package let path: String
+    package let maxBytes: Int
     /// Lines waiting for the writer, at most (by default).
-    public static let defaultQueueLimit = 1024
-    public let queueLimit: Int
+    package static let defaultQueueLimit = 1024
+    package let queueLimit: Int
 
     private struct File {
         var fd: Int32
@@ -34,14 +34,14 @@ public final class TelemetryLog: Sendable {
     private let report: @Sendable (String) -> Void
 
     /// Lines dropped because the queue was full, since the start.
-    public var dropped: Int { writer.dropped }
+    package var dropped: Int { writer.dropped }
     /// Lines that could not be written (disk full, I/O error), since the start.
-    public var errors: Int { errorCount.load(ordering: .relaxed) }
+    package var errors: Int { errorCount.load(ordering: .relaxed) }
 
     /// Opens (creating mode 0600, or appending to) the telemetry file and starts its writer.
     /// - Parameter report: told once, on the first failed write, what failed.
     /// - Throws: `PowerError` ("telemetry") naming the path and the OS error.
-    public init(
+    package init(
         path: String, maxBytes: Int, queueLimit: Int = defaultQueueLimit,
         report: @escaping @Sendable (String) -> Void = { _ in }
     ) throws(PowerError) {
@@ -77,7 +77,7 @@ public final class TelemetryLog: Sendable {
     }
 
     /// Queues one line (a JSON object); never waits for the disk.
-    public func write(_ object: [String: Any]) {
+    package func write(_ object: [String: Any]) {
         var bytes = Array(JSONLine.encode(object).utf8)
         bytes.append(UInt8(ascii: "\n"))
         writer.enqueue(bytes)
@@ -85,10 +85,10 @@ public final class TelemetryLog: Sendable {
 
     /// Waits (at most `timeout`) until every queued line is written (tests).
     @discardableResult
-    public func flush(timeout: Duration = .seconds(5)) -> Bool { writer.flush(timeout: timeout) }
+    package func flush(timeout: Duration = .seconds(5)) -> Bool { writer.flush(timeout: timeout) }
 
     /// Writes what is queued and closes; waits at most `timeout` for the disk.
-    public func close(timeout: Duration = .seconds(2)) {
+    package func close(timeout: Duration = .seconds(2)) {
         if writer.close(timeout: timeout) != nil {
             report("telemetry \(path): the disk did not take the last lines within \(timeout.seconds) s")
         }
@@ -153,7 +153,7 @@ extension TelemetryLog {
     /// `time` (ISO 8601 UTC, ms), `mono_s`, `host`, `source`, `modelled`, `watts` (null when the sample
     /// failed, with `error`), `energy_j` (since the run started; null if unknown), `capacity` (effective: 0
     /// when halted), `state` (as in /status), `curtailments` (active ids).
-    public static func line(
+    package static func line(
         _ sample: PowerSampler.Sample, host: String, capacity: Double, state: String, curtailments: [String]
     ) -> [String: Any] {
         var o: [String: Any] = [
@@ -174,7 +174,7 @@ extension TelemetryLog {
     }
 
     /// The host name for the telemetry (gethostname; "unknown" if it fails).
-    public static func hostName() -> String {
+    package static func hostName() -> String {
         var buffer = [CChar](repeating: 0, count: 256)
         guard gethostname(&buffer, buffer.count - 1) == 0 else { return "unknown" }
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)

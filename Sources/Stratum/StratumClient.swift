@@ -8,33 +8,33 @@ import SHA256
 import Synchronization
 
 /// How a `StratumClient` introduces itself and how long it waits.
-public struct StratumOptions: Sendable {
+package struct StratumOptions: Sendable {
     /// The worker name, by convention `ADDRESS.worker` or `account.worker`.
-    public var user: String
+    package var user: String
     /// Sent in `mining.authorize` only; never logged.
-    public var password: String
+    package var password: String
     /// `flexminer/<version>`.
-    public var userAgent: String
+    package var userAgent: String
     /// Version bits asked for in `mining.configure` (BIP 310); the pool's answer is ANDed with it. Nil:
     /// no version rolling asked for. Default: BIP 320's general-purpose bits.
-    public var requestedVersionMask: UInt32? = 0x1fff_e000
+    package var requestedVersionMask: UInt32? = 0x1fff_e000
     /// Sent as `mining.suggest_difficulty` after authorizing, when given.
-    public var suggestDifficulty: Double?
+    package var suggestDifficulty: Double?
     /// A previous session's id, sent in `mining.subscribe` so the pool can resume it (same extranonce1).
-    public var resumeSessionID: String?
+    package var resumeSessionID: String?
     /// Ask for `mining.set_extranonce` (some pools never answer; nothing waits for the reply).
-    public var extranonceSubscribe = true
+    package var extranonceSubscribe = true
     /// No data for this long means the connection is dead.
-    public var idleTimeout: Duration = .seconds(90)
+    package var idleTimeout: Duration = .seconds(90)
     /// A share with no reply after this long is reported as unanswered.
-    public var requestTimeout: Duration = .seconds(30)
-    public var connectTimeout: Duration = .seconds(10)
+    package var requestTimeout: Duration = .seconds(30)
+    package var connectTimeout: Duration = .seconds(10)
     /// A line longer than this (without its newline) drops the connection.
-    public var maxLineBytes = 512 * 1024
+    package var maxLineBytes = 512 * 1024
     /// Submits waiting for their reply at most; more are refused rather than queued without bound.
-    public var maxPendingSubmits = 1024
+    package var maxPendingSubmits = 1024
 
-    public init(user: String, password: String, userAgent: String) {
+    package init(user: String, password: String, userAgent: String) {
         self.user = user
         self.password = password
         self.userAgent = userAgent
@@ -42,15 +42,15 @@ public struct StratumOptions: Sendable {
 }
 
 /// A share as `mining.submit` sends it.
-public struct StratumSubmit: Sendable, Hashable {
-    public let jobID: String
-    public let extranonce2: [UInt8]
-    public let time: UInt32
-    public let nonce: UInt32
+package struct StratumSubmit: Sendable, Hashable {
+    package let jobID: String
+    package let extranonce2: [UInt8]
+    package let time: UInt32
+    package let nonce: UInt32
     /// The rolled version bits (the 6th param), only when rolling.
-    public let versionBits: UInt32?
+    package let versionBits: UInt32?
 
-    public init(jobID: String, extranonce2: [UInt8], time: UInt32, nonce: UInt32, versionBits: UInt32?) {
+    package init(jobID: String, extranonce2: [UInt8], time: UInt32, nonce: UInt32, versionBits: UInt32?) {
         self.jobID = jobID
         self.extranonce2 = extranonce2
         self.time = time
@@ -65,8 +65,8 @@ public struct StratumSubmit: Sendable, Hashable {
 /// without waiting between them, answers `mining.ping` and `client.get_version` itself, and reports
 /// everything else as `StratumEvent`s. Bad input from the pool ends the connection with an error that
 /// names the field; it never traps. Create one client per connection attempt.
-public final class StratumClient: Sendable {
-    public let url: StratumURL
+package final class StratumClient: Sendable {
+    package let url: StratumURL
     let options: StratumOptions
     let group: any EventLoopGroup
     let logger: Logger
@@ -88,7 +88,7 @@ public final class StratumClient: Sendable {
 
     private let state = Mutex(State())
 
-    public init(url: StratumURL, options: StratumOptions, group: any EventLoopGroup, logger: Logger) {
+    package init(url: StratumURL, options: StratumOptions, group: any EventLoopGroup, logger: Logger) {
         self.url = url
         self.options = options
         self.group = group
@@ -101,7 +101,8 @@ public final class StratumClient: Sendable {
     /// - Throws: `StratumError` saying why the connection ended: `.connection` (refused, reset, closed
     ///   by the pool, a failed write), `.timeout` (no data for the idle timeout), `.malformed` (bad input,
     ///   named), `.unauthorized`.
-    public func run(onEvent: @escaping @Sendable (StratumEvent) throws(StratumError) -> Void) async throws(StratumError)
+    package func run(onEvent: @escaping @Sendable (StratumEvent) throws(StratumError) -> Void)
+        async throws(StratumError)
     {
         let maxLine = options.maxLineBytes
         let idle = TimeAmount.nanoseconds(Int64(clamping: Int64(options.idleTimeout.seconds * 1e9)))
@@ -166,7 +167,7 @@ public final class StratumClient: Sendable {
     }
 
     /// Closes the connection; `run` then returns.
-    public func close() {
+    package func close() {
         let channel = state.withLock { s in
             s.closedByUs = true
             return s.channel
@@ -176,7 +177,7 @@ public final class StratumClient: Sendable {
 
     /// Sends `mining.submit` and waits for the pool's verdict (or the request timeout). Never throws:
     /// a share without a verdict is `.unanswered` with the reason.
-    public func submit(_ share: StratumSubmit) async -> SubmitVerdict {
+    package func submit(_ share: StratumSubmit) async -> SubmitVerdict {
         var params: [Any] = [
             options.user, share.jobID, Hex.encode(share.extranonce2), StratumHex.word(share.time),
             StratumHex.word(share.nonce),
@@ -210,7 +211,7 @@ public final class StratumClient: Sendable {
     }
 
     /// What became of a `mining.submit`.
-    public enum SubmitVerdict: Sendable, Hashable {
+    package enum SubmitVerdict: Sendable, Hashable {
         case accepted
         /// The pool's reason (e.g. "Duplicate share", "Stale", "Above target").
         case rejected(String)

@@ -4,10 +4,10 @@ import SHA256
 
 /// Why a pool connection ended or a pool message was refused. `code` lets callers branch (retry,
 /// fail over, give up); the message names the field of the pool's message that was wrong.
-public typealias StratumError = CodedError<StratumErrorCode>
+package typealias StratumError = CodedError<StratumErrorCode>
 
 /// What kind of failure a `StratumError` is.
-public enum StratumErrorCode: String, Sendable, Hashable {
+package enum StratumErrorCode: String, Sendable, Hashable {
     /// A pool URL given by the operator is wrong.
     case input
     /// The pool sent something that is not stratum v1 as we know it (wrong types, bad hex, sizes out
@@ -22,12 +22,12 @@ public enum StratumErrorCode: String, Sendable, Hashable {
 }
 
 /// `stratum+tcp://HOST:PORT`, as `--pool` takes it.
-public struct StratumURL: Sendable, Hashable, CustomStringConvertible {
-    public let host: String
-    public let port: Int
+package struct StratumURL: Sendable, Hashable, CustomStringConvertible {
+    package let host: String
+    package let port: Int
 
     /// - Throws: `StratumError.input` naming what is wrong (the caller adds the flag).
-    public init(_ text: String) throws(StratumError) {
+    package init(_ text: String) throws(StratumError) {
         let scheme = "stratum+tcp://"
         guard text.hasPrefix(scheme) else {
             throw StratumError(.input, "\"\(text.prefix(60))\": a pool URL is stratum+tcp://HOST:PORT")
@@ -45,30 +45,30 @@ public struct StratumURL: Sendable, Hashable, CustomStringConvertible {
         } catch { throw StratumError(.input, "\"\(text.prefix(60))\": \(error.message)") }
     }
 
-    public init(host: String, port: Int) {
+    package init(host: String, port: Int) {
         self.host = host
         self.port = port
     }
 
-    public var description: String { "stratum+tcp://\(HostPort(host: host, port: port))" }
+    package var description: String { "stratum+tcp://\(HostPort(host: host, port: port))" }
 }
 
 /// One `mining.notify`: the pool's work, as sent (hex decoded, no byte order changed).
-public struct StratumJob: Sendable, Hashable {
-    public let jobID: String
+package struct StratumJob: Sendable, Hashable {
+    package let jobID: String
     /// 32 bytes as sent: the previous block hash in internal order with each 4-byte word byte-swapped.
-    public let previousHashWords: [UInt8]
-    public let coinbase1: [UInt8]
-    public let coinbase2: [UInt8]
+    package let previousHashWords: [UInt8]
+    package let coinbase1: [UInt8]
+    package let coinbase2: [UInt8]
     /// Merkle branch hashes, internal byte order, bottom up.
-    public let merkleBranch: [[UInt8]]
-    public let version: UInt32
-    public let bits: UInt32
-    public let time: UInt32
+    package let merkleBranch: [[UInt8]]
+    package let version: UInt32
+    package let bits: UInt32
+    package let time: UInt32
     /// Drop all older jobs now (a new block on the network).
-    public let cleanJobs: Bool
+    package let cleanJobs: Bool
 
-    public init(
+    package init(
         jobID: String, previousHashWords: [UInt8], coinbase1: [UInt8], coinbase2: [UInt8], merkleBranch: [[UInt8]],
         version: UInt32, bits: UInt32, time: UInt32, cleanJobs: Bool
     ) {
@@ -86,7 +86,7 @@ public struct StratumJob: Sendable, Hashable {
     /// Reads `mining.notify`'s params: job_id, prevhash, coinb1, coinb2, merkle_branch, version, nbits,
     /// ntime, clean_jobs.
     /// - Throws: `StratumError.malformed` naming the parameter.
-    public init(params: [Any]) throws(StratumError) {
+    package init(params: [Any]) throws(StratumError) {
         let p = StratumParams(params, method: "mining.notify")
         guard params.count >= 9 else { throw p.error("expected 9 params, got \(params.count)") }
         jobID = try p.string(0, "job_id", maxLength: 128)
@@ -105,16 +105,16 @@ public struct StratumJob: Sendable, Hashable {
 }
 
 /// What `mining.subscribe` answered: the session to resume later and the extranonce layout.
-public struct StratumSubscription: Sendable, Hashable {
+package struct StratumSubscription: Sendable, Hashable {
     /// The subscription id (`mining.notify`'s), sent back in `mining.subscribe` to resume the session.
-    public let sessionID: String?
-    public let extranonce1: [UInt8]
-    public let extranonce2Size: Int
+    package let sessionID: String?
+    package let extranonce1: [UInt8]
+    package let extranonce2Size: Int
 
     /// Extranonce2 sizes FlexMiner accepts (pools use 2 to 8).
-    public static let extranonce2Sizes = 1...16
+    package static let extranonce2Sizes = 1...16
 
-    public init(sessionID: String?, extranonce1: [UInt8], extranonce2Size: Int) {
+    package init(sessionID: String?, extranonce1: [UInt8], extranonce2Size: Int) {
         self.sessionID = sessionID
         self.extranonce1 = extranonce1
         self.extranonce2Size = extranonce2Size
@@ -122,7 +122,7 @@ public struct StratumSubscription: Sendable, Hashable {
 
     /// Reads the result `[[["mining.notify", id], ...], extranonce1, extranonce2_size]`.
     /// - Throws: `StratumError.malformed` naming the field.
-    public init(result: Any?) throws(StratumError) {
+    package init(result: Any?) throws(StratumError) {
         guard let r = result as? [Any] else {
             throw StratumError(.malformed, "mining.subscribe result: expected an array")
         }
@@ -150,12 +150,12 @@ public struct StratumSubscription: Sendable, Hashable {
 
 /// One line from a pool, read: a notification (a method, its params, and an id when it wants an answer)
 /// or the reply to one of our requests. Pure, so that it can be fuzzed without a connection.
-public enum StratumInbound {
+package enum StratumInbound {
     case notification(method: String, params: [Any], id: Any?)
     case reply(id: Int, result: Any?, error: String?)
 
     /// - Throws: `StratumError.malformed` naming what is wrong.
-    public static func parse(_ line: some Collection<UInt8>) throws(StratumError) -> StratumInbound {
+    package static func parse(_ line: some Collection<UInt8>) throws(StratumError) -> StratumInbound {
         let f: JSONFields
         do { f = try JSONFields(json: Array(line), what: "a pool message") } catch {
             throw StratumError(.malformed, "pool message: \(error.message)")
@@ -184,7 +184,7 @@ public enum StratumInbound {
     /// `client.get_version`) or not known. `requestedMask` is the version-rolling mask asked for: a
     /// pool's mask is ANDed with it.
     /// - Throws: `StratumError.malformed` naming the parameter.
-    public static func event(method: String, params: [Any], requestedMask: UInt32) throws(StratumError)
+    package static func event(method: String, params: [Any], requestedMask: UInt32) throws(StratumError)
         -> StratumEvent?
     {
         let p = StratumParams(params, method: method)
@@ -223,14 +223,14 @@ public enum StratumInbound {
         }
     }
 
-    public static func requestID(_ value: Any?) -> Int? {
+    package static func requestID(_ value: Any?) -> Int? {
         if let v = value, let n = JSONScalar.integer(v, in: -999_999_999_999_999...999_999_999_999_999) { return n }
         if let s = value as? String { return Int(s) }
         return nil
     }
 
     /// A JSON-RPC error as text: `[code, "message", data]`, `{"code","message"}` or a string.
-    public static func reason(_ error: Any?) -> String? {
+    package static func reason(_ error: Any?) -> String? {
         guard let error, !(error is NSNull) else { return nil }
         var text: String
         if let a = error as? [Any], a.count >= 2, let m = a[1] as? String {
@@ -249,7 +249,7 @@ public enum StratumInbound {
 }
 
 /// What the pool told the miner, in the order it arrived.
-public enum StratumEvent: Sendable, Hashable {
+package enum StratumEvent: Sendable, Hashable {
     /// The reply to `mining.subscribe`.
     case subscribed(StratumSubscription)
     /// The version bits the miner may roll now (the pool's mask ANDed with the requested one; 0: none).
@@ -343,15 +343,15 @@ struct StratumParams {
 }
 
 /// Stratum's hex conventions for the numbers a miner sends back.
-public enum StratumHex {
+package enum StratumHex {
     /// A 32-bit word as 8 hex digits, most significant first (ntime, nonce, version bits).
-    public static func word(_ v: UInt32) -> String {
+    package static func word(_ v: UInt32) -> String {
         let s = String(v, radix: 16)
         return String(repeating: "0", count: 8 - s.count) + s
     }
 
     /// An extranonce2 counter as `size` bytes, most significant first.
-    public static func extranonce2(_ value: UInt64, size: Int) -> [UInt8] {
+    package static func extranonce2(_ value: UInt64, size: Int) -> [UInt8] {
         (0..<size).map { i in
             let shift = 8 * (size - 1 - i)
             return shift >= 64 ? 0 : UInt8(truncatingIfNeeded: value >> UInt64(shift))

@@ -2,12 +2,13 @@ import Foundation
 import NodeRPC
 
 /// Writes solved blocks to disk before anything else happens to them.
-public enum BlockFiles {
+package enum BlockFiles {
     /// Writes `hex` to `directory/<height>-<hash>.hex` (mode 0600), fsyncs the file and the directory,
     /// and returns the path. A file cut short (a full disk) is removed, so that no truncated block is
     /// ever taken for a whole one; the caller still has the hex and must keep it elsewhere.
     /// - Throws: `WorkError.disk` naming the path when the directory cannot be created or written.
-    public static func write(hex: String, height: Int, hash: String, to directory: String) throws(WorkError) -> String {
+    package static func write(hex: String, height: Int, hash: String, to directory: String) throws(WorkError) -> String
+    {
         let fm = FileManager.default
         do { try fm.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
             // Foundation's message here is a bare "error 512": ask the system, whose reason names the

@@ -11,20 +11,20 @@ import Synchronization
 /// `getbestblockhash` every `pollInterval`, so a new tip replaces stale work within a second),
 /// journals each solved block (fsync'd) before `submitblock`, retries transient failures with
 /// backoff, and never busy-loops on errors.
-public final class NodeWork: WorkSource {
-    public struct Options: Sendable {
-        public var payout: String
-        public var coinbaseMessage: [UInt8] = []
-        public var blocks: Int = 1
-        public var pollInterval: Duration = .milliseconds(500)
+package final class NodeWork: WorkSource {
+    package struct Options: Sendable {
+        package var payout: String
+        package var coinbaseMessage: [UInt8] = []
+        package var blocks: Int = 1
+        package var pollInterval: Duration = .milliseconds(500)
         /// Refresh the template this often even without a new tip (new transactions).
-        public var refreshInterval: Duration = .seconds(30)
-        public var submitAttempts: Int = 6
-        public var backoffStart: Duration = .milliseconds(250)
-        public var backoffMax: Duration = .seconds(10)
+        package var refreshInterval: Duration = .seconds(30)
+        package var submitAttempts: Int = 6
+        package var backoffStart: Duration = .milliseconds(250)
+        package var backoffMax: Duration = .seconds(10)
         /// Submit the journal's pending blocks (solved before a crash or while the node was down) first.
-        public var resubmitJournal = true
-        public init(payout: String) { self.payout = payout }
+        package var resubmitJournal = true
+        package init(payout: String) { self.payout = payout }
     }
 
     let client: NodeRPCClient
@@ -35,11 +35,11 @@ public final class NodeWork: WorkSource {
     /// the extranonce of the work in force.
     let current = CurrentWork()
 
-    public var kind: String { "node" }
-    public var origin: String { client.url }
-    public var jobSource: any JobSource { current }
+    package var kind: String { "node" }
+    package var origin: String { client.url }
+    package var jobSource: any JobSource { current }
 
-    public init(client: NodeRPCClient, journal: BlockJournal?, options: Options, logger: Logger) {
+    package init(client: NodeRPCClient, journal: BlockJournal?, options: Options, logger: Logger) {
         self.client = client
         self.journal = journal
         self.options = options
@@ -48,7 +48,7 @@ public final class NodeWork: WorkSource {
 
     func log(_ text: String) { logger.info("\(text)") }
 
-    public func shutdown() async { await client.shutdown() }
+    package func shutdown() async { await client.shutdown() }
 
     enum Event: Sendable {
         case solution(MiningSolution)
@@ -61,7 +61,7 @@ public final class NodeWork: WorkSource {
     ///   speak JSON-RPC); `WorkError.input` for a payout for another chain; `WorkError.disk` when the
     ///   journal cannot be written: at start, or for a solved block, which is then saved to a rescue
     ///   file (or, failing that, logged in full at error level) and still submitted.
-    public func run(engine: MiningEngine, onBlock: @escaping @Sendable (SolvedBlock) -> Void) async throws(WorkError) {
+    package func run(engine: MiningEngine, onBlock: @escaping @Sendable (SolvedBlock) -> Void) async throws(WorkError) {
         if let journal {
             // Refuse a journal that cannot even be opened before any work is done for it.
             do { try journal.prepare() } catch {
@@ -333,7 +333,7 @@ public final class NodeWork: WorkSource {
     /// after it are not tried: they are returned as unsubmitted, still pending, so that the whole call
     /// takes one retry schedule (about 8 s with the defaults), not one per block.
     /// - Throws: `JournalError` when the journal cannot be read, or a verdict cannot be recorded.
-    public static func resubmit(
+    package static func resubmit(
         journal: BlockJournal, client: NodeRPCClient, attempts: Int = 6, backoffStart: Duration = .milliseconds(250),
         backoffMax: Duration = .seconds(10), log: @Sendable (String) -> Void = { _ in }
     ) async throws(JournalError) -> [(BlockJournal.Entry, BlockOutcome)] {

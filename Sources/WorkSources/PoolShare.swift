@@ -4,7 +4,7 @@ import SHA256
 import Stratum
 
 /// What became of a share.
-public enum ShareOutcome: Sendable, Hashable, CustomStringConvertible {
+package enum ShareOutcome: Sendable, Hashable, CustomStringConvertible {
     case accepted
     /// The pool's reason (e.g. "Duplicate share", "Above target").
     case rejected(reason: String)
@@ -13,7 +13,7 @@ public enum ShareOutcome: Sendable, Hashable, CustomStringConvertible {
     case stale(reason: String)
 
     /// "accepted", "rejected" or "stale".
-    public var result: String {
+    package var result: String {
         switch self {
         case .accepted: "accepted"
         case .rejected: "rejected"
@@ -21,39 +21,39 @@ public enum ShareOutcome: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    public var reason: String? {
+    package var reason: String? {
         switch self {
         case .accepted: nil
         case .rejected(let r), .stale(let r): r
         }
     }
 
-    public var description: String { reason.map { "\(result): \($0)" } ?? result }
+    package var description: String { reason.map { "\(result): \($0)" } ?? result }
 }
 
 /// A share found on pool work, and what became of it.
-public struct PoolShare: Sendable, Hashable {
-    public let outcome: ShareOutcome
-    public let pool: String
-    public let jobID: String
-    public let nonce: UInt32
-    public let time: UInt32
+package struct PoolShare: Sendable, Hashable {
+    package let outcome: ShareOutcome
+    package let pool: String
+    package let jobID: String
+    package let nonce: UInt32
+    package let time: UInt32
     /// The full header version hashed (rolled bits included).
-    public let version: UInt32
-    public let extranonce2: [UInt8]
+    package let version: UInt32
+    package let extranonce2: [UInt8]
     /// The difficulty of the share's job (what the pool judges it at).
-    public let difficulty: Double
+    package let difficulty: Double
     /// The share also meets the network target: a block.
-    public let isBlock: Bool
+    package let isBlock: Bool
     /// Display order.
-    public let hash: String
+    package let hash: String
     /// From `mining.submit` sent to the pool's reply; nil when nothing was sent or answered.
-    public let latencyMilliseconds: Double?
+    package let latencyMilliseconds: Double?
     /// A block the pool accepted on a parent that already has one of ours counted: only one of them can
     /// be on the chain, so this one is not counted toward `--blocks` (see `BlockParents`).
-    public let superseded: Bool
+    package let superseded: Bool
 
-    public init(
+    package init(
         outcome: ShareOutcome, pool: String, jobID: String, nonce: UInt32, time: UInt32, version: UInt32,
         extranonce2: [UInt8], difficulty: Double, isBlock: Bool, hash: String, latencyMilliseconds: Double?,
         superseded: Bool = false
@@ -74,7 +74,7 @@ public struct PoolShare: Sendable, Hashable {
 
     /// `mine --pool --json`'s line: job_id, nonce, ntime, version, extranonce2, difficulty, result,
     /// reason, block, latency_ms; and for a block, superseded.
-    public var json: [String: Any] {
+    package var json: [String: Any] {
         var fields: [String: Any] = [
             "job_id": jobID, "nonce": StratumHex.word(nonce), "ntime": StratumHex.word(time),
             "version": StratumHex.word(version), "extranonce2": Hex.encode(extranonce2), "difficulty": difficulty,
@@ -88,7 +88,7 @@ public struct PoolShare: Sendable, Hashable {
 
 /// A work source that reports shares as well as blocks (pools). Additive to `WorkSource`: existing
 /// sources need not conform.
-public protocol ShareSource: WorkSource {
+package protocol ShareSource: WorkSource {
     /// Calls `handler` for every share, with its outcome, on a task of the source's.
     func onShare(_ handler: @escaping @Sendable (PoolShare) -> Void)
     /// The pool's state for `/status` and `/metrics`.
@@ -96,37 +96,37 @@ public protocol ShareSource: WorkSource {
 }
 
 /// The pool as `/status` and `/metrics` show it.
-public struct PoolStatus: Sendable, Hashable {
-    public var url: String
-    public var connected = false
+package struct PoolStatus: Sendable, Hashable {
+    package var url: String
+    package var connected = false
     /// The difficulty in force for the next job; nil before the pool sent one.
-    public var difficulty: Double?
-    public var accepted = 0
-    public var rejected = 0
-    public var stale = 0
+    package var difficulty: Double?
+    package var accepted = 0
+    package var rejected = 0
+    package var stale = 0
     /// Blocks counted: shares that also met the network target, the pool accepted, one per parent (those
     /// that can all be on the chain).
-    public var blocks = 0
+    package var blocks = 0
     /// Blocks the pool accepted on a parent that already had one of ours counted (not in `blocks`).
-    public var supersededBlocks = 0
+    package var supersededBlocks = 0
     /// Rejected and stale shares by reason (see `count(reason:)`: bounded).
-    public var reasons: [String: Int] = [:]
-    public var lastShareTime: Date?
+    package var reasons: [String: Int] = [:]
+    package var lastShareTime: Date?
     /// Moves from one pool to another (including back to the primary).
-    public var failovers = 0
+    package var failovers = 0
 
-    public init(url: String) { self.url = url }
+    package init(url: String) { self.url = url }
 
     /// Distinct reasons kept, at most: the pool writes them, and one that puts a share's id, nonce or time
     /// in each rejection would otherwise grow this table (and the `reason` labels of
     /// `flexminer_pool_share_reasons_total`) for as long as the miner runs. Further reasons are counted
     /// under `other`.
-    public static let maxReasons = 100
+    package static let maxReasons = 100
     /// A reason longer than this (UTF-8 bytes) is cut.
-    public static let maxReasonBytes = 200
+    package static let maxReasonBytes = 200
 
     /// Counts one rejected or stale share under `reason`, within `maxReasons` and `maxReasonBytes`.
-    public mutating func count(reason: String) {
+    package mutating func count(reason: String) {
         var key = reason
         if key.utf8.count > Self.maxReasonBytes {
             key = String(decoding: Array(key.utf8.prefix(Self.maxReasonBytes)), as: UTF8.self)
@@ -135,7 +135,7 @@ public struct PoolStatus: Sendable, Hashable {
         reasons[key, default: 0] += 1
     }
 
-    public var json: [String: Any] {
+    package var json: [String: Any] {
         [
             "url": url, "connected": connected, "difficulty": difficulty ?? NSNull(),
             "shares": ["accepted": accepted, "rejected": rejected, "stale": stale, "reasons": reasons] as [String: Any],
@@ -148,7 +148,7 @@ public struct PoolStatus: Sendable, Hashable {
 
 extension PoolStatus {
     /// The last line of `mine --pool --json`.
-    public func summary(seconds: Double, hashes: UInt64) -> [String: Any] {
+    package func summary(seconds: Double, hashes: UInt64) -> [String: Any] {
         [
             "summary": true, "pool": url, "shares_accepted": accepted, "shares_rejected": rejected,
             "shares_stale": stale, "blocks": blocks, "blocks_superseded": supersededBlocks, "failovers": failovers,
@@ -159,7 +159,7 @@ extension PoolStatus {
     }
 
     /// The same, for people.
-    public func summaryText(seconds: Double, hashes: UInt64) -> String {
+    package func summaryText(seconds: Double, hashes: UInt64) -> String {
         let superseded = supersededBlocks > 0 ? ", \(supersededBlocks) superseded" : ""
         return String(
             format: "%d accepted, %d rejected, %d stale shares (%d blocks%@) in %.1f s, %.2f MH/s; %d failover(s)",
@@ -170,7 +170,7 @@ extension PoolStatus {
 
 extension PoolShare {
     /// One line for people: result, job, nonce, difficulty, latency.
-    public var text: String {
+    package var text: String {
         let ms = latencyMilliseconds.map { String(format: " in %.1f ms", $0) } ?? ""
         return "share \(outcome) job \(jobID) nonce \(StratumHex.word(nonce)) diff \(difficulty)"
             + "\(isBlock ? " BLOCK" : "")\(superseded ? " (superseded: same parent as a counted block)" : "")\(ms)"

@@ -5,24 +5,24 @@ import Stratum
 /// Building work from a stratum job: pure functions of the notify and the extranonces.
 extension PoolWork {
     /// coinb1 + extranonce1 + extranonce2 + coinb2.
-    public static func coinbase(job: StratumJob, extranonce1: [UInt8], extranonce2: [UInt8]) -> [UInt8] {
+    package static func coinbase(job: StratumJob, extranonce1: [UInt8], extranonce2: [UInt8]) -> [UInt8] {
         job.coinbase1 + extranonce1 + extranonce2 + job.coinbase2
     }
 
     /// The merkle root (internal order) from the coinbase's txid and the job's branch.
-    public static func merkleRoot(coinbase: [UInt8], branch: [[UInt8]]) -> [UInt8] {
+    package static func merkleRoot(coinbase: [UInt8], branch: [[UInt8]]) -> [UInt8] {
         Merkle.root(first: SHA256.hashTwice(coinbase).bytes, branch: branch)
     }
 
     /// Stratum sends the previous block hash as eight 4-byte words, each byte-swapped from the header's
     /// (internal) order.
-    public static func previousBlockHash(words: [UInt8]) -> [UInt8] {
+    package static func previousBlockHash(words: [UInt8]) -> [UInt8] {
         stride(from: 0, to: words.count, by: 4).flatMap { words[$0..<Swift.min($0 + 4, words.count)].reversed() }
     }
 
     /// The header a share of `job` hashed.
     /// - Throws: `ChainError` when the job's prevhash is not 32 bytes.
-    public static func header(
+    package static func header(
         job: StratumJob, extranonce1: [UInt8], extranonce2: [UInt8], version: UInt32, nonce: UInt32
     ) throws(ChainError) -> BlockHeader {
         try header(
@@ -42,7 +42,7 @@ extension PoolWork {
 
     /// Spreads the low bits of `index` over the set bits of `mask` (a software PDEP): the index-th
     /// version roll within the mask.
-    public static func versionBits(index: UInt64, mask: UInt32) -> UInt32 {
+    package static func versionBits(index: UInt64, mask: UInt32) -> UInt32 {
         var out: UInt32 = 0
         var i = index
         var m = mask

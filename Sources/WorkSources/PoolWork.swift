@@ -31,39 +31,39 @@ import Synchronization
 ///
 /// Every decision is `PoolSession`'s (a pure state machine); this class is its I/O shell: it feeds the
 /// machine events (the client's, the engine's, verdicts, timers) and performs the actions it returns.
-public final class PoolWork: WorkSource, ShareSource, JobSource {
-    public struct Options: Sendable {
-        public var pools: [StratumURL]
-        public var user: String
+package final class PoolWork: WorkSource, ShareSource, JobSource {
+    package struct Options: Sendable {
+        package var pools: [StratumURL]
+        package var user: String
         /// Never logged.
-        public var password: String = "x"
-        public var userAgent: String = "flexminer"
-        public var suggestDifficulty: Double?
+        package var password: String = "x"
+        package var userAgent: String = "flexminer"
+        package var suggestDifficulty: Double?
         /// Follow `client.reconnect` to another host (default: only to the same host).
-        public var allowRedirect = false
+        package var allowRedirect = false
         /// Return from `run` after this many shares got a verdict (accepted or rejected).
-        public var shares: Int?
+        package var shares: Int?
         /// Return from `run` after this many blocks were accepted on distinct parents (blocks that can all
         /// be on the chain; superseded ones are not counted).
-        public var blocks: Int?
+        package var blocks: Int?
         /// Return from `run` after this long.
-        public var duration: Duration?
-        public var backoffStart: Duration = .milliseconds(500)
-        public var backoffMax: Duration = .seconds(30)
+        package var duration: Duration?
+        package var backoffStart: Duration = .milliseconds(500)
+        package var backoffMax: Duration = .seconds(30)
         /// After a failover, probe the primary this often.
-        public var primaryRetry: Duration = .seconds(60)
-        public var idleTimeout: Duration = .seconds(90)
-        public var requestTimeout: Duration = .seconds(30)
+        package var primaryRetry: Duration = .seconds(60)
+        package var idleTimeout: Duration = .seconds(90)
+        package var requestTimeout: Duration = .seconds(30)
         /// Nonces per engine job before the job source rolls version bits or extranonce2.
-        public var noncesPerJob: UInt64 = 1 << 32
+        package var noncesPerJob: UInt64 = 1 << 32
         /// Version values tried per extranonce2 (nil: every value the mask allows).
-        public var versionRollsPerExtranonce: UInt64?
+        package var versionRollsPerExtranonce: UInt64?
         /// Shares waiting for a connection at most.
-        public var maxQueuedShares = 256
+        package var maxQueuedShares = 256
         /// Version bits asked for (BIP 310); ANDed with the pool's answer.
-        public var requestedVersionMask: UInt32? = 0x1fff_e000
+        package var requestedVersionMask: UInt32? = 0x1fff_e000
 
-        public init(pools: [StratumURL], user: String) {
+        package init(pools: [StratumURL], user: String) {
             self.pools = pools
             self.user = user
         }
@@ -80,17 +80,17 @@ public final class PoolWork: WorkSource, ShareSource, JobSource {
         var blockJournals: [String: BlockJournal] = [:]
     }
 
-    public let options: Options
+    package let options: Options
     /// Blocks found as shares are journaled here (fsync'd) before the share is sent.
-    public let journal: BlockJournal?
+    package let journal: BlockJournal?
     let logger: Logger
     let state: Mutex<State>
 
-    public var kind: String { "pool" }
-    public var origin: String { options.pools.map(\.description).joined(separator: ", ") + " as \(options.user)" }
-    public var jobSource: any JobSource { self }
+    package var kind: String { "pool" }
+    package var origin: String { options.pools.map(\.description).joined(separator: ", ") + " as \(options.user)" }
+    package var jobSource: any JobSource { self }
 
-    public init(options: Options, journal: BlockJournal? = nil, logger: Logger) {
+    package init(options: Options, journal: BlockJournal? = nil, logger: Logger) {
         precondition(!options.pools.isEmpty, "PoolWork needs at least one pool")
         self.options = options
         self.journal = journal
@@ -98,15 +98,15 @@ public final class PoolWork: WorkSource, ShareSource, JobSource {
         state = Mutex(State(session: PoolSession(options: options)))
     }
 
-    public func onShare(_ handler: @escaping @Sendable (PoolShare) -> Void) {
+    package func onShare(_ handler: @escaping @Sendable (PoolShare) -> Void) {
         state.withLock { $0.handlers.append(handler) }
     }
 
-    public var poolStatus: PoolStatus { state.withLock { $0.session.status } }
+    package var poolStatus: PoolStatus { state.withLock { $0.session.status } }
 
     // MARK: Job source
 
-    public func nextJob(after exhausted: MiningJob) -> MiningJob? {
+    package func nextJob(after exhausted: MiningJob) -> MiningJob? {
         let (job, warning) = state.withLock { $0.session.nextJob() }
         if let warning { perform([warning]) }
         return job
@@ -161,11 +161,11 @@ public final class PoolWork: WorkSource, ShareSource, JobSource {
     }
 
     /// Ends `run`: no more hashing, the connection closed.
-    public func finish() { feed(.finish) }
+    package func finish() { feed(.finish) }
 
     // MARK: Running
 
-    public func run(engine: MiningEngine, onBlock: @escaping @Sendable (SolvedBlock) -> Void) async throws(WorkError) {
+    package func run(engine: MiningEngine, onBlock: @escaping @Sendable (SolvedBlock) -> Void) async throws(WorkError) {
         if let journal {
             // Refuse a journal that cannot even be opened before any work is done for it.
             do { try journal.prepare() } catch { throw WorkError(.disk, "pool: \(error.message)") }
@@ -282,7 +282,7 @@ extension PoolWork {
     /// summary line.
     /// The error is why the source stopped early (a block it could not keep on disk, a journal it
     /// cannot open); the summary is given either way.
-    public func mineReporting(engine: MiningEngine, json: Bool, emit: @escaping @Sendable (String) -> Void) async
+    package func mineReporting(engine: MiningEngine, json: Bool, emit: @escaping @Sendable (String) -> Void) async
         -> (summary: String, error: WorkError?)
     {
         onShare { share in

@@ -7,26 +7,26 @@ import SHA256
 
 /// Mines a `getblocktemplate` result read from a file (or embedded in the binary, for the demo): each
 /// solved block is written to `out/<height>-<hash>.hex` and fsync'd, one block per coinbase.
-public final class TemplateFileWork: WorkSource {
+package final class TemplateFileWork: WorkSource {
     /// What to do once `blocks` blocks are written.
-    public enum AfterLimit: Sendable {
+    package enum AfterLimit: Sendable {
         /// Return from `run` (`mine`): no more solutions are taken.
         case stop
         /// Keep hashing as load without writing more blocks (`run`, where the miner is a flexible load).
         case keepHashing
     }
 
-    public let work: TemplateWork
-    public let blocks: Int
-    public let out: String
-    public let afterLimit: AfterLimit
-    public let origin: String
+    package let work: TemplateWork
+    package let blocks: Int
+    package let out: String
+    package let afterLimit: AfterLimit
+    package let origin: String
     let logger: Logger
 
-    public var kind: String { "template" }
-    public var jobSource: any JobSource { work }
+    package var kind: String { "template" }
+    package var jobSource: any JobSource { work }
 
-    public init(work: TemplateWork, origin: String, blocks: Int, out: String, afterLimit: AfterLimit, logger: Logger) {
+    package init(work: TemplateWork, origin: String, blocks: Int, out: String, afterLimit: AfterLimit, logger: Logger) {
         self.work = work
         self.origin = origin
         self.blocks = blocks
@@ -37,7 +37,7 @@ public final class TemplateFileWork: WorkSource {
 
     /// Reads a template file and prepares its work.
     /// - Throws: `WorkError.input` naming the file and what is wrong with it.
-    public static func load(path: String, payout: String, network: String?, message: String) throws(WorkError)
+    package static func load(path: String, payout: String, network: String?, message: String) throws(WorkError)
         -> TemplateWork
     {
         let data: Data
@@ -48,7 +48,7 @@ public final class TemplateFileWork: WorkSource {
     }
 
     /// Prepares the work of a template given as JSON (the bare result or a whole JSON-RPC response).
-    public static func prepare(json: Data, name: String, payout: String, network: String?, message: String)
+    package static func prepare(json: Data, name: String, payout: String, network: String?, message: String)
         throws(WorkError) -> TemplateWork
     {
         let given: Network?
@@ -74,7 +74,7 @@ public final class TemplateFileWork: WorkSource {
         }
     }
 
-    public func run(engine: MiningEngine, onBlock: @escaping @Sendable (SolvedBlock) -> Void) async throws(WorkError) {
+    package func run(engine: MiningEngine, onBlock: @escaping @Sendable (SolvedBlock) -> Void) async throws(WorkError) {
         if blocks > 1 {
             // One template, one parent: these blocks are alternatives to each other, not a chain.
             logger.notice(
@@ -120,25 +120,25 @@ public final class TemplateFileWork: WorkSource {
 
 /// Full-speed hashing of work no nonce can solve: for benchmarks, drills and a miner that is only a
 /// flexible load, with no node.
-public final class BenchmarkWork: WorkSource {
-    public let job: MiningJob
-    public var kind: String { "benchmark" }
-    public var origin: String { "benchmark (unsolvable synthetic job)" }
-    public var jobSource: any JobSource { TimeRollingSource(baseTime: job.header.time, maxTimeRoll: .max) }
+package final class BenchmarkWork: WorkSource {
+    package let job: MiningJob
+    package var kind: String { "benchmark" }
+    package var origin: String { "benchmark (unsolvable synthetic job)" }
+    package var jobSource: any JobSource { TimeRollingSource(baseTime: job.header.time, maxTimeRoll: .max) }
 
-    public init(seed: UInt64) { job = MiningJob.unsolvable(seed: seed) }
+    package init(seed: UInt64) { job = MiningJob.unsolvable(seed: seed) }
 
-    public func run(engine: MiningEngine, onBlock: @escaping @Sendable (SolvedBlock) -> Void) async throws(WorkError) {
+    package func run(engine: MiningEngine, onBlock: @escaping @Sendable (SolvedBlock) -> Void) async throws(WorkError) {
         engine.setJob(job)
         for await _ in engine.events {}  // nothing is ever solved; ends with the engine or the task
     }
 }
 
 /// The search of one header's nonces (`mine --header`).
-public enum HeaderSearch {
+package enum HeaderSearch {
     /// The job for a header given as 160 hex digits and a target as 64 hex digits or compact bits.
     /// - Throws: `WorkError.input` naming the flag (`--header`, `--target`, `--bits`, `--count`).
-    public static func job(header: String, target: String?, bits: String?, firstNonce: UInt32, count: UInt64?)
+    package static func job(header: String, target: String?, bits: String?, firstNonce: UInt32, count: UInt64?)
         throws(WorkError) -> MiningJob
     {
         do {
@@ -174,14 +174,14 @@ public enum HeaderSearch {
     }
 
     /// What `mine --header` prints: the solution, or that the range was exhausted, with the work done.
-    public struct Report: Sendable {
-        public let solution: MiningSolution?
-        public let hashes: UInt64
-        public let seconds: Double
-        public let kernel: String
-        public let threads: Int
+    package struct Report: Sendable {
+        package let solution: MiningSolution?
+        package let hashes: UInt64
+        package let seconds: Double
+        package let kernel: String
+        package let threads: Int
 
-        public init(solution: MiningSolution?, hashes: UInt64, seconds: Double, kernel: String, threads: Int) {
+        package init(solution: MiningSolution?, hashes: UInt64, seconds: Double, kernel: String, threads: Int) {
             self.solution = solution
             self.hashes = hashes
             self.seconds = seconds
@@ -191,7 +191,7 @@ public enum HeaderSearch {
 
         /// `found`, `hashes`, `seconds`, `kernel`, `threads`; with a solution `nonce`, `hash`, `header`,
         /// `time`, `job_id`; without one `exhausted`.
-        public var json: [String: Any] {
+        package var json: [String: Any] {
             var o: [String: Any] = [
                 "found": solution != nil, "hashes": Int(clamping: hashes), "seconds": seconds, "kernel": kernel,
                 "threads": threads,
@@ -208,7 +208,7 @@ public enum HeaderSearch {
             return o
         }
 
-        public var text: String {
+        package var text: String {
             guard let s = solution else {
                 return "nonce space exhausted: no nonce meets the target (\(hashes) hashes in "
                     + String(format: "%.3f s)", seconds)
@@ -224,7 +224,7 @@ public enum HeaderSearch {
 
     /// Searches `job` on `engine` (whose job source may roll the time) and returns the first block
     /// solution, or nil when the nonce space (and every roll) is exhausted.
-    public static func first(engine: MiningEngine, job: MiningJob) async -> MiningSolution? {
+    package static func first(engine: MiningEngine, job: MiningJob) async -> MiningSolution? {
         engine.setJob(job)
         for await event in engine.events {
             switch event {

@@ -6,19 +6,19 @@ import Synchronization
 
 /// Turns a block template into engine jobs: one job per coinbase extranonce, rolled when a job's
 /// nonces run out, and assembles the full block for a solution.
-public final class TemplateWork: JobSource {
-    public let template: BlockTemplate
-    public let payoutScript: [UInt8]
-    public let message: [UInt8]
+package final class TemplateWork: JobSource {
+    package let template: BlockTemplate
+    package let payoutScript: [UInt8]
+    package let message: [UInt8]
     /// Checked once; each job rolls its extranonce (`Coinbase.with(extranonce:)` cannot fail).
     private let baseCoinbase: Coinbase
     private let coinbases = Mutex<[UInt64: Coinbase]>([:])
     private let nextExtranonce = Atomic<UInt64>(0)
     /// Added to job ids, so that jobs of different templates never share an id.
-    public let idBase: UInt64
+    package let idBase: UInt64
 
     /// - Throws: `ChainError` when the coinbase cannot be built (scriptSig size, value).
-    public init(template: BlockTemplate, payoutScript: [UInt8], message: [UInt8] = [], idBase: UInt64 = 0)
+    package init(template: BlockTemplate, payoutScript: [UInt8], message: [UInt8] = [], idBase: UInt64 = 0)
         throws(ChainError)
     {
         self.idBase = idBase
@@ -29,7 +29,7 @@ public final class TemplateWork: JobSource {
     }
 
     /// A job for the next unused extranonce (job id = idBase + extranonce + 1).
-    public func freshJob() -> MiningJob {
+    package func freshJob() -> MiningJob {
         let extranonce = nextExtranonce.add(1, ordering: .relaxed).oldValue
         let coinbase = baseCoinbase.with(extranonce: extranonce)
         // Job ids are identities, not counts: wrapping (after 2^64 jobs) is harmless, a trap is not.
@@ -41,10 +41,10 @@ public final class TemplateWork: JobSource {
         return MiningJob.fullRange(id: id, header: header, blockTarget: template.target)
     }
 
-    public func nextJob(after exhausted: MiningJob) -> MiningJob? { freshJob() }
+    package func nextJob(after exhausted: MiningJob) -> MiningJob? { freshJob() }
 
     /// The serialized block for `solution`, or nil if the solution is not from this work.
-    public func block(for solution: MiningSolution) -> [UInt8]? {
+    package func block(for solution: MiningSolution) -> [UInt8]? {
         guard let coinbase = coinbases.withLock({ $0[solution.jobID] }) else { return nil }
         return template.block(header: solution.header, coinbase: coinbase)
     }

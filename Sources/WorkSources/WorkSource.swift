@@ -13,7 +13,7 @@ import SHA256
 ///    submit, and replaces work when it goes stale.
 ///
 /// A new source is one type conforming to this protocol, in one file of this module.
-public protocol WorkSource: Sendable {
+package protocol WorkSource: Sendable {
     /// "benchmark", "template", "node" or "pool".
     var kind: String { get }
     /// Where the work comes from, for logs and `/status` (never credentials).
@@ -29,11 +29,11 @@ public protocol WorkSource: Sendable {
 }
 
 extension WorkSource {
-    public func shutdown() async {}
+    package func shutdown() async {}
 }
 
 /// What became of a solved block.
-public enum BlockOutcome: Sendable, Hashable, CustomStringConvertible {
+package enum BlockOutcome: Sendable, Hashable, CustomStringConvertible {
     /// Written (and fsync'd) to this file; there is nowhere to submit it.
     case written(path: String)
     /// The node accepted it.
@@ -45,7 +45,7 @@ public enum BlockOutcome: Sendable, Hashable, CustomStringConvertible {
 
     /// What `mine --rpc --json` prints as `"result"`: "accepted", the node's reason, or
     /// "unsubmitted: …".
-    public var description: String {
+    package var description: String {
         switch self {
         case .written(let path): "written: \(path)"
         case .accepted: "accepted"
@@ -56,25 +56,25 @@ public enum BlockOutcome: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// A block the engine solved, and what became of it.
-public struct SolvedBlock: Sendable, Hashable {
+package struct SolvedBlock: Sendable, Hashable {
     /// Display order (as explorers and the node print it).
-    public let hash: String
-    public let height: Int
-    public let nonce: UInt32
-    public let jobID: UInt64
-    public let time: UInt32
+    package let hash: String
+    package let height: Int
+    package let nonce: UInt32
+    package let jobID: UInt64
+    package let time: UInt32
     /// Size of the serialized block; 0 for a block found as a pool share (the pool holds the
     /// transactions).
-    public let bytes: Int
-    public let outcome: BlockOutcome
+    package let bytes: Int
+    package let outcome: BlockOutcome
     /// True for a block from the journal, solved before this run and submitted now.
-    public let resubmitted: Bool
+    package let resubmitted: Bool
     /// True for a block on a parent that already has one of our blocks counted (found as a pool share
     /// before the pool's next job): only one of them can be on the chain, so this one is not counted
     /// toward `--blocks` (see `BlockParents`).
-    public let superseded: Bool
+    package let superseded: Bool
 
-    public init(
+    package init(
         hash: String, height: Int, nonce: UInt32, jobID: UInt64, time: UInt32, bytes: Int, outcome: BlockOutcome,
         resubmitted: Bool = false, superseded: Bool = false
     ) {
@@ -94,7 +94,7 @@ extension SolvedBlock {
     /// What `mine --json` prints for the block: for a written block `hash`, `height`, `nonce`, `path`,
     /// `job_id`, `time`, `bytes`, `hashes`, `seconds`; for a submitted one `hash`, `height`, `nonce` (or
     /// `resubmitted`), `result`.
-    public func json(hashes: UInt64, seconds: Int) -> [String: Any] {
+    package func json(hashes: UInt64, seconds: Int) -> [String: Any] {
         if case .written(let path) = outcome {
             return [
                 "hash": hash, "height": height, "nonce": Int(nonce), "path": path, "job_id": Int(clamping: jobID),
@@ -108,7 +108,7 @@ extension SolvedBlock {
     }
 
     /// What `mine` prints for the block without `--json`.
-    public var line: String {
+    package var line: String {
         if case .written(let path) = outcome { return "block \(height) \(hash) nonce \(nonce) -> \(path)" }
         let note = superseded ? " (superseded: another block of ours on the same parent was counted)" : ""
         return resubmitted
@@ -118,10 +118,10 @@ extension SolvedBlock {
 }
 
 /// Why a work source cannot go on. `code` lets callers branch (a command's exit status, `/status`).
-public typealias WorkError = CodedError<WorkErrorCode>
+package typealias WorkError = CodedError<WorkErrorCode>
 
 /// What kind of failure stopped a work source.
-public enum WorkErrorCode: String, Sendable, Hashable {
+package enum WorkErrorCode: String, Sendable, Hashable {
     /// A file, flag or address given by the operator is wrong.
     case input
     /// The node refused us for a reason retrying cannot fix (credentials, wrong chain, not JSON-RPC).
@@ -132,11 +132,11 @@ public enum WorkErrorCode: String, Sendable, Hashable {
 
 /// Turns a payout given by the operator into the output script: an address for `network`, or a raw
 /// scriptPubKey in hex.
-public enum PayoutScript {
+package enum PayoutScript {
     /// - Parameter network: the network the work is for; nil when it cannot be told (then only a raw
     ///   script is accepted).
     /// - Throws: `WorkError.input` naming `flag`.
-    public static func resolve(_ payout: String, network: Network?, flag: String = "--payout") throws(WorkError)
+    package static func resolve(_ payout: String, network: Network?, flag: String = "--payout") throws(WorkError)
         -> [UInt8]
     {
         let isAddress = (try? PayoutAddress(payout)) != nil

@@ -19,31 +19,31 @@ import Synchronization
 /// `PUT|DELETE /admin/events/{id}`, `POST /admin/misbehave` (`fail500`, `unauthorizedOnce`,
 /// `ignoreFilter`, `ignoreSkip`, `notification`: plain|double|snake, `down`, `uncheckedResponses`,
 /// `hideVENsByName`), `GET /admin/reports`, `GET /admin/subscriptions`, `GET /admin/stats`.
-public final class FakeVTN: Sendable {
-    public struct Options: Sendable {
+package final class FakeVTN: Sendable {
+    package struct Options: Sendable {
         /// nil: no auth at all.
-        public var clientID: String? = "flexminer-ven"
-        public var clientSecret = "s3cret-for-tests-only"
+        package var clientID: String? = "flexminer-ven"
+        package var clientSecret = "s3cret-for-tests-only"
         /// `expires_in` of issued tokens; nil leaves the field out (renewal then relies on 401s).
-        public var tokenLifetime: Double? = 3600
+        package var tokenLifetime: Double? = 3600
         /// `scope` as an array (some servers; the specification says a string) rather than a string.
-        public var scopeAsArray = false
+        package var scopeAsArray = false
         /// More OAuth clients (id → secret) besides `clientID`, e.g. one credential per VEN.
-        public var clients: [String: String] = [:]
+        package var clients: [String: String] = [:]
         /// Each client may create one VEN: `POST /vens` for a second name answers 409 (as VTNs that bind a
         /// VEN to its credential do).
-        public var oneVENPerClient = false
-        public var programs: [(id: String, name: String)] = [("program-1", "flexminer-dr")]
+        package var oneVENPerClient = false
+        package var programs: [(id: String, name: String)] = [("program-1", "flexminer-dr")]
         /// The base path `baseURL` names; `/openadr3/3.0.1` and `/openadr3/3.1.0` are served in any case.
-        public var basePath = "/openadr3/3.1.0"
+        package var basePath = "/openadr3/3.1.0"
         /// The document a `basePath` that names no version is held to.
-        public var basePathVersion = "3.1.0"
+        package var basePathVersion = "3.1.0"
 
-        public init() {}
+        package init() {}
     }
 
     /// How notifications are encoded (servers differ).
-    public enum NotificationStyle: String, Sendable {
+    package enum NotificationStyle: String, Sendable {
         case plain, double, snake
     }
 
@@ -89,14 +89,14 @@ public final class FakeVTN: Sendable {
         var responseViolations: [String] = []
     }
 
-    public let options: Options
+    package let options: Options
     let state = Mutex(State())
     let http: HTTPClient
     private let server = Mutex<TinyHTTPServer?>(nil)
     private let portBox = Atomic<Int>(0)
     /// The port it listens on.
-    public var port: Int { portBox.load(ordering: .relaxed) }
-    public let host: String
+    package var port: Int { portBox.load(ordering: .relaxed) }
+    package let host: String
 
     init(options: Options, host: String) {
         self.options = options
@@ -105,7 +105,7 @@ public final class FakeVTN: Sendable {
     }
 
     /// Starts serving on `host:port` (0: a free port).
-    public static func start(host: String = "127.0.0.1", port: Int = 0, options: Options = Options())
+    package static func start(host: String = "127.0.0.1", port: Int = 0, options: Options = Options())
         async throws(OpenADRError) -> FakeVTN
     {
         let vtn = FakeVTN(options: options, host: host)
@@ -116,10 +116,10 @@ public final class FakeVTN: Sendable {
     }
 
     /// `http://HOST:PORT/openadr3/3.1.0` (`options.basePath`).
-    public var baseURL: String { "http://\(HostPort(host: host, port: port))\(options.basePath)" }
+    package var baseURL: String { "http://\(HostPort(host: host, port: port))\(options.basePath)" }
 
     /// Stops serving.
-    public func close() async {
+    package func close() async {
         await server.withLock { $0 }?.close()
     }
 
@@ -127,7 +127,7 @@ public final class FakeVTN: Sendable {
 
     /// Creates an event; returns its id.
     @discardableResult
-    public func createEvent(_ object: [String: Any]) -> String {
+    package func createEvent(_ object: [String: Any]) -> String {
         let (id, event) = state.withLock { s -> (String, Data) in
             var e = resolveNow(object)
             let id = (e["id"] as? String) ?? "event-\(s.nextID)"
@@ -149,7 +149,7 @@ public final class FakeVTN: Sendable {
 
     /// Replaces an event's content (keeps its id); false when there is no such event.
     @discardableResult
-    public func updateEvent(id: String, _ object: [String: Any]) -> Bool {
+    package func updateEvent(id: String, _ object: [String: Any]) -> Bool {
         let event = state.withLock { s -> Data? in
             guard let old = s.events[id] else { return nil }
             var e = resolveNow(object)
@@ -168,7 +168,7 @@ public final class FakeVTN: Sendable {
 
     /// Deletes an event (and notifies subscribers); false when there is no such event.
     @discardableResult
-    public func deleteEvent(id: String) -> Bool {
+    package func deleteEvent(id: String) -> Bool {
         let event = state.withLock { s -> Data? in
             s.eventOrder.removeAll { $0 == id }
             return s.events.removeValue(forKey: id).map(Self.encode)
@@ -179,7 +179,7 @@ public final class FakeVTN: Sendable {
     }
 
     /// Sets misbehaviours; nil leaves one as it is.
-    public func misbehave(
+    package func misbehave(
         fail500: Int? = nil, unauthorizedOnce: Bool? = nil, ignoreFilter: Bool? = nil, ignoreSkip: Bool? = nil,
         notification: NotificationStyle? = nil, down: Bool? = nil, uncheckedResponses: Bool? = nil,
         hideVENsByName: Bool? = nil
@@ -197,20 +197,20 @@ public final class FakeVTN: Sendable {
     }
 
     /// Reports received, as JSON text (sorted keys), oldest first.
-    public var reportsJSON: [String] { state.withLock { $0.reports.map { JSONLine.encode($0) } } }
-    public var reportCount: Int { state.withLock { $0.reports.count } }
+    package var reportsJSON: [String] { state.withLock { $0.reports.map { JSONLine.encode($0) } } }
+    package var reportCount: Int { state.withLock { $0.reports.count } }
     /// Requests by "METHOD /path" (the path without ids), and tokens issued as "tokens".
-    public var stats: [String: Int] { state.withLock { $0.stats } }
-    public var subscriptionCount: Int { state.withLock { $0.subscriptions.count } }
-    public var notificationsSent: Int { state.withLock { $0.notificationsSent } }
-    public var venNames: [String] { state.withLock { $0.vens.compactMap { $0["venName"] as? String } } }
+    package var stats: [String: Int] { state.withLock { $0.stats } }
+    package var subscriptionCount: Int { state.withLock { $0.subscriptions.count } }
+    package var notificationsSent: Int { state.withLock { $0.notificationsSent } }
+    package var venNames: [String] { state.withLock { $0.vens.compactMap { $0["venName"] as? String } } }
     /// Requests refused (4xx with a problem), their details, oldest first (the latest 100).
-    public var rejections: [String] { state.withLock { $0.rejections } }
+    package var rejections: [String] { state.withLock { $0.rejections } }
     /// The fake's own answers and notifications that broke the specification (the latest 100): a test of a
     /// conformant exchange expects none.
-    public var responseViolations: [String] { state.withLock { $0.responseViolations } }
+    package var responseViolations: [String] { state.withLock { $0.responseViolations } }
     /// Subscriptions as the fake keeps them (raw JSON, sorted keys), with `clientID`.
-    public var subscriptionsJSON: [String] { state.withLock { $0.subscriptions.map { JSONLine.encode($0.object) } } }
+    package var subscriptionsJSON: [String] { state.withLock { $0.subscriptions.map { JSONLine.encode($0.object) } } }
 
     // MARK: HTTP
 

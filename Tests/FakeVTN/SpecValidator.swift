@@ -8,9 +8,9 @@ import Synchronization
 /// is written by hand here: what a request may carry is what the document says.
 ///
 /// It is the fake's own code, independent of the `OpenADR` module it holds to the specification.
-public final class OpenAPISpec: @unchecked Sendable {
+package final class OpenAPISpec: @unchecked Sendable {
     // @unchecked: the tables are immutable JSON values after init; the regex cache is under a lock.
-    public let version: String
+    package let version: String
     let schemas: [String: Any]
     let routes: [Route]
     private let regexes = Mutex<[String: NSRegularExpression]>([:])
@@ -22,21 +22,21 @@ public final class OpenAPISpec: @unchecked Sendable {
     }
 
     /// An operation found for a request: its path template and the values of its path parameters.
-    public struct Match: @unchecked Sendable {
-        public let template: String
-        public let method: String
+    package struct Match: @unchecked Sendable {
+        package let template: String
+        package let method: String
         let operation: [String: Any]
         let pathParameters: [String: String]
     }
 
-    public enum Lookup: Sendable {
+    package enum Lookup: Sendable {
         case found(Match)
         case noPath
         case noMethod(allowed: [String])
     }
 
     /// Reads generated tables (the JSON `scripts/openadr3-spec-tables` writes).
-    public init(json: [UInt8]) throws {
+    package init(json: [UInt8]) throws {
         guard let doc = try JSONSerialization.jsonObject(with: Data(json)) as? [String: Any],
             let version = doc["version"] as? String, let paths = doc["paths"] as? [String: [String: [String: Any]]],
             let schemas = doc["schemas"] as? [String: Any]
@@ -47,7 +47,7 @@ public final class OpenAPISpec: @unchecked Sendable {
     }
 
     /// The specification's 3.0.1 and 3.1.0 documents, by version.
-    public static let all: [String: OpenAPISpec] = {
+    package static let all: [String: OpenAPISpec] = {
         var out: [String: OpenAPISpec] = [:]
         for bytes in [PackageResources.openadr3_3_0_1_json, PackageResources.openadr3_3_1_0_json] {
             // The tables are generated and committed: a failure here is a build defect, seen by every test.
@@ -61,7 +61,7 @@ public final class OpenAPISpec: @unchecked Sendable {
 
     /// The operation for `method` on `path` (relative to the base path). Literal segments win over
     /// templated ones (`/notifiers/mqtt/topics/events` over `/…/{programID}`).
-    public func lookup(method: String, path: String) -> Lookup {
+    package func lookup(method: String, path: String) -> Lookup {
         let parts = Self.split(path)
         var best: (route: Route, literal: Int, params: [String: String])?
         for route in routes where route.segments.count == parts.count {
@@ -90,7 +90,7 @@ public final class OpenAPISpec: @unchecked Sendable {
     // MARK: Requests
 
     /// What is wrong with a request (empty: nothing), each naming the parameter or the body's field.
-    public func checkRequest(_ m: Match, query: [String: String], contentType: String?, body: Data) -> [String] {
+    package func checkRequest(_ m: Match, query: [String: String], contentType: String?, body: Data) -> [String] {
         var problems: [String] = []
         let parameters = m.operation["parameters"] as? [[String: Any]] ?? []
         let known = Set(parameters.filter { $0["in"] as? String == "query" }.compactMap { $0["name"] as? String })
@@ -178,7 +178,7 @@ public final class OpenAPISpec: @unchecked Sendable {
 
     /// What is wrong with a response the fake is about to send. A status the operation does not document
     /// is a problem for 2xx; an undocumented error is held to the `problem` schema.
-    public func checkResponse(_ m: Match, status: Int, body: Data) -> [String] {
+    package func checkResponse(_ m: Match, status: Int, body: Data) -> [String] {
         let responses = m.operation["responses"] as? [String: Any] ?? [:]
         let entry = responses[String(status)] ?? responses["\(status / 100)XX"] ?? responses["default"]
         let content: [String: Any]
@@ -199,7 +199,7 @@ public final class OpenAPISpec: @unchecked Sendable {
     }
 
     /// What is wrong with `value` as an instance of the named schema (a notification, say).
-    public func check(_ value: Any, schema name: String) -> [String] {
+    package func check(_ value: Any, schema name: String) -> [String] {
         var problems: [String] = []
         validate(value, ["$ref": name], at: name, &problems, depth: 0)
         return problems

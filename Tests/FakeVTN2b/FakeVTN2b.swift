@@ -8,8 +8,8 @@ import Synchronization
 /// the module under test. It misbehaves as real VTNs do: `eventStatus` stays `far`, report requests come
 /// inside `oadrRegisteredReport`, polled events carry a literal `None` request id, `text/xml` is refused,
 /// it can ask for re-registration, and it can vanish (`close`) mid-event.
-public final class FakeVTN2b: Sendable {
-    public static let prefix = "/OpenADR2/Simple/2.0b"
+package final class FakeVTN2b: Sendable {
+    package static let prefix = "/OpenADR2/Simple/2.0b"
 
     struct Inner {
         var nextVEN = 1
@@ -38,10 +38,10 @@ public final class FakeVTN2b: Sendable {
     private let portBox = Atomic<Int>(0)
     private let tlsPortBox = Atomic<Int>(0)
     /// The plain HTTP port (with TLS: the port behind the TLS side, for tests that bypass it).
-    public var port: Int { portBox.load(ordering: .relaxed) }
-    public typealias TLSSettings = TLSFront.Settings
+    package var port: Int { portBox.load(ordering: .relaxed) }
+    package typealias TLSSettings = TLSFront.Settings
     /// The poll frequency the VTN asks for.
-    public let pollFrequency: String
+    package let pollFrequency: String
 
     let tlsSettings: TLSSettings?
 
@@ -52,7 +52,7 @@ public final class FakeVTN2b: Sendable {
 
     /// Starts serving on 127.0.0.1 (`port` 0: a free one); with `tls`, HTTPS requiring a client certificate
     /// (`baseURL` is then the HTTPS one).
-    public static func start(
+    package static func start(
         port: Int = 0, pollFrequency: String = "PT1S", tls: TLSSettings? = nil
     ) async throws -> FakeVTN2b {
         let vtn = FakeVTN2b(pollFrequency: pollFrequency, tls: tls)
@@ -70,23 +70,23 @@ public final class FakeVTN2b: Sendable {
     }
 
     /// `http://127.0.0.1:PORT/OpenADR2/Simple/2.0b`, or `https://…` with TLS.
-    public var baseURL: String {
+    package var baseURL: String {
         let tlsPort = tlsPortBox.load(ordering: .relaxed)
         return tlsPort == 0
             ? "http://127.0.0.1:\(port)\(Self.prefix)" : "https://127.0.0.1:\(tlsPort)\(Self.prefix)"
     }
 
     /// Stops listening (open keep-alive connections stay until the client drops them).
-    public func close() async {
+    package func close() async {
         await front.withLock { $0 }?.close()
         await server.withLock { $0 }?.close()
     }
 
     /// The VTN vanishes (`true`: every request gets 503) or comes back.
-    public func setAway(_ away: Bool) { state.withLock { $0.away = away } }
+    package func setAway(_ away: Bool) { state.withLock { $0.away = away } }
 
     /// Publishes (or replaces) an event whose status stays `far` whatever the time.
-    public func setEvent(id: String, modification: Int = 0, start: Date, seconds: Int, level: Int = 2) {
+    package func setEvent(id: String, modification: Int = 0, start: Date, seconds: Int, level: Int = 2) {
         let xml = VTNXML.event(
             id: id, modification: modification, status: "far", start: ISO8601.format(start),
             duration: "PT\(seconds)S", signals: [VTNXML.Signal(intervals: [("PT\(seconds)S", String(level))])])
@@ -98,7 +98,7 @@ public final class FakeVTN2b: Sendable {
     }
 
     /// Drops an event (a VEN learns of it by its absence from the next distribution).
-    public func removeEvent(id: String) {
+    package func removeEvent(id: String) {
         state.withLock { s in
             s.events.removeAll { $0.id == id }
             s.version += 1
@@ -106,23 +106,23 @@ public final class FakeVTN2b: Sendable {
     }
 
     /// Every registered VEN is asked to register again on its next poll.
-    public func requestReregistration() {
+    package func requestReregistration() {
         state.withLock { s in for ven in s.vens.keys { s.queued[ven, default: []].append(VTNXML.requestReregistration) }
         }
     }
 
-    public var requests: [String] { state.withLock { $0.requests } }
-    public var optIns: [String] { state.withLock { $0.optIns } }
-    public var updateReports: Int { state.withLock { $0.updateReports } }
-    public var refusedContentType: Int { state.withLock { $0.refusedContentType } }
-    public var venIDs: [String] { state.withLock { Array($0.vens.keys) } }
+    package var requests: [String] { state.withLock { $0.requests } }
+    package var optIns: [String] { state.withLock { $0.optIns } }
+    package var updateReports: Int { state.withLock { $0.updateReports } }
+    package var refusedContentType: Int { state.withLock { $0.refusedContentType } }
+    package var venIDs: [String] { state.withLock { Array($0.vens.keys) } }
 
     static func xml(_ s: String) -> TinyHTTPServer.Response {
         TinyHTTPServer.Response(status: 200, contentType: "application/xml", body: Data(s.utf8))
     }
 
     /// How the VTN signs its answers (with TLS): not at all, properly, or signed and then altered.
-    public enum Signing: Sendable, Equatable {
+    package enum Signing: Sendable, Equatable {
         case none, sign, tamper
         /// Signed an hour ago (outside any replay window).
         case stale
@@ -133,12 +133,12 @@ public final class FakeVTN2b: Sendable {
     }
 
     /// Whether the xmlsec1 CLI the fake signs and verifies with is installed.
-    public static var canSign: Bool { VTNSigner.xmlsec1 != nil }
+    package static var canSign: Bool { VTNSigner.xmlsec1 != nil }
 
     /// Sets how answers are signed (with the TLS certificate and key; the xmlsec1 CLI).
-    public func setSigning(_ mode: Signing) { state.withLock { $0.signing = mode } }
+    package func setSigning(_ mode: Signing) { state.withLock { $0.signing = mode } }
     /// Requests whose XML signature xmlsec1 verified against the client CA, and those it did not.
-    public var signatures: (verified: Int, refused: Int) {
+    package var signatures: (verified: Int, refused: Int) {
         state.withLock { ($0.verifiedSignatures, $0.badSignatures) }
     }
 

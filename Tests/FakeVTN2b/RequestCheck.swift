@@ -7,17 +7,17 @@ import Foundation
 /// The fake VTN's own minimal reading of a VEN's request, with Foundation's `XMLParser` (never the
 /// OpenADR2b module under test): the message's name, checked to be `oadrPayload` › `oadrSignedObject` ›
 /// an OpenADR 2.0b message in the 2.0b namespace, and the text of every element by local name.
-public struct RequestCheck: Sendable {
-    public let message: String
+package struct RequestCheck: Sendable {
+    package let message: String
     /// Local name → the texts of every element with that name, in document order.
-    public let texts: [String: [String]]
+    package let texts: [String: [String]]
 
-    public func first(_ name: String) -> String? { texts[name]?.first }
+    package func first(_ name: String) -> String? { texts[name]?.first }
 
     static let oadr = "http://openadr.org/oadr-2.0b/2012/07"
 
     /// Nil when the body is not well-formed or not shaped as a 2.0b message.
-    public static func read(_ body: Data) -> RequestCheck? {
+    package static func read(_ body: Data) -> RequestCheck? {
         let d = Delegate()
         let p = XMLParser(data: body)
         p.shouldProcessNamespaces = true

@@ -5,14 +5,14 @@ import NIOSSL
 /// The fake VTN's HTTPS side, as a 2.0b VTN runs it: TLS that requires a client certificate chaining to
 /// `clientCA`, in front of the plain fake (each TLS connection is piped to a connection to it), so the
 /// VTN's logic stays one and the TLS is NIOSSL's own, never the module under test's.
-public final class TLSFront: Sendable {
+package final class TLSFront: Sendable {
     /// PEM files, made by the test (nothing committed).
-    public struct Settings: Sendable {
-        public var certificatePath: String
-        public var keyPath: String
-        public var clientCAPath: String
+    package struct Settings: Sendable {
+        package var certificatePath: String
+        package var keyPath: String
+        package var clientCAPath: String
 
-        public init(certificatePath: String, keyPath: String, clientCAPath: String) {
+        package init(certificatePath: String, keyPath: String, clientCAPath: String) {
             self.certificatePath = certificatePath
             self.keyPath = keyPath
             self.clientCAPath = clientCAPath

@@ -2,8 +2,8 @@ import Foundation
 
 /// VTN messages for the tests and the fake VTN, written as string templates (independent of the OpenADR2b
 /// module's writer), with namespace prefixes of their own choosing (as real VTNs do).
-public enum VTNXML {
-    public static func payload(_ inner: String) -> String {
+package enum VTNXML {
+    package static func payload(_ inner: String) -> String {
         """
         <?xml version="1.0" encoding="utf-8"?>
         <p:oadrPayload xmlns:p="http://openadr.org/oadr-2.0b/2012/07" \
@@ -15,12 +15,12 @@ public enum VTNXML {
         """
     }
 
-    public static func eiResponse(_ code: Int = 200, requestID: String = "") -> String {
+    package static func eiResponse(_ code: Int = 200, requestID: String = "") -> String {
         "<e:eiResponse><e:responseCode>\(code)</e:responseCode><e:responseDescription>OK</e:responseDescription>"
             + "<pl:requestID>\(requestID)</pl:requestID></e:eiResponse>"
     }
 
-    public static func createdPartyRegistration(
+    package static func createdPartyRegistration(
         venID: String? = nil, registrationID: String? = nil, vtnID: String = "VTN-1", poll: String = "PT10S",
         code: Int = 200
     ) -> String {
@@ -36,18 +36,18 @@ public enum VTNXML {
             """)
     }
 
-    public static func response(_ code: Int = 200) -> String {
+    package static func response(_ code: Int = 200) -> String {
         payload("<p:oadrResponse e:schemaVersion=\"2.0b\">\(eiResponse(code))<e:venID>v</e:venID></p:oadrResponse>")
     }
 
-    public struct Signal {
-        public var name = "SIMPLE"
-        public var type = "level"
+    package struct Signal {
+        package var name = "SIMPLE"
+        package var type = "level"
         /// (duration, value) per interval.
-        public var intervals: [(String, String)] = [("PT10M", "2")]
-        public var item = ""
+        package var intervals: [(String, String)] = [("PT10M", "2")]
+        package var item = ""
 
-        public init(
+        package init(
             name: String = "SIMPLE", type: String = "level", intervals: [(String, String)] = [("PT10M", "2")],
             item: String = ""
         ) {
@@ -58,7 +58,7 @@ public enum VTNXML {
         }
     }
 
-    public static func event(
+    package static func event(
         id: String = "E1", modification: Int = 0, status: String = "far", start: String = "2030-01-01T12:00:00Z",
         duration: String = "PT10M", startAfter: String? = nil, test: String = "false",
         responseRequired: String = "always",
@@ -92,13 +92,13 @@ public enum VTNXML {
             """
     }
 
-    public static func distribute(_ events: [String], requestID: String = "None") -> String {
+    package static func distribute(_ events: [String], requestID: String = "None") -> String {
         payload(
             "<p:oadrDistributeEvent e:schemaVersion=\"2.0b\"><pl:requestID>\(requestID)</pl:requestID>"
                 + "<e:vtnID>VTN-1</e:vtnID>\(events.joined())</p:oadrDistributeEvent>")
     }
 
-    public static func reportRequest(id: String, specifier: String, back: String = "PT10S", rID: String) -> String {
+    package static func reportRequest(id: String, specifier: String, back: String = "PT10S", rID: String) -> String {
         """
         <p:oadrReportRequest><e:reportRequestID>\(id)</e:reportRequestID><e:reportSpecifier>
         <e:reportSpecifierID>\(specifier)</e:reportSpecifierID>
@@ -109,22 +109,22 @@ public enum VTNXML {
         """
     }
 
-    public static func registeredReport(_ requests: [String]) -> String {
+    package static func registeredReport(_ requests: [String]) -> String {
         payload(
             "<p:oadrRegisteredReport e:schemaVersion=\"2.0b\">\(eiResponse())\(requests.joined())"
                 + "<e:venID>v</e:venID></p:oadrRegisteredReport>")
     }
 
-    public static func createReport(_ requests: [String]) -> String {
+    package static func createReport(_ requests: [String]) -> String {
         payload(
             "<p:oadrCreateReport e:schemaVersion=\"2.0b\"><pl:requestID>cr1</pl:requestID>\(requests.joined())"
                 + "<e:venID>v</e:venID></p:oadrCreateReport>")
     }
 
-    public static let requestReregistration = payload(
+    package static let requestReregistration = payload(
         "<p:oadrRequestReregistration e:schemaVersion=\"2.0b\"><e:venID>v</e:venID></p:oadrRequestReregistration>")
 
-    public static func cancelPartyRegistration(registrationID: String) -> String {
+    package static func cancelPartyRegistration(registrationID: String) -> String {
         payload(
             "<p:oadrCancelPartyRegistration e:schemaVersion=\"2.0b\"><pl:requestID>c1</pl:requestID>"
                 + "<e:registrationID>\(registrationID)</e:registrationID><e:venID>v</e:venID>"

@@ -18,43 +18,43 @@ import Synchronization
 /// It judges shares independently of the modules under test: the coinbase, merkle root and header are
 /// rebuilt here with their own few lines, hashed with OpenSSL, and the hash compared with the job's
 /// difficulty the way pools do (share difficulty = difficulty-1 target / hash, in floating point).
-public final class TestPool: Sendable {
-    public struct Config: Sendable {
+package final class TestPool: Sendable {
+    package struct Config: Sendable {
         /// Difficulties in force for successive jobs (cycled); the first is sent on subscribe.
-        public var difficulties: [Double] = [0.001]
+        package var difficulties: [Double] = [0.001]
         /// The mask answered to `mining.configure`, whatever was asked.
-        public var versionMask: UInt32 = 0x1fff_e000
-        public var extranonce2Size = 4
+        package var versionMask: UInt32 = 0x1fff_e000
+        package var extranonce2Size = 4
         /// A new job this often (nil: only the first job).
-        public var jobInterval: Duration? = .milliseconds(500)
+        package var jobInterval: Duration? = .milliseconds(500)
         /// Every n-th job has `clean_jobs` true (the first always does).
-        public var cleanEvery = 3
+        package var cleanEvery = 3
         /// nbits of the jobs: 1d00ffff (difficulty 1) makes blocks practically impossible; 207fffff
         /// (regtest) makes every share a block.
-        public var bits: UInt32 = 0x1d00_ffff
-        public var branchLength = 2
+        package var bits: UInt32 = 0x1d00_ffff
+        package var branchLength = 2
         /// Where accepted shares go, one JSON line each (for scripts).
-        public var sharesFile: String?
+        package var sharesFile: String?
         /// Accept connections and read, but never send anything (a pool that hangs).
-        public var silent = false
+        package var silent = false
         /// Shares of the job a clean notify replaced are still taken this long after it, for shares that
         /// were on the wire (real pools allow for the round trip; a loaded test machine needs more).
-        public var staleGrace: Duration = .seconds(3)
+        package var staleGrace: Duration = .seconds(3)
         /// The block height in the coinbase's BIP34 push (3 bytes, as pools in front of a node send it) of
         /// the first tip's jobs; one more for each block that extends the chain.
-        public var height = 200
+        package var height = 200
         /// How long after a block extends the chain the clean job on the new tip is sent (a real pool
         /// takes tens of milliseconds: its node validates the block and builds a template).
-        public var newTipDelay: Duration = .zero
+        package var newTipDelay: Duration = .zero
         /// The miner's journal: a share that is a block is refused ("Block not journaled") unless a
         /// `pool-block` record with its hash and header is in this file already, as the miner must write
         /// it (fsync'd) before it sends the share.
-        public var journalToCheck: String?
-        public init() {}
+        package var journalToCheck: String?
+        package init() {}
     }
 
     /// Bad input to send on the next subscribe.
-    public enum Misbehaviour: Sendable {
+    package enum Misbehaviour: Sendable {
         case hugeLine, nonHexBranch, negativeDifficulty, malformedJSON
         /// `client.reconnect` to a port no socket can have ("70000", then -1 as a number).
         case reconnectToPortOutOfRange, reconnectToNegativePort
@@ -94,11 +94,11 @@ public final class TestPool: Sendable {
         var height: Int
     }
 
-    public let config: Config
+    package let config: Config
     let state: Mutex<State>
     let listener = Mutex<(any Channel)?>(nil)
     let ticker = Mutex<Task<Void, Never>?>(nil)
-    public let port: Int
+    package let port: Int
 
     private init(config: Config, port: Int) {
         self.config = config
@@ -107,7 +107,7 @@ public final class TestPool: Sendable {
     }
 
     /// Listens on 127.0.0.1 (`port` 0: a free port) and starts sending jobs.
-    public static func start(config: Config = Config(), port: Int = 0) async throws -> TestPool {
+    package static func start(config: Config = Config(), port: Int = 0) async throws -> TestPool {
         let bound = try await bind(port: port, pool: nil)
         let pool = TestPool(config: config, port: bound.localAddress?.port ?? port)
         try? await bound.close()
@@ -149,7 +149,7 @@ public final class TestPool: Sendable {
     }
 
     /// The pool dies: stops listening and drops every connection.
-    public func stop() async {
+    package func stop() async {
         ticker.withLock { $0?.cancel() }
         let l = listener.withLock { l in
             defer { l = nil }
@@ -160,29 +160,29 @@ public final class TestPool: Sendable {
     }
 
     /// The pool comes back on the same port.
-    public func restart() async throws {
+    package func restart() async throws {
         try await listen()
         startTicker()
     }
 
-    public var stats: Stats { state.withLock { $0.stats } }
-    public var connectedClients: Int { state.withLock { $0.channels.count } }
+    package var stats: Stats { state.withLock { $0.stats } }
+    package var connectedClients: Int { state.withLock { $0.channels.count } }
 
-    public func misbehave(_ m: Misbehaviour) { state.withLock { $0.misbehave = m } }
+    package func misbehave(_ m: Misbehaviour) { state.withLock { $0.misbehave = m } }
 
     /// Sends `client.reconnect` to every connection.
-    public func requestReconnect(host: String? = nil, port: Int? = nil, wait: Int = 0) {
+    package func requestReconnect(host: String? = nil, port: Int? = nil, wait: Int = 0) {
         broadcast(
             line(["id": NSNull(), "method": "client.reconnect", "params": [host ?? "", port ?? self.port, wait]]))
     }
 
     /// Sends `mining.ping` (id 900) to every connection; pongs are counted in `stats`.
-    public func ping() {
+    package func ping() {
         broadcast(line(["id": 900, "method": "mining.ping", "params": []]))
     }
 
     /// A new job (with the difficulty schedule's next value, sent first when it changes).
-    public func newJob(clean: Bool, broadcast send: Bool = true) {
+    package func newJob(clean: Bool, broadcast send: Bool = true) {
         let (job, diffChanged) = state.withLock { s in
             s.jobCounter += 1
             let d = config.difficulties[(s.jobCounter - 1) % max(config.difficulties.count, 1)]

@@ -1,35 +1,35 @@
 import Foundation
 
 extension TestPool {
-    public struct Share: Sendable, Hashable {
-        public let user: String
-        public let jobID: String
-        public let extranonce2: String
-        public let ntime: String
-        public let nonce: String
-        public let versionBits: String?
-        public let version: UInt32
-        public let difficulty: Double
-        public let shareDifficulty: Double
-        public let header: String
-        public let hash: String
-        public let isBlock: Bool
+    package struct Share: Sendable, Hashable {
+        package let user: String
+        package let jobID: String
+        package let extranonce2: String
+        package let ntime: String
+        package let nonce: String
+        package let versionBits: String?
+        package let version: UInt32
+        package let difficulty: Double
+        package let shareDifficulty: Double
+        package let header: String
+        package let hash: String
+        package let isBlock: Bool
         /// The previous block's hash (display order).
-        public let parent: String
+        package let parent: String
         /// A block that extended the chain (its parent was the tip when it came).
-        public let landed: Bool
+        package let landed: Bool
     }
 
-    public struct Stats: Sendable {
-        public var accepted: [Share] = []
-        public var rejected: [String] = []
-        public var connections = 0
-        public var subscribes: [[String]] = []
-        public var authorizes: [String] = []
-        public var pongs = 0
-        public var configureRequests: [String] = []
+    package struct Stats: Sendable {
+        package var accepted: [Share] = []
+        package var rejected: [String] = []
+        package var connections = 0
+        package var subscribes: [[String]] = []
+        package var authorizes: [String] = []
+        package var pongs = 0
+        package var configureRequests: [String] = []
         /// Blocks that extended the chain, oldest first (display order hashes).
-        public var chain: [String] = []
+        package var chain: [String] = []
     }
 
     /// Whether the journal at `path` has a `pool-block` record of this hash and header (read with

@@ -2,17 +2,17 @@
 /// `sunspec/models` JSON files: model 1 "common", and 201/202/203/204 "ac_meter", which share one list of
 /// points): each point's name, size in registers and type, in order. Offsets are summed here, by this
 /// code, never taken from the client under test.
-public enum SunSpecModels {
-    public enum Kind: Sendable { case int16, uint16, sunssf, acc32, bitfield32, string, pad }
+package enum SunSpecModels {
+    package enum Kind: Sendable { case int16, uint16, sunssf, acc32, bitfield32, string, pad }
 
-    public struct Point: Sendable {
-        public let name: String
-        public let size: Int
-        public let kind: Kind
+    package struct Point: Sendable {
+        package let name: String
+        package let size: Int
+        package let kind: Kind
     }
 
     /// Model 1 (common): Mn, Md, Opt, Vr, SN, DA, Pad; length 66.
-    public static let common: [Point] = [
+    package static let common: [Point] = [
         Point(name: "Mn", size: 16, kind: .string), Point(name: "Md", size: 16, kind: .string),
         Point(name: "Opt", size: 8, kind: .string), Point(name: "Vr", size: 8, kind: .string),
         Point(name: "SN", size: 16, kind: .string), Point(name: "DA", size: 1, kind: .uint16),
@@ -20,7 +20,7 @@ public enum SunSpecModels {
     ]
 
     /// Models 201-204 (ac_meter) after ID and L; length 105.
-    public static let meter: [Point] = {
+    package static let meter: [Point] = {
         var p: [Point] = []
         func i(_ names: String...) { for n in names { p.append(Point(name: n, size: 1, kind: .int16)) } }
         func sf(_ n: String) { p.append(Point(name: n, size: 1, kind: .sunssf)) }
@@ -54,10 +54,10 @@ public enum SunSpecModels {
     }()
 
     /// A model's length (registers after ID and L).
-    public static func length(_ points: [Point]) -> Int { points.reduce(0) { $0 + $1.size } }
+    package static func length(_ points: [Point]) -> Int { points.reduce(0) { $0 + $1.size } }
 
     /// Each point's offset from the model's ID register (ID at 0, L at 1).
-    public static func offsets(_ points: [Point]) -> [String: Int] {
+    package static func offsets(_ points: [Point]) -> [String: Int] {
         var o: [String: Int] = [:]
         var at = 2
         for p in points {
@@ -69,7 +69,7 @@ public enum SunSpecModels {
 
     /// The registers of a model whose points are all "not implemented" (int16 and sunssf 0x8000, uint16
     /// 0xFFFF, acc32 0, strings and bitfields 0), ready for values to be set.
-    public static func blank(id: UInt16, _ points: [Point]) -> [UInt16] {
+    package static func blank(id: UInt16, _ points: [Point]) -> [UInt16] {
         var r: [UInt16] = [id, UInt16(length(points))]
         for p in points {
             switch p.kind {

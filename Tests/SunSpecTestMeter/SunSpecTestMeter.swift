@@ -14,37 +14,37 @@ import Synchronization
 /// Its reading comes from `watts` (a closure: a test's value, or the miner's `/status` capacity), and it
 /// counts `TotWhImp` from it. Misbehaviours on demand: `exception`, `notImplemented`, `delay`, `refuse`,
 /// `silentOutsideMap`, `disconnect()`.
-public final class SunSpecTestMeter: Sendable {
-    public struct Misbehaviour: Sendable {
+package final class SunSpecTestMeter: Sendable {
+    package struct Misbehaviour: Sendable {
         /// Every request is answered with this exception code.
-        public var exception: UInt8? = nil
+        package var exception: UInt8? = nil
         /// `W` reads 0x8000 (not implemented).
-        public var notImplemented = false
+        package var notImplemented = false
         /// Seconds to wait before each reply.
-        public var delay = 0.0
+        package var delay = 0.0
         /// Connections are closed as soon as they are accepted.
-        public var refuse = false
+        package var refuse = false
         /// A request outside the register map gets no reply at all (as many devices and gateways do),
         /// instead of exception 2; the connection stays open.
-        public var silentOutsideMap = false
+        package var silentOutsideMap = false
         /// Added to the transaction id of every reply (0: the request's).
-        public var transactionDelta: UInt16 = 0
+        package var transactionDelta: UInt16 = 0
         /// Every reply comes from this unit id instead of the request's.
-        public var replyUnit: UInt8? = nil
-        public init() {}
+        package var replyUnit: UInt8? = nil
+        package init() {}
     }
 
-    public static let maxConnections = 8
-    public let base: Int
-    public let modelID: UInt16
+    package static let maxConnections = 8
+    package let base: Int
+    package let modelID: UInt16
     /// The meter model's ID register address.
-    public let meterAddress: Int
-    public let port: Int
-    public let misbehaviour = Mutex(Misbehaviour())
+    package let meterAddress: Int
+    package let port: Int
+    package let misbehaviour = Mutex(Misbehaviour())
     /// Requests answered (any reply), for tests.
-    public let requests = Atomic<Int>(0)
+    package let requests = Atomic<Int>(0)
     /// Requests received (answered or not yet), for tests.
-    public let received = Atomic<Int>(0)
+    package let received = Atomic<Int>(0)
     private let listener: Int32
     private let watts: @Sendable () -> Double
     private let offsets = SunSpecModels.offsets(SunSpecModels.meter)
@@ -53,12 +53,12 @@ public final class SunSpecTestMeter: Sendable {
     private let stopped = Atomic<Bool>(false)
 
     /// A vendor model between common and the meter: the client must walk past it by its length.
-    public static let defaultVendorModels: [[UInt16]] = [[64001, 4, 1, 2, 3, 4]]
+    package static let defaultVendorModels: [[UInt16]] = [[64001, 4, 1, 2, 3, 4]]
 
     /// Starts listening on 127.0.0.1:`port` (0: any free port; see `port`).
     /// - Parameter vendorModels: the registers between common and the meter model, each block from its ID
     ///   (a hostile map: a header whose length runs off the map, or more models than a client walks).
-    public init(
+    package init(
         port: Int = 0, base: Int = 40000, model: UInt16 = 203, vendorModels: [[UInt16]] = defaultVendorModels,
         watts: @escaping @Sendable () -> Double
     ) throws {
@@ -102,7 +102,7 @@ public final class SunSpecTestMeter: Sendable {
     }
 
     /// Stops listening and closes every connection.
-    public func stop() {
+    package func stop() {
         guard !stopped.exchange(true, ordering: .relaxed) else { return }
         shutdown(listener, Int32(SHUT_RDWR))
         close(listener)
@@ -110,14 +110,14 @@ public final class SunSpecTestMeter: Sendable {
     }
 
     /// Closes every open connection (the meter "disappears" for its clients until they reconnect).
-    public func disconnect() {
+    package func disconnect() {
         connections.withLock { set in
             for fd in set { shutdown(fd, Int32(SHUT_RDWR)) }
         }
     }
 
     /// The registers as a client would read them now (the reading refreshed from `watts`).
-    public func registers(address: Int, count: Int) -> [UInt16]? {
+    package func registers(address: Int, count: Int) -> [UInt16]? {
         refresh()
         return map.withLock { m in
             let start = address - base
@@ -232,7 +232,7 @@ public final class SunSpecTestMeter: Sendable {
     }
 }
 
-public struct TestMeterError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ d: String) { description = d }
+package struct TestMeterError: Error, CustomStringConvertible {
+    package let description: String
+    package init(_ d: String) { description = d }
 }

@@ -7,11 +7,11 @@ import Synchronization
 /// boundaries and window edges, which hands the controller the messages `CalendarSignals` says are due.
 /// It runs on its own task and only ever calls `LoadController.handle`, like any source: the control path
 /// never waits for it.
-public final class CalendarSource: Sendable {
+package final class CalendarSource: Sendable {
     /// The name in the decision log (`tariff:PATH`, `schedule:PATH`, or both joined by `+`).
-    public let name: String
+    package let name: String
     /// The tariff read, for the operator's notes.
-    public let tariff: TariffClock?
+    package let tariff: TariffClock?
     private let plan: Mutex<CalendarSignals>
     private let controller: LoadController
     private let powerWatts: Double?
@@ -23,7 +23,7 @@ public final class CalendarSource: Sendable {
     ///   - powerWatts: the miner's draw at full capacity (for tiers by the month's kWh); without it tiers
     ///     start from 0 kWh each month.
     ///   - clock: wall-clock time (a fake in tests).
-    public init(
+    package init(
         name: String, signals: CalendarSignals, controller: LoadController, powerWatts: Double?,
         clock: @escaping @Sendable () -> Date = { Date() }
     ) {
@@ -37,7 +37,7 @@ public final class CalendarSource: Sendable {
 
     /// Sends what is due now; returns when to look again.
     @discardableResult
-    public func poll() -> Date {
+    package func poll() -> Date {
         let now = clock()
         let kWh = meter(now)
         let (messages, wake) = plan.withLock { p in (p.due(at: now, monthKWh: kWh), p.nextWake(after: now)) }
@@ -50,7 +50,7 @@ public final class CalendarSource: Sendable {
 
     /// Polls until the task is cancelled, sleeping (on the monotonic clock) until each next wake; a wake
     /// that comes early (the wall clock stepped) just sleeps again.
-    public func run() async {
+    package func run() async {
         while !Task.isCancelled {
             let wake = poll()
             var left = wake.timeIntervalSince(clock())

@@ -8,16 +8,16 @@ import Foundation
 
 /// Sends signal lines to a running FlexMiner and reads the replies: what `flexminer signal` and test
 /// scripts use. Blocking and small on purpose: one connection, one line out, one line back.
-public final class SignalClient {
+package final class SignalClient {
     private var fd: Int32
     private var buffered: [UInt8] = []
-    public let spec: SignalSourceSpec
+    package let spec: SignalSourceSpec
 
     /// Connects to a `unix:` or `tcp:` source.
     /// - Throws: `SignalError` naming the source and the OS error.
     /// - Parameter timeout: seconds to wait for a reply, within (0, 86400].
     /// - Throws: `SignalError` for a timeout out of range, or naming what failed on the socket.
-    public init(_ spec: SignalSourceSpec, timeout: Double = 5) throws(SignalError) {
+    package init(_ spec: SignalSourceSpec, timeout: Double = 5) throws(SignalError) {
         // Checked before the socket exists: converted to a timeval below, 1e30 or NaN would trap.
         guard timeout.isFinite, timeout > 0, timeout <= 86_400 else {
             throw SignalError("timeout must be a number of seconds in (0, 86400], got \(timeout)")
@@ -65,7 +65,7 @@ public final class SignalClient {
     deinit { close(fd) }
 
     /// Sends raw bytes (tests use this for partial lines and garbage).
-    public func sendRaw(_ bytes: [UInt8]) throws(SignalError) {
+    package func sendRaw(_ bytes: [UInt8]) throws(SignalError) {
         var offset = 0
         while offset < bytes.count {
             let n = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -76,14 +76,14 @@ public final class SignalClient {
     }
 
     /// Sends one line (a newline is appended) and returns the reply line.
-    public func request(_ line: String) throws(SignalError) -> String {
+    package func request(_ line: String) throws(SignalError) -> String {
         try sendRaw(Array(line.utf8) + [UInt8(ascii: "\n")])
         return try readLine()
     }
 
     /// The next reply line (without the newline).
     /// - Throws: `SignalError` on timeout or when the server closed the connection first.
-    public func readLine() throws(SignalError) -> String {
+    package func readLine() throws(SignalError) -> String {
         while true {
             if let nl = buffered.firstIndex(of: UInt8(ascii: "\n")) {
                 let line = String(decoding: buffered[..<nl], as: UTF8.self)
@@ -101,7 +101,7 @@ public final class SignalClient {
 
     /// Appends one line to a `file:` source in a single write (O_APPEND), so concurrent writers never
     /// interleave within a line.
-    public static func append(_ line: String, toFile path: String) throws(SignalError) {
+    package static func append(_ line: String, toFile path: String) throws(SignalError) {
         let d = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard d >= 0 else { throw osError(.file(path: path), "open") }
         defer { close(d) }
@@ -114,7 +114,7 @@ public final class SignalClient {
     /// at least 16 characters, as the miner requires of its own. The token is never part of an error.
     /// - Returns: the token, and a warning when the file is readable by its group or by others.
     /// - Throws: `SignalError` naming the file when it is missing, unreadable, empty or too short.
-    public static func readToken(path: String) throws(SignalError) -> (token: String, warning: String?) {
+    package static func readToken(path: String) throws(SignalError) -> (token: String, warning: String?) {
         var st = stat()
         guard stat(path, &st) == 0 else {
             throw SignalError("--token-file \(path): cannot read it (\(String(cString: strerror(errno))))")
@@ -141,7 +141,7 @@ public final class SignalClient {
 
     /// `line` with the shared token in its `"token"` field (replacing any), how a socket source takes it.
     /// A line that is not a JSON object is returned unchanged: the miner answers it with its own error.
-    public static func line(_ line: String, withToken token: String) -> String {
+    package static func line(_ line: String, withToken token: String) -> String {
         guard var object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else {
             return line
         }

@@ -19,8 +19,8 @@ import Synchronization
 /// length) is read again from its start under the same rule: `FollowedFileReader` checks on every wake-up
 /// that the file still holds what was read. Replies, accepted or not, go to the
 /// decision log; a partial last line waits for its newline and is reported if the file goes away first.
-public final class SignalFileFollower: Sendable {
-    public let path: String
+package final class SignalFileFollower: Sendable {
+    package let path: String
     private let controller: LoadController
     private let origin: SignalOrigin
     private let note: @Sendable (String) -> Void
@@ -28,12 +28,12 @@ public final class SignalFileFollower: Sendable {
     private let wakeFD: (read: Int32, write: Int32)
     private let finished = DispatchSemaphore(value: 0)
     /// Lines handled so far (for tests and status).
-    public var linesHandled: Int { handled.load(ordering: .relaxed) }
+    package var linesHandled: Int { handled.load(ordering: .relaxed) }
     private let handled = Atomic<Int>(0)
 
     /// Starts following `path` on a thread of its own.
     /// - Throws: `SignalError` when the OS refuses the wake-up pipe or the thread.
-    public init(path: String, controller: LoadController, note: @escaping @Sendable (String) -> Void = { _ in })
+    package init(path: String, controller: LoadController, note: @escaping @Sendable (String) -> Void = { _ in })
         throws(SignalError)
     {
         self.path = path
@@ -66,7 +66,7 @@ public final class SignalFileFollower: Sendable {
     /// Stops following and waits (at most `timeout`) for the thread to finish. The thread checks for the
     /// stop between reads of at most 64 KiB, so it finishes at once unless a read itself hangs (a network
     /// file system that went away); shutdown then goes on without it.
-    public func stop(timeout: Duration = .seconds(2)) {
+    package func stop(timeout: Duration = .seconds(2)) {
         guard !stopping.exchange(true, ordering: .sequentiallyConsistent) else { return }
         var b: UInt8 = 1
         _ = write(wakeFD.write, &b, 1)

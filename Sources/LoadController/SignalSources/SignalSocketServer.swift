@@ -17,35 +17,35 @@ import Synchronization
 /// another source needs; a line over 64 KiB, a client sending faster than `maxLinesPerSecond`, one that
 /// stops reading its replies, one silent for `Limits.idleTimeout`, or one whose first line is an HTTP
 /// request is cut off alone, its descriptor released within `Limits.closeGrace`.
-public final class SignalSocketServer: Sendable {
-    public let spec: SignalSourceSpec
+package final class SignalSocketServer: Sendable {
+    package let spec: SignalSourceSpec
     /// The bound TCP port (useful with port 0), or nil for a Unix socket.
-    public let port: Int?
+    package let port: Int?
     private let channel: any Channel
     private let table: ConnectionTable
 
     /// Lines per second a client may sustain (bursts up to the same number).
-    public static let maxLinesPerSecond = 2000
+    package static let maxLinesPerSecond = 2000
 
     /// Bounds on what clients of one source can hold.
-    public struct Limits: Sendable {
+    package struct Limits: Sendable {
         /// Connections open at once on this source.
-        public var maxConnections = 64
+        package var maxConnections = 64
         /// A connection that sends nothing for this long is closed.
-        public var idleTimeout: Duration = .seconds(300)
+        package var idleTimeout: Duration = .seconds(300)
         /// How long a client that is being cut off gets to take its last reply (and end its side; what it
         /// still sends meanwhile is read and discarded) before it is closed anyway, with a reset.
-        public var closeGrace: Duration = .seconds(2)
+        package var closeGrace: Duration = .seconds(2)
         /// How long the reply to a curtailment waits for the state file to hold it (see `StateDurability`)
         /// before it is sent anyway, saying `"state_durable":false`.
-        public var durabilityWait: Duration = StateDurability.replyWait
+        package var durabilityWait: Duration = StateDurability.replyWait
 
-        public init() {}
-        public static let standard = Limits()
+        package init() {}
+        package static let standard = Limits()
     }
 
     /// Connections open now.
-    public var openConnections: Int { table.open.load(ordering: .relaxed) }
+    package var openConnections: Int { table.open.load(ordering: .relaxed) }
 
     private init(spec: SignalSourceSpec, channel: any Channel, table: ConnectionTable) {
         self.spec = spec
@@ -59,7 +59,7 @@ public final class SignalSocketServer: Sendable {
     ///   - token: required in every message on this source: the configured token on a TCP source (loopback
     ///     included); nil on a Unix socket (trusted by its file mode) or when none is configured.
     /// - Throws: `SignalError` naming the source: path in use by a live server, not a socket, bind failures.
-    public static func start(
+    package static func start(
         _ spec: SignalSourceSpec, controller: LoadController, token: String?, group: any EventLoopGroup,
         limits: Limits = .standard, groupAccess: Bool = false
     ) async throws(SignalError) -> SignalSocketServer {
@@ -153,7 +153,7 @@ public final class SignalSocketServer: Sendable {
     }
 
     /// Stops accepting, closes every connection and removes the socket file.
-    public func close() async {
+    package func close() async {
         try? await channel.close()
         if case .unix(let path) = spec { unlink(path) }
     }

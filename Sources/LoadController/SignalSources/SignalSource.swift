@@ -7,7 +7,7 @@ import ServiceLifecycle
 /// Each kind is one type in one file, in the module that owns its dependencies (sockets and followed files
 /// here, OpenADR 3 in `OpenADRSignals`), and one line in Operations' `SignalSourceRegistry`, keyed by
 /// `scheme`. The source owns what it opens: it closes it when its `run()` returns or throws.
-public protocol SignalSource: Service {
+package protocol SignalSource: Service {
     /// The `--signals` scheme it serves: the text before the first colon ("unix", "tcp", "file", "openadr3").
     var scheme: String { get }
     /// Its `--signals` text ("unix:/run/flexminer.sock"): its name in `/status`, the log and readiness.
@@ -15,26 +15,26 @@ public protocol SignalSource: Service {
 }
 
 /// What `run` hands every signal source: the controller and the run's shared settings.
-public struct SignalSourceContext: Sendable {
+package struct SignalSourceContext: Sendable {
     /// Where the source's messages go.
-    public var controller: LoadController
+    package var controller: LoadController
     /// The configured shared token (`--token-file`); each source decides whether it requires it.
-    public var token: String?
+    package var token: String?
     /// The event loop group a socket is served on (a thread of its own on the control path for each
     /// socket source; the HTTP API's otherwise). Owned by `run`: a source never shuts it down.
-    public var group: any EventLoopGroup
+    package var group: any EventLoopGroup
     /// Limits of each listening socket (its connections are a share of the descriptor limit).
-    public var limits: SignalSocketServer.Limits
+    package var limits: SignalSocketServer.Limits
     /// Unix sockets mode 0660 (the group may send signals) instead of 0600.
-    public var groupAccess: Bool
+    package var groupAccess: Bool
     /// Operator messages (never a secret).
-    public var note: @Sendable (String) -> Void
+    package var note: @Sendable (String) -> Void
     /// Errors that need the operator.
-    public var alert: @Sendable (String) -> Void
+    package var alert: @Sendable (String) -> Void
     /// Told the source's name once it listens (or follows its file): readiness for systemd.
-    public var listening: @Sendable (String) -> Void
+    package var listening: @Sendable (String) -> Void
 
-    public init(
+    package init(
         controller: LoadController, token: String?, group: any EventLoopGroup,
         limits: SignalSocketServer.Limits = .standard, groupAccess: Bool = false,
         note: @escaping @Sendable (String) -> Void, alert: @escaping @Sendable (String) -> Void,

@@ -3,7 +3,7 @@ import FlexSupport
 
 /// Where signals come from, as written on the command line: `unix:PATH`, `tcp:HOST:PORT`, `file:PATH`,
 /// `openadr3:URL`, or a kind registered beyond these (`registeredSchemes`).
-public enum SignalSourceSpec: Sendable, Hashable, CustomStringConvertible {
+package enum SignalSourceSpec: Sendable, Hashable, CustomStringConvertible {
     case unix(path: String)
     case tcp(host: String, port: Int)
     case file(path: String)
@@ -16,7 +16,7 @@ public enum SignalSourceSpec: Sendable, Hashable, CustomStringConvertible {
     /// The kinds beyond the four built in, each an outbound client served by a `SignalSource` type in a
     /// module of its own and made by its line in Operations' `SignalSourceRegistry`: the scheme, and its
     /// usage for the error that lists what `--signals` takes ("openadr2b:http[s]://HOST/PATH").
-    public static let registeredSchemes: [(scheme: String, usage: String)] = [
+    package static let registeredSchemes: [(scheme: String, usage: String)] = [
         ("openadr2b", "openadr2b:http[s]://HOST/PATH")
     ]
 
@@ -29,7 +29,7 @@ public enum SignalSourceSpec: Sendable, Hashable, CustomStringConvertible {
     /// Parses `unix:PATH`, `tcp:HOST:PORT` (IPv6 as `tcp:[::1]:PORT`), `file:PATH`, `openadr3:URL` or a
     /// registered `scheme:ADDRESS`.
     /// - Throws: `SignalError` naming the source text and what is wrong with it.
-    public init(_ text: String) throws(SignalError) {
+    package init(_ text: String) throws(SignalError) {
         if text.hasPrefix("unix:") {
             let path = String(text.dropFirst(5))
             guard !path.isEmpty else { throw SignalError("signal source \(text): empty socket path") }
@@ -66,7 +66,7 @@ public enum SignalSourceSpec: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .unix(let p): "unix:\(p)"
         case .file(let p): "file:\(p)"
@@ -77,7 +77,7 @@ public enum SignalSourceSpec: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The text before the first colon: the key of the source's kind in Operations' `SignalSourceRegistry`.
-    public var scheme: String {
+    package var scheme: String {
         switch self {
         case .unix: "unix"
         case .tcp: "tcp"
@@ -89,7 +89,7 @@ public enum SignalSourceSpec: Sendable, Hashable, CustomStringConvertible {
 
     /// Whether only this machine can reach the source (Unix sockets, files, loopback TCP).
     /// A Unix or TCP socket served by `SignalSocketServer` (on an event loop of its own in `run`).
-    public var isSocket: Bool {
+    package var isSocket: Bool {
         switch self {
         case .unix, .tcp: true
         case .file, .openadr3, .registered: false
@@ -103,7 +103,7 @@ public enum SignalSourceSpec: Sendable, Hashable, CustomStringConvertible {
         if case .tcp = self { true } else { false }
     }
 
-    public var isLocal: Bool {
+    package var isLocal: Bool {
         switch self {
         case .unix, .file: true
         // Outbound clients: they listen nowhere, and a callback checks a bearer token of its own.

@@ -2,23 +2,23 @@ import DemandResponse
 import ServiceLifecycle
 
 /// `unix:PATH` and `tcp:HOST:PORT`: a `SignalSocketServer` listening from start to shutdown.
-public struct SocketSignalSource: SignalSource {
-    public let spec: SignalSourceSpec
+package struct SocketSignalSource: SignalSource {
+    package let spec: SignalSourceSpec
     let context: SignalSourceContext
 
     /// - Throws: `SignalError` when `spec` is not a socket.
-    public init(spec: SignalSourceSpec, context: SignalSourceContext) throws(SignalError) {
+    package init(spec: SignalSourceSpec, context: SignalSourceContext) throws(SignalError) {
         guard spec.isSocket else { throw SignalError("\(spec): not a socket source") }
         self.spec = spec
         self.context = context
     }
 
-    public var scheme: String { spec.scheme }
-    public var name: String { spec.description }
+    package var scheme: String { spec.scheme }
+    package var name: String { spec.description }
 
     /// Listens (a path in use or a port taken throws, which ends the run with the reason), then closes the
     /// server at the graceful shutdown or when cancelled.
-    public func run() async throws {
+    package func run() async throws {
         let c = context
         // Every TCP listener requires the configured token; a Unix socket keeps the trust of its file mode.
         let server = try await SignalSocketServer.start(

@@ -18,7 +18,7 @@ package enum OADRFingerprint {
     /// bytes of hex.
     package static func normalized(_ text: String) -> String? {
         let hex = text.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: ":", with: "").uppercased()
-        guard hex.count == 20, hex.allSatisfy(\.isHexDigit) else { return nil }
+        guard hex.count == 20, hex.allSatisfy({ $0.isASCII && $0.isHexDigit }) else { return nil }
         var pairs: [String] = []
         var rest = Substring(hex)
         while !rest.isEmpty {

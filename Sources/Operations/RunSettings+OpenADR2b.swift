@@ -86,18 +86,11 @@ extension RunSettings {
     /// `--openadr-vtn-fingerprint`: 10 bytes as hex, with or without `:` between them (as the OpenADR
     /// Alliance's tools print them), kept as lowercase hex pairs joined by `:`.
     static func fingerprint(_ text: String) throws(ConfigError) -> String {
-        let hex = text.filter { $0 != ":" }.lowercased()
-        guard hex.count == 20, hex.allSatisfy({ $0.isHexDigit && $0.isASCII }) else {
+        guard let canonical = OADRFingerprint.normalized(text) else {
             throw ConfigError(
                 "--openadr-vtn-fingerprint \(text): expected 10 bytes as hex (the last 10 bytes of the SHA-256 of the VTN's certificate)"
             )
         }
-        var pairs: [String] = []
-        var rest = Substring(hex)
-        while !rest.isEmpty {
-            pairs.append(String(rest.prefix(2)))
-            rest = rest.dropFirst(2)
-        }
-        return pairs.joined(separator: ":")
+        return canonical
     }
 }

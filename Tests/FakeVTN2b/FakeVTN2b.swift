@@ -51,9 +51,9 @@ public final class FakeVTN2b: Sendable {
     }
 
     /// Starts serving on 127.0.0.1 (`port` 0: a free one); with `tls`, HTTPS requiring a client certificate
-    /// (`baseURL` is then the HTTPS one).
+    /// on `tlsPort` (0: a free one; `baseURL` is then the HTTPS one).
     public static func start(
-        port: Int = 0, pollFrequency: String = "PT1S", tls: TLSSettings? = nil
+        port: Int = 0, pollFrequency: String = "PT1S", tls: TLSSettings? = nil, tlsPort: Int = 0
     ) async throws -> FakeVTN2b {
         let vtn = FakeVTN2b(pollFrequency: pollFrequency, tls: tls)
         let s = try await TinyHTTPServer.start(host: "127.0.0.1", port: port, maxConnections: 64) { [vtn] in
@@ -62,7 +62,7 @@ public final class FakeVTN2b: Sendable {
         vtn.portBox.store(s.port, ordering: .relaxed)
         vtn.server.withLock { $0 = s }
         if let tls {
-            let f = try await TLSFront.start(tls, backendPort: s.port)
+            let f = try await TLSFront.start(tls, port: tlsPort, backendPort: s.port)
             vtn.tlsPortBox.store(f.port, ordering: .relaxed)
             vtn.front.withLock { $0 = f }
         }

@@ -15,7 +15,7 @@ import OpenADR
 // The admin endpoint (loopback only) is how a drill plays the utility:
 //   POST ADMIN/event?id=ID&lead=SECONDS&seconds=SECONDS&level=0..3[&modification=N]  publish or replace an event
 //   POST ADMIN/remove?id=ID                                                            cancel it (it disappears)
-//   GET  ADMIN/stats   {"vens":[…],"opt_ins":[…],"update_reports":N,"requests":N,
+//   GET  ADMIN/stats   {"vens":[…],"opt_ins":[…],"update_reports":N,"requests":N,"polls":{venID:N},
 //                       "signatures_verified":N,"signatures_refused":N}
 var port = 0
 var adminPort = 0
@@ -95,7 +95,8 @@ func admin(_ vtn: FakeVTN2b, _ r: TinyHTTPServer.Request) -> TinyHTTPServer.Resp
             200,
             [
                 "vens": vtn.venIDs.sorted(), "opt_ins": vtn.optIns, "update_reports": vtn.updateReports,
-                "requests": vtn.requests.count, "signatures_verified": vtn.signatures.verified,
+                "requests": vtn.requests.count, "polls": vtn.polls,
+                "signatures_verified": vtn.signatures.verified,
                 "signatures_refused": vtn.signatures.refused,
             ] as [String: Any])
     default:

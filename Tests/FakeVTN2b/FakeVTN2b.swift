@@ -23,6 +23,8 @@ public final class FakeVTN2b: Sendable {
         var requests: [String] = []
         var optIns: [String] = []  // "eventID:modification:optType"
         var updateReports = 0
+        /// venID → the polls received from it (since this process started).
+        var polls: [String: Int] = [:]
         var refusedContentType = 0
         /// Gone: every request answered 503, as a VTN behind a load balancer while it is down.
         var away = false
@@ -114,6 +116,8 @@ public final class FakeVTN2b: Sendable {
     public var requests: [String] { state.withLock { $0.requests } }
     public var optIns: [String] { state.withLock { $0.optIns } }
     public var updateReports: Int { state.withLock { $0.updateReports } }
+    /// venID → the polls received from it since this instance started.
+    public var polls: [String: Int] { state.withLock { $0.polls } }
     public var refusedContentType: Int { state.withLock { $0.refusedContentType } }
     public var venIDs: [String] { state.withLock { Array($0.vens.keys) } }
 
@@ -223,6 +227,7 @@ public final class FakeVTN2b: Sendable {
         case ("OadrPoll", "oadrPoll"):
             let ven = check.first("venID") ?? ""
             let queued = state.withLock { s -> String? in
+                if s.polls[ven] != nil || s.polls.count < 10_000 { s.polls[ven, default: 0] += 1 }
                 guard var q = s.queued[ven], !q.isEmpty else { return nil }
                 let first = q.removeFirst()
                 s.queued[ven] = q

@@ -33,7 +33,13 @@ package enum OADRFingerprint {
 /// never a key's contents.
 struct OADRTransportError: Error, CustomStringConvertible {
     let description: String
-    init(_ description: String) { self.description = description }
+    /// The VTN is away (nothing listening, as while it restarts, or no answer in time) rather than refusing
+    /// this VEN: the ordinary backoff, not the long one for a setting to fix.
+    let away: Bool
+    init(_ description: String, away: Bool = false) {
+        self.description = description
+        self.away = away
+    }
 }
 
 /// HTTPS with a client certificate for OpenADR 2.0b (the profile's mutual TLS), with the VTN's certificate
@@ -132,7 +138,8 @@ struct OADRTLSTransport: Sendable {
         } catch {
             if let m = mismatch.value.withLock({ $0 }) { throw OADRTransportError(m) }
             let cert = certificatePath.map { " (client certificate \($0))" } ?? ""
-            throw OADRTransportError("TLS exchange with \(host):\(port) failed\(cert): \(error)")
+            let away = error is NIOConnectionError || (error as? OADRTransportError)?.away == true
+            throw OADRTransportError("TLS exchange with \(host):\(port) failed\(cert): \(error)", away: away)
         }
     }
 
@@ -221,7 +228,7 @@ private func withDeadline<T: Sendable>(
         group.addTask { try await body() }
         group.addTask {
             try await Task.sleep(for: .seconds(seconds))
-            throw OADRTransportError("no answer within \(seconds) s")
+            throw OADRTransportError("no answer within \(seconds) s", away: true)
         }
         defer { group.cancelAll() }
         guard let first = try await group.next() else { throw CancellationError() }

@@ -23,8 +23,11 @@ extension OpenADR2bSource {
                 url: configuration.baseURL + "/" + service.rawValue, body: payload,
                 timeout: .seconds(configuration.requestTimeoutSeconds), limit: XMLReader.maximumBytes)
         } catch {
-            // A TLS refusal or a fingerprint mismatch is a setting to fix, not the VTN being busy.
-            return .failed("\(service.rawValue): \(String(describing: error).prefix(300))", now: Date(), refused: true)
+            // A TLS refusal or a fingerprint mismatch is a setting to fix, not the VTN being busy; a VTN that is
+            // not listening (restarting) or not answering is away, retried with the ordinary backoff.
+            let away = (error as? OADRTransportError)?.away ?? false
+            return .failed(
+                "\(service.rawValue): \(String(describing: error).prefix(300))", now: Date(), refused: !away)
         }
         if t.signing != nil, (200...299).contains(answer.status) {
             if let problem = signatureProblem(answer) {

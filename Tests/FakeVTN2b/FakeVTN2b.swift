@@ -23,6 +23,8 @@ package final class FakeVTN2b: Sendable {
         var requests: [String] = []
         var optIns: [String] = []  // "eventID:modification:optType"
         var updateReports = 0
+        /// venID → the polls received from it (since this process started).
+        var polls: [String: Int] = [:]
         var refusedContentType = 0
         /// Gone: every request answered 503, as a VTN behind a load balancer while it is down.
         var away = false
@@ -51,9 +53,9 @@ package final class FakeVTN2b: Sendable {
     }
 
     /// Starts serving on 127.0.0.1 (`port` 0: a free one); with `tls`, HTTPS requiring a client certificate
-    /// (`baseURL` is then the HTTPS one).
+    /// on `tlsPort` (0: a free one; `baseURL` is then the HTTPS one).
     package static func start(
-        port: Int = 0, pollFrequency: String = "PT1S", tls: TLSSettings? = nil
+        port: Int = 0, pollFrequency: String = "PT1S", tls: TLSSettings? = nil, tlsPort: Int = 0
     ) async throws -> FakeVTN2b {
         let vtn = FakeVTN2b(pollFrequency: pollFrequency, tls: tls)
         let s = try await TinyHTTPServer.start(host: "127.0.0.1", port: port, maxConnections: 64) { [vtn] in
@@ -62,7 +64,7 @@ package final class FakeVTN2b: Sendable {
         vtn.portBox.store(s.port, ordering: .relaxed)
         vtn.server.withLock { $0 = s }
         if let tls {
-            let f = try await TLSFront.start(tls, backendPort: s.port)
+            let f = try await TLSFront.start(tls, port: tlsPort, backendPort: s.port)
             vtn.tlsPortBox.store(f.port, ordering: .relaxed)
             vtn.front.withLock { $0 = f }
         }
@@ -114,6 +116,8 @@ package final class FakeVTN2b: Sendable {
     package var requests: [String] { state.withLock { $0.requests } }
     package var optIns: [String] { state.withLock { $0.optIns } }
     package var updateReports: Int { state.withLock { $0.updateReports } }
+    /// venID → the polls received from it since this instance started.
+    package var polls: [String: Int] { state.withLock { $0.polls } }
     package var refusedContentType: Int { state.withLock { $0.refusedContentType } }
     package var venIDs: [String] { state.withLock { Array($0.vens.keys) } }
 
@@ -223,6 +227,7 @@ package final class FakeVTN2b: Sendable {
         case ("OadrPoll", "oadrPoll"):
             let ven = check.first("venID") ?? ""
             let queued = state.withLock { s -> String? in
+                if s.polls[ven] != nil || s.polls.count < 10_000 { s.polls[ven, default: 0] += 1 }
                 guard var q = s.queued[ven], !q.isEmpty else { return nil }
                 let first = q.removeFirst()
                 s.queued[ven] = q

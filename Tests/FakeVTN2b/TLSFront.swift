@@ -27,7 +27,8 @@ package final class TLSFront: Sendable {
         self.port = port
     }
 
-    static func start(_ s: Settings, backendPort: Int) async throws -> TLSFront {
+    /// Listens on 127.0.0.1:`port` (0: a free one) and pipes each connection to `backendPort`.
+    static func start(_ s: Settings, port: Int = 0, backendPort: Int) async throws -> TLSFront {
         var tls = TLSConfiguration.makeServerConfigurationWithMTLS(
             certificateChain: try NIOSSLCertificate.fromPEMFile(s.certificatePath).map { .certificate($0) },
             privateKey: .privateKey(try NIOSSLPrivateKey(file: s.keyPath, format: .pem)),
@@ -48,7 +49,7 @@ package final class TLSFront: Sendable {
                     }
                 }
             }
-            .bind(host: "127.0.0.1", port: 0).get()
+            .bind(host: "127.0.0.1", port: port).get()
         return TLSFront(channel: channel, port: channel.localAddress?.port ?? 0)
     }
 

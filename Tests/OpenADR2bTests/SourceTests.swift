@@ -125,6 +125,25 @@ struct SourceTests {
         await vtn.close()
     }
 
+    @Test("the fake VTN's --state: what it saves (as JSON) restores its VENs, events and counters in a new one")
+    func fakeVTNSavedState() async throws {
+        let rig = try await Self.rig()
+        defer { rig.engine.stop() }
+        #expect(await waitUntil(within: 10) { rig.source.status.registered })
+        rig.vtn.setEvent(id: "E9", start: Date().addingTimeInterval(60), seconds: 5)
+        #expect(await waitUntil(within: 10) { rig.vtn.optIns.contains("E9:0:optIn") })
+        await rig.stop()
+        await rig.vtn.close()
+        let json = try JSONEncoder().encode(rig.vtn.saved)
+        let restarted = try await FakeVTN2b.start(pollFrequency: "PT1S")
+        restarted.restore(try JSONDecoder().decode(FakeVTN2b.Saved.self, from: json))
+        #expect(restarted.venIDs == rig.vtn.venIDs && restarted.venIDs.count == 1)
+        #expect(restarted.optIns == rig.vtn.optIns)
+        #expect(restarted.saved.events.map(\.id) == ["E9"])
+        #expect(restarted.saved == rig.vtn.saved)
+        await restarted.close()
+    }
+
     @Test("re-registration asked by the VTN: the VEN registers again with its ids")
     func reregistration() async throws {
         let rig = try await Self.rig()

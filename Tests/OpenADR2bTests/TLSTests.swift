@@ -124,6 +124,42 @@ struct TLSTests {
         await vtn.close()
     }
 
+    @Test(
+        "the VTN restarts mid-event: the curtailment is kept and the VEN polls it again at once, not after the longest backoff",
+        .enabled(if: FakeVTN2b.canSign, "needs the xmlsec1 CLI: scripts/ensure-deps --with-test-tools"))
+    func vtnRestart() async throws {
+        let pki = try TestPKI.make()
+        let vtn = try await Self.vtn(pki)
+        vtn.setSigning(.sign)
+        let controller = LoadController(actuator: FakeLoad(), config: PolicyConfig(breakEvenUSDPerMWh: 50))
+        controller.start()
+        let (source, task) = Self.source(vtn, controller: controller) { c in
+            c.certificatePath = pki.venCert
+            c.privateKeyPath = pki.venKey
+            c.caPath = pki.ca
+            c.retryMax = 60  // a connection refused taken for a refusal would wait this long
+        }
+        #expect(await waitUntil(within: 10) { source.status.registered }, "\(source.status.lastError ?? "")")
+        vtn.setEvent(id: "R1", start: Date().addingTimeInterval(-1), seconds: 60)
+        #expect(await waitUntil(within: 10, tick: controller.tick) { controller.status.halted })
+        let saved = vtn.saved
+        let port = URL(string: vtn.baseURL)?.port ?? 0
+        await vtn.close()
+        let failures = source.status.failures
+        #expect(await waitUntil(within: 10) { source.status.failures > failures })
+        let restarted = try await FakeVTN2b.start(
+            pollFrequency: "PT1S",
+            tls: .init(certificatePath: pki.vtnCert, keyPath: pki.vtnKey, clientCAPath: pki.ca), tlsPort: port)
+        restarted.restore(saved)
+        restarted.setSigning(.sign)
+        #expect(await waitUntil(within: 10) { restarted.requests.contains("OadrPoll oadrPoll") })
+        #expect(controller.status.halted, "the curtailment is kept through the VTN's restart")
+        #expect(!restarted.requests.contains("EiRegisterParty oadrCreatePartyRegistration"))
+        task.cancel()
+        await task.value
+        await restarted.close()
+    }
+
     @Test("a client certificate from another CA is refused by the VTN; the status error names the certificate")
     func wrongClientCertificate() async throws {
         let pki = try TestPKI.make()

@@ -56,7 +56,8 @@ struct OpenADR2bSettingsTests {
         #expect(c.baseURL == "https://vtn.example/OpenADR2/Simple/2.0b")
         #expect(c.venName == "site-7" && c.vtnID == "VTN-1" && c.marketContext == "http://mc")
         #expect(c.pollSeconds == 5 && c.statePath == "/tmp/o2b.json" && c.powerWatts == 3250)
-        #expect(c.vtnFingerprint == "ab:cd:ef:01:23:45:67:89:ab:cd")
+        // The OpenADR Alliance's form (upper-case pairs joined by colons), whatever case the flag used.
+        #expect(c.vtnFingerprint == "AB:CD:EF:01:23:45:67:89:AB:CD")
         #expect(c.certificatePath == "/etc/fm/ven.pem" && c.privateKeyPath == "/etc/fm/ven.key")
     }
 

@@ -11,23 +11,6 @@ import Testing
 /// enrolling a host in a 2.0b program writes them; each refusal names the flag.
 @Suite("run: OpenADR 2.0b settings")
 struct OpenADR2bSettingsTests {
-    func resolve(file json: String? = nil, _ edit: (inout RunConfig) -> Void = { _ in }) throws -> RunSettings {
-        var flags = RunFlags()
-        flags.values.benchmarkWork = true
-        edit(&flags.values)
-        let file = try json.map { try RunConfig(json: Data($0.utf8)) }
-        return try RunSettings.resolve(flags, file: file, environment: [:], isTerminal: false) { _ in
-            try! Kernel.named(.scalar)
-        }
-    }
-
-    func refusal(file json: String? = nil, _ edit: (inout RunConfig) -> Void = { _ in }) -> String {
-        do {
-            _ = try resolve(file: json, edit)
-            return "accepted"
-        } catch let error as ConfigError { return error.message } catch { return "\(error)" }
-    }
-
     static let vtn = "http://127.0.0.1:8080/OpenADR2/Simple/2.0b"
 
     @Test func theSignalSourceIsAcceptedAndNamed() throws {
@@ -35,11 +18,12 @@ struct OpenADR2bSettingsTests {
         #expect(spec.scheme == "openadr2b")
         #expect(spec.description == "openadr2b:\(Self.vtn)")
         #expect(spec.isLocal && !spec.isSocket)
-        #expect(refusal { $0.signals = ["openadr2b:vtn.example/x"] }.contains("expected openadr2b:http[s]://"))
+        #expect(
+            runSettingsRefusal { $0.signals = ["openadr2b:vtn.example/x"] }.contains("expected openadr2b:http[s]://"))
     }
 
     @Test func theSharedFlagsAndItsOwnMakeTheConfiguration() throws {
-        let s = try resolve {
+        let s = try resolveRunSettings {
             $0.signals = ["openadr2b:https://vtn.example/OpenADR2/Simple/2.0b/"]
             var shared = OpenADR3Config()
             (shared.ven, shared.poll, shared.state, shared.powerWatts) = ("site-7", 5, "/tmp/o2b.json", 3250)
@@ -67,7 +51,7 @@ struct OpenADR2bSettingsTests {
              "openadr2b": {"openadr_ven": "site-9", "vtn_id": "file-vtn", "poll": 30, "cert": "/etc/fm/ven.pem",
                            "key": "/etc/fm/ven.key", "ca": "/etc/fm/ca.pem"}}
             """#
-        let s = try resolve(file: file) {
+        let s = try resolveRunSettings(file: file) {
             var own = OpenADR2bConfig()
             own.vtnID = "flag-vtn"
             $0.openADR2b = own
@@ -77,13 +61,13 @@ struct OpenADR2bSettingsTests {
         #expect(c.certificatePath == "/etc/fm/ven.pem" && c.privateKeyPath == "/etc/fm/ven.key")
         #expect(c.caPath == "/etc/fm/ca.pem")
         #expect(c.statePath == "flexminer-openadr2b.json")
-        #expect(refusal(file: #"{"openadr2b": {"poll": 0}}"#).contains(#""openadr2b.poll""#))
-        #expect(refusal(file: #"{"openadr2b": {"secret_file": "x"}}"#).contains("secret_file"))
+        #expect(runSettingsRefusal(file: #"{"openadr2b": {"poll": 0}}"#).contains(#""openadr2b.poll""#))
+        #expect(runSettingsRefusal(file: #"{"openadr2b": {"secret_file": "x"}}"#).contains("secret_file"))
     }
 
     @Test func refusalsNameTheFlag() {
         func with(_ edit: @escaping (inout OpenADR2bConfig) -> Void, url: String = Self.vtn) -> String {
-            refusal {
+            runSettingsRefusal {
                 $0.signals = ["openadr2b:\(url)"]
                 var c = OpenADR2bConfig()
                 c.ven = "site-7"
@@ -103,7 +87,7 @@ struct OpenADR2bSettingsTests {
                 "--openadr-vtn-fingerprint abcd"))
         #expect(with { _ in } == "accepted")
         // Its own flags without a 2.0b VTN.
-        let alone = refusal {
+        let alone = runSettingsRefusal {
             var c = OpenADR2bConfig()
             c.marketContext = "http://mc"
             $0.openADR2b = c
@@ -111,9 +95,9 @@ struct OpenADR2bSettingsTests {
         #expect(alone.hasPrefix("--openadr-market-context: give the VTN as --signals openadr2b:"))
         // Two VTNs at once, and one state file for both protocols.
         #expect(
-            refusal { $0.signals = ["openadr2b:\(Self.vtn)", "openadr2b:http://127.0.0.1:9/x"] }
+            runSettingsRefusal { $0.signals = ["openadr2b:\(Self.vtn)", "openadr2b:http://127.0.0.1:9/x"] }
                 == "--signals: one openadr2b: source at most")
-        let shared = refusal {
+        let shared = runSettingsRefusal {
             $0.signals = ["openadr2b:\(Self.vtn)", "openadr3:http://127.0.0.1:8081/openadr3/3.1.0"]
             var three = OpenADR3Config()
             (three.ven, three.state) = ("site-7", "/tmp/one.json")

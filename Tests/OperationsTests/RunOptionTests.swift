@@ -7,55 +7,41 @@ import Testing
 /// `run`'s options have one home (`RunConfig.options`): each one flows from the file, from a flag, and a
 /// flag over the file into `RunSettings`, and a bad value is refused naming the key or the flag.
 @Suite struct RunOptionTests {
-    func resolve(file json: String? = nil, _ edit: (inout RunConfig) -> Void = { _ in }) throws -> RunSettings {
-        var flags = RunFlags()
-        flags.values.benchmarkWork = true
-        edit(&flags.values)
-        let file = try json.map { try RunConfig(json: Data($0.utf8)) }
-        return try RunSettings.resolve(flags, file: file, environment: [:], isTerminal: false) { _ in
-            try! Kernel.named(.scalar)
-        }
-    }
-
-    func refusal(file json: String? = nil, _ edit: (inout RunConfig) -> Void = { _ in }) -> String {
-        do {
-            _ = try resolve(file: json, edit)
-            return "accepted"
-        } catch let error as ConfigError { return error.message } catch { return "\(error)" }
-    }
-
     @Test func allowRedirectFlowsFromFileFlagAndFlagOverFile() throws {
-        #expect(try resolve().allowRedirect == false)
-        #expect(try resolve(file: #"{"allow_redirect": true}"#).allowRedirect == true)
-        #expect(try resolve { $0.allowRedirect = true }.allowRedirect == true)
-        #expect(try resolve(file: #"{"allow_redirect": true}"#) { $0.allowRedirect = false }.allowRedirect == false)
-        #expect(refusal(file: #"{"allow_redirect": "yes"}"#).contains(#""allow_redirect""#))
+        #expect(try resolveRunSettings().allowRedirect == false)
+        #expect(try resolveRunSettings(file: #"{"allow_redirect": true}"#).allowRedirect == true)
+        #expect(try resolveRunSettings { $0.allowRedirect = true }.allowRedirect == true)
+        #expect(
+            try resolveRunSettings(file: #"{"allow_redirect": true}"#) { $0.allowRedirect = false }.allowRedirect
+                == false)
+        #expect(runSettingsRefusal(file: #"{"allow_redirect": "yes"}"#).contains(#""allow_redirect""#))
     }
 
     @Test func breakevenFlowsFromFileFlagAndFlagOverFile() throws {
         let policy = #""policy": {"power_watts": 1000, "breakeven_usd_per_mwh": 45}"#
-        let fromPolicy = try resolve(file: "{\(policy)}")
+        let fromPolicy = try resolveRunSettings(file: "{\(policy)}")
         #expect(fromPolicy.policy.breakEvenUSDPerMWh == 45 && !fromPolicy.breakevenGiven)
-        let fromFile = try resolve(file: #"{\#(policy), "breakeven": 30}"#)
+        let fromFile = try resolveRunSettings(file: #"{\#(policy), "breakeven": 30}"#)
         #expect(fromFile.policy.breakEvenUSDPerMWh == 30 && fromFile.breakevenGiven)
-        let fromFlag = try resolve { $0.breakeven = 20 }
+        let fromFlag = try resolveRunSettings { $0.breakeven = 20 }
         #expect(fromFlag.policy.breakEvenUSDPerMWh == 20 && fromFlag.breakevenGiven)
-        let flagOverFile = try resolve(file: #"{\#(policy), "breakeven": 30}"#) { $0.breakeven = 25 }
+        let flagOverFile = try resolveRunSettings(file: #"{\#(policy), "breakeven": 30}"#) { $0.breakeven = 25 }
         #expect(flagOverFile.policy.breakEvenUSDPerMWh == 25)
-        #expect(refusal(file: #"{"breakeven": 1e12}"#).contains(#""breakeven""#))
-        #expect(refusal { $0.breakeven = 1e12 }.contains("--breakeven"))
+        #expect(runSettingsRefusal(file: #"{"breakeven": 1e12}"#).contains(#""breakeven""#))
+        #expect(runSettingsRefusal { $0.breakeven = 1e12 }.contains("--breakeven"))
     }
 
     @Test func mergedValuesAreCheckedNamingTheFlag() throws {
-        #expect(try resolve(file: #"{"seconds": 60}"#) { $0.seconds = 5 }.seconds == 5)
-        #expect(refusal(file: #"{"seconds": 0}"#).contains(#""seconds""#))
-        #expect(refusal { $0.seconds = 0 } == "--seconds must be positive and at most a year, got 0.0")
-        #expect(refusal { $0.blocks = 0 } == "--blocks must be 1...2147483647, got 0")
-        #expect(refusal { $0.network = "moon" } == "--network must be main, test, signet or regtest, got moon")
-        #expect(refusal { $0.stateFile = "" } == "--state-file: empty path")
-        #expect(refusal { $0.powerInterval = 0.1 } == "--power-interval must be 0.25...60 seconds, got 0.1")
-        #expect(refusal { $0.telemetryMaxMB = 0 } == "--telemetry-max-mb must be 1...100000, got 0.0")
-        #expect(refusal { $0.threads = 0 }.contains("--threads"))
+        #expect(try resolveRunSettings(file: #"{"seconds": 60}"#) { $0.seconds = 5 }.seconds == 5)
+        #expect(runSettingsRefusal(file: #"{"seconds": 0}"#).contains(#""seconds""#))
+        #expect(runSettingsRefusal { $0.seconds = 0 } == "--seconds must be positive and at most a year, got 0.0")
+        #expect(runSettingsRefusal { $0.blocks = 0 } == "--blocks must be 1...2147483647, got 0")
+        #expect(
+            runSettingsRefusal { $0.network = "moon" } == "--network must be main, test, signet or regtest, got moon")
+        #expect(runSettingsRefusal { $0.stateFile = "" } == "--state-file: empty path")
+        #expect(runSettingsRefusal { $0.powerInterval = 0.1 } == "--power-interval must be 0.25...60 seconds, got 0.1")
+        #expect(runSettingsRefusal { $0.telemetryMaxMB = 0 } == "--telemetry-max-mb must be 1...100000, got 0.0")
+        #expect(runSettingsRefusal { $0.threads = 0 }.contains("--threads"))
     }
 
     /// The file's keys are a contract (configs in the field use them): the table keeps exactly these.
@@ -77,11 +63,11 @@ import Testing
     /// a flag's of the other kind.
     @Test func groupsMergeTogether() throws {
         let file = #"{"template": "t.json", "payout": "bcrt1qexample", "rpc_user": "u", "rpc_password": "p"}"#
-        guard case .benchmark = try resolve(file: file).work else {
+        guard case .benchmark = try resolveRunSettings(file: file).work else {
             Issue.record("the flag's --benchmark-work did not replace the file's template")
             return
         }
-        let node = try resolve(file: file) {
+        let node = try resolveRunSettings(file: file) {
             $0.benchmarkWork = nil
             $0.rpc = "http://127.0.0.1:18443"
             $0.rpcCookie = "/tmp/.cookie"

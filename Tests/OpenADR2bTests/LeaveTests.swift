@@ -49,6 +49,36 @@ struct LeaveTests {
         await vtn.close()
     }
 
+    @Test(
+        "over mutual TLS with signatures: leave is signed, its answer's signature checked, the VEN dropped",
+        .enabled(if: FakeVTN2b.canSign, "needs the xmlsec1 CLI: scripts/ensure-deps --with-test-tools"))
+    func leavesOverTLS() async throws {
+        let pki = try TestPKI.make()
+        let vtn = try await TLSTests.vtn(pki)
+        vtn.setSigning(.sign)
+        let controller = LoadController(actuator: FakeLoad(), config: PolicyConfig(breakEvenUSDPerMWh: 50))
+        let (source, task) = TLSTests.source(vtn, controller: controller) { c in
+            c.certificatePath = pki.venCert
+            c.privateKeyPath = pki.venKey
+            c.caPath = pki.ca
+            c.vtnFingerprint = try? pki.vtnFingerprint()
+        }
+        #expect(await waitUntil(within: 10) { source.status.registered }, "\(source.status.lastError ?? "")")
+        task.cancel()
+        await task.value
+        let path = try #require(source.configuration.statePath)
+        #expect(FileManager.default.fileExists(atPath: path))
+        let verifiedBefore = vtn.signatures.verified
+
+        let line = try await OpenADR2bSource.leave(source.configuration)
+        #expect(line.contains("left the program at https://"))
+        #expect(vtn.venIDs.isEmpty, "the VTN still has the VEN registered")
+        #expect(!FileManager.default.fileExists(atPath: path))
+        // xmlsec1 (the fake's own verifier) accepted the signed cancellation.
+        #expect(vtn.signatures.verified == verifiedBefore + 1 && vtn.signatures.refused == 0, "\(vtn.signatures)")
+        await vtn.close()
+    }
+
     @Test("with no registration in the state file, leave fails naming the file and sends nothing")
     func noRegistration() async throws {
         let vtn = try await FakeVTN2b.start()

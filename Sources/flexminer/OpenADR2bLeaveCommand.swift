@@ -8,7 +8,7 @@ import Operations
 struct OpenADR2bLeaveCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "openadr2b-leave",
-        abstract: "Leave an OpenADR 2.0b program: cancel this VEN's registration at the VTN.",
+        abstract: "Leave an OpenADR 2.0b program (cancel this VEN's registration).",
         discussion: """
             Sends oadrCancelPartyRegistration for the registration kept in --openadr-state, checks the VTN's oadrCanceledPartyRegistration (responseCode 200), then removes the state file. Give the VTN and the flags given to run (over https: --openadr-cert and --openadr-key, and --openadr-ca and --openadr-vtn-fingerprint as there). Stop the host's run first: a running VEN would register again.
 

@@ -308,7 +308,7 @@ let package = Package(
             dependencies: [
                 "SHA256", "MiningKernels", "CPUFeatures", "OpenSSLSHA256", "KernelBench", "Chain", "Mining", "NodeRPC",
                 "WorkSources", "DemandResponse", "LoadController", "Simulation", "Operations", "Demo", "FlexSupport",
-                "Stratum", "CFlexBuildInfo", "Reports",
+                "Stratum", "CFlexBuildInfo", "Reports", "OpenADR2b", "OpenADR2bSignals",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -11,6 +11,8 @@ package struct OpenADR2bError: Error, Hashable, Sendable, CustomStringConvertibl
         case refused
         /// Could not reach the VTN, or it answered with an HTTP error.
         case transport
+        /// The VEN's state file is missing, unreadable or holds no registration (`openadr2b-leave`).
+        case state
     }
 
     package let kind: Kind

@@ -173,7 +173,7 @@ extension VENMachine {
                     requestID: requestID, registrationID: registrationID, venID: reg.venID),
                 .acknowledgement("oadrCanceledPartyRegistration"))
             dropRegistration(now: now, &out)
-        case .response, .createdPartyRegistration:
+        case .response, .createdPartyRegistration, .canceledPartyRegistration:
             break
         case .other(let name):
             logOnce(.info, "openadr2b: \(name) from the VTN is not acted on", &out)
@@ -242,6 +242,7 @@ extension VTNMessage {
         case .distributeEvent: "oadrDistributeEvent"
         case .requestReregistration: "oadrRequestReregistration"
         case .cancelPartyRegistration: "oadrCancelPartyRegistration"
+        case .canceledPartyRegistration: "oadrCanceledPartyRegistration"
         case .registeredReport: "oadrRegisteredReport"
         case .createReport: "oadrCreateReport"
         case .cancelReport: "oadrCancelReport"

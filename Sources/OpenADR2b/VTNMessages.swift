@@ -58,6 +58,8 @@ package enum VTNMessage: Sendable, Hashable {
     case distributeEvent(Distribution)
     case requestReregistration
     case cancelPartyRegistration(requestID: String, registrationID: String)
+    /// The answer to the VEN leaving (`oadrCancelPartyRegistration`): the verdict and the registration named.
+    case canceledPartyRegistration(OADRResponse, registrationID: String?)
     case registeredReport(OADRResponse, requests: [ReportRequest])
     case createReport(requestID: String, requests: [ReportRequest])
     case cancelReport(requestID: String, reportRequestID: String)
@@ -92,6 +94,10 @@ package enum VTNMessage: Sendable, Hashable {
             return .cancelPartyRegistration(
                 requestID: try f.optionalText([(pyldNS, "requestID")], field: "requestID") ?? "",
                 registrationID: try f.text([(eiNS, "registrationID")], field: "registrationID"))
+        case "oadrCanceledPartyRegistration":
+            return .canceledPartyRegistration(
+                try response(f),
+                registrationID: try f.optionalText([(eiNS, "registrationID")], field: "registrationID"))
         case "oadrRegisteredReport":
             return .registeredReport(try response(f), requests: try reportRequests(f))
         case "oadrCreateReport":
@@ -160,5 +166,35 @@ package enum VTNMessage: Sendable, Hashable {
                     rIDs: Array((rIDs ?? []).prefix(maximumItems))))
         }
         return out
+    }
+}
+
+extension VTNMessage {
+    /// Checks the VTN's answer to the VEN leaving (`oadrCancelPartyRegistration`): an
+    /// `oadrCanceledPartyRegistration` whose `responseCode` is 200 and whose `registrationID`, when given,
+    /// is the one cancelled.
+    /// - Throws: `OpenADR2bError`: `.refused` naming the VTN's code and description, or the registration it
+    ///   named; `.malformed` for another message; `.xml` for bytes that are not acceptable XML.
+    package static func checkCanceled(_ bytes: [UInt8], registrationID: String) throws(OpenADR2bError) {
+        let answer = try parse(bytes)
+        guard case .canceledPartyRegistration(let r, let named) = answer else {
+            throw OpenADR2bError(
+                .malformed,
+                "the VTN answered oadrCancelPartyRegistration with \(answer.name), "
+                    + "not oadrCanceledPartyRegistration")
+        }
+        guard r.code == 200 else {
+            let text = r.description.isEmpty ? "" : " (\(r.description.prefix(200)))"
+            throw OpenADR2bError(
+                .refused,
+                "the VTN refused to cancel registration \(registrationID.prefix(100)): "
+                    + "oadrCanceledPartyRegistration responseCode \(r.code)\(text)")
+        }
+        if let named, !named.isEmpty, named != registrationID {
+            throw OpenADR2bError(
+                .refused,
+                "the VTN's oadrCanceledPartyRegistration names registration \(named.prefix(100)), "
+                    + "not \(registrationID.prefix(100))")
+        }
     }
 }

@@ -7,6 +7,7 @@ extension OpenADR2bSource {
     /// Brings the controller in line with the schedule at this moment: cheap and synchronous (the
     /// controller's calls do not wait on anything).
     func reconcile() {
+        guard let controller else { return }
         let now = Date()
         var lines: [String] = []
         state.withLock { s in
@@ -69,16 +70,22 @@ extension OpenADR2bSource {
 enum OADRStateFile {
     static func load(_ path: String?, note: (String) -> Void) -> VENMachine.Snapshot? {
         guard let path, FileManager.default.fileExists(atPath: path) else { return nil }
-        do {
-            let data = try Data(contentsOf: URL(fileURLWithPath: path))
-            guard data.count <= 16 << 20 else {
-                note("openadr2b: state file \(path) is over 16 MiB; starting without it")
-                return nil
-            }
-            return try JSONDecoder().decode(VENMachine.Snapshot.self, from: data)
-        } catch {
-            note("openadr2b: state file \(path) is unreadable (\(error)); starting without it")
+        do { return try read(path) } catch {
+            note("openadr2b: \(error); starting without it")
             return nil
+        }
+    }
+
+    /// The snapshot in `path`.
+    /// - Throws: `OpenADR2bError` (`.state`) naming the file: over 16 MiB, unreadable or not a snapshot.
+    static func read(_ path: String) throws(OpenADR2bError) -> VENMachine.Snapshot {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw OpenADR2bError(.state, "state file \(path) is unreadable (\(error))")
+        }
+        guard data.count <= 16 << 20 else { throw OpenADR2bError(.state, "state file \(path) is over 16 MiB") }
+        do { return try JSONDecoder().decode(VENMachine.Snapshot.self, from: data) } catch {
+            throw OpenADR2bError(.state, "state file \(path) is unreadable (\(error))")
         }
     }
 

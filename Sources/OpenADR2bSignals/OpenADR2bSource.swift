@@ -62,7 +62,8 @@ package final class OpenADR2bSource: Sendable {
 
     package let configuration: Configuration
     package let origin: SignalOrigin
-    let controller: LoadController
+    /// Nil for a one-shot exchange (`leave`), which follows no schedule.
+    let controller: LoadController?
     let http: HTTPClient
     let note: @Sendable (String) -> Void
     let alert: @Sendable (String) -> Void
@@ -87,6 +88,19 @@ package final class OpenADR2bSource: Sendable {
         self.note = note
         self.alert = alert ?? note
         self.reading = reading
+        origin = SignalOrigin(name: "openadr2b:\(configuration.baseURL)")
+        tls = Result { () throws(OADRTransportError) in try OADRTLSTransport.make(configuration) }
+    }
+
+    /// A source for one exchange outside `run` (`leave`): the same transport, TLS and signature checks,
+    /// no controller to command.
+    init(exchangeOnly configuration: Configuration, httpClient: HTTPClient) {
+        self.configuration = configuration
+        controller = nil
+        http = httpClient
+        note = { _ in }
+        alert = { _ in }
+        reading = { nil }
         origin = SignalOrigin(name: "openadr2b:\(configuration.baseURL)")
         tls = Result { () throws(OADRTransportError) in try OADRTLSTransport.make(configuration) }
     }

@@ -83,6 +83,30 @@ extension RunSettings {
         return c
     }
 
+    /// The settings of `flexminer openadr2b-leave`: the VTN's URL (with or without `openadr2b:`) and the
+    /// flags, checked as `run` checks them; the state file must be named (the registration is in it).
+    /// - Throws: `ConfigError` naming the flag.
+    package static func openADR2bLeave(url: String, flags: OpenADR2bConfig) throws(ConfigError)
+        -> OpenADR2bSource.Configuration
+    {
+        guard let state = flags.state, !state.isEmpty else {
+            throw ConfigError("--openadr-state PATH is required: the registration to cancel is in it")
+        }
+        let bare = url.hasPrefix("openadr2b:") ? String(url.dropFirst("openadr2b:".count)) : url
+        let spec = SignalSourceSpec.registered(scheme: "openadr2b", address: bare)
+        let made: OpenADR2bSource.Configuration?
+        // The same checks as `run`'s; their errors name `--signals`, where this command has `--vtn`.
+        do {
+            made = try openADR2b(specs: [spec], merged: flags, flags: flags, powerWatts: nil, openADR3State: nil)
+        } catch {
+            throw ConfigError(error.message.replacingOccurrences(of: "--signals openadr2b:", with: "--vtn openadr2b:"))
+        }
+        guard let made else {
+            throw ConfigError("openadr2b-leave: no VTN given (--vtn openadr2b:http[s]://HOST[:PORT]/PREFIX)")
+        }
+        return made
+    }
+
     /// `--openadr-vtn-fingerprint`: 10 bytes as hex, with or without `:` between them (as the OpenADR
     /// Alliance's tools print them), kept as lowercase hex pairs joined by `:`.
     static func fingerprint(_ text: String) throws(ConfigError) -> String {

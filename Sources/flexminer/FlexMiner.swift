@@ -14,7 +14,7 @@ struct FlexMiner: AsyncParsableCommand {
         version: versionText,
         subcommands: [
             BenchCommand.self, SelftestCommand.self, MineCommand.self, SubmitCommand.self, RunCommand.self,
-            SignalCommand.self, SimulateCommand.self, ReportCommand.self, DemoCommand.self,
+            SignalCommand.self, SimulateCommand.self, ReportCommand.self, DemoCommand.self, OpenADR2bLeaveCommand.self,
         ]
     )
 

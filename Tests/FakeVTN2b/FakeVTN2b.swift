@@ -202,6 +202,8 @@ package final class FakeVTN2b: Sendable {
             }
             return Self.xml(
                 VTNXML.createdPartyRegistration(venID: ids.0, registrationID: ids.1, poll: pollFrequency))
+        case ("EiRegisterParty", "oadrCancelPartyRegistration"):
+            return Self.xml(cancel(check))
         case ("EiReport", "oadrRegisterReport"):
             // The report requests inside oadrRegisteredReport, as some VTNs send them: the VEN's usage report.
             let specifier = check.texts["reportSpecifierID"]?.first ?? ""
@@ -239,6 +241,24 @@ package final class FakeVTN2b: Sendable {
         default:
             return Self.xml(VTNXML.response())
         }
+    }
+
+    /// A VEN leaves: the registration it names must be the one this VTN gave that VEN (else 452, as real
+    /// VTNs answer an unknown id); the VEN is then dropped, so it is no longer registered anywhere here.
+    func cancel(_ check: RequestCheck) -> String {
+        let ven = check.first("venID") ?? ""
+        let reg = check.first("registrationID") ?? ""
+        let known = state.withLock { s -> Bool in
+            guard !ven.isEmpty, s.vens[ven] == reg else { return false }
+            s.vens[ven] = nil
+            s.delivered[ven] = nil
+            s.queued[ven] = nil
+            return true
+        }
+        return known
+            ? VTNXML.canceledPartyRegistration(registrationID: reg, venID: ven)
+            : VTNXML.canceledPartyRegistration(
+                code: 452, description: "Invalid ID", registrationID: reg, venID: ven)
     }
 
     /// Every event, with the literal `None` request id some VTNs send on polled events.

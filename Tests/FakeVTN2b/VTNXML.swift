@@ -130,4 +130,22 @@ package enum VTNXML {
                 + "<e:registrationID>\(registrationID)</e:registrationID><e:venID>v</e:venID>"
                 + "</p:oadrCancelPartyRegistration>")
     }
+
+    /// The answer to a VEN leaving; `code` other than 200 refuses it.
+    package static func canceledPartyRegistration(
+        code: Int = 200, description: String = "OK", registrationID: String, venID: String
+    ) -> String {
+        payload(
+            "<p:oadrCanceledPartyRegistration e:schemaVersion=\"2.0b\"><e:eiResponse>"
+                + "<e:responseCode>\(code)</e:responseCode><e:responseDescription>\(description)"
+                + "</e:responseDescription><pl:requestID></pl:requestID></e:eiResponse>"
+                + "<e:registrationID>\(text(registrationID))</e:registrationID><e:venID>\(text(venID))</e:venID>"
+                + "</p:oadrCanceledPartyRegistration>")
+    }
+
+    /// `s` as XML character data (the ids echoed come from the VEN's request).
+    static func text(_ s: String) -> String {
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;")
+    }
 }
